@@ -1,0 +1,67 @@
+"""Typed exceptions raised by bluetrio.
+
+Every error a user can see derives from :class:`BluetrioError`. Errors that carry a status or
+reason code from the specification expose it as an attribute so callers can branch on it.
+"""
+
+from __future__ import annotations
+
+
+class BluetrioError(Exception):
+    """Base class of every bluetrio error."""
+
+
+class InvalidArgumentError(BluetrioError, ValueError):
+    """A value passed by the user is out of range or malformed."""
+
+
+class TransportSpecError(InvalidArgumentError):
+    """A transport specification string could not be parsed."""
+
+
+class TransportError(BluetrioError):
+    """The transport to the controller failed (closed, unplugged, I/O error)."""
+
+
+class DecodeError(BluetrioError):
+    """A packet received from a peer or controller is malformed (truncated, oversized...)."""
+
+
+class HciError(BluetrioError):
+    """The controller answered a command with a non-zero status (Core 5.4 Vol 1 Part F)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{message} (HCI status 0x{status:02X})")
+        self.status = status
+
+
+class HciTimeout(BluetrioError):
+    """The controller did not answer a command in time."""
+
+
+class ControllerError(BluetrioError):
+    """The controller reported a hardware error or was reset underneath the stack."""
+
+
+class StackError(BluetrioError):
+    """The stack stopped because of an error that belongs to no single connection.
+
+    ``flight_recorder`` holds the last inter-actor messages (one line each) that led to it.
+    """
+
+    def __init__(self, message: str, flight_recorder: tuple[str, ...] = ()) -> None:
+        text = message
+        if flight_recorder:
+            text += "\nlast messages (oldest first):\n  " + "\n  ".join(flight_recorder)
+        super().__init__(text)
+        self.reason = message
+        self.flight_recorder = flight_recorder
+
+
+class ConnectionClosedError(BluetrioError):
+    """The connection or channel was closed; ``reason`` tells why."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(reason if code is None else f"{reason} (code 0x{code:02X})")
+        self.reason = reason
+        self.code = code

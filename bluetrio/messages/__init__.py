@@ -1,0 +1,1 @@
+"""Typed messages exchanged between actors, and wire codecs for each protocol."""

@@ -1,0 +1,44 @@
+"""The transport interface: whole HCI packets in, whole HCI packets out.
+
+A transport moves complete HCI packets between the host and a controller. Packets are
+``(PacketType, payload)`` pairs where the payload is the packet *without* the H4 indicator
+byte (for a command: opcode, length, parameters). Framing (H4 on a byte stream, USB
+endpoints, in-process channels) is the transport's business.
+
+The same interface serves the controller side of a link (the virtual controller receives
+commands and sends events through it).
+"""
+
+from __future__ import annotations
+
+import abc
+
+from bluetrio.messages.packets import PacketType
+
+Packet = tuple[PacketType, bytes]
+
+
+class Transport(abc.ABC):
+    """A bidirectional packet pipe to a controller (or, for a controller, to a host)."""
+
+    @abc.abstractmethod
+    async def send(self, packet_type: PacketType, payload: bytes) -> None:
+        """Send one packet. Raises :class:`~bluetrio.errors.TransportError` once closed."""
+
+    @abc.abstractmethod
+    async def receive(self) -> Packet:
+        """Wait for the next packet.
+
+        Raises :class:`~bluetrio.errors.TransportError` when the other side went away
+        (end of stream, unplugged device) with a message saying so.
+        """
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Release the underlying resource. Idempotent."""
+
+    async def __aenter__(self) -> Transport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
