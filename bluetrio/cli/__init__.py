@@ -1,0 +1,1 @@
+"""The ``bluetrio`` command line."""
