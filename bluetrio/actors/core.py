@@ -1,0 +1,104 @@
+"""The contract between sans-IO protocol cores and their actor shells (DESIGN.md principle 1).
+
+A core is plain code: it takes one input (a message from another actor, or the expiry of one
+of its timers, delivered as :class:`TimerExpired`) together with the current time, updates its
+control blocks, and returns a list of *effects*. It never awaits and never imports trio, so a
+test can drive it synchronously with made-up times.
+
+The effects understood by every shell are below; a shell for a layer that owns I/O (the HCI
+actor owns the transport) adds its own effect types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Protocol, TypeAlias
+
+import attrs
+
+from bluetrio.messages.base import Message
+
+
+@attrs.frozen
+class TimerKey:
+    """Names a protocol timer: the control block that owns it and the timer's name.
+
+    ``owner`` is any hashable identifying the control block (e.g. ``("ccb", 0x0040)``), so that
+    releasing the block releases all of its timers at once.
+    """
+
+    owner: Hashable
+    name: str
+
+
+@attrs.frozen
+class TimerExpired(Message):
+    """Delivered to a core when one of its timers reaches its deadline."""
+
+    key: TimerKey
+
+
+@attrs.frozen
+class Send:
+    """Send ``message`` to the actor called ``to``."""
+
+    to: str
+    message: Message
+
+
+@attrs.frozen
+class StartTimer:
+    """Arm (or re-arm, if already running) the timer ``key`` to expire at ``deadline``.
+
+    Deadlines are absolute, on the same clock as the ``now`` the core was given
+    (``trio.current_time()``), so ``MockClock`` drives them.
+    """
+
+    key: TimerKey
+    deadline: float
+
+
+@attrs.frozen
+class CancelTimer:
+    """Stop the timer ``key`` if it is running; no-op otherwise."""
+
+    key: TimerKey
+
+
+@attrs.frozen
+class ReleaseTimers:
+    """Stop every timer owned by ``owner`` (the control block is being released)."""
+
+    owner: Hashable
+
+
+Effect: TypeAlias = object
+Effects: TypeAlias = list[Effect]
+
+NO_EFFECTS: Effects = []
+
+
+class ProtocolCore(Protocol):
+    """What an actor shell drives."""
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        """Process one message (or :class:`TimerExpired`) and return the effects."""
+        ...
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        """Forget every control block of connection ``handle``.
+
+        Called by the shell after handling a message of that connection raised: the
+        connection is being torn down and its state can no longer be trusted.
+        """
+        ...
+
+
+@attrs.frozen
+class ConnectionFaultInd(Message):
+    """Sent by the runtime to the link manager when handling a message of connection
+    ``handle`` raised in ``actor``: the link manager disconnects that link with ``reason``."""
+
+    handle: int
+    actor: str
+    reason: str

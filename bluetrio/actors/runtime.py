@@ -1,0 +1,426 @@
+"""The actor runtime: addressing, inboxes, timers, failure containment, tracing, faults.
+
+Every layer is an :class:`Actor`: an inbox (a Trio memory channel), a sans-IO protocol core
+that owns the layer's control blocks, and a :class:`~bluetrio.actors.timers.TimerTable`.
+Actors never call each other: a core returns :class:`~bluetrio.actors.core.Send` effects and
+the shell hands them to :meth:`Runtime.send`, the single choke point where the flight
+recorder, the optional tracer and the optional fault policy see every message.
+
+Inboxes are unbounded on purpose: the protocols bound what is in flight (HCI ACL credits,
+L2CAP windows and credits, RFCOMM credits), and a cycle of bounded channels between actors
+could deadlock (DESIGN.md principle 6). Sends are therefore synchronous and never block.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import trio
+
+from bluetrio.actors.core import (
+    CancelTimer,
+    ConnectionFaultInd,
+    Effect,
+    Effects,
+    ProtocolCore,
+    ReleaseTimers,
+    Send,
+    StartTimer,
+    TimerExpired,
+)
+from bluetrio.actors.faults import FaultKind, FaultPolicy, Hop
+from bluetrio.actors.timers import TimerTable
+from bluetrio.errors import StackError
+from bluetrio.messages.base import Batch, Message, connection_handle_of
+from bluetrio.tracing.recorder import TraceRecorder
+
+logger = logging.getLogger(__name__)
+
+# What travels through an inbox: (sender, message, trace id or 0 when tracing is off).
+InboxItem = tuple[str, Message, int]
+
+DEFAULT_FLIGHT_RECORDER_SIZE = 256
+
+
+class Runtime:
+    """Owns the actors of one stack and the channels between them."""
+
+    def __init__(
+        self,
+        *,
+        tracer: TraceRecorder | None = None,
+        faults: FaultPolicy | None = None,
+        flight_recorder_size: int = DEFAULT_FLIGHT_RECORDER_SIZE,
+    ) -> None:
+        self.tracer = tracer
+        self.faults = faults
+        self._flight: deque[tuple[float, str, str, Message]] = deque(maxlen=flight_recorder_size)
+        self._inboxes: dict[str, trio.MemorySendChannel[InboxItem]] = {}
+        self._actors: dict[str, Actor] = {}
+        self._nursery: trio.Nursery | None = None
+        self._tokens = itertools.count(1)
+        # The actor that receives ConnectionFaultInd; the device manager when there is one.
+        self.link_manager = "hci"
+        self.connection_faults: list[ConnectionFaultInd] = []
+
+    # -- set-up ------------------------------------------------------------------------------
+    def add(self, actor: Actor) -> None:
+        """Register ``actor``; actors start in the order they were added."""
+        if actor.name in self._actors:
+            raise ValueError(f"an actor called {actor.name!r} is already registered")
+        send, receive = trio.open_memory_channel[InboxItem](math.inf)
+        self._inboxes[actor.name] = send
+        self._actors[actor.name] = actor
+        actor.attach(self, receive)
+
+    def actor(self, name: str) -> Actor:
+        return self._actors[name]
+
+    @property
+    def actor_names(self) -> list[str]:
+        return list(self._actors)
+
+    def new_token(self) -> int:
+        """A fresh correlation token for a request that expects a confirmation."""
+        return next(self._tokens)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start every actor in order and run until cancelled or until one fails."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for actor in self._actors.values():
+                    await nursery.start(actor.run)
+                if self.faults is not None:
+                    for name in self.faults.attach_kill_listener(self.kill):
+                        self.kill(name)
+                task_status.started()
+        finally:
+            self._nursery = None
+            for channel in self._inboxes.values():
+                channel.close()
+
+    # -- the choke point ---------------------------------------------------------------------
+    def send(self, sender: str, to: str, message: Message) -> None:
+        """Deliver ``message`` to the inbox of ``to``. Never blocks."""
+        now = trio.current_time()
+        self._flight.append((now, sender, to, message))
+        if self.faults is not None and self._inject(sender, to, message):
+            return
+        trace_id = 0
+        if self.tracer is not None:
+            trace_id = self.tracer.record_send(now, sender, to, message)
+        self._deliver(sender, to, message, trace_id)
+
+    def _deliver(self, sender: str, to: str, message: Message, trace_id: int) -> None:
+        try:
+            inbox = self._inboxes[to]
+        except KeyError:
+            raise StackError(
+                f"{sender} sent {type(message).__name__} to {to!r}, which is not an actor of "
+                f"this stack (actors: {', '.join(self._actors)})",
+                self.flight_recorder_lines(),
+            ) from None
+        try:
+            inbox.send_nowait((sender, message, trace_id))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # The receiver has stopped (the stack is shutting down): nothing can use it now.
+            logger.debug("dropped %s to stopped actor %s", type(message).__name__, to)
+
+    def _inject(self, sender: str, to: str, message: Message) -> bool:
+        """Apply the fault policy; True when the policy took care of the message."""
+        assert self.faults is not None
+        action = self.faults.on_send(Hop(sender, to, message))
+        if action is None:
+            return False
+        if action.kind is FaultKind.DROP:
+            return True
+        if action.kind is FaultKind.REPLACE and action.replacement is not None:
+            replaced = action.replacement(message)
+            assert isinstance(replaced, Message)
+            self._deliver(sender, to, replaced, self._trace(sender, to, replaced))
+            return True
+        if action.kind is FaultKind.DUPLICATE:
+            for _ in range(action.copies):
+                self._deliver(sender, to, message, self._trace(sender, to, message))
+            return True
+        if action.kind is FaultKind.DELAY:
+            if self._nursery is None:
+                return False
+            self._nursery.start_soon(self._deliver_later, sender, to, message, action.seconds)
+            return True
+        return False
+
+    def _trace(self, sender: str, to: str, message: Message) -> int:
+        if self.tracer is None:
+            return 0
+        return self.tracer.record_send(trio.current_time(), sender, to, message)
+
+    async def _deliver_later(self, sender: str, to: str, message: Message, seconds: float) -> None:
+        await trio.sleep(seconds)
+        self._deliver(sender, to, message, self._trace(sender, to, message))
+
+    # -- failures ----------------------------------------------------------------------------
+    def flight_recorder_lines(self) -> tuple[str, ...]:
+        return tuple(
+            f"{at:12.6f} {sender:>7} -> {to:<7} {message.summary()}"
+            for at, sender, to, message in self._flight
+        )
+
+    def report_connection_fault(self, actor: str, handle: int, reason: str) -> None:
+        fault = ConnectionFaultInd(handle=handle, actor=actor, reason=reason)
+        self.connection_faults.append(fault)
+        logger.error(
+            "connection 0x%04X torn down: %s\n%s",
+            handle,
+            reason,
+            "\n".join(self.flight_recorder_lines()[-32:]),
+        )
+        if self.link_manager in self._inboxes:
+            self.send(actor, self.link_manager, fault)
+
+    def kill(self, name: str) -> None:
+        """Kill actor ``name`` (fault injection): it stops and the stack stops with an error."""
+        self._actors[name].kill()
+
+
+class Actor:
+    """The generic shell around a protocol core."""
+
+    def __init__(self, name: str, core: ProtocolCore) -> None:
+        self.name = name
+        self.core = core
+        self.timers = TimerTable()
+        self.runtime: Runtime = _UNATTACHED
+        self._inbox: trio.MemoryReceiveChannel[InboxItem] | None = None
+        self._scope: trio.CancelScope | None = None
+        self._killed = False
+        self.logger = logging.getLogger(f"bluetrio.{name}")
+
+    def attach(self, runtime: Runtime, inbox: trio.MemoryReceiveChannel[InboxItem]) -> None:
+        self.runtime = runtime
+        self._inbox = inbox
+
+    # -- hooks for shells that own I/O -------------------------------------------------------
+    async def start_background(self, nursery: trio.Nursery) -> None:
+        """Start helper tasks (e.g. a transport reader) before messages are processed."""
+
+    def apply_effect(self, effect: Effect) -> None:
+        """Carry out an effect type only this shell knows; the base shell knows none."""
+        raise TypeError(f"actor {self.name} does not know how to apply {effect!r}")
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        assert self._inbox is not None, "add the actor to a Runtime before running it"
+        with trio.CancelScope() as scope:
+            self._scope = scope
+            async with trio.open_nursery() as nursery:
+                await self.start_background(nursery)
+                task_status.started()
+                await self._loop(self._inbox)
+                nursery.cancel_scope.cancel()
+        if self._killed:
+            raise StackError(
+                f"actor {self.name!r} was killed (fault injection)",
+                self.runtime.flight_recorder_lines(),
+            )
+
+    def kill(self) -> None:
+        self._killed = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def _loop(self, inbox: trio.MemoryReceiveChannel[InboxItem]) -> None:
+        timers = self.timers
+        while True:
+            with trio.move_on_at(timers.next_deadline()):
+                try:
+                    item = await inbox.receive()
+                except trio.EndOfChannel:
+                    return
+                self.deliver(item)
+                # Drain what is already queued without another scheduling round trip
+                # (DESIGN.md principle 7).
+                while True:
+                    try:
+                        item = inbox.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    except trio.EndOfChannel:
+                        return
+                    self.deliver(item)
+            if len(timers):
+                self._fire_expired_timers()
+
+    def _fire_expired_timers(self) -> None:
+        now = trio.current_time()
+        for key in self.timers.pop_expired(now):
+            self.dispatch(self.name, TimerExpired(key), now)
+
+    def deliver(self, item: InboxItem) -> None:
+        sender, message, trace_id = item
+        now = trio.current_time()
+        if trace_id:
+            tracer = self.runtime.tracer
+            if tracer is not None:
+                tracer.record_receive(now, trace_id)
+        if type(message) is Batch:
+            for inner in message.messages:
+                self.dispatch(sender, inner, now)
+        else:
+            self.dispatch(sender, message, now)
+
+    def dispatch(self, sender: str, message: Message, now: float) -> None:
+        try:
+            effects = self.core.handle(sender, message, now)
+        except Exception as exc:
+            effects = self._contain(message, exc, now)
+        if effects:
+            self.apply(effects)
+
+    def apply(self, effects: Iterable[Effect]) -> None:
+        runtime = self.runtime
+        timers = self.timers
+        for effect in effects:
+            kind = type(effect)
+            if kind is Send:
+                runtime.send(self.name, effect.to, effect.message)  # type: ignore[attr-defined]
+            elif kind is StartTimer:
+                timers.start(effect.key, effect.deadline)  # type: ignore[attr-defined]
+            elif kind is CancelTimer:
+                timers.cancel(effect.key)  # type: ignore[attr-defined]
+            elif kind is ReleaseTimers:
+                timers.release(effect.owner)  # type: ignore[attr-defined]
+            else:
+                self.apply_effect(effect)
+
+    def _contain(self, message: Message, exc: Exception, now: float) -> Effects:
+        """Failure containment (DESIGN.md principle 5).
+
+        An exception tied to one connection tears that connection down and the stack goes
+        on; any other exception stops the stack with the flight recorder attached.
+        """
+        handle = connection_handle_of(message)
+        what = f"{self.name} failed handling {type(message).__name__}: {exc!r}"
+        if handle is None:
+            raise StackError(what, self.runtime.flight_recorder_lines()) from exc
+        self.logger.error("%s", what, exc_info=exc)
+        self.runtime.report_connection_fault(self.name, handle, what)
+        try:
+            return self.core.drop_connection(handle, what, now)
+        except Exception as cleanup_exc:
+            raise StackError(
+                f"{self.name} could not drop connection 0x{handle:04X} after: {what}",
+                self.runtime.flight_recorder_lines(),
+            ) from cleanup_exc
+
+
+class _Unattached(Runtime):
+    def send(self, sender: str, to: str, message: Message) -> None:
+        raise RuntimeError(f"actor {sender} is not attached to a runtime")
+
+
+_UNATTACHED: Runtime = _Unattached.__new__(_Unattached)
+
+
+@attrs.define
+class _Subscription:
+    predicate: Callable[[Message], bool]
+    channel: trio.MemorySendChannel[Message]
+
+
+class AppCore:
+    """Placeholder core of the application port: never called (AppPort overrides dispatch)."""
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        raise AssertionError("AppPort dispatches itself")
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+class AppPort(Actor):
+    """The application's mailbox (address ``"app"``): the edge between actors and user code.
+
+    User-facing APIs send requests carrying a ``token`` and await the confirmation with the
+    same token (:meth:`request`); indications are fanned out to subscribers (:meth:`subscribe`).
+    Indications nobody subscribed to are logged, never silently dropped.
+    """
+
+    NAME = "app"
+
+    def __init__(self) -> None:
+        super().__init__(self.NAME, AppCore())
+        self._waiters: dict[int, tuple[trio.Event, list[Message]]] = {}
+        self._subscriptions: list[_Subscription] = []
+
+    def dispatch(self, sender: str, message: Message, now: float) -> None:
+        token = getattr(message, "token", None)
+        if isinstance(token, int) and token in self._waiters:
+            event, slot = self._waiters[token]
+            slot.append(message)
+            event.set()
+            return
+        delivered = False
+        for subscription in self._subscriptions:
+            if subscription.predicate(message):
+                subscription.channel.send_nowait(message)
+                delivered = True
+        if not delivered:
+            self.logger.debug("no subscriber for %s from %s", message.summary(), sender)
+
+    def send(self, to: str, message: Message) -> None:
+        self.runtime.send(self.name, to, message)
+
+    async def request(self, to: str, message: Message) -> Message:
+        """Send ``message`` (which has a ``token``) and wait for the reply with that token."""
+        token = getattr(message, "token", None)
+        if not isinstance(token, int):
+            raise TypeError(f"{type(message).__name__} carries no token to match a reply")
+        event = trio.Event()
+        slot: list[Message] = []
+        self._waiters[token] = (event, slot)
+        try:
+            self.send(to, message)
+            await event.wait()
+        finally:
+            del self._waiters[token]
+        return slot[0]
+
+    def subscribe(
+        self, predicate: Callable[[Message], bool]
+    ) -> trio.MemoryReceiveChannel[Message]:
+        """A channel receiving every indication for which ``predicate`` is true.
+
+        Close the returned channel to unsubscribe.
+        """
+        send, receive = trio.open_memory_channel[Message](math.inf)
+        subscription = _Subscription(predicate, send)
+        self._subscriptions.append(subscription)
+
+        def unsubscribe_on_close() -> None:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+
+        _close_hooks[id(receive)] = unsubscribe_on_close
+        return receive
+
+    def unsubscribe(self, channel: trio.MemoryReceiveChannel[Message]) -> None:
+        hook = _close_hooks.pop(id(channel), None)
+        if hook is not None:
+            hook()
+        channel.close()
+
+
+_close_hooks: dict[int, Callable[[], None]] = {}
+
+
+def effects_of(*items: Any) -> Effects:
+    """Convenience for cores: ``return effects_of(Send(...), StartTimer(...))``."""
+    return list(items)

@@ -1,0 +1,1 @@
+"""Message tracing, its exporters, and the btsnoop writer."""
