@@ -101,6 +101,9 @@ class Runtime:
                     for name in self.faults.attach_kill_listener(self.kill):
                         self.kill(name)
                 task_status.started()
+        except BaseExceptionGroup as group:
+            raise_single_stack_error(group)
+            raise
         finally:
             self._nursery = None
             for channel in self._inboxes.values():
@@ -188,6 +191,24 @@ class Runtime:
     def kill(self, name: str) -> None:
         """Kill actor ``name`` (fault injection): it stops and the stack stops with an error."""
         self._actors[name].kill()
+
+
+def leaf_exceptions(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaf_exceptions(inner)]
+    return [error]
+
+
+def raise_single_stack_error(group: BaseExceptionGroup[BaseException]) -> None:
+    """Re-raise a StackError bare when it is what really happened inside ``group``.
+
+    Trio wraps task failures in exception groups; a user of the stack should see the one
+    StackError (with its flight recorder) rather than a nest of groups and cancellations.
+    """
+    leaves = leaf_exceptions(group)
+    errors = [leaf for leaf in leaves if isinstance(leaf, StackError)]
+    if errors and all(isinstance(leaf, StackError | trio.Cancelled) for leaf in leaves):
+        raise errors[0] from group
 
 
 class Actor:
