@@ -510,7 +510,8 @@ def h4(t: bytes, key_id: bytes, a1: bytes, a2: bytes) -> bytes:
 def h5(s: bytes, r1: bytes, r2: bytes) -> bytes:
     """Device authentication confirmation function h5 (Vol 2 Part H 7.7.9).
 
-    Returns 16 octets: SRES is the first 4, the ACO the remaining 12 (MSB first).
+    Returns 16 octets, MSB first: SRES of the central (4 octets) || SRES of the peripheral
+    (4 octets) || ACO (8 octets) (Vol 2 Part H 5.2).
     """
     s = _require("s", s, 16)
     r1 = _require("r1", r1, 16)
