@@ -94,9 +94,7 @@ class PairingCapabilities:
 
     def iocap_octets(self) -> bytes:
         """IOcap input of f3: AuthReq, OOB flag, IO capability, MSB first (Vol 2 Part H 7.7.4)."""
-        return bytes(
-            [self.authentication_requirements, self.oob_data_present, self.io_capability]
-        )
+        return bytes([self.authentication_requirements, self.oob_data_present, self.io_capability])
 
 
 _K = IoCapability.KEYBOARD_ONLY

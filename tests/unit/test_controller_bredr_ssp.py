@@ -209,10 +209,16 @@ def test_link_key_is_f2_over_the_real_dhkey() -> None:
     dhkey = a.keys[Curve.P256].shared_secret(
         b.keys[Curve.P256].public_x, b.keys[Curve.P256].public_y
     )
-    nonces = [e.pdu.nonce for e in a.host.seen if isinstance(e, ssp.SendToPeer)
-              and isinstance(e.pdu, ssp.Number)]
-    peer_nonces = [e.pdu.nonce for e in b.host.seen if isinstance(e, ssp.SendToPeer)
-                   and isinstance(e.pdu, ssp.Number)]
+    nonces = [
+        e.pdu.nonce
+        for e in a.host.seen
+        if isinstance(e, ssp.SendToPeer) and isinstance(e.pdu, ssp.Number)
+    ]
+    peer_nonces = [
+        e.pdu.nonce
+        for e in b.host.seen
+        if isinstance(e, ssp.SendToPeer) and isinstance(e.pdu, ssp.Number)
+    ]
     expected = crypto.ssp_f2(dhkey, nonces[0], peer_nonces[0], b"btlk", ADDRESS_A, ADDRESS_B)
     assert a.result is not None and a.result.link_key == expected
     assert a.result.key_type is LinkKeyType.UNAUTHENTICATED_P256
@@ -232,10 +238,11 @@ def test_wrong_passkey_fails_on_both_sides() -> None:
 
 
 def test_matching_typed_passkeys_succeed_after_twenty_rounds() -> None:
-    a, b = pair(ScriptedHost(caps(K), passkey=999999), ScriptedHost(caps(K), passkey=999999))
+    a, _ = pair(ScriptedHost(caps(K), passkey=999999), ScriptedHost(caps(K), passkey=999999))
     assert a.result is not None and a.result.status == ssp.STATUS_SUCCESS
-    commitments = [e for e in a.host.seen
-                   if isinstance(e, ssp.SendToPeer) and isinstance(e.pdu, ssp.Confirm)]
+    commitments = [
+        e for e in a.host.seen if isinstance(e, ssp.SendToPeer) and isinstance(e.pdu, ssp.Confirm)
+    ]
     assert len(commitments) == ssp.PASSKEY_ROUNDS
 
 
