@@ -1,0 +1,91 @@
+"""Property tests of the H4 framer: chunking, garbage, and arbitrary input."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bluetrio.messages.packets import PacketType
+from bluetrio.transports.base import Packet
+from bluetrio.transports.h4 import H4Framer, H4Role, encode
+
+MAX_ACL = 300
+
+
+@st.composite
+def host_bound_packets(draw: st.DrawFn) -> Packet:
+    """A well-formed packet a controller may send to a host."""
+    packet_type = draw(st.sampled_from([PacketType.EVENT, PacketType.ACL, PacketType.SCO]))
+    if packet_type == PacketType.EVENT:
+        code = draw(st.integers(1, 0xFF))
+        body = draw(st.binary(max_size=255))
+        return packet_type, bytes((code, len(body))) + body
+    handle = draw(st.integers(0, 0xFFFF)).to_bytes(2, "little")
+    if packet_type == PacketType.ACL:
+        body = draw(st.binary(max_size=MAX_ACL))
+        return packet_type, handle + len(body).to_bytes(2, "little") + body
+    body = draw(st.binary(max_size=255))
+    return packet_type, handle + bytes((len(body),)) + body
+
+
+def wire_of(packets: list[Packet]) -> bytes:
+    return b"".join(encode(packet_type, payload) for packet_type, payload in packets)
+
+
+def feed_in_chunks(framer: H4Framer, data: bytes, cuts: list[int]) -> list[Packet]:
+    packets: list[Packet] = []
+    start = 0
+    for cut in [*sorted({min(cut, len(data)) for cut in cuts}), len(data)]:
+        packets += framer.feed(data[start:cut])
+        start = cut
+    return packets
+
+
+@given(st.lists(host_bound_packets(), max_size=12), st.lists(st.integers(0, 6000), max_size=30))
+def test_any_chunking_gives_the_same_packets(packets: list[Packet], cuts: list[int]) -> None:
+    framer = H4Framer(H4Role.HOST, max_acl_data_length=MAX_ACL)
+    assert feed_in_chunks(framer, wire_of(packets), cuts) == packets
+    assert framer.discarded_bytes == 0
+    assert framer.buffered_bytes == 0
+
+
+# Bytes that are not host-side indicators (0x02..0x05) are always skipped.
+non_indicator_bytes = st.binary(max_size=64).map(
+    lambda data: bytes(b for b in data if b not in (2, 3, 4, 5))
+)
+
+
+@given(non_indicator_bytes, st.lists(host_bound_packets(), min_size=1, max_size=6))
+def test_garbage_prefix_is_skipped(garbage: bytes, packets: list[Packet]) -> None:
+    framer = H4Framer(H4Role.HOST, max_acl_data_length=MAX_ACL)
+    assert framer.feed(garbage + wire_of(packets)) == packets
+    assert framer.discarded_bytes == len(garbage)
+
+
+@given(st.binary(min_size=1, max_size=8), st.lists(host_bound_packets(), max_size=4))
+def test_impossible_acl_header_is_dropped(tail: bytes, packets: list[Packet]) -> None:
+    # An ACL indicator whose length field exceeds the bound is noise; what follows
+    # still frames once the noise (here only non-indicator bytes) has been skipped.
+    noise = b"\x02\x00\x00\xff\xff" + bytes(b for b in tail if b not in (2, 3, 4, 5))
+    framer = H4Framer(H4Role.HOST, max_acl_data_length=MAX_ACL)
+    assert framer.feed(noise + wire_of(packets)) == packets
+    assert framer.discarded_bytes == len(noise)
+
+
+@given(
+    st.sampled_from(list(H4Role)),
+    st.lists(st.binary(max_size=400), max_size=20),
+)
+def test_arbitrary_bytes_only_ever_return_packets(role: H4Role, chunks: list[bytes]) -> None:
+    framer = H4Framer(role, max_acl_data_length=MAX_ACL, max_iso_data_length=MAX_ACL)
+    total = 0
+    framed = 0
+    for chunk in chunks:
+        total += len(chunk)
+        for packet_type, payload in framer.feed(chunk):
+            assert isinstance(packet_type, PacketType)
+            framed += 1 + len(payload)
+        # What stays buffered is one incomplete packet: less than indicator, header and body.
+        assert framer.buffered_bytes < 1 + 4 + MAX_ACL
+    # Every byte is accounted for: framed, skipped, or still waiting.
+    assert framed + framer.discarded_bytes + framer.buffered_bytes == total
