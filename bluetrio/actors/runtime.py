@@ -36,7 +36,7 @@ from bluetrio.actors.core import (
 )
 from bluetrio.actors.faults import FaultKind, FaultPolicy, Hop
 from bluetrio.actors.timers import TimerTable
-from bluetrio.errors import StackError
+from bluetrio.errors import BluetrioError, StackError
 from bluetrio.messages.base import Batch, Message, connection_handle_of
 from bluetrio.tracing.recorder import TraceRecorder
 
@@ -102,7 +102,7 @@ class Runtime:
                         self.kill(name)
                 task_status.started()
         except BaseExceptionGroup as group:
-            raise_single_stack_error(group)
+            raise_single_error(group)
             raise
         finally:
             self._nursery = None
@@ -199,15 +199,16 @@ def leaf_exceptions(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-def raise_single_stack_error(group: BaseExceptionGroup[BaseException]) -> None:
-    """Re-raise a StackError bare when it is what really happened inside ``group``.
+def raise_single_error(group: BaseExceptionGroup[BaseException]) -> None:
+    """Re-raise a bluetrio error bare when it is what really happened inside ``group``.
 
     Trio wraps task failures in exception groups; a user of the stack should see the one
-    StackError (with its flight recorder) rather than a nest of groups and cancellations.
+    StackError (with its flight recorder) or TransportError rather than a nest of groups and
+    cancellations.
     """
     leaves = leaf_exceptions(group)
-    errors = [leaf for leaf in leaves if isinstance(leaf, StackError)]
-    if errors and all(isinstance(leaf, StackError | trio.Cancelled) for leaf in leaves):
+    errors = [leaf for leaf in leaves if isinstance(leaf, BluetrioError)]
+    if errors and all(isinstance(leaf, BluetrioError | trio.Cancelled) for leaf in leaves):
         raise errors[0] from group
 
 
@@ -414,9 +415,7 @@ class AppPort(Actor):
             del self._waiters[token]
         return slot[0]
 
-    def subscribe(
-        self, predicate: Callable[[Message], bool]
-    ) -> trio.MemoryReceiveChannel[Message]:
+    def subscribe(self, predicate: Callable[[Message], bool]) -> trio.MemoryReceiveChannel[Message]:
         """A channel receiving every indication for which ``predicate`` is true.
 
         Close the returned channel to unsubscribe.

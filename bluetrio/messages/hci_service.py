@@ -1,0 +1,118 @@
+"""Messages between the HCI actor and the layers above it.
+
+The HCI actor owns the transport. Other actors ask it to send commands (``HciCommandReq`` →
+``HciCommandCnf`` to the requester), to send ACL data (``AclDataReq`` → ``AclDataCnf`` once the
+controller reports the packets completed), and receive events (``HciEventInd``) and whole,
+reassembled L2CAP PDUs (``AclDataInd``).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from bluetrio.messages.base import Message
+from bluetrio.messages.packets import PacketType
+
+
+@attrs.frozen
+class HciCommandReq(Message):
+    """Send ``command`` (an :class:`~bluetrio.messages.hci.HciCommand`) to the controller.
+
+    ``timeout``: seconds to wait for Command Complete/Status before answering with an error;
+    ``None`` uses the HCI actor's default.
+    """
+
+    token: int
+    command: object
+    timeout: float | None = None
+
+    def summary(self) -> str:
+        return f"HciCommandReq#{self.token} {type(self.command).__name__}"
+
+
+@attrs.frozen
+class HciCommandCnf(Message):
+    """The controller's answer to an ``HciCommandReq`` (Command Complete or Command Status).
+
+    ``event`` is None when the command failed before an answer came; ``error`` then says why
+    (``timed_out`` tells a timeout apart from a reset or a transport failure).
+    """
+
+    token: int
+    opcode: int
+    event: object | None
+    error: str | None = None
+    timed_out: bool = False
+
+    def summary(self) -> str:
+        outcome = self.error if self.error is not None else type(self.event).__name__
+        return f"HciCommandCnf#{self.token} 0x{self.opcode:04X} {outcome}"
+
+
+@attrs.frozen
+class HciEventInd(Message):
+    """An HCI event for the layers above (every event but Command Complete/Status and
+    Number Of Completed Packets, which the HCI actor consumes itself)."""
+
+    event: object
+
+    @property
+    def handle(self) -> int | None:
+        value = getattr(self.event, "connection_handle", None)
+        return value if isinstance(value, int) else None
+
+    def summary(self) -> str:
+        return f"HciEventInd {type(self.event).__name__}"
+
+
+@attrs.frozen
+class AclDataReq(Message):
+    """Send whole L2CAP PDUs on connection ``handle``; the HCI actor fragments them."""
+
+    handle: int
+    pdus: tuple[bytes, ...]
+
+    def summary(self) -> str:
+        return (
+            f"AclDataReq 0x{self.handle:04X} {len(self.pdus)} PDU(s) {sum(map(len, self.pdus))} B"
+        )
+
+
+@attrs.frozen
+class AclDataCnf(Message):
+    """``completed`` PDUs of connection ``handle`` left the controller's buffers."""
+
+    handle: int
+    completed: int
+
+
+@attrs.frozen
+class AclDataInd(Message):
+    """Whole L2CAP PDUs reassembled from the controller's ACL fragments."""
+
+    handle: int
+    pdus: tuple[bytes, ...]
+
+    def summary(self) -> str:
+        return (
+            f"AclDataInd 0x{self.handle:04X} {len(self.pdus)} PDU(s) {sum(map(len, self.pdus))} B"
+        )
+
+
+@attrs.frozen
+class ControllerErrorInd(Message):
+    """The controller reported a hardware error (or failed): the HCI actor resets it."""
+
+    code: int
+    description: str
+
+
+@attrs.frozen
+class TransportPacketInd(Message):
+    """A packet read from the transport (internal to the HCI actor)."""
+
+    packet_type: PacketType
+    payload: bytes
+
+    def summary(self) -> str:
+        return f"TransportPacketInd {self.packet_type.name} {len(self.payload)} B"

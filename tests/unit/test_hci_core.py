@@ -1,0 +1,232 @@
+"""The sans-IO HCI core: command flow control, timeouts, ACL credits, reassembly."""
+
+from __future__ import annotations
+
+import struct
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bluetrio.actors.core import CancelTimer, ConnectionFaultInd, Send, StartTimer, TimerExpired
+from bluetrio.actors.hci import HciCore, TransportWrite
+from bluetrio.actors.hci_acl import AclReassembler
+from bluetrio.address import Address, AddressType
+from bluetrio.messages import hci
+from bluetrio.messages.hci_service import (
+    AclDataCnf,
+    AclDataInd,
+    AclDataReq,
+    ControllerErrorInd,
+    HciCommandCnf,
+    HciCommandReq,
+    HciEventInd,
+    TransportPacketInd,
+)
+from bluetrio.messages.packets import PacketType
+
+PEER = Address.parse("11:22:33:44:55:66")
+
+
+def event_packet(event: object) -> TransportPacketInd:
+    return TransportPacketInd(PacketType.EVENT, event.to_bytes())  # type: ignore[attr-defined]
+
+
+def complete(opcode: int, returns: bytes = b"\x00", credits: int = 1) -> TransportPacketInd:
+    return event_packet(hci.CommandComplete(credits, opcode, returns))
+
+
+def writes(effects: list[object]) -> list[TransportWrite]:
+    return [e for e in effects if isinstance(e, TransportWrite)]
+
+
+def sends(effects: list[object]) -> list[Send]:
+    return [e for e in effects if isinstance(e, Send)]
+
+
+def configured_core() -> HciCore:
+    core = HciCore(event_sink="btu", acl_sink="l2cap")
+    core.handle("btm", HciCommandReq(1, hci.ReadBufferSize()), 0.0)
+    returns = hci.ReadBufferSizeReturn(0, 27, 64, 3, 0).to_bytes()
+    core.handle("hci", complete(hci.ReadBufferSize.OPCODE, returns), 0.0)
+    core.handle("btm", HciCommandReq(2, hci.LeReadBufferSize()), 0.0)
+    returns = hci.LeReadBufferSizeReturn(0, 20, 2).to_bytes()
+    core.handle("hci", complete(hci.LeReadBufferSize.OPCODE, returns), 0.0)
+    return core
+
+
+def connect(core: HciCore, handle: int, le: bool) -> list[object]:
+    if le:
+        event: object = hci.LeConnectionComplete(
+            0, handle, 0, PEER.with_type(AddressType.RANDOM), 24, 0, 72, 0
+        )
+    else:
+        event = hci.ConnectionComplete(0, handle, PEER, 1, 0)
+    return core.handle("hci", event_packet(event), 0.0)
+
+
+def test_commands_wait_for_credits_and_are_answered_by_opcode() -> None:
+    core = HciCore()
+    first = core.handle("btm", HciCommandReq(1, hci.Reset()), 0.0)
+    assert [w.payload for w in writes(first)] == [bytes.fromhex("030c00")]
+    assert any(isinstance(e, StartTimer) for e in first)
+    second = core.handle("btm", HciCommandReq(2, hci.ReadBdAddr()), 0.0)
+    assert writes(second) == []  # no credit until the Reset is answered
+    answered = core.handle("hci", complete(hci.Reset.OPCODE), 0.1)
+    cnf = [s for s in sends(answered) if isinstance(s.message, HciCommandCnf)]
+    assert cnf[0].to == "btm" and cnf[0].message.token == 1
+    assert any(isinstance(e, CancelTimer) for e in answered)
+    assert [hci.parse_command(w.payload) for w in writes(answered)] == [hci.ReadBdAddr()]
+
+
+def test_command_status_answers_the_pending_command() -> None:
+    core = HciCore()
+    command = hci.CreateConnection(PEER, 0xCC18, 1, 0, 0, 1)
+    core.handle("btm", HciCommandReq(5, command), 0.0)
+    status = hci.CommandStatus(0, 1, hci.CreateConnection.OPCODE)
+    effects = core.handle("hci", event_packet(status), 0.0)
+    (reply,) = [s.message for s in sends(effects)]
+    assert isinstance(reply, HciCommandCnf) and reply.event == status
+
+
+def test_timeout_answers_with_an_error_and_lets_the_next_command_go() -> None:
+    core = HciCore(command_timeout=2.0)
+    effects = core.handle("btm", HciCommandReq(1, hci.ReadLocalName()), 0.0)
+    (timer,) = [e for e in effects if isinstance(e, StartTimer)]
+    assert timer.deadline == 2.0
+    core.handle("btm", HciCommandReq(2, hci.ReadBdAddr()), 0.5)
+    effects = core.handle("hci", TimerExpired(timer.key), 2.0)
+    (reply,) = [s.message for s in sends(effects)]
+    assert isinstance(reply, HciCommandCnf)
+    assert reply.timed_out and reply.event is None and "did not answer" in (reply.error or "")
+    assert [hci.parse_command(w.payload) for w in writes(effects)] == [hci.ReadBdAddr()]
+
+
+def test_completion_for_a_command_never_sent_is_ignored() -> None:
+    core = HciCore()
+    effects = core.handle("hci", complete(hci.ReadBdAddr.OPCODE, bytes(7)), 0.0)
+    assert sends(effects) == [] and core.ignored_completions == 1
+    # Its credits still count (Vol 4 Part E 4.4).
+    assert writes(core.handle("btm", HciCommandReq(1, hci.Reset()), 0.0))
+
+
+def test_acl_is_fragmented_to_the_controller_size_and_waits_for_credits() -> None:
+    core = configured_core()
+    connect(core, 0x0001, le=False)
+    pdu = bytes(range(60))  # 60 bytes with BR/EDR packets of 27 bytes: 3 fragments
+    effects = core.handle("l2cap", AclDataReq(0x0001, (pdu, pdu)), 0.0)
+    packets = [w.payload for w in writes(effects)]
+    assert len(packets) == 3  # only three BR/EDR credits
+    headers = [struct.unpack_from("<HH", p) for p in packets]
+    assert [(h >> 12, n) for h, n in headers] == [(0b10, 27), (0b01, 27), (0b01, 6)]
+    assert b"".join(p[4:] for p in packets) == pdu
+    nocp = hci.NumberOfCompletedPackets(((0x0001, 3),))
+    effects = core.handle("hci", event_packet(nocp), 0.0)
+    assert [s.message for s in sends(effects)] == [AclDataCnf(0x0001, 1)]
+    assert len(writes(effects)) == 3  # the second PDU goes out with the freed credits
+
+
+def test_le_and_bredr_pools_are_separate_and_served_round_robin() -> None:
+    core = configured_core()
+    connect(core, 0x0001, le=False)
+    connect(core, 0x0040, le=True)
+    connect(core, 0x0041, le=True)
+    small = b"\x01\x00\x04\x00\xff"
+    core.handle("l2cap", AclDataReq(0x0040, (small,) * 3), 0.0)
+    effects = core.handle("l2cap", AclDataReq(0x0041, (small,) * 3), 0.0)
+    # The LE pool has 2 credits: 0x0040 took both before 0x0041 asked.
+    assert writes(effects) == []
+    effects = core.handle("l2cap", AclDataReq(0x0001, (small,)), 0.0)
+    assert len(writes(effects)) == 1  # BR/EDR credits are not LE credits
+    effects = core.handle("hci", event_packet(hci.NumberOfCompletedPackets(((0x0040, 2),))), 0)
+    handles = [struct.unpack_from("<H", w.payload)[0] & 0x0FFF for w in writes(effects)]
+    assert handles == [0x0040, 0x0041]  # round robin across the LE links
+
+
+def test_disconnection_returns_credits_of_packets_in_flight() -> None:
+    core = configured_core()
+    connect(core, 0x0040, le=True)
+    core.handle("l2cap", AclDataReq(0x0040, (b"\x01\x00\x04\x00\xff",) * 2), 0.0)
+    assert core.acl.le.free == 0
+    core.handle("hci", event_packet(hci.DisconnectionComplete(0, 0x0040, 0x13)), 0.0)
+    assert core.acl.le.free == 2
+
+
+def test_data_for_an_unknown_link_is_refused_not_queued_forever() -> None:
+    core = configured_core()
+    effects = core.handle("l2cap", AclDataReq(0x0123, (b"abcd",)), 0.0)
+    assert [s.message for s in sends(effects)] == [AclDataCnf(0x0123, 0)]
+
+
+def acl(handle: int, boundary: int, data: bytes) -> TransportPacketInd:
+    header = struct.pack("<HH", handle | boundary << 12, len(data))
+    return TransportPacketInd(PacketType.ACL, header + data)
+
+
+def test_reassembly_of_fragments_into_one_pdu() -> None:
+    core = HciCore()
+    pdu = struct.pack("<HH", 8, 0x0004) + b"12345678"
+    assert core.handle("hci", acl(0x0040, 0b10, pdu[:5]), 0.0) == []
+    effects = core.handle("hci", acl(0x0040, 0b01, pdu[5:]), 0.0)
+    assert [s.message for s in sends(effects)] == [AclDataInd(0x0040, (pdu,))]
+
+
+def test_bluefrag_continuations_are_dropped() -> None:
+    core = HciCore()
+    assert core.handle("hci", acl(0x0040, 0b01, b"orphan"), 0.0) == []
+    pdu = struct.pack("<HH", 4, 0x0004) + b"ab"
+    core.handle("hci", acl(0x0040, 0b10, pdu), 0.0)
+    # Announced 8 bytes in all; 6 arrived; the continuation brings 10 more: overrun.
+    assert core.handle("hci", acl(0x0040, 0b01, b"x" * 10), 0.0) == []
+    assert any("overrun" in p for p in core.reassembler.problems)
+    assert any("without a start" in p for p in core.reassembler.problems)
+    # The link is usable again afterwards.
+    whole = struct.pack("<HH", 1, 0x0004) + b"z"
+    effects = core.handle("hci", acl(0x0040, 0b10, whole), 0.0)
+    assert [s.message for s in sends(effects)] == [AclDataInd(0x0040, (whole,))]
+
+
+def test_truncated_packets_are_dropped_and_counted() -> None:
+    core = HciCore()
+    assert core.handle("hci", TransportPacketInd(PacketType.ACL, b"\x40\x00\x09"), 0.0) == []
+    assert core.handle("hci", TransportPacketInd(PacketType.EVENT, b"\x0e\x09\x01"), 0.0) == []
+    assert core.malformed_packets == 2
+
+
+def test_hardware_error_resets_and_tells_the_upper_layers() -> None:
+    core = HciCore(event_sink="btu")
+    effects = core.handle("hci", event_packet(hci.HardwareError(0x42)), 0.0)
+    messages = [s.message for s in sends(effects)]
+    assert ControllerErrorInd(0x42, "hardware error 0x42") in messages
+    assert any(isinstance(m, HciEventInd) for m in messages)
+    assert [hci.parse_command(w.payload) for w in writes(effects)] == [hci.Reset()]
+
+
+def test_a_connection_fault_disconnects_that_link() -> None:
+    core = HciCore()
+    effects = core.handle("runtime", ConnectionFaultInd(0x0040, "l2cap", "boom"), 0.0)
+    (command,) = [hci.parse_command(w.payload) for w in writes(effects)]
+    assert command == hci.Disconnect(0x0040, 0x13)
+
+
+def test_events_other_than_flow_control_go_up() -> None:
+    core = HciCore(event_sink="btu")
+    event = hci.EncryptionChange(0, 0x0040, 1)
+    effects = core.handle("hci", event_packet(event), 0.0)
+    assert [(s.to, s.message) for s in sends(effects)] == [("btu", HciEventInd(event))]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0b00, 0b01, 0b10, 0b11]), st.binary(max_size=40)),
+        max_size=30,
+    )
+)
+def test_reassembler_never_returns_a_pdu_that_disagrees_with_its_header(
+    fragments: list[tuple[int, bytes]],
+) -> None:
+    reassembler = AclReassembler(max_pdu=128)
+    for boundary, data in fragments:
+        pdu = reassembler.feed(1, boundary, data)
+        if pdu is not None:
+            assert len(pdu) == int.from_bytes(pdu[:2], "little") + 4
+            assert len(pdu) <= 128
