@@ -8,6 +8,8 @@ With no recorder attached the runtime does not call into this module at all.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 
 from bluetrio.messages.base import Message, channel_id_of, connection_handle_of
@@ -77,3 +79,10 @@ class TraceRecorder:
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    def save(self, path: str | Path) -> None:
+        """Write every recorded message to ``path`` as JSON Lines (``bluetrio trace`` reads it)."""
+        # Imported here because the exporters module imports TraceEvent from this one.
+        from bluetrio.tracing.exporters import save_jsonl
+
+        save_jsonl(self.events(), path)
