@@ -1,0 +1,425 @@
+"""The virtual controller: host interface, dispatch, connections, ACL flow control.
+
+The core is synchronous: every input (a packet from the host, a frame from the air, a timer)
+is handled to completion by plain methods that queue events for the host, put frames on the
+air and arm timers. :meth:`VirtualController.serve` is the thin Trio shell around it: one
+task reads the host transport, one writes to it, one runs due timers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import logging
+import struct
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import trio
+
+from bluetrio.address import Address
+from bluetrio.controller.air import Air, Frame, Link, LinkKind
+from bluetrio.controller.config import ControllerConfig
+from bluetrio.controller.connections import (
+    MAX_CONNECTION_HANDLE,
+    AclFrame,
+    BufferPool,
+    Connection,
+    PacketBoundary,
+    Role,
+    TerminateFrame,
+)
+from bluetrio.controller.dispatch import (
+    COMMAND_TABLE,
+    FEATURES,
+    FRAME_TABLE,
+    Command,
+    CommandError,
+    Feature,
+    Reply,
+    Status,
+)
+from bluetrio.controller.events import (
+    EventCode,
+    EventMasks,
+    command_complete,
+    command_status,
+    disconnection_complete,
+    event_packet,
+    number_of_completed_packets,
+)
+from bluetrio.controller.timers import Timer, TimerQueue
+from bluetrio.errors import DecodeError, TransportError
+from bluetrio.messages.packets import PacketType
+from bluetrio.transports.base import Packet, Transport
+
+_log = logging.getLogger(__name__)
+
+# Modules whose features make up a controller; a missing one (not written yet) is skipped.
+FEATURE_MODULES = (
+    "bluetrio.controller.general",
+    "bluetrio.controller.le_advertising",
+    "bluetrio.controller.le_scanning",
+    "bluetrio.controller.le_connection",
+    "bluetrio.controller.le_security",
+    "bluetrio.controller.bredr",
+    "bluetrio.controller.ssp",
+)
+
+
+def load_feature_modules() -> None:
+    for name in FEATURE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+# Public addresses handed out to controllers created without one: 00:1B:DC:F0:xx:xx style
+# values that are distinct within one process.
+_address_counter = itertools.count(1)
+
+
+def _next_public_address(air: Air) -> Address:
+    while True:
+        n = next(_address_counter)
+        candidate = Address(bytes((n & 0xFF, (n >> 8) & 0xFF, 0xF0, 0xDC, 0x1B, 0x00)))
+        if not air.address_in_use(candidate):
+            return candidate
+
+
+FeatureT = TypeVar("FeatureT", bound=Feature)
+
+
+class VirtualController:
+    """An emulated controller on ``air`` (Core 5.4 Vol 4 Part E semantics)."""
+
+    def __init__(
+        self,
+        air: Air,
+        *,
+        public_address: Address | None = None,
+        config: ControllerConfig | None = None,
+    ) -> None:
+        load_feature_modules()
+        self.air = air
+        self.config = config if config is not None else ControllerConfig()
+        self.public_address = (
+            public_address if public_address is not None else _next_public_address(air)
+        )
+        # Other addresses this radio answers to (LE random and advertising-set addresses).
+        self.extra_addresses: set[Address] = set()
+        self.masks = EventMasks()
+        self.connections: dict[int, Connection] = {}
+        self._timers = TimerQueue()
+        self._timer_scope: trio.CancelScope | None = None
+        self._to_host: list[Packet] = []
+        self._host_ready: trio.Event | None = None
+        self._deferred_events: list[bytes] | None = None
+        self.bredr_buffers = BufferPool(
+            self.config.acl_data_packet_length, self.config.total_num_acl_data_packets
+        )
+        self.le_buffers = (
+            BufferPool(
+                self.config.le_acl_data_packet_length, self.config.total_num_le_acl_data_packets
+            )
+            if self.config.total_num_le_acl_data_packets
+            else self.bredr_buffers  # shared buffers (Vol 4 Part E 7.8.2)
+        )
+        self._in_flight: dict[int, int] = {}  # ACL packets per handle not yet sent on the air
+        self.features: dict[type[Feature], Feature] = {cls: cls(self) for cls in FEATURES}
+        self.serving = False
+
+    # -- features and timers -------------------------------------------------------------
+
+    def feature(self, cls: type[FeatureT]) -> FeatureT:
+        instance = self.features[cls]
+        assert isinstance(instance, cls)
+        return instance
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        deadline = trio.current_time() + max(delay, 0.0)
+        timer = self._timers.schedule(deadline, callback)
+        if self._timer_scope is not None and deadline < self._timer_scope.deadline:
+            self._timer_scope.deadline = deadline
+        return timer
+
+    def run_due_timers(self) -> None:
+        while (timer := self._timers.pop_due(trio.current_time())) is not None:
+            timer.callback()
+
+    # -- toward the host -----------------------------------------------------------------
+
+    def send_event(self, packet: bytes) -> None:
+        """Queue an event (code, length, parameters) if the host's masks allow it.
+
+        Events raised while a command is being handled follow that command's Command
+        Complete/Status, as a real controller's would (Vol 4 Part E 4.4).
+        """
+        if not self.masks.allows_packet(packet):
+            return
+        if self._deferred_events is not None:
+            self._deferred_events.append(packet)
+        else:
+            self._queue_for_host(PacketType.EVENT, packet)
+
+    def send_acl_to_host(self, handle: int, data: bytes, start: bool) -> None:
+        """Deliver received ACL data, cut to this controller's own buffer size."""
+        connection = self.connections.get(handle)
+        if connection is None:
+            return
+        size = (self.le_buffers if connection.is_le else self.bredr_buffers).packet_length
+        for offset in range(0, max(len(data), 1), size):
+            # Toward the host a start fragment is flagged 0b10 (Vol 4 Part E 5.4.2).
+            first = start and offset == 0
+            flag = PacketBoundary.FIRST_FLUSHABLE if first else PacketBoundary.CONTINUING
+            chunk = data[offset : offset + size]
+            header = struct.pack("<HH", handle | (flag << 12), len(chunk))
+            self._queue_for_host(PacketType.ACL, header + chunk)
+
+    def _queue_for_host(self, packet_type: PacketType, payload: bytes) -> None:
+        self._to_host.append((packet_type, payload))
+        if self._host_ready is not None:
+            self._host_ready.set()
+
+    def take_host_packets(self) -> list[Packet]:
+        """Everything queued for the host so far (the shell's writer, or a test, drains it)."""
+        packets, self._to_host = self._to_host, []
+        return packets
+
+    # -- from the host -------------------------------------------------------------------
+
+    def handle_packet(self, packet_type: PacketType, payload: bytes) -> None:
+        if packet_type == PacketType.COMMAND:
+            self._handle_command(payload)
+        elif packet_type == PacketType.ACL:
+            self._handle_acl(payload)
+        # SCO/ISO data for links this controller does not carry is dropped, as a controller
+        # does for an unknown handle (no event exists for it).
+
+    def _handle_command(self, payload: bytes) -> None:
+        if self.public_address in self.air.faults.muted:
+            return  # fault: the controller stopped answering
+        if len(payload) < 3:
+            # Too short to carry an opcode: nothing to answer to; report the host's error as
+            # a hardware error event (Vol 4 Part E 7.7.16) rather than stay silent.
+            self.send_event(event_packet(EventCode.HARDWARE_ERROR, b"\x00"))
+            return
+        opcode, length = struct.unpack_from("<HB", payload)
+        parameters = payload[3:]
+        entry = COMMAND_TABLE.get(opcode)
+        count = self.config.num_hci_command_packets
+        if entry is None:
+            self._queue_for_host(
+                PacketType.EVENT,
+                command_complete(count, opcode, bytes((Status.UNKNOWN_HCI_COMMAND,))),
+            )
+            return
+        spec = entry.spec
+        self._deferred_events = []
+        result: bytes | None = None
+        try:
+            if length != len(parameters):
+                raise DecodeError(f"length field {length} but {len(parameters)} bytes follow")
+            handler = getattr(self.features[entry.feature], entry.method)
+            result = handler(Command(opcode, parameters))
+            status, echo = Status.SUCCESS, b""
+        except DecodeError:
+            status, echo = Status.INVALID_HCI_COMMAND_PARAMETERS, b""
+        except CommandError as error:
+            status, echo = Status(error.status), error.echo
+        except Exception:
+            # A bug in a handler must not take the controller down with it; the host gets
+            # an answer and the log gets the traceback.
+            _log.exception("handler of opcode 0x%04X failed", opcode)
+            status, echo = Status.UNSPECIFIED_ERROR, b""
+        deferred, self._deferred_events = self._deferred_events, None
+        if spec.reply is Reply.STATUS:
+            self._queue_for_host(PacketType.EVENT, command_status(status, count, opcode))
+        elif status != Status.SUCCESS:
+            padding = bytes(max(spec.return_size - len(echo), 0))
+            self._queue_for_host(
+                PacketType.EVENT, command_complete(count, opcode, bytes((status,)) + echo + padding)
+            )
+        elif spec.reply is Reply.COMPLETE:
+            self._queue_for_host(
+                PacketType.EVENT, command_complete(count, opcode, b"\x00" + (result or b""))
+            )
+        for packet in deferred:
+            self._queue_for_host(PacketType.EVENT, packet)
+
+    def _handle_acl(self, payload: bytes) -> None:
+        if len(payload) < 4:
+            return
+        header, length = struct.unpack_from("<HH", payload)
+        handle, boundary = header & 0x0FFF, (header >> 12) & 0b11
+        data = payload[4:]
+        connection = self.connections.get(handle)
+        if connection is None or length != len(data):
+            return  # unknown handle or bad length: dropped, no buffer consumed
+        pool = self.le_buffers if connection.is_le else self.bredr_buffers
+        if pool.full or len(data) > pool.packet_length:
+            # The host overran the buffers it was told about (Vol 4 Part E 7.7.26).
+            self.send_event(event_packet(EventCode.DATA_BUFFER_OVERFLOW, b"\x01"))
+            return
+        pool.in_use += 1
+        self._in_flight[handle] = self._in_flight.get(handle, 0) + 1
+        start = boundary != PacketBoundary.CONTINUING
+        sent_after = self.air.send_on_link(connection.link, self, AclFrame(start, data))
+        self.call_later(sent_after, lambda: self._buffer_freed(connection, pool))
+
+    def _buffer_freed(self, connection: Connection, pool: BufferPool) -> None:
+        if self._in_flight.get(connection.handle, 0) == 0:
+            return  # the connection went away; Disconnection Complete returned the credits
+        self._in_flight[connection.handle] -= 1
+        pool.in_use -= 1
+        # Number_Of_Completed_Packets once the packet has left (Vol 4 Part E 7.7.19).
+        self._queue_for_host(PacketType.EVENT, number_of_completed_packets({connection.handle: 1}))
+
+    # -- connections ---------------------------------------------------------------------
+
+    def allocate_handle(self) -> int:
+        for handle in range(1, MAX_CONNECTION_HANDLE + 1):
+            if handle not in self.connections:
+                return handle
+        raise CommandError(Status.CONNECTION_LIMIT_EXCEEDED)
+
+    def add_connection(
+        self, link: Link, role: Role, peer_address: Address, local_address: Address
+    ) -> Connection:
+        connection = Connection(self.allocate_handle(), link, role, peer_address, local_address)
+        self.connections[connection.handle] = connection
+        return connection
+
+    def connection_on(self, link: Link) -> Connection | None:
+        for connection in self.connections.values():
+            if connection.link is link:
+                return connection
+        return None
+
+    def connections_of(self, kind: LinkKind) -> Iterator[Connection]:
+        return (c for c in list(self.connections.values()) if c.link.kind is kind)
+
+    def disconnect(self, connection: Connection, reason: int) -> None:
+        """Terminate a connection: the peer hears ``reason``; our host hears 0x16."""
+        connection.disconnecting = True
+        self.air.send_on_link(connection.link, self, TerminateFrame(reason))
+        self.air.close_link(connection.link)
+        self.close_connection(connection, Status.CONNECTION_TERMINATED_BY_LOCAL_HOST)
+
+    def close_connection(self, connection: Connection, reason: int) -> None:
+        """Forget a connection and tell the host (Disconnection Complete, Vol 4 Part E 7.7.5)."""
+        if self.connections.get(connection.handle) is not connection:
+            return
+        del self.connections[connection.handle]
+        # Buffers held for a dead connection are free again without Number_Of_Completed_Packets
+        # (Vol 4 Part E 4.3).
+        pool = self.le_buffers if connection.is_le else self.bredr_buffers
+        pool.in_use -= self._in_flight.pop(connection.handle, 0)
+        self.send_event(disconnection_complete(connection.handle, reason))
+        for feature in self.features.values():
+            feature.on_connection_closed(connection, reason)
+
+    # -- the air (Radio protocol) ----------------------------------------------------------
+
+    def answers_to(self, address: Address) -> bool:
+        return address == self.public_address or address in self.extra_addresses
+
+    def on_frame(self, frame: Frame, link: Link | None) -> None:
+        if isinstance(frame, AclFrame | TerminateFrame):
+            self._on_link_frame(frame, link)
+            return
+        receiver = FRAME_TABLE.get(type(frame))
+        if receiver is not None:
+            feature_cls, method = receiver
+            getattr(self.features[feature_cls], method)(frame, link)
+
+    def _on_link_frame(self, frame: AclFrame | TerminateFrame, link: Link | None) -> None:
+        connection = self.connection_on(link) if link is not None else None
+        if connection is None or link is None:
+            return
+        if isinstance(frame, TerminateFrame):
+            self.close_connection(connection, frame.reason)
+        elif not frame.intact and connection.encrypted:
+            # The MIC check fails: the link layer ends the connection (Vol 6 Part E 1).
+            self.air.send_on_link(
+                link, self, TerminateFrame(Status.CONNECTION_TERMINATED_MIC_FAILURE)
+            )
+            self.air.close_link(link)
+            self.close_connection(connection, Status.CONNECTION_TERMINATED_MIC_FAILURE)
+        else:
+            self.send_acl_to_host(connection.handle, frame.data, frame.start)
+
+    def on_link_lost(self, link: Link) -> None:
+        connection = self.connection_on(link)
+        if connection is not None:
+            self.close_connection(connection, Status.CONNECTION_TIMEOUT)
+
+    # -- reset ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """HCI_Reset (Vol 4 Part E 7.3.2): back to the power-on state.
+
+        Links are abandoned without a word to the peers, whose supervision timers expire.
+        """
+        for connection in list(self.connections.values()):
+            self.air.abandon_link(connection.link, self)
+        self.connections.clear()
+        self._in_flight.clear()
+        self.bredr_buffers.in_use = 0
+        self.le_buffers.in_use = 0
+        self.masks = EventMasks()
+        self.extra_addresses.clear()
+        self._timers.clear()
+        for feature in self.features.values():
+            feature.reset()
+
+    # -- the Trio shell ------------------------------------------------------------------
+
+    async def serve(self, transport: Transport) -> None:
+        """Act as the controller behind ``transport`` until it closes; then leave the air."""
+        if self.serving:
+            raise RuntimeError("this controller is already serving a transport")
+        self.serving = True
+        self._host_ready = trio.Event()
+        self.air.attach(self)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._run_timers)
+                nursery.start_soon(self._write_to_host, transport, nursery.cancel_scope)
+                await self._read_from_host(transport)
+                nursery.cancel_scope.cancel()
+        finally:
+            self.air.detach(self)
+            self._timers.clear()
+            self.connections.clear()
+            self.serving = False
+
+    async def _read_from_host(self, transport: Transport) -> None:
+        while True:
+            try:
+                packet_type, payload = await transport.receive()
+            except TransportError:
+                return
+            self.handle_packet(packet_type, payload)
+
+    async def _write_to_host(self, transport: Transport, scope: trio.CancelScope) -> None:
+        while True:
+            assert self._host_ready is not None
+            await self._host_ready.wait()
+            self._host_ready = trio.Event()
+            for packet_type, payload in self.take_host_packets():
+                try:
+                    await transport.send(packet_type, payload)
+                except TransportError:
+                    scope.cancel()
+                    return
+
+    async def _run_timers(self) -> None:
+        while True:
+            self.run_due_timers()
+            with trio.CancelScope(deadline=self._timers.next_deadline()) as scope:
+                self._timer_scope = scope
+                await trio.sleep_forever()
+            self._timer_scope = None

@@ -1,0 +1,250 @@
+"""How commands and air frames reach the code that handles them.
+
+A controller is assembled from *features*: subclasses of :class:`Feature` registered with
+:func:`register_feature`. Each feature keeps its own per-controller state and declares
+
+* command handlers: methods decorated ``@command(opcode, name, reply=..., return_size=...)``;
+* frame handlers: methods decorated ``@receives(FrameClass, ...)`` for frames from the air;
+* hooks: :meth:`Feature.reset` (HCI_Reset), :meth:`Feature.on_connection_closed`.
+
+The opcode table is global and checked at registration, so two features can never both
+claim an opcode, and Read_Local_Supported_Commands is computed from it.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from bluetrio.address import Address, AddressType
+from bluetrio.controller.air import Frame
+from bluetrio.errors import DecodeError
+
+if TYPE_CHECKING:
+    from bluetrio.controller.connections import Connection
+    from bluetrio.controller.controller import VirtualController
+
+
+class Status(enum.IntEnum):
+    """The error codes the virtual controller uses (Core 5.4 Vol 1 Part F 1.3)."""
+
+    SUCCESS = 0x00
+    UNKNOWN_HCI_COMMAND = 0x01
+    UNKNOWN_CONNECTION_IDENTIFIER = 0x02
+    HARDWARE_FAILURE = 0x03
+    PAGE_TIMEOUT = 0x04
+    AUTHENTICATION_FAILURE = 0x05
+    PIN_OR_KEY_MISSING = 0x06
+    MEMORY_CAPACITY_EXCEEDED = 0x07
+    CONNECTION_TIMEOUT = 0x08
+    CONNECTION_LIMIT_EXCEEDED = 0x09
+    ACL_CONNECTION_ALREADY_EXISTS = 0x0B
+    COMMAND_DISALLOWED = 0x0C
+    CONNECTION_REJECTED_LIMITED_RESOURCES = 0x0D
+    CONNECTION_REJECTED_SECURITY = 0x0E
+    CONNECTION_REJECTED_UNACCEPTABLE_ADDRESS = 0x0F
+    CONNECTION_ACCEPT_TIMEOUT = 0x10
+    UNSUPPORTED_FEATURE_OR_PARAMETER = 0x11
+    INVALID_HCI_COMMAND_PARAMETERS = 0x12
+    REMOTE_USER_TERMINATED_CONNECTION = 0x13
+    REMOTE_LOW_RESOURCES = 0x14
+    REMOTE_POWER_OFF = 0x15
+    CONNECTION_TERMINATED_BY_LOCAL_HOST = 0x16
+    UNSUPPORTED_REMOTE_FEATURE = 0x1A
+    UNSPECIFIED_ERROR = 0x1F
+    LMP_RESPONSE_TIMEOUT = 0x22
+    INSTANT_PASSED = 0x28
+    PAIRING_WITH_UNIT_KEY_NOT_SUPPORTED = 0x29
+    UNACCEPTABLE_CONNECTION_PARAMETERS = 0x3B
+    ADVERTISING_TIMEOUT = 0x3C
+    CONNECTION_TERMINATED_MIC_FAILURE = 0x3D
+    CONNECTION_FAILED_TO_BE_ESTABLISHED = 0x3E
+    UNKNOWN_ADVERTISING_IDENTIFIER = 0x42
+    LIMIT_REACHED = 0x43
+    PACKET_TOO_LONG = 0x45
+
+
+class CommandError(Exception):
+    """Raised by a handler: the command fails with ``status``.
+
+    For Command Complete commands the return parameters become ``status``, then ``echo``
+    (e.g. the connection handle the command named), then zeros up to the declared size.
+    """
+
+    def __init__(self, status: int, echo: bytes = b"") -> None:
+        super().__init__(f"HCI status 0x{status:02X}")
+        self.status = status
+        self.echo = echo
+
+
+class Reply(enum.Enum):
+    """Which event acknowledges a command (Vol 4 Part E 4.4)."""
+
+    COMPLETE = "command-complete"
+    STATUS = "command-status"
+    # Host_Number_Of_Completed_Packets: no event unless it fails (Vol 4 Part E 7.3.40).
+    NONE_ON_SUCCESS = "none-on-success"
+
+
+class ParameterReader:
+    """Reads a command's parameters in order; any shortfall or excess is 0x12.
+
+    A minimal local reader: the controller validates lengths itself so that a malformed
+    command always gets Invalid HCI Command Parameters (Vol 4 Part E 4.5).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._offset = 0
+
+    def take(self, size: int) -> bytes:
+        end = self._offset + size
+        if size < 0 or end > len(self._data):
+            raise DecodeError(f"parameters too short: need {end} bytes, have {len(self._data)}")
+        chunk = self._data[self._offset : end]
+        self._offset = end
+        return chunk
+
+    def uint(self, size: int) -> int:
+        return int.from_bytes(self.take(size), "little")
+
+    def u8(self) -> int:
+        return self.uint(1)
+
+    def u16(self) -> int:
+        return self.uint(2)
+
+    def address(self, address_type: int = AddressType.PUBLIC) -> Address:
+        value = self.take(6)
+        if address_type not in AddressType._value2member_map_:
+            raise DecodeError(f"bad address type {address_type}")
+        return Address(value, AddressType(address_type))
+
+    def length_prefixed(self) -> bytes:
+        return self.take(self.u8())
+
+    def rest(self) -> bytes:
+        return self.take(len(self._data) - self._offset)
+
+    def remaining(self) -> int:
+        return len(self._data) - self._offset
+
+    def done(self) -> None:
+        if self._offset != len(self._data):
+            raise DecodeError(f"{len(self._data) - self._offset} unexpected trailing bytes")
+
+
+@attrs.frozen
+class Command:
+    """One command as received: its opcode and raw parameters."""
+
+    opcode: int
+    parameters: bytes
+
+    def reader(self) -> ParameterReader:
+        return ParameterReader(self.parameters)
+
+    def decoded(self) -> Any:
+        """The typed command from the shared HCI codec (raises DecodeError if malformed)."""
+        # Imported on use: the codec module is optional for the controller's own handlers.
+        codec = importlib.import_module("bluetrio.messages.hci")
+        header = self.opcode.to_bytes(2, "little") + bytes([len(self.parameters)])
+        return codec.parse_command(header + self.parameters)
+
+
+@attrs.frozen
+class CommandSpec:
+    opcode: int
+    name: str
+    reply: Reply
+    return_size: int  # bytes of return parameters after the status (for error replies)
+
+
+@attrs.frozen
+class HandlerEntry:
+    spec: CommandSpec
+    feature: type[Feature]
+    method: str
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(
+    opcode: int, name: str, *, reply: Reply = Reply.COMPLETE, return_size: int = 0
+) -> Callable[[F], F]:
+    """Mark a feature method as the handler of ``opcode``.
+
+    The method takes the :class:`Command` and returns the return parameters that follow the
+    status byte (``b""`` when there are none), or ``None`` for Command Status commands. Raising
+    :class:`CommandError` or :class:`~bluetrio.errors.DecodeError` makes the command fail.
+    """
+
+    def mark(method: F) -> F:
+        method._hci_command = CommandSpec(opcode, name, reply, return_size)  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+def receives(*frame_types: type[Frame]) -> Callable[[F], F]:
+    """Mark a feature method as the receiver of these frame classes: ``(frame, link)``."""
+
+    def mark(method: F) -> F:
+        method._receives = frame_types  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class Feature:
+    """One part of a controller (LE advertising, BR/EDR inquiry...) with its own state.
+
+    Instantiated once per controller with the controller as argument; features reach each
+    other through :meth:`VirtualController.feature`.
+    """
+
+    def __init__(self, controller: VirtualController) -> None:
+        self.controller = controller
+
+    def reset(self) -> None:
+        """Return to the power-on state (HCI_Reset, Vol 4 Part E 7.3.2)."""
+
+    def on_connection_closed(self, connection: Connection, reason: int) -> None:
+        """A connection of any kind is gone (after Disconnection Complete was sent)."""
+
+
+COMMAND_TABLE: dict[int, HandlerEntry] = {}
+FRAME_TABLE: dict[type[Frame], tuple[type[Feature], str]] = {}
+FEATURES: list[type[Feature]] = []
+
+FeatureT = TypeVar("FeatureT", bound=type[Feature])
+
+
+def register_feature(cls: FeatureT) -> FeatureT:
+    """Add a feature class to every controller created from now on."""
+    if cls in FEATURES:
+        return cls
+    found: list[tuple[int, HandlerEntry]] = []
+    for attribute in dir(cls):
+        member = getattr(cls, attribute)
+        spec = getattr(member, "_hci_command", None)
+        if isinstance(spec, CommandSpec):
+            owner = COMMAND_TABLE.get(spec.opcode)
+            if owner is not None:
+                raise ValueError(
+                    f"opcode 0x{spec.opcode:04X} ({spec.name}) is already handled by "
+                    f"{owner.feature.__name__}.{owner.method}"
+                )
+            found.append((spec.opcode, HandlerEntry(spec, cls, attribute)))
+        for frame_type in getattr(member, "_receives", ()):
+            if frame_type in FRAME_TABLE:
+                raise ValueError(f"{frame_type.__name__} already has a receiver")
+            FRAME_TABLE[frame_type] = (cls, attribute)
+    COMMAND_TABLE.update(found)
+    FEATURES.append(cls)
+    return cls

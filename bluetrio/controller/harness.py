@@ -1,0 +1,96 @@
+"""Drive a virtual controller with raw HCI bytes, as a test host would.
+
+:func:`open_host` serves a controller over an in-process transport and returns a
+:class:`RawHost` that sends commands and ACL packets and waits for events by code.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+from bluetrio.controller.controller import VirtualController
+from bluetrio.controller.events import EventCode
+from bluetrio.messages.packets import PacketType
+from bluetrio.transports.base import Transport
+from bluetrio.transports.virtual import transport_pair
+
+
+class RawHost:
+    """The host end: everything received is kept, in order, until a test takes it."""
+
+    def __init__(self, transport: Transport, controller: VirtualController) -> None:
+        self.transport = transport
+        self.controller = controller
+        self.events: list[bytes] = []
+        self.acl: list[bytes] = []
+        self._arrived = trio.Event()
+
+    async def run_receiver(self) -> None:
+        while True:
+            packet_type, payload = await self.transport.receive()
+            (self.events if packet_type == PacketType.EVENT else self.acl).append(payload)
+            self._arrived.set()
+            self._arrived = trio.Event()
+
+    async def send_command(self, opcode: int, parameters: bytes = b"") -> None:
+        payload = struct.pack("<HB", opcode, len(parameters)) + parameters
+        await self.transport.send(PacketType.COMMAND, payload)
+
+    async def command(self, opcode: int, parameters: bytes = b"") -> bytes:
+        """Send a command; return its Command Complete return parameters or Command Status."""
+        await self.send_command(opcode, parameters)
+        return await self.take_reply(opcode)
+
+    async def take_reply(self, opcode: int) -> bytes:
+        event = await self.take_event(
+            lambda e: (
+                e[0] in (EventCode.COMMAND_COMPLETE, EventCode.COMMAND_STATUS)
+                and int.from_bytes(
+                    e[3:5] if e[0] == EventCode.COMMAND_COMPLETE else e[4:6], "little"
+                )
+                == opcode
+            )
+        )
+        if event[0] == EventCode.COMMAND_COMPLETE:
+            return event[5:]
+        return event[2:3]
+
+    async def send_acl(self, handle: int, data: bytes, boundary: int = 0b00) -> None:
+        header = struct.pack("<HH", handle | (boundary << 12), len(data))
+        await self.transport.send(PacketType.ACL, header + data)
+
+    async def take_event(self, predicate: object) -> bytes:
+        """The first (oldest) received event matching ``predicate``, waiting for it."""
+        assert callable(predicate)
+        while True:
+            for index, event in enumerate(self.events):
+                if predicate(event):
+                    return self.events.pop(index)
+            await self._arrived.wait()
+
+    async def expect(self, code: int, subevent: int | None = None) -> bytes:
+        """The next event with ``code`` (and LE subevent); returns its parameters."""
+        event = await self.take_event(
+            lambda e: e[0] == code and (subevent is None or e[2] == subevent)
+        )
+        return event[2:] if subevent is None else event[3:]
+
+    async def take_acl(self) -> bytes:
+        while not self.acl:
+            await self._arrived.wait()
+        return self.acl.pop(0)
+
+
+@asynccontextmanager
+async def open_host(controller: VirtualController) -> AsyncIterator[RawHost]:
+    host_side, controller_side = transport_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(controller.serve, controller_side)
+        host = RawHost(host_side, controller)
+        nursery.start_soon(host.run_receiver)
+        yield host
+        nursery.cancel_scope.cancel()
