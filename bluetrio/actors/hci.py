@@ -233,17 +233,17 @@ class HciCore:
         if kind is hci.CommandComplete or kind is hci.CommandStatus:
             return self._on_command_answer(event, now)
         effects: Effects = []
-        if kind is hci.ConnectionComplete:
+        if isinstance(event, hci.ConnectionComplete):
             if event.status == 0 and event.link_type == 0x01:  # ACL, not SCO
                 self.acl.add_link(event.connection_handle, LinkKind.BR_EDR, self.acl_sink)
-        elif kind in _LE_CONNECTION_COMPLETES:
+        elif isinstance(event, hci.LeConnectionComplete | hci.LeEnhancedConnectionComplete):
             if event.status == 0:
                 self.acl.add_link(event.connection_handle, LinkKind.LE, self.acl_sink)
-        elif kind is hci.DisconnectionComplete:
+        elif isinstance(event, hci.DisconnectionComplete):
             if event.status == 0:
                 self.acl.remove_link(event.connection_handle)
                 self.reassembler.forget(event.connection_handle)
-        elif kind is hci.HardwareError:
+        elif isinstance(event, hci.HardwareError):
             code = event.hardware_code
             effects.append(
                 Send(self.event_sink, ControllerErrorInd(code, f"hardware error 0x{code:02X}"))
@@ -297,13 +297,6 @@ class HciCore:
         if not packets:
             return NO_EFFECTS
         return [TransportWrite(PacketType.ACL, packet) for packet in packets]
-
-
-_LE_CONNECTION_COMPLETES = (
-    hci.LeConnectionComplete,
-    hci.LeEnhancedConnectionComplete,
-    hci.LeEnhancedConnectionCompleteV2,
-)
 
 
 class HciActor(Actor):
