@@ -100,6 +100,24 @@ def _require(name: str, value: bytes, *lengths: int) -> bytes:
     return value
 
 
+def _checked(*arguments: tuple[str, bytes, int | tuple[int, ...]]) -> tuple[bytes, ...]:
+    """Check several ``(name, value, allowed lengths)`` arguments; return the values as bytes."""
+    return tuple(
+        _require(name, value, *(lengths if isinstance(lengths, tuple) else (lengths,)))
+        for name, value, lengths in arguments
+    )
+
+
+def _coordinates(u: bytes, v: bytes) -> tuple[bytes, bytes]:
+    """Check two public-key x coordinates of the same curve (P-192 or P-256)."""
+    u, v = _checked(("u", u, _DH_LENGTHS), ("v", v, _DH_LENGTHS))
+    if len(u) != len(v):
+        raise InvalidArgumentError(
+            f"u and v must come from the same curve, got {len(u)} and {len(v)} bytes"
+        )
+    return u, v
+
+
 def _xor(a: bytes, b: bytes) -> bytes:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
@@ -111,8 +129,7 @@ def _xor(a: bytes, b: bytes) -> bytes:
 
 def e(key: bytes, plaintext: bytes) -> bytes:
     """Security function e: AES-128 encryption of one block (Vol 3 Part H 2.2.1)."""
-    key = _require("key", key, 16)
-    plaintext = _require("plaintext", plaintext, 16)
+    key, plaintext = _checked(("key", key, 16), ("plaintext", plaintext, 16))
     encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
     return encryptor.update(plaintext) + encryptor.finalize()
 
@@ -129,8 +146,7 @@ def aes_cmac(key: bytes, message: bytes) -> bytes:
 
 def ah(irk: bytes, prand: bytes) -> bytes:
     """Random address hash function ah (Vol 3 Part H 2.2.2): 24-bit hash of ``prand``."""
-    irk = _require("irk", irk, 16)
-    prand = _require("prand", prand, 3)
+    irk, prand = _checked(("irk", irk, 16), ("prand", prand, 3))
     # r' = padding || r, with 13 zero octets of padding in the most significant positions.
     return e(irk, bytes(13) + prand)[-3:]
 
@@ -151,12 +167,14 @@ def c1(
     and ``rat`` the initiating/responding address types (0 public, 1 random), ``ia``/``ra``
     the 6-octet addresses.
     """
-    k = _require("k", k, 16)
-    r = _require("r", r, 16)
-    preq = _require("preq", preq, 7)
-    pres = _require("pres", pres, 7)
-    ia = _require("ia", ia, 6)
-    ra = _require("ra", ra, 6)
+    k, r, preq, pres, ia, ra = _checked(
+        ("k", k, 16),
+        ("r", r, 16),
+        ("preq", preq, 7),
+        ("pres", pres, 7),
+        ("ia", ia, 6),
+        ("ra", ra, 6),
+    )
     for name, value in (("iat", iat), ("rat", rat)):
         if value not in (0, 1):
             raise InvalidArgumentError(f"{name} must be 0 (public) or 1 (random), got {value!r}")
@@ -167,19 +185,14 @@ def c1(
 
 def s1(k: bytes, r1: bytes, r2: bytes) -> bytes:
     """Legacy pairing key generation function s1 (Vol 3 Part H 2.2.4): the STK."""
-    k = _require("k", k, 16)
-    r1 = _require("r1", r1, 16)
-    r2 = _require("r2", r2, 16)
+    k, r1, r2 = _checked(("k", k, 16), ("r1", r1, 16), ("r2", r2, 16))
     # r' = the least significant 64 bits of r1 followed by those of r2.
     return e(k, r1[8:] + r2[8:])
 
 
 def f4(u: bytes, v: bytes, x: bytes, z: bytes) -> bytes:
     """LE Secure Connections confirm value generation function f4 (Vol 3 Part H 2.2.6)."""
-    u = _require("u", u, 32)
-    v = _require("v", v, 32)
-    x = _require("x", x, 16)
-    z = _require("z", z, 1)
+    u, v, x, z = _checked(("u", u, 32), ("v", v, 32), ("x", x, 16), ("z", z, 1))
     return aes_cmac(x, u + v + z)
 
 
@@ -195,11 +208,13 @@ def f5(w: bytes, n1: bytes, n2: bytes, a1: bytes, a2: bytes) -> tuple[bytes, byt
     ``w`` is the 32-octet DHKey, ``a1``/``a2`` are 7 octets: address type || address.
     Returns ``(mac_key, ltk)``.
     """
-    w = _require("w", w, 32)
-    n1 = _require("n1", n1, 16)
-    n2 = _require("n2", n2, 16)
-    a1 = _require("a1", a1, 7)
-    a2 = _require("a2", a2, 7)
+    w, n1, n2, a1, a2 = _checked(
+        ("w", w, 32),
+        ("n1", n1, 16),
+        ("n2", n2, 16),
+        ("a1", a1, 7),
+        ("a2", a2, 7),
+    )
     t = aes_cmac(_F5_SALT, w)
     tail = _F5_KEY_ID + n1 + n2 + a1 + a2 + _F5_LENGTH
     mac_key = aes_cmac(t, b"\x00" + tail)
@@ -207,20 +222,20 @@ def f5(w: bytes, n1: bytes, n2: bytes, a1: bytes, a2: bytes) -> tuple[bytes, byt
     return mac_key, ltk
 
 
-def f6(
-    w: bytes, n1: bytes, n2: bytes, r: bytes, io_cap: bytes, a1: bytes, a2: bytes
-) -> bytes:
+def f6(w: bytes, n1: bytes, n2: bytes, r: bytes, io_cap: bytes, a1: bytes, a2: bytes) -> bytes:
     """LE Secure Connections check value generation function f6 (Vol 3 Part H 2.2.8).
 
     ``io_cap`` is 3 octets: AuthReq || OOB data flag || IO capability (MSB first).
     """
-    w = _require("w", w, 16)
-    n1 = _require("n1", n1, 16)
-    n2 = _require("n2", n2, 16)
-    r = _require("r", r, 16)
-    io_cap = _require("io_cap", io_cap, 3)
-    a1 = _require("a1", a1, 7)
-    a2 = _require("a2", a2, 7)
+    w, n1, n2, r, io_cap, a1, a2 = _checked(
+        ("w", w, 16),
+        ("n1", n1, 16),
+        ("n2", n2, 16),
+        ("r", r, 16),
+        ("io_cap", io_cap, 3),
+        ("a1", a1, 7),
+        ("a2", a2, 7),
+    )
     return aes_cmac(w, n1 + n2 + r + io_cap + a1 + a2)
 
 
@@ -229,24 +244,19 @@ def g2(u: bytes, v: bytes, x: bytes, y: bytes) -> int:
 
     Returns the 32-bit value; the six digits shown to the user are ``g2(...) % 10**6``.
     """
-    u = _require("u", u, 32)
-    v = _require("v", v, 32)
-    x = _require("x", x, 16)
-    y = _require("y", y, 16)
+    u, v, x, y = _checked(("u", u, 32), ("v", v, 32), ("x", x, 16), ("y", y, 16))
     return int.from_bytes(aes_cmac(x, u + v + y), "big") % (1 << 32)
 
 
 def h6(w: bytes, key_id: bytes) -> bytes:
     """Link key conversion function h6 (Vol 3 Part H 2.2.10)."""
-    w = _require("w", w, 16)
-    key_id = _require("key_id", key_id, 4)
+    w, key_id = _checked(("w", w, 16), ("key_id", key_id, 4))
     return aes_cmac(w, key_id)
 
 
 def h7(salt: bytes, w: bytes) -> bytes:
     """Link key conversion function h7 (Vol 3 Part H 2.2.11)."""
-    salt = _require("salt", salt, 16)
-    w = _require("w", w, 16)
+    salt, w = _checked(("salt", salt, 16), ("w", w, 16))
     return aes_cmac(salt, w)
 
 
@@ -272,8 +282,7 @@ def generate_rpa(irk: bytes) -> bytes:
 
 def resolve_rpa(irk: bytes, rpa: bytes) -> bool:
     """Return whether ``rpa`` (6 bytes, MSB first) was generated from ``irk``."""
-    irk = _require("irk", irk, 16)
-    rpa = _require("rpa", rpa, 6)
+    irk, rpa = _checked(("irk", irk, 16), ("rpa", rpa, 6))
     if rpa[0] >> 6 != 0b01:
         return False
     return hmac.compare_digest(ah(irk, rpa[:3]), rpa[3:])
@@ -344,9 +353,7 @@ class EcdhKeyPair:
     def _from_private_key(cls, curve: Curve, key: ec.EllipticCurvePrivateKey) -> EcdhKeyPair:
         numbers = key.public_key().public_numbers()
         length = curve.coordinate_length
-        return cls(
-            curve, key, numbers.x.to_bytes(length, "big"), numbers.y.to_bytes(length, "big")
-        )
+        return cls(curve, key, numbers.x.to_bytes(length, "big"), numbers.y.to_bytes(length, "big"))
 
     @classmethod
     def generate(cls, curve: Curve) -> EcdhKeyPair:
@@ -365,9 +372,7 @@ class EcdhKeyPair:
         """Build a key pair from a known private scalar (big-endian), e.g. the debug key."""
         scalar = _require("private scalar", scalar, curve.coordinate_length)
         try:
-            key = ec.derive_private_key(
-                int.from_bytes(scalar, "big"), curve._cryptography_curve()
-            )
+            key = ec.derive_private_key(int.from_bytes(scalar, "big"), curve._cryptography_curve())
         except ValueError as error:
             raise InvalidArgumentError(
                 f"not a valid {curve.value.name} private key: {error}"
@@ -382,8 +387,7 @@ class EcdhKeyPair:
         key is refused too.
         """
         length = self.curve.coordinate_length
-        peer_x = _require("peer_x", peer_x, length)
-        peer_y = _require("peer_y", peer_y, length)
+        peer_x, peer_y = _checked(("peer_x", peer_x, length), ("peer_y", peer_y, length))
         if peer_x == self.public_x and peer_y == self.public_y:
             raise ReflectedPublicKeyError("the peer's public key is our own public key")
         x = int.from_bytes(peer_x, "big")
@@ -407,12 +411,8 @@ class EcdhKeyPair:
 DEBUG_PRIVATE_KEY = bytes.fromhex(
     "3f49f6d4a3c55f3874c9b3e3d2103f504aff607beb40b7995899b8a6cd3c1abd"
 )
-DEBUG_PUBLIC_X = bytes.fromhex(
-    "20b003d2f297be2c5e2c83a7e9f9a5b9eff49111acf4fddbcc0301480e359de6"
-)
-DEBUG_PUBLIC_Y = bytes.fromhex(
-    "dc809c49652aeb6d63329abf5a52155c766345c28fed3024741c8ed01589d28b"
-)
+DEBUG_PUBLIC_X = bytes.fromhex("20b003d2f297be2c5e2c83a7e9f9a5b9eff49111acf4fddbcc0301480e359de6")
+DEBUG_PUBLIC_Y = bytes.fromhex("dc809c49652aeb6d63329abf5a52155c766345c28fed3024741c8ed01589d28b")
 
 
 def is_debug_key(x: bytes, y: bytes) -> bool:
@@ -435,10 +435,8 @@ _DH_LENGTHS = (Curve.P192.coordinate_length, Curve.P256.coordinate_length)
 
 def ssp_f1(u: bytes, v: bytes, x: bytes, z: bytes) -> bytes:
     """Commitment function f1 (Vol 2 Part H 7.7.1): U and V are P-192 or P-256 x coordinates."""
-    u = _require("u", u, *_DH_LENGTHS)
-    v = _require("v", v, len(u))
-    x = _require("x", x, 16)
-    z = _require("z", z, 1)
+    u, v = _coordinates(u, v)
+    x, z = _checked(("x", x, 16), ("z", z, 1))
     return _hmac_sha256_128(x, u + v + z)
 
 
@@ -447,10 +445,8 @@ def ssp_g(u: bytes, v: bytes, x: bytes, y: bytes) -> int:
 
     Returns the 32-bit value; the six digits shown to the user are ``ssp_g(...) % 10**6``.
     """
-    u = _require("u", u, *_DH_LENGTHS)
-    v = _require("v", v, len(u))
-    x = _require("x", x, 16)
-    y = _require("y", y, 16)
+    u, v = _coordinates(u, v)
+    x, y = _checked(("x", x, 16), ("y", y, 16))
     return int.from_bytes(hashlib.sha256(u + v + x + y).digest(), "big") % (1 << 32)
 
 
@@ -463,26 +459,28 @@ def ssp_f2(w: bytes, n1: bytes, n2: bytes, key_id: bytes, a1: bytes, a2: bytes) 
     ``w`` is the DHKey (24 or 32 octets), ``key_id`` is ``b"btlk"``, ``a1``/``a2`` are 6-octet
     BD_ADDRs.
     """
-    w = _require("w", w, *_DH_LENGTHS)
-    n1 = _require("n1", n1, 16)
-    n2 = _require("n2", n2, 16)
-    key_id = _require("key_id", key_id, 4)
-    a1 = _require("a1", a1, 6)
-    a2 = _require("a2", a2, 6)
+    w, n1, n2, key_id, a1, a2 = _checked(
+        ("w", w, _DH_LENGTHS),
+        ("n1", n1, 16),
+        ("n2", n2, 16),
+        ("key_id", key_id, 4),
+        ("a1", a1, 6),
+        ("a2", a2, 6),
+    )
     return _hmac_sha256_128(w, n1 + n2 + key_id + a1 + a2)
 
 
-def ssp_f3(
-    w: bytes, n1: bytes, n2: bytes, r: bytes, io_cap: bytes, a1: bytes, a2: bytes
-) -> bytes:
+def ssp_f3(w: bytes, n1: bytes, n2: bytes, r: bytes, io_cap: bytes, a1: bytes, a2: bytes) -> bytes:
     """Check value function f3 (Vol 2 Part H 7.7.4); ``io_cap`` is 3 octets."""
-    w = _require("w", w, *_DH_LENGTHS)
-    n1 = _require("n1", n1, 16)
-    n2 = _require("n2", n2, 16)
-    r = _require("r", r, 16)
-    io_cap = _require("io_cap", io_cap, 3)
-    a1 = _require("a1", a1, 6)
-    a2 = _require("a2", a2, 6)
+    w, n1, n2, r, io_cap, a1, a2 = _checked(
+        ("w", w, _DH_LENGTHS),
+        ("n1", n1, 16),
+        ("n2", n2, 16),
+        ("r", r, 16),
+        ("io_cap", io_cap, 3),
+        ("a1", a1, 6),
+        ("a2", a2, 6),
+    )
     return _hmac_sha256_128(w, n1 + n2 + r + io_cap + a1 + a2)
 
 
@@ -491,19 +489,13 @@ _H3_KEY_ID = b"btak"
 
 def h3(t: bytes, a1: bytes, a2: bytes, aco: bytes) -> bytes:
     """AES encryption key generation function h3 (Vol 2 Part H 7.7.7), key ID "btak"."""
-    t = _require("t", t, 16)
-    a1 = _require("a1", a1, 6)
-    a2 = _require("a2", a2, 6)
-    aco = _require("aco", aco, 8)
+    t, a1, a2, aco = _checked(("t", t, 16), ("a1", a1, 6), ("a2", a2, 6), ("aco", aco, 8))
     return _hmac_sha256_128(t, _H3_KEY_ID + a1 + a2 + aco)
 
 
 def h4(t: bytes, key_id: bytes, a1: bytes, a2: bytes) -> bytes:
     """Device authentication key generation function h4 (Vol 2 Part H 7.7.8), e.g. "btdk"."""
-    t = _require("t", t, 16)
-    key_id = _require("key_id", key_id, 4)
-    a1 = _require("a1", a1, 6)
-    a2 = _require("a2", a2, 6)
+    t, key_id, a1, a2 = _checked(("t", t, 16), ("key_id", key_id, 4), ("a1", a1, 6), ("a2", a2, 6))
     return _hmac_sha256_128(t, key_id + a1 + a2)
 
 
@@ -513,7 +505,5 @@ def h5(s: bytes, r1: bytes, r2: bytes) -> bytes:
     Returns 16 octets, MSB first: SRES of the central (4 octets) || SRES of the peripheral
     (4 octets) || ACO (8 octets) (Vol 2 Part H 5.2).
     """
-    s = _require("s", s, 16)
-    r1 = _require("r1", r1, 16)
-    r2 = _require("r2", r2, 16)
+    s, r1, r2 = _checked(("s", s, 16), ("r1", r1, 16), ("r2", r2, 16))
     return _hmac_sha256_128(s, r1 + r2)

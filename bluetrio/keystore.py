@@ -157,9 +157,7 @@ class KeyDistribution:
 
     ltk: LongTermKey | None = None
     irk: bytes | None = attrs.field(default=None, validator=_check_optional_key("IRK"))
-    identity_address: Address | None = attrs.field(
-        default=None, validator=_check_optional_address
-    )
+    identity_address: Address | None = attrs.field(default=None, validator=_check_optional_address)
     csrk: bytes | None = attrs.field(default=None, validator=_check_optional_key("CSRK"))
 
     def __repr__(self) -> str:

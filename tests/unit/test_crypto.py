@@ -197,7 +197,8 @@ def test_link_key_to_ltk_with_ct2() -> None:
         (lambda: crypto.g2(bytes(32), bytes(32), bytes(16), bytes(15)), "y"),
         (lambda: crypto.h6(bytes(16), b"btlinkkey"), "key_id"),
         (lambda: crypto.h7(bytes(16), bytes(32)), "w"),
-        (lambda: crypto.ssp_f1(bytes(32), bytes(24), bytes(16), b"\x00"), "v"),
+        (lambda: crypto.ssp_f1(bytes(32), bytes(24), bytes(16), b"\x00"), "u and v"),
+        (lambda: crypto.ssp_g(bytes(20), bytes(20), bytes(16), bytes(16)), "u"),
         (lambda: crypto.ssp_f2(bytes(20), N1, N2, b"btlk", BREDR_A1, BREDR_A2), "w"),
         (lambda: crypto.h3(bytes(16), BREDR_A1, BREDR_A2, bytes(12)), "aco"),
         (lambda: crypto.e("00" * 16, bytes(16)), "key"),  # type: ignore[arg-type]
@@ -205,7 +206,7 @@ def test_link_key_to_ltk_with_ct2() -> None:
 )
 def test_wrong_argument_raises_invalid_argument_naming_it(call: object, argument: str) -> None:
     assert callable(call)
-    with pytest.raises(InvalidArgumentError, match=f"^{argument} must be"):
+    with pytest.raises(InvalidArgumentError, match=f"^{argument} must"):
         call()
 
 

@@ -45,9 +45,7 @@ def le_bond(
         local_address=LOCAL,
         peer_address=peer,
         transport=Transport.LE,
-        peer_keys=KeyDistribution(
-            ltk=ltk, irk=bytes(16), identity_address=peer, csrk=b"\x01" * 16
-        ),
+        peer_keys=KeyDistribution(ltk=ltk, irk=bytes(16), identity_address=peer, csrk=b"\x01" * 16),
         local_keys=KeyDistribution(ltk=ltk, irk=b"\x02" * 16, identity_address=LOCAL),
         authenticated=authenticated,
         secure_connections=secure_connections,
