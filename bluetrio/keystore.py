@@ -524,6 +524,15 @@ class JsonKeyStore(KeyStore):
         super().__init__(local_address)
         self.path = Path(path)
 
+    @classmethod
+    def in_directory(
+        cls, directory: str | os.PathLike[str], local_address: Address
+    ) -> JsonKeyStore:
+        """The store of ``local_address`` in a directory holding one file per local identity."""
+        kind = "random" if local_address.is_random else "public"
+        name = str(local_address).replace(":", "-")
+        return cls(Path(directory) / f"bonds-{name}-{kind}.json", local_address)
+
     async def _load(self) -> dict[tuple[Address, Transport], Bond]:
         try:
             text = await trio.to_thread.run_sync(_read_if_present, self.path)

@@ -267,6 +267,20 @@ async def test_json_store_survives_reopening_with_every_field(tmp_path: Path) ->
     assert [p.name for p in tmp_path.iterdir()] == ["bonds.json"]
 
 
+async def test_one_file_per_local_identity_in_a_directory(tmp_path: Path) -> None:
+    other_local = Address.parse("00:11:22:33:44:55", AddressType.RANDOM)
+    first = JsonKeyStore.in_directory(tmp_path, LOCAL)
+    second = JsonKeyStore.in_directory(tmp_path, other_local)
+    assert first.path.parent == tmp_path and first.path != second.path
+    await first.save(le_bond())
+    await second.save(attrs.evolve(le_bond(OTHER_PEER), local_address=other_local))
+    assert [b.peer_address for b in await JsonKeyStore.in_directory(tmp_path, LOCAL).list()] == [
+        PEER
+    ]
+    reopened = JsonKeyStore.in_directory(tmp_path, other_local)
+    assert [b.peer_address for b in await reopened.list()] == [OTHER_PEER]
+
+
 async def test_missing_file_is_an_empty_store(tmp_path: Path) -> None:
     assert await JsonKeyStore(tmp_path / "absent.json", LOCAL).list() == []
 
