@@ -1,0 +1,32 @@
+"""``bluetrio info -t SPEC``: reset the controller and describe it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import trio
+
+from bluetrio.cli.common import add_transport_argument
+from bluetrio.controller_info import read_controller_info
+from bluetrio.stack import open_stack
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "info", help="reset a controller and print what it supports"
+    )
+    add_transport_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+async def _info(spec: str, snoop: str | None) -> list[str]:
+    async with open_stack(spec, snoop=snoop) as stack:
+        info = await read_controller_info(stack.command)
+    return info.describe()
+
+
+def run(args: argparse.Namespace) -> int:
+    for line in trio.run(_info, args.transport, args.snoop):
+        print(line)
+    return 0
