@@ -1,0 +1,232 @@
+"""Round trips and length checks for every class of the HCI codec, driven by its own tables."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bluetrio.address import Address, AddressType
+from bluetrio.errors import DecodeError, InvalidArgumentError
+from bluetrio.messages import hci
+from bluetrio.messages.hci_codec import (
+    DeviceAddress,
+    FieldCodec,
+    FixedBytes,
+    LengthPrefixedBytes,
+    PaddedString,
+    RecordList,
+    RemainingBytes,
+    SInt8,
+    TypedAddress,
+    UInt,
+    WireStruct,
+)
+from bluetrio.messages.packets import PacketType
+
+COMMANDS = sorted(hci.COMMAND_CLASSES.values(), key=lambda cls: cls.OPCODE)
+EVENTS = sorted(hci.EVENT_CLASSES.values(), key=lambda cls: cls.EVENT_CODE)
+LE_EVENTS = sorted(hci.LE_EVENT_CLASSES.values(), key=lambda cls: cls.SUBEVENT_CODE)
+RETURNS = sorted(set(hci.RETURN_CLASSES.values()), key=lambda cls: cls.__name__)
+LAYOUT_PACKETS = [
+    cls for cls in [*COMMANDS, *EVENTS, *LE_EVENTS] if cls is not hci.NumberOfCompletedPackets
+]
+
+
+def sample_value(codec: FieldCodec[Any], seed: int, siblings: dict[str, object]) -> object:
+    """A valid value for ``codec`` that differs from field to field (so swaps are caught)."""
+    if isinstance(codec, UInt):
+        return (0x5A3C1E0F9D7B6A48 * (seed + 1)) % codec.limit
+    if isinstance(codec, SInt8):
+        return -100 + 7 * seed
+    if isinstance(codec, FixedBytes):
+        return bytes((seed + i) % 256 for i in range(codec.size))
+    if isinstance(codec, RemainingBytes):
+        return bytes(range(seed, seed + 5))
+    if isinstance(codec, LengthPrefixedBytes):
+        return bytes(range(seed, seed + min(codec.max_length, 9)))
+    if isinstance(codec, PaddedString):
+        return f"bluetrio ✓ {seed}"
+    if isinstance(codec, DeviceAddress):
+        return Address(bytes(range(seed, seed + 6)), codec.address_type)
+    if isinstance(codec, TypedAddress):
+        return Address(bytes(range(seed, seed + 6)), AddressType.RANDOM)
+    if isinstance(codec, RecordList):
+        if codec.counted_by is not None:
+            name, count_of = codec.counted_by
+            count = count_of(siblings[name])
+        else:
+            count = 2
+        return tuple(sample(codec.record, seed + 10 * i) for i in range(count))
+    raise AssertionError(f"no sample for {codec!r}")
+
+
+def sample(cls: type[WireStruct], seed: int = 1) -> Any:
+    values: dict[str, object] = {}
+    for index, (name, codec) in enumerate(cls.LAYOUT):
+        values[name] = sample_value(codec, seed + index, values)
+    return cls(**values)
+
+
+def wire(packet: hci.HciCommand | hci.HciEvent) -> bytes:
+    return packet.to_bytes()
+
+
+def parse(data: bytes, kind: type) -> Any:
+    if issubclass(kind, hci.HciCommand):
+        return hci.parse_command(data)
+    return hci.parse_event(data)
+
+
+def header_size(kind: type) -> int:
+    return 3 if issubclass(kind, hci.HciCommand) else 2
+
+
+def with_parameters(kind: type, packet: Any, parameters: bytes) -> bytes:
+    """The packet's header with a consistent length byte, followed by ``parameters``."""
+    head = packet.to_bytes()[: header_size(kind) - 1]
+    return head + bytes((len(parameters),)) + parameters
+
+
+def trailing_rest_length(packet: Any) -> int:
+    """Bytes at the end of the parameters that a trailing RemainingBytes field absorbs."""
+    name, codec = packet.LAYOUT[-1] if packet.LAYOUT else ("", None)
+    return len(getattr(packet, name)) if isinstance(codec, RemainingBytes) else -1
+
+
+@pytest.mark.parametrize("kind", LAYOUT_PACKETS, ids=lambda cls: cls.__name__)
+def test_every_packet_round_trips_through_the_parser(kind: type) -> None:
+    packet = sample(kind)
+    data = wire(packet)
+    assert data[header_size(kind) - 1] == len(data) - header_size(kind)
+    decoded = parse(data, kind)
+    assert type(decoded) is kind
+    assert decoded == packet
+    assert decoded.to_bytes() == data
+    assert kind.from_parameters(packet.parameters()) == packet
+
+
+@pytest.mark.parametrize("kind", RETURNS, ids=lambda cls: cls.__name__)
+def test_every_return_parameter_class_round_trips(kind: type) -> None:
+    returned = sample(kind)
+    assert kind.from_bytes(returned.to_bytes()) == returned
+    opcodes = [code for code, cls in hci.RETURN_CLASSES.items() if cls is kind]
+    event = hci.CommandComplete.for_return(opcodes[0], returned)
+    assert hci.parse_event(event.to_bytes()).decode_return() == returned
+
+
+@pytest.mark.parametrize("kind", LAYOUT_PACKETS, ids=lambda cls: cls.__name__)
+def test_truncated_parameters_are_rejected(kind: type) -> None:
+    packet = sample(kind)
+    parameters = packet.parameters()
+    absorbed = trailing_rest_length(packet)
+    for cut in range(len(parameters)):
+        truncated = with_parameters(kind, packet, parameters[:cut])
+        if cut >= len(parameters) - absorbed:
+            assert parse(truncated, kind) != packet  # a shorter trailing blob, still valid
+            continue
+        with pytest.raises(DecodeError) as raised:
+            parse(truncated, kind)
+        assert kind.NAME in str(raised.value) or "subevent" in str(raised.value)
+
+
+@pytest.mark.parametrize("kind", LAYOUT_PACKETS, ids=lambda cls: cls.__name__)
+def test_trailing_bytes_and_bad_length_byte_are_rejected(kind: type) -> None:
+    packet = sample(kind)
+    data = wire(packet)
+    if trailing_rest_length(packet) < 0:
+        # from_parameters: a 255-byte packet cannot grow within the one-octet length.
+        with pytest.raises(DecodeError, match="unexpected byte"):
+            kind.from_parameters(packet.parameters() + b"\x00")
+    with pytest.raises(DecodeError, match="header says"):
+        parse(data + b"\x00", kind)  # length byte disagrees with the data
+    with pytest.raises(DecodeError, match="header says"):
+        parse(data[:-1], kind) if len(data) > header_size(kind) else parse(data + b"\x01", kind)
+
+
+def spec_words(name: str) -> str:
+    # Event names carry "_v1"; class names drop it (the v1 class is the plain one).
+    return re.sub(r"_v1$", "", name.removeprefix("HCI_")).replace("_", "").lower()
+
+
+@pytest.mark.parametrize("kind", [*COMMANDS, *EVENTS, *LE_EVENTS], ids=lambda cls: cls.__name__)
+def test_class_names_follow_the_spec_names(kind: type) -> None:
+    assert kind.NAME.startswith("HCI_")
+    assert spec_words(kind.NAME) == kind.__name__.lower()
+
+
+def test_registries_agree_with_class_constants() -> None:
+    for code, command in hci.COMMAND_CLASSES.items():
+        assert code == command.OPCODE
+        assert hci.command_class(code) is command
+        assert (command.RETURN is None) == (code not in hci.RETURN_CLASSES)
+    for code, event in hci.EVENT_CLASSES.items():
+        assert code == event.EVENT_CODE and hci.event_class(code) is event
+    for code, le_event in hci.LE_EVENT_CLASSES.items():
+        assert le_event.EVENT_CODE == 0x3E and hci.event_class(0x3E, code) is le_event
+    assert hci.command_class(0xFC00) is None
+    assert hci.event_class(0xFF) is None
+    assert hci.event_class(0x3E) is hci.LeMetaEvent
+
+
+def test_opcode_helpers() -> None:
+    assert hci.opcode(0x03, 0x0003) == 0x0C03 == hci.Reset.OPCODE
+    assert hci.opcode(0x08, 0x0006) == 0x2006 == hci.LeSetAdvertisingParameters.OPCODE
+    assert hci.opcode_group(0x2006) == 0x08 and hci.opcode_command(0x2006) == 0x06
+    with pytest.raises(InvalidArgumentError, match="OGF"):
+        hci.opcode(0x40, 1)
+    with pytest.raises(InvalidArgumentError, match="OCF"):
+        hci.opcode(1, 0x400)
+
+
+def test_unknown_packets_are_kept_whole() -> None:
+    vendor = bytes.fromhex("01fc03aabbcc")
+    command = hci.parse_command(vendor)
+    assert command == hci.UnknownCommand(0xFC01, b"\xaa\xbb\xcc")
+    assert command.to_bytes() == vendor and "0xFC01" in command.name
+
+    event_bytes = bytes.fromhex("ff020102")
+    event = hci.parse_event(event_bytes)
+    assert event == hci.UnknownEvent(0xFF, b"\x01\x02")
+    assert event.to_bytes() == event_bytes
+
+    le_bytes = bytes.fromhex("3e037f0102")
+    le_event = hci.parse_event(le_bytes)
+    assert le_event == hci.UnknownLeMetaEvent(0x7F, b"\x01\x02")
+    assert le_event.to_bytes() == le_bytes
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "shorter than"),
+        (b"\x03\x0c", "shorter than"),
+        (bytes.fromhex("030c01"), "header says 1"),
+    ],
+)
+def test_command_header_errors(data: bytes, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        hci.parse_command(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x0e", "shorter than"),
+        (bytes.fromhex("0e0501"), "header says 5"),
+        (b"\x3e\x00", "no subevent"),
+    ],
+)
+def test_event_header_errors(data: bytes, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        hci.parse_event(data)
+
+
+def test_parse_packet_dispatches_on_packet_type() -> None:
+    assert hci.parse_packet(PacketType.COMMAND, bytes.fromhex("030c00")) == hci.Reset()
+    assert hci.parse_packet(PacketType.EVENT, bytes.fromhex("100101")) == hci.HardwareError(1)
+    acl = hci.parse_packet(PacketType.ACL, bytes.fromhex("01200100ff"))
+    assert acl == hci.AclPacket(0x001, 0b10, 0, b"\xff")
+    with pytest.raises(DecodeError, match="unknown HCI packet type"):
+        hci.parse_packet(9, b"")  # type: ignore[arg-type]
