@@ -31,6 +31,10 @@ def _parse_text(text: str) -> bytes:
         raise InvalidArgumentError(f"not a Bluetooth address: {text!r} (bad hex digit)") from None
 
 
+def _text(value: bytes) -> str:
+    return ":".join(f"{b:02X}" for b in reversed(value))
+
+
 @attrs.frozen(slots=True, order=True)
 class Address:
     """A 48-bit device address with its LE address type.
@@ -39,7 +43,7 @@ class Address:
     ``PUBLIC``.
     """
 
-    value: bytes = attrs.field(repr=False)
+    value: bytes = attrs.field(repr=_text)
     type: AddressType = AddressType.PUBLIC
 
     def __attrs_post_init__(self) -> None:
@@ -75,7 +79,7 @@ class Address:
         return self.is_random and (self.value[5] >> 6) == 0b11
 
     def __str__(self) -> str:
-        return ":".join(f"{b:02X}" for b in reversed(self.value))
+        return _text(self.value)
 
     def with_type(self, type: AddressType) -> Address:
         return Address(self.value, type)
