@@ -97,7 +97,7 @@ async def test_losing_the_controller_stops_the_stack_with_a_transport_error() ->
     host_side, controller_side = transport_pair()
 
     async def answer_one_reset_then_vanish() -> None:
-        packet_type, payload = await controller_side.receive()
+        packet_type, _ = await controller_side.receive()
         assert packet_type == PacketType.COMMAND
         reply = hci.CommandComplete(1, hci.Reset.OPCODE, b"\x00")
         await controller_side.send(PacketType.EVENT, reply.to_bytes())
