@@ -46,6 +46,10 @@ class FieldCodec(abc.ABC, Generic[T]):
     def problem(self, value: object, fields: Mapping[str, object]) -> str | None:
         """Why ``value`` cannot be encoded, or None. ``fields`` are the sibling values."""
 
+    @abc.abstractmethod
+    def example(self, seed: int, fields: Mapping[str, object]) -> T:
+        """A valid value that varies with ``seed`` (for tests, fuzzing and documentation)."""
+
 
 def _take(data: bytes, offset: int, size: int) -> int:
     """End offset of a ``size``-byte field at ``offset``; DecodeError when it runs past the end."""
@@ -55,6 +59,13 @@ def _take(data: bytes, offset: int, size: int) -> int:
             f"needs {size} byte(s) at offset {offset}, only {len(data) - offset} left"
         )
     return end
+
+
+def _example_bytes(seed: int, size: int) -> bytes:
+    """Varying octets shaped as one AD/EIR structure (length, type 0xFF, data) when they can be,
+    so that dissectors of advertising and EIR data (Vol 3 Part C 11) accept the examples."""
+    varying = bytes((seed + i) % 256 for i in range(size))
+    return bytes((size - 1, 0xFF)) + varying[2:] if size >= 2 else varying
 
 
 class UInt(FieldCodec[int]):
@@ -78,6 +89,29 @@ class UInt(FieldCodec[int]):
             return f"{value} does not fit in {self.size} unsigned octet(s) (0..{self.limit - 1})"
         return None
 
+    def example(self, seed: int, fields: Mapping[str, object]) -> int:
+        return (0x5A3C1E0F9D7B6A48 * (seed + 1)) % self.limit
+
+
+class Constant(UInt):
+    """An unsigned field the spec pins to one value (e.g. Num_Responses = 1 in 7.7.38)."""
+
+    def __init__(self, size: int, value: int) -> None:
+        super().__init__(size)
+        self.value = value
+
+    def decode(self, data: bytes, offset: int, decoded: Mapping[str, object]) -> tuple[int, int]:
+        value, end = super().decode(data, offset, decoded)
+        if value != self.value:
+            raise DecodeError(f"must be {self.value}, got {value}")
+        return value, end
+
+    def problem(self, value: object, fields: Mapping[str, object]) -> str | None:
+        return None if value == self.value else f"must be {self.value}, got {value!r}"
+
+    def example(self, seed: int, fields: Mapping[str, object]) -> int:
+        return self.value
+
 
 class SInt8(FieldCodec[int]):
     """Signed octet, used for RSSI and TX power in dBm."""
@@ -95,6 +129,9 @@ class SInt8(FieldCodec[int]):
         if not -128 <= value <= 127:
             return f"{value} does not fit in a signed octet (-128..127)"
         return None
+
+    def example(self, seed: int, fields: Mapping[str, object]) -> int:
+        return (seed * 7) % 256 - 128
 
 
 class FixedBytes(FieldCodec[bytes]):
@@ -117,6 +154,9 @@ class FixedBytes(FieldCodec[bytes]):
             return f"expected exactly {self.size} bytes, got {len(value)}"
         return None
 
+    def example(self, seed: int, fields: Mapping[str, object]) -> bytes:
+        return _example_bytes(seed, self.size)
+
 
 class RemainingBytes(FieldCodec[bytes]):
     """Everything up to the end of the packet (must be the last field)."""
@@ -129,6 +169,9 @@ class RemainingBytes(FieldCodec[bytes]):
 
     def problem(self, value: object, fields: Mapping[str, object]) -> str | None:
         return None if isinstance(value, bytes) else f"expected bytes, got {type(value).__name__}"
+
+    def example(self, seed: int, fields: Mapping[str, object]) -> bytes:
+        return bytes((seed + i) % 256 for i in range(5))
 
 
 class LengthPrefixedBytes(FieldCodec[bytes]):
@@ -163,6 +206,9 @@ class LengthPrefixedBytes(FieldCodec[bytes]):
             return f"at most {self.max_length} bytes allowed, got {len(value)}"
         return None
 
+    def example(self, seed: int, fields: Mapping[str, object]) -> bytes:
+        return _example_bytes(seed, min(self.max_length, 9))
+
 
 class PaddedString(FieldCodec[str]):
     """UTF-8 text zero-padded to ``size`` octets, as Local_Name and Remote_Name (7.3.11).
@@ -194,6 +240,9 @@ class PaddedString(FieldCodec[str]):
             return "must not contain a NUL character"
         return None
 
+    def example(self, seed: int, fields: Mapping[str, object]) -> str:
+        return f"bluetrio \u2713 {seed}"
+
 
 class DeviceAddress(FieldCodec[Address]):
     """A 6-octet BD_ADDR; ``address_type`` is what decoded addresses are tagged with."""
@@ -212,6 +261,9 @@ class DeviceAddress(FieldCodec[Address]):
 
     def problem(self, value: object, fields: Mapping[str, object]) -> str | None:
         return None if isinstance(value, Address) else f"expected Address, got {type(value)}"
+
+    def example(self, seed: int, fields: Mapping[str, object]) -> Address:
+        return Address(bytes((seed + i) % 256 for i in range(6)), self.address_type)
 
 
 class TypedAddress(FieldCodec[Address]):
@@ -236,6 +288,9 @@ class TypedAddress(FieldCodec[Address]):
 
     def problem(self, value: object, fields: Mapping[str, object]) -> str | None:
         return None if isinstance(value, Address) else f"expected Address, got {type(value)}"
+
+    def example(self, seed: int, fields: Mapping[str, object]) -> Address:
+        return Address(bytes((seed + i) % 256 for i in range(6)), AddressType(seed % 4))
 
 
 def popcount(value: object) -> int:
@@ -298,6 +353,12 @@ class RecordList(FieldCodec[tuple[Any, ...]]):
             return f"at most {self.max_count} entries allowed, got {len(value)}"
         return None
 
+    def example(self, seed: int, fields: Mapping[str, object]) -> tuple[Any, ...]:
+        count = self._expected_count(fields)
+        return tuple(
+            self.record.example(seed + 10 * i) for i in range(2 if count is None else count)
+        )
+
 
 # The aliases packet classes annotate their fields with.
 U8 = Annotated[int, UInt(1)]
@@ -348,6 +409,14 @@ class WireStruct:
 
     def encode_fields(self) -> bytes:
         return b"".join(codec.encode(getattr(self, name)) for name, codec in self.LAYOUT)
+
+    @classmethod
+    def example(cls, seed: int = 1) -> Self:
+        """An instance whose every field holds a valid value that differs from its neighbours."""
+        values: dict[str, object] = {}
+        for index, (name, codec) in enumerate(cls.LAYOUT):
+            values[name] = codec.example(seed + index, values)
+        return cls(**values)
 
     @classmethod
     def decode_fields(cls, data: bytes, offset: int) -> tuple[Self, int]:

@@ -32,6 +32,7 @@ from bluetrio.messages.hci_codec import (
     U64,
     BdAddr,
     Bytes8,
+    Constant,
     FixedBytes,
     HciRecord,
     Key16,
@@ -215,7 +216,8 @@ class InquiryResultWithRssi(HciEvent):
 @event(0x2F, "HCI_Extended_Inquiry_Result")
 @attrs.frozen
 class ExtendedInquiryResult(HciEvent):
-    num_responses: U8  # always 1 (7.7.38)
+    # Always 1 (7.7.38); keyword-only with its default so that callers can leave it out.
+    num_responses: Annotated[int, Constant(1, 1)] = attrs.field(default=1, kw_only=True)
     bd_addr: BdAddr
     page_scan_repetition_mode: U8
     reserved: U8

@@ -7,21 +7,10 @@ from typing import Any
 
 import pytest
 
-from bluetrio.address import Address, AddressType
 from bluetrio.errors import DecodeError, InvalidArgumentError
 from bluetrio.messages import hci
 from bluetrio.messages.hci_codec import (
-    DeviceAddress,
-    FieldCodec,
-    FixedBytes,
-    LengthPrefixedBytes,
-    PaddedString,
-    RecordList,
     RemainingBytes,
-    SInt8,
-    TypedAddress,
-    UInt,
-    WireStruct,
 )
 from bluetrio.messages.packets import PacketType
 
@@ -32,41 +21,6 @@ RETURNS = sorted(set(hci.RETURN_CLASSES.values()), key=lambda cls: cls.__name__)
 LAYOUT_PACKETS = [
     cls for cls in [*COMMANDS, *EVENTS, *LE_EVENTS] if cls is not hci.NumberOfCompletedPackets
 ]
-
-
-def sample_value(codec: FieldCodec[Any], seed: int, siblings: dict[str, object]) -> object:
-    """A valid value for ``codec`` that differs from field to field (so swaps are caught)."""
-    if isinstance(codec, UInt):
-        return (0x5A3C1E0F9D7B6A48 * (seed + 1)) % codec.limit
-    if isinstance(codec, SInt8):
-        return -100 + 7 * seed
-    if isinstance(codec, FixedBytes):
-        return bytes((seed + i) % 256 for i in range(codec.size))
-    if isinstance(codec, RemainingBytes):
-        return bytes(range(seed, seed + 5))
-    if isinstance(codec, LengthPrefixedBytes):
-        return bytes(range(seed, seed + min(codec.max_length, 9)))
-    if isinstance(codec, PaddedString):
-        return f"bluetrio ✓ {seed}"
-    if isinstance(codec, DeviceAddress):
-        return Address(bytes(range(seed, seed + 6)), codec.address_type)
-    if isinstance(codec, TypedAddress):
-        return Address(bytes(range(seed, seed + 6)), AddressType.RANDOM)
-    if isinstance(codec, RecordList):
-        if codec.counted_by is not None:
-            name, count_of = codec.counted_by
-            count = count_of(siblings[name])
-        else:
-            count = 2
-        return tuple(sample(codec.record, seed + 10 * i) for i in range(count))
-    raise AssertionError(f"no sample for {codec!r}")
-
-
-def sample(cls: type[WireStruct], seed: int = 1) -> Any:
-    values: dict[str, object] = {}
-    for index, (name, codec) in enumerate(cls.LAYOUT):
-        values[name] = sample_value(codec, seed + index, values)
-    return cls(**values)
 
 
 def wire(packet: hci.HciCommand | hci.HciEvent) -> bytes:
@@ -97,7 +51,7 @@ def trailing_rest_length(packet: Any) -> int:
 
 @pytest.mark.parametrize("kind", LAYOUT_PACKETS, ids=lambda cls: cls.__name__)
 def test_every_packet_round_trips_through_the_parser(kind: type) -> None:
-    packet = sample(kind)
+    packet = kind.example()
     data = wire(packet)
     assert data[header_size(kind) - 1] == len(data) - header_size(kind)
     decoded = parse(data, kind)
@@ -109,7 +63,7 @@ def test_every_packet_round_trips_through_the_parser(kind: type) -> None:
 
 @pytest.mark.parametrize("kind", RETURNS, ids=lambda cls: cls.__name__)
 def test_every_return_parameter_class_round_trips(kind: type) -> None:
-    returned = sample(kind)
+    returned = kind.example()
     assert kind.from_bytes(returned.to_bytes()) == returned
     opcodes = [code for code, cls in hci.RETURN_CLASSES.items() if cls is kind]
     event = hci.CommandComplete.for_return(opcodes[0], returned)
@@ -118,7 +72,7 @@ def test_every_return_parameter_class_round_trips(kind: type) -> None:
 
 @pytest.mark.parametrize("kind", LAYOUT_PACKETS, ids=lambda cls: cls.__name__)
 def test_truncated_parameters_are_rejected(kind: type) -> None:
-    packet = sample(kind)
+    packet = kind.example()
     parameters = packet.parameters()
     absorbed = trailing_rest_length(packet)
     for cut in range(len(parameters)):
@@ -133,7 +87,7 @@ def test_truncated_parameters_are_rejected(kind: type) -> None:
 
 @pytest.mark.parametrize("kind", LAYOUT_PACKETS, ids=lambda cls: cls.__name__)
 def test_trailing_bytes_and_bad_length_byte_are_rejected(kind: type) -> None:
-    packet = sample(kind)
+    packet = kind.example()
     data = wire(packet)
     if trailing_rest_length(packet) < 0:
         # from_parameters: a 255-byte packet cannot grow within the one-octet length.
