@@ -206,6 +206,12 @@ class Air:
     def radios(self) -> tuple[Radio, ...]:
         return tuple(self._radios)
 
+    def radio_answering(self, address: Address) -> Radio | None:
+        for radio in self._radios:
+            if radio.answers_to(address):
+                return radio
+        return None
+
     def address_in_use(self, address: Address) -> bool:
         return any(radio.public_address == address for radio in self._radios)
 

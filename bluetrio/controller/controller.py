@@ -58,6 +58,7 @@ _log = logging.getLogger(__name__)
 # Modules whose features make up a controller; a missing one (not written yet) is skipped.
 FEATURE_MODULES = (
     "bluetrio.controller.general",
+    "bluetrio.controller.le_common",
     "bluetrio.controller.le_advertising",
     "bluetrio.controller.le_scanning",
     "bluetrio.controller.le_connection",
@@ -330,9 +331,7 @@ class VirtualController:
         if isinstance(frame, AclFrame | TerminateFrame):
             self._on_link_frame(frame, link)
             return
-        receiver = FRAME_TABLE.get(type(frame))
-        if receiver is not None:
-            feature_cls, method = receiver
+        for feature_cls, method in FRAME_TABLE.get(type(frame), ()):
             getattr(self.features[feature_cls], method)(frame, link)
 
     def _on_link_frame(self, frame: AclFrame | TerminateFrame, link: Link | None) -> None:

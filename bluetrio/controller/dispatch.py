@@ -219,7 +219,9 @@ class Feature:
 
 
 COMMAND_TABLE: dict[int, HandlerEntry] = {}
-FRAME_TABLE: dict[type[Frame], tuple[type[Feature], str]] = {}
+# Every receiver of a frame class gets it, in registration order (advertisements go to the
+# scanner and the initiator alike).
+FRAME_TABLE: dict[type[Frame], list[tuple[type[Feature], str]]] = {}
 FEATURES: list[type[Feature]] = []
 
 FeatureT = TypeVar("FeatureT", bound=type[Feature])
@@ -242,9 +244,7 @@ def register_feature(cls: FeatureT) -> FeatureT:
                 )
             found.append((spec.opcode, HandlerEntry(spec, cls, attribute)))
         for frame_type in getattr(member, "_receives", ()):
-            if frame_type in FRAME_TABLE:
-                raise ValueError(f"{frame_type.__name__} already has a receiver")
-            FRAME_TABLE[frame_type] = (cls, attribute)
+            FRAME_TABLE.setdefault(frame_type, []).append((cls, attribute))
     COMMAND_TABLE.update(found)
     FEATURES.append(cls)
     return cls

@@ -1,0 +1,506 @@
+"""LE advertising: the legacy advertiser and extended advertising sets (Vol 6 Part B 4.4.2;
+Vol 4 Part E 7.8.5-7.8.9, 7.8.53-7.8.61).
+
+Timing choice: an enabled set transmits once on enable and then every advertising interval
+(the minimum the host allowed) on the Trio clock, without the random advDelay, so tests are
+deterministic and run instantly under MockClock. A legacy set is one advertising set with
+handle 0 that the legacy commands address.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import attrs
+
+from bluetrio.address import Address, AddressType
+from bluetrio.controller.air import Link
+from bluetrio.controller.config import Phy
+from bluetrio.controller.dispatch import (
+    Command,
+    CommandError,
+    Feature,
+    Status,
+    command,
+    receives,
+    register_feature,
+)
+from bluetrio.controller.events import LeSubevent, le_event
+from bluetrio.controller.le_common import LeCommandMode, LeCommon
+from bluetrio.controller.le_pdus import AdvertisingPdu, ScanRequest, ScanResponse
+from bluetrio.controller.timers import Timer
+
+ADVERTISING_UNIT = 0.000625  # intervals count 0.625 ms (Vol 4 Part E 7.8.5)
+HIGH_DUTY_DIRECTED_TIMEOUT = 1.28  # seconds (Vol 6 Part B 4.4.2.4.3)
+HIGH_DUTY_DIRECTED_INTERVAL = 0.00375
+LEGACY_DATA_LIMIT = 31
+MAX_ADVERTISING_HANDLE = 0xEF
+
+# Advertising_Event_Properties bits (Vol 4 Part E 7.8.53).
+CONNECTABLE, SCANNABLE, DIRECTED, HIGH_DUTY, LEGACY, ANONYMOUS, INCLUDE_TX_POWER = (
+    1 << bit for bit in range(7)
+)
+# Legacy Advertising_Type (7.8.5) -> the equivalent legacy event properties (7.8.53 table).
+LEGACY_TYPE_PROPERTIES = {
+    0x00: LEGACY | SCANNABLE | CONNECTABLE,  # ADV_IND
+    0x01: LEGACY | HIGH_DUTY | DIRECTED | CONNECTABLE,  # ADV_DIRECT_IND, high duty cycle
+    0x02: LEGACY | SCANNABLE,  # ADV_SCAN_IND
+    0x03: LEGACY,  # ADV_NONCONN_IND
+    0x04: LEGACY | DIRECTED | CONNECTABLE,  # ADV_DIRECT_IND, low duty cycle
+}
+PHYS = {0x01: Phy.LE_1M, 0x02: Phy.LE_2M, 0x03: Phy.LE_CODED}
+
+
+@attrs.define(eq=False)
+class AdvertisingSet:
+    handle: int
+    properties: int = LEGACY_TYPE_PROPERTIES[0x00]
+    interval: float = 0x0800 * ADVERTISING_UNIT
+    own_address_type: int = 0
+    peer_address: Address | None = None
+    filter_policy: int = 0
+    tx_power: int = 0
+    primary_phy: Phy = Phy.LE_1M
+    secondary_phy: Phy = Phy.LE_1M
+    sid: int = 0
+    scan_request_notification: bool = False
+    data: bytes = b""
+    scan_response_data: bytes = b""
+    random_address: Address | None = None
+    enabled: bool = False
+    address: Address | None = None  # what it transmits with while enabled
+    events_left: int | None = None
+    events_sent: int = 0
+    timers: list[Timer] = attrs.field(factory=list)
+
+    @property
+    def legacy(self) -> bool:
+        return bool(self.properties & LEGACY)
+
+    def has(self, bit: int) -> bool:
+        return bool(self.properties & bit)
+
+
+def _interval(value: int) -> float:
+    if not 0x20 <= value <= 0xFFFFFF:
+        raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+    return value * ADVERTISING_UNIT
+
+
+@register_feature
+class LeAdvertising(Feature):
+    def __init__(self, controller: object) -> None:
+        super().__init__(controller)  # type: ignore[arg-type]
+        self.sets: dict[int, AdvertisingSet] = {}
+
+    @property
+    def common(self) -> LeCommon:
+        return self.controller.feature(LeCommon)
+
+    def reset(self) -> None:
+        for advertising_set in self.sets.values():
+            self._stop(advertising_set)
+        self.sets.clear()
+
+    # -- running a set -------------------------------------------------------------------
+
+    def _start(self, advertising_set: AdvertisingSet, duration: float, max_events: int) -> None:
+        advertising_set.address = (
+            advertising_set.random_address
+            if advertising_set.own_address_type & 1 and advertising_set.random_address
+            else self.common.own_address(advertising_set.own_address_type)
+        )
+        advertising_set.enabled = True
+        advertising_set.events_sent = 0
+        advertising_set.events_left = max_events or None
+        if advertising_set.legacy and advertising_set.handle == 0 and self._legacy_mode():
+            self.common.busy.add("legacy-advertising")
+        interval = advertising_set.interval
+        if advertising_set.has(HIGH_DUTY):
+            interval = HIGH_DUTY_DIRECTED_INTERVAL
+            duration = duration or HIGH_DUTY_DIRECTED_TIMEOUT
+        if duration:
+            advertising_set.timers.append(
+                self.controller.call_later(
+                    duration, lambda: self._end(advertising_set, Status.ADVERTISING_TIMEOUT)
+                )
+            )
+        self._advertise(advertising_set, interval)
+
+    def _advertise(self, advertising_set: AdvertisingSet, interval: float) -> None:
+        if not advertising_set.enabled or advertising_set.address is None:
+            return
+        self.controller.air.broadcast(
+            self.controller, self.pdu_of(advertising_set), advertising_set.primary_phy
+        )
+        advertising_set.events_sent += 1
+        if advertising_set.events_left is not None:
+            advertising_set.events_left -= 1
+            if advertising_set.events_left <= 0:
+                self._end(advertising_set, Status.LIMIT_REACHED)
+                return
+        advertising_set.timers.append(
+            self.controller.call_later(interval, lambda: self._advertise(advertising_set, interval))
+        )
+
+    def pdu_of(self, advertising_set: AdvertisingSet) -> AdvertisingPdu:
+        assert advertising_set.address is not None
+        return AdvertisingPdu(
+            advertiser=advertising_set.address,
+            connectable=advertising_set.has(CONNECTABLE),
+            scannable=advertising_set.has(SCANNABLE),
+            directed=advertising_set.has(DIRECTED),
+            legacy=advertising_set.legacy,
+            # Directed PDUs carry no advertising data (Vol 6 Part B 2.3.1.2).
+            data=b""
+            if advertising_set.has(DIRECTED) and advertising_set.legacy
+            else advertising_set.data,
+            target=advertising_set.peer_address if advertising_set.has(DIRECTED) else None,
+            sid=0xFF if advertising_set.legacy else advertising_set.sid,
+            tx_power=advertising_set.tx_power,
+            primary_phy=advertising_set.primary_phy,
+            secondary_phy=None if advertising_set.legacy else advertising_set.secondary_phy,
+        )
+
+    def _stop(self, advertising_set: AdvertisingSet) -> None:
+        advertising_set.enabled = False
+        for timer in advertising_set.timers:
+            timer.cancel()
+        advertising_set.timers.clear()
+        if advertising_set.handle == 0 and self._legacy_mode():
+            self.common.busy.discard("legacy-advertising")
+
+    def _end(
+        self, advertising_set: AdvertisingSet, status: int, connection_handle: int = 0
+    ) -> None:
+        """The set stops by itself: timeout, event limit or a connection."""
+        self._stop(advertising_set)
+        if self._legacy_mode():
+            if status == Status.ADVERTISING_TIMEOUT and advertising_set.has(HIGH_DUTY):
+                # Legacy high duty directed advertising reports its timeout as a failed
+                # connection (Vol 4 Part E 7.8.9).
+                self.controller.send_event(
+                    self.common.connection_complete_event(Status.ADVERTISING_TIMEOUT)
+                )
+            return
+        self.controller.send_event(
+            le_event(
+                LeSubevent.ADVERTISING_SET_TERMINATED,
+                struct.pack(
+                    "<BBHB",
+                    status,
+                    advertising_set.handle,
+                    connection_handle,
+                    min(advertising_set.events_sent, 0xFF),
+                ),
+            )
+        )
+
+    def _legacy_mode(self) -> bool:
+        return self.common.mode is LeCommandMode.LEGACY
+
+    # -- used by the connection feature --------------------------------------------------
+
+    def accept_connection(self, initiator: Address, advertiser: Address) -> AdvertisingSet | None:
+        """The enabled connectable set that takes a CONNECT_IND from ``initiator``, if any."""
+        for advertising_set in self.sets.values():
+            if not (
+                advertising_set.enabled
+                and advertising_set.has(CONNECTABLE)
+                and advertising_set.address == advertiser
+            ):
+                continue
+            if advertising_set.has(DIRECTED) and advertising_set.peer_address != initiator:
+                continue
+            if advertising_set.filter_policy & 0b10 and not self.common.accepts(initiator):
+                continue
+            self._stop(advertising_set)
+            return advertising_set
+        return None
+
+    def connected(self, advertising_set: AdvertisingSet, connection_handle: int) -> None:
+        """Advertising ends with the connection (Vol 4 Part E 7.7.65.18)."""
+        if not self._legacy_mode():
+            self._end(advertising_set, Status.SUCCESS, connection_handle)
+
+    @receives(ScanRequest)
+    def on_scan_request(self, frame: ScanRequest, link: Link | None) -> None:
+        for advertising_set in self.sets.values():
+            if not (
+                advertising_set.enabled
+                and advertising_set.has(SCANNABLE)
+                and advertising_set.address == frame.advertiser
+            ):
+                continue
+            if advertising_set.filter_policy & 0b01 and not self.common.accepts(frame.scanner):
+                continue
+            if advertising_set.scan_request_notification:
+                self.controller.send_event(
+                    le_event(
+                        LeSubevent.SCAN_REQUEST_RECEIVED,
+                        bytes((advertising_set.handle, frame.scanner.type))
+                        + frame.scanner.to_wire(),
+                    )
+                )
+            response = ScanResponse(
+                frame.advertiser, advertising_set.scan_response_data, self.pdu_of(advertising_set)
+            )
+            self.controller.air.unicast(
+                self.controller, frame.scanner, response, advertising_set.primary_phy
+            )
+
+    # -- helpers for commands ------------------------------------------------------------
+
+    def _legacy_set(self) -> AdvertisingSet:
+        self.common.require_mode(LeCommandMode.LEGACY)
+        return self.sets.setdefault(0, AdvertisingSet(0))
+
+    def _extended_set(self, handle: int) -> AdvertisingSet:
+        self.common.require_mode(LeCommandMode.EXTENDED)
+        if handle > MAX_ADVERTISING_HANDLE:
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        advertising_set = self.sets.get(handle)
+        if advertising_set is None:
+            raise CommandError(Status.UNKNOWN_ADVERTISING_IDENTIFIER)
+        return advertising_set
+
+    # -- legacy commands (Vol 4 Part E 7.8.5-7.8.9) ---------------------------------------
+
+    @command(0x2006, "LE_Set_Advertising_Parameters")
+    def le_set_advertising_parameters(self, cmd: Command) -> bytes:
+        reader = cmd.reader()
+        interval_min, interval_max = reader.u16(), reader.u16()
+        advertising_type, own_address_type = reader.u8(), reader.u8()
+        peer_type, peer = reader.u8(), reader.take(6)
+        channel_map, filter_policy = reader.u8(), reader.u8()
+        reader.done()
+        advertising_set = self._legacy_set()
+        if advertising_set.enabled:
+            raise CommandError(Status.COMMAND_DISALLOWED)
+        properties = LEGACY_TYPE_PROPERTIES.get(advertising_type)
+        if (
+            properties is None
+            or own_address_type > 3
+            or peer_type > 1
+            or not 0 < channel_map <= 7
+            or filter_policy > 3
+            or (not properties & HIGH_DUTY and not 0x20 <= interval_min <= interval_max <= 0x4000)
+        ):
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        advertising_set.properties = properties
+        advertising_set.interval = interval_min * ADVERTISING_UNIT
+        advertising_set.own_address_type = own_address_type
+        advertising_set.peer_address = Address(peer, AddressType(peer_type))
+        advertising_set.filter_policy = filter_policy
+        advertising_set.tx_power = self.controller.config.tx_power
+        return b""
+
+    @command(0x2007, "LE_Read_Advertising_Physical_Channel_Tx_Power", return_size=1)
+    def le_read_advertising_physical_channel_tx_power(self, cmd: Command) -> bytes:
+        cmd.reader().done()
+        self._legacy_set()
+        return struct.pack("<b", self.controller.config.tx_power)
+
+    def _legacy_data(self, cmd: Command) -> bytes:
+        reader = cmd.reader()
+        length, data = reader.u8(), reader.take(31)
+        reader.done()
+        if length > LEGACY_DATA_LIMIT:
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        return data[:length]
+
+    @command(0x2008, "LE_Set_Advertising_Data")
+    def le_set_advertising_data(self, cmd: Command) -> bytes:
+        data = self._legacy_data(cmd)
+        self._legacy_set().data = data
+        return b""
+
+    @command(0x2009, "LE_Set_Scan_Response_Data")
+    def le_set_scan_response_data(self, cmd: Command) -> bytes:
+        data = self._legacy_data(cmd)
+        self._legacy_set().scan_response_data = data
+        return b""
+
+    @command(0x200A, "LE_Set_Advertising_Enable")
+    def le_set_advertising_enable(self, cmd: Command) -> bytes:
+        reader = cmd.reader()
+        enable = reader.u8()
+        reader.done()
+        if enable > 1:
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        advertising_set = self._legacy_set()
+        if enable and not advertising_set.enabled:
+            advertising_set.random_address = self.common.random_address
+            self._start(advertising_set, 0.0, 0)
+        elif not enable:
+            self._stop(advertising_set)
+        return b""
+
+    # -- extended commands (Vol 4 Part E 7.8.52-7.8.61) -----------------------------------
+
+    @command(0x2035, "LE_Set_Advertising_Set_Random_Address")
+    def le_set_advertising_set_random_address(self, cmd: Command) -> bytes:
+        reader = cmd.reader()
+        handle, value = reader.u8(), reader.take(6)
+        reader.done()
+        advertising_set = self._extended_set(handle)
+        if advertising_set.random_address is not None:
+            self.controller.extra_addresses.discard(advertising_set.random_address)
+        advertising_set.random_address = self.common.set_random_address(value)
+        return b""
+
+    @command(0x2036, "LE_Set_Extended_Advertising_Parameters", return_size=1)
+    def le_set_extended_advertising_parameters(self, cmd: Command) -> bytes:
+        reader = cmd.reader()
+        handle, properties = reader.u8(), reader.u16()
+        interval_min, interval_max = reader.uint(3), reader.uint(3)
+        channel_map, own_address_type = reader.u8(), reader.u8()
+        peer_type, peer = reader.u8(), reader.take(6)
+        filter_policy, tx_power = reader.u8(), struct.unpack("<b", reader.take(1))[0]
+        primary_phy, _max_skip, secondary_phy = reader.u8(), reader.u8(), reader.u8()
+        sid, notification = reader.u8(), reader.u8()
+        reader.done()
+        self.common.require_mode(LeCommandMode.EXTENDED)
+        legacy_ok = not properties & LEGACY or properties in LEGACY_TYPE_PROPERTIES.values()
+        extended_ok = properties & LEGACY or properties & (CONNECTABLE | SCANNABLE) != (
+            CONNECTABLE | SCANNABLE
+        )
+        if (
+            handle > MAX_ADVERTISING_HANDLE
+            or not (legacy_ok and extended_ok)
+            or properties >> 7
+            or own_address_type > 3
+            or peer_type > 1
+            or not 0 < channel_map <= 7
+            or filter_policy > 3
+            or primary_phy not in (0x01, 0x03)
+            or secondary_phy not in PHYS
+            or sid > 0x0F
+            or notification > 1
+            or (not properties & HIGH_DUTY and interval_min > interval_max)
+        ):
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        advertising_set = self.sets.get(handle)
+        if advertising_set is None:
+            if len(self.sets) >= self.controller.config.num_supported_advertising_sets:
+                raise CommandError(Status.MEMORY_CAPACITY_EXCEEDED)
+            advertising_set = self.sets[handle] = AdvertisingSet(handle)
+        if advertising_set.enabled:
+            raise CommandError(Status.COMMAND_DISALLOWED)
+        if properties & LEGACY and (
+            len(advertising_set.data) > LEGACY_DATA_LIMIT
+            or len(advertising_set.scan_response_data) > LEGACY_DATA_LIMIT
+        ):
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        advertising_set.properties = properties
+        advertising_set.interval = _interval(interval_min) if not properties & HIGH_DUTY else 0.0
+        advertising_set.own_address_type = own_address_type
+        advertising_set.peer_address = Address(peer, AddressType(peer_type))
+        advertising_set.filter_policy = filter_policy
+        # 0x7F: "Host has no preference"; the controller then uses its own power.
+        advertising_set.tx_power = (
+            self.controller.config.tx_power
+            if tx_power == 0x7F
+            else min(tx_power, self.controller.config.tx_power)
+        )
+        advertising_set.primary_phy = PHYS[primary_phy]
+        advertising_set.secondary_phy = PHYS[secondary_phy]
+        advertising_set.sid = sid
+        advertising_set.scan_request_notification = bool(notification)
+        return struct.pack("<b", advertising_set.tx_power)
+
+    def _extended_data(self, cmd: Command, scan_response: bool) -> bytes:
+        reader = cmd.reader()
+        handle, operation, _fragment_preference = reader.u8(), reader.u8(), reader.u8()
+        data = reader.length_prefixed()
+        reader.done()
+        advertising_set = self._extended_set(handle)
+        current = advertising_set.scan_response_data if scan_response else advertising_set.data
+        if operation > 4 or (operation == 4 and (data or scan_response)):
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        # Operation: 0 intermediate, 1 first, 2 last fragment, 3 complete, 4 unchanged
+        # (Vol 4 Part E 7.8.54); fragments only while disabled.
+        if operation in (0, 1, 2) and (advertising_set.enabled or advertising_set.legacy):
+            raise CommandError(Status.COMMAND_DISALLOWED)
+        new = current if operation == 4 else data if operation in (1, 3) else current + data
+        limit = (
+            LEGACY_DATA_LIMIT
+            if advertising_set.legacy
+            else self.controller.config.max_advertising_data_length
+        )
+        if len(new) > limit:
+            raise CommandError(
+                Status.INVALID_HCI_COMMAND_PARAMETERS
+                if advertising_set.legacy
+                else Status.MEMORY_CAPACITY_EXCEEDED
+            )
+        if scan_response:
+            advertising_set.scan_response_data = new
+        else:
+            advertising_set.data = new
+        return b""
+
+    @command(0x2037, "LE_Set_Extended_Advertising_Data")
+    def le_set_extended_advertising_data(self, cmd: Command) -> bytes:
+        return self._extended_data(cmd, scan_response=False)
+
+    @command(0x2038, "LE_Set_Extended_Scan_Response_Data")
+    def le_set_extended_scan_response_data(self, cmd: Command) -> bytes:
+        return self._extended_data(cmd, scan_response=True)
+
+    @command(0x2039, "LE_Set_Extended_Advertising_Enable")
+    def le_set_extended_advertising_enable(self, cmd: Command) -> bytes:
+        reader = cmd.reader()
+        enable, count = reader.u8(), reader.u8()
+        entries = [(reader.u8(), reader.u16(), reader.u8()) for _ in range(count)]
+        reader.done()
+        self.common.require_mode(LeCommandMode.EXTENDED)
+        if enable > 1 or (enable and not entries):
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        if not entries:  # disable every set
+            for advertising_set in self.sets.values():
+                self._stop(advertising_set)
+            return b""
+        chosen = [
+            (self._extended_set(handle), duration, events) for handle, duration, events in entries
+        ]
+        for advertising_set, duration, max_events in chosen:
+            if not enable:
+                self._stop(advertising_set)
+                continue
+            if advertising_set.own_address_type & 1 and advertising_set.random_address is None:
+                raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+            self._stop(advertising_set)
+            self._start(advertising_set, duration * 0.01, max_events)
+        return b""
+
+    @command(0x203A, "LE_Read_Maximum_Advertising_Data_Length", return_size=2)
+    def le_read_maximum_advertising_data_length(self, cmd: Command) -> bytes:
+        cmd.reader().done()
+        self.common.require_mode(LeCommandMode.EXTENDED)
+        return struct.pack("<H", self.controller.config.max_advertising_data_length)
+
+    @command(0x203B, "LE_Read_Number_Of_Supported_Advertising_Sets", return_size=1)
+    def le_read_number_of_supported_advertising_sets(self, cmd: Command) -> bytes:
+        cmd.reader().done()
+        self.common.require_mode(LeCommandMode.EXTENDED)
+        return bytes((self.controller.config.num_supported_advertising_sets,))
+
+    @command(0x203C, "LE_Remove_Advertising_Set")
+    def le_remove_advertising_set(self, cmd: Command) -> bytes:
+        reader = cmd.reader()
+        handle = reader.u8()
+        reader.done()
+        if self._extended_set(handle).enabled:
+            raise CommandError(Status.COMMAND_DISALLOWED)
+        del self.sets[handle]
+        return b""
+
+    @command(0x203D, "LE_Clear_Advertising_Sets")
+    def le_clear_advertising_sets(self, cmd: Command) -> bytes:
+        cmd.reader().done()
+        self.common.require_mode(LeCommandMode.EXTENDED)
+        if any(advertising_set.enabled for advertising_set in self.sets.values()):
+            raise CommandError(Status.COMMAND_DISALLOWED)
+        self.sets.clear()
+        return b""
