@@ -1,0 +1,105 @@
+"""Issuing HCI commands from a sans-IO core and routing each answer back to its sender.
+
+Every BTM module (and the security core) sends commands through one :class:`CommandIssuer`
+owned by the BTM core: :meth:`CommandIssuer.send` returns the ``Send(HciCommandReq)`` effect and
+remembers a continuation under a fresh token; when the HCI actor's ``HciCommandCnf`` comes
+back, :meth:`CommandIssuer.on_confirmation` calls that continuation with a
+:class:`CommandOutcome` (success, non-zero status, or no answer at all) and returns its effects.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from bluetrio.actors.core import NO_EFFECTS, Effects, Send
+from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
+
+logger = logging.getLogger(__name__)
+
+HCI_ACTOR = "hci"
+# Status used when no event came back (Vol 1 Part F 1.3: "Unspecified Error").
+UNSPECIFIED_ERROR = 0x1F
+
+
+@attrs.frozen
+class CommandOutcome:
+    """What became of one command: the controller's answer, or why there is none."""
+
+    command: Any
+    event: Any | None
+    error: str | None = None
+    timed_out: bool = False
+
+    @property
+    def status(self) -> int:
+        """The HCI status (0 = success); ``UNSPECIFIED_ERROR`` when there was no answer."""
+        if self.event is None:
+            return UNSPECIFIED_ERROR
+        status = getattr(self.event, "status", 0)
+        return status if isinstance(status, int) else UNSPECIFIED_ERROR
+
+    @property
+    def ok(self) -> bool:
+        return self.event is not None and self.status == 0
+
+    def returned(self) -> Any:
+        """The decoded return parameters of a Command Complete (Vol 4 Part E 7.7.14)."""
+        return self.event.decode_return()  # type: ignore[union-attr]
+
+    def describe(self) -> str:
+        name = getattr(self.command, "NAME", type(self.command).__name__)
+        if self.event is None:
+            return f"{name}: {self.error}"
+        return f"{name} failed with HCI status 0x{self.status:02X}"
+
+
+Continuation = Callable[[CommandOutcome, float], Effects]
+
+
+def ignore_outcome(outcome: CommandOutcome, now: float) -> Effects:
+    """A continuation for commands whose answer only matters when it is a failure."""
+    if not outcome.ok:
+        logger.warning("btm: %s", outcome.describe())
+    return NO_EFFECTS
+
+
+class CommandIssuer:
+    """Tokens and continuations of the commands one actor has in flight."""
+
+    def __init__(self, *, hci: str = HCI_ACTOR) -> None:
+        self._hci = hci
+        self._tokens = itertools.count(1)
+        self._waiting: dict[int, tuple[Any, Continuation]] = {}
+
+    def send(
+        self, command: Any, then: Continuation = ignore_outcome, *, timeout: float | None = None
+    ) -> Effects:
+        """Effects that send ``command``; ``then(outcome, now)`` runs when it is answered.
+
+        ``timeout`` (seconds) overrides the HCI actor's default; use a short one for
+        optional commands a controller may leave unanswered.
+        """
+        token = next(self._tokens)
+        self._waiting[token] = (command, then)
+        return [Send(self._hci, HciCommandReq(token, command, timeout))]
+
+    def on_confirmation(self, confirmation: HciCommandCnf, now: float) -> Effects:
+        """Run the continuation waiting for ``confirmation``; stray answers are logged."""
+        waiting = self._waiting.pop(confirmation.token, None)
+        if waiting is None:
+            logger.warning("btm: %s matches no command in flight; ignored", confirmation.summary())
+            return NO_EFFECTS
+        command, then = waiting
+        outcome = CommandOutcome(
+            command, confirmation.event, confirmation.error, confirmation.timed_out
+        )
+        return then(outcome, now)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._waiting)

@@ -1,0 +1,307 @@
+"""Messages of the device manager (BTM): controller readiness, ACL links, discovery, and the
+application's requests for advertising, scanning, connecting and inquiry.
+
+Requests carry a ``token`` and are answered by one confirmation with the same token;
+indications (``...Ind``) carry none, so an application port never mistakes one for a reply.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from bluetrio.address import Address
+from bluetrio.controller_info import ControllerInfo
+from bluetrio.messages.ad import AdvertisingData
+from bluetrio.messages.base import Message
+
+
+class LinkTransport(enum.Enum):
+    LE = "le"
+    BR_EDR = "br_edr"
+
+
+class Role(enum.IntEnum):
+    """Our role on a link (Vol 4 Part E 7.7.65.1 Role; 7.7.18 New_Role)."""
+
+    CENTRAL = 0x00
+    PERIPHERAL = 0x01
+
+
+class ConnectionPolicy(enum.Enum):
+    """Which incoming BR/EDR connections BTM accepts (Vol 4 Part E 7.7.4)."""
+
+    ACCEPT_ALL = "accept_all"
+    ACCEPT_BONDED = "accept_bonded"
+    REJECT = "reject"
+
+
+@attrs.frozen
+class AclLink:
+    """One entry of the ACL database, keyed by ``handle`` (L2CAP joins its LCBs on it).
+
+    ``address`` is the address the peer used on the air; ``identity`` is its identity address
+    when we resolved its RPA with a stored IRK (seed 001: the app sees the identity).
+    """
+
+    handle: int
+    transport: LinkTransport
+    address: Address
+    role: Role
+    identity: Address | None = None
+    encrypted: bool = False
+    key_size: int = 0
+    interval: int = 0  # LE connection interval, units of 1.25 ms
+    latency: int = 0
+    supervision_timeout: int = 0  # units of 10 ms
+
+    @property
+    def peer(self) -> Address:
+        """Who the peer is: its identity address when known, else its on-air address."""
+        return self.identity if self.identity is not None else self.address
+
+
+@attrs.frozen
+class ScanReport:
+    """One LE advertiser as seen by a scan (advertising data and scan response merged)."""
+
+    address: Address  # identity address when resolved, else as on air
+    rssi: int | None
+    data: AdvertisingData
+    connectable: bool
+    scannable: bool = False
+    scan_response: bool = False  # ``data`` includes the scan response
+    resolved: bool = False  # ``address`` is an identity resolved from an RPA
+
+    @property
+    def name(self) -> str | None:
+        return self.data.local_name
+
+
+@attrs.frozen
+class InquiryResult:
+    """One BR/EDR device found by inquiry (Vol 4 Part E 7.7.2, 7.7.33, 7.7.38)."""
+
+    address: Address
+    class_of_device: int
+    rssi: int | None
+    data: AdvertisingData  # the Extended Inquiry Response, empty when none
+    page_scan_repetition_mode: int = 0
+    clock_offset: int = 0
+
+    @property
+    def name(self) -> str | None:
+        return self.data.local_name
+
+
+@attrs.frozen
+class AdvertisingParameters:
+    """What ``AdvertiseReq`` advertises. Intervals in units of 0.625 ms (Vol 4 Part E 7.8.5)."""
+
+    data: AdvertisingData = AdvertisingData.EMPTY
+    scan_response: AdvertisingData | None = None
+    connectable: bool = True
+    scannable: bool = True
+    interval_min: int = 0x00A0  # 100 ms
+    interval_max: int = 0x00F0  # 150 ms
+    extended: bool = False  # use the LE Extended Advertising commands (Vol 4 Part E 7.8.53)
+
+
+@attrs.frozen
+class LeConnectionParameters:
+    """Connection parameters (Vol 4 Part E 7.8.12): interval in 1.25 ms, timeout in 10 ms."""
+
+    interval_min: int = 0x0018  # 30 ms
+    interval_max: int = 0x0028  # 50 ms
+    latency: int = 0
+    supervision_timeout: int = 0x01F4  # 5 s
+
+
+# -- indications ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ControllerReadyInd(Message):
+    """Bring-up finished; ``info`` describes the controller."""
+
+    info: ControllerInfo
+
+    def summary(self) -> str:
+        return f"ControllerReadyInd {self.info.address}"
+
+
+@attrs.frozen
+class ControllerFailedInd(Message):
+    """Bring-up could not finish (a mandatory command failed)."""
+
+    reason: str
+
+
+@attrs.frozen
+class LinkUpInd(Message):
+    link: AclLink
+
+    @property
+    def handle(self) -> int:
+        return self.link.handle
+
+
+@attrs.frozen
+class LinkDownInd(Message):
+    """The link is gone; ``reason`` is the HCI reason code (Vol 1 Part F)."""
+
+    handle: int
+    reason: int
+
+
+@attrs.frozen
+class LinkChangedInd(Message):
+    """A link's entry changed (encryption, connection parameters, role)."""
+
+    link: AclLink
+
+    @property
+    def handle(self) -> int:
+        return self.link.handle
+
+
+@attrs.frozen
+class ScanReportInd(Message):
+    report: ScanReport
+
+
+@attrs.frozen
+class ConnectionRequestInd(Message):
+    """An incoming BR/EDR connection was accepted or rejected by the policy."""
+
+    address: Address
+    class_of_device: int
+    accepted: bool
+
+
+# -- requests and confirmations ----------------------------------------------------------------
+
+
+@attrs.frozen
+class BtmCnf(Message):
+    """The answer to a request without a result; ``status`` 0 is success (Vol 1 Part F)."""
+
+    token: int
+    status: int = 0
+    error: str | None = None
+
+
+@attrs.frozen
+class AdvertiseReq(Message):
+    token: int
+    parameters: AdvertisingParameters
+
+
+@attrs.frozen
+class AdvertiseStopReq(Message):
+    token: int
+
+
+@attrs.frozen
+class ScanReq(Message):
+    token: int
+    active: bool = False
+    filter_duplicates: bool = True
+    interval: int = 0x0060  # 60 ms, units of 0.625 ms (Vol 4 Part E 7.8.10)
+    window: int = 0x0030  # 30 ms
+
+
+@attrs.frozen
+class ScanStopReq(Message):
+    token: int
+
+
+@attrs.frozen
+class ConnectReq(Message):
+    """Connect to ``address``: LE when ``transport`` is LE (``address.type`` tells public or
+    random), BR/EDR paging otherwise. ``timeout`` in seconds."""
+
+    token: int
+    address: Address
+    transport: LinkTransport = LinkTransport.LE
+    timeout: float = 10.0
+    parameters: LeConnectionParameters = LeConnectionParameters()
+
+
+@attrs.frozen
+class ConnectCnf(Message):
+    token: int
+    status: int
+    link: AclLink | None = None
+    error: str | None = None
+
+
+@attrs.frozen
+class ConnectCancelReq(Message):
+    """Cancel the pending connection attempt to ``address``; its ConnectCnf reports it."""
+
+    token: int
+    address: Address
+
+
+@attrs.frozen
+class DisconnectReq(Message):
+    token: int
+    handle: int
+    reason: int = 0x13  # Remote User Terminated Connection (Vol 4 Part E 7.1.6)
+
+
+@attrs.frozen
+class ConnectionUpdateReq(Message):
+    token: int
+    handle: int
+    parameters: LeConnectionParameters
+
+
+@attrs.frozen
+class InquiryReq(Message):
+    """Inquire for ``duration`` seconds (rounded to 1.28 s units, Vol 4 Part E 7.1.1)."""
+
+    token: int
+    duration: float = 5.12
+    max_responses: int = 0  # 0: unlimited
+
+
+@attrs.frozen
+class InquiryCnf(Message):
+    token: int
+    status: int
+    results: tuple[InquiryResult, ...] = ()
+    error: str | None = None
+
+
+@attrs.frozen
+class RemoteNameReq(Message):
+    token: int
+    address: Address
+    page_scan_repetition_mode: int = 0x01  # R1 (Vol 4 Part E 7.1.19)
+    clock_offset: int = 0
+
+
+@attrs.frozen
+class RemoteNameCnf(Message):
+    token: int
+    status: int
+    name: str | None = None
+    error: str | None = None
+
+
+@attrs.frozen
+class SetConnectionPolicyReq(Message):
+    token: int
+    policy: ConnectionPolicy
+
+
+@attrs.frozen
+class SetDiscoverableReq(Message):
+    """BR/EDR inquiry scan (discoverable) and page scan (connectable) (Vol 4 Part E 7.3.18)."""
+
+    token: int
+    discoverable: bool
+    connectable: bool = True
