@@ -1,0 +1,268 @@
+"""Messages of BR/EDR security: pairing prompts, bonds, and the app's pairing requests.
+
+Every class here derives from :class:`SecurityMessage`; the BTM core forwards those to its
+security core (``bluetrio.actors.btm.security``). Directions:
+
+* app → btm: :class:`SecurityServiceReq` (once, when the app-side pairing service starts:
+  the bonds loaded from the key store, the delegate's IO capability), :class:`PairReq`,
+  the ``...Rsp`` answers to prompts, :class:`StoreBondRsp`;
+* btm → app: :class:`PairCnf`, prompts (:class:`UserConfirmInd`, :class:`PasskeyEntryInd`,
+  :class:`OobDataInd`), :class:`PasskeyDisplayInd`, :class:`PromptCancelledInd`,
+  :class:`StoreBondReq`, :class:`LinkSecuredInd`, :class:`BondRefusedInd`.
+
+Prompts are matched to their answers by ``prompt_id`` rather than ``token``: the app port
+hands any message whose ``token`` is awaited to that waiter, and a prompt must never be
+mistaken for the answer to a concurrent request.
+
+The security policy is ``bluetrio.actors.btm.config.SecurityConfig``; the IO capability is
+the pairing delegate's, announced by :class:`SecurityServiceReq`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from bluetrio.address import Address
+from bluetrio.errors import InvalidArgumentError
+from bluetrio.keystore import Bond, LinkKey, LinkKeyType, Transport
+from bluetrio.messages.base import Message
+
+MAX_KEY_SIZE = 16  # octets (Core 5.4 Vol 2 Part H 4.2)
+MAX_PASSKEY = 999_999  # six decimal digits (Vol 2 Part H 7.2.3)
+
+
+class IoCapability(enum.IntEnum):
+    """What the local device can show and type (Vol 3 Part C 5.2.2.4; Vol 3 Part H 2.3.2).
+
+    BR/EDR knows the first four (Vol 4 Part E 7.1.29); ``KEYBOARD_DISPLAY`` exists for LE and
+    is announced as ``DISPLAY_YES_NO`` on BR/EDR, where a device with a keyboard and a display
+    can confirm a number.
+    """
+
+    DISPLAY_ONLY = 0x00
+    DISPLAY_YES_NO = 0x01
+    KEYBOARD_ONLY = 0x02
+    NO_INPUT_NO_OUTPUT = 0x03
+    KEYBOARD_DISPLAY = 0x04
+
+    @property
+    def for_bredr(self) -> IoCapability:
+        if self is IoCapability.KEYBOARD_DISPLAY:
+            return IoCapability.DISPLAY_YES_NO
+        return self
+
+    @classmethod
+    def from_name(cls, name: str) -> IoCapability:
+        """Parse a command-line style name such as ``display-yes-no``."""
+        try:
+            return cls[name.strip().upper().replace("-", "_")]
+        except KeyError:
+            names = ", ".join(c.name.lower().replace("_", "-") for c in cls)
+            raise InvalidArgumentError(
+                f"unknown IO capability {name!r}; expected one of {names}"
+            ) from None
+
+
+class AssociationModel(enum.Enum):
+    """Authentication stage 1 of Secure Simple Pairing (Vol 2 Part H 7.2)."""
+
+    JUST_WORKS = "just works"
+    NUMERIC_COMPARISON = "numeric comparison"
+    PASSKEY_ENTRY = "passkey entry"
+    OUT_OF_BAND = "out of band"
+
+
+@attrs.frozen
+class PeerOobData:
+    """OOB values received from the peer by other means (Vol 2 Part H 7.2.4), MSB first.
+
+    ``c_192``/``r_192`` serve P-192 pairing, ``c_256``/``r_256`` Secure Connections.
+    """
+
+    c_192: bytes | None = None
+    r_192: bytes | None = None
+    c_256: bytes | None = None
+    r_256: bytes | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("c_192", "r_192", "c_256", "r_256"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, bytes) or len(value) != 16):
+                raise InvalidArgumentError(f"OOB {name} must be 16 bytes")
+        if (self.c_192 is None) != (self.r_192 is None) or (self.c_256 is None) != (
+            self.r_256 is None
+        ):
+            raise InvalidArgumentError("OOB data needs C and R of the same curve together")
+        if self.c_192 is None and self.c_256 is None:
+            raise InvalidArgumentError("OOB data holds no C and R values")
+
+
+class SecurityMessage(Message):
+    """Base of every message the BTM core hands to its security core."""
+
+
+# -- app → btm ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SecurityServiceReq(SecurityMessage):
+    """The app-side pairing service started: bonds loaded from the key store and the
+    delegate's abilities. Sent once before the stack is handed to the application."""
+
+    local_address: Address
+    bonds: tuple[Bond, ...]
+    io_capability: IoCapability
+    provides_oob_data: bool = False
+
+
+@attrs.frozen
+class PairReq(SecurityMessage):
+    """Authenticate and encrypt the BR/EDR link to ``address`` (pairing when no bond exists).
+
+    Answered by :class:`PairCnf` with the same ``token``.
+    """
+
+    token: int
+    address: Address
+
+
+@attrs.frozen
+class UserConfirmRsp(SecurityMessage):
+    prompt_id: int
+    accepted: bool
+
+
+@attrs.frozen
+class PasskeyEntryRsp(SecurityMessage):
+    """The passkey the user typed, or None when the user gave up."""
+
+    prompt_id: int
+    passkey: int | None
+
+
+@attrs.frozen
+class OobDataRsp(SecurityMessage):
+    prompt_id: int
+    data: PeerOobData | None
+
+
+@attrs.frozen
+class StoreBondRsp(SecurityMessage):
+    """What became of a :class:`StoreBondReq`: stored, or refused with the key store's reason."""
+
+    peer: Address
+    stored: bool
+    error: str | None = None
+    weaker: bool = False  # refused because the stored bond is stronger (CVE-2020-15802)
+
+
+# -- btm → app ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class PairCnf(SecurityMessage):
+    """Outcome of :class:`PairReq`.
+
+    ``status`` is an HCI status (0 = success; Vol 1 Part F). On success the link is
+    authenticated and encrypted with ``key_size`` octets. ``model`` is the association model
+    when pairing happened on this request (None when a stored key was used).
+    """
+
+    token: int
+    address: Address
+    status: int
+    handle: int | None = None
+    model: AssociationModel | None = None
+    key_type: LinkKeyType | None = None
+    used_stored_key: bool = False
+    key_size: int | None = None
+    error: str | None = None
+
+
+@attrs.frozen
+class UserConfirmInd(SecurityMessage):
+    """Ask the user: do both devices show ``number``? With ``number`` None, the model is
+    Just Works and the question is whether to pair with ``peer`` at all."""
+
+    prompt_id: int
+    peer: Address
+    number: int | None
+
+
+@attrs.frozen
+class PasskeyEntryInd(SecurityMessage):
+    """Ask the user for the passkey the peer shows."""
+
+    prompt_id: int
+    peer: Address
+
+
+@attrs.frozen
+class PasskeyDisplayInd(SecurityMessage):
+    """Show ``passkey``: the user types it on the peer."""
+
+    peer: Address
+    passkey: int
+
+
+@attrs.frozen
+class OobDataInd(SecurityMessage):
+    """Ask the OOB provider for data received from ``peer`` (None when there is none)."""
+
+    prompt_id: int
+    peer: Address
+
+
+@attrs.frozen
+class PromptCancelledInd(SecurityMessage):
+    """The prompt ``prompt_id`` is no longer wanted (timed out, pairing failed, link lost)."""
+
+    prompt_id: int
+    reason: str
+
+
+@attrs.frozen
+class StoreBondReq(SecurityMessage):
+    """Persist ``bond``; answered by :class:`StoreBondRsp`."""
+
+    bond: Bond
+
+
+@attrs.frozen
+class BondRefusedInd(SecurityMessage):
+    """A new link key was not kept because it is weaker than the bond with ``peer``
+    (BIAS CVE-2020-10135, BLURtooth CVE-2020-15802); the old bond is kept."""
+
+    peer: Address
+    reason: str
+
+
+@attrs.frozen
+class LinkSecuredInd(SecurityMessage):
+    """Link ``handle`` is authenticated and encrypted with an acceptable key."""
+
+    handle: int
+    peer: Address
+    key_type: LinkKeyType
+    key_size: int
+    used_stored_key: bool
+
+
+def bredr_bond(local_address: Address, peer: Address, key: bytes, key_type: LinkKeyType) -> Bond:
+    """The bond a BR/EDR link key makes; the key's type says how strong it is.
+
+    BR/EDR link keys are always 128 bits; the encryption key size is negotiated afresh on
+    every encryption (Vol 2 Part C 4.2.5.2) and checked then, so bonds record 16.
+    """
+
+    return Bond(
+        local_address=local_address,
+        peer_address=peer,
+        transport=Transport.BR_EDR,
+        link_key=LinkKey(key, key_type),
+        authenticated=key_type.is_authenticated,
+        secure_connections=key_type.is_secure_connections,
+        key_size=MAX_KEY_SIZE,
+    )

@@ -1,0 +1,476 @@
+"""The BR/EDR security core, driven synchronously with made-up events and times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bluetrio.actors.btm.commands import CommandIssuer
+from bluetrio.actors.btm.config import SecurityConfig
+from bluetrio.actors.btm.security import SecurityCore
+from bluetrio.actors.core import CancelTimer, ReleaseTimers, Send, StartTimer, TimerExpired
+from bluetrio.address import Address
+from bluetrio.keystore import Bond, LinkKeyType
+from bluetrio.messages import hci
+from bluetrio.messages.btm import AclLink, LinkTransport, Role
+from bluetrio.messages.btm_security import (
+    AssociationModel,
+    BondRefusedInd,
+    IoCapability,
+    LinkSecuredInd,
+    OobDataInd,
+    OobDataRsp,
+    PairCnf,
+    PairReq,
+    PasskeyDisplayInd,
+    PasskeyEntryInd,
+    PasskeyEntryRsp,
+    PeerOobData,
+    PromptCancelledInd,
+    SecurityServiceReq,
+    StoreBondReq,
+    StoreBondRsp,
+    UserConfirmInd,
+    UserConfirmRsp,
+    bredr_bond,
+)
+from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
+
+LOCAL = Address.parse("00:00:00:00:00:01")
+PEER = Address.parse("00:00:00:00:00:02")
+HANDLE = 0x0001
+KEY = bytes(range(16))
+DY, DO, KO, NO = (
+    IoCapability.DISPLAY_YES_NO,
+    IoCapability.DISPLAY_ONLY,
+    IoCapability.KEYBOARD_ONLY,
+    IoCapability.NO_INPUT_NO_OUTPUT,
+)
+
+
+class Harness:
+    """A security core whose commands all succeed; records what it sends."""
+
+    def __init__(
+        self,
+        *,
+        io: IoCapability = DY,
+        bonds: tuple[Bond, ...] = (),
+        service: bool = True,
+        oob: bool = False,
+        **config: Any,
+    ) -> None:
+        self.core = SecurityCore(commands=CommandIssuer(), config=SecurityConfig(**config))
+        self.now = 0.0
+        self.commands: list[Any] = []
+        self.app: list[Any] = []
+        self.timers: dict[Any, float] = {}
+        self.controller_key_size = 16
+        if service:
+            self.message(SecurityServiceReq(LOCAL, bonds, io, oob))
+        self.apply(
+            self.core.on_link_up(AclLink(HANDLE, LinkTransport.BR_EDR, PEER, Role.CENTRAL), 0)
+        )
+
+    def apply(self, effects: list[Any]) -> None:
+        for effect in effects:
+            if isinstance(effect, Send) and isinstance(effect.message, HciCommandReq):
+                command = effect.message.command
+                self.commands.append(command)
+                self.apply(
+                    self.core.commands.on_confirmation(self._answer(effect.message), self.now)
+                )
+            elif isinstance(effect, Send):
+                assert effect.to == "app"
+                self.app.append(effect.message)
+            elif isinstance(effect, StartTimer):
+                self.timers[effect.key] = effect.deadline
+            elif isinstance(effect, CancelTimer):
+                self.timers.pop(effect.key, None)
+            elif isinstance(effect, ReleaseTimers):
+                self.timers = {k: v for k, v in self.timers.items() if k.owner != effect.owner}
+            else:
+                raise AssertionError(f"unexpected effect {effect!r}")
+
+    def _answer(self, request: HciCommandReq) -> HciCommandCnf:
+        command: Any = request.command
+        if isinstance(command, hci.ReadEncryptionKeySize):
+            returned = hci.ReadEncryptionKeySizeReturn(
+                0, command.connection_handle, self.controller_key_size
+            )
+            event: Any = hci.CommandComplete.for_return(command.OPCODE, returned)
+        else:
+            event = hci.CommandStatus(0, 1, command.OPCODE)
+        return HciCommandCnf(request.token, command.OPCODE, event)
+
+    def event(self, event: Any) -> None:
+        self.apply(self.core.on_hci_event(event, self.now))
+
+    def message(self, message: Any) -> None:
+        self.apply(self.core.on_message("app", message, self.now))
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        for key, deadline in sorted(self.timers.items(), key=lambda item: item[1]):
+            if deadline <= self.now and key in self.timers:
+                del self.timers[key]
+                self.apply(self.core.on_message("btm", TimerExpired(key), self.now))
+
+    def sent(self, kind: type) -> list[Any]:
+        return [c for c in self.commands if isinstance(c, kind)]
+
+    def to_app(self, kind: type) -> list[Any]:
+        return [m for m in self.app if isinstance(m, kind)]
+
+    def disconnected(self) -> bool:
+        return any(c.reason == 0x05 for c in self.sent(hci.Disconnect))
+
+    # -- scripted procedures ---------------------------------------------------------------
+    def start_pairing(self, peer_io: int, peer_auth: int = 0x05) -> None:
+        """PairReq, no stored key, IO capability exchange with us as initiator."""
+        self.message(PairReq(1, PEER))
+        assert self.sent(hci.AuthenticationRequested)
+        self.event(hci.LinkKeyRequest(PEER))
+        self.event(hci.IoCapabilityRequest(PEER))
+        self.event(hci.IoCapabilityResponse(PEER, peer_io, 0, peer_auth))
+
+    def finish_pairing(self, key_type: LinkKeyType, encryption: int = 0x02) -> None:
+        self.event(hci.SimplePairingComplete(0, PEER))
+        self.event(hci.LinkKeyNotification(PEER, KEY, key_type))
+        self.event(hci.AuthenticationComplete(0, HANDLE))
+        self.event(hci.EncryptionChange(0, HANDLE, encryption))
+
+    def pair_cnf(self) -> PairCnf:
+        (cnf,) = self.to_app(PairCnf)
+        assert isinstance(cnf, PairCnf)
+        return cnf
+
+
+def stored_bond(key_type: LinkKeyType) -> Bond:
+    return bredr_bond(LOCAL, PEER, bytes(reversed(KEY)), key_type)
+
+
+# Vol 3 Part C Table 5.7 (MITM requested): initiator (row) x responder (column).
+J, N, P = (
+    AssociationModel.JUST_WORKS,
+    AssociationModel.NUMERIC_COMPARISON,
+    AssociationModel.PASSKEY_ENTRY,
+)
+MODEL_TABLE = {
+    (DO, DO): J, (DO, DY): J, (DO, KO): P, (DO, NO): J,
+    (DY, DO): J, (DY, DY): N, (DY, KO): P, (DY, NO): J,
+    (KO, DO): P, (KO, DY): P, (KO, KO): P, (KO, NO): J,
+    (NO, DO): J, (NO, DY): J, (NO, KO): J, (NO, NO): J,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("local_io", "peer_io"), list(MODEL_TABLE))
+def test_each_io_capability_pair_gives_the_table_model(
+    local_io: IoCapability, peer_io: IoCapability
+) -> None:
+    expected = MODEL_TABLE[local_io, peer_io]
+    h = Harness(io=local_io)
+    h.start_pairing(peer_io)
+    (reply,) = h.sent(hci.IoCapabilityRequestReply)
+    assert reply.io_capability == local_io
+    # MITM requested unless we have no IO; dedicated bonding since the app asked.
+    assert reply.authentication_requirements == (0x02 if local_io is NO else 0x03)
+    if expected is P:
+        # The keyboard side types; the other displays (both type when both are keyboards).
+        if local_io is KO:
+            h.event(hci.UserPasskeyRequest(PEER))
+            (prompt,) = h.to_app(PasskeyEntryInd)
+            h.message(PasskeyEntryRsp(prompt.prompt_id, 123456))
+            assert h.sent(hci.UserPasskeyRequestReply)[0].numeric_value == 123456
+        else:
+            h.event(hci.UserPasskeyNotification(PEER, 654321))
+            assert h.to_app(PasskeyDisplayInd) == [PasskeyDisplayInd(PEER, 654321)]
+        key_type = LinkKeyType.AUTHENTICATED_P256
+    else:
+        h.event(hci.UserConfirmationRequest(PEER, 999999))
+        if expected is N:
+            (prompt,) = h.to_app(UserConfirmInd)
+            assert prompt.number == 999999
+            h.message(UserConfirmRsp(prompt.prompt_id, True))
+            key_type = LinkKeyType.AUTHENTICATED_P256
+        else:
+            assert h.to_app(UserConfirmInd) == []  # the app asked to pair: no consent prompt
+            key_type = LinkKeyType.UNAUTHENTICATED_P256
+        assert h.sent(hci.UserConfirmationRequestReply)
+    h.finish_pairing(key_type)
+    cnf = h.pair_cnf()
+    assert (cnf.status, cnf.model, cnf.key_type, cnf.used_stored_key) == (
+        0,
+        expected,
+        key_type,
+        False,
+    )
+    assert cnf.key_size == 16
+    (store,) = h.to_app(StoreBondReq)
+    assert store.bond.link_key.type is key_type
+    assert store.bond.link_key.value == bytes(reversed(KEY))  # MSB first in the store
+
+
+def test_not_pairable_refuses_peer_initiated_pairing_with_0x18() -> None:
+    h = Harness()
+    h.event(hci.IoCapabilityResponse(PEER, DY, 0, 0x05))
+    h.event(hci.IoCapabilityRequest(PEER))
+    assert [(c.bd_addr, c.reason) for c in h.sent(hci.IoCapabilityRequestNegativeReply)] == [
+        (PEER, 0x18)
+    ]
+    assert not h.sent(hci.IoCapabilityRequestReply)
+
+
+def test_pairable_responder_asks_consent_for_just_works() -> None:
+    h = Harness(pairable=True, io=NO)
+    h.event(hci.IoCapabilityResponse(PEER, DY, 0, 0x04))
+    h.event(hci.IoCapabilityRequest(PEER))
+    (reply,) = h.sent(hci.IoCapabilityRequestReply)
+    assert reply.authentication_requirements == 0x04  # general bonding, no MITM possible
+    h.event(hci.UserConfirmationRequest(PEER, 1234))
+    (prompt,) = h.to_app(UserConfirmInd)
+    assert prompt.number is None
+    h.message(UserConfirmRsp(prompt.prompt_id, False))
+    assert h.sent(hci.UserConfirmationRequestNegativeReply)
+
+
+def test_unanswered_prompt_is_declined_when_its_timer_expires() -> None:
+    h = Harness()
+    h.start_pairing(DY)
+    h.event(hci.UserConfirmationRequest(PEER, 42))
+    (prompt,) = h.to_app(UserConfirmInd)
+    h.advance(29.0)
+    assert not h.sent(hci.UserConfirmationRequestNegativeReply)
+    h.advance(1.0)
+    assert h.sent(hci.UserConfirmationRequestNegativeReply)
+    assert h.to_app(PromptCancelledInd)[0].prompt_id == prompt.prompt_id
+    h.message(UserConfirmRsp(prompt.prompt_id, True))  # too late: ignored
+    assert not h.sent(hci.UserConfirmationRequestReply)
+    h.event(hci.SimplePairingComplete(0x05, PEER))
+    h.event(hci.AuthenticationComplete(0x05, HANDLE))
+    assert h.pair_cnf().status == 0x05
+
+
+def test_passkey_out_of_range_is_declined() -> None:
+    h = Harness(io=KO)
+    h.start_pairing(DO)
+    h.event(hci.UserPasskeyRequest(PEER))
+    (prompt,) = h.to_app(PasskeyEntryInd)
+    h.message(PasskeyEntryRsp(prompt.prompt_id, 1_000_000))
+    assert h.sent(hci.UserPasskeyRequestNegativeReply)
+    assert not h.sent(hci.UserPasskeyRequestReply)
+
+
+@pytest.mark.parametrize(("peer_size", "minimum", "kept"), [(7, 16, False), (7, 7, True)])
+def test_encryption_key_size_policy(peer_size: int, minimum: int, kept: bool) -> None:
+    h = Harness(min_encryption_key_size=minimum)
+    h.controller_key_size = peer_size
+    h.start_pairing(DY)
+    h.event(hci.UserConfirmationRequest(PEER, 1))
+    h.message(UserConfirmRsp(h.to_app(UserConfirmInd)[0].prompt_id, True))
+    h.finish_pairing(LinkKeyType.AUTHENTICATED_P256)
+    assert h.sent(hci.ReadEncryptionKeySize)
+    cnf = h.pair_cnf()
+    assert h.disconnected() is not kept
+    assert (cnf.status == 0) is kept
+    if not kept:
+        assert "KNOB" in (cnf.error or "")
+        assert h.to_app(LinkSecuredInd) == []
+
+
+def test_encryption_change_v2_key_size_needs_no_read() -> None:
+    h = Harness(bonds=(stored_bond(LinkKeyType.AUTHENTICATED_P256),))
+    h.message(PairReq(1, PEER))
+    h.event(hci.LinkKeyRequest(PEER))
+    (reply,) = h.sent(hci.LinkKeyRequestReply)
+    assert reply.link_key == KEY  # wire order again
+    h.event(hci.AuthenticationComplete(0, HANDLE))
+    h.event(hci.EncryptionChangeV2(0, HANDLE, 0x02, 8))
+    assert not h.sent(hci.ReadEncryptionKeySize)
+    assert h.disconnected()
+
+
+def test_bonded_peer_reconnects_with_the_stored_key() -> None:
+    h = Harness(bonds=(stored_bond(LinkKeyType.AUTHENTICATED_P256),))
+    h.message(PairReq(1, PEER))
+    h.event(hci.LinkKeyRequest(PEER))
+    h.event(hci.AuthenticationComplete(0, HANDLE))
+    h.event(hci.EncryptionChange(0, HANDLE, 0x02))
+    cnf = h.pair_cnf()
+    assert (cnf.status, cnf.used_stored_key, cnf.model) == (0, True, None)
+    assert cnf.key_type is LinkKeyType.AUTHENTICATED_P256
+    assert not h.sent(hci.IoCapabilityRequestReply)
+
+
+def test_no_bond_gives_negative_link_key_reply() -> None:
+    h = Harness()
+    h.event(hci.LinkKeyRequest(PEER))
+    assert h.sent(hci.LinkKeyRequestNegativeReply)
+
+
+def test_secure_connections_only_refuses_p192_and_just_works() -> None:
+    h = Harness(secure_connections_only=True, bonds=(stored_bond(LinkKeyType.AUTHENTICATED_P192),))
+    h.message(PairReq(1, PEER))
+    h.event(hci.LinkKeyRequest(PEER))
+    assert h.sent(hci.LinkKeyRequestNegativeReply)  # the P-192 bond is not good enough
+    h.event(hci.IoCapabilityRequest(PEER))
+    assert h.sent(hci.IoCapabilityRequestReply)[0].authentication_requirements & 0x01
+    h.event(hci.IoCapabilityResponse(PEER, NO, 0, 0x00))
+    h.event(hci.UserConfirmationRequest(PEER, 5))
+    assert h.sent(hci.UserConfirmationRequestNegativeReply)
+
+
+def test_secure_connections_only_disconnects_on_authenticated_p192_key() -> None:
+    h = Harness(secure_connections_only=True)
+    h.start_pairing(DY)
+    h.event(hci.UserConfirmationRequest(PEER, 1))
+    h.message(UserConfirmRsp(h.to_app(UserConfirmInd)[0].prompt_id, True))
+    h.event(hci.SimplePairingComplete(0, PEER))
+    h.event(hci.LinkKeyNotification(PEER, KEY, LinkKeyType.AUTHENTICATED_P192))
+    assert h.disconnected()
+    assert h.to_app(StoreBondReq) == []
+    assert h.pair_cnf().status == 0x05
+
+
+def test_bias_downgrade_of_a_secure_connections_bond_is_refused() -> None:
+    bond = stored_bond(LinkKeyType.AUTHENTICATED_P256)
+    h = Harness(bonds=(bond,), pairable=True)
+    # An impersonator without the key pairs again, only able to produce a P-192 key.
+    h.event(hci.IoCapabilityResponse(PEER, DY, 0, 0x05))
+    h.event(hci.IoCapabilityRequest(PEER))
+    h.event(hci.UserConfirmationRequest(PEER, 7))
+    h.message(UserConfirmRsp(h.to_app(UserConfirmInd)[0].prompt_id, True))
+    h.event(hci.SimplePairingComplete(0, PEER))
+    h.event(hci.LinkKeyNotification(PEER, bytes(16), LinkKeyType.AUTHENTICATED_P192))
+    assert h.disconnected()
+    assert h.to_app(BondRefusedInd) and h.to_app(StoreBondReq) == []
+    assert h.core.link_keys[PEER] == bond.link_key  # the old bond is kept
+
+
+def test_secure_connections_key_with_e0_encryption_is_a_downgrade() -> None:
+    h = Harness(bonds=(stored_bond(LinkKeyType.AUTHENTICATED_P256),))
+    h.event(hci.LinkKeyRequest(PEER))  # the peer authenticates us
+    h.event(hci.EncryptionChange(0, HANDLE, 0x01))  # E0, not AES-CCM
+    assert h.disconnected()
+
+
+def test_peer_that_only_challenged_us_must_answer_our_challenge() -> None:
+    # Legacy authentication proves one side only; a role-switching impersonator never proves.
+    h = Harness(bonds=(stored_bond(LinkKeyType.AUTHENTICATED_P192),))
+    h.event(hci.LinkKeyRequest(PEER))
+    h.event(hci.EncryptionChange(0, HANDLE, 0x01))
+    assert len(h.sent(hci.AuthenticationRequested)) == 1
+    assert h.to_app(LinkSecuredInd) == []
+    h.event(hci.AuthenticationComplete(0x06, HANDLE))
+    assert h.disconnected()
+
+
+def test_peer_that_answers_our_challenge_is_secured() -> None:
+    h = Harness(bonds=(stored_bond(LinkKeyType.AUTHENTICATED_P192),))
+    h.event(hci.LinkKeyRequest(PEER))
+    h.event(hci.EncryptionChange(0, HANDLE, 0x01))
+    h.event(hci.AuthenticationComplete(0, HANDLE))
+    (secured,) = h.to_app(LinkSecuredInd)
+    assert (secured.key_size, secured.used_stored_key) == (16, True)
+    assert not h.disconnected()
+
+
+def test_encryption_without_any_key_disconnects() -> None:
+    h = Harness()
+    h.event(hci.EncryptionChange(0, HANDLE, 0x02))
+    assert h.disconnected()
+
+
+def test_link_key_without_completed_pairing_is_not_stored() -> None:
+    h = Harness()
+    h.event(hci.LinkKeyNotification(PEER, KEY, LinkKeyType.AUTHENTICATED_P256))
+    assert h.to_app(StoreBondReq) == [] and PEER not in h.core.link_keys
+    assert h.disconnected()
+
+
+def test_store_refused_as_weaker_restores_the_previous_key() -> None:
+    h = Harness(pairable=True)
+    h.event(hci.IoCapabilityResponse(PEER, DY, 0, 0x05))
+    h.event(hci.IoCapabilityRequest(PEER))
+    h.event(hci.UserConfirmationRequest(PEER, 7))
+    h.message(UserConfirmRsp(h.to_app(UserConfirmInd)[0].prompt_id, True))
+    h.event(hci.SimplePairingComplete(0, PEER))
+    h.event(hci.LinkKeyNotification(PEER, KEY, LinkKeyType.AUTHENTICATED_P256))
+    assert h.to_app(StoreBondReq)
+    h.message(StoreBondRsp(PEER, stored=False, error="weaker", weaker=True))
+    assert PEER not in h.core.link_keys
+    assert h.to_app(BondRefusedInd)
+
+
+def test_oob_data_from_the_provider_is_announced_and_replied() -> None:
+    h = Harness(oob=True)
+    h.message(PairReq(1, PEER))
+    h.event(hci.LinkKeyRequest(PEER))
+    h.event(hci.IoCapabilityRequest(PEER))
+    (ask,) = h.to_app(OobDataInd)
+    assert not h.sent(hci.IoCapabilityRequestReply)
+    c, r = bytes(range(16)), bytes(range(16, 32))
+    h.message(OobDataRsp(ask.prompt_id, PeerOobData(c_256=c, r_256=r)))
+    assert h.sent(hci.IoCapabilityRequestReply)[0].oob_data_present == 1
+    h.event(hci.IoCapabilityResponse(PEER, DY, 0, 0x05))
+    h.event(hci.RemoteOobDataRequest(PEER))
+    (reply,) = h.sent(hci.RemoteOobExtendedDataRequestReply)
+    assert (reply.c_256, reply.r_256) == (bytes(reversed(c)), bytes(reversed(r)))
+    h.finish_pairing(LinkKeyType.AUTHENTICATED_P256)
+    assert h.pair_cnf().model is AssociationModel.OUT_OF_BAND
+
+
+def test_pair_request_without_link_fails_cleanly() -> None:
+    h = Harness()
+    h.message(PairReq(9, Address.parse("00:00:00:00:00:09")))
+    assert h.pair_cnf().status == 0x02
+
+
+def test_link_loss_answers_waiting_requests_and_cancels_prompts() -> None:
+    h = Harness()
+    h.start_pairing(DY)
+    h.event(hci.UserConfirmationRequest(PEER, 3))
+    h.apply(h.core.on_link_down(HANDLE, 0x08, h.now))
+    assert h.pair_cnf().status == 0x08
+    assert h.to_app(PromptCancelledInd)
+    assert h.timers == {}
+
+
+def test_pin_pairing_is_refused() -> None:
+    h = Harness()
+    h.event(hci.PinCodeRequest(PEER))
+    assert h.sent(hci.PinCodeRequestNegativeReply)
+
+
+def test_out_of_state_events_are_ignored() -> None:
+    h = Harness()
+    h.event(hci.AuthenticationComplete(0, 0x0777))
+    h.event(hci.EncryptionChange(0, 0x0777, 1))
+    h.event(hci.UserPasskeyNotification(PEER, 5))
+    h.event(hci.SimplePairingComplete(0, PEER))
+    h.message(UserConfirmRsp(99, True))
+    h.event(hci.UserConfirmationRequest(PEER, 5))  # no IO capability exchange: declined
+    assert h.sent(hci.UserConfirmationRequestNegativeReply)
+    assert h.app == []
+
+
+def test_le_long_term_key_request_without_bond_is_refused() -> None:
+    h = Harness()
+    h.apply(h.core.on_link_up(AclLink(0x40, LinkTransport.LE, PEER, Role.PERIPHERAL), 0))
+    h.event(hci.LeLongTermKeyRequest(0x40, bytes(8), 0))
+    assert h.sent(hci.LeLongTermKeyRequestNegativeReply)
+
+
+def test_le_long_term_key_request_with_matching_bond_gets_the_key() -> None:
+    from bluetrio.keystore import KeyDistribution, LongTermKey, Transport
+
+    ltk = LongTermKey(KEY, ediv=0x1234, rand=bytes(range(8)))
+    bond = Bond(LOCAL, PEER, Transport.LE, local_keys=KeyDistribution(ltk=ltk))
+    h = Harness(bonds=(bond,))
+    h.apply(h.core.on_link_up(AclLink(0x40, LinkTransport.LE, PEER, Role.PERIPHERAL), 0))
+    h.event(hci.LeLongTermKeyRequest(0x40, bytes(reversed(range(8))), 0x1234))
+    (reply,) = h.sent(hci.LeLongTermKeyRequestReply)
+    assert reply.long_term_key == bytes(reversed(KEY))
+    h.event(hci.LeLongTermKeyRequest(0x40, bytes(8), 0x1234))  # wrong Rand
+    assert h.sent(hci.LeLongTermKeyRequestNegativeReply)
