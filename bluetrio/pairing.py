@@ -1,0 +1,333 @@
+"""The application's side of pairing: the delegate that talks to the user, and bonds on disk.
+
+The security core (``bluetrio.actors.btm.security``) is sans-IO: when pairing needs the user
+it sends a prompt to the application port and waits (with a time limit) for the answer.
+:func:`serve_pairing_delegate` is the task that answers those prompts by awaiting a
+:class:`PairingDelegate`, and persists the bonds the core reports through a
+:class:`~bluetrio.keystore.KeyStore`. :func:`pair` asks the core to authenticate and encrypt a
+BR/EDR link, pairing first when there is no bond.
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(serve_pairing_delegate, stack.app, MyDelegate(), keystore)
+        result = await pair(stack.app, address)
+        print(result.model, result.key_type)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TextIO, TypeVar
+
+import attrs
+import trio
+
+from bluetrio.actors.runtime import AppPort
+from bluetrio.address import Address
+from bluetrio.errors import BluetrioError
+from bluetrio.keystore import KeyStore, KeyStoreError, LinkKeyType, MemoryKeyStore, WeakerKeyError
+from bluetrio.messages import hci
+from bluetrio.messages.base import Message
+from bluetrio.messages.btm_security import (
+    MAX_PASSKEY,
+    AssociationModel,
+    IoCapability,
+    OobDataInd,
+    OobDataRsp,
+    PairCnf,
+    PairReq,
+    PasskeyDisplayInd,
+    PasskeyEntryInd,
+    PasskeyEntryRsp,
+    PeerOobData,
+    PromptCancelledInd,
+    SecurityMessage,
+    SecurityServiceReq,
+    StoreBondReq,
+    StoreBondRsp,
+    UserConfirmInd,
+    UserConfirmRsp,
+)
+from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
+
+__all__ = [
+    "AssociationModel",
+    "IoCapability",
+    "PairingDelegate",
+    "PairingError",
+    "PairingResult",
+    "PeerOobData",
+    "TerminalPairingDelegate",
+    "pair",
+    "serve_pairing_delegate",
+]
+
+logger = logging.getLogger(__name__)
+
+BTM = "btm"
+T = TypeVar("T")
+
+
+class PairingError(BluetrioError):
+    """Pairing, authentication or encryption of a link failed; ``status`` is the HCI code."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{message} (HCI status 0x{status:02X})")
+        self.status = status
+
+
+@attrs.frozen
+class PairingResult:
+    """A link authenticated and encrypted by :func:`pair`.
+
+    ``model`` is the association model when pairing happened, None when a bond was used.
+    """
+
+    address: Address
+    handle: int
+    key_type: LinkKeyType
+    key_size: int
+    used_stored_key: bool
+    model: AssociationModel | None
+
+
+class PairingDelegate:
+    """Answers the questions of Secure Simple Pairing; subclass it to talk to your user.
+
+    The defaults suit a device without input or output: Just Works pairing is accepted
+    (it still needs the stack to be pairable, or the application to ask for it), anything
+    that needs a user is declined.
+    """
+
+    io_capability: IoCapability = IoCapability.NO_INPUT_NO_OUTPUT
+
+    async def accept_pairing(self, peer: Address) -> bool:
+        """Just Works: pair with ``peer`` at all? (No number to compare.)"""
+        return True
+
+    async def confirm_numeric(self, peer: Address, number: int) -> bool:
+        """Numeric Comparison: does ``peer`` show the same six digits?"""
+        return False
+
+    async def enter_passkey(self, peer: Address) -> int | None:
+        """Passkey Entry: the six digits ``peer`` displays, or None to give up."""
+        return None
+
+    async def display_passkey(self, peer: Address, passkey: int) -> None:
+        """Passkey Entry: show ``passkey``; the user types it on ``peer``."""
+
+    async def oob_data(self, peer: Address) -> PeerOobData | None:
+        """OOB data received from ``peer`` by other means (NFC...), or None."""
+        return None
+
+    @property
+    def provides_oob_data(self) -> bool:
+        """Whether :meth:`oob_data` is overridden, so asking it is worth a round trip."""
+        return type(self).oob_data is not PairingDelegate.oob_data
+
+
+async def _read_line(prompt: str) -> str:
+    # input() blocks its thread; abandoning it lets a cancelled prompt return at once.
+    return await trio.to_thread.run_sync(input, prompt, abandon_on_cancel=True)
+
+
+class TerminalPairingDelegate(PairingDelegate):
+    """Asks on the terminal: confirm a number, type a passkey, show a passkey."""
+
+    def __init__(
+        self,
+        io_capability: IoCapability = IoCapability.DISPLAY_YES_NO,
+        *,
+        read_line: Callable[[str], Awaitable[str]] = _read_line,
+        output: TextIO | None = None,
+    ) -> None:
+        self.io_capability = io_capability
+        self._read_line = read_line
+        self._output = output
+
+    def _say(self, text: str) -> None:
+        print(text, file=self._output or sys.stdout, flush=True)
+
+    async def _yes(self, question: str) -> bool:
+        answer = await self._read_line(f"{question} [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    async def accept_pairing(self, peer: Address) -> bool:
+        return await self._yes(f"Pair with {peer} (Just Works, no verification)?")
+
+    async def confirm_numeric(self, peer: Address, number: int) -> bool:
+        return await self._yes(f"Does {peer} show {number:06d}?")
+
+    async def enter_passkey(self, peer: Address) -> int | None:
+        answer = (await self._read_line(f"Passkey shown by {peer}: ")).strip()
+        if not answer.isdigit() or int(answer) > MAX_PASSKEY:
+            self._say(f"{answer!r} is not a passkey of up to six digits; pairing declined")
+            return None
+        return int(answer)
+
+    async def display_passkey(self, peer: Address, passkey: int) -> None:
+        self._say(f"Type {passkey:06d} on {peer}")
+
+
+async def _local_address(app: AppPort) -> Address:
+    reply = await app.request("hci", HciCommandReq(app.runtime.new_token(), hci.ReadBdAddr()))
+    assert isinstance(reply, HciCommandCnf)
+    event = reply.event
+    if not isinstance(event, hci.CommandComplete) or event.status != 0:
+        raise PairingError(0x1F, f"cannot read the local address: {reply.error or event}")
+    returned = event.decode_return()
+    assert isinstance(returned, hci.ReadBdAddrReturn)
+    return returned.bd_addr
+
+
+class _PairingService:
+    """Answers the security core's prompts and persists its bonds."""
+
+    def __init__(
+        self, app: AppPort, delegate: PairingDelegate, keystore: KeyStore, btm: str
+    ) -> None:
+        self.app = app
+        self.delegate = delegate
+        self.keystore = keystore
+        self.btm = btm
+        self.prompts: dict[int, trio.CancelScope] = {}
+
+    async def serve(
+        self, channel: trio.MemoryReceiveChannel[Message], nursery: trio.Nursery
+    ) -> None:
+        async for message in channel:
+            if isinstance(message, UserConfirmInd):
+                nursery.start_soon(self._answer_confirmation, message)
+            elif isinstance(message, PasskeyEntryInd):
+                nursery.start_soon(self._answer_passkey, message)
+            elif isinstance(message, OobDataInd):
+                nursery.start_soon(self._answer_oob, message)
+            elif isinstance(message, PasskeyDisplayInd):
+                nursery.start_soon(self._guarded, self.delegate.display_passkey, message)
+            elif isinstance(message, PromptCancelledInd):
+                scope = self.prompts.pop(message.prompt_id, None)
+                if scope is not None:
+                    scope.cancel()
+            elif isinstance(message, StoreBondReq):
+                nursery.start_soon(self._store, message)
+
+    async def _guarded(
+        self, show: Callable[[Address, int], Awaitable[None]], message: PasskeyDisplayInd
+    ) -> None:
+        try:
+            await show(message.peer, message.passkey)
+        except Exception:
+            logger.exception("pairing delegate failed to display a passkey")
+
+    async def _ask(
+        self, prompt_id: int, question: Callable[[], Awaitable[T]], declined: T
+    ) -> tuple[bool, T]:
+        """(still wanted, the delegate's answer); ``declined`` when the delegate raised."""
+        with trio.CancelScope() as scope:
+            self.prompts[prompt_id] = scope
+            try:
+                return True, await question()
+            except Exception:
+                logger.exception("pairing delegate failed; answering no")
+                return True, declined
+            finally:
+                self.prompts.pop(prompt_id, None)
+        return False, declined  # the core withdrew the prompt and has answered it itself
+
+    async def _answer_confirmation(self, message: UserConfirmInd) -> None:
+        peer, number = message.peer, message.number
+        if number is None:
+            wanted, accepted = await self._ask(
+                message.prompt_id, lambda: self.delegate.accept_pairing(peer), False
+            )
+        else:
+            wanted, accepted = await self._ask(
+                message.prompt_id, lambda: self.delegate.confirm_numeric(peer, number), False
+            )
+        if wanted:
+            self.app.send(self.btm, UserConfirmRsp(message.prompt_id, accepted is True))
+
+    async def _answer_passkey(self, message: PasskeyEntryInd) -> None:
+        wanted, passkey = await self._ask(
+            message.prompt_id, lambda: self.delegate.enter_passkey(message.peer), None
+        )
+        if wanted:
+            self.app.send(self.btm, PasskeyEntryRsp(message.prompt_id, passkey))
+
+    async def _answer_oob(self, message: OobDataInd) -> None:
+        wanted, data = await self._ask(
+            message.prompt_id, lambda: self.delegate.oob_data(message.peer), None
+        )
+        if wanted:
+            self.app.send(self.btm, OobDataRsp(message.prompt_id, data))
+
+    async def _store(self, message: StoreBondReq) -> None:
+        peer = message.bond.peer_address
+        try:
+            await self.keystore.save(message.bond)
+        except WeakerKeyError as error:
+            self.app.send(self.btm, StoreBondRsp(peer, False, str(error), weaker=True))
+        except KeyStoreError as error:
+            self.app.send(self.btm, StoreBondRsp(peer, False, str(error)))
+        else:
+            self.app.send(self.btm, StoreBondRsp(peer, True))
+
+
+async def serve_pairing_delegate(
+    app: AppPort,
+    delegate: PairingDelegate | None = None,
+    keystore: KeyStore | None = None,
+    *,
+    btm: str = BTM,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Answer the security core's prompts with ``delegate`` and keep bonds in ``keystore``.
+
+    Start it with ``nursery.start``: it loads the bonds, hands them to the security core and
+    reports started; it runs until cancelled. Without a key store, bonds last as long as the
+    process (a :class:`MemoryKeyStore` of the controller's address).
+    """
+    delegate = delegate if delegate is not None else PairingDelegate()
+    if keystore is None:
+        keystore = MemoryKeyStore(await _local_address(app))
+    bonds = tuple(await keystore.list())
+    channel = app.subscribe(lambda message: isinstance(message, SecurityMessage))
+    service = _PairingService(app, delegate, keystore, btm)
+    try:
+        async with trio.open_nursery() as nursery:
+            app.send(
+                btm,
+                SecurityServiceReq(
+                    keystore.local_address,
+                    bonds,
+                    IoCapability(delegate.io_capability),
+                    delegate.provides_oob_data,
+                ),
+            )
+            task_status.started()
+            await service.serve(channel, nursery)
+    finally:
+        app.unsubscribe(channel)
+
+
+async def pair(app: AppPort, address: Address, *, btm: str = BTM) -> PairingResult:
+    """Authenticate and encrypt the BR/EDR link to ``address``, pairing if there is no bond.
+
+    The link must be up (connect first). Raises :class:`PairingError` when pairing,
+    authentication or encryption fails, or when the link is refused by the security policy
+    (key too short, Secure Connections Only, downgrade of a bond).
+    """
+    reply = await app.request(btm, PairReq(app.runtime.new_token(), address))
+    assert isinstance(reply, PairCnf)
+    if reply.status != 0 or reply.handle is None or reply.key_type is None:
+        raise PairingError(reply.status, f"securing the link to {address} failed: {reply.error}")
+    assert reply.key_size is not None
+    return PairingResult(
+        address=reply.address,
+        handle=reply.handle,
+        key_type=reply.key_type,
+        key_size=reply.key_size,
+        used_stored_key=reply.used_stored_key,
+        model=reply.model,
+    )
