@@ -65,3 +65,15 @@ class ConnectionClosedError(BluetrioError):
         super().__init__(reason if code is None else f"{reason} (code 0x{code:02X})")
         self.reason = reason
         self.code = code
+
+
+class ConnectionFailedError(HciError):
+    """A connection could not be established; ``status`` is the HCI status (Vol 1 Part F)."""
+
+
+class ConnectionTimeoutError(ConnectionFailedError):
+    """No connection was established within the requested time; the attempt was cancelled."""
+
+
+class ControllerNotReadyError(ControllerError):
+    """Bring-up failed, so the controller cannot be used."""

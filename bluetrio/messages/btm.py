@@ -55,6 +55,7 @@ class AclLink:
     interval: int = 0  # LE connection interval, units of 1.25 ms
     latency: int = 0
     supervision_timeout: int = 0  # units of 10 ms
+    remote_features: tuple[int, ...] = ()  # LMP feature pages, or the LE feature mask
 
     @property
     def peer(self) -> Address:
@@ -305,3 +306,24 @@ class SetDiscoverableReq(Message):
     token: int
     discoverable: bool
     connectable: bool = True
+
+
+@attrs.frozen
+class StartBringUpReq(Message):
+    """Ask BTM to (re)run bring-up; it answers ControllerReadyInd or ControllerFailedInd."""
+
+
+@attrs.frozen
+class BondedPeer:
+    """What BTM needs of a stored bond: the identity address and the peer's IRK, if any."""
+
+    address: Address
+    irk: bytes | None = None
+
+
+@attrs.frozen
+class LoadBondsReq(Message):
+    """Seed the device records with stored bonds (from the key store, at start)."""
+
+    token: int
+    bonds: tuple[BondedPeer, ...]

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import attrs
 
 from bluetrio.actors.core import NO_EFFECTS, Effects, Send
+from bluetrio.controller_info import OPTIONAL_COMMAND_TIMEOUT, Query, Skipped
+from bluetrio.errors import DecodeError
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
 
 logger = logging.getLogger(__name__)
@@ -48,8 +50,10 @@ class CommandOutcome:
         return self.event is not None and self.status == 0
 
     def returned(self) -> Any:
-        """The decoded return parameters of a Command Complete (Vol 4 Part E 7.7.14)."""
-        return self.event.decode_return()  # type: ignore[union-attr]
+        """The decoded return parameters of a Command Complete (Vol 4 Part E 7.7.14); the
+        event itself for a Command Status, which has none."""
+        decode = getattr(self.event, "decode_return", None)
+        return self.event if decode is None else decode()
 
     def describe(self) -> str:
         name = getattr(self.command, "NAME", type(self.command).__name__)
@@ -103,3 +107,73 @@ class CommandIssuer:
     @property
     def in_flight(self) -> int:
         return len(self._waiting)
+
+
+Finished = Callable[[Any, float], Effects]
+Failed = Callable[[CommandOutcome, float], Effects]
+
+
+class SequenceRunner:
+    """Drives a :data:`~bluetrio.controller_info.CommandSequence` (a generator of Queries)
+    through a :class:`CommandIssuer`: each answer is sent back into the generator.
+
+    A failed mandatory command ends the sequence with ``on_failed``; an optional one that
+    fails or times out (after ``optional_timeout`` seconds) is logged and skipped.
+    """
+
+    def __init__(
+        self,
+        issuer: CommandIssuer,
+        sequence: Generator[Query, Any, Any],
+        on_finished: Finished,
+        on_failed: Failed,
+        *,
+        optional_timeout: float = OPTIONAL_COMMAND_TIMEOUT,
+    ) -> None:
+        self._issuer = issuer
+        self._sequence = sequence
+        self._on_finished = on_finished
+        self._on_failed = on_failed
+        self._optional_timeout = optional_timeout
+        self._current: Query | None = None
+        self.active = False
+
+    def start(self, now: float) -> Effects:
+        self.active = True
+        return self._advance(None, now)
+
+    def abandon(self) -> None:
+        """Stop without calling back (a reset made the sequence pointless)."""
+        self.active = False
+        self._sequence.close()
+
+    def _advance(self, answer: Any, now: float) -> Effects:
+        try:
+            query = self._sequence.send(answer)
+        except StopIteration as finished:
+            self.active = False
+            return self._on_finished(finished.value, now)
+        self._current = query
+        timeout = self._optional_timeout if query.optional else None
+        return self._issuer.send(query.command, self._on_answer, timeout=timeout)
+
+    def _on_answer(self, outcome: CommandOutcome, now: float) -> Effects:
+        if not self.active or self._current is None:
+            return NO_EFFECTS
+        if outcome.ok:
+            try:
+                answer = outcome.returned()
+            except DecodeError as exc:
+                if not self._current.optional:
+                    return self._fail(outcome, now)
+                answer = Skipped(f"malformed return parameters: {exc}")
+            return self._advance(answer, now)
+        if self._current.optional:
+            logger.info("btm: optional %s; skipped", outcome.describe())
+            return self._advance(Skipped(outcome.describe()), now)
+        return self._fail(outcome, now)
+
+    def _fail(self, outcome: CommandOutcome, now: float) -> Effects:
+        self.active = False
+        self._sequence.close()
+        return self._on_failed(outcome, now)

@@ -1,0 +1,299 @@
+"""BR/EDR link management: inquiry with EIR, remote name, paging with a timeout and
+cancellation, and the policy for incoming connections (Core 5.4 Vol 4 Part E 7.1)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import attrs
+
+from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome
+from bluetrio.actors.btm.devices import DeviceRecords
+from bluetrio.actors.core import CancelTimer, Effects, Send, StartTimer, TimerKey
+from bluetrio.address import Address
+from bluetrio.errors import DecodeError
+from bluetrio.messages import hci
+from bluetrio.messages.ad import AdvertisingData
+from bluetrio.messages.btm import (
+    BtmCnf,
+    ConnectCancelReq,
+    ConnectCnf,
+    ConnectionPolicy,
+    ConnectionRequestInd,
+    ConnectReq,
+    InquiryCnf,
+    InquiryReq,
+    InquiryResult,
+    RemoteNameCnf,
+    RemoteNameReq,
+)
+
+logger = logging.getLogger(__name__)
+
+GIAC = 0x9E8B33  # General Inquiry Access Code (Assigned Numbers, Baseband)
+INQUIRY_LENGTH_UNIT = 1.28  # seconds (Vol 4 Part E 7.1.1)
+MAX_INQUIRY_LENGTH = 0x30
+COMMAND_DISALLOWED = 0x0C
+UNKNOWN_CONNECTION_ID = 0x02
+CONNECTION_TIMEOUT_STATUS = 0x08
+REJECT_LIMITED_RESOURCES = 0x0D  # Vol 1 Part F 1.3
+REJECT_UNACCEPTABLE_ADDRESS = 0x0F
+LINK_TYPE_ACL = 0x01
+ROLE_REMAIN_PERIPHERAL = 0x01  # Accept_Connection_Request Role (Vol 4 Part E 7.1.8)
+# Create_Connection defaults (Vol 4 Part E 7.1.5): DM1/DH1/DM3/DH3/DM5/DH5, R1, role switch ok.
+ACL_PACKET_TYPES = 0xCC18
+PAGE_SCAN_R1 = 0x01
+
+
+def inquiry_length(duration: float) -> int:
+    return max(1, min(MAX_INQUIRY_LENGTH, math.ceil(duration / INQUIRY_LENGTH_UNIT)))
+
+
+@attrs.define
+class _Inquiry:
+    sender: str
+    token: int
+    results: dict[Address, InquiryResult] = attrs.field(factory=dict)
+
+
+@attrs.define
+class _Page:
+    sender: str
+    request: ConnectReq
+    key: TimerKey
+    timed_out: bool = False
+    cancel_reason: str | None = None
+
+
+class BrEdrManager:
+    def __init__(
+        self, commands: CommandIssuer, devices: DeviceRecords, *, app: str = "app"
+    ) -> None:
+        self.commands = commands
+        self.devices = devices
+        self.app = app
+        self.policy = ConnectionPolicy.ACCEPT_ALL
+        self.inquiry: _Inquiry | None = None
+        self.pages: dict[Address, _Page] = {}
+        self.name_requests: dict[Address, list[tuple[str, int]]] = {}
+
+    def reset(self) -> Effects:
+        effects: Effects = []
+        if self.inquiry is not None:
+            effects.append(
+                Send(
+                    self.inquiry.sender,
+                    InquiryCnf(self.inquiry.token, 0x03, (), "controller reset"),
+                )
+            )
+            self.inquiry = None
+        for page in self.pages.values():
+            effects += [CancelTimer(page.key), _page_failure(page, 0x03, "controller reset")]
+        self.pages.clear()
+        for _address, waiters in self.name_requests.items():
+            effects += [
+                Send(s, RemoteNameCnf(t, 0x03, None, "controller reset")) for s, t in waiters
+            ]
+        self.name_requests.clear()
+        return effects
+
+    # -- inquiry ----------------------------------------------------------------------------
+    def start_inquiry(self, sender: str, request: InquiryReq, now: float) -> Effects:
+        if self.inquiry is not None:
+            return [
+                Send(
+                    sender,
+                    InquiryCnf(
+                        request.token, COMMAND_DISALLOWED, (), "an inquiry is already running"
+                    ),
+                )
+            ]
+        self.inquiry = _Inquiry(sender, request.token)
+        command = hci.Inquiry(GIAC, inquiry_length(request.duration), request.max_responses)
+        return self.commands.send(command, self._on_inquiry_status)
+
+    def _on_inquiry_status(self, outcome: CommandOutcome, now: float) -> Effects:
+        if outcome.ok or self.inquiry is None:
+            return []
+        inquiry, self.inquiry = self.inquiry, None
+        return [
+            Send(inquiry.sender, InquiryCnf(inquiry.token, outcome.status, (), outcome.describe()))
+        ]
+
+    def on_inquiry_result(self, event: Any) -> Effects:
+        if self.inquiry is None:
+            return []
+        if isinstance(event, hci.ExtendedInquiryResult):
+            try:
+                data = AdvertisingData.decode(event.extended_inquiry_response)
+            except DecodeError as exc:
+                logger.info("btm: EIR from %s is malformed (%s); ignored", event.bd_addr, exc)
+                data = AdvertisingData.EMPTY
+            self._found(
+                InquiryResult(
+                    event.bd_addr,
+                    event.class_of_device,
+                    event.rssi,
+                    data,
+                    event.page_scan_repetition_mode,
+                    event.clock_offset,
+                )
+            )
+            return []
+        for response in event.responses:
+            rssi = getattr(response, "rssi", None)
+            self._found(InquiryResult(response.bd_addr, response.class_of_device, rssi,
+                                      AdvertisingData.EMPTY, response.page_scan_repetition_mode,
+                                      response.clock_offset))  # fmt: skip
+        return []
+
+    def _found(self, result: InquiryResult) -> None:
+        assert self.inquiry is not None
+        previous = self.inquiry.results.get(result.address)
+        if previous is not None and not result.data.structures:
+            result = attrs.evolve(result, data=previous.data)  # keep the EIR seen earlier
+        self.inquiry.results[result.address] = result
+        record = self.devices.obtain(result.address)
+        record.class_of_device = result.class_of_device
+        if result.name is not None:
+            record.name = result.name
+
+    def on_inquiry_complete(self, event: Any) -> Effects:
+        if self.inquiry is None:
+            return []
+        inquiry, self.inquiry = self.inquiry, None
+        return [
+            Send(
+                inquiry.sender,
+                InquiryCnf(inquiry.token, event.status, tuple(inquiry.results.values())),
+            )
+        ]
+
+    # -- remote name --------------------------------------------------------------------------
+    def request_name(self, sender: str, request: RemoteNameReq, now: float) -> Effects:
+        waiters = self.name_requests.setdefault(request.address, [])
+        waiters.append((sender, request.token))
+        if len(waiters) > 1:
+            return []  # one request on the air answers every asker
+        command = hci.RemoteNameRequest(
+            request.address, request.page_scan_repetition_mode, 0, request.clock_offset
+        )
+
+        def on_status(outcome: CommandOutcome, at: float) -> Effects:
+            if outcome.ok:
+                return []
+            return self._answer_name(request.address, outcome.status, None, outcome.describe())
+
+        return self.commands.send(command, on_status)
+
+    def on_remote_name(self, event: Any) -> Effects:
+        if event.status == 0:
+            record = self.devices.find(event.bd_addr)
+            if record is not None:
+                record.name = event.remote_name
+        error = (
+            None
+            if event.status == 0
+            else f"remote name request failed (status 0x{event.status:02X})"
+        )
+        return self._answer_name(
+            event.bd_addr, event.status, event.remote_name if event.status == 0 else None, error
+        )
+
+    def _answer_name(
+        self, address: Address, status: int, name: str | None, error: str | None
+    ) -> Effects:
+        waiters = self.name_requests.pop(address, [])
+        return [
+            Send(sender, RemoteNameCnf(token, status, name, error)) for sender, token in waiters
+        ]
+
+    # -- paging -------------------------------------------------------------------------------
+    def connect(self, sender: str, request: ConnectReq, now: float) -> Effects:
+        address = request.address
+        if address in self.pages:
+            return [
+                Send(
+                    sender,
+                    ConnectCnf(
+                        request.token, COMMAND_DISALLOWED, None, f"already paging {address}"
+                    ),
+                )
+            ]
+        page = _Page(sender, request, TimerKey(("btm", "page", address), "timeout"))
+        self.pages[address] = page
+        command = hci.CreateConnection(address, ACL_PACKET_TYPES, PAGE_SCAN_R1, 0, 0, 1)
+
+        def on_status(outcome: CommandOutcome, at: float) -> Effects:
+            if outcome.ok or self.pages.get(address) is not page:
+                return []
+            del self.pages[address]
+            return [CancelTimer(page.key), _page_failure(page, outcome.status, outcome.describe())]
+
+        return [
+            *self.commands.send(command, on_status),
+            StartTimer(page.key, now + request.timeout),
+        ]
+
+    def on_page_timeout(self, address: Address, now: float) -> Effects:
+        page = self.pages.get(address)
+        if page is None or page.cancel_reason is not None:
+            return []
+        page.timed_out = True
+        page.cancel_reason = f"no connection to {address} within {page.request.timeout:g} s"
+        return self.commands.send(hci.CreateConnectionCancel(address))
+
+    def cancel(self, sender: str, request: ConnectCancelReq, now: float) -> Effects:
+        page = self.pages.get(request.address)
+        if page is None:
+            return [
+                Send(
+                    sender,
+                    BtmCnf(request.token, UNKNOWN_CONNECTION_ID, f"not paging {request.address}"),
+                )
+            ]
+        effects: Effects = [Send(sender, BtmCnf(request.token))]
+        if page.cancel_reason is None:
+            page.cancel_reason = "cancelled by the application"
+            effects = self.commands.send(hci.CreateConnectionCancel(request.address)) + effects
+        return effects
+
+    def take_page(self, address: Address, status: int) -> tuple[_Page | None, Effects]:
+        """On a Connection Complete: the page it answers (None if incoming), and failures."""
+        page = self.pages.pop(address, None)
+        if page is None:
+            return None, []
+        effects: Effects = [CancelTimer(page.key)]
+        if status != 0:
+            reason = page.cancel_reason or f"page failed (status 0x{status:02X})"
+            effects.append(
+                _page_failure(page, CONNECTION_TIMEOUT_STATUS if page.timed_out else status, reason)
+            )
+            return None, effects
+        return page, effects
+
+    # -- incoming connections ---------------------------------------------------------------------
+    def on_connection_request(self, event: Any) -> Effects:
+        address = event.bd_addr
+        if event.link_type != LINK_TYPE_ACL:
+            # No synchronous (SCO/eSCO) support in this stack.
+            return self.commands.send(
+                hci.RejectConnectionRequest(address, REJECT_LIMITED_RESOURCES)
+            )
+        record = self.devices.find(address)
+        bonded = record is not None and record.paired
+        accepted = self.policy is ConnectionPolicy.ACCEPT_ALL or (
+            self.policy is ConnectionPolicy.ACCEPT_BONDED and bonded
+        )
+        if accepted:
+            command: Any = hci.AcceptConnectionRequest(address, ROLE_REMAIN_PERIPHERAL)
+        else:
+            command = hci.RejectConnectionRequest(address, REJECT_UNACCEPTABLE_ADDRESS)
+        note = Send(self.app, ConnectionRequestInd(address, event.class_of_device, accepted))
+        return [*self.commands.send(command), note]
+
+
+def _page_failure(page: _Page, status: int, reason: str) -> Send:
+    return Send(page.sender, ConnectCnf(page.request.token, status, None, reason))

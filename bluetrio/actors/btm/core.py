@@ -1,0 +1,539 @@
+"""The BTM core: dispatches HCI events, command answers, timers and requests to the module
+that owns them, and keeps the ACL database and device records (seed 001's
+``btm_ble_conn_complete`` → ``btm_sec_alloc_dev`` → ``btm_acl_created`` flow)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from bluetrio import crypto
+from bluetrio.actors.btm.bredr import BrEdrManager
+from bluetrio.actors.btm.bringup import bringup_sequence, scan_enable_value
+from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome, SequenceRunner
+from bluetrio.actors.btm.config import StackConfig
+from bluetrio.actors.btm.devices import DeviceRecords
+from bluetrio.actors.btm.le import CONNECT_TIMER, LeManager
+from bluetrio.actors.btm.links import AclDatabase
+from bluetrio.actors.btm.privacy import ROTATION_TIMER, LocalPrivacy
+from bluetrio.actors.core import NO_EFFECTS, ConnectionFaultInd, Effects, Send, TimerExpired
+from bluetrio.address import Address, AddressType
+from bluetrio.controller_info import ControllerInfo
+from bluetrio.messages import hci
+from bluetrio.messages.base import Message
+from bluetrio.messages.btm import (
+    AclLink,
+    AdvertiseReq,
+    AdvertiseStopReq,
+    BtmCnf,
+    ConnectCancelReq,
+    ConnectCnf,
+    ConnectionUpdateReq,
+    ConnectReq,
+    ControllerFailedInd,
+    ControllerReadyInd,
+    DisconnectReq,
+    InquiryReq,
+    LinkChangedInd,
+    LinkDownInd,
+    LinkTransport,
+    LinkUpInd,
+    LoadBondsReq,
+    RemoteNameReq,
+    Role,
+    ScanReq,
+    ScanStopReq,
+    SetConnectionPolicyReq,
+    SetDiscoverableReq,
+    StartBringUpReq,
+)
+from bluetrio.messages.hci_service import ControllerErrorInd, HciCommandCnf, HciEventInd
+
+logger = logging.getLogger(__name__)
+
+HARDWARE_FAILURE = 0x03  # Vol 1 Part F 1.3
+UNKNOWN_CONNECTION_ID = 0x02
+COMMAND_DISALLOWED = 0x0C
+LOCAL_TEARDOWN_REASON = 0x13  # Remote User Terminated Connection (Vol 4 Part E 7.1.6)
+LINK_TYPE_ACL = 0x01
+LMP_EXTENDED_FEATURES_BIT = 63  # Vol 2 Part C 3.3
+
+# Events BTM hands to the security core (see the package docstring).
+SECURITY_EVENTS: tuple[type[Any], ...] = (
+    hci.LinkKeyRequest, hci.LinkKeyNotification, hci.IoCapabilityRequest,
+    hci.IoCapabilityResponse, hci.UserConfirmationRequest, hci.UserPasskeyRequest,
+    hci.UserPasskeyNotification, hci.RemoteOobDataRequest, hci.SimplePairingComplete,
+    hci.AuthenticationComplete, hci.EncryptionChange, hci.EncryptionChangeV2,
+    hci.EncryptionKeyRefreshComplete, hci.PinCodeRequest, hci.KeypressNotification,
+    hci.LeLongTermKeyRequest,
+)  # fmt: skip
+
+# Events BTM notes without acting on them (no feature of this stack depends on them yet).
+NOTED_EVENTS: tuple[type[Any], ...] = (
+    hci.ModeChange, hci.MaxSlotsChange, hci.PageScanRepetitionModeChange,
+    hci.LinkSupervisionTimeoutChanged, hci.RemoteHostSupportedFeaturesNotification,
+    hci.ReadRemoteVersionInformationComplete, hci.ChangeConnectionLinkKeyComplete,
+    hci.DataBufferOverflow, hci.HardwareError, hci.LeDataLengthChange, hci.LePhyUpdateComplete,
+    hci.LeChannelSelectionAlgorithm, hci.LeScanTimeout, hci.LeScanRequestReceived,
+    hci.LeDirectedAdvertisingReport,
+)  # fmt: skip
+
+
+class SecurityDelegate(Protocol):
+    def on_hci_event(self, event: Any, now: float) -> Effects: ...
+    def on_message(self, sender: str, message: Message, now: float) -> Effects: ...
+    def on_link_up(self, link: AclLink, now: float) -> Effects: ...
+    def on_link_down(self, handle: int, reason: int, now: float) -> Effects: ...
+
+
+def _optional_class(module: str, name: str) -> Any | None:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+
+
+class BtmCore:
+    name = "btm"
+
+    def __init__(
+        self,
+        config: StackConfig | None = None,
+        *,
+        security: SecurityDelegate | None = None,
+        l2cap: str | None = None,
+        app: str = "app",
+        hci_actor: str = "hci",
+    ) -> None:
+        self.config = config or StackConfig()
+        self.app = app
+        self.l2cap = l2cap
+        self.commands = CommandIssuer(hci=hci_actor)
+        self.links = AclDatabase()
+        self.devices = DeviceRecords(self.config.device_records)
+        self.info: ControllerInfo | None = None
+        self.privacy: LocalPrivacy | None = None
+        self.le = LeManager(
+            self.commands, self.devices, self._own_address_type,
+            extended_supported=self._extended_advertising_supported, app=app,
+        )  # fmt: skip
+        self.bredr = BrEdrManager(self.commands, self.devices, app=app)
+        self.bredr.policy = self.config.connection_policy
+        self._bringup: SequenceRunner | None = None
+        self._disconnect_waiters: dict[int, list[tuple[str, int]]] = {}
+        self._update_waiters: dict[int, list[tuple[str, int]]] = {}
+        self._security_message: type[Any] | None = _optional_class(
+            "bluetrio.messages.btm_security", "SecurityMessage"
+        )
+        if security is None:
+            factory = _optional_class("bluetrio.actors.btm.security", "SecurityCore")
+            if factory is not None:
+                security = factory(
+                    commands=self.commands, config=self.config.security,
+                    links=self.links, devices=self.devices,
+                )  # fmt: skip
+        self.security = security
+        self._events: dict[type[Any], Callable[[Any, float], Effects]] = {
+            hci.ConnectionComplete: self._on_bredr_connection_complete,
+            hci.LeConnectionComplete: self._on_le_connection_complete,
+            hci.LeEnhancedConnectionComplete: self._on_le_connection_complete,
+            hci.LeEnhancedConnectionCompleteV2: self._on_le_connection_complete,
+            hci.DisconnectionComplete: self._on_disconnection_complete,
+            hci.LeAdvertisingReport: _ignore_now(self.le.on_advertising_report),
+            hci.LeExtendedAdvertisingReport: _ignore_now(self.le.on_advertising_report),
+            hci.LeAdvertisingSetTerminated: self._on_advertising_set_terminated,
+            hci.InquiryResult: _ignore_now(self.bredr.on_inquiry_result),
+            hci.InquiryResultWithRssi: _ignore_now(self.bredr.on_inquiry_result),
+            hci.ExtendedInquiryResult: _ignore_now(self.bredr.on_inquiry_result),
+            hci.InquiryComplete: _ignore_now(self.bredr.on_inquiry_complete),
+            hci.RemoteNameRequestComplete: _ignore_now(self.bredr.on_remote_name),
+            hci.ConnectionRequest: _ignore_now(self.bredr.on_connection_request),
+            hci.RoleChange: self._on_role_change,
+            hci.ReadRemoteSupportedFeaturesComplete: self._on_remote_features,
+            hci.ReadRemoteExtendedFeaturesComplete: self._on_remote_features,
+            hci.LeReadRemoteFeaturesComplete: self._on_remote_features,
+            hci.LeConnectionUpdateComplete: self._on_connection_update_complete,
+            hci.LeRemoteConnectionParameterRequest: self._on_parameter_request,
+            **{kind: self._on_security_event for kind in SECURITY_EVENTS},
+            **{kind: self._on_noted_event for kind in NOTED_EVENTS},
+        }
+        self._requests: dict[type[Any], Callable[[str, Any, float], Effects]] = {
+            StartBringUpReq: self._start_bringup,
+            LoadBondsReq: self._load_bonds,
+            AdvertiseReq: self.le.advertise,
+            AdvertiseStopReq: self.le.stop_advertising,
+            ScanReq: self.le.scan,
+            ScanStopReq: self.le.stop_scan,
+            ConnectReq: self._connect,
+            ConnectCancelReq: self._cancel_connect,
+            DisconnectReq: self._disconnect,
+            ConnectionUpdateReq: self._update_connection,
+            InquiryReq: self.bredr.start_inquiry,
+            RemoteNameReq: self.bredr.request_name,
+            SetConnectionPolicyReq: self._set_policy,
+            SetDiscoverableReq: self._set_discoverable,
+        }
+
+    # -- entry point ------------------------------------------------------------------------
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        effects = self._dispatch(sender, message, now)
+        if self.privacy is not None and self.privacy.pending is not None and self.le.radio_idle:
+            effects = effects + self.privacy.apply_pending()
+        return effects
+
+    def _dispatch(self, sender: str, message: Message, now: float) -> Effects:
+        kind = type(message)
+        if kind is HciEventInd:
+            event: Any = message.event  # type: ignore[attr-defined]
+            handler = self._events.get(type(event))
+            if handler is None:
+                logger.info("btm: %s has no handler; ignored", type(event).__name__)
+                return NO_EFFECTS
+            return handler(event, now)
+        if kind is HciCommandCnf:
+            return self.commands.on_confirmation(message, now)  # type: ignore[arg-type]
+        if kind is TimerExpired:
+            return self._on_timer(message, now)  # type: ignore[arg-type]
+        request = self._requests.get(kind)
+        if request is not None:
+            return request(sender, message, now)
+        if kind is ControllerErrorInd:
+            return self._on_controller_error(message, now)  # type: ignore[arg-type]
+        if kind is ConnectionFaultInd:
+            handle = message.handle  # type: ignore[attr-defined]
+            return self.commands.send(hci.Disconnect(handle, LOCAL_TEARDOWN_REASON))
+        if self._security_message is not None and isinstance(message, self._security_message):
+            if self.security is None:
+                logger.warning("btm: %s but no security core; ignored", message.summary())
+                return NO_EFFECTS
+            return self.security.on_message(sender, message, now)
+        logger.warning("btm: unexpected %s from %s; ignored", message.summary(), sender)
+        return NO_EFFECTS
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        # The runtime also sends us ConnectionFaultInd, which disconnects the link; the
+        # database entry goes when the controller reports the disconnection.
+        logger.error("btm: connection 0x%04X faulted: %s", handle, reason)
+        return NO_EFFECTS
+
+    # -- bring-up ----------------------------------------------------------------------------
+    def _start_bringup(self, sender: str, message: Any, now: float) -> Effects:
+        if self._bringup is not None and self._bringup.active:
+            self._bringup.abandon()
+        self.info = None
+        self._bringup = SequenceRunner(
+            self.commands, bringup_sequence(self.config), self._on_bringup_done,
+            self._on_bringup_failed, optional_timeout=self.config.optional_command_timeout,
+        )  # fmt: skip
+        return self._bringup.start(now)
+
+    def _on_bringup_done(self, info: ControllerInfo, now: float) -> Effects:
+        self.info = info
+        for note in info.notes:
+            logger.info("btm: bring-up: %s", note)
+        effects: Effects = []
+        if self.config.privacy and info.le_supported:
+            irk = self.config.local_irk or crypto.random_bytes(16)
+            self.privacy = LocalPrivacy(irk, self.config.rpa_rotation, self.commands.send)
+            effects += self.privacy.start(now, self.le.radio_idle)
+        return [*effects, Send(self.app, ControllerReadyInd(info))]
+
+    def _on_bringup_failed(self, outcome: CommandOutcome, now: float) -> Effects:
+        return [Send(self.app, ControllerFailedInd(f"bring-up failed: {outcome.describe()}"))]
+
+    def _on_controller_error(self, error: ControllerErrorInd, now: float) -> Effects:
+        logger.error("btm: controller error (%s); bringing it up again", error.description)
+        effects = self.le.reset() + self.bredr.reset()
+        for link in self.links.clear():
+            effects += self._link_gone(link, HARDWARE_FAILURE, now)
+        return effects + self._start_bringup(self.app, error, now)
+
+    def _load_bonds(self, sender: str, request: LoadBondsReq, now: float) -> Effects:
+        for bond in request.bonds:
+            self.devices.remember_bond(bond.address, bond.irk)
+        return [Send(sender, BtmCnf(request.token))]
+
+    def _extended_advertising_supported(self) -> bool:
+        return self.info is not None and self.info.supports(
+            hci.LeSetExtendedAdvertisingParameters.OPCODE
+        )
+
+    def _own_address_type(self) -> int:
+        if self.privacy is not None and self.privacy.address is not None:
+            return AddressType.RANDOM
+        return AddressType.PUBLIC
+
+    # -- timers --------------------------------------------------------------------------------
+    def _on_timer(self, expired: TimerExpired, now: float) -> Effects:
+        key = expired.key
+        if key == CONNECT_TIMER:
+            return self.le.on_connect_timeout(now)
+        if key == ROTATION_TIMER and self.privacy is not None:
+            return self.privacy.rotate(now, self.le.radio_idle)
+        owner = key.owner
+        if isinstance(owner, tuple) and owner[:2] == ("btm", "page"):
+            return self.bredr.on_page_timeout(owner[2], now)
+        if isinstance(owner, tuple) and owner[:1] == ("security",) and self.security is not None:
+            return self.security.on_message(self.name, expired, now)
+        logger.debug("btm: stale timer %s", key)
+        return NO_EFFECTS
+
+    # -- requests --------------------------------------------------------------------------------
+    def _connect(self, sender: str, request: ConnectReq, now: float) -> Effects:
+        if self.links.by_address(request.address, request.transport) is not None:
+            return [
+                Send(
+                    sender,
+                    ConnectCnf(
+                        request.token, 0x0B, None, f"already connected to {request.address}"
+                    ),
+                )
+            ]
+        if request.transport is LinkTransport.LE:
+            return self.le.connect(sender, request, now)
+        return self.bredr.connect(sender, request, now)
+
+    def _cancel_connect(self, sender: str, request: ConnectCancelReq, now: float) -> Effects:
+        if request.address in self.bredr.pages:
+            return self.bredr.cancel(sender, request, now)
+        return self.le.cancel(sender, request, now)
+
+    def _disconnect(self, sender: str, request: DisconnectReq, now: float) -> Effects:
+        if request.handle not in self.links:
+            return [
+                Send(
+                    sender,
+                    BtmCnf(request.token, UNKNOWN_CONNECTION_ID, f"no link 0x{request.handle:04X}"),
+                )
+            ]
+        self._disconnect_waiters.setdefault(request.handle, []).append((sender, request.token))
+
+        def on_status(outcome: CommandOutcome, at: float) -> Effects:
+            if outcome.ok:
+                return []
+            waiters = self._disconnect_waiters.pop(request.handle, [])
+            return [Send(s, BtmCnf(t, outcome.status, outcome.describe())) for s, t in waiters]
+
+        return self.commands.send(hci.Disconnect(request.handle, request.reason), on_status)
+
+    def _update_connection(self, sender: str, request: ConnectionUpdateReq, now: float) -> Effects:
+        link = self.links.get(request.handle)
+        if link is None or link.transport is not LinkTransport.LE:
+            return [
+                Send(
+                    sender,
+                    BtmCnf(
+                        request.token, UNKNOWN_CONNECTION_ID, f"no LE link 0x{request.handle:04X}"
+                    ),
+                )
+            ]
+        self._update_waiters.setdefault(request.handle, []).append((sender, request.token))
+        p = request.parameters
+        command = hci.LeConnectionUpdate(
+            request.handle, p.interval_min, p.interval_max, p.latency, p.supervision_timeout, 0, 0
+        )
+
+        def on_status(outcome: CommandOutcome, at: float) -> Effects:
+            if outcome.ok:
+                return []
+            waiters = self._update_waiters.pop(request.handle, [])
+            return [Send(s, BtmCnf(t, outcome.status, outcome.describe())) for s, t in waiters]
+
+        return self.commands.send(command, on_status)
+
+    def _set_policy(self, sender: str, request: SetConnectionPolicyReq, now: float) -> Effects:
+        self.bredr.policy = request.policy
+        return [Send(sender, BtmCnf(request.token))]
+
+    def _set_discoverable(self, sender: str, request: SetDiscoverableReq, now: float) -> Effects:
+        def answer(outcome: CommandOutcome, at: float) -> Effects:
+            error = None if outcome.ok else outcome.describe()
+            return [Send(sender, BtmCnf(request.token, 0 if outcome.ok else outcome.status, error))]
+
+        value = scan_enable_value(request.discoverable, request.connectable)
+        return self.commands.send(hci.WriteScanEnable(value), answer)
+
+    # -- links -------------------------------------------------------------------------------------
+    def _on_le_connection_complete(self, event: Any, now: float) -> Effects:
+        central = event.role == Role.CENTRAL
+        pending, effects = self.le.take_pending_connect(event.status, central)
+        if event.status != 0:
+            return effects
+        address: Address = event.peer_address
+        peer_rpa = getattr(event, "peer_resolvable_private_address", None)
+        identity: Address | None = None
+        if address.type >= AddressType.PUBLIC_IDENTITY:  # resolved by the controller (7.7.65.10)
+            identity = address.with_type(AddressType(address.type - 2))
+            if peer_rpa is not None and any(peer_rpa.value):
+                address = Address(peer_rpa.value, AddressType.RANDOM)
+        else:
+            resolved, was_resolved = self.le.peer_identity(address)
+            identity = resolved if was_resolved else None
+        if not central:
+            self.le.on_connected_as_peripheral()
+        link = AclLink(
+            event.connection_handle, LinkTransport.LE, address, Role(event.role), identity,
+            interval=event.connection_interval, latency=event.peripheral_latency,
+            supervision_timeout=event.supervision_timeout,
+        )  # fmt: skip
+        effects += self._link_created(link, now)
+        if pending is not None:
+            effects.append(Send(pending.sender, ConnectCnf(pending.request.token, 0, link)))
+        features = hci.LeReadRemoteFeatures(link.handle)
+        return effects + self.commands.send(features, self._log_failure)
+
+    def _on_bredr_connection_complete(self, event: Any, now: float) -> Effects:
+        if event.link_type != LINK_TYPE_ACL:
+            logger.info("btm: synchronous connection to %s ignored (no SCO support)", event.bd_addr)
+            return NO_EFFECTS
+        page, effects = self.bredr.take_page(event.bd_addr, event.status)
+        if event.status != 0:
+            if page is None and not effects:
+                logger.info(
+                    "btm: incoming connection from %s failed (0x%02X)", event.bd_addr, event.status
+                )
+            return effects
+        role = Role.CENTRAL if page is not None else Role.PERIPHERAL
+        link = AclLink(
+            event.connection_handle, LinkTransport.BR_EDR, event.bd_addr, role,
+            encrypted=bool(event.encryption_enabled),
+        )  # fmt: skip
+        effects += self._link_created(link, now)
+        if page is not None:
+            effects.append(Send(page.sender, ConnectCnf(page.request.token, 0, link)))
+        features = hci.ReadRemoteSupportedFeatures(link.handle)
+        return effects + self.commands.send(features, self._log_failure)
+
+    def _link_created(self, link: AclLink, now: float) -> Effects:
+        """``btm_acl_created``: the device record, the ACL entry, then the indications."""
+        if link.handle in self.links:
+            logger.warning(
+                "btm: connection complete for live handle 0x%04X; replacing", link.handle
+            )
+        self.links.add(link)
+        record = self.devices.obtain(link.peer)
+        if link.identity is not None and link.address != link.identity:
+            record.last_private_address = link.address
+        self.devices.attach_handle(record, link.handle)
+        effects: Effects = []
+        if self.security is not None:
+            effects += self.security.on_link_up(link, now)
+        return effects + self._to_link_users(LinkUpInd(link))
+
+    def _to_link_users(self, message: Message) -> Effects:
+        effects: Effects = [Send(self.app, message)]
+        if self.l2cap is not None:
+            effects.insert(0, Send(self.l2cap, message))
+        return effects
+
+    def _on_disconnection_complete(self, event: Any, now: float) -> Effects:
+        handle = event.connection_handle
+        waiters = self._disconnect_waiters.pop(handle, [])
+        if event.status != 0:
+            error = f"disconnection failed (status 0x{event.status:02X})"
+            return [Send(s, BtmCnf(t, event.status, error)) for s, t in waiters]
+        effects: Effects = [Send(s, BtmCnf(t)) for s, t in waiters]
+        self._update_waiters.pop(handle, None)
+        link = self.links.remove(handle)
+        if link is None:
+            logger.info("btm: disconnection of unknown handle 0x%04X ignored", handle)
+            return effects
+        return effects + self._link_gone(link, event.reason, now)
+
+    def _link_gone(self, link: AclLink, reason: int, now: float) -> Effects:
+        self.devices.detach_handle(link.handle)
+        effects: Effects = []
+        if self.security is not None:
+            effects += self.security.on_link_down(link.handle, reason, now)
+        return effects + self._to_link_users(LinkDownInd(link.handle, reason))
+
+    def _changed(self, handle: int, **changes: Any) -> Effects:
+        link = self.links.update(handle, **changes)
+        if link is None:
+            return NO_EFFECTS
+        return self._to_link_users(LinkChangedInd(link))
+
+    def _on_role_change(self, event: Any, now: float) -> Effects:
+        if event.status != 0:
+            return NO_EFFECTS
+        link = self.links.by_address(event.bd_addr, LinkTransport.BR_EDR)
+        if link is None:
+            return NO_EFFECTS
+        return self._changed(link.handle, role=Role(event.new_role))
+
+    def _on_remote_features(self, event: Any, now: float) -> Effects:
+        link = self.links.get(event.connection_handle)
+        if link is None or event.status != 0:
+            return NO_EFFECTS
+        if isinstance(event, hci.LeReadRemoteFeaturesComplete):
+            return self._changed(link.handle, remote_features=(event.le_features,))
+        if isinstance(event, hci.ReadRemoteSupportedFeaturesComplete):
+            effects = self._changed(link.handle, remote_features=(event.lmp_features,))
+            if event.lmp_features >> LMP_EXTENDED_FEATURES_BIT & 1:
+                effects += self.commands.send(
+                    hci.ReadRemoteExtendedFeatures(link.handle, 1), self._log_failure
+                )
+            return effects
+        pages = (*link.remote_features[: event.page_number], event.extended_lmp_features)
+        effects = self._changed(link.handle, remote_features=pages)
+        if event.page_number < event.maximum_page_number:
+            next_page = hci.ReadRemoteExtendedFeatures(link.handle, event.page_number + 1)
+            effects += self.commands.send(next_page, self._log_failure)
+        return effects
+
+    def _on_connection_update_complete(self, event: Any, now: float) -> Effects:
+        waiters = self._update_waiters.pop(event.connection_handle, [])
+        error = None if event.status == 0 else f"connection update failed (0x{event.status:02X})"
+        effects: Effects = [Send(s, BtmCnf(t, event.status, error)) for s, t in waiters]
+        if event.status == 0:
+            effects += self._changed(
+                event.connection_handle, interval=event.connection_interval,
+                latency=event.peripheral_latency, supervision_timeout=event.supervision_timeout,
+            )  # fmt: skip
+        return effects
+
+    def _on_parameter_request(self, event: Any, now: float) -> Effects:
+        # Accept the peer's request as asked (Vol 4 Part E 7.8.31); the controller has
+        # already checked the values are within the spec's ranges.
+        reply = hci.LeRemoteConnectionParameterRequestReply(
+            event.connection_handle, event.interval_min, event.interval_max, event.max_latency,
+            event.timeout, 0, 0,
+        )  # fmt: skip
+        return self.commands.send(reply, self._log_failure)
+
+    def _on_advertising_set_terminated(self, event: Any, now: float) -> Effects:
+        self.le.advertising = None
+        return NO_EFFECTS
+
+    def _on_security_event(self, event: Any, now: float) -> Effects:
+        effects: Effects = []
+        if isinstance(event, hci.EncryptionChange | hci.EncryptionChangeV2) and event.status == 0:
+            key_size = getattr(event, "encryption_key_size", 0)
+            effects += self._changed(
+                event.connection_handle, encrypted=bool(event.encryption_enabled), key_size=key_size
+            )
+        if self.security is None:
+            logger.info("btm: %s but no security core; ignored", type(event).__name__)
+            return effects
+        return effects + self.security.on_hci_event(event, now)
+
+    def _on_noted_event(self, event: Any, now: float) -> Effects:
+        logger.debug("btm: noted %s", type(event).__name__)
+        return NO_EFFECTS
+
+    @staticmethod
+    def _log_failure(outcome: CommandOutcome, now: float) -> Effects:
+        if not outcome.ok:
+            logger.info("btm: %s", outcome.describe())
+        return NO_EFFECTS
+
+
+def _ignore_now(handler: Callable[[Any], Effects]) -> Callable[[Any, float], Effects]:
+    def call(event: Any, now: float) -> Effects:
+        return handler(event)
+
+    return call

@@ -1,0 +1,387 @@
+"""LE link management: advertising (legacy and extended), scanning with typed reports, and
+connecting as central with a timeout and cancellation (Core 5.4 Vol 4 Part E 7.8, Vol 3 Part
+C 9.3). Connection completes are handled by the core, which tells this module about them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome, SequenceRunner
+from bluetrio.actors.btm.devices import DeviceRecords, identity_key
+from bluetrio.actors.core import CancelTimer, Effects, Send, StartTimer, TimerKey
+from bluetrio.address import Address, AddressType
+from bluetrio.controller_info import CommandSequence, Query
+from bluetrio.errors import DecodeError
+from bluetrio.messages import hci
+from bluetrio.messages.ad import LEGACY_DATA_LIMIT, AdvertisingData
+from bluetrio.messages.btm import (
+    AdvertiseReq,
+    AdvertiseStopReq,
+    AdvertisingParameters,
+    BtmCnf,
+    ConnectCancelReq,
+    ConnectCnf,
+    ConnectReq,
+    ScanReport,
+    ScanReportInd,
+    ScanReq,
+    ScanStopReq,
+)
+
+logger = logging.getLogger(__name__)
+
+COMMAND_DISALLOWED = 0x0C  # Vol 1 Part F 1.3
+UNKNOWN_CONNECTION_ID = 0x02  # status of a cancelled LE_Create_Connection (Vol 4 Part E 7.8.13)
+CONNECTION_TIMEOUT_STATUS = 0x08  # "Connection Timeout" reported for our own timeout
+CONNECT_TIMER = TimerKey(("btm", "le_connect"), "timeout")
+
+# Legacy advertising PDU types (Vol 4 Part E 7.8.5) by (connectable, scannable).
+LEGACY_ADVERTISING_TYPES = {
+    (True, True): 0x00,  # ADV_IND
+    (False, True): 0x02,  # ADV_SCAN_IND
+    (False, False): 0x03,  # ADV_NONCONN_IND
+}
+# Legacy report event types (Vol 4 Part E 7.7.65.2) → (connectable, scannable).
+LEGACY_REPORT_TYPES = {
+    0x00: (True, True),
+    0x01: (True, False),
+    0x02: (False, True),
+    0x03: (False, False),
+}
+SCAN_RESPONSE_REPORT = 0x04
+# Extended report Event_Type bits (Vol 4 Part E 7.7.65.13).
+EXT_CONNECTABLE, EXT_SCANNABLE, EXT_SCAN_RESPONSE = 0x01, 0x02, 0x08
+# Advertising_Event_Properties bits (Vol 4 Part E 7.8.53).
+EXT_PROP_CONNECTABLE, EXT_PROP_SCANNABLE = 0x01, 0x02
+EXT_DATA_COMPLETE, EXT_NO_FRAGMENTING = 0x03, 0x01
+EXT_DATA_PER_COMMAND = 251  # Vol 4 Part E 7.8.54
+ADVERTISING_HANDLE = 0x00
+SCAN_CACHE_SIZE = 256  # advertisers remembered to merge their scan responses
+ALL_CHANNELS = 0x07
+
+OwnAddressType = Callable[[], int]
+
+
+@attrs.define
+class _PendingConnect:
+    sender: str
+    request: ConnectReq
+    cancel_reason: str | None = None  # set once we asked the controller to cancel
+    timed_out: bool = False
+
+
+@attrs.define
+class _Seen:
+    data: AdvertisingData
+    connectable: bool
+    scannable: bool
+
+
+class LeManager:
+    def __init__(
+        self,
+        commands: CommandIssuer,
+        devices: DeviceRecords,
+        own_address_type: OwnAddressType,
+        *,
+        extended_supported: Callable[[], bool],
+        app: str = "app",
+    ) -> None:
+        self.commands = commands
+        self.devices = devices
+        self.own_address_type = own_address_type
+        self.extended_supported = extended_supported
+        self.app = app
+        self.advertising: AdvertisingParameters | None = None
+        self.advertising_extended = False
+        self.scanning = False
+        self.scan_subscriber: str | None = None
+        self.connecting: _PendingConnect | None = None
+        self._seen: OrderedDict[Address, _Seen] = OrderedDict()
+        self._busy: SequenceRunner | None = None
+
+    @property
+    def radio_idle(self) -> bool:
+        """No advertising, scanning or initiating: LE_Set_Random_Address is allowed."""
+        return self.advertising is None and not self.scanning and self.connecting is None
+
+    def reset(self) -> Effects:
+        """The controller was reset: everything stopped; a pending connect fails."""
+        self.advertising = None
+        self.scanning = False
+        self._seen.clear()
+        effects: Effects = []
+        if self.connecting is not None:
+            pending, self.connecting = self.connecting, None
+            effects += [
+                CancelTimer(CONNECT_TIMER),
+                _connect_failure(pending, 0x03, "controller reset"),
+            ]
+        return effects
+
+    # -- procedures made of several commands -----------------------------------------------
+    def _run(
+        self,
+        sender: str,
+        token: int,
+        sequence: CommandSequence[Any],
+        now: float,
+        on_done: Callable[[], None] = lambda: None,
+    ) -> Effects:
+        def finished(result: Any, at: float) -> Effects:
+            on_done()
+            return [Send(sender, BtmCnf(token))]
+
+        def failed(outcome: CommandOutcome, at: float) -> Effects:
+            return [Send(sender, BtmCnf(token, outcome.status, outcome.describe()))]
+
+        return SequenceRunner(self.commands, sequence, finished, failed).start(now)
+
+    # -- advertising ------------------------------------------------------------------------
+    def advertise(self, sender: str, request: AdvertiseReq, now: float) -> Effects:
+        parameters = request.parameters
+        if self.advertising is not None:
+            return [Send(sender, BtmCnf(request.token, COMMAND_DISALLOWED, "already advertising"))]
+        extended = parameters.extended
+        if extended and not self.extended_supported():
+            return [
+                Send(sender, BtmCnf(request.token, 0x11, "controller lacks extended advertising"))
+            ]
+        sequence = (
+            self._extended_advertising(parameters)
+            if extended
+            else self._legacy_advertising(parameters)
+        )
+
+        def started() -> None:
+            self.advertising = parameters
+            self.advertising_extended = extended
+
+        return self._run(sender, request.token, sequence, now, started)
+
+    def _legacy_advertising(self, p: AdvertisingParameters) -> CommandSequence[None]:
+        kind = LEGACY_ADVERTISING_TYPES.get((p.connectable, p.scannable), 0x00)
+        yield Query(hci.LeSetAdvertisingParameters(
+            p.interval_min, p.interval_max, kind, self.own_address_type(), Address(bytes(6)),
+            ALL_CHANNELS, 0))  # fmt: skip
+        yield Query(hci.LeSetAdvertisingData(p.data.encode(LEGACY_DATA_LIMIT)))
+        if p.scan_response is not None:
+            yield Query(hci.LeSetScanResponseData(p.scan_response.encode(LEGACY_DATA_LIMIT)))
+        yield Query(hci.LeSetAdvertisingEnable(1))
+
+    def _extended_advertising(self, p: AdvertisingParameters) -> CommandSequence[None]:
+        properties = (EXT_PROP_CONNECTABLE if p.connectable else 0) | (
+            EXT_PROP_SCANNABLE if p.scannable else 0
+        )
+        yield Query(hci.LeSetExtendedAdvertisingParameters(
+            ADVERTISING_HANDLE, properties, p.interval_min, p.interval_max, ALL_CHANNELS,
+            self.own_address_type(), Address(bytes(6)), 0, 0x7F, 0x01, 0, 0x01, 0, 0))  # fmt: skip
+        # One command carries 251 octets (7.8.54); longer data needs fragmenting, which the
+        # validation below refuses rather than send half of it.
+        data = p.data.encode(EXT_DATA_PER_COMMAND)
+        yield Query(hci.LeSetExtendedAdvertisingData(
+            ADVERTISING_HANDLE, EXT_DATA_COMPLETE, EXT_NO_FRAGMENTING, data))  # fmt: skip
+        if p.scan_response is not None:
+            response = p.scan_response.encode(EXT_DATA_PER_COMMAND)
+            yield Query(hci.LeSetExtendedScanResponseData(
+                ADVERTISING_HANDLE, EXT_DATA_COMPLETE, EXT_NO_FRAGMENTING, response))  # fmt: skip
+        yield Query(hci.LeSetExtendedAdvertisingEnable(
+            1, (hci.AdvertisingSetEnable(ADVERTISING_HANDLE, 0, 0),)))  # fmt: skip
+
+    def stop_advertising(self, sender: str, request: AdvertiseStopReq, now: float) -> Effects:
+        if self.advertising is None:
+            return [Send(sender, BtmCnf(request.token))]
+        self.advertising = None
+        command: Any = (
+            hci.LeSetExtendedAdvertisingEnable(
+                0, (hci.AdvertisingSetEnable(ADVERTISING_HANDLE, 0, 0),)
+            )
+            if self.advertising_extended
+            else hci.LeSetAdvertisingEnable(0)
+        )
+        return self._run(sender, request.token, _single(command), now)
+
+    def on_connected_as_peripheral(self) -> None:
+        # Connectable advertising stops when a connection is created (Vol 4 Part E 7.8.9).
+        if self.advertising is not None and self.advertising.connectable:
+            self.advertising = None
+
+    # -- scanning ---------------------------------------------------------------------------
+    def scan(self, sender: str, request: ScanReq, now: float) -> Effects:
+        if self.scanning:
+            return [Send(sender, BtmCnf(request.token, COMMAND_DISALLOWED, "already scanning"))]
+        self._seen.clear()
+        self.scan_subscriber = sender
+
+        def started() -> None:
+            self.scanning = True
+
+        return self._run(sender, request.token, self._scan_sequence(request), now, started)
+
+    def _scan_sequence(self, request: ScanReq) -> CommandSequence[None]:
+        yield Query(
+            hci.LeSetScanParameters(
+                int(request.active), request.interval, request.window, self.own_address_type(), 0
+            )
+        )
+        yield Query(hci.LeSetScanEnable(1, int(request.filter_duplicates)))
+
+    def stop_scan(self, sender: str, request: ScanStopReq, now: float) -> Effects:
+        if not self.scanning:
+            return [Send(sender, BtmCnf(request.token))]
+        self.scanning = False
+        self.scan_subscriber = None
+        return self._run(sender, request.token, _single(hci.LeSetScanEnable(0, 0)), now)
+
+    def on_advertising_report(self, event: Any) -> Effects:
+        if not self.scanning or self.scan_subscriber is None:
+            return []
+        effects: Effects = []
+        for report in event.reports:
+            if isinstance(report, hci.ExtendedAdvertisingReport):
+                if report.address_type > AddressType.RANDOM_IDENTITY:
+                    continue  # anonymous advertiser (Vol 4 Part E 7.7.65.13)
+                address = report.address.with_type(AddressType(report.address_type))
+                kind = report.event_type
+                found = self._report(address, report.data, report.rssi,
+                                     bool(kind & EXT_CONNECTABLE), bool(kind & EXT_SCANNABLE),
+                                     bool(kind & EXT_SCAN_RESPONSE))  # fmt: skip
+            else:
+                connectable, scannable = LEGACY_REPORT_TYPES.get(report.event_type, (False, False))
+                found = self._report(
+                    report.address,
+                    report.data,
+                    report.rssi,
+                    connectable,
+                    scannable,
+                    report.event_type == SCAN_RESPONSE_REPORT,
+                )
+            if found is not None:
+                effects.append(Send(self.scan_subscriber, ScanReportInd(found)))
+        return effects
+
+    def _report(self, address: Address, raw: bytes, rssi: int, connectable: bool,
+                scannable: bool, scan_response: bool) -> ScanReport | None:  # fmt: skip
+        try:
+            data = AdvertisingData.decode(raw)
+        except DecodeError as exc:
+            logger.info(
+                "btm: advertising data from %s is malformed (%s); reported empty", address, exc
+            )
+            data = AdvertisingData.EMPTY
+        address, resolved = self.peer_identity(address)
+        rssi_value = None if rssi == 127 else rssi  # 127: not available (7.7.65.2)
+        if scan_response:
+            seen = self._seen.get(address)
+            if seen is None:
+                return ScanReport(address, rssi_value, data, False, True, True, resolved)
+            return ScanReport(address, rssi_value, seen.data.merged(data), seen.connectable,
+                              seen.scannable, True, resolved)  # fmt: skip
+        self._seen[address] = _Seen(data, connectable, scannable)
+        self._seen.move_to_end(address)
+        while len(self._seen) > SCAN_CACHE_SIZE:
+            self._seen.popitem(last=False)
+        return ScanReport(address, rssi_value, data, connectable, scannable, False, resolved)
+
+    def peer_identity(self, address: Address) -> tuple[Address, bool]:
+        """The identity behind ``address`` when an IRK we hold resolves it (seed 001)."""
+        if address.type >= 0x02:  # the controller resolved it already (7.7.65.10)
+            return identity_key(address), True
+        record = self.devices.resolve(address)
+        if record is None:
+            return address, False
+        record.last_private_address = address
+        return record.address, True
+
+    # -- connecting as central --------------------------------------------------------------
+    def connect(self, sender: str, request: ConnectReq, now: float) -> Effects:
+        if self.connecting is not None:
+            return [
+                Send(
+                    sender,
+                    ConnectCnf(
+                        request.token,
+                        COMMAND_DISALLOWED,
+                        None,
+                        "another LE connection attempt is in progress",
+                    ),
+                )
+            ]
+        self.connecting = _PendingConnect(sender, request)
+        p = request.parameters
+        command = hci.LeCreateConnection(
+            0x0060, 0x0030, 0, request.address, self.own_address_type(), p.interval_min,
+            p.interval_max, p.latency, p.supervision_timeout, 0, 0)  # fmt: skip
+        return [
+            *self.commands.send(command, self._on_create_status),
+            StartTimer(CONNECT_TIMER, now + request.timeout),
+        ]
+
+    def _on_create_status(self, outcome: CommandOutcome, now: float) -> Effects:
+        if outcome.ok or self.connecting is None:
+            return []
+        pending, self.connecting = self.connecting, None
+        return [
+            CancelTimer(CONNECT_TIMER),
+            _connect_failure(pending, outcome.status, outcome.describe()),
+        ]
+
+    def on_connect_timeout(self, now: float) -> Effects:
+        if self.connecting is None or self.connecting.cancel_reason is not None:
+            return []
+        request = self.connecting.request
+        self.connecting.timed_out = True
+        self.connecting.cancel_reason = (
+            f"no connection to {request.address} within {request.timeout:g} s"
+        )
+        return self.commands.send(hci.LeCreateConnectionCancel())
+
+    def cancel(self, sender: str, request: ConnectCancelReq, now: float) -> Effects:
+        pending = self.connecting
+        if pending is None or pending.request.address != request.address:
+            return [
+                Send(
+                    sender,
+                    BtmCnf(
+                        request.token,
+                        UNKNOWN_CONNECTION_ID,
+                        f"no LE connection attempt to {request.address}",
+                    ),
+                )
+            ]
+        if pending.cancel_reason is None:
+            pending.cancel_reason = "cancelled by the application"
+            return [
+                *self.commands.send(hci.LeCreateConnectionCancel()),
+                Send(sender, BtmCnf(request.token)),
+            ]
+        return [Send(sender, BtmCnf(request.token))]
+
+    def take_pending_connect(
+        self, status: int, role_central: bool
+    ) -> tuple[_PendingConnect | None, Effects]:
+        """On an LE connection complete: the central attempt it answers, if any."""
+        if not role_central and status == 0:
+            return None, []
+        pending, self.connecting = self.connecting, None
+        effects: Effects = [CancelTimer(CONNECT_TIMER)] if pending is not None else []
+        if pending is not None and status != 0:
+            reason = pending.cancel_reason or f"LE connection failed (status 0x{status:02X})"
+            code = CONNECTION_TIMEOUT_STATUS if pending.timed_out else status
+            effects.append(_connect_failure(pending, code, reason))
+            return None, effects
+        return pending, effects
+
+
+def _connect_failure(pending: _PendingConnect, status: int, reason: str) -> Send:
+    return Send(pending.sender, ConnectCnf(pending.request.token, status, None, reason))
+
+
+def _single(command: Any) -> CommandSequence[None]:
+    yield Query(command)
