@@ -1,0 +1,183 @@
+"""Unit tests of the BTM cores: bring-up sequence, command runner, device records, RPA."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bluetrio.actors.btm.bringup import bringup_sequence
+from bluetrio.actors.btm.commands import CommandIssuer, SequenceRunner
+from bluetrio.actors.btm.config import StackConfig
+from bluetrio.actors.btm.devices import DeviceRecords
+from bluetrio.actors.btm.le import LeManager
+from bluetrio.actors.core import Effects, Send
+from bluetrio.address import Address, AddressType
+from bluetrio.controller_info import Query, Skipped
+from bluetrio.messages import hci
+from bluetrio.messages.hci_base import SUPPORTED_COMMAND_BITS
+from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
+
+SPEC_IRK = bytes.fromhex("ec0234a357c8ad05341010a60a397d9b")
+# Vol 3 Part H D.7: prand 0x708194 gives hash 0x0dfbaa; the RPA is prand || hash.
+SPEC_RPA = Address.parse("70:81:94:0D:FB:AA", AddressType.RANDOM)
+
+
+def bitmap_without(*opcodes: int) -> bytes:
+    bitmap = bytearray(b"\xff" * 64)
+    for opcode in opcodes:
+        octet, bit = SUPPORTED_COMMAND_BITS[opcode]
+        bitmap[octet] &= ~(1 << bit) & 0xFF
+    return bytes(bitmap)
+
+
+def answer(query: Query, bitmap: bytes) -> Any:
+    """Made-up return parameters of a dual-mode controller."""
+    opcode = query.command.OPCODE
+    returns: dict[int, Any] = {
+        hci.ReadLocalVersionInformation.OPCODE: SimpleNamespace(
+            hci_version=13, hci_subversion=1, lmp_version=13, lmp_subversion=1,
+            company_identifier=0xFFFF,
+        ),
+        hci.ReadLocalSupportedCommands.OPCODE: SimpleNamespace(supported_commands=bitmap),
+        hci.ReadLocalSupportedFeatures.OPCODE: SimpleNamespace(lmp_features=(1 << 38) | (1 << 63)),
+        hci.ReadLocalExtendedFeatures.OPCODE: SimpleNamespace(
+            extended_lmp_features=1 << 8, maximum_page_number=2
+        ),
+        hci.ReadBdAddr.OPCODE: SimpleNamespace(bd_addr=Address.parse("00:11:22:33:44:55")),
+        hci.ReadBufferSize.OPCODE: SimpleNamespace(
+            acl_data_packet_length=1021, total_num_acl_data_packets=8
+        ),
+        hci.LeReadBufferSizeV2.OPCODE: SimpleNamespace(
+            le_acl_data_packet_length=251, total_num_le_acl_data_packets=8
+        ),
+        hci.LeReadLocalSupportedFeatures.OPCODE: SimpleNamespace(le_features=0xFF),
+        hci.ReadLocalName.OPCODE: SimpleNamespace(local_name="ctrl"),
+    }  # fmt: skip
+    return returns.get(opcode, SimpleNamespace(status=0))
+
+
+def drive(bitmap: bytes, skip: frozenset[int] = frozenset()) -> tuple[list[Any], Any]:
+    sequence = bringup_sequence(StackConfig())
+    sent: list[Any] = []
+    reply: Any = None
+    try:
+        while True:
+            query = sequence.send(reply)
+            sent.append(query.command)
+            if query.command.OPCODE in skip:
+                assert query.optional
+                reply = Skipped("no answer")
+            else:
+                reply = answer(query, bitmap)
+    except StopIteration as done:
+        return sent, done.value
+
+
+def test_bringup_sends_only_listed_commands() -> None:
+    missing = (hci.WriteSecureConnectionsHostSupport.OPCODE, hci.WriteLocalName.OPCODE)
+    sent, info = drive(bitmap_without(*missing))
+    opcodes = [command.OPCODE for command in sent]
+    assert opcodes[0] == hci.Reset.OPCODE
+    assert not set(missing) & set(opcodes)
+    assert hci.WriteSimplePairingMode.OPCODE in opcodes
+    assert hci.LeSetEventMask.OPCODE in opcodes and hci.SetEventMaskPage2.OPCODE in opcodes
+    assert any("Write_Local_Name not sent" in note for note in info.notes)
+    assert info.address == Address.parse("00:11:22:33:44:55")
+
+
+def test_bringup_with_secure_connections_listed_enables_it() -> None:
+    sent, _ = drive(bitmap_without())
+    assert hci.WriteSecureConnectionsHostSupport(1) in sent
+
+
+def test_optional_step_that_times_out_is_skipped_and_noted() -> None:
+    sent, info = drive(bitmap_without(), skip=frozenset({hci.ReadLocalName.OPCODE}))
+    assert info.local_name is None
+    assert any("Read_Local_Name skipped" in note for note in info.notes)
+    assert hci.SetEventMask.OPCODE in [command.OPCODE for command in sent]
+
+
+def sole_request(effects: Effects) -> HciCommandReq:
+    [effect] = effects
+    assert isinstance(effect, Send) and isinstance(effect.message, HciCommandReq)
+    return effect.message
+
+
+def test_sequence_runner_skips_an_unanswered_optional_command() -> None:
+    issuer = CommandIssuer()
+    finished: list[Any] = []
+
+    def sequence() -> Any:
+        name = yield Query(hci.ReadLocalName(), optional=True)
+        address = yield Query(hci.ReadBdAddr())
+        return name, address.bd_addr
+
+    runner = SequenceRunner(
+        issuer, sequence(), lambda result, now: finished.append(result) or [],
+        lambda outcome, now: pytest.fail(outcome.describe()), optional_timeout=0.5,
+    )  # fmt: skip
+    first = sole_request(runner.start(0.0))
+    assert first.timeout == 0.5
+    timed_out = HciCommandCnf(first.token, first.command.OPCODE, None, "no answer", True)  # type: ignore[attr-defined]
+    second = sole_request(issuer.on_confirmation(timed_out, 1.0))
+    assert second.timeout is None
+    address = Address.parse("00:11:22:33:44:55")
+    complete = hci.CommandComplete(1, hci.ReadBdAddr.OPCODE, b"\x00" + address.value)
+    assert (
+        issuer.on_confirmation(HciCommandCnf(second.token, second.command.OPCODE, complete), 2.0)
+        == []
+    )  # type: ignore[attr-defined]
+    assert finished == [(Skipped("HCI_Read_Local_Name: no answer"), address)]
+
+
+def test_stray_confirmation_is_ignored() -> None:
+    assert CommandIssuer().on_confirmation(HciCommandCnf(99, 0x0C03, None, "x"), 0.0) == []
+
+
+def test_device_pool_evicts_the_oldest_unpaired_record_first() -> None:
+    records = DeviceRecords(capacity=3)
+    oldest_paired = records.remember_bond(Address.parse("00:00:00:00:00:01"), None)
+    records.obtain(Address.parse("00:00:00:00:00:02"))
+    records.obtain(Address.parse("00:00:00:00:00:03"))
+    records.obtain(Address.parse("00:00:00:00:00:04"))
+    addresses = {str(record.address) for record in records}
+    assert addresses == {"00:00:00:00:00:01", "00:00:00:00:00:03", "00:00:00:00:00:04"}
+    assert records.find(oldest_paired.address) is oldest_paired
+
+
+def test_device_pool_evicts_the_oldest_paired_when_all_are_paired() -> None:
+    records = DeviceRecords(capacity=2)
+    for last in (1, 2, 3):
+        records.remember_bond(Address.parse(f"00:00:00:00:00:0{last}"), None)
+    assert {str(r.address)[-2:] for r in records} == {"02", "03"}
+
+
+def test_lookup_by_handle() -> None:
+    records = DeviceRecords()
+    record = records.obtain(Address.parse("00:00:00:00:00:01"))
+    records.attach_handle(record, 0x0040)
+    assert records.by_handle(0x0040) is record
+    records.detach_handle(0x0040)
+    assert records.by_handle(0x0040) is None
+
+
+def test_spec_rpa_resolves_to_the_bonded_identity() -> None:
+    records = DeviceRecords()
+    identity = Address.parse("C0:00:00:00:00:01", AddressType.RANDOM)
+    records.remember_bond(identity, SPEC_IRK)
+    assert SPEC_RPA.is_resolvable_private
+    resolved = records.resolve(SPEC_RPA)
+    assert resolved is not None and resolved.address == identity
+    other = Address.parse("70:81:94:0D:FB:AB", AddressType.RANDOM)
+    assert records.resolve(other) is None
+
+
+def test_advertising_report_from_a_bonded_rpa_names_the_identity() -> None:
+    records = DeviceRecords()
+    identity = Address.parse("C0:00:00:00:00:01", AddressType.RANDOM)
+    records.remember_bond(identity, SPEC_IRK)
+    le = LeManager(CommandIssuer(), records, lambda: 0, extended_supported=lambda: False)
+    assert le.peer_identity(SPEC_RPA) == (identity, True)
+    assert records.find(SPEC_RPA) is records.find(identity)
