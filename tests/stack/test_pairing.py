@@ -1,0 +1,269 @@
+"""BR/EDR pairing between two stacks on one virtual air (real ECDH in the controllers)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from bluetrio.actors.btm.config import SecurityConfig, StackConfig
+from bluetrio.address import Address
+from bluetrio.controller import VirtualController, default_air
+from bluetrio.controller.bredr_security import BrEdrSecurity
+from bluetrio.keystore import JsonKeyStore, KeyStore, LinkKeyType, MemoryKeyStore, Transport
+from bluetrio.messages import hci
+from bluetrio.messages.btm import LinkTransport
+from bluetrio.pairing import (
+    AssociationModel,
+    IoCapability,
+    PairingDelegate,
+    PairingError,
+    PairingResult,
+    pair,
+    serve_pairing_delegate,
+)
+from bluetrio.stack import Stack, open_stack
+from bluetrio.transports.virtual import transport_pair
+
+DY, DO, KO, NO = (
+    IoCapability.DISPLAY_YES_NO,
+    IoCapability.DISPLAY_ONLY,
+    IoCapability.KEYBOARD_ONLY,
+    IoCapability.NO_INPUT_NO_OUTPUT,
+)
+AUTHENTICATED = LinkKeyType.AUTHENTICATED_P256
+UNAUTHENTICATED = LinkKeyType.UNAUTHENTICATED_P256
+
+
+class Board:
+    """Where the displaying side shows the passkey and the typing side reads it."""
+
+    def __init__(self) -> None:
+        self.shown = trio.Event()
+        self.passkey = 0
+
+
+class ScriptedDelegate(PairingDelegate):
+    def __init__(
+        self,
+        io: IoCapability,
+        board: Board,
+        *,
+        confirm: bool = True,
+        typo: bool = False,
+    ) -> None:
+        self.io_capability = io
+        self.board = board
+        self.confirm = confirm
+        self.typo = typo
+        self.numbers: list[int] = []
+
+    async def confirm_numeric(self, peer: Address, number: int) -> bool:
+        self.numbers.append(number)
+        return self.confirm
+
+    async def display_passkey(self, peer: Address, passkey: int) -> None:
+        self.board.passkey = passkey
+        self.board.shown.set()
+
+    async def enter_passkey(self, peer: Address) -> int | None:
+        # With two keyboards nobody displays: both users type the same number they chose.
+        with trio.move_on_after(1):
+            await self.board.shown.wait()
+        passkey = self.board.passkey if self.board.shown.is_set() else 123456
+        return (passkey + 1) % 1_000_000 if self.typo else passkey
+
+
+@contextlib.asynccontextmanager
+async def virtual_stack(
+    delegate: PairingDelegate,
+    keystore: KeyStore | None = None,
+    address: Address | None = None,
+    **options: Any,
+) -> AsyncIterator[tuple[Stack, VirtualController]]:
+    """A stack on its own virtual controller (reachable for its test knobs) and its pairing
+    service."""
+    host_side, controller_side = transport_pair()
+    controller = VirtualController(default_air(), public_address=address)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(controller.serve, controller_side)
+        async with open_stack(host_side, **options) as stack:
+            info = await stack.ready()
+            store = keystore if keystore is not None else MemoryKeyStore(info.address)
+            await nursery.start(serve_pairing_delegate, stack.app, delegate, store)
+            yield stack, controller
+        nursery.cancel_scope.cancel()
+
+
+def address_of(stack: Stack) -> Address:
+    info = stack.controller_info
+    assert info is not None
+    return info.address
+
+
+async def pair_once(a: Stack, b: Stack) -> PairingResult:
+    async with a.connect(address_of(b), transport=LinkTransport.BR_EDR):
+        result = await pair(a.app, address_of(b))
+    # The virtual controller does not yet tell the peer about a local Disconnect; close the
+    # peer's end too so that the next connection can be paged.
+    for link in b.links:
+        await b.disconnect(link.handle, missing_ok=True)
+    return result
+
+
+def run(test: Any) -> None:
+    trio.run(test, clock=MockClock(autojump_threshold=0))
+
+
+@pytest.mark.parametrize(
+    ("initiator", "responder", "model", "key_type"),
+    [
+        (DY, DY, AssociationModel.NUMERIC_COMPARISON, AUTHENTICATED),
+        (DY, NO, AssociationModel.JUST_WORKS, UNAUTHENTICATED),
+        (NO, DY, AssociationModel.JUST_WORKS, UNAUTHENTICATED),
+        (DO, DY, AssociationModel.JUST_WORKS, UNAUTHENTICATED),
+        (DO, KO, AssociationModel.PASSKEY_ENTRY, AUTHENTICATED),
+        (KO, DY, AssociationModel.PASSKEY_ENTRY, AUTHENTICATED),
+        (KO, KO, AssociationModel.PASSKEY_ENTRY, AUTHENTICATED),
+        (KO, NO, AssociationModel.JUST_WORKS, UNAUTHENTICATED),
+        (NO, NO, AssociationModel.JUST_WORKS, UNAUTHENTICATED),
+    ],
+)
+def test_ssp_models_and_key_types(
+    initiator: IoCapability,
+    responder: IoCapability,
+    model: AssociationModel,
+    key_type: LinkKeyType,
+) -> None:
+    async def main() -> None:
+        board = Board()
+        first, second = ScriptedDelegate(initiator, board), ScriptedDelegate(responder, board)
+        async with (
+            virtual_stack(first) as (a, _),
+            virtual_stack(second, pairable=True) as (b, _),
+        ):
+            result = await pair_once(a, b)
+            assert (result.model, result.key_type) == (model, key_type)
+            assert (result.key_size, result.used_stored_key) == (16, False)
+            if model is AssociationModel.NUMERIC_COMPARISON:
+                assert first.numbers == second.numbers and len(first.numbers) == 1
+
+    run(main)
+
+
+def test_wrong_passkey_fails() -> None:
+    async def main() -> None:
+        board = Board()
+        async with (
+            virtual_stack(ScriptedDelegate(KO, board, typo=True)) as (a, _),
+            virtual_stack(ScriptedDelegate(DO, board), pairable=True) as (b, _),
+        ):
+            with pytest.raises(PairingError) as failure:
+                await pair_once(a, b)
+            assert failure.value.status == 0x05
+
+    run(main)
+
+
+def test_rejected_confirmation_fails() -> None:
+    async def main() -> None:
+        board = Board()
+        async with (
+            virtual_stack(ScriptedDelegate(DY, board)) as (a, _),
+            virtual_stack(ScriptedDelegate(DY, board, confirm=False), pairable=True) as (b, _),
+        ):
+            with pytest.raises(PairingError):
+                await pair_once(a, b)
+
+    run(main)
+
+
+def test_not_pairable_peer_refuses() -> None:
+    async def main() -> None:
+        board = Board()
+        async with (
+            virtual_stack(ScriptedDelegate(DY, board)) as (a, _),
+            virtual_stack(ScriptedDelegate(DY, board)) as (b, _),
+        ):
+            with pytest.raises(PairingError):
+                await pair_once(a, b)
+
+    run(main)
+
+
+def test_bonded_reconnection_needs_no_pairing() -> None:
+    async def main() -> None:
+        board = Board()
+        async with (
+            virtual_stack(ScriptedDelegate(DY, board)) as (a, _),
+            virtual_stack(ScriptedDelegate(DY, board), pairable=True) as (b, _),
+        ):
+            first = await pair_once(a, b)
+            assert first.model is AssociationModel.NUMERIC_COMPARISON
+            seen_by_a = a.events()
+            seen_by_b = b.events()
+            second = await pair_once(a, b)
+            assert (second.used_stored_key, second.model, second.key_type) == (
+                True,
+                None,
+                AUTHENTICATED,
+            )
+            events = []
+            for channel in (seen_by_a, seen_by_b):
+                while True:
+                    try:
+                        events.append(type(channel.receive_nowait().event))  # type: ignore[attr-defined]
+                    except trio.WouldBlock:
+                        break
+            assert hci.LinkKeyRequest in events and hci.EncryptionChange in events
+            assert hci.IoCapabilityRequest not in events
+            assert hci.UserConfirmationRequest not in events
+
+    run(main)
+
+
+@pytest.mark.parametrize(("minimum", "accepted"), [(16, False), (7, True)])
+def test_short_encryption_key_knob(minimum: int, accepted: bool) -> None:
+    async def main() -> None:
+        board = Board()
+        config = StackConfig(security=SecurityConfig(min_encryption_key_size=minimum))
+        async with (
+            virtual_stack(ScriptedDelegate(DY, board), config=config) as (a, _),
+            virtual_stack(ScriptedDelegate(DY, board), pairable=True) as (b, controller),
+        ):
+            # The peer's controller negotiates 7 octets at most (KNOB, CVE-2019-9506).
+            controller.feature(BrEdrSecurity).max_encryption_key_size = 7
+            if accepted:
+                assert (await pair_once(a, b)).key_size == 7
+            else:
+                with pytest.raises(PairingError, match="KNOB"):
+                    await pair_once(a, b)
+                assert a.links == ()  # disconnected
+
+    run(main)
+
+
+def test_bonds_persist_in_a_json_keystore(tmp_path: Path) -> None:
+    async def main() -> None:
+        board = Board()
+        path = tmp_path / "bonds.json"
+        local = Address.parse("00:1B:DC:0A:0A:0A")
+        async with virtual_stack(ScriptedDelegate(DY, board), pairable=True) as (b, _):
+            store = JsonKeyStore(path, local)
+            async with virtual_stack(ScriptedDelegate(DY, board), store, local) as (a, _):
+                assert (await pair_once(a, b)).used_stored_key is False
+            (bond,) = await JsonKeyStore(path, local).list()
+            assert bond.transport is Transport.BR_EDR and bond.peer_address == address_of(b)
+            assert bond.link_key is not None and bond.link_key.type is AUTHENTICATED
+            # A new stack with the same identity reads the bond back and pairs no more.
+            store = JsonKeyStore(path, local)
+            async with virtual_stack(ScriptedDelegate(DY, board), store, local) as (a, _):
+                again = await pair_once(a, b)
+                assert (again.used_stored_key, again.model) == (True, None)
+
+    run(main)
