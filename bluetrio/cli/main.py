@@ -18,6 +18,7 @@ _SUBCOMMAND_MODULES = (
     "bluetrio.cli.info",
     "bluetrio.cli.controller",
     "bluetrio.cli.trace",
+    "bluetrio.cli.pair",
 )
 
 
