@@ -24,7 +24,7 @@ from bluetrio.pairing import (
 from bluetrio.stack import open_stack
 from bluetrio.transports.base import Transport
 
-_IO_CAPABILITIES = [c.name.lower().replace("_", "-") for c in IoCapability]
+_IO_CAPABILITIES = ["no-io", "display-only", "display-yes-no", "keyboard-only", "keyboard-display"]
 _DEFAULT_KEYSTORE = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / (
     "bluetrio"
 )

@@ -56,13 +56,17 @@ class IoCapability(enum.IntEnum):
     @classmethod
     def from_name(cls, name: str) -> IoCapability:
         """Parse a command-line style name such as ``display-yes-no``."""
+        key = name.strip().upper().replace("-", "_")
         try:
-            return cls[name.strip().upper().replace("-", "_")]
+            return cls[_IO_CAPABILITY_ALIASES.get(key, key)]
         except KeyError:
             names = ", ".join(c.name.lower().replace("_", "-") for c in cls)
             raise InvalidArgumentError(
                 f"unknown IO capability {name!r}; expected one of {names}"
             ) from None
+
+
+_IO_CAPABILITY_ALIASES = {"NO_IO": "NO_INPUT_NO_OUTPUT"}
 
 
 class AssociationModel(enum.Enum):
