@@ -397,18 +397,15 @@ class BrEdr(Feature):
 
     def _inquiry_result(self, frame: InquiryResponseFrame) -> bytes:
         """The result event the host asked for with Write_Inquiry_Mode (Vol 4 Part E 7.7)."""
+        address, mode, cod = frame.address, PAGE_SCAN_REPETITION_MODE_R1, frame.class_of_device
         rssi = self.controller.config.rssi
-        common = (frame.address, PAGE_SCAN_REPETITION_MODE_R1)
         if self.inquiry_mode == InquiryMode.EXTENDED:
             eir = frame.extended_inquiry_response.ljust(EIR_LENGTH, b"\x00")[:EIR_LENGTH]
-            return evts.ExtendedInquiryResult(
-                1, *common, 0, frame.class_of_device, 0, rssi, eir
-            ).to_bytes()
+            return evts.ExtendedInquiryResult(address, mode, 0, cod, 0, rssi, eir).to_bytes()
         if self.inquiry_mode == InquiryMode.WITH_RSSI:
-            entry = evts.InquiryResponseWithRssi(*common, 0, frame.class_of_device, 0, rssi)
+            entry = evts.InquiryResponseWithRssi(address, mode, 0, cod, 0, rssi)
             return evts.InquiryResultWithRssi((entry,)).to_bytes()
-        plain = evts.InquiryResponse(*common, 0, frame.class_of_device, 0)
-        return evts.InquiryResult((plain,)).to_bytes()
+        return evts.InquiryResult((evts.InquiryResponse(address, mode, 0, cod, 0),)).to_bytes()
 
     # -- paging: outgoing (Vol 4 Part E 7.1.5, 7.1.7) ------------------------------------
 
