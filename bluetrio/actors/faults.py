@@ -174,6 +174,10 @@ class FaultPolicy:
         return [packet]
 
     @property
+    def has_hop_rules(self) -> bool:
+        return bool(self._hop_rules)
+
+    @property
     def has_packet_rules(self) -> bool:
         return any(self._packet_rules.values())
 
