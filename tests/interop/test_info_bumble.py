@@ -5,7 +5,6 @@ unanswered; the read-only bring-up must adapt and still describe the controller.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from interop_support import free_port_block, is_listening
 
 from bluetrio.cli.main import main
 
 pytestmark = pytest.mark.interop
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -30,7 +24,7 @@ def bumble_controllers(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     """Two Bumble controllers on one Bumble LocalLink: one on a pty, one on a TCP server."""
     pytest.importorskip("bumble")
     pty_link = tmp_path / "bumble-pty"
-    port = _free_port()
+    port = free_port_block(1)
     process = subprocess.Popen(
         [sys.executable, "-m", "bumble.apps.controllers", f"pty:{pty_link}",
          f"tcp-server:127.0.0.1:{port}"],
@@ -38,7 +32,7 @@ def bumble_controllers(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 20
-        while not (pty_link.exists() and _listening(port)):
+        while not (pty_link.exists() and is_listening(port)):
             if process.poll() is not None or time.monotonic() > deadline:
                 assert process.stderr is not None
                 pytest.fail(f"Bumble controllers did not start: {process.stderr.read()!r}")
@@ -47,15 +41,6 @@ def bumble_controllers(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def _listening(port: int) -> bool:
-    # Bumble's tcp-server accepts a single client: probe without connecting.
-    try:
-        with open("/proc/net/tcp") as table:
-            return any(f":{port:04X} " in line and " 0A " in line for line in table)
-    except OSError:
-        return False
 
 
 def test_info_over_a_pseudo_terminal(

@@ -1,0 +1,63 @@
+"""Helpers for interop tests: free ports, waiting for servers to listen."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import pytest
+
+
+def free_port_block(size: int) -> int:
+    """A base port such that ``base .. base+size-1`` are all free right now."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + size > 65535:
+            continue
+        if all(_port_free(base + offset) for offset in range(size)):
+            return base
+    raise RuntimeError("no block of free TCP ports found")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = process.stderr.read() if process.stderr else b""
+            pytest.fail(f"{what} did not start listening on {port}: {output[-2000:]!r}")
+        time.sleep(0.05)
+
+
+def wait_for_port_listening(port: int) -> None:
+    """Wait until something listens on ``port`` without connecting to it (/proc/net/tcp)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if is_listening(port):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"nothing listens on port {port}")
+
+
+def is_listening(port: int) -> bool:
+    try:
+        with open("/proc/net/tcp") as table:
+            return any(f":{port:04X} " in line and " 0A " in line for line in table)
+    except OSError:
+        return False
