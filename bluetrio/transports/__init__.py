@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import trio
 
-from bluetrio.errors import TransportError
 from bluetrio.transports.base import Packet, Transport
 from bluetrio.transports.h4 import H4Framer, H4Role, encode
 from bluetrio.transports.spec import (
@@ -26,6 +26,9 @@ from bluetrio.transports.spec import (
 from bluetrio.transports.stream import H4StreamTransport
 from bluetrio.transports.tap import PacketTap, TappedTransport, tapped
 from bluetrio.transports.virtual import transport_pair
+
+if TYPE_CHECKING:
+    from bluetrio.controller import VirtualController
 
 __all__ = [
     "H4Framer",
@@ -85,23 +88,26 @@ async def _open_stream_transport(spec: SerialSpec | TcpSpec | UnixSpec) -> H4Str
 
 @contextlib.asynccontextmanager
 async def _open_virtual(spec: VirtualSpec) -> AsyncIterator[Transport]:
-    try:
-        from bluetrio.controller import VirtualController, default_air
-    except ImportError as exc:
-        raise TransportError(f"{spec}: the virtual controller is not available ({exc})") from exc
+    from bluetrio.controller import VirtualController, default_air
+
     host_side, controller_side = transport_pair()
     controller = VirtualController(default_air(spec.name))
+    body_error: Exception | None = None
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_serve_until_closed, controller, controller_side)
         try:
             yield host_side
+        except Exception as exc:
+            # Re-raised below, outside the nursery, so the caller's own exception reaches
+            # it as is rather than wrapped in an ExceptionGroup.
+            body_error = exc
         finally:
+            # The controller's serve() returns once the host side is closed.
             await host_side.aclose()
-            nursery.cancel_scope.cancel()
+    if body_error is not None:
+        raise body_error
 
 
-async def _serve_until_closed(controller: object, transport: Transport) -> None:
-    # The controller's serve() ends, or raises TransportError, once the host side closes.
-    with contextlib.suppress(TransportError):
-        await controller.serve(transport)  # type: ignore[attr-defined]
-    await transport.aclose()
+async def _serve_until_closed(controller: VirtualController, transport: Transport) -> None:
+    async with transport:
+        await controller.serve(transport)

@@ -68,10 +68,11 @@ async def serve_h4(
         task_status.started(bound)
         await trio.serve_listeners(serve_connection, [listener])
     finally:
-        await listener.aclose()
+        # Unlink before the checkpoint in aclose, which raises at once when cancelled.
         if isinstance(bound, UnixSpec):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(bound.path)
+        await listener.aclose()
 
 
 async def _open_listener(spec: SocketSpec) -> tuple[trio.SocketListener, SocketSpec]:
