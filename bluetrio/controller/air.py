@@ -273,8 +273,11 @@ class Air:
         receiver.call_later(delay, functools.partial(self._arrive, receiver, arriving, link))
 
     def _arrive(self, receiver: Radio, frame: Frame, link: Link | None) -> None:
-        # A frame in flight is lost if its link went away meanwhile.
-        if link is not None and (not link.open or link.dropped):
+        # A frame in flight is lost if its link was lost meanwhile. A link closed by the
+        # disconnect procedure still delivers what was sent before, above all the
+        # LL_TERMINATE_IND / LMP_detach that closed it (the receiver ignores frames for a
+        # connection it no longer has).
+        if link is not None and link.dropped:
             return
         if receiver in self._radios:
             receiver.on_frame(frame, link)
