@@ -299,7 +299,9 @@ async def answer_pairing(
             seen.confirmation_values.append(value)
             reply = (cmds.UserConfirmationRequestReply if confirm
                      else cmds.UserConfirmationRequestNegativeReply)
-            await side.ok(reply(peer))
+            answer = await side.run(reply(peer))
+            # 0x0C: the other user already refused, so the pairing is over before this reply.
+            assert answer in (b"\x00" + peer.to_wire(), b"\x0c" + peer.to_wire())
         elif code == evts.UserPasskeyNotification.EVENT_CODE:
             seen.notified_passkey = evts.UserPasskeyNotification.from_parameters(
                 parameters
