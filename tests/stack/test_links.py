@@ -1,0 +1,103 @@
+"""BTM on the virtual controller: two stacks in one trio run share one air."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from bluetrio.actors.btm.config import StackConfig
+from bluetrio.address import Address
+from bluetrio.errors import ConnectionFailedError, ConnectionTimeoutError, InvalidArgumentError
+from bluetrio.keystore import Bond, KeyDistribution, MemoryKeyStore, Transport
+from bluetrio.messages.ad import AdvertisingData, Flags, LocalName
+from bluetrio.messages.btm import ConnectionPolicy, LinkDownInd, LinkTransport, Role
+from bluetrio.stack import Stack, open_stack
+
+IRK = bytes.fromhex("ec0234a357c8ad05341010a60a397d9b")
+NAME = AdvertisingData([Flags(0x06), LocalName("alpha")])
+
+
+async def wait_link_down(stack: Stack, handle: int) -> None:
+    downs = stack.app.subscribe(lambda m: isinstance(m, LinkDownInd) and m.handle == handle)
+    if any(link.handle == handle for link in stack.links):
+        with trio.fail_after(5):
+            await downs.receive()
+    stack.app.unsubscribe(downs)
+
+
+async def test_le_advertise_scan_connect_disconnect_in_both_roles() -> None:
+    async with open_stack("virtual", bring_up=True) as a, open_stack("virtual", bring_up=True) as b:
+        a_info, b_info = await a.ready(), await b.ready()
+        async with a.advertise(NAME):
+            async for report in b.scan(duration=5):
+                if report.address == a_info.address:
+                    break
+            assert report.name == "alpha" and report.connectable and report.rssi is not None
+            async with b.connect(a_info.address, timeout=5) as link:
+                assert link.role is Role.CENTRAL and link.transport is LinkTransport.LE
+                [peer_side] = a.links
+                assert peer_side.role is Role.PERIPHERAL and peer_side.address == b_info.address
+        await wait_link_down(a, peer_side.handle)
+        assert a.links == () and b.links == ()
+        # And the other way round.
+        async with b.advertise(NAME), a.connect(b_info.address, timeout=5) as link:
+            assert link.role is Role.CENTRAL and b.links[0].role is Role.PERIPHERAL
+
+
+async def test_bredr_inquiry_name_page_and_policy() -> None:
+    async with open_stack("virtual", bring_up=True) as a, open_stack("virtual", bring_up=True) as b:
+        b_address = (await b.ready()).address
+        await b.set_discoverable(True)
+        found = await a.inquiry(2.56)
+        [result] = [r for r in found if r.address == b_address]
+        assert result.name == "bluetrio" and result.rssi is not None
+        assert await a.remote_name(b_address) == "bluetrio"
+        async with a.connect(b_address, transport=LinkTransport.BR_EDR) as link:
+            assert link.role is Role.CENTRAL and link.transport is LinkTransport.BR_EDR
+            assert b.links[0].role is Role.PERIPHERAL
+        await wait_link_down(b, b.links[0].handle if b.links else -1)
+        await b.set_connection_policy(ConnectionPolicy.ACCEPT_BONDED)
+        with pytest.raises(ConnectionFailedError) as failure:
+            async with a.connect(b_address, transport=LinkTransport.BR_EDR):
+                pass
+        assert failure.value.status == 0x0F
+        assert a.links == ()
+
+
+def test_connect_timeout_and_cancel() -> None:
+    async def scenario() -> None:
+        async with open_stack("virtual", bring_up=True) as a:
+            nobody = Address.parse("00:00:00:00:00:99")
+            with pytest.raises(ConnectionTimeoutError):
+                async with a.connect(nobody, timeout=2):
+                    pass
+            with trio.move_on_after(1) as scope:
+                async with a.connect(nobody, timeout=30):
+                    pass
+            assert scope.cancelled_caught
+            # The attempt was really cancelled: a new one is accepted.
+            with pytest.raises(ConnectionTimeoutError):
+                async with a.connect(nobody, timeout=1):
+                    pass
+            with pytest.raises(InvalidArgumentError):
+                await a.disconnect(1, reason=0x01)
+
+    trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+async def test_bonded_peer_is_recognised_under_its_rpa() -> None:
+    private = StackConfig(privacy=True, local_irk=IRK)
+    async with open_stack("virtual", config=private, bring_up=True) as a:
+        identity = (await a.ready()).address
+        keystore = MemoryKeyStore(Address.parse("00:00:00:00:00:00"))
+        bond = Bond(
+            keystore.local_address, identity, Transport.LE, peer_keys=KeyDistribution(irk=IRK)
+        )
+        await keystore.save(bond)
+        async with open_stack("virtual", keystore=keystore, bring_up=True) as b:
+            async with a.advertise(NAME):
+                async for report in b.scan(duration=5):
+                    if report.resolved:
+                        break
+            assert report.address == identity
