@@ -19,6 +19,10 @@ from bluetrio.transports.base import Transport
 from bluetrio.transports.virtual import transport_pair
 
 
+# Longer than any procedure takes (supervision timeouts are at most 32 s), in Trio time.
+DEFAULT_TIMEOUT = 60.0
+
+
 class RawHost:
     """The host end: everything received is kept, in order, until a test takes it."""
 
@@ -63,14 +67,19 @@ class RawHost:
         header = struct.pack("<HH", handle | (boundary << 12), len(data))
         await self.transport.send(PacketType.ACL, header + data)
 
-    async def take_event(self, predicate: object) -> bytes:
-        """The first (oldest) received event matching ``predicate``, waiting for it."""
+    async def take_event(self, predicate: object, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        """The first (oldest) received event matching ``predicate``, waiting for it.
+
+        Raises ``trio.TooSlowError`` after ``timeout`` seconds of Trio time, so a missing
+        event fails a test instead of hanging it.
+        """
         assert callable(predicate)
-        while True:
-            for index, event in enumerate(self.events):
-                if predicate(event):
-                    return self.events.pop(index)
-            await self._arrived.wait()
+        with trio.fail_after(timeout):
+            while True:
+                for index, event in enumerate(self.events):
+                    if predicate(event):
+                        return self.events.pop(index)
+                await self._arrived.wait()
 
     async def expect(self, code: int, subevent: int | None = None) -> bytes:
         """The next event with ``code`` (and LE subevent); returns its parameters."""
@@ -79,9 +88,10 @@ class RawHost:
         )
         return event[2:] if subevent is None else event[3:]
 
-    async def take_acl(self) -> bytes:
-        while not self.acl:
-            await self._arrived.wait()
+    async def take_acl(self, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        with trio.fail_after(timeout):
+            while not self.acl:
+                await self._arrived.wait()
         return self.acl.pop(0)
 
 

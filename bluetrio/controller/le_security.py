@@ -123,7 +123,8 @@ class LeSecurity(Feature):
     @receives(EncryptionReject)
     def on_encryption_reject(self, frame: EncryptionReject, link: Link | None) -> None:
         connection = self._connection_for(link)
-        if connection is not None and self.central_pending.pop(connection.handle, None):
+        if connection is not None and connection.handle in self.central_pending:
+            del self.central_pending[connection.handle]
             self.controller.send_event(
                 encryption_change(frame.reason, connection.handle, int(connection.encrypted))
             )
