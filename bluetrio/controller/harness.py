@@ -18,7 +18,6 @@ from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import Transport
 from bluetrio.transports.virtual import transport_pair
 
-
 # Longer than any procedure takes (supervision timeouts are at most 32 s), in Trio time.
 DEFAULT_TIMEOUT = 60.0
 
