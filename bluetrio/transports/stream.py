@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import contextlib
+from collections.abc import Iterator
 
 import trio
 
@@ -51,17 +53,13 @@ class H4StreamTransport(Transport):
         async with self._send_lock:
             self._check_sendable()
             try:
-                await self._stream.send_all(data)
+                with self._stream_errors():
+                    await self._stream.send_all(data)
             except trio.Cancelled:
                 # A cancelled send_all may have written part of the packet; anything sent
                 # after it would be misframed by the peer (trio.abc.SendStream.send_all).
                 self._partial_send = True
                 raise
-            except (trio.BrokenResourceError, OSError) as exc:
-                self._peer_gone = True
-                raise TransportError(f"{self.description} closed by peer ({exc})") from exc
-            except trio.ClosedResourceError as exc:
-                raise TransportError(f"{self.description} is closed") from exc
 
     def _check_sendable(self) -> None:
         self._check_open()
@@ -80,17 +78,24 @@ class H4StreamTransport(Transport):
             return self._received.popleft()
 
     async def _receive_some(self) -> bytes | bytearray:
-        try:
+        with self._stream_errors():
             data = await self._stream.receive_some(RECEIVE_CHUNK_SIZE)
-        except (trio.BrokenResourceError, OSError) as exc:
-            self._peer_gone = True
-            raise TransportError(f"{self.description} closed by peer ({exc})") from exc
-        except trio.ClosedResourceError as exc:
-            raise TransportError(f"{self.description} is closed") from exc
         if not data:
             self._peer_gone = True
             raise TransportError(f"{self.description} closed by peer")
         return data
+
+    @contextlib.contextmanager
+    def _stream_errors(self) -> Iterator[None]:
+        """Turn the stream's failures into TransportError saying which side ended it."""
+        try:
+            yield
+        except (trio.BrokenResourceError, OSError) as exc:
+            # OSError: serial ports and pseudo-terminals report a hang-up as EIO.
+            self._peer_gone = True
+            raise TransportError(f"{self.description} closed by peer ({exc})") from exc
+        except trio.ClosedResourceError as exc:
+            raise TransportError(f"{self.description} is closed") from exc
 
     def _check_open(self) -> None:
         if self._closed:
