@@ -62,6 +62,9 @@ LINK_TYPE_ACL = 0x01
 # Page scan repetition mode R1 is what a scanner with the default interval reports.
 PAGE_SCAN_REPETITION_MODE_R1 = 0x01
 MAX_FEATURE_PAGE = 2
+# Commands without a class in the shared codec (Vol 4 Part E 7.3.48, 7.3.52).
+WRITE_INQUIRY_SCAN_TYPE = 0x0C43
+WRITE_PAGE_SCAN_TYPE = 0x0C47
 
 # Host-controlled bits of LMP features page 1 (Vol 2 Part C 3.3).
 HOST_FEATURE_SSP = 1 << 0
@@ -156,6 +159,8 @@ class BrEdr(Feature):
         self.connection_accept_timeout = DEFAULT_CONNECTION_ACCEPT_TIMEOUT_SLOTS
         self.page_scan_activity = (0x0800, 0x0012)
         self.inquiry_scan_activity = (0x1000, 0x0012)
+        self.inquiry_scan_type = 0
+        self.page_scan_type = 0
         self.authentication_enable = 0
         self.default_link_policy = 0
         self.inquiry: Inquiry | None = None
@@ -302,6 +307,24 @@ class BrEdr(Feature):
     def write_inquiry_scan_activity(self, cmd: Command) -> bytes:
         self.inquiry_scan_activity = self._scan_activity(cmd, minimum_window=0x0011)
         return b""
+
+    @command(WRITE_INQUIRY_SCAN_TYPE, "Write_Inquiry_Scan_Type")
+    def write_inquiry_scan_type(self, cmd: Command) -> bytes:
+        self.inquiry_scan_type = self._scan_type(cmd)
+        return b""
+
+    @command(WRITE_PAGE_SCAN_TYPE, "Write_Page_Scan_Type")
+    def write_page_scan_type(self, cmd: Command) -> bytes:
+        self.page_scan_type = self._scan_type(cmd)
+        return b""
+
+    def _scan_type(self, cmd: Command) -> int:
+        # 0x00 standard, 0x01 interlaced (Vol 4 Part E 7.3.48, 7.3.52); only timing differs.
+        reader = cmd.reader()
+        value = reader.u8()
+        reader.done()
+        require(value in (0, 1))
+        return value
 
     def _scan_activity(self, cmd: Command, minimum_window: int) -> tuple[int, int]:
         # Interval 0x0012-0x1000 and even, window at most the interval (7.3.20, 7.3.22).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import attrs
 import pytest
@@ -17,6 +18,9 @@ from bluetrio.controller.bredr_security import BrEdrSecurity
 from bluetrio.controller.harness import RawHost, open_host
 from bluetrio.messages import hci_commands as cmds
 from bluetrio.messages import hci_events as evts
+from bluetrio.messages.hci_base import HciCommand, HciEvent
+
+E = TypeVar("E", bound=HciEvent)
 
 ADDRESS_A = Address.parse("00:00:00:00:0A:0A")
 ADDRESS_B = Address.parse("00:00:00:00:0B:0B")
@@ -32,19 +36,20 @@ class Side:
     controller: VirtualController
     address: Address
 
-    async def run(self, command: cmds.HciCommand) -> bytes:
+    async def run(self, command: HciCommand) -> bytes:
         """Send a typed command; the Command Complete return parameters or Status byte."""
         return await self.host.command(command.OPCODE, command.parameters())
 
-    async def ok(self, command: cmds.HciCommand) -> bytes:
+    async def ok(self, command: HciCommand) -> bytes:
         reply = await self.run(command)
         assert reply[0] == 0, f"{command.NAME} failed with 0x{reply[0]:02X}"
         return reply
 
-    async def event(self, cls: type[evts.HciEvent]) -> object:
-        return cls.from_parameters(await self.host.expect(cls.EVENT_CODE))
+    async def event(self, cls: type[E]) -> E:
+        event: E = cls.from_parameters(await self.host.expect(cls.EVENT_CODE))
+        return event
 
-    def pending(self, cls: type[evts.HciEvent]) -> list[bytes]:
+    def pending(self, cls: type[HciEvent]) -> list[bytes]:
         return [e for e in self.host.events if e[0] == cls.EVENT_CODE]
 
 
@@ -87,7 +92,7 @@ async def connect(a: Side, b: Side, role: int = 0x01) -> tuple[int, int]:
     [(0, evts.InquiryResult), (1, evts.InquiryResultWithRssi), (2, evts.ExtendedInquiryResult)],
 )
 async def test_inquiry_reports_in_the_requested_mode(
-    autojump_clock: trio.testing.MockClock, mode: int, result: type[evts.HciEvent]
+    autojump_clock: trio.testing.MockClock, mode: int, result: type[HciEvent]
 ) -> None:
     async with two_controllers() as (a, b):
         eir = bytes([0x05, 0x09]) + b"spam"
@@ -103,10 +108,9 @@ async def test_inquiry_reports_in_the_requested_mode(
             assert report.bd_addr == b.address and report.class_of_device == COD_PHONE
             assert report.extended_inquiry_response.startswith(eir)
         else:
-            responses = getattr(report, "responses")
-            assert [(r.bd_addr, r.class_of_device) for r in responses] == [
-                (b.address, COD_PHONE)
-            ]
+            assert isinstance(report, evts.InquiryResult | evts.InquiryResultWithRssi)
+            responses = report.responses
+            assert [(r.bd_addr, r.class_of_device) for r in responses] == [(b.address, COD_PHONE)]
         done = await a.event(evts.InquiryComplete)
         assert isinstance(done, evts.InquiryComplete) and done.status == 0
         assert trio.current_time() - start == pytest.approx(2 * 1.28)
@@ -166,7 +170,7 @@ async def test_accept_with_role_switch_reports_role_change_on_both_sides(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with two_controllers() as (a, b):
-        handle_a, handle_b = await connect(a, b, role=0x00)
+        _, handle_b = await connect(a, b, role=0x00)
         assert await a.event(evts.RoleChange) == evts.RoleChange(0, b.address, 0x01)
         assert await b.event(evts.RoleChange) == evts.RoleChange(0, a.address, 0x00)
         reply = await b.run(cmds.RoleDiscovery(handle_b))
@@ -277,8 +281,13 @@ class Pairing:
 
 
 async def answer_pairing(
-    side: Side, peer: Address, io: int, *, confirm: bool = True,
-    passkey: int | None = None, shown: list[int] | None = None,
+    side: Side,
+    peer: Address,
+    io: int,
+    *,
+    confirm: bool = True,
+    passkey: int | None = None,
+    shown: list[int] | None = None,
 ) -> Pairing:
     """Play the host: answer every SSP request until Simple Pairing Complete."""
     seen = Pairing()
@@ -297,15 +306,16 @@ async def answer_pairing(
         elif code == evts.UserConfirmationRequest.EVENT_CODE:
             value = evts.UserConfirmationRequest.from_parameters(parameters).numeric_value
             seen.confirmation_values.append(value)
-            reply = (cmds.UserConfirmationRequestReply if confirm
-                     else cmds.UserConfirmationRequestNegativeReply)
+            reply = (
+                cmds.UserConfirmationRequestReply
+                if confirm
+                else cmds.UserConfirmationRequestNegativeReply
+            )
             answer = await side.run(reply(peer))
             # 0x0C: the other user already refused, so the pairing is over before this reply.
             assert answer in (b"\x00" + peer.to_wire(), b"\x0c" + peer.to_wire())
         elif code == evts.UserPasskeyNotification.EVENT_CODE:
-            seen.notified_passkey = evts.UserPasskeyNotification.from_parameters(
-                parameters
-            ).passkey
+            seen.notified_passkey = evts.UserPasskeyNotification.from_parameters(parameters).passkey
             if shown is not None:
                 shown.append(seen.notified_passkey)
         elif code == evts.UserPasskeyRequest.EVENT_CODE:
@@ -391,8 +401,7 @@ async def test_io_capability_response_reaches_both_hosts(
         on_a = await a.event(evts.IoCapabilityResponse)
         on_b = await b.event(evts.IoCapabilityResponse)
         assert on_a == evts.IoCapabilityResponse(b.address, NO_IO, 0, MITM_GENERAL_BONDING)
-        assert on_b == evts.IoCapabilityResponse(a.address, DISPLAY_YES_NO, 0,
-                                                 MITM_GENERAL_BONDING)
+        assert on_b == evts.IoCapabilityResponse(a.address, DISPLAY_YES_NO, 0, MITM_GENERAL_BONDING)
 
 
 async def test_wrong_passkey_fails_with_authentication_failure(
@@ -480,7 +489,7 @@ async def test_legacy_pin_pairing(
         if status == 0:
             key_a = await a.event(evts.LinkKeyNotification)
             key_b = await b.event(evts.LinkKeyNotification)
-            assert key_a == evts.LinkKeyNotification(b.address, getattr(key_b, "link_key"), 0)
+            assert key_a == evts.LinkKeyNotification(b.address, key_b.link_key, 0)
 
 
 @pytest.mark.parametrize(("secure_connections", "mode"), [(False, 0x01), (True, 0x02)])

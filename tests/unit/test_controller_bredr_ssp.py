@@ -228,7 +228,7 @@ def test_link_key_is_f2_over_the_real_dhkey() -> None:
 def test_rejected_confirmation_fails_on_both_sides(rejecting: str) -> None:
     hosts = [ScriptedHost(caps(Y)), ScriptedHost(caps(Y))]
     hosts[0 if rejecting == "initiator" else 1].confirm = False
-    a, b = pair(*hosts)
+    a, b = pair(hosts[0], hosts[1])
     assert a.result == b.result == ssp.PairingFinished(ssp.STATUS_AUTHENTICATION_FAILURE)
 
 
