@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import trio
 
-from bluetrio.errors import TransportError
+from bluetrio.errors import InvalidArgumentError, TransportError
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import Packet, Transport
 from bluetrio.transports.h4 import PacketLayout, packet_layouts
@@ -243,6 +243,9 @@ class UsbTransport(Transport):
         self.endpoints = endpoints
         self.description = description
         self._poll_interval_ms = poll_interval_ms
+        # The two long-lived reader threads get their own tokens, so they never use up the
+        # default thread limiter that short blocking calls elsewhere rely on.
+        self._reader_limiter = trio.CapacityLimiter(2)
         self._incoming_sender, self._incoming = trio.open_memory_channel[Packet](
             RECEIVED_PACKET_CAPACITY
         )
@@ -323,7 +326,7 @@ class UsbTransport(Transport):
 
         async with sender:
             try:
-                await trio.to_thread.run_sync(read_loop)
+                await trio.to_thread.run_sync(read_loop, limiter=self._reader_limiter)
             except TransportError as exc:
                 self._failure = self._failure or exc
                 self._readers_scope.cancel()
@@ -412,6 +415,10 @@ async def open_usb_transport(
         raise TransportError(
             f"{spec}: USB transports need pyusb (pip install 'bluetrio[usb]')"
         ) from exc
+    if not isinstance(poll_interval_ms, int) or not 0 < poll_interval_ms <= 10_000:
+        raise InvalidArgumentError(
+            f"poll_interval_ms must be from 1 to 10000 milliseconds, got {poll_interval_ms!r}"
+        )
     device, endpoints, detached = await trio.to_thread.run_sync(_open_device, spec, backend)
     transport = UsbTransport(
         device, endpoints, description=str(spec), poll_interval_ms=poll_interval_ms

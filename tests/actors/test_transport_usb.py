@@ -15,7 +15,7 @@ import trio.testing
 import usb.backend
 import usb.core
 
-from bluetrio.errors import TransportError
+from bluetrio.errors import InvalidArgumentError, TransportError
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.spec import UsbSpec
 from bluetrio.transports.usb import find_controller, open_usb_transport
@@ -347,3 +347,17 @@ async def test_cancelling_the_surrounding_scope_stops_reader_threads() -> None:
             await t.receive()  # nothing ever arrives
     assert scope.cancelled_caught
     assert devices[1].claimed == set()
+
+
+async def test_poll_interval_is_checked_before_the_device_is_claimed() -> None:
+    backend, devices = lab()
+    with pytest.raises(InvalidArgumentError, match="poll_interval_ms"):
+        async with open_usb_transport(UsbSpec(), backend=backend, poll_interval_ms=0):
+            pass
+    assert devices[1].claimed == set() and not devices[1].open
+
+
+async def test_no_controller_anywhere_names_the_spec() -> None:
+    with pytest.raises(TransportError, match="usb:0"):
+        async with open_usb_transport(UsbSpec(), backend=FakeBackend([])):
+            pass
