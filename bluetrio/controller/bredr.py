@@ -97,6 +97,14 @@ def decode(cls: type[C], cmd: Command) -> C:
     return cls.from_parameters(cmd.parameters)
 
 
+def decode_flag(cls: type[HciCommand], cmd: Command) -> bool:
+    """The single 0x00/0x01 parameter of an enable command (anything else is 0x12)."""
+    decode(cls, cmd)  # checks the length
+    value = cmd.parameters[0]
+    require(value in (0, 1))
+    return bool(value)
+
+
 def require(
     condition: bool, status: int = Status.INVALID_HCI_COMMAND_PARAMETERS, echo: bytes = b""
 ) -> None:
@@ -161,7 +169,7 @@ class BrEdr(Feature):
         self.inquiry_scan_activity = (0x1000, 0x0012)
         self.inquiry_scan_type = 0
         self.page_scan_type = 0
-        self.authentication_enable = 0
+        self.authentication_enable = False
         self.default_link_policy = 0
         self.inquiry: Inquiry | None = None
         self.page: OutgoingPage | None = None
@@ -337,23 +345,18 @@ class BrEdr(Feature):
 
     @command(cmds.WriteAuthenticationEnable.OPCODE, "Write_Authentication_Enable")
     def write_authentication_enable(self, cmd: Command) -> bytes:
-        value = decode(cmds.WriteAuthenticationEnable, cmd).authentication_enable
-        require(value in (0, 1))
-        self.authentication_enable = value
+        self.authentication_enable = decode_flag(cmds.WriteAuthenticationEnable, cmd)
         return b""
 
     @command(cmds.WriteSimplePairingMode.OPCODE, "Write_Simple_Pairing_Mode")
     def write_simple_pairing_mode(self, cmd: Command) -> bytes:
-        value = decode(cmds.WriteSimplePairingMode, cmd).simple_pairing_mode
-        require(value in (0, 1))
-        self.set_host_feature(HOST_FEATURE_SSP, bool(value))
+        self.set_host_feature(HOST_FEATURE_SSP, decode_flag(cmds.WriteSimplePairingMode, cmd))
         return b""
 
     @command(cmds.WriteSecureConnectionsHostSupport.OPCODE, "Write_Secure_Connections_Host_Support")
     def write_secure_connections_host_support(self, cmd: Command) -> bytes:
-        value = decode(cmds.WriteSecureConnectionsHostSupport, cmd).secure_connections_host_support
-        require(value in (0, 1))
-        self.set_host_feature(HOST_FEATURE_SECURE_CONNECTIONS, bool(value))
+        enabled = decode_flag(cmds.WriteSecureConnectionsHostSupport, cmd)
+        self.set_host_feature(HOST_FEATURE_SECURE_CONNECTIONS, enabled)
         return b""
 
     @command(cmds.WriteDefaultLinkPolicySettings.OPCODE, "Write_Default_Link_Policy_Settings")
