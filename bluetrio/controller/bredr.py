@@ -155,8 +155,7 @@ class BrEdr(Feature):
         self.reset()
 
     def reset(self) -> None:
-        for timer in self._timers():
-            timer.cancel()
+        # The controller drops every pending timer on reset before calling this.
         self.inquiry_scan = False
         self.page_scan = False
         self.class_of_device = 0
@@ -176,16 +175,6 @@ class BrEdr(Feature):
         self.incoming: dict[Address, IncomingPage] = {}
         self.name_requests: dict[Address, Timer] = {}
         self.links: dict[int, BrEdrLink] = {}
-
-    def _timers(self) -> list[Timer]:
-        if not hasattr(self, "links"):
-            return []
-        timers = [p.timer for p in self.incoming.values()] + list(self.name_requests.values())
-        if self.inquiry is not None:
-            timers.append(self.inquiry.timer)
-        if self.page is not None:
-            timers.append(self.page.timer)
-        return timers
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -729,10 +718,8 @@ class BrEdr(Feature):
         link = self.link_for_address(request.bd_addr)
         require(link is not None, Status.UNKNOWN_CONNECTION_IDENTIFIER)
         assert link is not None
-        if link.connection.role == request.role:
-            # Already in that role: the switch completes at once with 0x0C... Root Canal
-            # reports Role Change with Role Switch Failed; a plain refusal is clearer.
-            raise CommandError(Status.COMMAND_DISALLOWED)
+        # Asking for the role the link already has is out of state.
+        require(link.connection.role != request.role, Status.COMMAND_DISALLOWED)
         self._change_role(link)
         self.send_on(link, RoleSwitchFrame())
 

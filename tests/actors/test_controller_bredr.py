@@ -14,7 +14,7 @@ import trio
 from bluetrio.address import Address
 from bluetrio.controller import Air, VirtualController
 from bluetrio.controller.bredr import BrEdr
-from bluetrio.controller.bredr_security import BrEdrSecurity
+from bluetrio.controller.bredr_security import READ_LOCAL_OOB_EXTENDED_DATA, BrEdrSecurity
 from bluetrio.controller.harness import RawHost, open_host
 from bluetrio.messages import hci_commands as cmds
 from bluetrio.messages import hci_events as evts
@@ -575,3 +575,53 @@ async def test_out_of_state_and_malformed_commands_get_error_statuses(
         await a.host.send_command(cmds.WriteScanEnable.OPCODE, b"")
         assert await a.host.take_reply(cmds.WriteScanEnable.OPCODE) == b"\x12"
         assert await a.run(cmds.CreateConnection(b.address, 0xCC18, 0x01, 0, 0, 1)) == b"\x0b"
+
+
+async def test_oob_pairing_with_data_read_from_the_peer_controller(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with two_controllers() as (a, b):
+        handle, _ = await connect(a, b)
+        # B's host hands its OOB data to A's host out of band (Vol 4 Part E 7.3.95).
+        oob = await b.host.command(READ_LOCAL_OOB_EXTENDED_DATA)
+        assert oob[0] == 0 and len(oob) == 65
+        await a.ok(cmds.AuthenticationRequested(handle))
+        await a.event(evts.LinkKeyRequest)
+        await a.ok(cmds.LinkKeyRequestNegativeReply(b.address))
+        await a.event(evts.IoCapabilityRequest)
+        await a.ok(cmds.IoCapabilityRequestReply(b.address, NO_IO, 1, MITM_GENERAL_BONDING))
+        await b.event(evts.IoCapabilityRequest)
+        await b.ok(cmds.IoCapabilityRequestReply(a.address, NO_IO, 0, MITM_GENERAL_BONDING))
+        assert await a.event(evts.RemoteOobDataRequest) == evts.RemoteOobDataRequest(b.address)
+        c_192, r_192, c_256, r_256 = (oob[1 + 16 * i : 17 + 16 * i] for i in range(4))
+        await a.ok(cmds.RemoteOobExtendedDataRequestReply(b.address, c_192, r_192, c_256, r_256))
+        for side, peer in ((a, b), (b, a)):
+            assert await side.event(evts.SimplePairingComplete) == evts.SimplePairingComplete(
+                0, peer.address
+            )
+            notification = await side.event(evts.LinkKeyNotification)
+            assert notification.key_type == 0x08  # OOB is authenticated; P-256 here
+        assert await a.event(evts.AuthenticationComplete) == evts.AuthenticationComplete(0, handle)
+        assert not b.pending(evts.RemoteOobDataRequest)
+
+
+async def test_oob_pairing_with_stale_data_fails(autojump_clock: trio.testing.MockClock) -> None:
+    async with two_controllers() as (a, b):
+        handle, _ = await connect(a, b)
+        await a.ok(cmds.AuthenticationRequested(handle))
+        await a.event(evts.LinkKeyRequest)
+        await a.ok(cmds.LinkKeyRequestNegativeReply(b.address))
+        await a.event(evts.IoCapabilityRequest)
+        await a.ok(cmds.IoCapabilityRequestReply(b.address, NO_IO, 1, MITM_GENERAL_BONDING))
+        await b.event(evts.IoCapabilityRequest)
+        await b.ok(cmds.IoCapabilityRequestReply(a.address, NO_IO, 0, MITM_GENERAL_BONDING))
+        await a.event(evts.RemoteOobDataRequest)
+        forged = bytes(16)
+        await a.ok(cmds.RemoteOobExtendedDataRequestReply(b.address, *(forged,) * 4))
+        for side, peer in ((a, b), (b, a)):
+            assert await side.event(evts.SimplePairingComplete) == evts.SimplePairingComplete(
+                0x05, peer.address
+            )
+        assert await a.event(evts.AuthenticationComplete) == evts.AuthenticationComplete(
+            0x05, handle
+        )
