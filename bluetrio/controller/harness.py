@@ -12,8 +12,9 @@ from contextlib import asynccontextmanager
 
 import trio
 
+from bluetrio.address import Address
 from bluetrio.controller.controller import VirtualController
-from bluetrio.controller.events import EventCode
+from bluetrio.controller.events import EventCode, LeSubevent
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import Transport
 from bluetrio.transports.virtual import transport_pair
@@ -92,6 +93,55 @@ class RawHost:
             while not self.acl:
                 await self._arrived.wait()
         return self.acl.pop(0)
+
+
+# -- LE scenario steps shared by tests ---------------------------------------------------
+
+
+def adv_params(adv_type: int = 0, peer: bytes = bytes(6), interval: int = 0x00A0) -> bytes:
+    return struct.pack("<HHBBB6sBB", interval, interval, adv_type, 0, 0, peer, 0x07, 0)
+
+
+def create_connection_params(peer: Address, timeout: int = 0x0064) -> bytes:
+    return struct.pack(
+        "<HHBB6sBHHHHHH",
+        0x60,
+        0x30,
+        0,
+        peer.type,
+        peer.to_wire(),
+        0,
+        0x18,
+        0x18,
+        0,
+        timeout,
+        0,
+        0,
+    )
+
+
+async def advertise(host: RawHost, data: bytes = b"\x02\x01\x06", adv_type: int = 0) -> None:
+    assert await host.command(0x2006, adv_params(adv_type)) == b"\x00"
+    assert await host.command(0x2008, bytes((len(data),)) + data.ljust(31, b"\0")) == b"\x00"
+    assert await host.command(0x200A, b"\x01") == b"\x00"
+
+
+async def connect(central: RawHost, peripheral: RawHost) -> tuple[int, int]:
+    await advertise(peripheral)
+    status = await central.command(
+        0x200D, create_connection_params(peripheral.controller.public_address)
+    )
+    assert status == b"\x00"
+    central_event = await central.expect(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
+    peripheral_event = await peripheral.expect(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
+    assert central_event[0] == 0 and peripheral_event[0] == 0
+    assert central_event[3] == 0x00 and peripheral_event[3] == 0x01  # roles
+    assert central_event[5:11] == peripheral.controller.public_address.to_wire()
+    assert peripheral_event[5:11] == central.controller.public_address.to_wire()
+    return (
+        int.from_bytes(central_event[1:3], "little"),
+        int.from_bytes(peripheral_event[1:3], "little"),
+    )
 
 
 @asynccontextmanager

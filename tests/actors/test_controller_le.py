@@ -10,10 +10,15 @@ import pytest
 import trio
 import trio.testing
 
-from bluetrio.address import Address
 from bluetrio.controller import Air, TimingModel, VirtualController
 from bluetrio.controller.events import EventCode, LeSubevent
-from bluetrio.controller.harness import RawHost, open_host
+from bluetrio.controller.harness import (
+    RawHost,
+    advertise,
+    connect,
+    create_connection_params,
+    open_host,
+)
 
 ADV_PARAMS = 0x2006
 ADV_DATA = 0x2008
@@ -41,52 +46,6 @@ async def two_hosts(
             # LE Meta events are off in the power-on mask (Vol 4 Part E 7.3.1).
             assert await host.command(0x0C01, struct.pack("<Q", 0x3FFF_FFFF_FFFF_FFFF)) == b"\0"
         yield first, second, air
-
-
-def adv_params(adv_type: int = 0, peer: bytes = bytes(6), interval: int = 0x00A0) -> bytes:
-    return struct.pack("<HHBBB6sBB", interval, interval, adv_type, 0, 0, peer, 0x07, 0)
-
-
-def create_connection_params(peer: Address, timeout: int = 0x0064) -> bytes:
-    return struct.pack(
-        "<HHBB6sBHHHHHH",
-        0x60,
-        0x30,
-        0,
-        peer.type,
-        peer.to_wire(),
-        0,
-        0x18,
-        0x18,
-        0,
-        timeout,
-        0,
-        0,
-    )
-
-
-async def advertise(host: RawHost, data: bytes = b"\x02\x01\x06", adv_type: int = 0) -> None:
-    assert await host.command(ADV_PARAMS, adv_params(adv_type)) == b"\x00"
-    assert await host.command(ADV_DATA, bytes((len(data),)) + data.ljust(31, b"\0")) == b"\x00"
-    assert await host.command(ADV_ENABLE, b"\x01") == b"\x00"
-
-
-async def connect(central: RawHost, peripheral: RawHost) -> tuple[int, int]:
-    await advertise(peripheral)
-    status = await central.command(
-        CREATE_CONNECTION, create_connection_params(peripheral.controller.public_address)
-    )
-    assert status == b"\x00"
-    central_event = await central.expect(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
-    peripheral_event = await peripheral.expect(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
-    assert central_event[0] == 0 and peripheral_event[0] == 0
-    assert central_event[3] == 0x00 and peripheral_event[3] == 0x01  # roles
-    assert central_event[5:11] == peripheral.controller.public_address.to_wire()
-    assert peripheral_event[5:11] == central.controller.public_address.to_wire()
-    return (
-        int.from_bytes(central_event[1:3], "little"),
-        int.from_bytes(peripheral_event[1:3], "little"),
-    )
 
 
 async def test_passive_scan_reports_advertising_data_at_the_interval(
