@@ -577,6 +577,18 @@ async def test_out_of_state_and_malformed_commands_get_error_statuses(
         assert await a.run(cmds.CreateConnection(b.address, 0xCC18, 0x01, 0, 0, 1)) == b"\x0b"
 
 
+async def start_oob_pairing(a: Side, b: Side, handle: int) -> evts.RemoteOobDataRequest:
+    """A pairs with B saying it holds B's OOB data; returns A's Remote_OOB_Data_Request."""
+    await a.ok(cmds.AuthenticationRequested(handle))
+    await a.event(evts.LinkKeyRequest)
+    await a.ok(cmds.LinkKeyRequestNegativeReply(b.address))
+    await a.event(evts.IoCapabilityRequest)
+    await a.ok(cmds.IoCapabilityRequestReply(b.address, NO_IO, 1, MITM_GENERAL_BONDING))
+    await b.event(evts.IoCapabilityRequest)
+    await b.ok(cmds.IoCapabilityRequestReply(a.address, NO_IO, 0, MITM_GENERAL_BONDING))
+    return await a.event(evts.RemoteOobDataRequest)
+
+
 async def test_oob_pairing_with_data_read_from_the_peer_controller(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -585,14 +597,7 @@ async def test_oob_pairing_with_data_read_from_the_peer_controller(
         # B's host hands its OOB data to A's host out of band (Vol 4 Part E 7.3.95).
         oob = await b.host.command(READ_LOCAL_OOB_EXTENDED_DATA)
         assert oob[0] == 0 and len(oob) == 65
-        await a.ok(cmds.AuthenticationRequested(handle))
-        await a.event(evts.LinkKeyRequest)
-        await a.ok(cmds.LinkKeyRequestNegativeReply(b.address))
-        await a.event(evts.IoCapabilityRequest)
-        await a.ok(cmds.IoCapabilityRequestReply(b.address, NO_IO, 1, MITM_GENERAL_BONDING))
-        await b.event(evts.IoCapabilityRequest)
-        await b.ok(cmds.IoCapabilityRequestReply(a.address, NO_IO, 0, MITM_GENERAL_BONDING))
-        assert await a.event(evts.RemoteOobDataRequest) == evts.RemoteOobDataRequest(b.address)
+        assert await start_oob_pairing(a, b, handle) == evts.RemoteOobDataRequest(b.address)
         c_192, r_192, c_256, r_256 = (oob[1 + 16 * i : 17 + 16 * i] for i in range(4))
         await a.ok(cmds.RemoteOobExtendedDataRequestReply(b.address, c_192, r_192, c_256, r_256))
         for side, peer in ((a, b), (b, a)):
@@ -608,14 +613,7 @@ async def test_oob_pairing_with_data_read_from_the_peer_controller(
 async def test_oob_pairing_with_stale_data_fails(autojump_clock: trio.testing.MockClock) -> None:
     async with two_controllers() as (a, b):
         handle, _ = await connect(a, b)
-        await a.ok(cmds.AuthenticationRequested(handle))
-        await a.event(evts.LinkKeyRequest)
-        await a.ok(cmds.LinkKeyRequestNegativeReply(b.address))
-        await a.event(evts.IoCapabilityRequest)
-        await a.ok(cmds.IoCapabilityRequestReply(b.address, NO_IO, 1, MITM_GENERAL_BONDING))
-        await b.event(evts.IoCapabilityRequest)
-        await b.ok(cmds.IoCapabilityRequestReply(a.address, NO_IO, 0, MITM_GENERAL_BONDING))
-        await a.event(evts.RemoteOobDataRequest)
+        await start_oob_pairing(a, b, handle)
         forged = bytes(16)
         await a.ok(cmds.RemoteOobExtendedDataRequestReply(b.address, *(forged,) * 4))
         for side, peer in ((a, b), (b, a)):
