@@ -4,31 +4,54 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from interop_support import free_port_block, wait_for_port, wait_for_port_listening
+from interop_support import free_port_block, is_listening, stop_process, wait_for_port_listening
 
 
 @pytest.fixture
 def rootcanal_hci_port() -> Iterator[int]:
     """Android's Root Canal: every TCP connection to this port gets its own dual-mode
     controller, all on one simulated phy."""
-    pytest.importorskip("rootcanal")
+    binaries = pytest.importorskip("rootcanal.binaries")
     base = free_port_block(4)
+    # The binary itself, not ``python -m rootcanal``: that wrapper runs it as a child which
+    # terminating the wrapper would leave running.
     process = subprocess.Popen(
-        [sys.executable, "-m", "rootcanal", f"-test_port={base}", f"-hci_port={base + 1}",
-         f"-link_port={base + 2}", f"-link_ble_port={base + 3}"],
+        [binaries.get_package_binary_resource_path("rootcanal"), f"-test_port={base}",
+         f"-hci_port={base + 1}", f"-link_port={base + 2}", f"-link_ble_port={base + 3}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        # Probing the HCI port would create a controller; the test port is harmless.
-        wait_for_port(base, process, "Root Canal")
-        wait_for_port_listening(base + 1)
+        # Connecting to any port while Root Canal starts can make it refuse the HCI port for a
+        # while (a probe of the test port did), so only watch the listening sockets.
+        wait_for_port_listening(base + 1, process, "Root Canal")
         yield base + 1
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
+
+
+@pytest.fixture
+def bumble_controllers(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """Two Bumble controllers on one Bumble LocalLink: one on a pty, one on a TCP server."""
+    pytest.importorskip("bumble")
+    pty_link = tmp_path / "bumble-pty"
+    port = free_port_block(1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bumble.apps.controllers", f"pty:{pty_link}",
+         f"tcp-server:127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not (pty_link.exists() and is_listening(port)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                assert process.stderr is not None
+                pytest.fail(f"Bumble controllers did not start: {process.stderr.read()!r}")
+            time.sleep(0.05)
+        yield pty_link, port
+    finally:
+        stop_process(process)

@@ -45,14 +45,30 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> Non
         time.sleep(0.05)
 
 
-def wait_for_port_listening(port: int) -> None:
-    """Wait until something listens on ``port`` without connecting to it (/proc/net/tcp)."""
+def wait_for_port_listening(
+    port: int, process: subprocess.Popen[bytes] | None = None, what: str = "server"
+) -> None:
+    """Wait until something listens on ``port`` without connecting to it (/proc/net/tcp);
+    fail early, with its stderr, if ``process`` exits first."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if is_listening(port):
             return
+        if process is not None and process.poll() is not None:
+            break
         time.sleep(0.05)
-    pytest.fail(f"nothing listens on port {port}")
+    output = process.stderr.read() if process is not None and process.stderr else b""
+    pytest.fail(f"{what} is not listening on port {port}: {output[-2000:]!r}")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process``, killing it if it does not exit within ten seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def is_listening(port: int) -> bool:
