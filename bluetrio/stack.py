@@ -49,6 +49,7 @@ from bluetrio.errors import (
     HciTimeout,
     InvalidArgumentError,
 )
+from bluetrio.keystore import MemoryKeyStore
 from bluetrio.messages.ad import AdvertisingData
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import (
@@ -83,6 +84,7 @@ from bluetrio.messages.btm import (
     StartBringUpReq,
 )
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEventInd
+from bluetrio.pairing import serve_pairing_delegate
 from bluetrio.tracing.recorder import TraceRecorder
 from bluetrio.transports import open_transport
 from bluetrio.transports.base import Packet, Transport
@@ -129,6 +131,7 @@ class Stack:
         btm: BtmCore | None = None,
         btu: BtuCore | None = None,
         keystore: Any | None = None,
+        pairing_delegate: Any | None = None,
     ) -> None:
         self.runtime = runtime
         self.app = app
@@ -136,6 +139,8 @@ class Stack:
         self.btm = btm
         self.btu = btu
         self.keystore = keystore
+        self.pairing_delegate = pairing_delegate
+        self._pairing_served = False
         self._info: ControllerInfo | None = None
         self._failure: str | None = None
         self._ready = trio.Event()
@@ -180,14 +185,26 @@ class Stack:
         updates = self.app.subscribe(
             lambda m: isinstance(m, ControllerReadyInd | ControllerFailedInd)
         )
-        task_status.started()
-        async for update in updates:
-            if isinstance(update, ControllerReadyInd):
-                self._info, self._failure = update.info, None
-                await self._load_bonds()
-            elif isinstance(update, ControllerFailedInd):
-                self._failure = update.reason
-            self._ready.set()
+        # The pairing service lives as long as this watcher, so closing the stack ends it.
+        async with trio.open_nursery() as services:
+            task_status.started()
+            async for update in updates:
+                if isinstance(update, ControllerReadyInd):
+                    self._info, self._failure = update.info, None
+                    await self._load_bonds()
+                    await self._serve_pairing(services, update.info.address)
+                elif isinstance(update, ControllerFailedInd):
+                    self._failure = update.reason
+                self._ready.set()
+
+    async def _serve_pairing(self, services: trio.Nursery, local_address: Address) -> None:
+        """Answer pairing prompts with the delegate and save bonds in the key store given to
+        ``open_stack``, once the controller's address is known (a store needs it)."""
+        if self._pairing_served or (self.pairing_delegate is None and self.keystore is None):
+            return
+        keystore = self.keystore if self.keystore is not None else MemoryKeyStore(local_address)
+        await services.start(serve_pairing_delegate, self.app, self.pairing_delegate, keystore)
+        self._pairing_served = True
 
     async def _load_bonds(self) -> None:
         if self.keystore is None:
@@ -455,7 +472,10 @@ async def open_stack(
             runtime.add(l2cap)
         runtime.add(app)
         runtime.link_manager = BtmCore.name
-        stack = Stack(runtime, app, hci_core, btm_core, btu_core, config.security.keystore)
+        security = config.security
+        stack = Stack(
+            runtime, app, hci_core, btm_core, btu_core, security.keystore, security.pairing_delegate
+        )
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(runtime.run)

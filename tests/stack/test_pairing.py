@@ -25,7 +25,6 @@ from bluetrio.pairing import (
     PairingError,
     PairingResult,
     pair,
-    serve_pairing_delegate,
 )
 from bluetrio.stack import Stack, open_stack
 from bluetrio.transports.virtual import transport_pair
@@ -86,16 +85,15 @@ async def virtual_stack(
     address: Address | None = None,
     **options: Any,
 ) -> AsyncIterator[tuple[Stack, VirtualController]]:
-    """A stack on its own virtual controller (reachable for its test knobs) and its pairing
-    service."""
+    """A stack on its own virtual controller (reachable for its test knobs); the stack serves
+    ``delegate`` and ``keystore`` itself."""
     host_side, controller_side = transport_pair()
     controller = VirtualController(default_air(), public_address=address)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(controller.serve, controller_side)
-        async with open_stack(host_side, **options) as stack:
-            info = await stack.ready()
-            store = keystore if keystore is not None else MemoryKeyStore(info.address)
-            await nursery.start(serve_pairing_delegate, stack.app, delegate, store)
+        async with open_stack(
+            host_side, pairing_delegate=delegate, keystore=keystore, bring_up=True, **options
+        ) as stack:
             yield stack, controller
         nursery.cancel_scope.cancel()
 
@@ -265,5 +263,26 @@ def test_bonds_persist_in_a_json_keystore(tmp_path: Path) -> None:
             async with virtual_stack(ScriptedDelegate(DY, board), store, local) as (a, _):
                 again = await pair_once(a, b)
                 assert (again.used_stored_key, again.model) == (True, None)
+
+    run(main)
+
+
+def test_open_stack_serves_the_delegate_and_saves_bonds_in_its_keystore() -> None:
+    async def main() -> None:
+        board = Board()
+        initiator = ScriptedDelegate(DY, board)
+        local = Address.parse("00:1B:DC:0C:0C:0C")
+        store = MemoryKeyStore(local)
+        async with (
+            open_stack("virtual", pairing_delegate=ScriptedDelegate(DY, board), pairable=True) as b,
+            virtual_stack(initiator, store, local) as (a, _),
+        ):
+            await b.ready()
+            result = await pair_once(a, b)
+            assert result.model is AssociationModel.NUMERIC_COMPARISON
+            assert len(initiator.numbers) == 1  # the prompt reached the delegate given to a
+            (bond,) = await store.list()
+            assert bond.peer_address == address_of(b) and bond.transport is Transport.BR_EDR
+            assert bond.link_key is not None and bond.link_key.type is AUTHENTICATED
 
     run(main)
