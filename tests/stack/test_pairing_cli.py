@@ -11,8 +11,7 @@ from bluetrio.address import Address
 from bluetrio.cli.main import build_parser
 from bluetrio.cli.pair import pair_classic
 from bluetrio.controller import VirtualController, default_air
-from bluetrio.keystore import MemoryKeyStore
-from bluetrio.pairing import IoCapability, PairingDelegate, serve_pairing_delegate
+from bluetrio.pairing import IoCapability, PairingDelegate
 from bluetrio.stack import open_stack
 from bluetrio.transports.virtual import transport_pair
 
@@ -22,11 +21,9 @@ LOCAL = Address.parse("00:1B:DC:0B:0B:0B")
 def test_pair_then_reconnect_with_the_bond(tmp_path: Path) -> None:
     async def main() -> list[list[str]]:
         outputs = []
-        async with open_stack("virtual", pairable=True) as peer:
+        async with open_stack("virtual", pairable=True, pairing_delegate=PairingDelegate()) as peer:
             info = await peer.ready()
             async with trio.open_nursery() as nursery:
-                store = MemoryKeyStore(info.address)
-                await nursery.start(serve_pairing_delegate, peer.app, PairingDelegate(), store)
                 for _ in range(2):
                     # The same local address each time, as a real controller has.
                     host_side, controller_side = transport_pair()
