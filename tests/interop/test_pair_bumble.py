@@ -4,19 +4,20 @@ controller (served in the test's trio run, one controller per TCP client, one sh
 The Bumble host (``peers/bumble_classic_peer.py``, a subprocess) is connectable and
 discoverable and accepts every pairing question; it reports what it sees on stdout. The CLI
 runs as a user would run it, through ``bluetrio.cli.main.main`` in a worker thread, once to
-pair and store the bond in ``--keystore``, once more to reconnect and encrypt with that bond.
+pair and store the bond in ``--keystore``, once more to reconnect and encrypt with that bond;
+the test types into its terminal what the user would: ``y`` to a number Bumble shows too, the
+passkey Bumble displays.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -129,39 +130,95 @@ async def run_pair_cli(
     return captured.out
 
 
+class Terminal:
+    """The CLI's stdin: a pipe the test types its answers into, as a user would."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        read_end, self._write_end = os.pipe()
+        self._reader = os.fdopen(read_end)
+        monkeypatch.setattr("sys.stdin", self._reader)
+
+    def type_line(self, text: str) -> None:
+        os.write(self._write_end, f"{text}\n".encode())
+
+    def close(self) -> None:
+        # End of input: a prompt still waiting gets EOF, and the delegate declines.
+        os.close(self._write_end)
+        self._reader.close()
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[Terminal]:
+    typed_into = Terminal(monkeypatch)
+    try:
+        yield typed_into
+    finally:
+        typed_into.close()
+
+
+async def pair_answering_the_peer(
+    peer: BumblePeer,
+    model: AssociationModel | None,
+    terminal: Terminal,
+    run_cli: Callable[[], Awaitable[str]],
+) -> tuple[str, str | None]:
+    """Run the CLI while answering its prompt with what the peer shows: ``y`` to a number to
+    compare, the digits of a passkey to type. Returns (what it printed, what the peer showed)."""
+    printed: list[str] = []
+
+    async def run() -> None:
+        printed.append(await run_cli())
+
+    shown = None
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run)
+        assert await peer.expect_address("CONNECTED") == LOCAL_ADDRESS
+        if model is AssociationModel.NUMERIC_COMPARISON:
+            shown = await peer.expect("COMPARE")
+            terminal.type_line("y")
+        elif model is AssociationModel.PASSKEY_ENTRY:
+            shown = await peer.expect("DISPLAY")
+            terminal.type_line(shown)
+    return printed[0], shown
+
+
 @pytest.mark.parametrize(
-    ("io_capability", "model", "key_type"),
+    ("ours", "bumbles", "model", "key_type"),
     [
         # Both DisplayYesNo, Bumble asks for MITM protection: numbers are compared.
-        ("display-yes-no", AssociationModel.NUMERIC_COMPARISON, LinkKeyType.AUTHENTICATED_P256),
+        ("display-yes-no", "display-yes-no", AssociationModel.NUMERIC_COMPARISON,
+         LinkKeyType.AUTHENTICATED_P256),
+        # We have a keyboard, Bumble a display: we type the passkey it shows.
+        ("keyboard-only", "display-only", AssociationModel.PASSKEY_ENTRY,
+         LinkKeyType.AUTHENTICATED_P256),
         # Neither side has input or output.
-        ("no-io", AssociationModel.JUST_WORKS, LinkKeyType.UNAUTHENTICATED_P256),
+        ("no-io", "no-io", AssociationModel.JUST_WORKS, LinkKeyType.UNAUTHENTICATED_P256),
     ],
-)
+)  # fmt: skip
 async def test_pair_with_bumble_then_reconnect_with_the_bond(
-    io_capability: str,
+    ours: str,
+    bumbles: str,
     model: AssociationModel,
     key_type: LinkKeyType,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    terminal: Terminal,
 ) -> None:
-    # The terminal delegate's answer to "Does ... show NNNNNN? [y/N]", if it asks.
-    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
     keystore = tmp_path / "bonds"
     async with (
         served_controllers() as (bumble_port, bluetrio_port),
-        bumble_peer(bumble_port, io_capability, tmp_path / "bumble.log") as peer,
+        bumble_peer(bumble_port, bumbles, tmp_path / "bumble.log") as peer,
     ):
         peer_address = await peer.expect_address("ADDRESS")
         await peer.expect("READY")
+        run_cli = functools.partial(
+            run_pair_cli, bluetrio_port, peer_address, ours, keystore, capsys
+        )
 
-        printed = await run_pair_cli(bluetrio_port, peer_address, io_capability, keystore, capsys)
+        printed, shown = await pair_answering_the_peer(peer, model, terminal, run_cli)
         assert f"paired ({model.value}), bond stored" in printed, peer.log_tail()
         assert f"link key: {key_type.name.lower()}, encryption key size 16" in printed
-        assert await peer.expect_address("CONNECTED") == LOCAL_ADDRESS
         if model is AssociationModel.NUMERIC_COMPARISON:
-            shown = await peer.expect("COMPARE")
             asked = re.search(r"Does \S+ show (\d{6})\?", printed)
             assert asked is not None and asked.group(1) == shown
         assert int(await peer.expect("LINK_KEY")) == key_type
@@ -170,11 +227,10 @@ async def test_pair_with_bumble_then_reconnect_with_the_bond(
         assert len(list(keystore.glob("*.json"))) == 1
 
         second_start = len(peer.lines)
-        printed = await run_pair_cli(bluetrio_port, peer_address, io_capability, keystore, capsys)
+        printed, _ = await pair_answering_the_peer(peer, None, terminal, run_cli)
         assert "reconnected with the stored bond, no pairing" in printed, peer.log_tail()
         assert f"link key: {key_type.name.lower()}" in printed
-        assert "Does " not in printed
-        assert await peer.expect_address("CONNECTED") == LOCAL_ADDRESS
+        assert "Does " not in printed and "Passkey" not in printed
         assert int(await peer.expect("ENCRYPTION")) == AES_CCM
         await peer.expect("DISCONNECTED")
         # Bumble found the key it stored: it neither paired nor was handed a new key.
