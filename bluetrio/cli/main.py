@@ -19,6 +19,7 @@ _SUBCOMMAND_MODULES = (
     "bluetrio.cli.controller",
     "bluetrio.cli.trace",
     "bluetrio.cli.pair",
+    "bluetrio.cli.scan",
 )
 
 

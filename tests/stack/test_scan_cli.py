@@ -1,0 +1,132 @@
+"""``bluetrio scan``: LE advertisers and BR/EDR devices on one virtual air, printed as lines."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from bluetrio.address import Address
+from bluetrio.cli.main import build_parser, main
+from bluetrio.cli.scan import BR_EDR, LE, DeviceTable, ScanOptions, SeenDevice, scan_command
+from bluetrio.errors import InvalidArgumentError
+from bluetrio.messages.ad import AdvertisingData, Flags, LocalName, ServiceUuids
+from bluetrio.stack import StackConfig, open_stack
+
+AIR = "virtual:scan-room"
+HEART_RATE, BATTERY, VENDOR_32 = 0x180D, 0x180F, 0x0000FEED
+VENDOR_128 = 0x6E400001_B5A3_F393_E0A9_E50E24DCCA9E
+ADVERTISED = AdvertisingData(
+    [
+        Flags(0x06),
+        LocalName("beacon"),
+        ServiceUuids((HEART_RATE, BATTERY)),
+        ServiceUuids((VENDOR_32,), size=4),
+    ]
+)
+SCAN_RESPONSE = AdvertisingData([ServiceUuids((VENDOR_128,), size=16)])
+SERVICES = "services: 0x180D, 0x180F, 0x0000FEED"
+VENDOR_128_TEXT = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
+ESCAPE = "\x1b"
+
+
+def scan_next_to_peers(options: ScanOptions, *, live: bool = False) -> tuple[str, dict[str, str]]:
+    """Scan with ``options`` while a beacon advertises and a speaker is discoverable over
+    BR/EDR; the output, and the peers' addresses by name."""
+
+    async def scenario() -> tuple[str, dict[str, str]]:
+        speaker_config = StackConfig(local_name="speaker", discoverable=True)
+        async with (
+            open_stack(AIR, config=speaker_config, bring_up=True) as speaker,
+            open_stack(AIR, bring_up=True) as beacon,
+            beacon.advertise(ADVERTISED, scan_response=SCAN_RESPONSE),
+        ):
+            output = io.StringIO()
+            await scan_command(AIR, options, output, live=live)
+            addresses = {
+                name: str((await stack.ready()).address)
+                for name, stack in (("speaker", speaker), ("beacon", beacon))
+            }
+        return output.getvalue(), addresses
+
+    return run(scenario)
+
+
+def run(
+    scenario: Callable[[], Awaitable[tuple[str, dict[str, str]]]],
+) -> tuple[str, dict[str, str]]:
+    return trio.run(scenario, clock=MockClock(autojump_threshold=0))
+
+
+def test_piped_scan_prints_each_device_once_without_escape_codes() -> None:
+    output, address = scan_next_to_peers(ScanOptions(duration=3))
+    assert output.splitlines() == [
+        f"LE      {address['beacon']}  public      -50 dBm  'beacon'  {SERVICES}",
+        f"BR/EDR  {address['speaker']}              -50 dBm  'speaker'",
+    ]
+    assert ESCAPE not in output
+
+
+def test_active_le_scan_waits_for_the_scan_response_when_piped() -> None:
+    output, address = scan_next_to_peers(ScanOptions(duration=2, classic=False, active=True))
+    assert output.splitlines() == [
+        f"LE      {address['beacon']}  public      -50 dBm  'beacon'  {SERVICES}, {VENDOR_128_TEXT}"
+    ]
+
+
+def test_classic_only_scan_finds_the_discoverable_device() -> None:
+    output, address = scan_next_to_peers(ScanOptions(duration=2, le=False))
+    assert output.splitlines() == [f"BR/EDR  {address['speaker']}              -50 dBm  'speaker'"]
+
+
+def test_on_a_terminal_the_scan_response_rewrites_the_line_in_place() -> None:
+    output, address = scan_next_to_peers(
+        ScanOptions(duration=2, classic=False, active=True), live=True
+    )
+    first_line, rest = output.split("\n", 1)
+    assert first_line == f"LE      {address['beacon']}  public      -50 dBm  'beacon'  {SERVICES}"
+    # One line up, erase it, write the completed line, back down.
+    assert rest.startswith(f"\x1b[1A\r\x1b[2K{first_line}, {VENDOR_128_TEXT}\x1b[1B\r")
+
+
+def test_table_updates_rssi_in_place_only_on_a_terminal() -> None:
+    first = SeenDevice(LE, Address.parse("C0:00:00:00:00:01/R"), "tag", -70)
+    second = SeenDevice(BR_EDR, Address.parse("00:00:00:00:00:02"), None, None)
+    for live in (True, False):
+        output = io.StringIO()
+        table = DeviceTable(output, live=live)
+        table.show(first)
+        table.show(second)
+        table.show(SeenDevice(LE, first.address, None, -40))
+        table.finish()
+        lines = [
+            "LE      C0:00:00:00:00:01  random      -70 dBm  'tag'",
+            "BR/EDR  00:00:00:00:00:02                ? dBm  (no name)",
+        ]
+        rewrite = "\x1b[2A\r\x1b[2KLE      C0:00:00:00:00:01  random      -40 dBm  'tag'\x1b[2B\r"
+        assert output.getvalue() == "\n".join(lines) + "\n" + (rewrite if live else "")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"duration": 0}, "must be positive"),
+        ({"duration": 100.0}, "at most 61.44 s"),
+        ({"le": False, "classic": False}, "LE, BR/EDR or both"),
+    ],
+)
+def test_bad_options_are_refused(options: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        ScanOptions(**options)  # type: ignore[arg-type]
+
+
+def test_scan_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["scan", "-t", "virtual", "--le", "--active"])
+    assert (args.le, args.classic, args.active, args.duration) == (True, False, True, 5.12)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["scan", "-t", "virtual", "--le", "--classic"])
+    assert main(["scan", "-t", "virtual", "--duration", "-1"]) == 1
+    assert "scan duration must be positive" in capsys.readouterr().err
