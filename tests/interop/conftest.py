@@ -9,7 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from interop_support import free_port_block, is_listening, stop_process, wait_for_port_listening
+from interop_support import (
+    free_port_block,
+    is_listening,
+    reporting_process,
+    stop_process,
+    wait_for_port_listening,
+)
 
 
 @pytest.fixture
@@ -55,3 +61,16 @@ def bumble_controllers(tmp_path: Path) -> Iterator[tuple[Path, int]]:
         yield pty_link, port
     finally:
         stop_process(process)
+
+
+@pytest.fixture
+def served_controller_port(tmp_path: Path) -> Iterator[int]:
+    """``bluetrio controller --listen tcp:127.0.0.1:PORT`` as a subprocess: every client of
+    the port gets its own bluetrio virtual controller, all on one air."""
+    port = free_port_block(1)
+    command = [sys.executable, "-m", "bluetrio.cli.main", "controller", "--listen",
+               f"tcp:127.0.0.1:{port}"]  # fmt: skip
+    log_path = tmp_path / "bluetrio-controller.log"
+    # It says "bluetrio controller: listening on ..." once it accepts hosts.
+    with reporting_process(command, log_path, "bluetrio controller", ready="bluetrio"):
+        yield port

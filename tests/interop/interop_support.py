@@ -1,10 +1,16 @@
-"""Helpers for interop tests: free ports, waiting for servers to listen."""
+"""Helpers for interop tests: free ports, waiting for servers to listen, peer processes
+that report on stdout."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import selectors
 import socket
 import subprocess
 import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +83,55 @@ def is_listening(port: int) -> bool:
             return any(f":{port:04X} " in line and " 0A " in line for line in table)
     except OSError:
         return False
+
+
+class ReportingProcess:
+    """A subprocess that reports facts on stdout, one ``WORD rest...`` line each (the peer
+    scripts under ``peers/``); ``reports`` maps each word to the rest of its last line."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, what: str) -> None:
+        self.process = process
+        self.log_path = log_path
+        self.what = what
+        self.reports: dict[str, str] = {}
+        self._buffer = b""
+
+    def wait_for(self, word: str, timeout: float = 20.0) -> str:
+        """The rest of the next line starting with ``word``; fails the test with the
+        process's log when it exits or stays silent for ``timeout`` seconds."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while True:
+                while b"\n" in self._buffer:
+                    line, self._buffer = self._buffer.split(b"\n", 1)
+                    first, _, rest = line.decode(errors="replace").strip().partition(" ")
+                    self.reports[first] = rest
+                    if first == word:
+                        return rest
+                remaining = deadline - time.monotonic()
+                chunk = b""
+                if remaining > 0 and selector.select(remaining):
+                    chunk = os.read(self.process.stdout.fileno(), 4096)
+                if not chunk:
+                    log = self.log_path.read_text(errors="replace")[-3000:]
+                    pytest.fail(f"{self.what} never reported {word}; its log:\n{log}")
+                self._buffer += chunk
+
+
+@contextlib.contextmanager
+def reporting_process(
+    command: Sequence[str], log_path: Path, what: str, *, ready: str = "READY"
+) -> Iterator[ReportingProcess]:
+    """Run ``command`` (stderr to ``log_path``) until it reports ``ready``; stop it on exit."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=log)
+        try:
+            running = ReportingProcess(process, log_path, what)
+            running.wait_for(ready)
+            yield running
+        finally:
+            stop_process(process)
+            assert process.stdout is not None
+            process.stdout.close()
