@@ -439,7 +439,9 @@ async def open_stack(
     ``trace``: record every inter-actor message (a path to save JSON Lines to on close, or a
     :class:`TraceRecorder` to fill). ``faults``: a :class:`FaultPolicy` to inject faults.
     ``config``: bring-up and device-manager settings; ``keystore``, ``pairing_delegate`` and
-    ``pairable`` override its security part. ``bring_up``: run bring-up before yielding.
+    ``pairable`` override its security part; with a delegate or a key store, the stack serves
+    them after bring-up (prompts answered, bonds saved; without a key store, bonds live in a
+    :class:`~bluetrio.keystore.MemoryKeyStore`). ``bring_up``: run bring-up before yielding.
     ``l2cap``: the L2CAP actor (named ``"l2cap"``); without one, ACL data goes to the app.
     """
     config = _with_security(config or StackConfig(), keystore, pairing_delegate, pairable)
