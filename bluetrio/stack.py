@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import attrs
@@ -48,6 +48,7 @@ from bluetrio.errors import (
     HciError,
     HciTimeout,
     InvalidArgumentError,
+    StackError,
 )
 from bluetrio.keystore import MemoryKeyStore
 from bluetrio.messages.ad import AdvertisingData
@@ -282,7 +283,7 @@ class Stack:
         *,
         active: bool = False,
         filter_duplicates: bool = True,
-    ) -> AsyncIterator[ScanReport]:
+    ) -> AsyncGenerator[ScanReport, None]:
         """LE scan reports for ``duration`` seconds (forever when None)."""
         if duration is not None and duration <= 0:
             raise InvalidArgumentError(f"scan duration must be positive, got {duration!r}")
@@ -304,7 +305,13 @@ class Stack:
                     assert isinstance(indication, ScanReportInd)
                     yield indication.report
             finally:
-                with trio.CancelScope(shield=True):
+                # Shielded so a cancelled consumer still stops the controller's scan, but
+                # bounded: this may run when the generator is finalised late, and a closed
+                # stack answers at once with StackError (caught below).
+                with (
+                    trio.CancelScope(shield=True, deadline=trio.current_time() + 2.0),
+                    contextlib.suppress(StackError),
+                ):
                     await self._btm_checked(ScanStopReq(self.runtime.new_token()), "stop scan")
         finally:
             self.app.unsubscribe(reports)

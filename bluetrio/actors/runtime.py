@@ -68,6 +68,7 @@ class Runtime:
         # The actor that receives ConnectionFaultInd; the device manager when there is one.
         self.link_manager = "hci"
         self.connection_faults: list[ConnectionFaultInd] = []
+        self.closed = False  # set once the actors have stopped; requests then fail at once
 
     # -- set-up ------------------------------------------------------------------------------
     def add(self, actor: Actor) -> None:
@@ -106,8 +107,11 @@ class Runtime:
             raise
         finally:
             self._nursery = None
+            self.closed = True
             for channel in self._inboxes.values():
                 channel.close()
+            for actor in self._actors.values():
+                actor.on_runtime_closed()
 
     # -- the choke point ---------------------------------------------------------------------
     def send(self, sender: str, to: str, message: Message, now: float | None = None) -> None:
@@ -238,6 +242,9 @@ class Actor:
     # -- hooks for shells that own I/O -------------------------------------------------------
     async def start_background(self, nursery: trio.Nursery) -> None:
         """Start helper tasks (e.g. a transport reader) before messages are processed."""
+
+    def on_runtime_closed(self) -> None:
+        """The stack has stopped: release anything that waits on this actor."""
 
     def apply_effect(self, effect: Effect) -> None:
         """Carry out an effect type only this shell knows; the base shell knows none."""
@@ -416,11 +423,22 @@ class AppPort(Actor):
     def send(self, to: str, message: Message) -> None:
         self.runtime.send(self.name, to, message)
 
+    def on_runtime_closed(self) -> None:
+        # Wake every waiter with no reply: request() turns that into a StackError, so a
+        # caller (or an async generator finalised after the stack closed) never hangs.
+        for event, _ in self._waiters.values():
+            event.set()
+
     async def request(self, to: str, message: Message) -> Message:
-        """Send ``message`` (which has a ``token``) and wait for the reply with that token."""
+        """Send ``message`` (which has a ``token``) and wait for the reply with that token.
+
+        Raises :class:`StackError` if the stack is closed, or closes before the reply.
+        """
         token = getattr(message, "token", None)
         if not isinstance(token, int):
             raise TypeError(f"{type(message).__name__} carries no token to match a reply")
+        if self.runtime.closed:
+            raise StackError(f"the stack is closed; {type(message).__name__} was not sent")
         event = trio.Event()
         slot: list[Message] = []
         self._waiters[token] = (event, slot)
@@ -429,6 +447,8 @@ class AppPort(Actor):
             await event.wait()
         finally:
             del self._waiters[token]
+        if not slot:
+            raise StackError(f"the stack closed before {type(message).__name__} was answered")
         return slot[0]
 
     def subscribe(self, predicate: Callable[[Message], bool]) -> trio.MemoryReceiveChannel[Message]:

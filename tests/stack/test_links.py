@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import trio
 import trio.testing
@@ -29,8 +31,8 @@ async def wait_link_down(stack: Stack, handle: int) -> None:
 async def test_le_advertise_scan_connect_disconnect_in_both_roles() -> None:
     async with open_stack("virtual", bring_up=True) as a, open_stack("virtual", bring_up=True) as b:
         a_info, b_info = await a.ready(), await b.ready()
-        async with a.advertise(NAME):
-            async for report in b.scan(duration=5):
+        async with a.advertise(NAME), contextlib.aclosing(b.scan(duration=5)) as scans:
+            async for report in scans:
                 if report.address == a_info.address:
                     break
             assert report.name == "alpha" and report.connectable and report.rssi is not None
@@ -96,8 +98,8 @@ async def test_bonded_peer_is_recognised_under_its_rpa() -> None:
         )
         await keystore.save(bond)
         async with open_stack("virtual", keystore=keystore, bring_up=True) as b:
-            async with a.advertise(NAME):
-                async for report in b.scan(duration=5):
+            async with a.advertise(NAME), contextlib.aclosing(b.scan(duration=5)) as scans:
+                async for report in scans:
                     if report.resolved:
                         break
             assert report.address == identity
