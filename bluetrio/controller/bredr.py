@@ -435,7 +435,7 @@ class BrEdr(Feature):
         require(self.page is None, Status.COMMAND_DISALLOWED)
         require(
             self.link_for_address(target) is None and target not in self.incoming,
-            Status.ACL_CONNECTION_ALREADY_EXISTS,
+            Status.CONNECTION_ALREADY_EXISTS,
         )
         timer = self.controller.call_later(
             self.page_timeout * SLOT_SECONDS, lambda: self._page_failed(Status.PAGE_TIMEOUT)
@@ -449,7 +449,7 @@ class BrEdr(Feature):
         target = decode(cmds.CreateConnectionCancel, cmd).bd_addr
         echo = target.to_wire()
         if self.link_for_address(target) is not None:
-            raise CommandError(Status.ACL_CONNECTION_ALREADY_EXISTS, echo)
+            raise CommandError(Status.CONNECTION_ALREADY_EXISTS, echo)
         require(
             self.page is not None and self.page.target == target,
             Status.UNKNOWN_CONNECTION_IDENTIFIER,
@@ -508,7 +508,7 @@ class BrEdr(Feature):
             return
         timer = self.controller.call_later(
             self.connection_accept_timeout * SLOT_SECONDS,
-            lambda: self._reject(frame.central, Status.CONNECTION_ACCEPT_TIMEOUT),
+            lambda: self._reject(frame.central, Status.CONNECTION_ACCEPT_TIMEOUT_EXCEEDED),
         )
         self.incoming[frame.central] = IncomingPage(frame, timer)
         self.send(evts.ConnectionRequest(frame.central, frame.class_of_device, LINK_TYPE_ACL))
@@ -564,9 +564,9 @@ class BrEdr(Feature):
         request = decode(cmds.RejectConnectionRequest, cmd)
         # Reasons allowed by Vol 4 Part E 7.1.9: 0x0D-0x0F.
         require(
-            Status.CONNECTION_REJECTED_LIMITED_RESOURCES
+            Status.CONNECTION_REJECTED_DUE_TO_LIMITED_RESOURCES
             <= request.reason
-            <= Status.CONNECTION_REJECTED_UNACCEPTABLE_ADDRESS
+            <= Status.CONNECTION_REJECTED_DUE_TO_UNACCEPTABLE_BD_ADDR
         )
         require(request.bd_addr in self.incoming, Status.UNKNOWN_CONNECTION_IDENTIFIER)
         self._reject(request.bd_addr, request.reason)

@@ -343,10 +343,10 @@ class VirtualController:
         elif not frame.intact and connection.encrypted:
             # The MIC check fails: the link layer ends the connection (Vol 6 Part E 1).
             self.air.send_on_link(
-                link, self, TerminateFrame(Status.CONNECTION_TERMINATED_MIC_FAILURE)
+                link, self, TerminateFrame(Status.CONNECTION_TERMINATED_DUE_TO_MIC_FAILURE)
             )
             self.air.close_link(link)
-            self.close_connection(connection, Status.CONNECTION_TERMINATED_MIC_FAILURE)
+            self.close_connection(connection, Status.CONNECTION_TERMINATED_DUE_TO_MIC_FAILURE)
         else:
             self.send_acl_to_host(connection.handle, frame.data, frame.start)
 

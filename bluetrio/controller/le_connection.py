@@ -140,7 +140,7 @@ class LeConnection(Feature):
         if target is not None and any(
             c.is_le and c.peer_address == target for c in self.controller.connections.values()
         ):
-            raise CommandError(Status.ACL_CONNECTION_ALREADY_EXISTS)
+            raise CommandError(Status.CONNECTION_ALREADY_EXISTS)
         own = self.common.own_address(own_address_type)
         self.initiating = Initiating(target, own, parameters, phy)
         self.common.busy.add("initiating")

@@ -103,7 +103,7 @@ class LeSecurity(Feature):
         ltk, skd_central = self.central_pending.pop(connection.handle)
         expected = crypto.e(session_key(ltk, frame.skd_peripheral, skd_central), _PROOF_BLOCK)
         if expected != frame.proof:
-            reason = Status.CONNECTION_TERMINATED_MIC_FAILURE
+            reason = Status.CONNECTION_TERMINATED_DUE_TO_MIC_FAILURE
             self.controller.air.send_on_link(
                 connection.link, self.controller, TerminateFrame(reason)
             )
