@@ -8,11 +8,14 @@ With no recorder attached the runtime does not call into this module at all.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import attrs
 
 from bluetrio.messages.base import Message, channel_id_of, connection_handle_of
+
+logger = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -45,10 +48,17 @@ class TraceRecorder:
         self._received: dict[int, float] = {}
         self._next_id = 1
         self.limit = limit
+        # Messages not recorded because the limit was reached: reported, never hidden.
+        self.unrecorded = 0
 
     def record_send(self, now: float, sender: str, receiver: str, message: Message) -> int:
         trace_id = self._next_id
         if self.limit is not None and trace_id > self.limit:
+            if self.unrecorded == 0:
+                logger.warning(
+                    "trace limit of %d messages reached; later ones not recorded", self.limit
+                )
+            self.unrecorded += 1
             return 0
         self._next_id = trace_id + 1
         self._pending[trace_id] = (now, sender, receiver, message)

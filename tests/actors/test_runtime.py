@@ -316,3 +316,11 @@ async def test_tracing_records_send_and_receive() -> None:
         ("echo", "app", "Pong"),
     ]
     assert all(e.received_at is not None and e.received_at >= e.sent_at for e in events)
+
+
+def test_trace_limit_counts_what_it_did_not_record() -> None:
+    tracer = TraceRecorder(limit=2)
+    for value in range(5):
+        tracer.record_send(0.0, "app", "echo", Ping(value, value))
+    assert len(tracer) == 2
+    assert tracer.unrecorded == 3
