@@ -13,6 +13,7 @@ from bluetrio.errors import (
     TransportError,
     TransportSpecError,
 )
+from bluetrio.stack import Stack, StackConfig, open_stack
 
 __version__ = "0.1.0"
 
@@ -26,7 +27,10 @@ __all__ = [
     "HciError",
     "HciTimeout",
     "InvalidArgumentError",
+    "Stack",
+    "StackConfig",
     "StackError",
     "TransportError",
     "TransportSpecError",
+    "open_stack",
 ]

@@ -1,0 +1,24 @@
+"""The README's library example runs as printed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_library_example_runs(tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "the README has no Python example"
+    script = tmp_path / "example.py"
+    script.write_text(blocks[0])
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.match(r"([0-9A-F]{2}:){5}[0-9A-F]{2}", result.stdout)
+    assert (tmp_path / "capture.btsnoop").stat().st_size > 16
+    assert (tmp_path / "trace.jsonl").read_text().count("\n") > 2
