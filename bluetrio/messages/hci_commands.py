@@ -94,7 +94,7 @@ class Inquiry(HciCommand):
 @command(LINK, 0x0002, "HCI_Inquiry_Cancel", returns=StatusReturn, bit=(0, 1))
 @attrs.frozen
 class InquiryCancel(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(LINK, 0x0005, "HCI_Create_Connection", returns=None, bit=(0, 4))
@@ -152,7 +152,7 @@ class _BdAddrOnly(HciCommand):
 @command(LINK, 0x000C, "HCI_Link_Key_Request_Negative_Reply", returns=BdAddrReturn, bit=(1, 3))
 @attrs.frozen
 class LinkKeyRequestNegativeReply(_BdAddrOnly):
-    pass
+    """Same parameters as :class:`_BdAddrOnly`."""
 
 
 @command(LINK, 0x000D, "HCI_PIN_Code_Request_Reply", returns=BdAddrReturn, bit=(1, 4))
@@ -166,7 +166,7 @@ class PinCodeRequestReply(HciCommand):
 @command(LINK, 0x000E, "HCI_PIN_Code_Request_Negative_Reply", returns=BdAddrReturn, bit=(1, 5))
 @attrs.frozen
 class PinCodeRequestNegativeReply(_BdAddrOnly):
-    pass
+    """Same parameters as :class:`_BdAddrOnly`."""
 
 
 @attrs.frozen
@@ -179,7 +179,7 @@ class _HandleOnly(HciCommand):
 @command(LINK, 0x0011, "HCI_Authentication_Requested", returns=None, bit=(1, 7))
 @attrs.frozen
 class AuthenticationRequested(_HandleOnly):
-    pass
+    """Same parameters as :class:`_HandleOnly`."""
 
 
 @command(LINK, 0x0013, "HCI_Set_Connection_Encryption", returns=None, bit=(2, 0))
@@ -201,13 +201,13 @@ class RemoteNameRequest(HciCommand):
 @command(LINK, 0x001A, "HCI_Remote_Name_Request_Cancel", returns=BdAddrReturn, bit=(2, 4))
 @attrs.frozen
 class RemoteNameRequestCancel(_BdAddrOnly):
-    pass
+    """Same parameters as :class:`_BdAddrOnly`."""
 
 
 @command(LINK, 0x001B, "HCI_Read_Remote_Supported_Features", returns=None, bit=(2, 5))
 @attrs.frozen
 class ReadRemoteSupportedFeatures(_HandleOnly):
-    pass
+    """Same parameters as :class:`_HandleOnly`."""
 
 
 @command(LINK, 0x001C, "HCI_Read_Remote_Extended_Features", returns=None, bit=(2, 6))
@@ -220,7 +220,7 @@ class ReadRemoteExtendedFeatures(HciCommand):
 @command(LINK, 0x001D, "HCI_Read_Remote_Version_Information", returns=None, bit=(2, 7))
 @attrs.frozen
 class ReadRemoteVersionInformation(_HandleOnly):
-    pass
+    """Same parameters as :class:`_HandleOnly`."""
 
 
 @command(LINK, 0x002B, "HCI_IO_Capability_Request_Reply", returns=BdAddrReturn, bit=(18, 7))
@@ -235,7 +235,7 @@ class IoCapabilityRequestReply(HciCommand):
 @command(LINK, 0x002C, "HCI_User_Confirmation_Request_Reply", returns=BdAddrReturn, bit=(19, 0))
 @attrs.frozen
 class UserConfirmationRequestReply(_BdAddrOnly):
-    pass
+    """Same parameters as :class:`_BdAddrOnly`."""
 
 
 @command(
@@ -247,7 +247,7 @@ class UserConfirmationRequestReply(_BdAddrOnly):
 )
 @attrs.frozen
 class UserConfirmationRequestNegativeReply(_BdAddrOnly):
-    pass
+    """Same parameters as :class:`_BdAddrOnly`."""
 
 
 @command(LINK, 0x002E, "HCI_User_Passkey_Request_Reply", returns=BdAddrReturn, bit=(19, 2))
@@ -260,7 +260,7 @@ class UserPasskeyRequestReply(HciCommand):
 @command(LINK, 0x002F, "HCI_User_Passkey_Request_Negative_Reply", returns=BdAddrReturn, bit=(19, 3))
 @attrs.frozen
 class UserPasskeyRequestNegativeReply(_BdAddrOnly):
-    pass
+    """Same parameters as :class:`_BdAddrOnly`."""
 
 
 @command(LINK, 0x0030, "HCI_Remote_OOB_Data_Request_Reply", returns=BdAddrReturn, bit=(19, 4))
@@ -280,7 +280,7 @@ class RemoteOobDataRequestReply(HciCommand):
 )
 @attrs.frozen
 class RemoteOobDataRequestNegativeReply(_BdAddrOnly):
-    pass
+    """Same parameters as :class:`_BdAddrOnly`."""
 
 
 @command(
@@ -324,7 +324,7 @@ class RoleDiscoveryReturn(ReturnParameters):
 @command(POLICY, 0x0009, "HCI_Role_Discovery", returns=RoleDiscoveryReturn, bit=(4, 7))
 @attrs.frozen
 class RoleDiscovery(_HandleOnly):
-    pass
+    """Same parameters as :class:`_HandleOnly`."""
 
 
 @command(POLICY, 0x000B, "HCI_Switch_Role", returns=None, bit=(5, 0))
@@ -363,7 +363,7 @@ class SetEventMask(HciCommand):
 @command(BASEBAND, 0x0003, "HCI_Reset", returns=StatusReturn, bit=(5, 7))
 @attrs.frozen
 class Reset(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(BASEBAND, 0x0005, "HCI_Set_Event_Filter", returns=StatusReturn, bit=(6, 0))
@@ -391,7 +391,7 @@ class ReadLocalNameReturn(ReturnParameters):
 @command(BASEBAND, 0x0014, "HCI_Read_Local_Name", returns=ReadLocalNameReturn, bit=(7, 1))
 @attrs.frozen
 class ReadLocalName(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(BASEBAND, 0x0016, "HCI_Write_Connection_Accept_Timeout", returns=StatusReturn, bit=(7, 3))
@@ -416,7 +416,7 @@ class ReadScanEnableReturn(ReturnParameters):
 @command(BASEBAND, 0x0019, "HCI_Read_Scan_Enable", returns=ReadScanEnableReturn, bit=(7, 6))
 @attrs.frozen
 class ReadScanEnable(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(BASEBAND, 0x001A, "HCI_Write_Scan_Enable", returns=StatusReturn, bit=(7, 7))
@@ -455,7 +455,7 @@ class ReadClassOfDeviceReturn(ReturnParameters):
 @command(BASEBAND, 0x0023, "HCI_Read_Class_Of_Device", returns=ReadClassOfDeviceReturn, bit=(9, 0))
 @attrs.frozen
 class ReadClassOfDevice(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(BASEBAND, 0x0024, "HCI_Write_Class_Of_Device", returns=StatusReturn, bit=(9, 1))
@@ -542,7 +542,7 @@ class ReadLocalVersionInformationReturn(ReturnParameters):
 )
 @attrs.frozen
 class ReadLocalVersionInformation(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @returns
@@ -565,7 +565,7 @@ class ReadLocalSupportedCommandsReturn(ReturnParameters):
 )
 @attrs.frozen
 class ReadLocalSupportedCommands(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @returns
@@ -584,7 +584,7 @@ class ReadLocalSupportedFeaturesReturn(ReturnParameters):
 )
 @attrs.frozen
 class ReadLocalSupportedFeatures(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @returns
@@ -621,19 +621,19 @@ class ReadBufferSizeReturn(ReturnParameters):
 @command(INFO, 0x0005, "HCI_Read_Buffer_Size", returns=ReadBufferSizeReturn, bit=(14, 7))
 @attrs.frozen
 class ReadBufferSize(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @returns
 @attrs.frozen
 class ReadBdAddrReturn(BdAddrReturn):
-    pass
+    """Same parameters as :class:`BdAddrReturn`."""
 
 
 @command(INFO, 0x0009, "HCI_Read_BD_ADDR", returns=ReadBdAddrReturn, bit=(15, 1))
 @attrs.frozen
 class ReadBdAddr(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -652,7 +652,7 @@ class ReadRssiReturn(ReturnParameters):
 @command(STATUS, 0x0005, "HCI_Read_RSSI", returns=ReadRssiReturn, bit=(15, 5))
 @attrs.frozen
 class ReadRssi(_HandleOnly):
-    pass
+    """Same parameters as :class:`_HandleOnly`."""
 
 
 @returns
@@ -672,7 +672,7 @@ class ReadEncryptionKeySizeReturn(ReturnParameters):
 )
 @attrs.frozen
 class ReadEncryptionKeySize(_HandleOnly):
-    pass
+    """Same parameters as :class:`_HandleOnly`."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -697,7 +697,7 @@ class LeReadBufferSizeReturn(ReturnParameters):
 @command(LE, 0x0002, "HCI_LE_Read_Buffer_Size", returns=LeReadBufferSizeReturn, bit=(25, 1))
 @attrs.frozen
 class LeReadBufferSize(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @returns
@@ -713,7 +713,7 @@ class LeReadBufferSizeV2Return(ReturnParameters):
 @command(LE, 0x0060, "HCI_LE_Read_Buffer_Size_V2", returns=LeReadBufferSizeV2Return, bit=(41, 5))
 @attrs.frozen
 class LeReadBufferSizeV2(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @returns
@@ -732,7 +732,7 @@ class LeReadLocalSupportedFeaturesReturn(ReturnParameters):
 )
 @attrs.frozen
 class LeReadLocalSupportedFeatures(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(LE, 0x0005, "HCI_LE_Set_Random_Address", returns=StatusReturn, bit=(25, 4))
@@ -769,7 +769,7 @@ class LeReadAdvertisingPhysicalChannelTxPowerReturn(ReturnParameters):
 )
 @attrs.frozen
 class LeReadAdvertisingPhysicalChannelTxPower(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 # Legacy advertising and scan response data: length, then always 31 octets (7.8.7, 7.8.8).
@@ -830,7 +830,7 @@ class LeCreateConnection(HciCommand):
 @command(LE, 0x000E, "HCI_LE_Create_Connection_Cancel", returns=StatusReturn, bit=(26, 5))
 @attrs.frozen
 class LeCreateConnectionCancel(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @returns
@@ -849,13 +849,13 @@ class LeReadFilterAcceptListSizeReturn(ReturnParameters):
 )
 @attrs.frozen
 class LeReadFilterAcceptListSize(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(LE, 0x0010, "HCI_LE_Clear_Filter_Accept_List", returns=StatusReturn, bit=(26, 7))
 @attrs.frozen
 class LeClearFilterAcceptList(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @attrs.frozen
@@ -868,7 +868,7 @@ class _FilterAcceptListEntry(HciCommand):
 @command(LE, 0x0011, "HCI_LE_Add_Device_To_Filter_Accept_List", returns=StatusReturn, bit=(27, 0))
 @attrs.frozen
 class LeAddDeviceToFilterAcceptList(_FilterAcceptListEntry):
-    pass
+    """Same parameters as :class:`_FilterAcceptListEntry`."""
 
 
 @command(
@@ -880,7 +880,7 @@ class LeAddDeviceToFilterAcceptList(_FilterAcceptListEntry):
 )
 @attrs.frozen
 class LeRemoveDeviceFromFilterAcceptList(_FilterAcceptListEntry):
-    pass
+    """Same parameters as :class:`_FilterAcceptListEntry`."""
 
 
 @command(LE, 0x0013, "HCI_LE_Connection_Update", returns=None, bit=(27, 2))
@@ -898,7 +898,7 @@ class LeConnectionUpdate(HciCommand):
 @command(LE, 0x0016, "HCI_LE_Read_Remote_Features", returns=None, bit=(27, 5))
 @attrs.frozen
 class LeReadRemoteFeatures(_HandleOnly):
-    pass
+    """Same parameters as :class:`_HandleOnly`."""
 
 
 @returns
@@ -925,7 +925,7 @@ class LeRandReturn(ReturnParameters):
 @command(LE, 0x0018, "HCI_LE_Rand", returns=LeRandReturn, bit=(27, 7))
 @attrs.frozen
 class LeRand(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(LE, 0x0019, "HCI_LE_Enable_Encryption", returns=None, bit=(28, 0))
@@ -959,7 +959,7 @@ class LeLongTermKeyRequestReply(HciCommand):
 )
 @attrs.frozen
 class LeLongTermKeyRequestNegativeReply(_HandleOnly):
-    pass
+    """Same parameters as :class:`_HandleOnly`."""
 
 
 @returns
@@ -974,7 +974,7 @@ class LeReadSupportedStatesReturn(ReturnParameters):
 )
 @attrs.frozen
 class LeReadSupportedStates(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(
@@ -1033,7 +1033,7 @@ class LeReadSuggestedDefaultDataLengthReturn(ReturnParameters):
 )
 @attrs.frozen
 class LeReadSuggestedDefaultDataLength(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(
@@ -1056,7 +1056,7 @@ class LeAddDeviceToResolvingList(HciCommand):
 @command(LE, 0x0029, "HCI_LE_Clear_Resolving_List", returns=StatusReturn, bit=(34, 5))
 @attrs.frozen
 class LeClearResolvingList(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(LE, 0x002D, "HCI_LE_Set_Address_Resolution_Enable", returns=StatusReturn, bit=(35, 1))
@@ -1096,7 +1096,7 @@ class LeReadMaximumDataLengthReturn(ReturnParameters):
 )
 @attrs.frozen
 class LeReadMaximumDataLength(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @returns
@@ -1111,7 +1111,7 @@ class LeReadPhyReturn(ReturnParameters):
 @command(LE, 0x0030, "HCI_LE_Read_PHY", returns=LeReadPhyReturn, bit=(35, 4))
 @attrs.frozen
 class LeReadPhy(_HandleOnly):
-    pass
+    """Same parameters as :class:`_HandleOnly`."""
 
 
 @command(LE, 0x0031, "HCI_LE_Set_Default_PHY", returns=StatusReturn, bit=(35, 5))
@@ -1234,7 +1234,7 @@ class LeReadMaximumAdvertisingDataLengthReturn(ReturnParameters):
 )
 @attrs.frozen
 class LeReadMaximumAdvertisingDataLength(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @returns
@@ -1253,7 +1253,7 @@ class LeReadNumberOfSupportedAdvertisingSetsReturn(ReturnParameters):
 )
 @attrs.frozen
 class LeReadNumberOfSupportedAdvertisingSets(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @command(LE, 0x003C, "HCI_LE_Remove_Advertising_Set", returns=StatusReturn, bit=(37, 0))
@@ -1265,7 +1265,7 @@ class LeRemoveAdvertisingSet(HciCommand):
 @command(LE, 0x003D, "HCI_LE_Clear_Advertising_Sets", returns=StatusReturn, bit=(37, 1))
 @attrs.frozen
 class LeClearAdvertisingSets(HciCommand):
-    pass
+    """Has no parameters."""
 
 
 @record

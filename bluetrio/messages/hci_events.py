@@ -264,7 +264,7 @@ class _StatusHandle(HciEvent):
 @event(0x06, "HCI_Authentication_Complete")
 @attrs.frozen
 class AuthenticationComplete(_StatusHandle):
-    pass
+    """Same parameters as :class:`_StatusHandle`."""
 
 
 @event(0x07, "HCI_Remote_Name_Request_Complete")
@@ -295,7 +295,7 @@ class EncryptionChangeV2(HciEvent):
 @event(0x09, "HCI_Change_Connection_Link_Key_Complete")
 @attrs.frozen
 class ChangeConnectionLinkKeyComplete(_StatusHandle):
-    pass
+    """Same parameters as :class:`_StatusHandle`."""
 
 
 @event(0x0B, "HCI_Read_Remote_Supported_Features_Complete")
@@ -349,13 +349,13 @@ class _BdAddrEvent(HciEvent):
 @event(0x16, "HCI_PIN_Code_Request")
 @attrs.frozen
 class PinCodeRequest(_BdAddrEvent):
-    pass
+    """Same parameters as :class:`_BdAddrEvent`."""
 
 
 @event(0x17, "HCI_Link_Key_Request")
 @attrs.frozen
 class LinkKeyRequest(_BdAddrEvent):
-    pass
+    """Same parameters as :class:`_BdAddrEvent`."""
 
 
 @event(0x18, "HCI_Link_Key_Notification")
@@ -399,13 +399,13 @@ class ReadRemoteExtendedFeaturesComplete(HciEvent):
 @event(0x30, "HCI_Encryption_Key_Refresh_Complete")
 @attrs.frozen
 class EncryptionKeyRefreshComplete(_StatusHandle):
-    pass
+    """Same parameters as :class:`_StatusHandle`."""
 
 
 @event(0x31, "HCI_IO_Capability_Request")
 @attrs.frozen
 class IoCapabilityRequest(_BdAddrEvent):
-    pass
+    """Same parameters as :class:`_BdAddrEvent`."""
 
 
 @event(0x32, "HCI_IO_Capability_Response")
@@ -427,13 +427,13 @@ class UserConfirmationRequest(HciEvent):
 @event(0x34, "HCI_User_Passkey_Request")
 @attrs.frozen
 class UserPasskeyRequest(_BdAddrEvent):
-    pass
+    """Same parameters as :class:`_BdAddrEvent`."""
 
 
 @event(0x35, "HCI_Remote_OOB_Data_Request")
 @attrs.frozen
 class RemoteOobDataRequest(_BdAddrEvent):
-    pass
+    """Same parameters as :class:`_BdAddrEvent`."""
 
 
 @event(0x36, "HCI_Simple_Pairing_Complete")
@@ -638,7 +638,7 @@ class LeExtendedAdvertisingReport(LeMetaEvent):
 @le_event(0x11, "HCI_LE_Scan_Timeout")
 @attrs.frozen
 class LeScanTimeout(LeMetaEvent):
-    pass
+    """Has no parameters."""
 
 
 @le_event(0x12, "HCI_LE_Advertising_Set_Terminated")
