@@ -71,26 +71,24 @@ class General(Feature):
         self.controller.reset()
         return b""
 
-    @command(0x0C01, "Set_Event_Mask")
-    def set_event_mask(self, cmd: Command) -> bytes:
+    def _store_mask(self, cmd: Command, page: str) -> bytes:
+        """The three event-mask commands differ only in which 64-bit mask they set."""
         reader = cmd.reader()
-        self.controller.masks.page_1 = reader.uint(8)
+        setattr(self.controller.masks, page, reader.uint(8))
         reader.done()
         return b""
+
+    @command(0x0C01, "Set_Event_Mask")
+    def set_event_mask(self, cmd: Command) -> bytes:
+        return self._store_mask(cmd, "page_1")
 
     @command(0x0C63, "Set_Event_Mask_Page_2")
     def set_event_mask_page_2(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        self.controller.masks.page_2 = reader.uint(8)
-        reader.done()
-        return b""
+        return self._store_mask(cmd, "page_2")
 
     @command(0x2001, "LE_Set_Event_Mask")
     def le_set_event_mask(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        self.controller.masks.le = reader.uint(8)
-        reader.done()
-        return b""
+        return self._store_mask(cmd, "le")
 
     @command(0x0C6D, "Write_LE_Host_Support")
     def write_le_host_support(self, cmd: Command) -> bytes:

@@ -40,11 +40,8 @@ def _port_free(port: int) -> bool:
 def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 20
     while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            pass
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
         if process.poll() is not None or time.monotonic() > deadline:
             output = process.stderr.read() if process.stderr else b""
             pytest.fail(f"{what} did not start listening on {port}: {output[-2000:]!r}")
