@@ -30,7 +30,7 @@ import trio.testing
 # Make ``python bench/hop_cost.py`` work from a checkout without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bluetrio.actors.core import Effects, Send
+from bluetrio.actors.effects import Effects, Send
 from bluetrio.actors.faults import FaultPolicy
 from bluetrio.actors.runtime import Actor, Runtime
 from bluetrio.messages.base import Batch, Message

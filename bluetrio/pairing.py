@@ -23,7 +23,7 @@ from typing import TextIO, TypeVar
 import attrs
 import trio
 
-from bluetrio.actors.runtime import AppPort
+from bluetrio.actors.app_port import AppPort
 from bluetrio.address import Address
 from bluetrio.errors import BluetrioError
 from bluetrio.keystore import KeyStore, KeyStoreError, LinkKeyType, MemoryKeyStore, WeakerKeyError

@@ -27,20 +27,21 @@ from typing import Any
 import attrs
 import trio
 
+from bluetrio.actors.app_port import AppPort
 from bluetrio.actors.btm.config import SecurityConfig, StackConfig
+from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.btm.core import BtmCore
-from bluetrio.actors.btu import BtuCore
+from bluetrio.actors.btu.core import BtuCore
 from bluetrio.actors.faults import FaultPolicy
-from bluetrio.actors.hci import DEFAULT_COMMAND_TIMEOUT, HciActor, HciCore
+from bluetrio.actors.hci.core import DEFAULT_COMMAND_TIMEOUT, HciCore
+from bluetrio.actors.hci.shell import HciActor
 from bluetrio.actors.runtime import (
     DEFAULT_FLIGHT_RECORDER_SIZE,
     Actor,
-    AppPort,
     Runtime,
     raise_single_error,
 )
 from bluetrio.address import Address
-from bluetrio.controller_info import ControllerInfo
 from bluetrio.errors import (
     ConnectionFailedError,
     ConnectionTimeoutError,

@@ -11,7 +11,7 @@ import heapq
 import math
 from collections.abc import Hashable
 
-from bluetrio.actors.core import TimerKey
+from bluetrio.actors.effects import TimerKey
 
 
 class TimerTable:

@@ -7,8 +7,8 @@ from typing import Any
 
 import trio
 
+from bluetrio.actors.btm.controller_info import read_controller_info
 from bluetrio.cli.common import add_transport_argument
-from bluetrio.controller_info import read_controller_info
 from bluetrio.stack import open_stack
 
 

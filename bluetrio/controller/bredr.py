@@ -45,9 +45,9 @@ from bluetrio.controller.dispatch import (
 from bluetrio.controller.events import event_packet
 from bluetrio.controller.general import General, handle_of
 from bluetrio.controller.timers import Timer
-from bluetrio.messages import hci_commands as cmds
-from bluetrio.messages import hci_events as evts
-from bluetrio.messages.hci_base import HciCommand
+from bluetrio.messages.hci import commands as cmds
+from bluetrio.messages.hci import events as evts
+from bluetrio.messages.hci.base import HciCommand
 
 SLOT_SECONDS = 0.000625  # baseband slot (Vol 2 Part B 1.1)
 INQUIRY_LENGTH_UNIT_SECONDS = 1.28  # Inquiry_Length unit (Vol 4 Part E 7.1.1)

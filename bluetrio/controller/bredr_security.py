@@ -54,8 +54,8 @@ from bluetrio.controller.dispatch import (
     register_feature,
 )
 from bluetrio.crypto import Curve, EcdhKeyPair
-from bluetrio.messages import hci_commands as cmds
-from bluetrio.messages import hci_events as evts
+from bluetrio.messages.hci import commands as cmds
+from bluetrio.messages.hci import events as evts
 
 MAX_ENCRYPTION_KEY_SIZE = 16
 MAX_PASSKEY = 999_999

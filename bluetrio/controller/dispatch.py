@@ -23,7 +23,7 @@ import attrs
 from bluetrio.address import Address, AddressType
 from bluetrio.controller.air import Frame
 from bluetrio.errors import DecodeError
-from bluetrio.messages.hci_status import HciStatus
+from bluetrio.messages.hci.status import HciStatus
 
 if TYPE_CHECKING:
     from bluetrio.controller.connections import Connection

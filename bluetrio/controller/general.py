@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 
-import bluetrio.messages.hci_commands  # noqa: F401  (fills the Supported_Commands bit table)
+import bluetrio.messages.hci.commands  # noqa: F401  (fills the Supported_Commands bit table)
 from bluetrio.controller.connections import Connection
 from bluetrio.controller.dispatch import (
     COMMAND_TABLE,
@@ -18,7 +18,7 @@ from bluetrio.controller.dispatch import (
     register_feature,
 )
 from bluetrio.controller.events import EventCode, event_packet
-from bluetrio.messages.hci_base import SUPPORTED_COMMAND_BITS, supported_commands_bitmap
+from bluetrio.messages.hci.base import SUPPORTED_COMMAND_BITS, supported_commands_bitmap
 
 # Reasons the host may give to HCI_Disconnect (Vol 4 Part E 7.1.6).
 DISCONNECT_REASONS = frozenset(

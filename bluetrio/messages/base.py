@@ -18,6 +18,7 @@ import attrs
 
 _SUMMARY_LIMIT = 120
 
+
 @attrs.frozen
 class Message:
     """Base class of all messages; gives a short one-line summary for traces."""
@@ -51,4 +52,3 @@ class Batch(Message):
 
     def summary(self) -> str:
         return f"Batch[{len(self.messages)}]"
-

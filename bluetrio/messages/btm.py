@@ -11,8 +11,8 @@ import enum
 
 import attrs
 
+from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.address import Address
-from bluetrio.controller_info import ControllerInfo
 from bluetrio.messages.ad import AdvertisingData
 from bluetrio.messages.base import Message
 

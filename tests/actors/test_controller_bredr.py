@@ -16,9 +16,9 @@ from bluetrio.controller import Air, VirtualController
 from bluetrio.controller.bredr import BrEdr
 from bluetrio.controller.bredr_security import READ_LOCAL_OOB_EXTENDED_DATA, BrEdrSecurity
 from bluetrio.controller.harness import RawHost, open_host
-from bluetrio.messages import hci_commands as cmds
-from bluetrio.messages import hci_events as evts
-from bluetrio.messages.hci_base import HciCommand, HciEvent
+from bluetrio.messages.hci import commands as cmds
+from bluetrio.messages.hci import events as evts
+from bluetrio.messages.hci.base import HciCommand, HciEvent
 
 E = TypeVar("E", bound=HciEvent)
 

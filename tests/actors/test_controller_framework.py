@@ -13,7 +13,7 @@ from bluetrio.controller import Air, ControllerConfig, VirtualController
 from bluetrio.controller.dispatch import COMMAND_TABLE
 from bluetrio.controller.events import EventCode
 from bluetrio.controller.harness import connect, open_host
-from bluetrio.messages.hci_base import SUPPORTED_COMMAND_BITS, bitmap_supports
+from bluetrio.messages.hci.base import SUPPORTED_COMMAND_BITS, bitmap_supports
 from bluetrio.messages.packets import PacketType
 
 

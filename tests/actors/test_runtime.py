@@ -9,7 +9,8 @@ import pytest
 import trio
 import trio.testing
 
-from bluetrio.actors.core import (
+from bluetrio.actors.app_port import AppPort
+from bluetrio.actors.effects import (
     CancelTimer,
     ConnectionFaultInd,
     Effects,
@@ -20,7 +21,7 @@ from bluetrio.actors.core import (
     TimerKey,
 )
 from bluetrio.actors.faults import FaultPolicy
-from bluetrio.actors.runtime import Actor, AppPort, Runtime
+from bluetrio.actors.runtime import Actor, Runtime
 from bluetrio.errors import StackError
 from bluetrio.messages.base import Batch, Message
 from bluetrio.tracing.recorder import TraceRecorder

@@ -10,8 +10,9 @@ import attrs
 import trio
 import trio.testing
 
-from bluetrio.actors.core import Effects, Send
-from bluetrio.actors.runtime import Actor, AppPort, Runtime
+from bluetrio.actors.app_port import AppPort
+from bluetrio.actors.effects import Effects, Send
+from bluetrio.actors.runtime import Actor, Runtime
 from bluetrio.messages.base import Batch, Message
 from bluetrio.tracing.exporters import load_jsonl, to_mermaid, to_perfetto, to_text
 from bluetrio.tracing.recorder import TraceRecorder

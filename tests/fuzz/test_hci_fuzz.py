@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bluetrio.address import Address, AddressType
 from bluetrio.errors import DecodeError
 from bluetrio.messages import hci
-from bluetrio.messages.hci_codec import (
+from bluetrio.messages.fields import (
     Constant,
     DeviceAddress,
     FieldCodec,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bluetrio.actors.btm.config import StackConfig
+from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.faults import FaultPolicy
-from bluetrio.controller_info import ControllerInfo
 from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
 from bluetrio.stack import Stack, open_stack

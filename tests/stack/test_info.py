@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bluetrio.actors.btm.controller_info import read_controller_info
 from bluetrio.cli.main import main
-from bluetrio.controller_info import read_controller_info
 from bluetrio.messages import hci
 from bluetrio.stack import open_stack
 

@@ -11,8 +11,8 @@ import pytest
 import trio
 import trio.testing
 
+from bluetrio.actors.btm.controller_info import read_controller_info
 from bluetrio.actors.faults import FaultPolicy
-from bluetrio.controller_info import read_controller_info
 from bluetrio.errors import HciTimeout, TransportError
 from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType

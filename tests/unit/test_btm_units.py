@@ -10,13 +10,13 @@ import pytest
 from bluetrio.actors.btm.bringup import bringup_sequence
 from bluetrio.actors.btm.commands import CommandIssuer, SequenceRunner
 from bluetrio.actors.btm.config import StackConfig
+from bluetrio.actors.btm.controller_info import Query, Skipped
 from bluetrio.actors.btm.devices import DeviceRecords
 from bluetrio.actors.btm.le import LeManager
-from bluetrio.actors.core import Effects, Send
+from bluetrio.actors.effects import Effects, Send
 from bluetrio.address import Address, AddressType
-from bluetrio.controller_info import Query, Skipped
 from bluetrio.messages import hci
-from bluetrio.messages.hci_base import SUPPORTED_COMMAND_BITS
+from bluetrio.messages.hci.base import SUPPORTED_COMMAND_BITS
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
 
 SPEC_IRK = bytes.fromhex("ec0234a357c8ad05341010a60a397d9b")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 
 from bluetrio.actors.btm.core import BtmCore
-from bluetrio.actors.btu import EVENT_OWNERS, ROUTING, BtuCore
-from bluetrio.actors.core import Send
+from bluetrio.actors.btu.core import EVENT_OWNERS, ROUTING, BtuCore
+from bluetrio.actors.effects import Send
 from bluetrio.messages import hci
-from bluetrio.messages.hci_base import EVENT_CLASSES, LE_EVENT_CLASSES
+from bluetrio.messages.hci.base import EVENT_CLASSES, LE_EVENT_CLASSES
 from bluetrio.messages.hci_service import HciEventInd
 
 # Consumed by the HCI actor itself (command flow control and ACL credits).

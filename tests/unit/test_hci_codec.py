@@ -9,7 +9,7 @@ import pytest
 
 from bluetrio.errors import DecodeError, InvalidArgumentError
 from bluetrio.messages import hci
-from bluetrio.messages.hci_codec import (
+from bluetrio.messages.fields import (
     RemainingBytes,
 )
 from bluetrio.messages.packets import PacketType

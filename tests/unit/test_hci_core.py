@@ -7,9 +7,9 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bluetrio.actors.core import CancelTimer, ConnectionFaultInd, Send, StartTimer, TimerExpired
-from bluetrio.actors.hci import HciCore, TransportWrite
-from bluetrio.actors.hci_acl import AclReassembler
+from bluetrio.actors.effects import CancelTimer, ConnectionFaultInd, Send, StartTimer, TimerExpired
+from bluetrio.actors.hci.acl import AclReassembler
+from bluetrio.actors.hci.core import HciCore, TransportWrite
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 from bluetrio.messages.hci_service import (

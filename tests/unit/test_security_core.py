@@ -9,7 +9,7 @@ import pytest
 from bluetrio.actors.btm.commands import CommandIssuer
 from bluetrio.actors.btm.config import SecurityConfig
 from bluetrio.actors.btm.security import SecurityCore
-from bluetrio.actors.core import CancelTimer, ReleaseTimers, Send, StartTimer, TimerExpired
+from bluetrio.actors.effects import CancelTimer, ReleaseTimers, Send, StartTimer, TimerExpired
 from bluetrio.address import Address
 from bluetrio.keystore import Bond, LinkKeyType
 from bluetrio.messages import hci

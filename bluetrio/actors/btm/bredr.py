@@ -11,7 +11,7 @@ import attrs
 
 from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome
 from bluetrio.actors.btm.devices import DeviceRecords
-from bluetrio.actors.core import CancelTimer, Effects, Send, StartTimer, TimerKey
+from bluetrio.actors.effects import CancelTimer, Effects, Send, StartTimer, TimerKey
 from bluetrio.address import Address
 from bluetrio.errors import DecodeError
 from bluetrio.messages import hci

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from bluetrio.actors.btm.config import StackConfig
-from bluetrio.controller_info import (
+from bluetrio.actors.btm.controller_info import (
     CommandSequence,
     ControllerInfo,
     Query,

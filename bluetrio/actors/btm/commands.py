@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 
-from bluetrio.actors.core import NO_EFFECTS, Effects, Send
-from bluetrio.controller_info import OPTIONAL_COMMAND_TIMEOUT, Query, Skipped
+from bluetrio.actors.btm.controller_info import OPTIONAL_COMMAND_TIMEOUT, Query, Skipped
+from bluetrio.actors.effects import NO_EFFECTS, Effects, Send
 from bluetrio.errors import DecodeError
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
 

@@ -14,13 +14,13 @@ from bluetrio.actors.btm.bredr import BrEdrManager
 from bluetrio.actors.btm.bringup import bringup_sequence, scan_enable_value
 from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome, SequenceRunner
 from bluetrio.actors.btm.config import StackConfig
+from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.btm.devices import DeviceRecords
 from bluetrio.actors.btm.le import CONNECT_TIMER, LeManager
 from bluetrio.actors.btm.links import AclDatabase
 from bluetrio.actors.btm.privacy import ROTATION_TIMER, LocalPrivacy
-from bluetrio.actors.core import NO_EFFECTS, ConnectionFaultInd, Effects, Send, TimerExpired
+from bluetrio.actors.effects import NO_EFFECTS, ConnectionFaultInd, Effects, Send, TimerExpired
 from bluetrio.address import Address, AddressType
-from bluetrio.controller_info import ControllerInfo
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import (

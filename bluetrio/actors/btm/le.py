@@ -13,10 +13,10 @@ from typing import Any
 import attrs
 
 from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome, SequenceRunner
+from bluetrio.actors.btm.controller_info import CommandSequence, Query
 from bluetrio.actors.btm.devices import DeviceRecords, identity_key
-from bluetrio.actors.core import CancelTimer, Effects, Send, StartTimer, TimerKey
+from bluetrio.actors.effects import CancelTimer, Effects, Send, StartTimer, TimerKey
 from bluetrio.address import Address, AddressType
-from bluetrio.controller_info import CommandSequence, Query
 from bluetrio.errors import DecodeError
 from bluetrio.messages import hci
 from bluetrio.messages.ad import LEGACY_DATA_LIMIT, AdvertisingData

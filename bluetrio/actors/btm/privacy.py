@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bluetrio import crypto
-from bluetrio.actors.core import Effects, StartTimer, TimerKey
+from bluetrio.actors.effects import Effects, StartTimer, TimerKey
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 

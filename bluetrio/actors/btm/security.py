@@ -42,7 +42,7 @@ from typing import Any
 import attrs
 
 from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome
-from bluetrio.actors.core import (
+from bluetrio.actors.effects import (
     NO_EFFECTS,
     CancelTimer,
     Effects,

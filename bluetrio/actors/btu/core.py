@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bluetrio.actors.core import NO_EFFECTS, Effects, Send
+from bluetrio.actors.effects import NO_EFFECTS, Effects, Send
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
 from bluetrio.messages.hci_service import ControllerErrorInd, HciEventInd

@@ -13,7 +13,7 @@ from typing import ClassVar, Self, TypeVar
 import attrs
 
 from bluetrio.errors import InvalidArgumentError
-from bluetrio.messages.hci_codec import (
+from bluetrio.messages.fields import (
     U8,
     U16,
     Rest,

@@ -16,7 +16,7 @@ import attrs
 from bluetrio.address import Address
 from bluetrio.errors import HciError, HciTimeout
 from bluetrio.messages import hci
-from bluetrio.messages.hci_features import le_feature_names, lmp_feature_names
+from bluetrio.messages.hci.features import le_feature_names, lmp_feature_names
 
 CommandRunner = Callable[..., Awaitable[Any]]
 T = TypeVar("T")

@@ -1,5 +1,5 @@
 """ACL data path of the HCI layer: reassembly toward the host, fragmentation and credit-based
-flow control toward the controller. Sans-IO, used by :mod:`bluetrio.actors.hci`.
+flow control toward the controller. Sans-IO, used by :mod:`bluetrio.actors.hci.core`.
 """
 
 from __future__ import annotations

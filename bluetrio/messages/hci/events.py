@@ -14,16 +14,7 @@ from typing import Annotated, NamedTuple, Self
 import attrs
 
 from bluetrio.errors import DecodeError, InvalidArgumentError
-from bluetrio.messages.hci_base import (
-    RETURN_CLASSES,
-    HciEvent,
-    LeMetaEvent,
-    ReturnParameters,
-    StatusReturn,
-    event,
-    le_event,
-)
-from bluetrio.messages.hci_codec import (
+from bluetrio.messages.fields import (
     I8,
     U8,
     U16,
@@ -42,6 +33,15 @@ from bluetrio.messages.hci_codec import (
     RecordList,
     Rest,
     record,
+)
+from bluetrio.messages.hci.base import (
+    RETURN_CLASSES,
+    HciEvent,
+    LeMetaEvent,
+    ReturnParameters,
+    StatusReturn,
+    event,
+    le_event,
 )
 
 # ---------------------------------------------------------------------------------------------

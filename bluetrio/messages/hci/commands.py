@@ -3,7 +3,7 @@
 Each class is one row of the table: its decorator names the opcode, the spec name, the
 return-parameter class (None when the controller answers with Command Status) and the
 (octet, bit) of the command in the Supported_Commands bitmap (6.27). The annotations are the
-wire layout, in order (see :mod:`bluetrio.messages.hci_codec`).
+wire layout, in order (see :mod:`bluetrio.messages.fields`).
 """
 
 from __future__ import annotations
@@ -12,21 +12,7 @@ from typing import Annotated
 
 import attrs
 
-from bluetrio.messages.hci_base import (
-    OGF_CONTROLLER_AND_BASEBAND,
-    OGF_INFORMATIONAL,
-    OGF_LE,
-    OGF_LINK_CONTROL,
-    OGF_LINK_POLICY,
-    OGF_STATUS,
-    HciCommand,
-    ReturnParameters,
-    StatusReturn,
-    bitmap_supports,
-    command,
-    returns,
-)
-from bluetrio.messages.hci_codec import (
+from bluetrio.messages.fields import (
     I8,
     U8,
     U16,
@@ -46,6 +32,20 @@ from bluetrio.messages.hci_codec import (
     Rest,
     popcount,
     record,
+)
+from bluetrio.messages.hci.base import (
+    OGF_CONTROLLER_AND_BASEBAND,
+    OGF_INFORMATIONAL,
+    OGF_LE,
+    OGF_LINK_CONTROL,
+    OGF_LINK_POLICY,
+    OGF_STATUS,
+    HciCommand,
+    ReturnParameters,
+    StatusReturn,
+    bitmap_supports,
+    command,
+    returns,
 )
 
 LINK = OGF_LINK_CONTROL

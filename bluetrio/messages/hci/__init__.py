@@ -13,10 +13,11 @@ import struct
 from collections.abc import Callable
 
 from bluetrio.errors import DecodeError
+from bluetrio.messages.fields import *  # noqa: F403
 
 # Star imports re-export every public packet class without listing each one a second time.
-from bluetrio.messages.hci_base import *  # noqa: F403
-from bluetrio.messages.hci_base import (
+from bluetrio.messages.hci.base import *  # noqa: F403
+from bluetrio.messages.hci.base import (
     COMMAND_CLASSES,
     EVENT_CLASSES,
     LE_EVENT_CLASSES,
@@ -28,13 +29,12 @@ from bluetrio.messages.hci_base import (
     UnknownEvent,
     UnknownLeMetaEvent,
 )
-from bluetrio.messages.hci_codec import *  # noqa: F403
-from bluetrio.messages.hci_commands import *  # noqa: F403
-from bluetrio.messages.hci_data import *  # noqa: F403
-from bluetrio.messages.hci_data import AclPacket, IsoPacket, ScoPacket
-from bluetrio.messages.hci_events import *  # noqa: F403
-from bluetrio.messages.hci_features import *  # noqa: F403
-from bluetrio.messages.hci_status import *  # noqa: F403
+from bluetrio.messages.hci.commands import *  # noqa: F403
+from bluetrio.messages.hci.data import *  # noqa: F403
+from bluetrio.messages.hci.data import AclPacket, IsoPacket, ScoPacket
+from bluetrio.messages.hci.events import *  # noqa: F403
+from bluetrio.messages.hci.features import *  # noqa: F403
+from bluetrio.messages.hci.status import *  # noqa: F403
 from bluetrio.messages.packets import PacketType
 
 HciPacket = HciCommand | HciEvent | AclPacket | ScoPacket | IsoPacket
