@@ -1,44 +1,52 @@
-"""Persistent bonds: the keys exchanged by pairing, kept so a peer can reconnect securely.
+"""Bond stores: the bonds of one local identity, kept so a peer can reconnect securely.
 
-A store belongs to one local identity address. Inside it, a bond is keyed by the peer's identity
-address and the transport (LE or BR/EDR), because the same peer may be bonded on both with
-different keys.
+A store belongs to one local identity address. Inside it, a bond (:mod:`bluetrio.bonds`) is
+keyed by the peer's identity address and the transport (LE or BR/EDR), because the same peer
+may be bonded on both with different keys.
 
 Stores refuse to replace a bond by a weaker one (BLURtooth, CVE-2020-15802): an attacker who
 pairs without authentication, with legacy pairing or with a shorter key must not be able to
 overwrite keys created by a stronger pairing. Callers that really want to lower the security of
 a bond (the user deleted it and paired again) pass ``allow_downgrade=True``.
+
+:class:`JsonKeyStore` keeps them in a JSON file that it reads strictly: anything but exactly
+the document it writes (wrong types, out-of-range values, NaN, duplicate keys or bonds,
+nesting too deep or numbers too long for the parser) raises :class:`KeyStoreError` naming the
+file and the field, and the file is never overwritten then.
 """
 
 from __future__ import annotations
 
 import abc
-import enum
 import json
+import math
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 import trio
 
 from bluetrio.address import Address, AddressType
+from bluetrio.bonds import (
+    Bond,
+    BondKey,
+    KeyDistribution,
+    LinkKey,
+    LinkKeyType,
+    LongTermKey,
+    Transport,
+    identity_key,
+)
 from bluetrio.errors import BluetrioError, InvalidArgumentError
 
 __all__ = [
-    "Bond",
-    "BondStrength",
     "JsonKeyStore",
-    "KeyDistribution",
     "KeyStore",
     "KeyStoreError",
-    "LinkKey",
-    "LinkKeyType",
-    "LongTermKey",
     "MemoryKeyStore",
-    "Transport",
     "WeakerKeyError",
 ]
 
@@ -51,211 +59,6 @@ class WeakerKeyError(KeyStoreError):
     """A new bond is weaker than the stored one it would replace (CVE-2020-15802)."""
 
 
-class Transport(enum.Enum):
-    LE = "le"
-    BR_EDR = "br_edr"
-
-
-class LinkKeyType(enum.IntEnum):
-    """Key_Type of HCI Link_Key_Notification (Core 5.4 Vol 4 Part E 7.7.24)."""
-
-    COMBINATION = 0x00
-    LOCAL_UNIT = 0x01
-    REMOTE_UNIT = 0x02
-    DEBUG_COMBINATION = 0x03
-    UNAUTHENTICATED_P192 = 0x04
-    AUTHENTICATED_P192 = 0x05
-    CHANGED_COMBINATION = 0x06
-    UNAUTHENTICATED_P256 = 0x07
-    AUTHENTICATED_P256 = 0x08
-
-    @property
-    def is_authenticated(self) -> bool:
-        """MITM-protected: only Secure Simple Pairing with an authenticated association."""
-        return self in (LinkKeyType.AUTHENTICATED_P192, LinkKeyType.AUTHENTICATED_P256)
-
-    @property
-    def is_secure_connections(self) -> bool:
-        """Created by BR/EDR Secure Connections (P-256, Vol 2 Part H 7.1)."""
-        return self in (LinkKeyType.UNAUTHENTICATED_P256, LinkKeyType.AUTHENTICATED_P256)
-
-
-def _link_key_type(code: int) -> LinkKeyType:
-    try:
-        return LinkKeyType(code)
-    except ValueError:
-        raise InvalidArgumentError(f"unknown link key type {code!r}") from None
-
-
-def _check_bytes(name: str, length: int) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
-    def check(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not isinstance(value, bytes) or len(value) != length:
-            raise InvalidArgumentError(f"{name} must be {length} bytes")
-
-    return check
-
-
-def _check_optional_key(name: str) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
-    check_key = _check_bytes(name, 16)
-
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None:
-            check_key(instance, attribute, value)
-
-    return check
-
-
-def _check_key_size(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
-    # Encryption key sizes range from 7 to 16 octets (Vol 3 Part H 2.3.4, Vol 2 Part H 4.2).
-    if not isinstance(value, int) or isinstance(value, bool) or not 7 <= value <= 16:
-        raise InvalidArgumentError(f"key size must be 7 to 16 octets, got {value!r}")
-
-
-@attrs.frozen(slots=True, repr=False)
-class LinkKey:
-    """A BR/EDR link key as reported by Link_Key_Notification (16 octets, MSB first)."""
-
-    value: bytes = attrs.field(validator=_check_bytes("link key", 16))
-    type: LinkKeyType = attrs.field(converter=_link_key_type)
-
-    def __repr__(self) -> str:
-        return f"LinkKey(type={self.type.name})"
-
-
-@attrs.frozen(slots=True, repr=False)
-class LongTermKey:
-    """An LE LTK with the EDIV and Rand that identify it (Vol 3 Part H 2.4.2).
-
-    ``value`` and ``rand`` are MSB first. LE Secure Connections keys use EDIV 0 and Rand 0.
-    """
-
-    value: bytes = attrs.field(validator=_check_bytes("LTK", 16))
-    ediv: int = attrs.field(default=0)
-    rand: bytes = attrs.field(default=bytes(8), validator=_check_bytes("Rand", 8))
-    key_size: int = attrs.field(default=16, validator=_check_key_size)
-
-    @ediv.validator
-    def _check_ediv(self, _attribute: attrs.Attribute[int], value: int) -> None:
-        if not isinstance(value, int) or not 0 <= value <= 0xFFFF:
-            raise InvalidArgumentError(f"EDIV must be a 16-bit value, got {value!r}")
-
-    def __repr__(self) -> str:
-        return f"LongTermKey(ediv=0x{self.ediv:04X}, key_size={self.key_size})"
-
-
-def _check_optional_address(_instance: Any, _attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, Address):
-        raise InvalidArgumentError(f"identity address must be an Address, got {value!r}")
-
-
-@attrs.frozen(slots=True, repr=False)
-class KeyDistribution:
-    """The keys one side handed over in SMP key distribution (Vol 3 Part H 3.6.1).
-
-    For LE Secure Connections, where both sides derive the same LTK, both sides' ``ltk`` hold it.
-    """
-
-    ltk: LongTermKey | None = None
-    irk: bytes | None = attrs.field(default=None, validator=_check_optional_key("IRK"))
-    identity_address: Address | None = attrs.field(default=None, validator=_check_optional_address)
-    csrk: bytes | None = attrs.field(default=None, validator=_check_optional_key("CSRK"))
-
-    def __repr__(self) -> str:
-        present = [name for name in ("ltk", "irk", "csrk") if getattr(self, name) is not None]
-        return f"KeyDistribution(keys={present}, identity_address={self.identity_address})"
-
-
-@attrs.frozen(slots=True, order=False)
-class BondStrength:
-    """How strong a bond's keys are; ordered component by component.
-
-    One strength is at least another only when it is at least as strong on every axis, so
-    "authenticated legacy" and "unauthenticated Secure Connections" are not comparable and
-    neither may replace the other without ``allow_downgrade``.
-    """
-
-    authenticated: bool
-    secure_connections: bool
-    key_size: int
-
-    def shortfalls(self, other: BondStrength) -> list[str]:
-        """The ways in which ``self`` is weaker than ``other`` (empty when it is not)."""
-        reasons = []
-        if other.authenticated and not self.authenticated:
-            reasons.append("unauthenticated keys would replace authenticated keys")
-        if other.secure_connections and not self.secure_connections:
-            reasons.append("legacy pairing keys would replace Secure Connections keys")
-        if self.key_size < other.key_size:
-            reasons.append(
-                f"a {self.key_size}-octet key would replace a {other.key_size}-octet key"
-            )
-        return reasons
-
-    def __ge__(self, other: BondStrength) -> bool:
-        return not self.shortfalls(other)
-
-    def __le__(self, other: BondStrength) -> bool:
-        return not other.shortfalls(self)
-
-    def __gt__(self, other: BondStrength) -> bool:
-        return self >= other and self != other
-
-    def __lt__(self, other: BondStrength) -> bool:
-        return self <= other and self != other
-
-
-def _identity_key(address: Address) -> Address:
-    # Controllers report identity addresses as types 0x02/0x03 after resolving them
-    # (Vol 4 Part E 7.7.65.10); they name the same device as public/random 0x00/0x01.
-    base_type = AddressType.RANDOM if address.is_random else AddressType.PUBLIC
-    return address.with_type(base_type)
-
-
-@attrs.frozen(slots=True)
-class Bond:
-    """Everything remembered about one peer on one transport.
-
-    ``local_address`` and ``peer_address`` are identity addresses. ``created_at`` and
-    ``updated_at`` are Unix times; stores keep the creation time of the bond they replace.
-    """
-
-    local_address: Address
-    peer_address: Address
-    transport: Transport
-    link_key: LinkKey | None = None
-    peer_keys: KeyDistribution = KeyDistribution()
-    local_keys: KeyDistribution = KeyDistribution()
-    authenticated: bool = False
-    secure_connections: bool = False
-    key_size: int = attrs.field(default=16, validator=_check_key_size)
-    created_at: float = attrs.field(factory=time.time)
-    updated_at: float = attrs.field(factory=time.time)
-
-    def __attrs_post_init__(self) -> None:
-        if self.link_key is not None:
-            if self.transport is not Transport.BR_EDR:
-                raise InvalidArgumentError("an LE bond cannot hold a BR/EDR link key")
-            # The flags must agree with what the controller said about the key, otherwise the
-            # downgrade protection below would compare the wrong things.
-            if self.authenticated and not self.link_key.type.is_authenticated:
-                raise InvalidArgumentError(
-                    f"a {self.link_key.type.name} link key is not authenticated"
-                )
-            if self.secure_connections != self.link_key.type.is_secure_connections:
-                raise InvalidArgumentError(
-                    f"secure_connections={self.secure_connections} contradicts a "
-                    f"{self.link_key.type.name} link key"
-                )
-
-    @property
-    def key(self) -> tuple[Address, Transport]:
-        """The peer and transport that identify this bond inside its store."""
-        return _identity_key(self.peer_address), self.transport
-
-    def strength(self) -> BondStrength:
-        return BondStrength(self.authenticated, self.secure_connections, self.key_size)
-
-
 class KeyStore(abc.ABC):
     """Bonds of one local identity address.
 
@@ -265,23 +68,23 @@ class KeyStore(abc.ABC):
 
     def __init__(self, local_address: Address) -> None:
         self.local_address = local_address
-        self._bonds: dict[tuple[Address, Transport], Bond] | None = None
+        self._bonds: dict[BondKey, Bond] | None = None
         self._lock = trio.Lock()
 
     @abc.abstractmethod
-    async def _load(self) -> dict[tuple[Address, Transport], Bond]:
+    async def _load(self) -> dict[BondKey, Bond]:
         """Read every bond from the backing storage."""
 
     @abc.abstractmethod
-    async def _store(self, bonds: dict[tuple[Address, Transport], Bond]) -> None:
+    async def _store(self, bonds: dict[BondKey, Bond]) -> None:
         """Persist exactly ``bonds``; when this raises, the storage keeps its previous state."""
 
-    async def _loaded(self) -> dict[tuple[Address, Transport], Bond]:
+    async def _loaded(self) -> dict[BondKey, Bond]:
         if self._bonds is None:
             self._bonds = await self._load()
         return self._bonds
 
-    async def _commit(self, bonds: dict[tuple[Address, Transport], Bond]) -> None:
+    async def _commit(self, bonds: dict[BondKey, Bond]) -> None:
         # Shielded: a cancellation arriving while the file is being replaced must not leave the
         # cache describing a different state than the storage.
         with trio.CancelScope(shield=True):
@@ -290,7 +93,7 @@ class KeyStore(abc.ABC):
 
     async def get(self, peer: Address, transport: Transport) -> Bond | None:
         async with self._lock:
-            return (await self._loaded()).get((_identity_key(peer), transport))
+            return (await self._loaded()).get((identity_key(peer), transport))
 
     async def list(self) -> list[Bond]:
         async with self._lock:
@@ -303,7 +106,7 @@ class KeyStore(abc.ABC):
         :class:`BondStrength`, unless ``allow_downgrade`` is true. Returns the bond as stored
         (with ``created_at`` carried over and ``updated_at`` set to now).
         """
-        if _identity_key(bond.local_address) != _identity_key(self.local_address):
+        if identity_key(bond.local_address) != identity_key(self.local_address):
             raise InvalidArgumentError(
                 f"bond of local address {bond.local_address} saved in the store of "
                 f"{self.local_address}"
@@ -328,7 +131,7 @@ class KeyStore(abc.ABC):
         """Forget the bond; returns whether there was one."""
         async with self._lock:
             bonds = await self._loaded()
-            key = (_identity_key(peer), transport)
+            key = (identity_key(peer), transport)
             if key not in bonds:
                 return False
             await self._commit({k: v for k, v in bonds.items() if k != key})
@@ -338,10 +141,10 @@ class KeyStore(abc.ABC):
 class MemoryKeyStore(KeyStore):
     """A store that forgets everything when the process ends; for tests and examples."""
 
-    async def _load(self) -> dict[tuple[Address, Transport], Bond]:
+    async def _load(self) -> dict[BondKey, Bond]:
         return {}
 
-    async def _store(self, bonds: dict[tuple[Address, Transport], Bond]) -> None:
+    async def _store(self, bonds: dict[BondKey, Bond]) -> None:
         return None
 
 
@@ -351,22 +154,15 @@ class MemoryKeyStore(KeyStore):
 
 _FORMAT = "bluetrio-keystore"
 _VERSION = 1
+T = TypeVar("T")
 
 
 def _address_to_json(address: Address) -> dict[str, Any]:
     return {"address": str(address), "type": int(address.type)}
 
 
-def _address_from_json(data: Any) -> Address:
-    return Address.parse(data["address"], AddressType(data["type"]))
-
-
 def _bytes_to_json(value: bytes | None) -> str | None:
     return None if value is None else value.hex()
-
-
-def _bytes_from_json(value: Any) -> bytes | None:
-    return None if value is None else bytes.fromhex(value)
 
 
 def _ltk_to_json(ltk: LongTermKey | None) -> dict[str, Any] | None:
@@ -380,14 +176,6 @@ def _ltk_to_json(ltk: LongTermKey | None) -> dict[str, Any] | None:
     }
 
 
-def _ltk_from_json(data: Any) -> LongTermKey | None:
-    if data is None:
-        return None
-    return LongTermKey(
-        bytes.fromhex(data["value"]), data["ediv"], bytes.fromhex(data["rand"]), data["key_size"]
-    )
-
-
 def _distribution_to_json(keys: KeyDistribution) -> dict[str, Any]:
     return {
         "ltk": _ltk_to_json(keys.ltk),
@@ -397,16 +185,6 @@ def _distribution_to_json(keys: KeyDistribution) -> dict[str, Any]:
         ),
         "csrk": _bytes_to_json(keys.csrk),
     }
-
-
-def _distribution_from_json(data: Any) -> KeyDistribution:
-    identity = data["identity_address"]
-    return KeyDistribution(
-        ltk=_ltk_from_json(data["ltk"]),
-        irk=_bytes_from_json(data["irk"]),
-        identity_address=None if identity is None else _address_from_json(identity),
-        csrk=_bytes_from_json(data["csrk"]),
-    )
 
 
 def _bond_to_json(bond: Bond) -> dict[str, Any]:
@@ -429,54 +207,203 @@ def _bond_to_json(bond: Bond) -> dict[str, Any]:
     }
 
 
-def _check_type(value: Any, expected: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(value, expected):
-        raise TypeError(f"{what} has the wrong type ({type(value).__name__})")
+class _DamagedField(Exception):
+    """One field of the document is not what :func:`_bond_to_json` writes."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+
+
+def _damaged(where: str, problem: str) -> NoReturn:
+    raise _DamagedField(where, problem)
+
+
+def _object(value: object, where: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    """``value`` as a JSON object with exactly ``fields``."""
+    if not isinstance(value, dict):
+        _damaged(where, f"expected an object, found {_kind(value)}")
+    missing = [name for name in fields if name not in value]
+    unknown = sorted(set(value) - set(fields))
+    if missing:
+        _damaged(where, f"missing field(s) {', '.join(missing)}")
+    if unknown:
+        _damaged(where, f"unknown field(s) {', '.join(unknown)}")
     return value
 
 
-def _bond_from_json(data: Any, local_address: Address) -> Bond:
-    link_key = data["link_key"]
-    return Bond(
-        local_address=local_address,
-        peer_address=_address_from_json(data["peer_address"]),
-        transport=Transport(data["transport"]),
-        link_key=(
-            None
-            if link_key is None
-            else LinkKey(bytes.fromhex(link_key["value"]), link_key["type"])
-        ),
-        peer_keys=_distribution_from_json(data["peer_keys"]),
-        local_keys=_distribution_from_json(data["local_keys"]),
-        authenticated=_check_type(data["authenticated"], bool, "authenticated"),
-        secure_connections=_check_type(data["secure_connections"], bool, "secure_connections"),
-        key_size=data["key_size"],
-        created_at=_check_type(data["created_at"], (int, float), "created_at"),
-        updated_at=_check_type(data["updated_at"], (int, float), "updated_at"),
+def _kind(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    names |= {list: "an array", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _boolean(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        _damaged(where, f"expected true or false, found {_kind(value)}")
+    return value
+
+
+def _integer(value: object, where: str, low: int, high: int) -> int:
+    # Exactly an int: JSON's true is a Python bool (an int subclass) and 8.0 a float.
+    if type(value) is not int:
+        _damaged(where, f"expected an integer, found {_kind(value)}")
+    if not low <= value <= high:
+        _damaged(where, f"{value} is outside {low}..{high}")
+    return value
+
+
+def _timestamp(value: object, where: str) -> float:
+    if type(value) not in (int, float):
+        _damaged(where, f"expected a Unix time, found {_kind(value)}")
+    assert isinstance(value, int | float)
+    if not math.isfinite(value) or value < 0:
+        _damaged(where, f"{value} is not a Unix time")
+    return float(value)
+
+
+def _hex_bytes(value: object, where: str, length: int) -> bytes:
+    if not isinstance(value, str):
+        _damaged(where, f"expected {length} bytes in hex, found {_kind(value)}")
+    try:
+        data = bytes.fromhex(value)
+    except ValueError:
+        _damaged(where, "not hexadecimal")
+    if len(data) != length:
+        _damaged(where, f"expected {length} bytes, found {len(data)}")
+    return data
+
+
+def _optional(value: object, where: str, read: Callable[[object, str], T]) -> T | None:
+    return None if value is None else read(value, where)
+
+
+def _address_from_json(value: object, where: str) -> Address:
+    data = _object(value, where, ("address", "type"))
+    text = data["address"]
+    if not isinstance(text, str):
+        _damaged(f"{where}.address", f"expected a string, found {_kind(text)}")
+    address_type = AddressType(_integer(data["type"], f"{where}.type", 0, max(AddressType)))
+    try:
+        return Address.parse(text, address_type)
+    except InvalidArgumentError as error:
+        _damaged(f"{where}.address", str(error))
+
+
+def _ltk_from_json(value: object, where: str) -> LongTermKey:
+    data = _object(value, where, ("value", "ediv", "rand", "key_size"))
+    return LongTermKey(
+        _hex_bytes(data["value"], f"{where}.value", 16),
+        _integer(data["ediv"], f"{where}.ediv", 0, 0xFFFF),
+        _hex_bytes(data["rand"], f"{where}.rand", 8),
+        _integer(data["key_size"], f"{where}.key_size", 7, 16),
     )
 
 
-def _decode_document(text: bytes, path: Path) -> tuple[Address, list[Bond]]:
+def _key_16(value: object, where: str) -> bytes:
+    return _hex_bytes(value, where, 16)
+
+
+def _distribution_from_json(value: object, where: str) -> KeyDistribution:
+    data = _object(value, where, ("ltk", "irk", "identity_address", "csrk"))
+    return KeyDistribution(
+        ltk=_optional(data["ltk"], f"{where}.ltk", _ltk_from_json),
+        irk=_optional(data["irk"], f"{where}.irk", _key_16),
+        identity_address=_optional(
+            data["identity_address"], f"{where}.identity_address", _address_from_json
+        ),
+        csrk=_optional(data["csrk"], f"{where}.csrk", _key_16),
+    )
+
+
+def _link_key_from_json(value: object, where: str) -> LinkKey:
+    data = _object(value, where, ("value", "type"))
+    key_type = _integer(data["type"], f"{where}.type", 0, max(LinkKeyType))
+    return LinkKey(_hex_bytes(data["value"], f"{where}.value", 16), LinkKeyType(key_type))
+
+
+def _transport_from_json(value: object, where: str) -> Transport:
+    names = {transport.value: transport for transport in Transport}
+    if not isinstance(value, str) or value not in names:
+        _damaged(where, f"expected one of {', '.join(names)}, found {json.dumps(value)}")
+    return names[value]
+
+
+_BOND_FIELDS = tuple(_bond_to_json(Bond(Address(bytes(6)), Address(bytes(6)), Transport.LE)))
+
+
+def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
+    data = _object(value, where, _BOND_FIELDS)
     try:
-        document = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise KeyStoreError(f"bond store {path} is not valid JSON: {error}") from None
+        return Bond(
+            local_address=local_address,
+            peer_address=_address_from_json(data["peer_address"], f"{where}.peer_address"),
+            transport=_transport_from_json(data["transport"], f"{where}.transport"),
+            link_key=_optional(data["link_key"], f"{where}.link_key", _link_key_from_json),
+            peer_keys=_distribution_from_json(data["peer_keys"], f"{where}.peer_keys"),
+            local_keys=_distribution_from_json(data["local_keys"], f"{where}.local_keys"),
+            authenticated=_boolean(data["authenticated"], f"{where}.authenticated"),
+            secure_connections=_boolean(data["secure_connections"], f"{where}.secure_connections"),
+            key_size=_integer(data["key_size"], f"{where}.key_size", 7, 16),
+            created_at=_timestamp(data["created_at"], f"{where}.created_at"),
+            updated_at=_timestamp(data["updated_at"], f"{where}.updated_at"),
+        )
+    except InvalidArgumentError as error:  # fields that disagree with each other
+        _damaged(where, str(error))
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    # json.loads accepts NaN, Infinity and -Infinity, which are not JSON (RFC 8259 6).
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        names = [name for name, _ in pairs]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"repeated key(s) {', '.join(map(repr, repeated))} in one object")
+    return document
+
+
+def _parse_json(text: bytes, path: Path) -> object:
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    # ValueError covers JSONDecodeError, bad UTF-8 and integers longer than Python converts
+    # (sys.get_int_max_str_digits); RecursionError covers arrays or objects nested too deep.
+    except (ValueError, RecursionError) as error:
+        problem = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise KeyStoreError(f"bond store {path} is not valid JSON: {problem}") from None
+
+
+def _decode_document(text: bytes, path: Path) -> tuple[Address, list[Bond]]:
+    document = _parse_json(text, path)
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise KeyStoreError(f"{path} is not a bluetrio bond store")
-    if document.get("version") != _VERSION:
+    version = document.get("version")
+    if type(version) is not int or version != _VERSION:
         raise KeyStoreError(
-            f"bond store {path} has version {document.get('version')!r}; this bluetrio reads "
+            f"bond store {path} has version {json.dumps(version)}; this bluetrio reads "
             f"version {_VERSION} only"
         )
     try:
-        local_address = _address_from_json(document["local_address"])
-        bonds = [_bond_from_json(item, local_address) for item in document["bonds"]]
-    # Any malformed field surfaces as one of these; the store names the file and the problem.
-    except (KeyError, TypeError, ValueError, AttributeError, InvalidArgumentError) as error:
-        raise KeyStoreError(
-            f"bond store {path} is damaged: {type(error).__name__}: {error}"
-        ) from None
-    return local_address, bonds
+        fields = _object(document, "document", ("format", "version", "local_address", "bonds"))
+        local_address = _address_from_json(fields["local_address"], "local_address")
+        items = fields["bonds"]
+        if not isinstance(items, list):
+            _damaged("bonds", f"expected an array, found {_kind(items)}")
+        bonds: dict[BondKey, Bond] = {}
+        for index, item in enumerate(items):
+            where = f"bonds[{index}]"
+            bond = _bond_from_json(item, where, local_address)
+            if bond.key in bonds:
+                _damaged(
+                    where,
+                    f"a second bond with {bond.peer_address} ({bond.transport.value})",
+                )
+            bonds[bond.key] = bond
+    except _DamagedField as error:
+        raise KeyStoreError(f"bond store {path} is damaged: {error}") from None
+    return local_address, list(bonds.values())
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -533,7 +460,7 @@ class JsonKeyStore(KeyStore):
         name = str(local_address).replace(":", "-")
         return cls(Path(directory) / f"bonds-{name}-{kind}.json", local_address)
 
-    async def _load(self) -> dict[tuple[Address, Transport], Bond]:
+    async def _load(self) -> dict[BondKey, Bond]:
         try:
             text = await trio.to_thread.run_sync(_read_if_present, self.path)
         except OSError as error:
@@ -541,13 +468,13 @@ class JsonKeyStore(KeyStore):
         if text is None:
             return {}
         stored_address, bonds = _decode_document(text, self.path)
-        if _identity_key(stored_address) != _identity_key(self.local_address):
+        if identity_key(stored_address) != identity_key(self.local_address):
             raise KeyStoreError(
                 f"bond store {self.path} belongs to {stored_address}, not {self.local_address}"
             )
         return {bond.key: bond for bond in bonds}
 
-    async def _store(self, bonds: dict[tuple[Address, Transport], Bond]) -> None:
+    async def _store(self, bonds: dict[BondKey, Bond]) -> None:
         document = {
             "format": _FORMAT,
             "version": _VERSION,

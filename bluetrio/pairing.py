@@ -25,8 +25,9 @@ import trio
 
 from bluetrio.actors.app_port import AppPort
 from bluetrio.address import Address
+from bluetrio.bonds import LinkKeyType
 from bluetrio.errors import BluetrioError
-from bluetrio.keystore import KeyStore, KeyStoreError, LinkKeyType, MemoryKeyStore, WeakerKeyError
+from bluetrio.keystore import KeyStore, KeyStoreError, MemoryKeyStore, WeakerKeyError
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm_security import (

@@ -25,8 +25,8 @@ import enum
 import attrs
 
 from bluetrio.address import Address
+from bluetrio.bonds import Bond, LinkKey, LinkKeyType, Transport
 from bluetrio.errors import InvalidArgumentError
-from bluetrio.keystore import Bond, LinkKey, LinkKeyType, Transport
 from bluetrio.messages.base import Message
 
 MAX_KEY_SIZE = 16  # octets (Core 5.4 Vol 2 Part H 4.2)

@@ -24,10 +24,10 @@ import pytest
 import trio
 
 from bluetrio.address import Address
+from bluetrio.bonds import LinkKeyType
 from bluetrio.cli.main import main
 from bluetrio.controller import Air
 from bluetrio.controller.server import serve_controllers
-from bluetrio.keystore import LinkKeyType
 from bluetrio.messages.btm_security import AssociationModel
 from bluetrio.transports.spec import TcpSpec
 

@@ -10,8 +10,9 @@ import trio.testing
 
 from bluetrio.actors.btm.config import StackConfig
 from bluetrio.address import Address
+from bluetrio.bonds import Bond, KeyDistribution, Transport
 from bluetrio.errors import ConnectionFailedError, ConnectionTimeoutError, InvalidArgumentError
-from bluetrio.keystore import Bond, KeyDistribution, MemoryKeyStore, Transport
+from bluetrio.keystore import MemoryKeyStore
 from bluetrio.messages.ad import AdvertisingData, Flags, LocalName
 from bluetrio.messages.btm import ConnectionPolicy, LinkDownInd, LinkTransport, Role
 from bluetrio.stack import Stack, open_stack

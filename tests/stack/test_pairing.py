@@ -13,9 +13,10 @@ from trio.testing import MockClock
 
 from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.address import Address
+from bluetrio.bonds import LinkKeyType, Transport
 from bluetrio.controller import VirtualController, default_air
 from bluetrio.controller.bredr_security import BrEdrSecurity
-from bluetrio.keystore import JsonKeyStore, KeyStore, LinkKeyType, MemoryKeyStore, Transport
+from bluetrio.keystore import JsonKeyStore, KeyStore, MemoryKeyStore
 from bluetrio.messages import hci
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.pairing import (

@@ -11,19 +11,21 @@ import pytest
 import trio
 
 from bluetrio.address import Address, AddressType
-from bluetrio.errors import InvalidArgumentError
-from bluetrio.keystore import (
+from bluetrio.bonds import (
     Bond,
     BondStrength,
-    JsonKeyStore,
     KeyDistribution,
-    KeyStore,
-    KeyStoreError,
     LinkKey,
     LinkKeyType,
     LongTermKey,
-    MemoryKeyStore,
     Transport,
+)
+from bluetrio.errors import InvalidArgumentError
+from bluetrio.keystore import (
+    JsonKeyStore,
+    KeyStore,
+    KeyStoreError,
+    MemoryKeyStore,
     WeakerKeyError,
 )
 
@@ -300,6 +302,13 @@ def damaged_bond(document: dict[str, object], field: str, value: object) -> byte
     return json.dumps(document).encode()
 
 
+def second_bond(document: dict[str, object]) -> bytes:
+    bonds = document["bonds"]
+    assert isinstance(bonds, list)
+    bonds.append(bonds[0])
+    return json.dumps(document).encode()
+
+
 @pytest.mark.parametrize(
     ("make_content", "message"),
     [
@@ -309,13 +318,33 @@ def damaged_bond(document: dict[str, object], field: str, value: object) -> byte
         (lambda d: json.dumps({**d, "version": 2}).encode(), "version 2"),
         (lambda d: damaged_bond(d, "transport", "usb"), "damaged"),
         (lambda d: damaged_bond(d, "peer_keys", {"ltk": "zz"}), "damaged"),
-        (lambda d: damaged_bond(d, "key_size", 99), "damaged.*key size"),
+        (lambda d: damaged_bond(d, "key_size", 99), "damaged.*key_size: 99 is outside 7..16"),
         (lambda d: damaged_bond(d, "authenticated", "yes"), "damaged.*authenticated"),
         (
             lambda d: json.dumps(
                 {**d, "local_address": {"address": "01:02:03:04:05:06", "type": 0}}
             ).encode(),
             "belongs to 01:02:03:04:05:06",
+        ),
+        # Found by corrupting stores on purpose: each escaped untyped or was accepted.
+        (lambda d: b"[" * 100_000 + b"]" * 100_000, "not valid JSON: nested too deeply"),
+        (
+            lambda d: damaged_bond(d, "key_size", "N").replace(b'"N"', b"9" * 5000),
+            "not valid JSON.*digits",
+        ),
+        (lambda d: json.dumps({**d, "version": True}).encode(), "version true"),
+        (lambda d: damaged_bond(d, "link_key", {"value": "00" * 16, "type": 8.0}), "a number"),
+        (lambda d: damaged_bond(d, "created_at", float("nan")), "not valid JSON: NaN"),
+        (lambda d: damaged_bond(d, "updated_at", float("inf")), "not valid JSON: Infinity"),
+        (lambda d: damaged_bond(d, "key_size", 16.0), "key_size: expected an integer"),
+        (lambda d: damaged_bond(d, "authenticated", 1), "authenticated: expected true or false"),
+        (lambda d: damaged_bond(d, "extra", 1), r"bonds\[0\]: unknown field\(s\) extra"),
+        (lambda d: second_bond(d), r"bonds\[1\]: a second bond with AA:BB:CC:DD:EE:FF \(le\)"),
+        (lambda d: json.dumps(d)[:-1].encode() + b', "version": 1}', "repeated key.*version"),
+        (lambda d: damaged_bond(d, "peer_address", {"address": "00:11:22", "type": 0}), "six"),
+        (
+            lambda d: damaged_bond(d, "peer_address", {"address": "00:11:22:33:44:55", "type": 9}),
+            "outside 0..3",
         ),
     ],
 )

@@ -18,7 +18,8 @@ from pathlib import Path
 import trio
 
 from bluetrio.address import Address
-from bluetrio.keystore import JsonKeyStore, Transport
+from bluetrio.bonds import Transport
+from bluetrio.keystore import JsonKeyStore
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 LOCAL = Address.parse("00:11:22:33:44:55")
@@ -32,7 +33,8 @@ MAX_KILLS = 80
 WRITER = f"""
 import sys, trio
 from bluetrio.address import Address
-from bluetrio.keystore import Bond, JsonKeyStore, KeyDistribution, LongTermKey, Transport
+from bluetrio.bonds import Bond, KeyDistribution, LongTermKey, Transport
+from bluetrio.keystore import JsonKeyStore
 
 LOCAL = Address.parse("{LOCAL}")
 

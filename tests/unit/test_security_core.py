@@ -11,7 +11,7 @@ from bluetrio.actors.btm.config import SecurityConfig
 from bluetrio.actors.btm.security import SecurityCore
 from bluetrio.actors.effects import CancelTimer, ReleaseTimers, Send, StartTimer, TimerExpired
 from bluetrio.address import Address
-from bluetrio.keystore import Bond, LinkKeyType
+from bluetrio.bonds import Bond, LinkKeyType
 from bluetrio.messages import hci
 from bluetrio.messages.btm import AclLink, LinkTransport, Role
 from bluetrio.messages.btm_security import (
@@ -463,7 +463,7 @@ def test_le_long_term_key_request_without_bond_is_refused() -> None:
 
 
 def test_le_long_term_key_request_with_matching_bond_gets_the_key() -> None:
-    from bluetrio.keystore import KeyDistribution, LongTermKey, Transport
+    from bluetrio.bonds import KeyDistribution, LongTermKey, Transport
 
     ltk = LongTermKey(KEY, ediv=0x1234, rand=bytes(range(8)))
     bond = Bond(LOCAL, PEER, Transport.LE, local_keys=KeyDistribution(ltk=ltk))

@@ -53,8 +53,8 @@ from bluetrio.actors.effects import (
     TimerKey,
 )
 from bluetrio.address import Address, AddressType
+from bluetrio.bonds import Bond, BondStrength, LinkKey, LinkKeyType, Transport
 from bluetrio.crypto import reverse
-from bluetrio.keystore import Bond, BondStrength, LinkKey, LinkKeyType, Transport
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import AclLink, LinkTransport
