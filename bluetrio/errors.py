@@ -28,10 +28,17 @@ class DecodeError(BluetrioError):
 
 
 class HciError(BluetrioError):
-    """The controller answered a command with a non-zero status (Core 5.4 Vol 1 Part F)."""
+    """The controller answered a command with a non-zero status (Core 5.4 Vol 1 Part F).
+
+    The one place a status reaches the user's eyes: ``message`` says what failed and never
+    the code, which is named here, e.g. "connecting to ...: page failed: Page Timeout (0x04)".
+    """
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{message} (HCI status 0x{status:02X})")
+        # Imported here: the codec package imports this module.
+        from bluetrio.messages.hci.status import describe_status
+
+        super().__init__(f"{message}: {describe_status(status)}")
         self.status = status
 
 

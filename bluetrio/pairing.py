@@ -26,7 +26,7 @@ import trio
 from bluetrio.actors.app_port import AppPort
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKeyType
-from bluetrio.errors import BluetrioError
+from bluetrio.errors import HciError
 from bluetrio.keystore import KeyStore, KeyStoreError, MemoryKeyStore, WeakerKeyError
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
@@ -70,12 +70,8 @@ BTM = "btm"
 T = TypeVar("T")
 
 
-class PairingError(BluetrioError):
+class PairingError(HciError):
     """Pairing, authentication or encryption of a link failed; ``status`` is the HCI code."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{message} (HCI status 0x{status:02X})")
-        self.status = status
 
 
 @attrs.frozen
@@ -322,7 +318,8 @@ async def pair(app: AppPort, address: Address, *, btm: str = BTM) -> PairingResu
     reply = await app.request(btm, PairReq(app.runtime.new_token(), address))
     assert isinstance(reply, PairCnf)
     if reply.status != 0 or reply.handle is None or reply.key_type is None:
-        raise PairingError(reply.status, f"securing the link to {address} failed: {reply.error}")
+        why = f": {reply.error}" if reply.error else ""
+        raise PairingError(reply.status, f"securing the link to {address}{why}")
     assert reply.key_size is not None
     return PairingResult(
         address=reply.address,

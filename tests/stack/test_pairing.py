@@ -189,8 +189,12 @@ def test_not_pairable_peer_refuses() -> None:
             virtual_stack(ScriptedDelegate(DY, board)) as (a, _),
             virtual_stack(ScriptedDelegate(DY, board)) as (b, _),
         ):
-            with pytest.raises(PairingError):
+            with pytest.raises(PairingError) as failure:
                 await pair_once(a, b)
+            # Named once, as the spec names it (Vol 1 Part F 1.3), not "authentication failed".
+            assert str(failure.value) == (
+                f"securing the link to {address_of(b)}: Pairing Not Allowed (0x18)"
+            )
 
     run(main)
 

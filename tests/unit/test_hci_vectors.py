@@ -219,4 +219,4 @@ def test_status_codes() -> None:
     assert hci.HciStatus.PAGE_TIMEOUT == 0x04
     assert hci.HciStatus.CONNECTION_FAILED_TO_BE_ESTABLISHED == 0x3E
     assert hci.describe_status(0x08) == "Connection Timeout (0x08)"
-    assert hci.describe_status(0xEE) == "Unknown status 0xEE"
+    assert hci.describe_status(0xEE) == "unknown status (0xEE)"

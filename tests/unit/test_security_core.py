@@ -249,7 +249,10 @@ def test_unanswered_prompt_is_declined_when_its_timer_expires() -> None:
     assert not h.sent(hci.UserConfirmationRequestReply)
     h.event(hci.SimplePairingComplete(0x05, PEER))
     h.event(hci.AuthenticationComplete(0x05, HANDLE))
-    assert h.pair_cnf().status == 0x05
+    cnf = h.pair_cnf()
+    assert cnf.status == 0x05
+    # The user learns that nobody answered, not only "Authentication Failure".
+    assert cnf.error == "the confirmation prompt timed out (no answer within 30 s)"
 
 
 def test_passkey_out_of_range_is_declined() -> None:

@@ -193,11 +193,7 @@ class BrEdrManager:
             record = self.devices.find(event.bd_addr)
             if record is not None:
                 record.name = event.remote_name
-        error = (
-            None
-            if event.status == 0
-            else f"remote name request failed (status 0x{event.status:02X})"
-        )
+        error = None if event.status == 0 else "remote name request failed"
         return self._answer_name(
             event.bd_addr, event.status, event.remote_name if event.status == 0 else None, error
         )
@@ -267,7 +263,7 @@ class BrEdrManager:
             return None, []
         effects: Effects = [CancelTimer(page.key)]
         if status != 0:
-            reason = page.cancel_reason or f"page failed (status 0x{status:02X})"
+            reason = page.cancel_reason or "page failed"
             effects.append(
                 _page_failure(page, CONNECTION_TIMEOUT_STATUS if page.timed_out else status, reason)
             )

@@ -19,6 +19,7 @@ import attrs
 from bluetrio.actors.btm.controller_info import OPTIONAL_COMMAND_TIMEOUT, Query, Skipped
 from bluetrio.actors.effects import NO_EFFECTS, Effects, Send
 from bluetrio.errors import DecodeError
+from bluetrio.messages.hci.status import describe_status
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
 
 logger = logging.getLogger(__name__)
@@ -56,10 +57,18 @@ class CommandOutcome:
         return self.event if decode is None else decode()
 
     def describe(self) -> str:
+        """What failed, without the status: an :class:`~bluetrio.errors.HciError` built from
+        ``status`` names it (see :meth:`describe_with_status` for logs)."""
         name = getattr(self.command, "NAME", type(self.command).__name__)
         if self.event is None:
             return f"{name}: {self.error}"
-        return f"{name} failed with HCI status 0x{self.status:02X}"
+        return f"{name} failed"
+
+    def describe_with_status(self) -> str:
+        """:meth:`describe` with the status named, for logs and notes shown as they are."""
+        if self.event is None:
+            return self.describe()
+        return f"{self.describe()}: {describe_status(self.status)}"
 
 
 Continuation = Callable[[CommandOutcome, float], Effects]
@@ -68,7 +77,7 @@ Continuation = Callable[[CommandOutcome, float], Effects]
 def ignore_outcome(outcome: CommandOutcome, now: float) -> Effects:
     """A continuation for commands whose answer only matters when it is a failure."""
     if not outcome.ok:
-        logger.warning("btm: %s", outcome.describe())
+        logger.warning("btm: %s", outcome.describe_with_status())
     return NO_EFFECTS
 
 
@@ -169,8 +178,8 @@ class SequenceRunner:
                 answer = Skipped(f"malformed return parameters: {exc}")
             return self._advance(answer, now)
         if self._current.optional:
-            logger.info("btm: optional %s; skipped", outcome.describe())
-            return self._advance(Skipped(outcome.describe()), now)
+            logger.info("btm: optional %s; skipped", outcome.describe_with_status())
+            return self._advance(Skipped(outcome.describe_with_status()), now)
         return self._fail(outcome, now)
 
     def _fail(self, outcome: CommandOutcome, now: float) -> Effects:

@@ -243,7 +243,11 @@ class BtmCore:
         return [*effects, Send(self.app, ControllerReadyInd(info))]
 
     def _on_bringup_failed(self, outcome: CommandOutcome, now: float) -> Effects:
-        return [Send(self.app, ControllerFailedInd(f"bring-up failed: {outcome.describe()}"))]
+        return [
+            Send(
+                self.app, ControllerFailedInd(f"bring-up failed: {outcome.describe_with_status()}")
+            )
+        ]
 
     def _on_controller_error(self, error: ControllerErrorInd, now: float) -> Effects:
         logger.error("btm: controller error (%s); bringing it up again", error.description)
@@ -434,7 +438,7 @@ class BtmCore:
         handle = event.connection_handle
         waiters = self._disconnect_waiters.pop(handle, [])
         if event.status != 0:
-            error = f"disconnection failed (status 0x{event.status:02X})"
+            error = "disconnection failed"
             return [Send(s, BtmCnf(t, event.status, error)) for s, t in waiters]
         effects: Effects = [Send(s, BtmCnf(t)) for s, t in waiters]
         self._update_waiters.pop(handle, None)
@@ -528,7 +532,7 @@ class BtmCore:
     @staticmethod
     def _log_failure(outcome: CommandOutcome, now: float) -> Effects:
         if not outcome.ok:
-            logger.info("btm: %s", outcome.describe())
+            logger.info("btm: %s", outcome.describe_with_status())
         return NO_EFFECTS
 
 

@@ -372,7 +372,7 @@ class LeManager:
         pending, self.connecting = self.connecting, None
         effects: Effects = [CancelTimer(CONNECT_TIMER)] if pending is not None else []
         if pending is not None and status != 0:
-            reason = pending.cancel_reason or f"LE connection failed (status 0x{status:02X})"
+            reason = pending.cancel_reason or "LE connection failed"
             code = CONNECTION_TIMEOUT_STATUS if pending.timed_out else status
             effects.append(_connect_failure(pending, code, reason))
             return None, effects

@@ -81,6 +81,7 @@ from bluetrio.messages.btm_security import (
     UserConfirmRsp,
     bredr_bond,
 )
+from bluetrio.messages.hci.status import describe_status
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,10 @@ class PromptKind(enum.Enum):
     PASSKEY = "passkey"
     OOB = "oob"
 
+    @property
+    def noun(self) -> str:
+        return {"confirm": "confirmation", "passkey": "passkey", "oob": "OOB data"}[self.value]
+
 
 @attrs.define
 class Pairing:
@@ -195,6 +200,8 @@ class LinkRecord:
     closing: bool = False
     procedure: Procedure | None = None
     waiting: list[int] = attrs.Factory(list)  # tokens of PairReq
+    # Why the procedure is failing when the status alone does not say (a prompt timed out).
+    failure: str | None = None
 
 
 def _timer_owner(kind: str, what: object) -> tuple[str, str, object]:
@@ -383,7 +390,7 @@ class SecurityCore:
         if event.status != SUCCESS:
             if procedure is Procedure.VERIFYING_PEER:
                 return self._disconnect(record, "the peer failed to prove its link key")
-            return self._answer_waiting(record, event.status, "authentication failed")
+            return self._answer_waiting(record, event.status, record.failure)
         record.peer_verified = True
         if procedure is Procedure.VERIFYING_PEER:
             return self._secured(record)
@@ -447,7 +454,9 @@ class SecurityCore:
                 return NO_EFFECTS
             if not outcome.ok:
                 # Without the size the link cannot be trusted (fail closed).
-                return self._disconnect(current, f"{outcome.describe()}: key size unknown")
+                return self._disconnect(
+                    current, f"{outcome.describe_with_status()}: key size unknown"
+                )
             return self._check_key_size(current, outcome.returned().key_size)
 
         return self.commands.send(hci.ReadEncryptionKeySize(connection_handle=handle), then)
@@ -477,7 +486,9 @@ class SecurityCore:
             record = self._links.get(handle)
             if outcome.ok or record is None or record.closing:
                 return NO_EFFECTS
-            return self._disconnect(record, f"cannot challenge the peer: {outcome.describe()}")
+            return self._disconnect(
+                record, f"cannot challenge the peer: {outcome.describe_with_status()}"
+            )
 
         return then
 
@@ -501,6 +512,7 @@ class SecurityCore:
     def _answer_waiting(self, record: LinkRecord, status: int, error: str | None) -> Effects:
         """End the link's procedure and answer every PairReq waiting on it."""
         record.procedure = None
+        record.failure = None
         effects: Effects = [CancelTimer(TimerKey(_timer_owner("link", record.handle), "procedure"))]
         ok = status == SUCCESS
         for token in record.waiting:
@@ -790,8 +802,9 @@ class SecurityCore:
         if event.status == SUCCESS:
             pairing.completed = True
             return NO_EFFECTS
-        logger.info("security: pairing with %s failed (0x%02X)", peer, event.status)
-        return self._forget_pairing(peer, f"pairing failed (0x{event.status:02X})")
+        why = f"pairing failed: {describe_status(event.status)}"
+        logger.info("security: pairing with %s: %s", peer, why)
+        return self._forget_pairing(peer, why)
 
     def _forget_pairing(self, peer: Address, why: str) -> Effects:
         self._pairings.pop(peer, None)
@@ -887,6 +900,12 @@ class SecurityCore:
             if prompt is None:
                 return NO_EFFECTS
             logger.info("security: %s prompt for %s unanswered", prompt.kind.value, prompt.peer)
+            record = self._record_for(prompt.peer)
+            if record is not None:
+                record.failure = (
+                    f"the {prompt.kind.noun} prompt timed out "
+                    f"(no answer within {self.prompt_timeout:g} s)"
+                )
             effects: Effects = [Send(APP, PromptCancelledInd(what, "no answer in time"))]
             if prompt.kind is PromptKind.CONFIRM:
                 return effects + self._answer_confirmation(prompt.peer, False)

@@ -1,0 +1,26 @@
+"""What a user reads when something fails: one line, the status named once."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from bluetrio.address import Address
+from bluetrio.errors import ConnectionFailedError
+from bluetrio.messages.btm import LinkTransport
+from bluetrio.stack import open_stack
+
+NOBODY = Address.parse("00:00:00:00:00:99")
+
+
+def test_a_page_nobody_answers_says_page_timeout_once() -> None:
+    async def scenario() -> str:
+        async with open_stack("virtual", bring_up=True) as stack:
+            with pytest.raises(ConnectionFailedError) as failure:
+                async with stack.connect(NOBODY, transport=LinkTransport.BR_EDR, timeout=30):
+                    pass
+            return str(failure.value)
+
+    message = trio.run(scenario, clock=MockClock(autojump_threshold=0))
+    assert message == f"connecting to {NOBODY}: page failed: Page Timeout (0x04)"
