@@ -176,6 +176,13 @@ class BrEdr(Feature):
         self.name_requests: dict[Address, Timer] = {}
         self.links: dict[int, BrEdrLink] = {}
 
+    def radio_busy(self) -> bool:
+        return (
+            self.inquiry is not None
+            or self.page is not None
+            or bool(self.incoming or self.name_requests)
+        )
+
     # -- helpers -------------------------------------------------------------------------
 
     @property

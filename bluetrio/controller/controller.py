@@ -38,22 +38,20 @@ from bluetrio.controller.dispatch import (
     Feature,
     Reply,
     Status,
+    failure_return,
+    success_return,
 )
-from bluetrio.controller.events import (
-    EventCode,
-    EventMasks,
-    command_complete,
-    command_status,
-    disconnection_complete,
-    event_packet,
-    number_of_completed_packets,
-)
+from bluetrio.controller.events import EventMasks
 from bluetrio.controller.timers import Timer, TimerQueue
-from bluetrio.errors import DecodeError, TransportError
+from bluetrio.errors import DecodeError, InvalidArgumentError, TransportError
+from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import Packet, Transport
 
 _log = logging.getLogger(__name__)
+
+# Link_Type of Data_Buffer_Overflow: ACL (Vol 4 Part E 7.7.26).
+LINK_TYPE_ACL = 0x01
 
 # Modules whose features make up a controller; a missing one (not written yet) is skipped.
 FEATURE_MODULES = (
@@ -152,14 +150,21 @@ class VirtualController:
 
     # -- toward the host -----------------------------------------------------------------
 
-    def send_event(self, packet: bytes) -> None:
-        """Queue an event (code, length, parameters) if the host's masks allow it.
+    def send_event(self, event: hci.HciEvent | bytes) -> None:
+        """Queue an event if the host's masks allow it.
 
         Events raised while a command is being handled follow that command's Command
         Complete/Status, as a real controller's would (Vol 4 Part E 4.4).
         """
-        if not self.masks.allows_packet(packet):
-            return
+        if isinstance(event, hci.HciEvent):
+            subevent = event.subevent_code if isinstance(event, hci.LeMetaEvent) else None
+            if not self.masks.allows(event.event_code, subevent):
+                return
+            packet = event.to_bytes()
+        else:
+            if not self.masks.allows_packet(event):
+                return
+            packet = event
         if self._deferred_events is not None:
             self._deferred_events.append(packet)
         else:
@@ -205,31 +210,36 @@ class VirtualController:
         if len(payload) < 3:
             # Too short to carry an opcode: nothing to answer to; report the host's error as
             # a hardware error event (Vol 4 Part E 7.7.16) rather than stay silent.
-            self.send_event(event_packet(EventCode.HARDWARE_ERROR, b"\x00"))
+            self.send_event(hci.HardwareError(0))
             return
-        opcode, length = struct.unpack_from("<HB", payload)
+        opcode, length = int.from_bytes(payload[:2], "little"), payload[2]
         parameters = payload[3:]
         entry = COMMAND_TABLE.get(opcode)
         count = self.config.num_hci_command_packets
         if entry is None:
-            self._queue_for_host(
-                PacketType.EVENT,
-                command_complete(count, opcode, bytes((Status.UNKNOWN_HCI_COMMAND,))),
-            )
+            unknown = hci.StatusReturn(Status.UNKNOWN_HCI_COMMAND)
+            self._queue_event(hci.CommandComplete.for_return(opcode, unknown, count))
             return
         spec = entry.spec
         self._deferred_events = []
-        result: bytes | None = None
+        returned: hci.ReturnParameters | None = None
+        raw_result: bytes | None = None
+        fields: dict[str, object] = {}
         try:
             if length != len(parameters):
                 raise DecodeError(f"length field {length} but {len(parameters)} bytes follow")
             handler = getattr(self.features[entry.feature], entry.method)
-            result = handler(Command(opcode, parameters))
+            if spec.command_class is None:
+                raw_result = handler(Command(opcode, parameters))
+            else:
+                result = handler(spec.command_class.from_parameters(parameters))
+                if spec.reply is Reply.COMPLETE:
+                    returned = success_return(spec.command_class, result)
             status, echo = Status.SUCCESS, b""
-        except DecodeError:
+        except (DecodeError, InvalidArgumentError):
             status, echo = Status.INVALID_HCI_COMMAND_PARAMETERS, b""
         except CommandError as error:
-            status, echo = Status(error.status), error.echo
+            status, echo, fields = Status(error.status), error.echo, error.fields
         except Exception:
             # A bug in a handler must not take the controller down with it; the host gets
             # an answer and the log gets the traceback.
@@ -237,18 +247,23 @@ class VirtualController:
             status, echo = Status.UNSPECIFIED_ERROR, b""
         deferred, self._deferred_events = self._deferred_events, None
         if spec.reply is Reply.STATUS:
-            self._queue_for_host(PacketType.EVENT, command_status(status, count, opcode))
+            self._queue_event(hci.CommandStatus(status, count, opcode))
+        elif spec.command_class is not None and spec.command_class.RETURN is not None:
+            if status != Status.SUCCESS:
+                returned = failure_return(spec.command_class.RETURN, status, fields)
+            if returned is not None:
+                self._queue_event(hci.CommandComplete.for_return(opcode, returned, count))
         elif status != Status.SUCCESS:
             padding = bytes(max(spec.return_size - len(echo), 0))
-            self._queue_for_host(
-                PacketType.EVENT, command_complete(count, opcode, bytes((status,)) + echo + padding)
-            )
+            self._queue_event(hci.CommandComplete(count, opcode, bytes((status,)) + echo + padding))
         elif spec.reply is Reply.COMPLETE:
-            self._queue_for_host(
-                PacketType.EVENT, command_complete(count, opcode, b"\x00" + (result or b""))
-            )
+            self._queue_event(hci.CommandComplete(count, opcode, b"\x00" + (raw_result or b"")))
         for packet in deferred:
             self._queue_for_host(PacketType.EVENT, packet)
+
+    def _queue_event(self, event: hci.HciEvent) -> None:
+        """Command Complete/Status are never masked (Vol 4 Part E 7.3.1)."""
+        self._queue_for_host(PacketType.EVENT, event.to_bytes())
 
     def _handle_acl(self, payload: bytes) -> None:
         if len(payload) < 4:
@@ -262,7 +277,7 @@ class VirtualController:
         pool = self.le_buffers if connection.is_le else self.bredr_buffers
         if pool.full or len(data) > pool.packet_length:
             # The host overran the buffers it was told about (Vol 4 Part E 7.7.26).
-            self.send_event(event_packet(EventCode.DATA_BUFFER_OVERFLOW, b"\x01"))
+            self.send_event(hci.DataBufferOverflow(LINK_TYPE_ACL))
             return
         pool.in_use += 1
         self._in_flight[handle] = self._in_flight.get(handle, 0) + 1
@@ -276,7 +291,7 @@ class VirtualController:
         self._in_flight[connection.handle] -= 1
         pool.in_use -= 1
         # Number_Of_Completed_Packets once the packet has left (Vol 4 Part E 7.7.19).
-        self._queue_for_host(PacketType.EVENT, number_of_completed_packets({connection.handle: 1}))
+        self._queue_event(hci.NumberOfCompletedPackets(((connection.handle, 1),)))
 
     # -- connections ---------------------------------------------------------------------
 
@@ -318,7 +333,7 @@ class VirtualController:
         # (Vol 4 Part E 4.3).
         pool = self.le_buffers if connection.is_le else self.bredr_buffers
         pool.in_use -= self._in_flight.pop(connection.handle, 0)
-        self.send_event(disconnection_complete(connection.handle, reason))
+        self.send_event(hci.DisconnectionComplete(Status.SUCCESS, connection.handle, reason))
         for feature in self.features.values():
             feature.on_connection_closed(connection, reason)
 

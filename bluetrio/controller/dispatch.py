@@ -3,7 +3,9 @@
 A controller is assembled from *features*: subclasses of :class:`Feature` registered with
 :func:`register_feature`. Each feature keeps its own per-controller state and declares
 
-* command handlers: methods decorated ``@command(opcode, name, reply=..., return_size=...)``;
+* command handlers: methods decorated ``@handles(hci.SomeCommand)``: they take the typed
+  command from the shared codec and return its typed return parameters (or None when the
+  return parameters are the status alone, or the command is answered by Command Status);
 * frame handlers: methods decorated ``@receives(FrameClass, ...)`` for frames from the air;
 * hooks: :meth:`Feature.reset` (HCI_Reset), :meth:`Feature.on_connection_closed`.
 
@@ -23,6 +25,8 @@ import attrs
 from bluetrio.address import Address, AddressType
 from bluetrio.controller.air import Frame
 from bluetrio.errors import DecodeError
+from bluetrio.messages.fields import MAX_PARAMETER_LENGTH
+from bluetrio.messages.hci.base import HciCommand, ReturnParameters, StatusReturn
 from bluetrio.messages.hci.status import HciStatus
 
 if TYPE_CHECKING:
@@ -38,14 +42,27 @@ Status = HciStatus
 class CommandError(Exception):
     """Raised by a handler: the command fails with ``status``.
 
-    For Command Complete commands the return parameters become ``status``, then ``echo``
-    (e.g. the connection handle the command named), then zeros up to the declared size.
+    For Command Complete commands the return parameters carry ``status``, the ``echo`` fields
+    (e.g. ``connection_handle=...``, the handle the command named) and zeros elsewhere
+    (Vol 4 Part E 4.5: only the status and the echoed parameters are meaningful).
     """
 
-    def __init__(self, status: int, echo: bytes = b"") -> None:
+    def __init__(self, status: int, echo: bytes = b"", **fields: object) -> None:
         super().__init__(f"HCI status 0x{status:02X}")
         self.status = status
         self.echo = echo
+        self.fields = fields
+
+
+def failure_return(
+    return_class: type[ReturnParameters], status: int, fields: dict[str, object]
+) -> ReturnParameters:
+    """The return parameters of a failed command: ``status``, the echoed fields, zeros."""
+    zeros, _ = return_class.decode_fields(bytes(MAX_PARAMETER_LENGTH), 0)
+    values = {name: getattr(zeros, name) for name, _ in return_class.LAYOUT}
+    values.update((name, value) for name, value in fields.items() if name in values)
+    values["status"] = status
+    return return_class(**values)
 
 
 class Reply(enum.Enum):
@@ -129,6 +146,36 @@ class CommandSpec:
     name: str
     reply: Reply
     return_size: int  # bytes of return parameters after the status (for error replies)
+    command_class: type[HciCommand] | None = None
+
+
+def handles(command_class: type[HciCommand], *, reply: Reply | None = None) -> Callable[[F], F]:
+    """Mark a feature method as the handler of ``command_class`` (a codec command).
+
+    The method takes the decoded command and returns an instance of the class's ``RETURN``,
+    or None when the return parameters are only the status (or the command is answered by
+    Command Status). Raising :class:`CommandError` makes the command fail; parameters the
+    codec cannot decode fail with 0x12 before the method is called (Vol 4 Part E 4.5).
+    """
+    if reply is None:
+        reply = Reply.STATUS if command_class.RETURN is None else Reply.COMPLETE
+
+    def mark(method: F) -> F:
+        spec = CommandSpec(command_class.OPCODE, command_class.NAME, reply, 0, command_class)
+        method._hci_command = spec  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+def success_return(command_class: type[HciCommand], returned: object) -> ReturnParameters:
+    """What a handler of ``command_class`` returned, checked against the codec's layout."""
+    expected = command_class.RETURN
+    if returned is None and expected is StatusReturn:
+        return StatusReturn(Status.SUCCESS)
+    if expected is None or not isinstance(returned, expected):
+        raise TypeError(f"handler of {command_class.NAME} returned {returned!r}")
+    return returned
 
 
 @attrs.frozen
@@ -183,6 +230,10 @@ class Feature:
 
     def on_connection_closed(self, connection: Connection, reason: int) -> None:
         """A connection of any kind is gone (after Disconnection Complete was sent)."""
+
+    def radio_busy(self) -> bool:
+        """Whether this feature is advertising, scanning, initiating, inquiring or paging."""
+        return False
 
 
 COMMAND_TABLE: dict[int, HandlerEntry] = {}

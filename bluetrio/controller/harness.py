@@ -15,6 +15,7 @@ import trio
 from bluetrio.address import Address
 from bluetrio.controller.controller import VirtualController
 from bluetrio.controller.events import EventCode, LeSubevent
+from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import Transport
 from bluetrio.transports.virtual import transport_pair
@@ -48,6 +49,10 @@ class RawHost:
         """Send a command; return its Command Complete return parameters or Command Status."""
         await self.send_command(opcode, parameters)
         return await self.take_reply(opcode)
+
+    async def run(self, command: hci.HciCommand) -> bytes:
+        """Send a codec command; return what :meth:`command` returns for it."""
+        return await self.command(command.opcode, command.parameters())
 
     async def take_reply(self, opcode: int) -> bytes:
         event = await self.take_event(

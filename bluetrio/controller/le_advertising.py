@@ -102,6 +102,9 @@ class LeAdvertising(Feature):
             self._stop(advertising_set)
         self.sets.clear()
 
+    def radio_busy(self) -> bool:
+        return any(advertising_set.enabled for advertising_set in self.sets.values())
+
     # -- running a set -------------------------------------------------------------------
 
     def _start(self, advertising_set: AdvertisingSet, duration: float, max_events: int) -> None:

@@ -113,6 +113,9 @@ class LeConnection(Feature):
         self.suggested = (MIN_OCTETS, MIN_TIME)
         self.default_phys = (0x07, 0x07)
 
+    def radio_busy(self) -> bool:
+        return self.initiating is not None
+
     def on_connection_closed(self, connection: Connection, reason: int) -> None:
         self.states.pop(connection.handle, None)
 

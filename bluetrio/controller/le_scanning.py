@@ -78,6 +78,9 @@ class LeScanning(Feature):
         self._stop()
         self.settings = ScanSettings()
 
+    def radio_busy(self) -> bool:
+        return self.enabled
+
     def _start(self, filter_duplicates: bool) -> None:
         self.address = self.common.own_address(self.settings.own_address_type)
         self.enabled = True

@@ -253,11 +253,12 @@ def command(
     name: str,
     *,
     returns: type[ReturnParameters] | None,
-    bit: tuple[int, int],
+    bit: tuple[int, int] | None,
 ) -> Callable[[type[C]], type[C]]:
     """Register a command class: its opcode, spec name, return parameters and support bit.
 
     ``returns=None`` marks commands answered by Command Status (Vol 4 Part E 4.4).
+    ``bit=None`` is for vendor commands, which have no Supported_Commands bit (6.27).
     """
 
     def register(cls: type[C]) -> type[C]:
@@ -267,7 +268,8 @@ def command(
         cls.OPCODE, cls.NAME, cls.RETURN = code, name, returns
         cls.LAYOUT = compute_layout(cls)
         COMMAND_CLASSES[code] = cls
-        SUPPORTED_COMMAND_BITS[code] = bit
+        if bit is not None:
+            SUPPORTED_COMMAND_BITS[code] = bit
         if returns is not None:
             RETURN_CLASSES[code] = returns
         return cls

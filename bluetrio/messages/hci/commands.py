@@ -40,6 +40,7 @@ from bluetrio.messages.hci.base import (
     OGF_LINK_CONTROL,
     OGF_LINK_POLICY,
     OGF_STATUS,
+    OGF_VENDOR,
     HciCommand,
     ReturnParameters,
     StatusReturn,
@@ -54,6 +55,7 @@ BASEBAND = OGF_CONTROLLER_AND_BASEBAND
 INFO = OGF_INFORMATIONAL
 STATUS = OGF_STATUS
 LE = OGF_LE
+VENDOR = OGF_VENDOR
 
 # ---------------------------------------------------------------------------------------------
 # Return parameters shared by several commands
@@ -473,10 +475,49 @@ class HostBufferSize(HciCommand):
     host_total_num_synchronous_data_packets: U16
 
 
+@command(
+    BASEBAND, 0x0031, "HCI_Set_Controller_To_Host_Flow_Control", returns=StatusReturn, bit=(10, 5)
+)
+@attrs.frozen
+class SetControllerToHostFlowControl(HciCommand):
+    flow_control_enable: U8
+
+
+@record
+@attrs.frozen
+class HostCompletedPackets(HciRecord):
+    """One entry of Host_Number_Of_Completed_Packets (7.3.40)."""
+
+    connection_handle: U16
+    host_num_of_completed_packets: U16
+
+
+@command(
+    BASEBAND, 0x0035, "HCI_Host_Number_Of_Completed_Packets", returns=StatusReturn, bit=(10, 7)
+)
+@attrs.frozen
+class HostNumberOfCompletedPackets(HciCommand):
+    """Answered only when it fails (7.3.40): the return parameters are those of the failure."""
+
+    entries: Annotated[tuple[HostCompletedPackets, ...], RecordList(HostCompletedPackets)]
+
+
 @command(BASEBAND, 0x0045, "HCI_Write_Inquiry_Mode", returns=StatusReturn, bit=(12, 7))
 @attrs.frozen
 class WriteInquiryMode(HciCommand):
     inquiry_mode: U8
+
+
+@command(BASEBAND, 0x0043, "HCI_Write_Inquiry_Scan_Type", returns=StatusReturn, bit=(12, 5))
+@attrs.frozen
+class WriteInquiryScanType(HciCommand):
+    scan_type: U8
+
+
+@command(BASEBAND, 0x0047, "HCI_Write_Page_Scan_Type", returns=StatusReturn, bit=(13, 1))
+@attrs.frozen
+class WritePageScanType(HciCommand):
+    page_scan_type: U8
 
 
 @command(BASEBAND, 0x0052, "HCI_Write_Extended_Inquiry_Response", returns=StatusReturn, bit=(17, 1))
@@ -492,10 +533,38 @@ class WriteSimplePairingMode(HciCommand):
     simple_pairing_mode: U8
 
 
+@returns
+@attrs.frozen
+class ReadLocalOobDataReturn(ReturnParameters):
+    status: U8
+    c: Key16
+    r: Key16
+
+
+@command(BASEBAND, 0x0057, "HCI_Read_Local_OOB_Data", returns=ReadLocalOobDataReturn, bit=(17, 7))
+@attrs.frozen
+class ReadLocalOobData(HciCommand):
+    """Has no parameters."""
+
+
 @command(BASEBAND, 0x0063, "HCI_Set_Event_Mask_Page_2", returns=StatusReturn, bit=(22, 2))
 @attrs.frozen
 class SetEventMaskPage2(HciCommand):
     event_mask_page_2: U64
+
+
+@returns
+@attrs.frozen
+class ReadLeHostSupportReturn(ReturnParameters):
+    status: U8
+    le_supported_host: U8
+    unused: U8  # formerly Simultaneous_LE_Host (7.3.78)
+
+
+@command(BASEBAND, 0x006C, "HCI_Read_LE_Host_Support", returns=ReadLeHostSupportReturn, bit=(24, 5))
+@attrs.frozen
+class ReadLeHostSupport(HciCommand):
+    """Has no parameters."""
 
 
 @command(BASEBAND, 0x006D, "HCI_Write_LE_Host_Support", returns=StatusReturn, bit=(24, 6))
@@ -515,6 +584,28 @@ class WriteLeHostSupport(HciCommand):
 @attrs.frozen
 class WriteSecureConnectionsHostSupport(HciCommand):
     secure_connections_host_support: U8
+
+
+@returns
+@attrs.frozen
+class ReadLocalOobExtendedDataReturn(ReturnParameters):
+    status: U8
+    c_192: Key16
+    r_192: Key16
+    c_256: Key16
+    r_256: Key16
+
+
+@command(
+    BASEBAND,
+    0x007D,
+    "HCI_Read_Local_OOB_Extended_Data",
+    returns=ReadLocalOobExtendedDataReturn,
+    bit=(32, 6),
+)
+@attrs.frozen
+class ReadLocalOobExtendedData(HciCommand):
+    """Has no parameters."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -895,6 +986,26 @@ class LeConnectionUpdate(HciCommand):
     max_ce_length: U16
 
 
+@command(LE, 0x0014, "HCI_LE_Set_Host_Channel_Classification", returns=StatusReturn, bit=(27, 3))
+@attrs.frozen
+class LeSetHostChannelClassification(HciCommand):
+    channel_map: Annotated[bytes, FixedBytes(5)]
+
+
+@returns
+@attrs.frozen
+class LeReadChannelMapReturn(ReturnParameters):
+    status: U8
+    connection_handle: U16
+    channel_map: Annotated[bytes, FixedBytes(5)]
+
+
+@command(LE, 0x0015, "HCI_LE_Read_Channel_Map", returns=LeReadChannelMapReturn, bit=(27, 4))
+@attrs.frozen
+class LeReadChannelMap(_HandleOnly):
+    """Same parameters as :class:`_HandleOnly`."""
+
+
 @command(LE, 0x0016, "HCI_LE_Read_Remote_Features", returns=None, bit=(27, 5))
 @attrs.frozen
 class LeReadRemoteFeatures(_HandleOnly):
@@ -1053,10 +1164,73 @@ class LeAddDeviceToResolvingList(HciCommand):
     local_irk: Key16
 
 
+@command(LE, 0x0028, "HCI_LE_Remove_Device_From_Resolving_List", returns=StatusReturn, bit=(34, 4))
+@attrs.frozen
+class LeRemoveDeviceFromResolvingList(HciCommand):
+    peer_identity_address: LeAddr  # Peer_Identity_Address_Type + Peer_Identity_Address
+
+
 @command(LE, 0x0029, "HCI_LE_Clear_Resolving_List", returns=StatusReturn, bit=(34, 5))
 @attrs.frozen
 class LeClearResolvingList(HciCommand):
     """Has no parameters."""
+
+
+@returns
+@attrs.frozen
+class LeReadResolvingListSizeReturn(ReturnParameters):
+    status: U8
+    resolving_list_size: U8
+
+
+@command(
+    LE,
+    0x002A,
+    "HCI_LE_Read_Resolving_List_Size",
+    returns=LeReadResolvingListSizeReturn,
+    bit=(34, 6),
+)
+@attrs.frozen
+class LeReadResolvingListSize(HciCommand):
+    """Has no parameters."""
+
+
+@returns
+@attrs.frozen
+class LeReadPeerResolvableAddressReturn(ReturnParameters):
+    status: U8
+    peer_resolvable_address: RandomAddr
+
+
+@command(
+    LE,
+    0x002B,
+    "HCI_LE_Read_Peer_Resolvable_Address",
+    returns=LeReadPeerResolvableAddressReturn,
+    bit=(34, 7),
+)
+@attrs.frozen
+class LeReadPeerResolvableAddress(HciCommand):
+    peer_identity_address: LeAddr  # Peer_Identity_Address_Type + Peer_Identity_Address
+
+
+@returns
+@attrs.frozen
+class LeReadLocalResolvableAddressReturn(ReturnParameters):
+    status: U8
+    local_resolvable_address: RandomAddr
+
+
+@command(
+    LE,
+    0x002C,
+    "HCI_LE_Read_Local_Resolvable_Address",
+    returns=LeReadLocalResolvableAddressReturn,
+    bit=(35, 0),
+)
+@attrs.frozen
+class LeReadLocalResolvableAddress(HciCommand):
+    peer_identity_address: LeAddr  # Peer_Identity_Address_Type + Peer_Identity_Address
 
 
 @command(LE, 0x002D, "HCI_LE_Set_Address_Resolution_Enable", returns=StatusReturn, bit=(35, 1))
@@ -1325,3 +1499,41 @@ class LeExtendedCreateConnection(HciCommand):
         tuple[ExtendedCreateConnectionPhyParameters, ...],
         RecordList(ExtendedCreateConnectionPhyParameters, counted_by=("initiating_phys", popcount)),
     ]
+
+
+@returns
+@attrs.frozen
+class LeReadTransmitPowerReturn(ReturnParameters):
+    status: U8
+    min_tx_power: I8
+    max_tx_power: I8
+
+
+@command(LE, 0x004B, "HCI_LE_Read_Transmit_Power", returns=LeReadTransmitPowerReturn, bit=(38, 7))
+@attrs.frozen
+class LeReadTransmitPower(HciCommand):
+    """Has no parameters."""
+
+
+@command(LE, 0x004E, "HCI_LE_Set_Privacy_Mode", returns=StatusReturn, bit=(39, 2))
+@attrs.frozen
+class LeSetPrivacyMode(HciCommand):
+    peer_identity_address: LeAddr  # Peer_Identity_Address_Type + Peer_Identity_Address
+    privacy_mode: U8
+
+
+# ---------------------------------------------------------------------------------------------
+# Vendor-specific commands (OGF 0x3F)
+# ---------------------------------------------------------------------------------------------
+
+
+@command(VENDOR, 0x0006, "HCI_Vendor_Write_BD_ADDR", returns=StatusReturn, bit=None)
+@attrs.frozen
+class VendorWriteBdAddr(HciCommand):
+    """Set the controller's public address (the opcode and layout of Zephyr's vendor command).
+
+    Vendor commands have no Supported_Commands bit (Vol 4 Part E 6.27): a host learns that a
+    controller takes it from who made the controller, or by trying.
+    """
+
+    bd_addr: BdAddr
