@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bluetrio.actors.effects import CancelTimer, ConnectionFaultInd, Send, StartTimer, TimerExpired
 from bluetrio.actors.hci.acl import AclReassembler
-from bluetrio.actors.hci.core import HciCore, TransportWrite
+from bluetrio.actors.hci.core import CREDIT_RECOVERY_TIMER, HciCore, TransportWrite
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 from bluetrio.messages.hci_service import (
@@ -230,3 +231,74 @@ def test_reassembler_never_returns_a_pdu_that_disagrees_with_its_header(
         if pdu is not None:
             assert len(pdu) == int.from_bytes(pdu[:2], "little") + 4
             assert len(pdu) <= 128
+
+
+# -- a misbehaving controller: short buffer-size completions, withheld command credits ----
+
+
+def confirmations(effects: list[object]) -> list[HciCommandCnf]:
+    return [s.message for s in sends(effects) if isinstance(s.message, HciCommandCnf)]
+
+
+def timers(effects: list[object]) -> list[StartTimer]:
+    return [e for e in effects if isinstance(e, StartTimer)]
+
+
+@pytest.mark.parametrize(
+    "command", [hci.ReadBufferSize(), hci.LeReadBufferSize(), hci.LeReadBufferSizeV2()]
+)
+def test_a_short_successful_buffer_size_completion_is_refused_not_fatal(command: object) -> None:
+    core = HciCore()
+    core.handle("btm", HciCommandReq(7, command), 0.0)
+    opcode = command.OPCODE  # type: ignore[attr-defined]
+    effects = core.handle("hci", complete(opcode, b"\x00\x1b"), 0.1)
+    (reply,) = confirmations(effects)
+    assert reply.token == 7 and reply.event is None and not reply.timed_out
+    assert "malformed return parameters" in (reply.error or "")
+    assert core.malformed_packets == 1
+    assert core.acl.bredr.packet_length == 0 and core.acl.le.packet_length == 0
+    # The stack goes on: the next command is sent.
+    assert writes(core.handle("btm", HciCommandReq(8, hci.ReadBdAddr()), 0.2))
+
+
+def test_a_failed_buffer_size_completion_is_passed_on_as_it_is() -> None:
+    core = HciCore()
+    core.handle("btm", HciCommandReq(1, hci.ReadBufferSize()), 0.0)
+    (reply,) = confirmations(core.handle("hci", complete(hci.ReadBufferSize.OPCODE, b"\x01"), 0.1))
+    assert isinstance(reply.event, hci.CommandComplete) and reply.event.status == 0x01
+
+
+def test_the_command_timeout_runs_from_the_request_even_without_credits() -> None:
+    core = HciCore(command_timeout=2.0)
+    core.handle("btm", HciCommandReq(1, hci.Reset()), 0.0)
+    # Answered, but with Num_HCI_Command_Packets = 0: no credit to send the next command.
+    answered = core.handle("hci", complete(hci.Reset.OPCODE, credits=0), 0.1)
+    assert [t.key for t in timers(answered)] == [CREDIT_RECOVERY_TIMER]
+    asked = core.handle("btm", HciCommandReq(2, hci.ReadBdAddr(), timeout=0.5), 0.2)
+    assert writes(asked) == []
+    (deadline,) = timers(asked)
+    assert deadline.deadline == pytest.approx(0.7)
+    (reply,) = confirmations(core.handle("hci", TimerExpired(deadline.key), 0.7))
+    assert reply.token == 2 and reply.timed_out and "command credit" in (reply.error or "")
+
+
+def test_zero_credits_recover_after_a_command_timeout() -> None:
+    core = HciCore(command_timeout=2.0)
+    core.handle("btm", HciCommandReq(1, hci.Reset()), 0.0)
+    core.handle("hci", complete(hci.Reset.OPCODE, credits=0), 0.1)
+    core.handle("btm", HciCommandReq(2, hci.ReadBdAddr(), timeout=5.0), 0.2)
+    recovered = core.handle("hci", TimerExpired(CREDIT_RECOVERY_TIMER), 2.1)
+    assert [hci.parse_command(w.payload) for w in writes(recovered)] == [hci.ReadBdAddr()]
+    (reply,) = confirmations(core.handle("hci", complete(hci.ReadBdAddr.OPCODE, bytes(7)), 2.2))
+    assert reply.token == 2 and reply.event is not None
+
+
+def test_a_credit_given_back_in_time_cancels_the_recovery() -> None:
+    core = HciCore(command_timeout=2.0)
+    core.handle("btm", HciCommandReq(1, hci.Reset()), 0.0)
+    core.handle("hci", complete(hci.Reset.OPCODE, credits=0), 0.1)
+    core.handle("btm", HciCommandReq(2, hci.ReadBdAddr()), 0.2)
+    # A Command Complete with opcode 0 only returns credits (Vol 4 Part E 7.7.14).
+    effects = core.handle("hci", complete(0x0000, b"", credits=1), 0.5)
+    assert [hci.parse_command(w.payload) for w in writes(effects)] == [hci.ReadBdAddr()]
+    assert core.handle("hci", TimerExpired(CREDIT_RECOVERY_TIMER), 2.1) == []

@@ -55,6 +55,10 @@ DEFAULT_COMMAND_TIMEOUT = 2.0  # seconds; the Linux kernel uses the same (HCI_CM
 # "Remote User Terminated Connection" (Vol 1 Part F 2.1, allowed by Vol 4 Part E 7.1.6).
 LOCAL_TEARDOWN_REASON = 0x13
 INTERNAL_TOKEN = 0  # commands the HCI actor sends on its own; their answers go nowhere
+CREDIT_RECOVERY_TIMER = TimerKey(("command", "credits"), "recovery")
+BUFFER_SIZE_OPCODES = frozenset(
+    {hci.ReadBufferSize.OPCODE, hci.LeReadBufferSize.OPCODE, hci.LeReadBufferSizeV2.OPCODE}
+)
 
 
 @attrs.frozen
@@ -67,10 +71,17 @@ class TransportWrite:
 
 @attrs.define
 class _PendingCommand:
+    """A command asked for: queued until a credit allows sending it, then pending until
+    answered. Its timer runs from the moment it was asked for, queued or not."""
+
     sender: str
-    token: int
+    request: HciCommandReq
     opcode: int
     key: TimerKey
+
+    @property
+    def token(self) -> int:
+        return self.request.token
 
 
 class HciCore:
@@ -89,8 +100,8 @@ class HciCore:
         self.acl_sink = acl_sink
         self.command_timeout = command_timeout
         self.command_credits = 1  # Vol 4 Part E 4.4: one command may be sent after power-on
-        self._queued: deque[tuple[str, HciCommandReq]] = deque()
-        self._pending: list[_PendingCommand] = []
+        self._queued: deque[_PendingCommand] = deque()  # waiting for a command credit
+        self._pending: list[_PendingCommand] = []  # sent, waiting for Command Complete/Status
         self._sequence = 0
         self.acl = AclScheduler()
         self.reassembler = AclReassembler()
@@ -105,10 +116,12 @@ class HciCore:
         if kind is AclDataReq:
             return self._on_acl_request(sender, message)  # type: ignore[arg-type]
         if kind is HciCommandReq:
-            self._queued.append((sender, message))  # type: ignore[arg-type]
-            return self._pump_commands(now)
+            return self._on_command_request(sender, message, now)  # type: ignore[arg-type]
         if kind is TimerExpired:
-            return self._on_command_timeout(message.key, now)  # type: ignore[attr-defined]
+            key: TimerKey = message.key  # type: ignore[attr-defined]
+            if key == CREDIT_RECOVERY_TIMER:
+                return self._on_credit_recovery(now)
+            return self._on_command_timeout(key, now)
         if kind is ConnectionFaultInd:
             fault: ConnectionFaultInd = message  # type: ignore[assignment]
             return self._internal_command(
@@ -122,25 +135,29 @@ class HciCore:
         return NO_EFFECTS
 
     # -- commands ----------------------------------------------------------------------------
+    def _on_command_request(self, sender: str, request: HciCommandReq, now: float) -> Effects:
+        opcode: int = request.command.OPCODE  # type: ignore[attr-defined]
+        self._sequence += 1
+        key = TimerKey(("command", self._sequence), "timeout")
+        timeout = self.command_timeout if request.timeout is None else request.timeout
+        self._queued.append(_PendingCommand(sender, request, opcode, key))
+        # The deadline counts from the request, not from the send: a controller that
+        # withholds credits must not make the caller wait past its timeout.
+        return [StartTimer(key, now + timeout), *self._pump_commands(now)]
+
     def _internal_command(self, command: Any, now: float) -> Effects:
-        self._queued.append((self.name, HciCommandReq(INTERNAL_TOKEN, command)))
-        return self._pump_commands(now)
+        return self._on_command_request(self.name, HciCommandReq(INTERNAL_TOKEN, command), now)
 
     def _pump_commands(self, now: float) -> Effects:
         effects: Effects = []
         while self.command_credits > 0 and self._queued:
-            sender, request = self._queued.popleft()
-            command = request.command
-            opcode: int = command.OPCODE  # type: ignore[attr-defined]
-            self._sequence += 1
-            key = TimerKey(("command", self._sequence), "timeout")
-            timeout = self.command_timeout if request.timeout is None else request.timeout
-            self._pending.append(_PendingCommand(sender, request.token, opcode, key))
+            pending = self._queued.popleft()
+            self._pending.append(pending)
             self.command_credits -= 1
-            if opcode == hci.Reset.OPCODE:
+            if pending.opcode == hci.Reset.OPCODE:
                 self._on_reset_sent()
+            command = pending.request.command
             effects.append(TransportWrite(PacketType.COMMAND, command.to_bytes()))  # type: ignore[attr-defined]
-            effects.append(StartTimer(key, now + timeout))
         return effects
 
     def _on_reset_sent(self) -> None:
@@ -157,13 +174,12 @@ class HciCore:
         return [CancelTimer(pending.key), Send(pending.sender, cnf)]
 
     def _on_command_answer(self, event: Any, now: float) -> Effects:
-        self.command_credits = event.num_hci_command_packets
+        effects = self._set_credits(event.num_hci_command_packets, now)
         opcode = event.command_opcode
-        effects: Effects = []
         for index, pending in enumerate(self._pending):
             if pending.opcode == opcode:
                 del self._pending[index]
-                effects += self._answer(pending, HciCommandCnf(pending.token, opcode, event))
+                effects += self._answer(pending, self._confirmation(pending, event))
                 break
         else:
             if opcode != 0:  # opcode 0 only carries credits (Vol 4 Part E 7.7.14)
@@ -173,20 +189,35 @@ class HciCore:
                     type(event).__name__,
                     opcode,
                 )
-        if isinstance(event, hci.CommandComplete) and event.status == 0:
-            self._learn_from_completion(opcode, event)
         effects += self._pump_commands(now)
         effects += self._send_acl()
         return effects
 
-    def _learn_from_completion(self, opcode: int, event: Any) -> None:
+    def _confirmation(self, pending: _PendingCommand, event: Any) -> HciCommandCnf:
+        """The answer for ``pending``; a buffer-size completion the ACL pools cannot be
+        configured from is refused (the caller gets an error naming it) rather than trusted."""
+        opcode = pending.opcode
+        if opcode in BUFFER_SIZE_OPCODES and isinstance(event, hci.CommandComplete):
+            problem = self._learn_from_completion(opcode, event)
+            if problem is not None:
+                self.malformed_packets += 1
+                logger.warning("hci: %s; ACL buffers left as they were", problem)
+                return HciCommandCnf(pending.token, opcode, None, problem)
+        return HciCommandCnf(pending.token, opcode, event)
+
+    def _learn_from_completion(self, opcode: int, event: Any) -> str | None:
         """Configure the ACL credit pools from buffer-size completions (Vol 4 Part E 7.4.5,
-        7.8.2, 7.8.93), whichever actor asked for them."""
+        7.8.2, 7.8.93), whichever actor asked for them. Returns what was wrong with a
+        successful completion whose return parameters do not decode, else None."""
+        if event.status != 0:
+            return None
+        try:
+            sizes = event.decode_return()
+        except DecodeError as exc:
+            return f"malformed return parameters: {exc}"
         if opcode == hci.ReadBufferSize.OPCODE:
-            sizes = event.decode_return()
             self.acl.bredr.configure(sizes.acl_data_packet_length, sizes.total_num_acl_data_packets)
-        elif opcode in (hci.LeReadBufferSize.OPCODE, hci.LeReadBufferSizeV2.OPCODE):
-            sizes = event.decode_return()
+        else:
             if sizes.le_acl_data_packet_length == 0 or sizes.total_num_le_acl_data_packets == 0:
                 self.acl.le_shares_bredr = True
             else:
@@ -194,8 +225,36 @@ class HciCore:
                 self.acl.le.configure(
                     sizes.le_acl_data_packet_length, sizes.total_num_le_acl_data_packets
                 )
+        return None
+
+    def _set_credits(self, credits: int, now: float) -> Effects:
+        """Num_HCI_Command_Packets from Command Complete/Status (Vol 4 Part E 4.4, 7.7.14)."""
+        self.command_credits = credits
+        if credits == 0:
+            # A controller that never gives a credit back would wedge every later command;
+            # after one command timeout the host sends again, as BlueZ and Bluedroid do.
+            return [StartTimer(CREDIT_RECOVERY_TIMER, now + self.command_timeout)]
+        return [CancelTimer(CREDIT_RECOVERY_TIMER)]
+
+    def _on_credit_recovery(self, now: float) -> Effects:
+        if self.command_credits > 0:
+            return NO_EFFECTS
+        logger.warning(
+            "hci: no command credit for %g s (Num_HCI_Command_Packets = 0); sending again",
+            self.command_timeout,
+        )
+        self.command_credits = 1
+        return self._pump_commands(now)
 
     def _on_command_timeout(self, key: TimerKey, now: float) -> Effects:
+        for queued in self._queued:
+            if queued.key == key:
+                self._queued.remove(queued)
+                error = (
+                    f"command 0x{queued.opcode:04X} timed out before it could be sent: the "
+                    "controller returned no command credit (Num_HCI_Command_Packets) in time"
+                )
+                return self._answer(queued, self._timed_out(queued, error))
         for index, pending in enumerate(self._pending):
             if pending.key == key:
                 del self._pending[index]
@@ -206,10 +265,12 @@ class HciCore:
         # unanswered optional command does not wedge the stack.
         self.command_credits = max(self.command_credits, 1)
         error = f"controller did not answer command 0x{pending.opcode:04X} in time"
-        effects = self._answer(
-            pending, HciCommandCnf(pending.token, pending.opcode, None, error, timed_out=True)
-        )
-        return effects + self._pump_commands(now)
+        effects = self._answer(pending, self._timed_out(pending, error))
+        return [*effects, CancelTimer(CREDIT_RECOVERY_TIMER), *self._pump_commands(now)]
+
+    @staticmethod
+    def _timed_out(pending: _PendingCommand, error: str) -> HciCommandCnf:
+        return HciCommandCnf(pending.token, pending.opcode, None, error, timed_out=True)
 
     # -- packets from the controller ---------------------------------------------------------
     def _on_packet(self, packet: TransportPacketInd, now: float) -> Effects:

@@ -1,0 +1,70 @@
+"""A whole stack against a controller that misbehaves at the HCI level (fault injection on
+the host's transport): each case ends in a typed error for the caller, never a stopped or
+hung stack."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from bluetrio.actors.faults import FaultPolicy, Packet
+from bluetrio.errors import HciError, HciTimeout
+from bluetrio.messages import hci
+from bluetrio.messages.packets import PacketType
+from bluetrio.stack import open_stack
+
+
+def is_completion_of(opcode: int) -> object:
+    def matches(packet: Packet) -> bool:
+        packet_type, payload = packet
+        return (
+            packet_type == PacketType.EVENT
+            and payload[0] == 0x0E
+            and int.from_bytes(payload[3:5], "little") == opcode
+        )
+
+    return matches
+
+
+async def test_a_short_buffer_size_completion_fails_the_command_not_the_stack(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    faults = FaultPolicy()
+    opcode = hci.ReadBufferSize.OPCODE
+    short = (PacketType.EVENT, bytes((0x0E, 5, 1)) + opcode.to_bytes(2, "little") + b"\x00\x1b")
+    faults.replace_packet(
+        is_completion_of(opcode),  # type: ignore[arg-type]
+        lambda packet: short,
+        direction="to_host",
+        times=1,
+    )
+    async with open_stack("virtual", faults=faults) as stack:
+        with pytest.raises(HciError, match="malformed return parameters"):
+            await stack.command(hci.ReadBufferSize())
+        assert (await stack.command(hci.ReadBdAddr())).status == 0
+        assert (await stack.command(hci.ReadBufferSize())).status == 0
+
+
+async def test_zero_command_credits_time_out_the_caller_and_then_recover(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    faults = FaultPolicy()
+
+    def without_credits(packet: Packet) -> Packet:
+        packet_type, payload = packet
+        return packet_type, payload[:2] + b"\x00" + payload[3:]
+
+    faults.replace_packet(
+        is_completion_of(hci.Reset.OPCODE),  # type: ignore[arg-type]
+        without_credits,
+        direction="to_host",
+        times=1,
+    )
+    async with open_stack("virtual", faults=faults, command_timeout=2.0) as stack:
+        await stack.command(hci.Reset())
+        with pytest.raises(HciTimeout, match="command credit"):
+            await stack.command(hci.ReadBdAddr(), timeout=1.0)
+        # After one command timeout without a credit the host sends again.
+        with trio.fail_after(10):
+            assert (await stack.command(hci.ReadBdAddr())).status == 0
