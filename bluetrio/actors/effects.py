@@ -5,8 +5,10 @@ of its timers, delivered as :class:`TimerExpired`) together with the current tim
 control blocks, and returns a list of *effects*. It never awaits and never imports trio, so a
 test can drive it synchronously with made-up times.
 
-The effects understood by every shell are below; a shell for a layer that owns I/O (the HCI
-actor owns the transport) adds its own effect types.
+The effects understood by every shell are below. A shell for a layer that owns I/O (the HCI
+actor owns the transport) adds its own effect classes by deriving them from
+:class:`ShellEffect`; :data:`Effect` is the closed union, so a shell's ``match`` over it is
+exhaustive and mypy narrows each case.
 """
 
 from __future__ import annotations
@@ -72,10 +74,17 @@ class ReleaseTimers:
     owner: Hashable
 
 
-Effect: TypeAlias = object
-Effects: TypeAlias = list[Effect]
+@attrs.frozen
+class ShellEffect:
+    """Base of the effects only one shell carries out (e.g. the HCI shell's transport write).
 
-NO_EFFECTS: Effects = []
+    The runtime hands these to :meth:`~bluetrio.actors.runtime.Actor.apply_effect`.
+    """
+
+
+Effect: TypeAlias = Send | StartTimer | CancelTimer | ReleaseTimers | ShellEffect
+# A fresh list per call: cores append to what they return, so no empty list is ever shared.
+Effects: TypeAlias = list[Effect]
 
 
 class ProtocolCore(Protocol):

@@ -18,7 +18,6 @@ import logging
 import math
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
 
 import trio
 
@@ -30,6 +29,7 @@ from bluetrio.actors.effects import (
     ProtocolCore,
     ReleaseTimers,
     Send,
+    ShellEffect,
     StartTimer,
     TimerExpired,
 )
@@ -245,7 +245,7 @@ class Actor:
     def on_runtime_closed(self) -> None:
         """The stack has stopped: release anything that waits on this actor."""
 
-    def apply_effect(self, effect: Effect) -> None:
+    def apply_effect(self, effect: ShellEffect) -> None:
         """Carry out an effect type only this shell knows; the base shell knows none."""
         raise TypeError(f"actor {self.name} does not know how to apply {effect!r}")
 
@@ -332,17 +332,17 @@ class Actor:
         runtime = self.runtime
         timers = self.timers
         for effect in effects:
-            kind = type(effect)
-            if kind is Send:
-                runtime.send(self.name, effect.to, effect.message, now)  # type: ignore[attr-defined]
-            elif kind is StartTimer:
-                timers.start(effect.key, effect.deadline)  # type: ignore[attr-defined]
-            elif kind is CancelTimer:
-                timers.cancel(effect.key)  # type: ignore[attr-defined]
-            elif kind is ReleaseTimers:
-                timers.release(effect.owner)  # type: ignore[attr-defined]
-            else:
-                self.apply_effect(effect)
+            match effect:
+                case Send(to=to, message=message):
+                    runtime.send(self.name, to, message, now)
+                case StartTimer(key=key, deadline=deadline):
+                    timers.start(key, deadline)
+                case CancelTimer(key=key):
+                    timers.cancel(key)
+                case ReleaseTimers(owner=owner):
+                    timers.release(owner)
+                case ShellEffect():
+                    self.apply_effect(effect)
 
     def _contain(self, message: Message, exc: Exception, now: float) -> Effects:
         """Failure containment (DESIGN.md principle 5).
@@ -371,8 +371,3 @@ class _Unattached(Runtime):
 
 
 _UNATTACHED: Runtime = _Unattached.__new__(_Unattached)
-
-
-def effects_of(*items: Any) -> Effects:
-    """Convenience for cores: ``return effects_of(Send(...), StartTimer(...))``."""
-    return list(items)

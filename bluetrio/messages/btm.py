@@ -16,10 +16,8 @@ from bluetrio.address import Address
 from bluetrio.messages.ad import AdvertisingData
 from bluetrio.messages.base import Message
 
-
-class LinkTransport(enum.Enum):
-    LE = "le"
-    BR_EDR = "br_edr"
+# Re-exported: the transport of a link is part of this service too.
+from bluetrio.messages.hci_service import LinkTransport as LinkTransport
 
 
 class Role(enum.IntEnum):

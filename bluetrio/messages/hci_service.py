@@ -4,26 +4,43 @@ The HCI actor owns the transport. Other actors ask it to send commands (``HciCom
 ``HciCommandCnf`` to the requester), to send ACL data (``AclDataReq`` → ``AclDataCnf`` once the
 controller reports the packets completed), and receive events (``HciEventInd``) and whole,
 reassembled L2CAP PDUs (``AclDataInd``).
+
+Link signals and data share one path. The HCI actor tells the owner of ACL data that a link
+opened (``AclLinkOpenedInd``) or closed (``AclLinkClosedInd``) in the same effect list as the
+data and in order with it, so the owner never receives a PDU for a link it has not been told
+about, nor one after the link closed. The device manager's richer ``LinkUpInd`` (identity,
+role, address resolution) comes later and only adds details to a link already open.
 """
 
 from __future__ import annotations
 
+import enum
+
 import attrs
 
 from bluetrio.messages.base import Message
+from bluetrio.messages.hci.base import HciCommand, HciEvent
+from bluetrio.messages.hci.events import CommandComplete, CommandStatus
 from bluetrio.messages.packets import PacketType
+
+
+class LinkTransport(enum.Enum):
+    """The physical transport of an ACL link."""
+
+    LE = "le"
+    BR_EDR = "br_edr"
 
 
 @attrs.frozen
 class HciCommandReq(Message):
-    """Send ``command`` (an :class:`~bluetrio.messages.hci.HciCommand`) to the controller.
+    """Send ``command`` to the controller.
 
     ``timeout``: seconds to wait for Command Complete/Status before answering with an error;
     ``None`` uses the HCI actor's default.
     """
 
     token: int
-    command: object
+    command: HciCommand
     timeout: float | None = None
 
     def summary(self) -> str:
@@ -40,7 +57,7 @@ class HciCommandCnf(Message):
 
     token: int
     opcode: int
-    event: object | None
+    event: CommandComplete | CommandStatus | None
     error: str | None = None
     timed_out: bool = False
 
@@ -54,7 +71,7 @@ class HciEventInd(Message):
     """An HCI event for the layers above (every event but Command Complete/Status and
     Number Of Completed Packets, which the HCI actor consumes itself)."""
 
-    event: object
+    event: HciEvent
 
     @property
     def handle(self) -> int | None:
@@ -97,6 +114,25 @@ class AclDataInd(Message):
         return (
             f"AclDataInd 0x{self.handle:04X} {len(self.pdus)} PDU(s) {sum(map(len, self.pdus))} B"
         )
+
+
+@attrs.frozen
+class AclLinkOpenedInd(Message):
+    """Connection ``handle`` now carries ACL data on ``transport`` (sent to the ACL data owner
+    before the first :class:`AclDataInd` of the link; Core 5.4 Vol 4 Part E 7.7.3, 7.7.65.1,
+    7.7.65.10 complete the connection)."""
+
+    handle: int
+    transport: LinkTransport
+
+
+@attrs.frozen
+class AclLinkClosedInd(Message):
+    """Connection ``handle`` is gone (Disconnection Complete, Vol 4 Part E 7.7.5, with its
+    ``reason``; or the controller was reset): no :class:`AclDataInd` of it follows."""
+
+    handle: int
+    reason: int
 
 
 @attrs.frozen

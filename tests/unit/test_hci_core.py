@@ -17,10 +17,13 @@ from bluetrio.messages.hci_service import (
     AclDataCnf,
     AclDataInd,
     AclDataReq,
+    AclLinkClosedInd,
+    AclLinkOpenedInd,
     ControllerErrorInd,
     HciCommandCnf,
     HciCommandReq,
     HciEventInd,
+    LinkTransport,
     TransportPacketInd,
 )
 from bluetrio.messages.packets import PacketType
@@ -165,6 +168,7 @@ def acl(handle: int, boundary: int, data: bytes) -> TransportPacketInd:
 
 def test_reassembly_of_fragments_into_one_pdu() -> None:
     core = HciCore()
+    connect(core, 0x0040, le=True)
     pdu = struct.pack("<HH", 8, 0x0004) + b"12345678"
     assert core.handle("hci", acl(0x0040, 0b10, pdu[:5]), 0.0) == []
     effects = core.handle("hci", acl(0x0040, 0b01, pdu[5:]), 0.0)
@@ -173,6 +177,7 @@ def test_reassembly_of_fragments_into_one_pdu() -> None:
 
 def test_bluefrag_continuations_are_dropped() -> None:
     core = HciCore()
+    connect(core, 0x0040, le=True)
     assert core.handle("hci", acl(0x0040, 0b01, b"orphan"), 0.0) == []
     pdu = struct.pack("<HH", 4, 0x0004) + b"ab"
     core.handle("hci", acl(0x0040, 0b10, pdu), 0.0)
@@ -184,6 +189,62 @@ def test_bluefrag_continuations_are_dropped() -> None:
     whole = struct.pack("<HH", 1, 0x0004) + b"z"
     effects = core.handle("hci", acl(0x0040, 0b10, whole), 0.0)
     assert [s.message for s in sends(effects)] == [AclDataInd(0x0040, (whole,))]
+
+
+def test_link_opened_reaches_the_acl_owner_before_its_first_pdu() -> None:
+    # A Connection Complete followed at once by ACL data: the owner of ACL data hears of the
+    # link from hci itself, ahead of the data, in one effect list (btm's LinkUpInd takes
+    # longer and may come after the data).
+    core = configured_core()
+    pdu = struct.pack("<HH", 1, 0x0004) + b"z"
+    effects = connect(core, 0x0040, le=True) + core.handle("hci", acl(0x0040, 0b10, pdu), 0.0)
+    effects += connect(core, 0x0001, le=False)
+    to_owner = [s.message for s in sends(effects) if s.to == "l2cap"]
+    assert to_owner == [
+        AclLinkOpenedInd(0x0040, LinkTransport.LE),
+        AclDataInd(0x0040, (pdu,)),
+        AclLinkOpenedInd(0x0001, LinkTransport.BR_EDR),
+    ]
+
+
+def test_no_pdu_reaches_the_owner_after_the_link_closed() -> None:
+    core = configured_core()
+    connect(core, 0x0040, le=True)
+    first = struct.pack("<HH", 8, 0x0004) + b"12345678"
+    core.handle("hci", acl(0x0040, 0b10, first[:6]), 0.0)  # a PDU half reassembled
+    effects = core.handle("hci", event_packet(hci.DisconnectionComplete(0, 0x0040, 0x13)), 0.0)
+    effects += core.handle("hci", acl(0x0040, 0b01, first[6:]), 0.0)
+    effects += core.handle("hci", acl(0x0040, 0b10, struct.pack("<HH", 1, 0x0004) + b"z"), 0.0)
+    to_owner = [s.message for s in sends(effects) if s.to == "l2cap"]
+    assert to_owner == [AclLinkClosedInd(0x0040, 0x13)]
+    assert core.unknown_handle_packets == 2
+
+
+def test_data_for_a_handle_never_opened_is_dropped_and_counted() -> None:
+    core = configured_core()
+    effects = core.handle("hci", acl(0x0050, 0b10, struct.pack("<HH", 1, 0x0004) + b"z"), 0.0)
+    assert effects == [] and core.unknown_handle_packets == 1
+
+
+def test_reset_closes_every_link_for_the_acl_owner() -> None:
+    core = configured_core()
+    connect(core, 0x0040, le=True)
+    connect(core, 0x0001, le=False)
+    effects = core.handle("btm", HciCommandReq(9, hci.Reset()), 0.0)
+    to_owner = [s.message for s in sends(effects) if s.to == "l2cap"]
+    assert to_owner == [AclLinkClosedInd(0x0040, 0x16), AclLinkClosedInd(0x0001, 0x16)]
+    assert not core.acl.has_link(0x0040) and not core.acl.has_link(0x0001)
+
+
+def test_a_reused_live_handle_closes_the_old_link_first() -> None:
+    core = configured_core()
+    connect(core, 0x0040, le=True)
+    effects = connect(core, 0x0040, le=False)
+    to_owner = [s.message for s in sends(effects) if s.to == "l2cap"]
+    assert to_owner == [
+        AclLinkClosedInd(0x0040, 0x0B),
+        AclLinkOpenedInd(0x0040, LinkTransport.BR_EDR),
+    ]
 
 
 def test_truncated_packets_are_dropped_and_counted() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from bluetrio.actors.btm.controller_info import OPTIONAL_COMMAND_TIMEOUT, Query, Skipped
-from bluetrio.actors.effects import NO_EFFECTS, Effects, Send
+from bluetrio.actors.effects import Effects, Send
 from bluetrio.errors import DecodeError
 from bluetrio.messages.hci.status import describe_status
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
@@ -78,7 +78,7 @@ def ignore_outcome(outcome: CommandOutcome, now: float) -> Effects:
     """A continuation for commands whose answer only matters when it is a failure."""
     if not outcome.ok:
         logger.warning("btm: %s", outcome.describe_with_status())
-    return NO_EFFECTS
+    return []
 
 
 class CommandIssuer:
@@ -106,7 +106,7 @@ class CommandIssuer:
         waiting = self._waiting.pop(confirmation.token, None)
         if waiting is None:
             logger.warning("btm: %s matches no command in flight; ignored", confirmation.summary())
-            return NO_EFFECTS
+            return []
         command, then = waiting
         outcome = CommandOutcome(
             command, confirmation.event, confirmation.error, confirmation.timed_out
@@ -168,7 +168,7 @@ class SequenceRunner:
 
     def _on_answer(self, outcome: CommandOutcome, now: float) -> Effects:
         if not self.active or self._current is None:
-            return NO_EFFECTS
+            return []
         if outcome.ok:
             try:
                 answer = outcome.returned()

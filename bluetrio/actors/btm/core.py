@@ -19,7 +19,7 @@ from bluetrio.actors.btm.devices import DeviceRecords
 from bluetrio.actors.btm.le import CONNECT_TIMER, LeManager
 from bluetrio.actors.btm.links import AclDatabase
 from bluetrio.actors.btm.privacy import ROTATION_TIMER, LocalPrivacy
-from bluetrio.actors.effects import NO_EFFECTS, ConnectionFaultInd, Effects, Send, TimerExpired
+from bluetrio.actors.effects import ConnectionFaultInd, Effects, Send, TimerExpired
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
@@ -192,7 +192,7 @@ class BtmCore:
             handler = self._events.get(type(event))
             if handler is None:
                 logger.info("btm: %s has no handler; ignored", type(event).__name__)
-                return NO_EFFECTS
+                return []
             return handler(event, now)
         if kind is HciCommandCnf:
             return self.commands.on_confirmation(message, now)  # type: ignore[arg-type]
@@ -209,16 +209,16 @@ class BtmCore:
         if self._security_message is not None and isinstance(message, self._security_message):
             if self.security is None:
                 logger.warning("btm: %s but no security core; ignored", message.summary())
-                return NO_EFFECTS
+                return []
             return self.security.on_message(sender, message, now)
         logger.warning("btm: unexpected %s from %s; ignored", message.summary(), sender)
-        return NO_EFFECTS
+        return []
 
     def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
         # The runtime also sends us ConnectionFaultInd, which disconnects the link; the
         # database entry goes when the controller reports the disconnection.
         logger.error("btm: connection 0x%04X faulted: %s", handle, reason)
-        return NO_EFFECTS
+        return []
 
     # -- bring-up ----------------------------------------------------------------------------
     def _start_bringup(self, sender: str, message: Any, now: float) -> Effects:
@@ -284,7 +284,7 @@ class BtmCore:
         if isinstance(owner, tuple) and owner[:1] == ("security",) and self.security is not None:
             return self.security.on_message(self.name, expired, now)
         logger.debug("btm: stale timer %s", key)
-        return NO_EFFECTS
+        return []
 
     # -- requests --------------------------------------------------------------------------------
     def _connect(self, sender: str, request: ConnectReq, now: float) -> Effects:
@@ -393,7 +393,7 @@ class BtmCore:
     def _on_bredr_connection_complete(self, event: Any, now: float) -> Effects:
         if event.link_type != LINK_TYPE_ACL:
             logger.info("btm: synchronous connection to %s ignored (no SCO support)", event.bd_addr)
-            return NO_EFFECTS
+            return []
         page, effects = self.bredr.take_page(event.bd_addr, event.status)
         if event.status != 0:
             if page is None and not effects:
@@ -458,21 +458,21 @@ class BtmCore:
     def _changed(self, handle: int, **changes: Any) -> Effects:
         link = self.links.update(handle, **changes)
         if link is None:
-            return NO_EFFECTS
+            return []
         return self._to_link_users(LinkChangedInd(link))
 
     def _on_role_change(self, event: Any, now: float) -> Effects:
         if event.status != 0:
-            return NO_EFFECTS
+            return []
         link = self.links.by_address(event.bd_addr, LinkTransport.BR_EDR)
         if link is None:
-            return NO_EFFECTS
+            return []
         return self._changed(link.handle, role=Role(event.new_role))
 
     def _on_remote_features(self, event: Any, now: float) -> Effects:
         link = self.links.get(event.connection_handle)
         if link is None or event.status != 0:
-            return NO_EFFECTS
+            return []
         if isinstance(event, hci.LeReadRemoteFeaturesComplete):
             return self._changed(link.handle, remote_features=(event.le_features,))
         if isinstance(event, hci.ReadRemoteSupportedFeaturesComplete):
@@ -511,7 +511,7 @@ class BtmCore:
 
     def _on_advertising_set_terminated(self, event: Any, now: float) -> Effects:
         self.le.advertising = None
-        return NO_EFFECTS
+        return []
 
     def _on_security_event(self, event: Any, now: float) -> Effects:
         effects: Effects = []
@@ -527,13 +527,13 @@ class BtmCore:
 
     def _on_noted_event(self, event: Any, now: float) -> Effects:
         logger.debug("btm: noted %s", type(event).__name__)
-        return NO_EFFECTS
+        return []
 
     @staticmethod
     def _log_failure(outcome: CommandOutcome, now: float) -> Effects:
         if not outcome.ok:
             logger.info("btm: %s", outcome.describe_with_status())
-        return NO_EFFECTS
+        return []
 
 
 def _ignore_now(handler: Callable[[Any], Effects]) -> Callable[[Any, float], Effects]:

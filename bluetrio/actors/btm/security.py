@@ -43,7 +43,6 @@ import attrs
 
 from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome
 from bluetrio.actors.effects import (
-    NO_EFFECTS,
     CancelTimer,
     Effects,
     ReleaseTimers,
@@ -273,14 +272,14 @@ class SecurityCore:
         handler = self._event_handlers.get(type(event))
         if handler is None:
             logger.warning("security: ignoring %s, not a security event", type(event).__name__)
-            return NO_EFFECTS
+            return []
         return handler(event, now)
 
     def on_message(self, sender: str, message: Message, now: float) -> Effects:
         handler = self._message_handlers.get(type(message))
         if handler is None:
             logger.warning("security: ignoring %s from %s", message.summary(), sender)
-            return NO_EFFECTS
+            return []
         return handler(message, now)
 
     def on_link_up(self, link: AclLink, now: float) -> Effects:
@@ -288,13 +287,13 @@ class SecurityCore:
             self._le_links[link.handle] = link.peer
         else:
             self._links[link.handle] = LinkRecord(link.handle, peer_key(link.peer))
-        return NO_EFFECTS
+        return []
 
     def on_link_down(self, handle: int, reason: int, now: float) -> Effects:
         self._le_links.pop(handle, None)
         record = self._links.pop(handle, None)
         if record is None:
-            return NO_EFFECTS
+            return []
         effects: Effects = [ReleaseTimers(_timer_owner("link", handle))]
         effects += self._answer_waiting(
             record, reason or UNSPECIFIED_ERROR, f"link lost (reason 0x{reason:02X})"
@@ -319,16 +318,16 @@ class SecurityCore:
                 self.link_keys[peer_key(bond.peer_address)] = bond.link_key
             elif bond.transport is Transport.LE:
                 self.le_bonds[bond.peer_address] = bond
-        return NO_EFFECTS
+        return []
 
     def _on_store_bond_response(self, message: StoreBondRsp, now: float) -> Effects:
         peer = peer_key(message.peer)
         previous = self._replaced_keys.pop(peer, None)
         if message.stored:
-            return NO_EFFECTS
+            return []
         logger.error("security: bond with %s not stored: %s", peer, message.error)
         if not message.weaker:
-            return NO_EFFECTS
+            return []
         # The store holds a stronger bond than this core knew of: keep using the old one.
         if previous is None:
             self.link_keys.pop(peer, None)
@@ -356,7 +355,7 @@ class SecurityCore:
             return self._answer_waiting(record, SUCCESS, None)
         record.waiting.append(message.token)
         if record.procedure is not None:
-            return NO_EFFECTS  # the running procedure answers every waiting request
+            return []  # the running procedure answers every waiting request
         record.procedure = Procedure.AUTHENTICATING
         record.model = None
         key = TimerKey(_timer_owner("link", record.handle), "procedure")
@@ -373,7 +372,7 @@ class SecurityCore:
         def then(outcome: CommandOutcome, now: float) -> Effects:
             record = self._links.get(handle)
             if outcome.ok or record is None or record.procedure is None:
-                return NO_EFFECTS
+                return []
             return self._answer_waiting(record, outcome.status, outcome.describe())
 
         return then
@@ -382,11 +381,11 @@ class SecurityCore:
         record = self._links.get(event.connection_handle)
         if record is None or record.closing:
             logger.info("security: authentication complete for unknown link; ignored")
-            return NO_EFFECTS
+            return []
         procedure = record.procedure
         if procedure not in (Procedure.AUTHENTICATING, Procedure.VERIFYING_PEER):
             logger.info("security: authentication complete 0x%04X not awaited", record.handle)
-            return NO_EFFECTS
+            return []
         if event.status != SUCCESS:
             if procedure is Procedure.VERIFYING_PEER:
                 return self._disconnect(record, "the peer failed to prove its link key")
@@ -406,12 +405,12 @@ class SecurityCore:
     def _on_encryption_change(self, event: Any, now: float) -> Effects:
         record = self._links.get(event.connection_handle)
         if record is None or record.closing:
-            return NO_EFFECTS
+            return []
         if event.status != SUCCESS:
             if record.procedure is Procedure.ENCRYPTING:
                 return self._answer_waiting(record, event.status, "encryption failed")
             logger.info("security: encryption change failed 0x%02X", event.status)
-            return NO_EFFECTS
+            return []
         record.encryption = event.encryption_enabled
         if record.encryption == ENCRYPTION_OFF:
             record.secured = False
@@ -420,7 +419,7 @@ class SecurityCore:
                 return self._answer_waiting(
                     record, AUTHENTICATION_FAILURE, "encryption was turned off"
                 )
-            return NO_EFFECTS
+            return []
         key_size = getattr(event, "encryption_key_size", None)
         return self._check_encryption(record, key_size)
 
@@ -451,7 +450,7 @@ class SecurityCore:
         def then(outcome: CommandOutcome, now: float) -> Effects:
             current = self._links.get(handle)
             if current is None or current.closing:
-                return NO_EFFECTS
+                return []
             if not outcome.ok:
                 # Without the size the link cannot be trusted (fail closed).
                 return self._disconnect(
@@ -485,7 +484,7 @@ class SecurityCore:
         def then(outcome: CommandOutcome, now: float) -> Effects:
             record = self._links.get(handle)
             if outcome.ok or record is None or record.closing:
-                return NO_EFFECTS
+                return []
             return self._disconnect(
                 record, f"cannot challenge the peer: {outcome.describe_with_status()}"
             )
@@ -562,7 +561,7 @@ class SecurityCore:
     def _on_key_refresh_complete(self, event: Any, now: float) -> Effects:
         if event.status != SUCCESS:
             logger.warning("security: key refresh on 0x%04X failed", event.connection_handle)
-        return NO_EFFECTS
+        return []
 
     # -- link keys -------------------------------------------------------------------------
     def _on_link_key_request(self, event: Any, now: float) -> Effects:
@@ -613,11 +612,11 @@ class SecurityCore:
                 effects: Effects = [Send(APP, BondRefusedInd(peer, why))]
                 return effects + self._disconnect_peer(peer, f"bond kept: {why}")
         if not self._bonding(pairing):
-            return NO_EFFECTS
+            return []
         self.link_keys[peer] = key
         if self.local_address is None:
             logger.info("security: no pairing service; bond with %s kept in memory only", peer)
-            return NO_EFFECTS
+            return []
         self._replaced_keys[peer] = previous
         return [Send(APP, StoreBondReq(bredr_bond(self.local_address, peer, key.value, key_type)))]
 
@@ -699,7 +698,7 @@ class SecurityCore:
         pairing = self._pairings.setdefault(peer_key(event.bd_addr), Pairing())
         pairing.peer_io = event.io_capability
         pairing.peer_auth = event.authentication_requirements
-        return NO_EFFECTS
+        return []
 
     def _pairing_in_progress(self, address: Address) -> Pairing | None:
         pairing = self._pairings.get(peer_key(address))
@@ -759,13 +758,13 @@ class SecurityCore:
         peer = peer_key(event.bd_addr)
         pairing = self._pairing_in_progress(peer)
         if pairing is None:
-            return NO_EFFECTS
+            return []
         pairing.model = AssociationModel.PASSKEY_ENTRY
         return [Send(APP, PasskeyDisplayInd(peer, event.passkey))]
 
     def _on_keypress_notification(self, event: Any, now: float) -> Effects:
         logger.debug("security: keypress %d from %s", event.notification_type, event.bd_addr)
-        return NO_EFFECTS
+        return []
 
     def _on_remote_oob_data_request(self, event: Any, now: float) -> Effects:
         peer = peer_key(event.bd_addr)
@@ -795,13 +794,13 @@ class SecurityCore:
         pairing = self._pairings.get(peer)
         if pairing is None:
             logger.info("security: pairing complete for %s, which was not pairing", peer)
-            return NO_EFFECTS
+            return []
         record = self._record_for(peer)
         if record is not None:
             record.model = pairing.model
         if event.status == SUCCESS:
             pairing.completed = True
-            return NO_EFFECTS
+            return []
         why = f"pairing failed: {describe_status(event.status)}"
         logger.info("security: pairing with %s: %s", peer, why)
         return self._forget_pairing(peer, why)
@@ -847,7 +846,7 @@ class SecurityCore:
     def _on_user_confirm_response(self, message: UserConfirmRsp, now: float) -> Effects:
         prompt = self._take_prompt(message.prompt_id, PromptKind.CONFIRM)
         if prompt is None:
-            return NO_EFFECTS
+            return []
         effects: Effects = [CancelTimer(self._prompt_timer(message.prompt_id))]
         return effects + self._answer_confirmation(prompt.peer, message.accepted is True)
 
@@ -859,7 +858,7 @@ class SecurityCore:
     def _on_passkey_response(self, message: PasskeyEntryRsp, now: float) -> Effects:
         prompt = self._take_prompt(message.prompt_id, PromptKind.PASSKEY)
         if prompt is None:
-            return NO_EFFECTS
+            return []
         effects: Effects = [CancelTimer(self._prompt_timer(message.prompt_id))]
         return effects + self._answer_passkey(prompt.peer, message.passkey)
 
@@ -879,26 +878,26 @@ class SecurityCore:
     def _on_oob_response(self, message: OobDataRsp, now: float) -> Effects:
         prompt = self._take_prompt(message.prompt_id, PromptKind.OOB)
         if prompt is None:
-            return NO_EFFECTS
+            return []
         effects: Effects = [CancelTimer(self._prompt_timer(message.prompt_id))]
         return effects + self._continue_after_oob(prompt.peer, message.data)
 
     def _continue_after_oob(self, peer: Address, data: PeerOobData | None) -> Effects:
         pairing = self._pairings.get(peer)
         if pairing is None:
-            return NO_EFFECTS
+            return []
         pairing.oob_data = data if isinstance(data, PeerOobData) else None
         return self._reply_io_capability(peer, pairing)
 
     def _on_timer(self, message: TimerExpired, now: float) -> Effects:
         owner = message.key.owner
         if not (isinstance(owner, tuple) and len(owner) == 3 and owner[0] == "security"):
-            return NO_EFFECTS
+            return []
         _, kind, what = owner
         if kind == "prompt" and isinstance(what, int):
             prompt = self._prompts.pop(what, None)
             if prompt is None:
-                return NO_EFFECTS
+                return []
             logger.info("security: %s prompt for %s unanswered", prompt.kind.value, prompt.peer)
             record = self._record_for(prompt.peer)
             if record is not None:
@@ -916,4 +915,4 @@ class SecurityCore:
             record = self._links.get(what)
             if record is not None and record.procedure is not None:
                 return self._disconnect(record, "security procedure did not finish in time")
-        return NO_EFFECTS
+        return []

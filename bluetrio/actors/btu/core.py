@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bluetrio.actors.effects import NO_EFFECTS, Effects, Send
+from bluetrio.actors.effects import Effects, Send
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
 from bluetrio.messages.hci_service import ControllerErrorInd, HciEventInd
@@ -100,7 +100,7 @@ class BtuCore:
         if type(message) is ControllerErrorInd:
             return [Send(BTM, message)]
         logger.warning("btu: unexpected %s from %s; ignored", message.summary(), sender)
-        return NO_EFFECTS
+        return []
 
     def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
-        return NO_EFFECTS  # BTU keeps no per-connection state
+        return []  # BTU keeps no per-connection state

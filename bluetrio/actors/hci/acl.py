@@ -4,11 +4,12 @@ flow control toward the controller. Sans-IO, used by :mod:`bluetrio.actors.hci.c
 
 from __future__ import annotations
 
-import enum
 import struct
 from collections import deque
 
 import attrs
+
+from bluetrio.messages.hci_service import LinkTransport
 
 # Packet_Boundary_Flag values (Core 5.4 Vol 4 Part E 5.4.2).
 PB_FIRST_NON_FLUSHABLE = 0b00
@@ -20,11 +21,6 @@ L2CAP_HEADER_SIZE = 4  # Length (2) + Channel ID (2), Vol 3 Part A 3.1
 MAX_L2CAP_PDU = 0xFFFF + L2CAP_HEADER_SIZE
 
 _ACL_HEADER = struct.Struct("<HH")
-
-
-class LinkKind(enum.Enum):
-    BR_EDR = "BR/EDR"
-    LE = "LE"
 
 
 class AclReassembler:
@@ -118,7 +114,7 @@ class CreditPool:
 
 @attrs.define
 class _LinkQueue:
-    kind: LinkKind
+    kind: LinkTransport
     owner: str  # the actor that sends data on this link (gets AclDataCnf)
     pdus: deque[bytes] = attrs.field(factory=deque)  # queued, not yet fragmented
     fragments: deque[bytes] = attrs.field(factory=deque)  # of the PDU being sent
@@ -143,18 +139,18 @@ class AclScheduler:
         self._links: dict[int, _LinkQueue] = {}
         self._ready: deque[int] = deque()  # handles with queued fragments, in service order
 
-    def pool(self, kind: LinkKind) -> CreditPool:
-        if kind is LinkKind.LE and not self.le_shares_bredr:
+    def pool(self, kind: LinkTransport) -> CreditPool:
+        if kind is LinkTransport.LE and not self.le_shares_bredr:
             return self.le
         return self.bredr
 
-    def add_link(self, handle: int, kind: LinkKind, owner: str) -> None:
+    def add_link(self, handle: int, kind: LinkTransport, owner: str) -> None:
         self._links[handle] = _LinkQueue(kind, owner)
 
     def has_link(self, handle: int) -> bool:
         return handle in self._links
 
-    def link_kind(self, handle: int) -> LinkKind | None:
+    def link_kind(self, handle: int) -> LinkTransport | None:
         link = self._links.get(handle)
         return None if link is None else link.kind
 
@@ -170,11 +166,14 @@ class AclScheduler:
             self._ready.remove(handle)
         return len(link.pdu_fragments) + len(link.pdus)
 
-    def reset(self) -> None:
+    def reset(self) -> list[int]:
+        """The controller was reset: forget every link; returns their handles."""
+        handles = list(self._links)
         self._links.clear()
         self._ready.clear()
         self.bredr.free = self.bredr.total
         self.le.free = self.le.total
+        return handles
 
     def queue(self, handle: int, pdus: tuple[bytes, ...], owner: str) -> bool:
         """Queue whole ``pdus`` for ``handle``; False if the link is unknown."""
@@ -195,7 +194,7 @@ class AclScheduler:
         """
         pdu = link.pdus.popleft()
         pack = _ACL_HEADER.pack
-        start = PB_FIRST_NON_FLUSHABLE if link.kind is LinkKind.LE else PB_FIRST_FLUSHABLE
+        start = PB_FIRST_NON_FLUSHABLE if link.kind is LinkTransport.LE else PB_FIRST_FLUSHABLE
         if len(pdu) <= size:
             link.fragments.append(pack(handle | (start << 12), len(pdu)) + pdu)
             link.pdu_fragments.append(1)

@@ -18,21 +18,20 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Any
 
 import attrs
 
 from bluetrio.actors.effects import (
-    NO_EFFECTS,
     CancelTimer,
     ConnectionFaultInd,
     Effects,
     Send,
+    ShellEffect,
     StartTimer,
     TimerExpired,
     TimerKey,
 )
-from bluetrio.actors.hci.acl import AclReassembler, AclScheduler, LinkKind
+from bluetrio.actors.hci.acl import AclReassembler, AclScheduler
 from bluetrio.errors import DecodeError
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
@@ -40,10 +39,13 @@ from bluetrio.messages.hci_service import (
     AclDataCnf,
     AclDataInd,
     AclDataReq,
+    AclLinkClosedInd,
+    AclLinkOpenedInd,
     ControllerErrorInd,
     HciCommandCnf,
     HciCommandReq,
     HciEventInd,
+    LinkTransport,
     TransportPacketInd,
 )
 from bluetrio.messages.packets import PacketType
@@ -54,6 +56,11 @@ DEFAULT_COMMAND_TIMEOUT = 2.0  # seconds; the Linux kernel uses the same (HCI_CM
 # Disconnect reason when the host tears a link down after an internal failure:
 # "Remote User Terminated Connection" (Vol 1 Part F 2.1, allowed by Vol 4 Part E 7.1.6).
 LOCAL_TEARDOWN_REASON = 0x13
+# Reasons given to the ACL data owner when a link closes without a Disconnection Complete
+# (Vol 1 Part F 1.3): the host reset the controller; the controller reused a live handle.
+LOCAL_HOST_TERMINATED = 0x16
+CONNECTION_ALREADY_EXISTS = 0x0B
+LINK_TYPE_ACL = 0x01  # Connection Complete Link_Type (Vol 4 Part E 7.7.3); 0x00 is SCO
 INTERNAL_TOKEN = 0  # commands the HCI actor sends on its own; their answers go nowhere
 CREDIT_RECOVERY_TIMER = TimerKey(("command", "credits"), "recovery")
 BUFFER_SIZE_OPCODES = frozenset(
@@ -62,7 +69,7 @@ BUFFER_SIZE_OPCODES = frozenset(
 
 
 @attrs.frozen
-class TransportWrite:
+class TransportWrite(ShellEffect):
     """Effect: write one packet to the transport."""
 
     packet_type: PacketType
@@ -107,36 +114,34 @@ class HciCore:
         self.reassembler = AclReassembler()
         self.malformed_packets = 0
         self.ignored_completions = 0
+        self.unknown_handle_packets = 0
 
     # -- entry point -------------------------------------------------------------------------
     def handle(self, sender: str, message: Message, now: float) -> Effects:
-        kind = type(message)
-        if kind is TransportPacketInd:
-            return self._on_packet(message, now)  # type: ignore[arg-type]
-        if kind is AclDataReq:
-            return self._on_acl_request(sender, message)  # type: ignore[arg-type]
-        if kind is HciCommandReq:
-            return self._on_command_request(sender, message, now)  # type: ignore[arg-type]
-        if kind is TimerExpired:
-            key: TimerKey = message.key  # type: ignore[attr-defined]
-            if key == CREDIT_RECOVERY_TIMER:
-                return self._on_credit_recovery(now)
-            return self._on_command_timeout(key, now)
-        if kind is ConnectionFaultInd:
-            fault: ConnectionFaultInd = message  # type: ignore[assignment]
-            return self._internal_command(
-                hci.Disconnect(connection_handle=fault.handle, reason=LOCAL_TEARDOWN_REASON), now
-            )
+        match message:
+            case TransportPacketInd():
+                return self._on_packet(message, now)
+            case AclDataReq():
+                return self._on_acl_request(sender, message)
+            case HciCommandReq():
+                return self._on_command_request(sender, message, now)
+            case TimerExpired(key=key):
+                if key == CREDIT_RECOVERY_TIMER:
+                    return self._on_credit_recovery(now)
+                return self._on_command_timeout(key, now)
+            case ConnectionFaultInd(handle=handle):
+                command = hci.Disconnect(connection_handle=handle, reason=LOCAL_TEARDOWN_REASON)
+                return self._internal_command(command, now)
         logger.warning("hci: ignoring unexpected %s from %s", message.summary(), sender)
-        return NO_EFFECTS
+        return []
 
     def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
         self.reassembler.forget(handle)
-        return NO_EFFECTS
+        return []
 
     # -- commands ----------------------------------------------------------------------------
     def _on_command_request(self, sender: str, request: HciCommandReq, now: float) -> Effects:
-        opcode: int = request.command.OPCODE  # type: ignore[attr-defined]
+        opcode = request.command.OPCODE
         self._sequence += 1
         key = TimerKey(("command", self._sequence), "timeout")
         timeout = self.command_timeout if request.timeout is None else request.timeout
@@ -145,7 +150,7 @@ class HciCore:
         # withholds credits must not make the caller wait past its timeout.
         return [StartTimer(key, now + timeout), *self._pump_commands(now)]
 
-    def _internal_command(self, command: Any, now: float) -> Effects:
+    def _internal_command(self, command: hci.HciCommand, now: float) -> Effects:
         return self._on_command_request(self.name, HciCommandReq(INTERNAL_TOKEN, command), now)
 
     def _pump_commands(self, now: float) -> Effects:
@@ -155,16 +160,20 @@ class HciCore:
             self._pending.append(pending)
             self.command_credits -= 1
             if pending.opcode == hci.Reset.OPCODE:
-                self._on_reset_sent()
+                effects += self._on_reset_sent()
             command = pending.request.command
-            effects.append(TransportWrite(PacketType.COMMAND, command.to_bytes()))  # type: ignore[attr-defined]
+            effects.append(TransportWrite(PacketType.COMMAND, command.to_bytes()))
         return effects
 
-    def _on_reset_sent(self) -> None:
+    def _on_reset_sent(self) -> Effects:
         # After HCI_Reset the controller forgets every connection and buffer (Vol 4 Part E
-        # 7.3.2): what was in flight will never be reported completed.
-        self.acl.reset()
+        # 7.3.2): what was in flight will never be reported completed, and the ACL data owner
+        # learns that each link is closed before anything of a new link reaches it.
         self.reassembler.reset()
+        return [
+            Send(self.acl_sink, AclLinkClosedInd(handle, LOCAL_HOST_TERMINATED))
+            for handle in self.acl.reset()
+        ]
 
     def _answer(self, pending: _PendingCommand, cnf: HciCommandCnf) -> Effects:
         if pending.sender == self.name:
@@ -173,7 +182,9 @@ class HciCore:
             return [CancelTimer(pending.key)]
         return [CancelTimer(pending.key), Send(pending.sender, cnf)]
 
-    def _on_command_answer(self, event: Any, now: float) -> Effects:
+    def _on_command_answer(
+        self, event: hci.CommandComplete | hci.CommandStatus, now: float
+    ) -> Effects:
         effects = self._set_credits(event.num_hci_command_packets, now)
         opcode = event.command_opcode
         for index, pending in enumerate(self._pending):
@@ -193,7 +204,9 @@ class HciCore:
         effects += self._send_acl()
         return effects
 
-    def _confirmation(self, pending: _PendingCommand, event: Any) -> HciCommandCnf:
+    def _confirmation(
+        self, pending: _PendingCommand, event: hci.CommandComplete | hci.CommandStatus
+    ) -> HciCommandCnf:
         """The answer for ``pending``; a buffer-size completion the ACL pools cannot be
         configured from is refused (the caller gets an error naming it) rather than trusted."""
         opcode = pending.opcode
@@ -205,7 +218,7 @@ class HciCore:
                 return HciCommandCnf(pending.token, opcode, None, problem)
         return HciCommandCnf(pending.token, opcode, event)
 
-    def _learn_from_completion(self, opcode: int, event: Any) -> str | None:
+    def _learn_from_completion(self, opcode: int, event: hci.CommandComplete) -> str | None:
         """Configure the ACL credit pools from buffer-size completions (Vol 4 Part E 7.4.5,
         7.8.2, 7.8.93), whichever actor asked for them. Returns what was wrong with a
         successful completion whose return parameters do not decode, else None."""
@@ -215,16 +228,17 @@ class HciCore:
             sizes = event.decode_return()
         except DecodeError as exc:
             return f"malformed return parameters: {exc}"
-        if opcode == hci.ReadBufferSize.OPCODE:
-            self.acl.bredr.configure(sizes.acl_data_packet_length, sizes.total_num_acl_data_packets)
-        else:
-            if sizes.le_acl_data_packet_length == 0 or sizes.total_num_le_acl_data_packets == 0:
-                self.acl.le_shares_bredr = True
-            else:
-                self.acl.le_shares_bredr = False
-                self.acl.le.configure(
-                    sizes.le_acl_data_packet_length, sizes.total_num_le_acl_data_packets
+        match sizes:
+            case hci.ReadBufferSizeReturn():
+                self.acl.bredr.configure(
+                    sizes.acl_data_packet_length, sizes.total_num_acl_data_packets
                 )
+            case hci.LeReadBufferSizeReturn() | hci.LeReadBufferSizeV2Return():
+                length, total = sizes.le_acl_data_packet_length, sizes.total_num_le_acl_data_packets
+                # Zero means LE shares the BR/EDR buffers (Vol 4 Part E 7.8.2).
+                self.acl.le_shares_bredr = length == 0 or total == 0
+                if not self.acl.le_shares_bredr:
+                    self.acl.le.configure(length, total)
         return None
 
     def _set_credits(self, credits: int, now: float) -> Effects:
@@ -238,7 +252,7 @@ class HciCore:
 
     def _on_credit_recovery(self, now: float) -> Effects:
         if self.command_credits > 0:
-            return NO_EFFECTS
+            return []
         logger.warning(
             "hci: no command credit for %g s (Num_HCI_Command_Packets = 0); sending again",
             self.command_timeout,
@@ -260,7 +274,7 @@ class HciCore:
                 del self._pending[index]
                 break
         else:
-            return NO_EFFECTS
+            return []
         # The controller lost the command; let the next one go (as Linux does) so one
         # unanswered optional command does not wedge the stack.
         self.command_credits = max(self.command_credits, 1)
@@ -278,39 +292,52 @@ class HciCore:
             return self._on_acl(packet.payload)
         if packet.packet_type != PacketType.EVENT:
             logger.debug("hci: %s packet ignored (no SCO/ISO user)", packet.packet_type.name)
-            return NO_EFFECTS
+            return []
         try:
             event = hci.parse_event(packet.payload)
         except DecodeError as exc:
             self.malformed_packets += 1
             logger.warning("hci: malformed event dropped: %s", exc)
-            return NO_EFFECTS
-        kind = type(event)
-        if kind is hci.NumberOfCompletedPackets:
-            return self._on_completed_packets(event)
-        if kind is hci.CommandComplete or kind is hci.CommandStatus:
-            return self._on_command_answer(event, now)
+            return []
         effects: Effects = []
-        if isinstance(event, hci.ConnectionComplete):
-            if event.status == 0 and event.link_type == 0x01:  # ACL, not SCO
-                self.acl.add_link(event.connection_handle, LinkKind.BR_EDR, self.acl_sink)
-        elif isinstance(event, hci.LeConnectionComplete | hci.LeEnhancedConnectionComplete):
-            if event.status == 0:
-                self.acl.add_link(event.connection_handle, LinkKind.LE, self.acl_sink)
-        elif isinstance(event, hci.DisconnectionComplete):
-            if event.status == 0:
-                self.acl.remove_link(event.connection_handle)
-                self.reassembler.forget(event.connection_handle)
-        elif isinstance(event, hci.HardwareError):
-            code = event.hardware_code
-            effects.append(
-                Send(self.event_sink, ControllerErrorInd(code, f"hardware error 0x{code:02X}"))
-            )
-            effects += self._internal_command(hci.Reset(), now)
+        match event:
+            case hci.NumberOfCompletedPackets():
+                return self._on_completed_packets(event)
+            case hci.CommandComplete() | hci.CommandStatus():
+                return self._on_command_answer(event, now)
+            case hci.ConnectionComplete(status=0) if event.link_type == LINK_TYPE_ACL:
+                effects += self._open_link(event.connection_handle, LinkTransport.BR_EDR)
+            case hci.LeConnectionComplete(status=0) | hci.LeEnhancedConnectionComplete(status=0):
+                effects += self._open_link(event.connection_handle, LinkTransport.LE)
+            case hci.DisconnectionComplete(status=0):
+                effects += self._close_link(event.connection_handle, event.reason)
+            case hci.HardwareError(hardware_code=code):
+                effects.append(
+                    Send(self.event_sink, ControllerErrorInd(code, f"hardware error 0x{code:02X}"))
+                )
+                effects += self._internal_command(hci.Reset(), now)
         effects.append(Send(self.event_sink, HciEventInd(event)))
         return effects
 
-    def _on_completed_packets(self, event: Any) -> Effects:
+    # -- links: opened and closed in order with their data -----------------------------------
+    def _open_link(self, handle: int, transport: LinkTransport) -> Effects:
+        effects: Effects = []
+        if self.acl.has_link(handle):
+            # A controller must not reuse a live handle; if it does, the old link is gone.
+            logger.warning("hci: connection complete for live handle 0x%04X", handle)
+            effects += self._close_link(handle, CONNECTION_ALREADY_EXISTS)
+        self.acl.add_link(handle, transport, self.acl_sink)
+        effects.append(Send(self.acl_sink, AclLinkOpenedInd(handle, transport)))
+        return effects
+
+    def _close_link(self, handle: int, reason: int) -> Effects:
+        self.reassembler.forget(handle)
+        if not self.acl.has_link(handle):
+            return []
+        self.acl.remove_link(handle)
+        return [Send(self.acl_sink, AclLinkClosedInd(handle, reason))]
+
+    def _on_completed_packets(self, event: hci.NumberOfCompletedPackets) -> Effects:
         effects: Effects = []
         for entry in event.completed:
             done = self.acl.complete(entry.connection_handle, entry.num_completed_packets)
@@ -323,7 +350,7 @@ class HciCore:
         if len(payload) < 4:
             self.malformed_packets += 1
             logger.warning("hci: ACL packet of %d bytes has no header; dropped", len(payload))
-            return NO_EFFECTS
+            return []
         header = int.from_bytes(payload[:2], "little")
         length = int.from_bytes(payload[2:4], "little")
         if length != len(payload) - 4:
@@ -331,14 +358,20 @@ class HciCore:
             logger.warning(
                 "hci: ACL length %d disagrees with %d bytes; dropped", length, len(payload) - 4
             )
-            return NO_EFFECTS
+            return []
         handle = header & 0x0FFF
+        if not self.acl.has_link(handle):
+            # Data for a handle no Connection Complete opened (or one already closed): the
+            # owner could not place it, so it is dropped here, counted and logged.
+            self.unknown_handle_packets += 1
+            logger.warning("hci: ACL packet for unknown connection 0x%04X; dropped", handle)
+            return []
         problems = len(self.reassembler.problems)
         pdu = self.reassembler.feed(handle, (header >> 12) & 0b11, payload[4:])
         if len(self.reassembler.problems) != problems:
             logger.warning("hci: %s", self.reassembler.problems[-1])
         if pdu is None:
-            return NO_EFFECTS
+            return []
         return [Send(self.acl_sink, AclDataInd(handle, (pdu,)))]
 
     # -- ACL toward the controller -----------------------------------------------------------
@@ -353,5 +386,5 @@ class HciCore:
     def _send_acl(self) -> Effects:
         packets = self.acl.take_sendable()
         if not packets:
-            return NO_EFFECTS
+            return []
         return [TransportWrite(PacketType.ACL, packet) for packet in packets]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import trio
 
+from bluetrio.actors.effects import ShellEffect
 from bluetrio.actors.hci.core import HciCore, TransportWrite
 from bluetrio.actors.runtime import Actor
 from bluetrio.messages.hci_service import TransportPacketInd
@@ -29,11 +30,12 @@ class HciActor(Actor):
         nursery.start_soon(self._read_transport)
         nursery.start_soon(self._write_transport)
 
-    def apply_effect(self, effect: object) -> None:
-        if type(effect) is TransportWrite:
-            self._outgoing_send.send_nowait((effect.packet_type, effect.payload))
-        else:
-            super().apply_effect(effect)
+    def apply_effect(self, effect: ShellEffect) -> None:
+        match effect:
+            case TransportWrite(packet_type=packet_type, payload=payload):
+                self._outgoing_send.send_nowait((packet_type, payload))
+            case _:
+                super().apply_effect(effect)
 
     async def _read_transport(self) -> None:
         runtime = self.runtime
