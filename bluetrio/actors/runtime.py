@@ -128,6 +128,28 @@ class Runtime:
             trace_id = self.tracer.record_send(now, sender, to, message)
         self._deliver(sender, to, message, trace_id)
 
+    def send_many(
+        self, sender: str, to: str, messages: list[Message], now: float | None = None
+    ) -> None:
+        """Deliver ``messages`` to ``to`` in order as one hop (a :class:`Batch`): the receiver
+        wakes once for all of them. Every message still enters the flight recorder; with a
+        tracer or hop fault rules attached they are sent one by one, so each is traced and
+        each meets the rules."""
+        if (
+            len(messages) == 1
+            or self.tracer is not None
+            or (self.faults is not None and self.faults.has_hop_rules)
+        ):
+            for message in messages:
+                self.send(sender, to, message, now)
+            return
+        if now is None:
+            now = trio.current_time()
+        flight = self._flight
+        for message in messages:
+            flight.append((now, sender, to, message))
+        self._deliver(sender, to, Batch(tuple(messages)), 0)
+
     def _deliver(self, sender: str, to: str, message: Message, trace_id: int) -> None:
         try:
             inbox = self._inboxes[to]
@@ -232,6 +254,10 @@ class Actor:
         self._inbox: trio.MemoryReceiveChannel[InboxItem] | None = None
         self._scope: trio.CancelScope | None = None
         self._killed = False
+        # While the loop handles one wake-up's messages, Sends are gathered here by
+        # destination and go out as one hop each when the wake-up ends (DESIGN.md
+        # principle 7): a burst crosses every hop once instead of once per message.
+        self._outbox: dict[str, list[Message]] | None = None
         self.logger = logging.getLogger(f"bluetrio.{name}")
 
     def attach(self, runtime: Runtime, inbox: trio.MemoryReceiveChannel[InboxItem]) -> None:
@@ -285,22 +311,36 @@ class Actor:
                         item = await inbox.receive()
             except trio.EndOfChannel:
                 return
-            if item is None:  # the deadline came first
-                self._fire_expired_timers()
-                continue
-            self.deliver(item)
-            # Drain what is already queued without another scheduling round trip
-            # (DESIGN.md principle 7).
-            while True:
-                try:
-                    item = inbox.receive_nowait()
-                except trio.WouldBlock:
-                    break
-                except trio.EndOfChannel:
-                    return
+            self._outbox = {}
+            try:
+                if item is None:  # the deadline came first
+                    self._fire_expired_timers()
+                    continue
                 self.deliver(item)
-            if len(timers):
-                self._fire_expired_timers()
+                # Drain what is already queued without another scheduling round trip
+                # (DESIGN.md principle 7).
+                while True:
+                    try:
+                        item = inbox.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    except trio.EndOfChannel:
+                        return
+                    self.deliver(item)
+                if len(timers):
+                    self._fire_expired_timers()
+            finally:
+                self.end_wakeup()
+
+    def end_wakeup(self) -> None:
+        """The wake-up's messages are handled: send what they produced, one hop per
+        destination. Shells that own I/O extend this to flush their own output."""
+        outbox, self._outbox = self._outbox, None
+        if outbox:
+            runtime = self.runtime
+            now = trio.current_time()
+            for to, messages in outbox.items():
+                runtime.send_many(self.name, to, messages, now)
 
     def _fire_expired_timers(self) -> None:
         now = trio.current_time()
@@ -334,7 +374,11 @@ class Actor:
         for effect in effects:
             match effect:
                 case Send(to=to, message=message):
-                    runtime.send(self.name, to, message, now)
+                    outbox = self._outbox
+                    if outbox is None:
+                        runtime.send(self.name, to, message, now)
+                    else:
+                        outbox.setdefault(to, []).append(message)
                 case StartTimer(key=key, deadline=deadline):
                     timers.start(key, deadline)
                 case CancelTimer(key=key):

@@ -3,7 +3,10 @@
 The core is synchronous: every input (a packet from the host, a frame from the air, a timer)
 is handled to completion by plain methods that queue events for the host, put frames on the
 air and arm timers. :meth:`VirtualController.serve` is the thin Trio shell around it: one
-task reads the host transport, one writes to it, one runs due timers.
+task reads the host transport, one writes to it, one runs due timers. Each moves bursts: a
+read hands every packet it framed to the core, a timer wake-up runs every due callback (the
+air's deliveries among them), and a write sends everything queued, with the completions of
+the burst coalesced into one Number_Of_Completed_Packets.
 """
 
 from __future__ import annotations
@@ -75,6 +78,10 @@ def load_feature_modules() -> None:
                 raise
 
 
+# Handles one Number_Of_Completed_Packets event can carry: its parameters are at most 255
+# bytes, one for Num_Handles and four per handle (Vol 4 Part E 5.4.4, 7.7.19).
+MAX_HANDLES_PER_COMPLETION_EVENT = 63
+
 # Public addresses handed out to controllers created without one: 00:1B:DC:F0:xx:xx style
 # values that are distinct within one process.
 _address_counter = itertools.count(1)
@@ -113,6 +120,7 @@ class VirtualController:
         self.connections: dict[int, Connection] = {}
         self._timers = TimerQueue()
         self._timer_scope: trio.CancelScope | None = None
+        self._timer_wakeup: trio.Event | None = None
         self._to_host: list[Packet] = []
         self._host_ready: trio.Event | None = None
         self._deferred_events: list[bytes] | None = None
@@ -127,6 +135,8 @@ class VirtualController:
             else self.bredr_buffers  # shared buffers (Vol 4 Part E 7.8.2)
         )
         self._in_flight: dict[int, int] = {}  # ACL packets per handle not yet sent on the air
+        # Packets sent on the air and not yet reported to the host, per handle.
+        self._completed: dict[int, int] = {}
         self.features: dict[type[Feature], Feature] = {cls: cls(self) for cls in FEATURES}
         self.serving = False
 
@@ -138,9 +148,15 @@ class VirtualController:
         return instance
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        deadline = trio.current_time() + max(delay, 0.0)
+        now = trio.current_time()
+        deadline = now + max(delay, 0.0)
         timer = self._timers.schedule(deadline, callback)
-        if self._timer_scope is not None and deadline < self._timer_scope.deadline:
+        if deadline <= now:
+            # Due at once (the instant air's deliveries): wake the timer task without
+            # touching its cancel scope; every callback due by then runs in that one wake-up.
+            if self._timer_wakeup is not None:
+                self._timer_wakeup.set()
+        elif self._timer_scope is not None and deadline < self._timer_scope.deadline:
             self._timer_scope.deadline = deadline
         return timer
 
@@ -190,9 +206,23 @@ class VirtualController:
             self._host_ready.set()
 
     def take_host_packets(self) -> list[Packet]:
-        """Everything queued for the host so far (the shell's writer, or a test, drains it)."""
+        """Everything queued for the host so far (the shell's writer, or a test, drains it),
+        ending with one Number_Of_Completed_Packets for the packets completed meanwhile."""
+        self._flush_completions()
         packets, self._to_host = self._to_host, []
         return packets
+
+    def _flush_completions(self) -> None:
+        """Report the completed packets, every handle's count in one event (Vol 4 Part E
+        7.7.19 lets a controller gather them; real ones report every few packets)."""
+        if not self._completed:
+            return
+        completed = list(self._completed.items())
+        self._completed.clear()
+        for start in range(0, len(completed), MAX_HANDLES_PER_COMPLETION_EVENT):
+            chunk = tuple(completed[start : start + MAX_HANDLES_PER_COMPLETION_EVENT])
+            event = hci.NumberOfCompletedPackets(chunk)
+            self._to_host.append((PacketType.EVENT, event.to_bytes()))
 
     # -- from the host -------------------------------------------------------------------
 
@@ -283,15 +313,22 @@ class VirtualController:
         self._in_flight[handle] = self._in_flight.get(handle, 0) + 1
         start = boundary != PacketBoundary.CONTINUING
         sent_after = self.air.send_on_link(connection.link, self, AclFrame(start, data))
-        self.call_later(sent_after, lambda: self._buffer_freed(connection, pool))
+        if sent_after <= 0:
+            self._buffer_freed(connection, pool)  # the instant air: sent already, no timer
+        else:
+            self.call_later(sent_after, lambda: self._buffer_freed(connection, pool))
 
     def _buffer_freed(self, connection: Connection, pool: BufferPool) -> None:
-        if self._in_flight.get(connection.handle, 0) == 0:
+        handle = connection.handle
+        if self._in_flight.get(handle, 0) == 0:
             return  # the connection went away; Disconnection Complete returned the credits
-        self._in_flight[connection.handle] -= 1
+        self._in_flight[handle] -= 1
         pool.in_use -= 1
-        # Number_Of_Completed_Packets once the packet has left (Vol 4 Part E 7.7.19).
-        self._queue_event(hci.NumberOfCompletedPackets(((connection.handle, 1),)))
+        # Number_Of_Completed_Packets once the packet has left (Vol 4 Part E 7.7.19): counted
+        # here, reported with the next write to the host.
+        self._completed[handle] = self._completed.get(handle, 0) + 1
+        if self._host_ready is not None:
+            self._host_ready.set()
 
     # -- connections ---------------------------------------------------------------------
 
@@ -329,6 +366,8 @@ class VirtualController:
         if self.connections.get(connection.handle) is not connection:
             return
         del self.connections[connection.handle]
+        # Completions of packets already sent are reported before the disconnection.
+        self._flush_completions()
         # Buffers held for a dead connection are free again without Number_Of_Completed_Packets
         # (Vol 4 Part E 4.3).
         pool = self.le_buffers if connection.is_le else self.bredr_buffers
@@ -381,6 +420,7 @@ class VirtualController:
             self.air.abandon_link(connection.link, self)
         self.connections.clear()
         self._in_flight.clear()
+        self._completed.clear()
         self.bredr_buffers.in_use = 0
         self.le_buffers.in_use = 0
         self.masks = EventMasks()
@@ -397,6 +437,7 @@ class VirtualController:
             raise RuntimeError("this controller is already serving a transport")
         self.serving = True
         self._host_ready = trio.Event()
+        self._timer_wakeup = trio.Event()
         self.air.attach(self)
         try:
             async with trio.open_nursery() as nursery:
@@ -413,27 +454,38 @@ class VirtualController:
     async def _read_from_host(self, transport: Transport) -> None:
         while True:
             try:
-                packet_type, payload = await transport.receive()
+                packets = await transport.receive_batch()
             except TransportError:
                 return
-            self.handle_packet(packet_type, payload)
+            for packet_type, payload in packets:
+                self.handle_packet(packet_type, payload)
 
     async def _write_to_host(self, transport: Transport, scope: trio.CancelScope) -> None:
         while True:
             assert self._host_ready is not None
             await self._host_ready.wait()
             self._host_ready = trio.Event()
-            for packet_type, payload in self.take_host_packets():
-                try:
-                    await transport.send(packet_type, payload)
-                except TransportError:
-                    scope.cancel()
-                    return
+            packets = self.take_host_packets()
+            if not packets:
+                continue
+            try:
+                await transport.send_batch(packets)
+            except TransportError:
+                scope.cancel()
+                return
 
     async def _run_timers(self) -> None:
+        """Run callbacks as they fall due. One cancel scope lasts until its deadline fires
+        (call_later moves it earlier); callbacks due at once only set an event, so a burst
+        of deliveries costs one wake-up and no scope."""
         while True:
-            self.run_due_timers()
-            with trio.CancelScope(deadline=self._timers.next_deadline()) as scope:
+            with trio.CancelScope() as scope:
                 self._timer_scope = scope
-                await trio.sleep_forever()
+                while True:
+                    # A fresh event before the callbacks run, so one that schedules another
+                    # callback due at once wakes this task again.
+                    wakeup = self._timer_wakeup = trio.Event()
+                    self.run_due_timers()
+                    scope.deadline = self._timers.next_deadline()
+                    await wakeup.wait()
             self._timer_scope = None

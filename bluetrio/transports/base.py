@@ -12,6 +12,7 @@ commands and sends events through it).
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 
 from bluetrio.messages.packets import PacketType
 
@@ -32,6 +33,16 @@ class Transport(abc.ABC):
         Raises :class:`~bluetrio.errors.TransportError` when the other side went away
         (end of stream, unplugged device) with a message saying so.
         """
+
+    async def receive_batch(self) -> list[Packet]:
+        """Wait for the next packet; return it with every packet that has already arrived
+        behind it, in order, so a burst costs its reader one wake-up."""
+        return [await self.receive()]
+
+    async def send_batch(self, packets: Sequence[Packet]) -> None:
+        """Send ``packets`` in order; a stream transport writes them with one system call."""
+        for packet_type, payload in packets:
+            await self.send(packet_type, payload)
 
     @abc.abstractmethod
     async def aclose(self) -> None:

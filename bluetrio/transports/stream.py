@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import trio
 
@@ -49,7 +49,13 @@ class H4StreamTransport(Transport):
         return self._framer.discarded_bytes
 
     async def send(self, packet_type: PacketType, payload: bytes) -> None:
-        data = encode(packet_type, payload)
+        await self._send_bytes(encode(packet_type, payload))
+
+    async def send_batch(self, packets: Sequence[Packet]) -> None:
+        # One send_all for the lot: a burst of packets costs one system call.
+        await self._send_bytes(b"".join([encode(kind, payload) for kind, payload in packets]))
+
+    async def _send_bytes(self, data: bytes) -> None:
         async with self._send_lock:
             self._check_sendable()
             try:
@@ -76,6 +82,16 @@ class H4StreamTransport(Transport):
                 self._check_open()
                 self._received.extend(self._framer.feed(await self._receive_some()))
             return self._received.popleft()
+
+    async def receive_batch(self) -> list[Packet]:
+        async with self._receive_lock:
+            # One read of up to RECEIVE_CHUNK_SIZE bytes frames every whole packet in it.
+            while not self._received:
+                self._check_open()
+                self._received.extend(self._framer.feed(await self._receive_some()))
+            packets = list(self._received)
+            self._received.clear()
+            return packets
 
     async def _receive_some(self) -> bytes | bytearray:
         with self._stream_errors():

@@ -7,6 +7,7 @@ order it crosses the transport, and returns the packets that should go on in its
 from __future__ import annotations
 
 import collections
+from collections.abc import Sequence
 from typing import Protocol
 
 from bluetrio.messages.packets import PacketType
@@ -38,6 +39,24 @@ class TappedTransport(Transport):
         while not self._received:
             self._received.extend(self.tap.on_controller_to_host(await self.inner.receive()))
         return self._received.popleft()
+
+    async def send_batch(self, packets: Sequence[Packet]) -> None:
+        on_host_to_controller = self.tap.on_host_to_controller
+        await self.inner.send_batch(
+            [tapped for packet in packets for tapped in on_host_to_controller(packet)]
+        )
+
+    async def receive_batch(self) -> list[Packet]:
+        on_controller_to_host = self.tap.on_controller_to_host
+        packets = list(self._received)
+        self._received.clear()
+        while not packets:
+            packets = [
+                tapped
+                for packet in await self.inner.receive_batch()
+                for tapped in on_controller_to_host(packet)
+            ]
+        return packets
 
     async def aclose(self) -> None:
         await self.inner.aclose()

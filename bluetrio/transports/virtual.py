@@ -7,6 +7,8 @@ instead of queueing without bound.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import trio
 
 from bluetrio.errors import InvalidArgumentError, TransportError
@@ -37,6 +39,21 @@ class MemoryTransport(Transport):
         except trio.ClosedResourceError as exc:
             raise TransportError(f"{self.description} is closed") from exc
 
+    async def send_batch(self, packets: Sequence[Packet]) -> None:
+        # Without a checkpoint per packet while there is room: the receiver wakes once.
+        outgoing = self._outgoing
+        try:
+            for packet in packets:
+                try:
+                    outgoing.send_nowait(packet)
+                except trio.WouldBlock:
+                    await outgoing.send(packet)  # full: wait for the peer (backpressure)
+            await trio.lowlevel.checkpoint()
+        except trio.BrokenResourceError as exc:
+            raise TransportError(f"{self.description} closed by peer") from exc
+        except trio.ClosedResourceError as exc:
+            raise TransportError(f"{self.description} is closed") from exc
+
     async def receive(self) -> Packet:
         try:
             return await self._incoming.receive()
@@ -44,6 +61,16 @@ class MemoryTransport(Transport):
             raise TransportError(f"{self.description} closed by peer") from exc
         except trio.ClosedResourceError as exc:
             raise TransportError(f"{self.description} is closed") from exc
+
+    async def receive_batch(self) -> list[Packet]:
+        packets = [await self.receive()]
+        incoming = self._incoming
+        while True:
+            try:
+                packets.append(incoming.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                # End of channel is reported by the next receive, after these packets.
+                return packets
 
     async def aclose(self) -> None:
         # Closing both channel ends wakes a peer blocked in send (BrokenResourceError) or

@@ -7,14 +7,16 @@ import trio
 from bluetrio.actors.effects import ShellEffect
 from bluetrio.actors.hci.core import HciCore, TransportWrite
 from bluetrio.actors.runtime import Actor
+from bluetrio.messages.base import Message
 from bluetrio.messages.hci_service import TransportPacketInd
-from bluetrio.messages.packets import PacketType
-from bluetrio.transports.base import Transport
+from bluetrio.transports.base import Packet, Transport
 
 
 class HciActor(Actor):
     """The shell: a reader task feeds packets in, a writer task drains ``TransportWrite``s.
 
+    Both move bursts: whatever one read of the transport framed enters the actor as one hop,
+    and whatever one wake-up of the actor wrote leaves in one ``send_batch``.
     Snooping and transport faults are applied by wrapping the transport in a tap
     (:mod:`bluetrio.transports.tap`), so this shell stays the same with or without them.
     """
@@ -22,9 +24,10 @@ class HciActor(Actor):
     def __init__(self, core: HciCore, transport: Transport) -> None:
         super().__init__(HciCore.name, core)
         self.transport = transport
-        self._outgoing_send, self._outgoing_receive = trio.open_memory_channel[
-            tuple[PacketType, bytes]
-        ](float("inf"))
+        self._outgoing_send, self._outgoing_receive = trio.open_memory_channel[list[Packet]](
+            float("inf")
+        )
+        self._writes: list[Packet] = []
 
     async def start_background(self, nursery: trio.Nursery) -> None:
         nursery.start_soon(self._read_transport)
@@ -33,21 +36,39 @@ class HciActor(Actor):
     def apply_effect(self, effect: ShellEffect) -> None:
         match effect:
             case TransportWrite(packet_type=packet_type, payload=payload):
-                self._outgoing_send.send_nowait((packet_type, payload))
+                self._writes.append((packet_type, payload))
+                if self._outbox is None:  # outside a wake-up (a test applying effects itself)
+                    self._flush_writes()
             case _:
                 super().apply_effect(effect)
+
+    def end_wakeup(self) -> None:
+        self._flush_writes()
+        super().end_wakeup()
+
+    def _flush_writes(self) -> None:
+        if self._writes:
+            writes, self._writes = self._writes, []
+            self._outgoing_send.send_nowait(writes)
 
     async def _read_transport(self) -> None:
         runtime = self.runtime
         name = self.name
-        receive = self.transport.receive
+        receive_batch = self.transport.receive_batch
         while True:
             # A TransportError (closed by peer, unplugged) propagates: it stops the stack
             # with that error, since nothing can work without the controller.
-            packet_type, payload = await receive()
-            runtime.send(name, name, TransportPacketInd(packet_type, payload))
+            packets = await receive_batch()
+            indications: list[Message] = [TransportPacketInd(kind, data) for kind, data in packets]
+            runtime.send_many(name, name, indications)
 
     async def _write_transport(self) -> None:
-        send = self.transport.send
-        async for packet_type, payload in self._outgoing_receive:
-            await send(packet_type, payload)
+        send_batch = self.transport.send_batch
+        outgoing = self._outgoing_receive
+        async for writes in outgoing:
+            while True:  # everything queued meanwhile goes in the same write
+                try:
+                    writes += outgoing.receive_nowait()
+                except trio.WouldBlock:
+                    break
+            await send_batch(writes)

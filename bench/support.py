@@ -1,0 +1,323 @@
+"""What the benches share: controllers in their own processes, CPU of another process,
+wake-up counters for Trio and asyncio, two bluetrio stacks or two Bumble devices linked over LE.
+
+Nothing here is part of bluetrio; the benches import it from ``bench/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import trio
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY))
+
+from bluetrio.actors.effects import Effects  # noqa: E402
+from bluetrio.actors.runtime import Actor  # noqa: E402
+from bluetrio.messages.base import Message  # noqa: E402
+from bluetrio.messages.hci_service import AclDataInd, AclDataReq  # noqa: E402
+
+# The L2CAP channel the raw PDUs are addressed to: an LE fixed channel nobody else uses
+# (Vol 3 Part A 2.1 reserves 0x0020-0x003E for fixed channels).
+BENCH_CID = 0x003E
+CONTROLLERS = ("local", "served", "rootcanal")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def l2cap_pdu(payload: bytes, cid: int = BENCH_CID) -> bytes:
+    """A basic-mode L2CAP frame: Length, Channel ID, payload (Vol 3 Part A 3.1)."""
+    return len(payload).to_bytes(2, "little") + cid.to_bytes(2, "little") + payload
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        listening = Path("/proc/net/tcp").read_text()
+        if f":{port:04X} 00000000:0000 0A" in listening:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on {port}")
+
+
+@contextlib.contextmanager
+def controller_process(kind: str) -> Iterator[tuple[str | None, int | None]]:
+    """A fresh controller server for one case: (``tcp:127.0.0.1:PORT``, its pid).
+
+    ``local`` runs nothing (each stack brings its own in-process controller).
+    ``served`` is ``bluetrio controller --listen``; ``rootcanal`` is Root Canal's binary,
+    where each connection to the HCI port is a new dual-mode controller on one phy.
+    """
+    if kind == "local":
+        yield None, None
+        return
+    port = free_port()
+    if kind == "served":
+        command = [sys.executable, "-m", "bluetrio.cli.main", "controller", "--listen",
+                   f"tcp:127.0.0.1:{port}"]  # fmt: skip
+        environment = dict(os.environ, PYTHONPATH=str(REPOSITORY))
+    else:
+        from rootcanal.binaries import get_package_binary_resource_path
+
+        others = [free_port() for _ in range(3)]
+        command = [str(get_package_binary_resource_path("rootcanal")),
+                   f"-test_port={others[0]}", f"-hci_port={port}",
+                   f"-link_port={others[1]}", f"-link_ble_port={others[2]}"]  # fmt: skip
+        environment = dict(os.environ)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment
+    )
+    try:
+        _wait_listening(port, process, kind)
+        yield f"tcp:127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_worker(script: Path, arguments: list[str]) -> dict[str, Any]:
+    """Run one case in a fresh interpreter (clean CPU and memory figures); its last stdout
+    line is a JSON object."""
+    environment = dict(os.environ, PYTHONPATH=str(REPOSITORY))
+    done = subprocess.run(
+        [sys.executable, str(script), *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+# -- wake-up counters ------------------------------------------------------------------------
+
+
+class TrioStepCounter(trio.abc.Instrument):
+    """Counts Trio task steps (each is one task switch) while ``active``."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.active = False
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if self.active:
+            self.steps += 1
+
+
+class AsyncioCallbackCounter:
+    """Counts asyncio callbacks run (task steps and ``call_soon`` callbacks) while active."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.active = False
+        original = asyncio.events.Handle._run
+        counter = self
+
+        def counted(handle: asyncio.events.Handle) -> None:
+            if counter.active:
+                counter.steps += 1
+            original(handle)
+
+        asyncio.events.Handle._run = counted  # type: ignore[method-assign]
+
+
+# -- bluetrio: a raw-ACL stand-in for L2CAP --------------------------------------------------
+
+
+class RawAclPort(Actor):
+    """Stands where L2CAP will be (actor ``"l2cap"``): counts whole PDUs received, and
+    optionally echoes each back on its link. Until L2CAP exists the benches move raw ACL with
+    the internal ``AclDataReq``/``AclDataInd``."""
+
+    def __init__(self) -> None:
+        super().__init__("l2cap", _NoCore())
+        self.received = 0
+        self.echo = False
+        self.handles: set[int] = set()
+        self._changed = trio.Event()
+
+    def dispatch(self, sender: str, message: Message, now: float) -> None:
+        if type(message) is AclDataInd:
+            self.received += len(message.pdus)  # type: ignore[attr-defined]
+            self.handles.add(message.handle)  # type: ignore[attr-defined]
+            if self.echo:
+                self.runtime.send(self.name, "hci", AclDataReq(message.handle, message.pdus))  # type: ignore[attr-defined]
+            self._changed.set()
+
+    async def wait_beyond(self, count: int) -> None:
+        while self.received <= count:
+            self._changed = trio.Event()
+            await self._changed.wait()
+
+    def send(self, handle: int, pdus: tuple[bytes, ...]) -> None:
+        self.runtime.send(self.name, "hci", AclDataReq(handle, pdus))
+
+
+class _NoCore:
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        raise AssertionError("RawAclPort dispatches itself")
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+@contextlib.asynccontextmanager
+async def bluetrio_pair(
+    spec: str | None,
+) -> AsyncIterator[tuple[Any, Any, RawAclPort, RawAclPort, int]]:
+    """Two brought-up stacks and an LE link from A (central) to B: (a, b, ports, A's handle)."""
+    from bluetrio.stack import open_stack
+
+    transport = spec if spec is not None else "virtual"
+    port_a, port_b = RawAclPort(), RawAclPort()
+    async with (
+        open_stack(transport, bring_up=True, l2cap=port_a) as a,
+        open_stack(transport, bring_up=True, l2cap=port_b) as b,
+    ):
+        b_address = (await b.ready()).address
+        async with b.advertise(), a.connect(b_address, timeout=10) as link:
+            yield a, b, port_a, port_b, link.handle
+
+
+# -- Bumble --------------------------------------------------------------------------------
+
+
+class BumbleCounter:
+    """Bumble's side of the same thing: a fixed-channel handler counting and echoing PDUs."""
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+        self.received = 0
+        self.echo = False
+        self._changed = asyncio.Event()
+        device.l2cap_channel_manager.register_fixed_channel(BENCH_CID, self.on_pdu)
+
+    def on_pdu(self, handle: int, pdu: bytes) -> None:
+        self.received += 1
+        if self.echo:
+            self.device.send_l2cap_pdu(handle, BENCH_CID, pdu)
+        self._changed.set()
+
+    async def wait_beyond(self, count: int) -> None:
+        while self.received <= count:
+            self._changed.clear()
+            await self._changed.wait()
+
+
+def set_bumble_le_buffers(controller: Any, length: int = 251, count: int = 8) -> None:
+    """Give a Bumble controller the LE buffers of ours (its default is 27 B x 64)."""
+    controller.le_acl_data_packet_length = length
+    controller.total_num_le_acl_data_packets = count
+
+
+@contextlib.asynccontextmanager
+async def bumble_devices(spec: str | None, count: int = 2) -> AsyncIterator[list[Any]]:
+    """``count`` powered-on Bumble devices with distinct addresses: on one LocalLink when
+    ``spec`` is None, else each on its own connection to the controller server ``spec``."""
+    from bumble.controller import Controller
+    from bumble.device import Device
+    from bumble.hci import Address
+    from bumble.host import Host
+    from bumble.link import LocalLink
+    from bumble.transport import open_transport
+    from bumble.transport.common import AsyncPipeSink
+
+    devices = []
+    async with contextlib.AsyncExitStack() as stack:
+        link = LocalLink() if spec is None else None  # type: ignore[no-untyped-call]
+        for index in range(count):
+            random_address = Address(
+                f"C0:00:00:{index >> 16 & 0xFF:02X}:{index >> 8 & 0xFF:02X}:{index & 0xFF:02X}"
+            )
+            if link is not None:
+                # Bumble's controllers default to 00:00:00:00:00:00: give each its own.
+                public = (
+                    f"00:00:00:{index >> 16 & 0xFF:02X}:{index >> 8 & 0xFF:02X}:{index & 0xFF:02X}"
+                )
+                controller = Controller(f"c{index}", link=link, public_address=public)
+                set_bumble_le_buffers(controller)
+                host = Host(controller_source=controller, controller_sink=AsyncPipeSink(controller))
+                device = Device(name=f"d{index}", address=random_address, host=host)
+            else:
+                host_port = spec.replace("tcp:", "tcp-client:", 1)
+                transport = await stack.enter_async_context(await open_transport(host_port))
+                device = Device.with_hci(
+                    f"d{index}", random_address, transport.source, transport.sink
+                )
+            await device.power_on()
+            devices.append(device)
+        yield devices
+
+
+@contextlib.asynccontextmanager
+async def bumble_pair(
+    spec: str | None,
+) -> AsyncIterator[tuple[Any, Any, BumbleCounter, BumbleCounter, int]]:
+    """Two Bumble devices and an LE link from A (central) to B."""
+    async with bumble_devices(spec) as (a, b):
+        counter_a, counter_b = BumbleCounter(a), BumbleCounter(b)
+        await b.start_advertising(auto_restart=False)
+        connection = await a.connect(b.random_address)
+        yield a, b, counter_a, counter_b, connection.handle
+        await connection.disconnect()
+
+
+def summary_json(result: dict[str, Any]) -> None:
+    print(json.dumps(result), flush=True)
+
+
+def ratio(mine: float | None, theirs: float | None) -> str:
+    if not mine or not theirs:
+        return "-"
+    return f"{mine / theirs:.2f}x"
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+Callback = Callable[[], None]

@@ -1,0 +1,255 @@
+"""Bursts cross every hop once: transports frame and write many packets per call, actors send
+one hop per destination per wake-up, the virtual controller coalesces its completions."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import attrs
+import trio
+import trio.testing
+from test_controller_le import two_hosts  # the neighbouring module: two hosts on one air
+
+from bluetrio.actors.app_port import AppPort
+from bluetrio.actors.effects import Effects, Send
+from bluetrio.actors.hci.core import HciCore, TransportWrite
+from bluetrio.actors.hci.shell import HciActor
+from bluetrio.actors.runtime import Actor, Runtime
+from bluetrio.controller import Air, VirtualController
+from bluetrio.controller.events import EventCode
+from bluetrio.controller.harness import connect
+from bluetrio.messages.base import Batch, Message
+from bluetrio.messages.packets import PacketType
+from bluetrio.tracing.recorder import TraceRecorder
+from bluetrio.transports.base import Packet, Transport
+from bluetrio.transports.h4 import H4Role, encode
+from bluetrio.transports.stream import H4StreamTransport
+from bluetrio.transports.virtual import transport_pair
+
+RESET_COMPLETE = bytes.fromhex("0e0401030c00")
+
+
+def acl(handle: int, data: bytes) -> bytes:
+    return struct.pack("<HH", handle | 0x2000, len(data)) + data
+
+
+# -- transports --------------------------------------------------------------------------
+
+
+class CountingStream(trio.abc.HalfCloseableStream):
+    """A stream that counts ``send_all`` calls and keeps what they sent."""
+
+    def __init__(self, incoming: bytes = b"") -> None:
+        self.writes: list[bytes] = []
+        self.incoming = incoming
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+        await trio.lowlevel.checkpoint()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await trio.lowlevel.checkpoint()
+        data, self.incoming = self.incoming, b""
+        return data
+
+    async def send_eof(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+async def test_stream_frames_every_whole_packet_of_one_read() -> None:
+    packets = [(PacketType.EVENT, RESET_COMPLETE)] + [
+        (PacketType.ACL, acl(1, bytes([n]) * 30)) for n in range(20)
+    ]
+    wire = b"".join(encode(kind, payload) for kind, payload in packets)
+    # The read ends mid-packet: the partial one waits for the rest.
+    stream = CountingStream(wire + encode(PacketType.ACL, acl(1, b"x" * 30))[:10])
+    transport = H4StreamTransport(stream)
+    assert await transport.receive_batch() == packets
+    assert transport._framer.buffered_bytes == 10
+
+
+async def test_stream_writes_a_batch_with_one_send_all() -> None:
+    stream = CountingStream()
+    transport = H4StreamTransport(stream, role=H4Role.CONTROLLER)
+    packets: list[Packet] = [(PacketType.ACL, acl(2, bytes([n]) * 8)) for n in range(10)]
+    await transport.send_batch(packets)
+    assert stream.writes == [b"".join(encode(kind, payload) for kind, payload in packets)]
+
+
+async def test_memory_transport_moves_batches_in_order_with_backpressure() -> None:
+    host, controller = transport_pair(capacity=4)
+    packets: list[Packet] = [(PacketType.ACL, acl(3, bytes([n]))) for n in range(10)]
+    received: list[Packet] = []
+
+    async def receive_all() -> None:
+        while len(received) < len(packets):
+            received.extend(await controller.receive_batch())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receive_all)
+        await host.send_batch(packets)  # more than the capacity: waits for the receiver
+    assert received == packets
+
+
+async def test_memory_transport_batch_holds_everything_already_arrived() -> None:
+    host, controller = transport_pair()
+    for n in range(5):
+        await host.send(PacketType.ACL, acl(3, bytes([n])))
+    batch = await controller.receive_batch()
+    assert [payload[-1] for _, payload in batch] == list(range(5))
+
+
+# -- the runtime -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Item(Message):
+    number: int
+
+
+class FanOutCore:
+    """Each Item in makes two Items for ``sink`` and one for ``other``."""
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        assert isinstance(message, Item)
+        n = message.number
+        return [Send("sink", Item(2 * n)), Send("other", Item(n)), Send("sink", Item(2 * n + 1))]
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+class RecordingActor(Actor):
+    """Keeps every hop it receives, Batch or single message, as it arrived."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, FanOutCore())
+        self.hops: list[Message] = []
+        self.arrived = trio.Event()
+
+    def deliver(self, item: tuple[str, Message, int]) -> None:
+        super().deliver(item)
+        self.hops.append(item[1])
+        self.arrived.set()
+
+    def dispatch(self, sender: str, message: Message, now: float) -> None:
+        pass
+
+
+def unpacked(hops: list[Message]) -> list[Message]:
+    return [m for hop in hops for m in (hop.messages if isinstance(hop, Batch) else (hop,))]
+
+
+async def run_fan_out(runtime: Runtime) -> tuple[RecordingActor, RecordingActor]:
+    runtime.add(Actor("fan", FanOutCore()))
+    sink, other = RecordingActor("sink"), RecordingActor("other")
+    runtime.add(sink)
+    runtime.add(other)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runtime.run)
+        # Three items queued before the actor runs: they are one wake-up.
+        runtime.send_many("test", "fan", [Item(1), Item(2), Item(3)])
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    return sink, other
+
+
+async def test_one_wakeup_sends_one_hop_per_destination_in_order() -> None:
+    runtime = Runtime()
+    sink, other = await run_fan_out(runtime)
+    assert len(sink.hops) == 1 and len(other.hops) == 1
+    assert unpacked(sink.hops) == [Item(n) for n in (2, 3, 4, 5, 6, 7)]
+    assert unpacked(other.hops) == [Item(1), Item(2), Item(3)]
+    # The flight recorder still names every message.
+    assert sum("Item(number=" in line for line in runtime.flight_recorder_lines()) == 12
+
+
+async def test_with_a_tracer_every_message_is_its_own_traced_hop() -> None:
+    tracer = TraceRecorder()
+    sink, _ = await run_fan_out(Runtime(tracer=tracer))
+    assert not any(isinstance(hop, Batch) for hop in sink.hops)
+    assert unpacked(sink.hops) == [Item(n) for n in (2, 3, 4, 5, 6, 7)]
+
+
+# -- the HCI shell -----------------------------------------------------------------------
+
+
+class RecordingTransport(Transport):
+    """Counts send_batch calls; receives nothing until closed."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Packet]] = []
+        self.incoming = trio.Event()
+
+    async def send(self, packet_type: PacketType, payload: bytes) -> None:
+        raise AssertionError("the HCI shell writes batches")
+
+    async def send_batch(self, packets: Sequence[Packet]) -> None:
+        self.batches.append(list(packets))
+        await trio.lowlevel.checkpoint()
+
+    async def receive(self) -> Packet:
+        await trio.sleep_forever()
+        raise AssertionError
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+class WritingCore(HciCore):
+    """An HCI core that answers each Item with a TransportWrite."""
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        if isinstance(message, Item):
+            return [TransportWrite(PacketType.ACL, acl(1, bytes([message.number])))]
+        return super().handle(sender, message, now)
+
+
+async def test_hci_shell_writes_one_wakeups_packets_in_one_batch() -> None:
+    transport = RecordingTransport()
+    runtime = Runtime()
+    runtime.add(HciActor(WritingCore(), transport))
+    runtime.add(AppPort())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runtime.run)
+        runtime.send_many("app", "hci", [Item(n) for n in range(6)])
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert [[payload[-1] for _, payload in batch] for batch in transport.batches] == [
+        list(range(6))
+    ]
+
+
+# -- the virtual controller --------------------------------------------------------------
+
+
+async def test_controller_reports_a_bursts_completions_in_one_event(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with two_hosts() as (central, peripheral, _):
+        handle, _ = await connect(central, peripheral)
+        central.events.clear()
+        await central.transport.send_batch(
+            [(PacketType.ACL, acl(handle, bytes([n]) * 20)) for n in range(5)]
+        )
+        event = await central.expect(EventCode.NUMBER_OF_COMPLETED_PACKETS)
+        assert event == struct.pack("<BHH", 1, handle, 5)
+        for n in range(5):
+            assert (await peripheral.take_acl())[4:] == bytes([n]) * 20
+
+
+def test_completions_of_many_handles_split_at_the_event_limit() -> None:
+    controller = VirtualController(Air())
+    controller._completed = {handle: 1 for handle in range(1, 101)}
+    events = [payload for kind, payload in controller.take_host_packets()]
+    assert len(events) == 2
+    counts = [event[2] for event in events]  # Num_Handles after code and length
+    assert counts == [63, 37]
+    assert all(event[0] == EventCode.NUMBER_OF_COMPLETED_PACKETS for event in events)
