@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import struct
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TypeVar
 
 import trio
 
 from bluetrio.address import Address
+from bluetrio.controller.air import Air
 from bluetrio.controller.controller import VirtualController
 from bluetrio.controller.events import EventCode, LeSubevent
 from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import Transport
 from bluetrio.transports.virtual import transport_pair
+
+E = TypeVar("E", bound=hci.HciEvent)
+
+# Every event page 1 has (LE Meta included) and every LE subevent this controller sends.
+ALL_EVENTS_MASK = 0x3FFF_FFFF_FFFF_FFFF
+ALL_LE_EVENTS_MASK = 0xFFFFF
 
 # Longer than any procedure takes (supervision timeouts are at most 32 s), in Trio time.
 DEFAULT_TIMEOUT = 60.0
@@ -93,6 +101,23 @@ class RawHost:
         )
         return event[2:] if subevent is None else event[3:]
 
+    async def next_event(self, event_class: type[E], timeout: float = DEFAULT_TIMEOUT) -> E:
+        """The oldest received event of ``event_class``, decoded by the codec."""
+        code = event_class.EVENT_CODE
+        subevent = event_class.SUBEVENT_CODE if issubclass(event_class, hci.LeMetaEvent) else None
+        packet = await self.take_event(
+            lambda e: e[0] == code and (subevent is None or e[2] == subevent), timeout
+        )
+        event = hci.parse_event(packet)
+        assert isinstance(event, event_class), event
+        return event
+
+    def events_of(self, event_class: type[hci.HciEvent]) -> list[bytes]:
+        """Received events of ``event_class`` not taken yet."""
+        code = event_class.EVENT_CODE
+        subevent = event_class.SUBEVENT_CODE if issubclass(event_class, hci.LeMetaEvent) else None
+        return [e for e in self.events if e[0] == code and (subevent is None or e[2] == subevent)]
+
     async def take_acl(self, timeout: float = DEFAULT_TIMEOUT) -> bytes:
         with trio.fail_after(timeout):
             while not self.acl:
@@ -158,3 +183,50 @@ async def open_host(controller: VirtualController) -> AsyncIterator[RawHost]:
         nursery.start_soon(host.run_receiver)
         yield host
         nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def open_hosts(
+    count: int = 2, *, air: Air | None = None, le_event_mask: int = ALL_LE_EVENTS_MASK
+) -> AsyncIterator[list[RawHost]]:
+    """``count`` hosts on controllers sharing one air, every event unmasked."""
+    air = air if air is not None else Air()
+    async with AsyncExitStack() as stack:
+        hosts = [
+            await stack.enter_async_context(open_host(VirtualController(air))) for _ in range(count)
+        ]
+        for host in hosts:
+            assert await host.run(hci.SetEventMask(ALL_EVENTS_MASK)) == b"\x00"
+            assert await host.run(hci.LeSetEventMask(le_event_mask)) == b"\x00"
+        yield hosts
+
+
+async def extended_advertise(
+    host: RawHost, properties: int, data: bytes = b"", scan_response: bytes = b"", handle: int = 1
+) -> None:
+    """Set up advertising set ``handle`` (interval 100 ms, public address) and enable it."""
+    parameters = hci.LeSetExtendedAdvertisingParameters(
+        advertising_handle=handle,
+        advertising_event_properties=properties,
+        primary_advertising_interval_min=0xA0,
+        primary_advertising_interval_max=0xA0,
+        primary_advertising_channel_map=7,
+        own_address_type=0,
+        peer_address=Address(bytes(6)),
+        advertising_filter_policy=0,
+        advertising_tx_power=0x7F,
+        primary_advertising_phy=1,
+        secondary_advertising_max_skip=0,
+        secondary_advertising_phy=1,
+        advertising_sid=3,
+        scan_request_notification_enable=0,
+    )
+    assert (await host.run(parameters))[:1] == b"\x00"
+    if data:
+        command = hci.LeSetExtendedAdvertisingData(handle, 3, 1, data)
+        assert await host.run(command) == b"\x00"
+    if scan_response:
+        response = hci.LeSetExtendedScanResponseData(handle, 3, 1, scan_response)
+        assert await host.run(response) == b"\x00"
+    enable = hci.LeSetExtendedAdvertisingEnable(1, (hci.AdvertisingSetEnable(handle, 0, 0),))
+    assert await host.run(enable) == b"\x00"

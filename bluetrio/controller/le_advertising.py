@@ -9,26 +9,23 @@ handle 0 that the legacy commands address.
 
 from __future__ import annotations
 
-import struct
-
 import attrs
 
 from bluetrio.address import Address, AddressType
 from bluetrio.controller.air import Link
 from bluetrio.controller.config import Phy
 from bluetrio.controller.dispatch import (
-    Command,
     CommandError,
     Feature,
     Status,
-    command,
+    handles,
     receives,
     register_feature,
 )
-from bluetrio.controller.events import LeSubevent, le_event
 from bluetrio.controller.le_common import LeCommandMode, LeCommon
 from bluetrio.controller.le_pdus import AdvertisingPdu, ScanRequest, ScanResponse
 from bluetrio.controller.timers import Timer
+from bluetrio.messages import hci
 
 ADVERTISING_UNIT = 0.000625  # intervals count 0.625 ms (Vol 4 Part E 7.8.5)
 HIGH_DUTY_DIRECTED_TIMEOUT = 1.28  # seconds (Vol 6 Part B 4.4.2.4.3)
@@ -187,15 +184,11 @@ class LeAdvertising(Feature):
                 )
             return
         self.controller.send_event(
-            le_event(
-                LeSubevent.ADVERTISING_SET_TERMINATED,
-                struct.pack(
-                    "<BBHB",
-                    status,
-                    advertising_set.handle,
-                    connection_handle,
-                    min(advertising_set.events_sent, 0xFF),
-                ),
+            hci.LeAdvertisingSetTerminated(
+                status,
+                advertising_set.handle,
+                connection_handle,
+                min(advertising_set.events_sent, 0xFF),
             )
         )
 
@@ -239,11 +232,7 @@ class LeAdvertising(Feature):
                 continue
             if advertising_set.scan_request_notification:
                 self.controller.send_event(
-                    le_event(
-                        LeSubevent.SCAN_REQUEST_RECEIVED,
-                        bytes((advertising_set.handle, frame.scanner.type))
-                        + frame.scanner.to_wire(),
-                    )
+                    hci.LeScanRequestReceived(advertising_set.handle, frame.scanner)
                 )
             response = ScanResponse(
                 frame.advertiser, advertising_set.scan_response_data, self.pdu_of(advertising_set)
@@ -269,66 +258,52 @@ class LeAdvertising(Feature):
 
     # -- legacy commands (Vol 4 Part E 7.8.5-7.8.9) ---------------------------------------
 
-    @command(0x2006, "LE_Set_Advertising_Parameters")
-    def le_set_advertising_parameters(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        interval_min, interval_max = reader.u16(), reader.u16()
-        advertising_type, own_address_type = reader.u8(), reader.u8()
-        peer_type, peer = reader.u8(), reader.take(6)
-        channel_map, filter_policy = reader.u8(), reader.u8()
-        reader.done()
+    @handles(hci.LeSetAdvertisingParameters)
+    def le_set_advertising_parameters(self, command: hci.LeSetAdvertisingParameters) -> None:
         advertising_set = self._legacy_set()
         if advertising_set.enabled:
             raise CommandError(Status.COMMAND_DISALLOWED)
-        properties = LEGACY_TYPE_PROPERTIES.get(advertising_type)
+        properties = LEGACY_TYPE_PROPERTIES.get(command.advertising_type)
+        interval_min, interval_max = (
+            command.advertising_interval_min,
+            command.advertising_interval_max,
+        )
         if (
             properties is None
-            or own_address_type > 3
-            or peer_type > 1
-            or not 0 < channel_map <= 7
-            or filter_policy > 3
+            or command.own_address_type > 3
+            or command.peer_address.type > AddressType.RANDOM
+            or not 0 < command.advertising_channel_map <= 7
+            or command.advertising_filter_policy > 3
             or (not properties & HIGH_DUTY and not 0x20 <= interval_min <= interval_max <= 0x4000)
         ):
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         advertising_set.properties = properties
         advertising_set.interval = interval_min * ADVERTISING_UNIT
-        advertising_set.own_address_type = own_address_type
-        advertising_set.peer_address = Address(peer, AddressType(peer_type))
-        advertising_set.filter_policy = filter_policy
+        advertising_set.own_address_type = command.own_address_type
+        advertising_set.peer_address = command.peer_address
+        advertising_set.filter_policy = command.advertising_filter_policy
         advertising_set.tx_power = self.controller.config.tx_power
-        return b""
 
-    @command(0x2007, "LE_Read_Advertising_Physical_Channel_Tx_Power", return_size=1)
-    def le_read_advertising_physical_channel_tx_power(self, cmd: Command) -> bytes:
-        cmd.reader().done()
+    @handles(hci.LeReadAdvertisingPhysicalChannelTxPower)
+    def le_read_advertising_physical_channel_tx_power(
+        self, command: hci.LeReadAdvertisingPhysicalChannelTxPower
+    ) -> hci.LeReadAdvertisingPhysicalChannelTxPowerReturn:
         self._legacy_set()
-        return struct.pack("<b", self.controller.config.tx_power)
+        return hci.LeReadAdvertisingPhysicalChannelTxPowerReturn(
+            Status.SUCCESS, self.controller.config.tx_power
+        )
 
-    def _legacy_data(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        length, data = reader.u8(), reader.take(31)
-        reader.done()
-        if length > LEGACY_DATA_LIMIT:
-            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        return data[:length]
+    @handles(hci.LeSetAdvertisingData)
+    def le_set_advertising_data(self, command: hci.LeSetAdvertisingData) -> None:
+        self._legacy_set().data = command.advertising_data
 
-    @command(0x2008, "LE_Set_Advertising_Data")
-    def le_set_advertising_data(self, cmd: Command) -> bytes:
-        data = self._legacy_data(cmd)
-        self._legacy_set().data = data
-        return b""
+    @handles(hci.LeSetScanResponseData)
+    def le_set_scan_response_data(self, command: hci.LeSetScanResponseData) -> None:
+        self._legacy_set().scan_response_data = command.scan_response_data
 
-    @command(0x2009, "LE_Set_Scan_Response_Data")
-    def le_set_scan_response_data(self, cmd: Command) -> bytes:
-        data = self._legacy_data(cmd)
-        self._legacy_set().scan_response_data = data
-        return b""
-
-    @command(0x200A, "LE_Set_Advertising_Enable")
-    def le_set_advertising_enable(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        enable = reader.u8()
-        reader.done()
+    @handles(hci.LeSetAdvertisingEnable)
+    def le_set_advertising_enable(self, command: hci.LeSetAdvertisingEnable) -> None:
+        enable = command.advertising_enable
         if enable > 1:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         advertising_set = self._legacy_set()
@@ -337,33 +312,24 @@ class LeAdvertising(Feature):
             self._start(advertising_set, 0.0, 0)
         elif not enable:
             self._stop(advertising_set)
-        return b""
 
     # -- extended commands (Vol 4 Part E 7.8.52-7.8.61) -----------------------------------
 
-    @command(0x2035, "LE_Set_Advertising_Set_Random_Address")
-    def le_set_advertising_set_random_address(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        handle, value = reader.u8(), reader.take(6)
-        reader.done()
-        advertising_set = self._extended_set(handle)
+    @handles(hci.LeSetAdvertisingSetRandomAddress)
+    def le_set_advertising_set_random_address(
+        self, command: hci.LeSetAdvertisingSetRandomAddress
+    ) -> None:
+        advertising_set = self._extended_set(command.advertising_handle)
         if advertising_set.random_address is not None:
             self.controller.extra_addresses.discard(advertising_set.random_address)
-        advertising_set.random_address = self.common.set_random_address(value)
-        return b""
+        advertising_set.random_address = self.common.set_random_address(command.random_address)
 
-    @command(0x2036, "LE_Set_Extended_Advertising_Parameters", return_size=1)
-    def le_set_extended_advertising_parameters(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        handle, properties = reader.u8(), reader.u16()
-        interval_min, interval_max = reader.uint(3), reader.uint(3)
-        channel_map, own_address_type = reader.u8(), reader.u8()
-        peer_type, peer = reader.u8(), reader.take(6)
-        filter_policy, tx_power = reader.u8(), struct.unpack("<b", reader.take(1))[0]
-        primary_phy, _max_skip, secondary_phy = reader.u8(), reader.u8(), reader.u8()
-        sid, notification = reader.u8(), reader.u8()
-        reader.done()
+    @handles(hci.LeSetExtendedAdvertisingParameters)
+    def le_set_extended_advertising_parameters(
+        self, command: hci.LeSetExtendedAdvertisingParameters
+    ) -> hci.LeSetExtendedAdvertisingParametersReturn:
         self.common.require_mode(LeCommandMode.EXTENDED)
+        handle, properties = command.advertising_handle, command.advertising_event_properties
         legacy_ok = not properties & LEGACY or properties in LEGACY_TYPE_PROPERTIES.values()
         extended_ok = properties & LEGACY or properties & (CONNECTABLE | SCANNABLE) != (
             CONNECTABLE | SCANNABLE
@@ -372,15 +338,19 @@ class LeAdvertising(Feature):
             handle > MAX_ADVERTISING_HANDLE
             or not (legacy_ok and extended_ok)
             or properties >> 7
-            or own_address_type > 3
-            or peer_type > 1
-            or not 0 < channel_map <= 7
-            or filter_policy > 3
-            or primary_phy not in (0x01, 0x03)
-            or secondary_phy not in PHYS
-            or sid > 0x0F
-            or notification > 1
-            or (not properties & HIGH_DUTY and interval_min > interval_max)
+            or command.own_address_type > 3
+            or command.peer_address.type > AddressType.RANDOM
+            or not 0 < command.primary_advertising_channel_map <= 7
+            or command.advertising_filter_policy > 3
+            or command.primary_advertising_phy not in (0x01, 0x03)
+            or command.secondary_advertising_phy not in PHYS
+            or command.advertising_sid > 0x0F
+            or command.scan_request_notification_enable > 1
+            or (
+                not properties & HIGH_DUTY
+                and command.primary_advertising_interval_min
+                > command.primary_advertising_interval_max
+            )
         ):
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         advertising_set = self.sets.get(handle)
@@ -396,27 +366,30 @@ class LeAdvertising(Feature):
         ):
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         advertising_set.properties = properties
-        advertising_set.interval = _interval(interval_min) if not properties & HIGH_DUTY else 0.0
-        advertising_set.own_address_type = own_address_type
-        advertising_set.peer_address = Address(peer, AddressType(peer_type))
-        advertising_set.filter_policy = filter_policy
+        advertising_set.interval = (
+            _interval(command.primary_advertising_interval_min)
+            if not properties & HIGH_DUTY
+            else 0.0
+        )
+        advertising_set.own_address_type = command.own_address_type
+        advertising_set.peer_address = command.peer_address
+        advertising_set.filter_policy = command.advertising_filter_policy
         # 0x7F: "Host has no preference"; the controller then uses its own power.
+        tx_power = command.advertising_tx_power
         advertising_set.tx_power = (
             self.controller.config.tx_power
             if tx_power == 0x7F
             else min(tx_power, self.controller.config.tx_power)
         )
-        advertising_set.primary_phy = PHYS[primary_phy]
-        advertising_set.secondary_phy = PHYS[secondary_phy]
-        advertising_set.sid = sid
-        advertising_set.scan_request_notification = bool(notification)
-        return struct.pack("<b", advertising_set.tx_power)
+        advertising_set.primary_phy = PHYS[command.primary_advertising_phy]
+        advertising_set.secondary_phy = PHYS[command.secondary_advertising_phy]
+        advertising_set.sid = command.advertising_sid
+        advertising_set.scan_request_notification = bool(command.scan_request_notification_enable)
+        return hci.LeSetExtendedAdvertisingParametersReturn(
+            Status.SUCCESS, advertising_set.tx_power
+        )
 
-    def _extended_data(self, cmd: Command, scan_response: bool) -> bytes:
-        reader = cmd.reader()
-        handle, operation, _fragment_preference = reader.u8(), reader.u8(), reader.u8()
-        data = reader.length_prefixed()
-        reader.done()
+    def _extended_data(self, handle: int, operation: int, data: bytes, scan_response: bool) -> None:
         advertising_set = self._extended_set(handle)
         current = advertising_set.scan_response_data if scan_response else advertising_set.data
         if operation > 4 or (operation == 4 and (data or scan_response)):
@@ -441,69 +414,79 @@ class LeAdvertising(Feature):
             advertising_set.scan_response_data = new
         else:
             advertising_set.data = new
-        return b""
 
-    @command(0x2037, "LE_Set_Extended_Advertising_Data")
-    def le_set_extended_advertising_data(self, cmd: Command) -> bytes:
-        return self._extended_data(cmd, scan_response=False)
+    @handles(hci.LeSetExtendedAdvertisingData)
+    def le_set_extended_advertising_data(self, command: hci.LeSetExtendedAdvertisingData) -> None:
+        self._extended_data(
+            command.advertising_handle,
+            command.operation,
+            command.advertising_data,
+            scan_response=False,
+        )
 
-    @command(0x2038, "LE_Set_Extended_Scan_Response_Data")
-    def le_set_extended_scan_response_data(self, cmd: Command) -> bytes:
-        return self._extended_data(cmd, scan_response=True)
+    @handles(hci.LeSetExtendedScanResponseData)
+    def le_set_extended_scan_response_data(
+        self, command: hci.LeSetExtendedScanResponseData
+    ) -> None:
+        self._extended_data(
+            command.advertising_handle,
+            command.operation,
+            command.scan_response_data,
+            scan_response=True,
+        )
 
-    @command(0x2039, "LE_Set_Extended_Advertising_Enable")
-    def le_set_extended_advertising_enable(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        enable, count = reader.u8(), reader.u8()
-        entries = [(reader.u8(), reader.u16(), reader.u8()) for _ in range(count)]
-        reader.done()
+    @handles(hci.LeSetExtendedAdvertisingEnable)
+    def le_set_extended_advertising_enable(
+        self, command: hci.LeSetExtendedAdvertisingEnable
+    ) -> None:
         self.common.require_mode(LeCommandMode.EXTENDED)
+        enable, entries = command.enable, command.sets
         if enable > 1 or (enable and not entries):
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         if not entries:  # disable every set
             for advertising_set in self.sets.values():
                 self._stop(advertising_set)
-            return b""
-        chosen = [
-            (self._extended_set(handle), duration, events) for handle, duration, events in entries
-        ]
-        for advertising_set, duration, max_events in chosen:
+            return
+        chosen = [(self._extended_set(entry.advertising_handle), entry) for entry in entries]
+        for advertising_set, entry in chosen:
             if not enable:
                 self._stop(advertising_set)
                 continue
             if advertising_set.own_address_type & 1 and advertising_set.random_address is None:
                 raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
             self._stop(advertising_set)
-            self._start(advertising_set, duration * 0.01, max_events)
-        return b""
+            self._start(
+                advertising_set, entry.duration * 0.01, entry.max_extended_advertising_events
+            )
 
-    @command(0x203A, "LE_Read_Maximum_Advertising_Data_Length", return_size=2)
-    def le_read_maximum_advertising_data_length(self, cmd: Command) -> bytes:
-        cmd.reader().done()
+    @handles(hci.LeReadMaximumAdvertisingDataLength)
+    def le_read_maximum_advertising_data_length(
+        self, command: hci.LeReadMaximumAdvertisingDataLength
+    ) -> hci.LeReadMaximumAdvertisingDataLengthReturn:
         self.common.require_mode(LeCommandMode.EXTENDED)
-        return struct.pack("<H", self.controller.config.max_advertising_data_length)
+        return hci.LeReadMaximumAdvertisingDataLengthReturn(
+            Status.SUCCESS, self.controller.config.max_advertising_data_length
+        )
 
-    @command(0x203B, "LE_Read_Number_Of_Supported_Advertising_Sets", return_size=1)
-    def le_read_number_of_supported_advertising_sets(self, cmd: Command) -> bytes:
-        cmd.reader().done()
+    @handles(hci.LeReadNumberOfSupportedAdvertisingSets)
+    def le_read_number_of_supported_advertising_sets(
+        self, command: hci.LeReadNumberOfSupportedAdvertisingSets
+    ) -> hci.LeReadNumberOfSupportedAdvertisingSetsReturn:
         self.common.require_mode(LeCommandMode.EXTENDED)
-        return bytes((self.controller.config.num_supported_advertising_sets,))
+        return hci.LeReadNumberOfSupportedAdvertisingSetsReturn(
+            Status.SUCCESS, self.controller.config.num_supported_advertising_sets
+        )
 
-    @command(0x203C, "LE_Remove_Advertising_Set")
-    def le_remove_advertising_set(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        handle = reader.u8()
-        reader.done()
+    @handles(hci.LeRemoveAdvertisingSet)
+    def le_remove_advertising_set(self, command: hci.LeRemoveAdvertisingSet) -> None:
+        handle = command.advertising_handle
         if self._extended_set(handle).enabled:
             raise CommandError(Status.COMMAND_DISALLOWED)
         del self.sets[handle]
-        return b""
 
-    @command(0x203D, "LE_Clear_Advertising_Sets")
-    def le_clear_advertising_sets(self, cmd: Command) -> bytes:
-        cmd.reader().done()
+    @handles(hci.LeClearAdvertisingSets)
+    def le_clear_advertising_sets(self, command: hci.LeClearAdvertisingSets) -> None:
         self.common.require_mode(LeCommandMode.EXTENDED)
         if any(advertising_set.enabled for advertising_set in self.sets.values()):
             raise CommandError(Status.COMMAND_DISALLOWED)
         self.sets.clear()
-        return b""

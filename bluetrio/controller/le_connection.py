@@ -8,8 +8,6 @@ peripheral and sends its first packet, on which the initiator reports as central
 
 from __future__ import annotations
 
-import struct
-
 import attrs
 
 from bluetrio.address import Address, AddressType
@@ -17,17 +15,13 @@ from bluetrio.controller.air import Link, LinkKind
 from bluetrio.controller.config import Phy
 from bluetrio.controller.connections import Connection, Role, TerminateFrame
 from bluetrio.controller.dispatch import (
-    Command,
     CommandError,
     Feature,
-    ParameterReader,
-    Reply,
     Status,
-    command,
+    handles,
     receives,
     register_feature,
 )
-from bluetrio.controller.events import LeSubevent, le_event
 from bluetrio.controller.general import handle_of
 from bluetrio.controller.le_advertising import LeAdvertising
 from bluetrio.controller.le_common import LeCommandMode, LeCommon
@@ -39,6 +33,7 @@ from bluetrio.controller.le_pdus import (
     DataLengthUpdate,
     PhyUpdate,
 )
+from bluetrio.messages import hci
 
 SUPERVISION_UNIT = 0.01  # supervision timeout counts 10 ms (Vol 4 Part E 7.8.12)
 # Data length limits (Vol 6 Part B 4.5.10): 27..251 octets, 328..17040 us.
@@ -55,11 +50,11 @@ class ConnectionParameters:
     supervision_timeout: int
 
     @classmethod
-    def read(cls, reader: ParameterReader) -> ConnectionParameters:
-        """Interval min/max, latency, timeout, CE lengths; checked as Vol 4 Part E 7.8.12."""
-        interval_min, interval_max = reader.u16(), reader.u16()
-        latency, timeout = reader.u16(), reader.u16()
-        reader.take(4)  # minimum/maximum CE length: informative only
+    def checked(
+        cls, interval_min: int, interval_max: int, latency: int, timeout: int
+    ) -> ConnectionParameters:
+        """Interval min/max, latency, timeout checked as Vol 4 Part E 7.8.12 (the CE lengths
+        are informative only)."""
         if (
             not 0x0006 <= interval_min <= interval_max <= 0x0C80
             or latency > 0x01F3
@@ -122,7 +117,7 @@ class LeConnection(Feature):
     def le_connection(self, handle: int) -> Connection:
         connection = self.controller.connections.get(handle_of(handle))
         if connection is None or not connection.is_le:
-            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER, struct.pack("<H", handle))
+            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER, connection_handle=handle)
         return connection
 
     # -- establishment -------------------------------------------------------------------
@@ -242,53 +237,60 @@ class LeConnection(Feature):
         )
         return connection
 
-    @command(0x200D, "LE_Create_Connection", reply=Reply.STATUS)
-    def le_create_connection(self, cmd: Command) -> None:
-        reader = cmd.reader()
-        scan_interval, scan_window, filter_policy = reader.u16(), reader.u16(), reader.u8()
-        peer_type, peer = reader.u8(), reader.take(6)
-        own_address_type = reader.u8()
-        parameters = ConnectionParameters.read(reader)
-        reader.done()
+    @handles(hci.LeCreateConnection)
+    def le_create_connection(self, command: hci.LeCreateConnection) -> None:
+        parameters = ConnectionParameters.checked(
+            command.connection_interval_min,
+            command.connection_interval_max,
+            command.max_latency,
+            command.supervision_timeout,
+        )
         self.common.require_mode(LeCommandMode.LEGACY)
-        if peer_type > 3 or not 0x0004 <= scan_window <= scan_interval <= 0x4000:
+        if not 0x0004 <= command.le_scan_window <= command.le_scan_interval <= 0x4000:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        peer = command.peer_address
         self._start_initiating(
-            filter_policy,
-            own_address_type,
-            Address(peer, AddressType(peer_type & 1)),
+            command.initiator_filter_policy,
+            command.own_address_type,
+            Address(peer.value, AddressType(peer.type & 1)),
             parameters,
             Phy.LE_1M,
         )
 
-    @command(0x2043, "LE_Extended_Create_Connection", reply=Reply.STATUS)
-    def le_extended_create_connection(self, cmd: Command) -> None:
-        reader = cmd.reader()
-        filter_policy, own_address_type = reader.u8(), reader.u8()
-        peer_type, peer, phys = reader.u8(), reader.take(6), reader.u8()
-        per_phy = []
-        for _ in range(phys.bit_count()):
-            scan_interval, scan_window = reader.u16(), reader.u16()
-            per_phy.append((scan_interval, scan_window, ConnectionParameters.read(reader)))
-        reader.done()
+    @handles(hci.LeExtendedCreateConnection)
+    def le_extended_create_connection(self, command: hci.LeExtendedCreateConnection) -> None:
+        per_phy = [
+            (
+                phy.scan_interval,
+                phy.scan_window,
+                ConnectionParameters.checked(
+                    phy.connection_interval_min,
+                    phy.connection_interval_max,
+                    phy.max_latency,
+                    phy.supervision_timeout,
+                ),
+            )
+            for phy in command.phys
+        ]
         self.common.require_mode(LeCommandMode.EXTENDED)
-        if not phys or phys & ~0b111 or peer_type > 3:
+        phys = command.initiating_phys
+        if not phys or phys & ~0b111:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         if any(not 0x0004 <= window <= interval for interval, window, _ in per_phy):
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         # The connection starts on the first PHY the host allowed (1M, then 2M, then Coded).
         phy = next(p for p, bit in PHY_BITS.items() if phys & bit)
+        peer = command.peer_address
         self._start_initiating(
-            filter_policy,
-            own_address_type,
-            Address(peer, AddressType(peer_type & 1)),
+            command.initiator_filter_policy,
+            command.own_address_type,
+            Address(peer.value, AddressType(peer.type & 1)),
             per_phy[0][2],
             phy,
         )
 
-    @command(0x200E, "LE_Create_Connection_Cancel")
-    def le_create_connection_cancel(self, cmd: Command) -> bytes:
-        cmd.reader().done()
+    @handles(hci.LeCreateConnectionCancel)
+    def le_create_connection_cancel(self, command: hci.LeCreateConnectionCancel) -> None:
         if self.initiating is None:
             raise CommandError(Status.COMMAND_DISALLOWED)
         self._stop_initiating()
@@ -296,17 +298,18 @@ class LeConnection(Feature):
         self.controller.send_event(
             self.common.connection_complete_event(Status.UNKNOWN_CONNECTION_IDENTIFIER)
         )
-        return b""
 
     # -- procedures on a connection ------------------------------------------------------
 
-    @command(0x2013, "LE_Connection_Update", reply=Reply.STATUS)
-    def le_connection_update(self, cmd: Command) -> None:
-        reader = cmd.reader()
-        handle = reader.u16()
-        parameters = ConnectionParameters.read(reader)
-        reader.done()
-        connection = self.le_connection(handle)
+    @handles(hci.LeConnectionUpdate)
+    def le_connection_update(self, command: hci.LeConnectionUpdate) -> None:
+        parameters = ConnectionParameters.checked(
+            command.connection_interval_min,
+            command.connection_interval_max,
+            command.max_latency,
+            command.supervision_timeout,
+        )
+        connection = self.le_connection(command.connection_handle)
         # A peripheral's request goes through the parameters request procedure, which the
         # emulated central's controller accepts as it stands (Vol 6 Part B 5.1.7).
         update = ConnectionUpdate(*parameters.as_tuple())
@@ -324,69 +327,54 @@ class LeConnection(Feature):
         connection.supervision_timeout = update.supervision_timeout
         connection.link.supervision_timeout = update.supervision_timeout * SUPERVISION_UNIT
         self.controller.send_event(
-            le_event(
-                LeSubevent.CONNECTION_UPDATE_COMPLETE,
-                struct.pack(
-                    "<BHHHH",
-                    Status.SUCCESS,
-                    connection.handle,
-                    update.interval,
-                    update.latency,
-                    update.supervision_timeout,
-                ),
+            hci.LeConnectionUpdateComplete(
+                Status.SUCCESS,
+                connection.handle,
+                update.interval,
+                update.latency,
+                update.supervision_timeout,
             )
         )
 
-    @command(0x2016, "LE_Read_Remote_Features", reply=Reply.STATUS)
-    def le_read_remote_features(self, cmd: Command) -> None:
-        reader = cmd.reader()
-        connection = self.le_connection(reader.u16())
-        reader.done()
+    @handles(hci.LeReadRemoteFeatures)
+    def le_read_remote_features(self, command: hci.LeReadRemoteFeatures) -> None:
+        connection = self.le_connection(command.connection_handle)
         # LL_FEATURE_REQ/RSP: the peer controller's static feature set (Vol 6 Part B 5.1.4).
         peer_config = getattr(connection.link.peer_of(self.controller), "config", None)
         features = peer_config.le_features if peer_config is not None else 0
         self.controller.send_event(
-            le_event(
-                LeSubevent.READ_REMOTE_FEATURES_COMPLETE,
-                struct.pack("<BHQ", Status.SUCCESS, connection.handle, features),
-            )
+            hci.LeReadRemoteFeaturesComplete(Status.SUCCESS, connection.handle, features)
         )
 
-    @command(0x2014, "LE_Set_Host_Channel_Classification")
-    def le_set_host_channel_classification(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        channel_map = reader.take(5)
-        reader.done()
+    @handles(hci.LeSetHostChannelClassification)
+    def le_set_host_channel_classification(
+        self, command: hci.LeSetHostChannelClassification
+    ) -> None:
+        channel_map = command.channel_map
         # At least two channels must remain usable, and bits 37-39 are reserved (7.8.19).
         if int.from_bytes(channel_map, "little").bit_count() < 2 or channel_map[4] & 0xE0:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        return b""
 
-    @command(0x2015, "LE_Read_Channel_Map", return_size=7)
-    def le_read_channel_map(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        connection = self.le_connection(reader.u16())
-        reader.done()
-        return struct.pack("<H", connection.handle) + ALL_CHANNELS
+    @handles(hci.LeReadChannelMap)
+    def le_read_channel_map(self, command: hci.LeReadChannelMap) -> hci.LeReadChannelMapReturn:
+        connection = self.le_connection(command.connection_handle)
+        return hci.LeReadChannelMapReturn(Status.SUCCESS, connection.handle, ALL_CHANNELS)
 
     # -- data length (Vol 4 Part E 7.8.33-7.8.35, 7.8.46) -----------------------------------
 
-    @command(0x2022, "LE_Set_Data_Length", return_size=2)
-    def le_set_data_length(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        handle, tx_octets, tx_time = reader.u16(), reader.u16(), reader.u16()
-        reader.done()
-        echo = struct.pack("<H", handle)
+    @handles(hci.LeSetDataLength)
+    def le_set_data_length(self, command: hci.LeSetDataLength) -> hci.ConnectionHandleReturn:
+        handle, tx_octets, tx_time = command.connection_handle, command.tx_octets, command.tx_time
         connection = self.le_connection(handle)
         if not (MIN_OCTETS <= tx_octets <= MAX_OCTETS and MIN_TIME <= tx_time <= MAX_TIME):
-            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS, echo)
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS, connection_handle=handle)
         state = self.states[connection.handle]
         if (state.tx_octets, state.tx_time) != (tx_octets, tx_time):
             state.tx_octets, state.tx_time = tx_octets, tx_time
             update = DataLengthUpdate(tx_octets, tx_time)
             self.controller.air.send_on_link(connection.link, self.controller, update)
             self._data_length_changed(connection, state)
-        return echo
+        return hci.ConnectionHandleReturn(Status.SUCCESS, handle)
 
     @receives(DataLengthUpdate)
     def on_data_length_update(self, frame: DataLengthUpdate, link: Link | None) -> None:
@@ -398,54 +386,46 @@ class LeConnection(Feature):
 
     def _data_length_changed(self, connection: Connection, state: LinkState) -> None:
         self.controller.send_event(
-            le_event(
-                LeSubevent.DATA_LENGTH_CHANGE,
-                struct.pack(
-                    "<HHHHH",
-                    connection.handle,
-                    state.tx_octets,
-                    state.tx_time,
-                    state.rx_octets,
-                    state.rx_time,
-                ),
+            hci.LeDataLengthChange(
+                connection.handle, state.tx_octets, state.tx_time, state.rx_octets, state.rx_time
             )
         )
 
-    @command(0x2023, "LE_Read_Suggested_Default_Data_Length", return_size=4)
-    def le_read_suggested_default_data_length(self, cmd: Command) -> bytes:
-        cmd.reader().done()
-        return struct.pack("<HH", *self.suggested)
+    @handles(hci.LeReadSuggestedDefaultDataLength)
+    def le_read_suggested_default_data_length(
+        self, command: hci.LeReadSuggestedDefaultDataLength
+    ) -> hci.LeReadSuggestedDefaultDataLengthReturn:
+        return hci.LeReadSuggestedDefaultDataLengthReturn(Status.SUCCESS, *self.suggested)
 
-    @command(0x2024, "LE_Write_Suggested_Default_Data_Length")
-    def le_write_suggested_default_data_length(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        octets, time = reader.u16(), reader.u16()
-        reader.done()
+    @handles(hci.LeWriteSuggestedDefaultDataLength)
+    def le_write_suggested_default_data_length(
+        self, command: hci.LeWriteSuggestedDefaultDataLength
+    ) -> None:
+        octets, time = command.suggested_max_tx_octets, command.suggested_max_tx_time
         if not (MIN_OCTETS <= octets <= MAX_OCTETS and MIN_TIME <= time <= MAX_TIME):
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         self.suggested = (octets, time)
-        return b""
 
-    @command(0x202F, "LE_Read_Maximum_Data_Length", return_size=8)
-    def le_read_maximum_data_length(self, cmd: Command) -> bytes:
-        cmd.reader().done()
-        return struct.pack("<HHHH", MAX_OCTETS, MAX_TIME, MAX_OCTETS, MAX_TIME)
+    @handles(hci.LeReadMaximumDataLength)
+    def le_read_maximum_data_length(
+        self, command: hci.LeReadMaximumDataLength
+    ) -> hci.LeReadMaximumDataLengthReturn:
+        return hci.LeReadMaximumDataLengthReturn(
+            Status.SUCCESS, MAX_OCTETS, MAX_TIME, MAX_OCTETS, MAX_TIME
+        )
 
     # -- PHY (Vol 4 Part E 7.8.47-7.8.49) -------------------------------------------------
 
-    @command(0x2030, "LE_Read_PHY", return_size=4)
-    def le_read_phy(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        handle = reader.u16()
-        reader.done()
-        connection = self.le_connection(handle)
+    @handles(hci.LeReadPhy)
+    def le_read_phy(self, command: hci.LeReadPhy) -> hci.LeReadPhyReturn:
+        connection = self.le_connection(command.connection_handle)
         state = self.states[connection.handle]
-        return struct.pack(
-            "<HBB", connection.handle, PHY_CODES[state.tx_phy], PHY_CODES[state.rx_phy]
+        return hci.LeReadPhyReturn(
+            Status.SUCCESS, connection.handle, PHY_CODES[state.tx_phy], PHY_CODES[state.rx_phy]
         )
 
-    def _read_phy_preferences(self, reader: ParameterReader) -> tuple[int, int]:
-        all_phys, tx_phys, rx_phys = reader.u8(), reader.u8(), reader.u8()
+    @staticmethod
+    def _phy_preferences(all_phys: int, tx_phys: int, rx_phys: int) -> tuple[int, int]:
         # All_PHYs bit 0/1: "no preference" for transmit/receive.
         tx_phys = 0x07 if all_phys & 0x01 else tx_phys
         rx_phys = 0x07 if all_phys & 0x02 else rx_phys
@@ -453,21 +433,16 @@ class LeConnection(Feature):
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         return tx_phys, rx_phys
 
-    @command(0x2031, "LE_Set_Default_PHY")
-    def le_set_default_phy(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        self.default_phys = self._read_phy_preferences(reader)
-        reader.done()
-        return b""
+    @handles(hci.LeSetDefaultPhy)
+    def le_set_default_phy(self, command: hci.LeSetDefaultPhy) -> None:
+        self.default_phys = self._phy_preferences(
+            command.all_phys, command.tx_phys, command.rx_phys
+        )
 
-    @command(0x2032, "LE_Set_PHY", reply=Reply.STATUS)
-    def le_set_phy(self, cmd: Command) -> None:
-        reader = cmd.reader()
-        handle = reader.u16()
-        tx_phys, rx_phys = self._read_phy_preferences(reader)
-        reader.take(2)  # PHY_Options (coding preference)
-        reader.done()
-        connection = self.le_connection(handle)
+    @handles(hci.LeSetPhy)
+    def le_set_phy(self, command: hci.LeSetPhy) -> None:
+        tx_phys, rx_phys = self._phy_preferences(command.all_phys, command.tx_phys, command.rx_phys)
+        connection = self.le_connection(command.connection_handle)
         peer = connection.link.peer_of(self.controller)
         peer_feature = getattr(peer, "feature", None)
         peer_tx, peer_rx = peer_feature(LeConnection).default_phys if peer_feature else (0x07, 0x07)
@@ -495,23 +470,20 @@ class LeConnection(Feature):
 
     def _phy_updated(self, connection: Connection, state: LinkState) -> None:
         self.controller.send_event(
-            le_event(
-                LeSubevent.PHY_UPDATE_COMPLETE,
-                struct.pack(
-                    "<BHBB",
-                    Status.SUCCESS,
-                    connection.handle,
-                    PHY_CODES[state.tx_phy],
-                    PHY_CODES[state.rx_phy],
-                ),
+            hci.LePhyUpdateComplete(
+                Status.SUCCESS,
+                connection.handle,
+                PHY_CODES[state.tx_phy],
+                PHY_CODES[state.rx_phy],
             )
         )
 
-    @command(0x204B, "LE_Read_Transmit_Power", return_size=2)
-    def le_read_transmit_power(self, cmd: Command) -> bytes:
-        cmd.reader().done()
+    @handles(hci.LeReadTransmitPower)
+    def le_read_transmit_power(
+        self, command: hci.LeReadTransmitPower
+    ) -> hci.LeReadTransmitPowerReturn:
         power = self.controller.config.tx_power
-        return struct.pack("<bb", power - 20, power)
+        return hci.LeReadTransmitPowerReturn(Status.SUCCESS, power - 20, power)
 
 
 def _fastest(phys: int) -> Phy:

@@ -8,31 +8,31 @@ so changed advertising data is reported again.
 
 from __future__ import annotations
 
-import struct
-
 import attrs
 
 from bluetrio.address import Address
 from bluetrio.controller.air import Link
 from bluetrio.controller.config import Phy
 from bluetrio.controller.dispatch import (
-    Command,
     CommandError,
     Feature,
     Status,
-    command,
+    handles,
     receives,
     register_feature,
 )
-from bluetrio.controller.events import LeSubevent, le_event
 from bluetrio.controller.le_common import LeCommandMode, LeCommon
 from bluetrio.controller.le_pdus import AdvertisingPdu, ScanRequest, ScanResponse
 from bluetrio.controller.timers import Timer
+from bluetrio.messages import hci
 
 PHY_CODES = {Phy.LE_1M: 0x01, Phy.LE_2M: 0x02, Phy.LE_CODED: 0x03}
 # Extended report data is cut to fit one event: 255 minus subevent, count and fixed fields.
 EXTENDED_REPORT_DATA_LIMIT = 229
 DATA_INCOMPLETE_MORE = 0b01 << 5  # Event_Type data status (Vol 4 Part E 7.7.65.13)
+# Units of Duration and Period in LE_Set_Extended_Scan_Enable (Vol 4 Part E 7.8.65).
+SCAN_DURATION_UNIT = 0.01
+SCAN_PERIOD_UNIT = 1.28
 
 
 def legacy_event_type(pdu: AdvertisingPdu, scan_response: bool) -> int:
@@ -64,10 +64,19 @@ class LeScanning(Feature):
     def __init__(self, controller: object) -> None:
         super().__init__(controller)  # type: ignore[arg-type]
         self.settings = ScanSettings()
+        # Enabled by the host; listening while within a scan duration (Vol 4 Part E 7.8.65:
+        # with a Period the scanner pauses from the end of each Duration to the next Period).
         self.enabled = False
+        self.listening = False
         self.filter_duplicates = False
         self.address: Address | None = None
+        # The duplicate filter: what was reported since scanning was enabled (or, with
+        # Filter_Duplicates 0x02, since the period began).
         self.seen: set[tuple[Address, int, bytes]] = set()
+        # Advertisers that answered a scan request: while duplicates are filtered they are not
+        # asked again (the back-off of Vol 6 Part B 4.4.3.2 reduced to its effect). Kept apart
+        # from the duplicate filter so that their first scan response is always reported.
+        self.answered: set[Address] = set()
         self.timers: list[Timer] = []
 
     @property
@@ -83,22 +92,26 @@ class LeScanning(Feature):
 
     def _start(self, filter_duplicates: bool) -> None:
         self.address = self.common.own_address(self.settings.own_address_type)
-        self.enabled = True
+        self.enabled = self.listening = True
         self.filter_duplicates = filter_duplicates
         self.seen.clear()
+        self.answered.clear()
         self.common.busy.add("scanning")
 
     def _stop(self) -> None:
-        self.enabled = False
+        self.enabled = self.listening = False
+        self._cancel_timers()
+        self.common.busy.discard("scanning")
+
+    def _cancel_timers(self) -> None:
         for timer in self.timers:
             timer.cancel()
         self.timers.clear()
-        self.common.busy.discard("scanning")
 
     # -- receiving -----------------------------------------------------------------------
 
     def _wanted(self, pdu: AdvertisingPdu) -> bool:
-        if not self.enabled:
+        if not self.listening:
             return False
         if self.common.mode is LeCommandMode.LEGACY and not pdu.legacy:
             return False  # a legacy scanner does not follow AUX pointers
@@ -111,17 +124,16 @@ class LeScanning(Feature):
         if not self._wanted(frame):
             return
         self._report(frame, frame.data, scan_response=False)
-        if self.settings.active and frame.scannable and self.address is not None:
-            key = (frame.advertiser, legacy_event_type(frame, True), b"")
-            if not (self.filter_duplicates and key in self.seen):
-                self.controller.air.unicast(
-                    self.controller, frame.advertiser, ScanRequest(self.address, frame.advertiser)
-                )
+        asks = self.settings.active and frame.scannable and self.address is not None
+        if asks and not (self.filter_duplicates and frame.advertiser in self.answered):
+            assert self.address is not None
+            request = ScanRequest(self.address, frame.advertiser)
+            self.controller.air.unicast(self.controller, frame.advertiser, request)
 
     @receives(ScanResponse)
     def on_scan_response(self, frame: ScanResponse, link: Link | None) -> None:
-        if self.enabled and self.settings.active:
-            self.seen.add((frame.advertiser, legacy_event_type(frame.to, True), b""))
+        if self.listening and self.settings.active:
+            self.answered.add(frame.advertiser)
             self._report(frame.to, frame.data, scan_response=True)
 
     def _report(self, pdu: AdvertisingPdu, data: bytes, scan_response: bool) -> None:
@@ -130,15 +142,10 @@ class LeScanning(Feature):
             if key in self.seen:
                 return
             self.seen.add(key)
-        rssi = struct.pack("<b", self.controller.config.rssi)
-        address = bytes((pdu.advertiser.type,)) + pdu.advertiser.to_wire()
+        rssi = self.controller.config.rssi
         if self.common.mode is LeCommandMode.LEGACY:
-            self.controller.send_event(
-                le_event(
-                    LeSubevent.ADVERTISING_REPORT,
-                    bytes((1, key[1])) + address + bytes((len(data),)) + data + rssi,
-                )
-            )
+            report = hci.AdvertisingReport(key[1], pdu.advertiser, data, rssi)
+            self.controller.send_event(hci.LeAdvertisingReport((report,)))
             return
         event_type = extended_event_type(pdu, scan_response)
         target = pdu.target if pdu.directed and pdu.target is not None else Address(bytes(6))
@@ -148,25 +155,21 @@ class LeScanning(Feature):
         ]
         for index, chunk in enumerate(chunks):
             status = DATA_INCOMPLETE_MORE if index < len(chunks) - 1 else 0
-            fields = struct.pack(
-                "<H7sBBBbbHB6s",
-                event_type | status,
-                address,
-                PHY_CODES[pdu.primary_phy],
-                PHY_CODES[pdu.secondary_phy] if pdu.secondary_phy else 0,
-                pdu.sid,
-                pdu.tx_power if -127 <= pdu.tx_power <= 126 else 127,
-                self.controller.config.rssi,
-                0,  # no periodic advertising
-                target.type,
-                target.to_wire(),
+            extended = hci.ExtendedAdvertisingReport(
+                event_type=event_type | status,
+                address_type=pdu.advertiser.type,
+                address=pdu.advertiser,
+                primary_phy=PHY_CODES[pdu.primary_phy],
+                secondary_phy=PHY_CODES[pdu.secondary_phy] if pdu.secondary_phy else 0,
+                advertising_sid=pdu.sid,
+                tx_power=pdu.tx_power if -127 <= pdu.tx_power <= 126 else 127,
+                rssi=rssi,
+                periodic_advertising_interval=0,  # no periodic advertising
+                direct_address_type=target.type,
+                direct_address=target,
+                data=chunk,
             )
-            self.controller.send_event(
-                le_event(
-                    LeSubevent.EXTENDED_ADVERTISING_REPORT,
-                    b"\x01" + fields + bytes((len(chunk),)) + chunk,
-                )
-            )
+            self.controller.send_event(hci.LeExtendedAdvertisingReport((extended,)))
 
     # -- commands ------------------------------------------------------------------------
 
@@ -181,25 +184,20 @@ class LeScanning(Feature):
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         self.settings = ScanSettings(bool(active), own_address_type, filter_policy)
 
-    @command(0x200B, "LE_Set_Scan_Parameters")
-    def le_set_scan_parameters(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        scan_type, interval, window = reader.u8(), reader.u16(), reader.u16()
-        own_address_type, filter_policy = reader.u8(), reader.u8()
-        reader.done()
+    @handles(hci.LeSetScanParameters)
+    def le_set_scan_parameters(self, command: hci.LeSetScanParameters) -> None:
         self.common.require_mode(LeCommandMode.LEGACY)
-        self._check_settings(scan_type, interval, window)
-        if interval > 0x4000:
+        self._check_settings(command.le_scan_type, command.le_scan_interval, command.le_scan_window)
+        if command.le_scan_interval > 0x4000:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        self._set_settings(scan_type, own_address_type, filter_policy)
-        return b""
+        self._set_settings(
+            command.le_scan_type, command.own_address_type, command.scanning_filter_policy
+        )
 
-    @command(0x200C, "LE_Set_Scan_Enable")
-    def le_set_scan_enable(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        enable, filter_duplicates = reader.u8(), reader.u8()
-        reader.done()
+    @handles(hci.LeSetScanEnable)
+    def le_set_scan_enable(self, command: hci.LeSetScanEnable) -> None:
         self.common.require_mode(LeCommandMode.LEGACY)
+        enable, filter_duplicates = command.le_scan_enable, command.filter_duplicates
         if enable > 1 or filter_duplicates > 1:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         if enable and not self.enabled:
@@ -208,45 +206,82 @@ class LeScanning(Feature):
             self.filter_duplicates = bool(filter_duplicates)
         else:
             self._stop()
-        return b""
 
-    @command(0x2041, "LE_Set_Extended_Scan_Parameters")
-    def le_set_extended_scan_parameters(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        own_address_type, filter_policy, phys = reader.u8(), reader.u8(), reader.u8()
-        per_phy = [(reader.u8(), reader.u16(), reader.u16()) for _ in range(phys.bit_count())]
-        reader.done()
+    @handles(hci.LeSetExtendedScanParameters)
+    def le_set_extended_scan_parameters(self, command: hci.LeSetExtendedScanParameters) -> None:
         self.common.require_mode(LeCommandMode.EXTENDED)
         # Scanning_PHYs: bit 0 LE 1M, bit 2 LE Coded (Vol 4 Part E 7.8.64).
+        phys = command.scanning_phys
         if not phys or phys & ~0b101:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        for scan_type, interval, window in per_phy:
-            self._check_settings(scan_type, interval, window)
+        for phy in command.phys:
+            self._check_settings(phy.scan_type, phy.scan_interval, phy.scan_window)
         self._set_settings(
-            any(scan_type for scan_type, _, _ in per_phy), own_address_type, filter_policy
+            any(phy.scan_type for phy in command.phys),
+            command.own_address_type,
+            command.scanning_filter_policy,
         )
-        return b""
 
-    @command(0x2042, "LE_Set_Extended_Scan_Enable")
-    def le_set_extended_scan_enable(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        enable, filter_duplicates = reader.u8(), reader.u8()
-        duration, period = reader.u16(), reader.u16()
-        reader.done()
+    @handles(hci.LeSetExtendedScanEnable)
+    def le_set_extended_scan_enable(self, command: hci.LeSetExtendedScanEnable) -> None:
         self.common.require_mode(LeCommandMode.EXTENDED)
-        # Filter_Duplicates 2 ("reset each period") behaves as 1 without periodic scanning.
-        if enable > 1 or filter_duplicates > 2 or (enable and period and not duration):
+        enable, filter_duplicates = command.enable, command.filter_duplicates
+        duration, period = command.duration, command.period
+        if enable > 1 or filter_duplicates > 2:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         if not enable:
             self._stop()
-            return b""
-        self._stop()
-        self._start(bool(filter_duplicates))
+            return
+        # Vol 4 Part E 7.8.65: a Period needs a Duration shorter than it, and resetting the
+        # filter each period (0x02) needs both.
+        duration_s, period_s = duration * SCAN_DURATION_UNIT, period * SCAN_PERIOD_UNIT
+        if (
+            (period and not duration)
+            or (period and duration_s >= period_s)
+            or (filter_duplicates == 0x02 and not (duration and period))
+        ):
+            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        if self.enabled:
+            # Enabled again while enabled: the new Filter_Duplicates, Duration and Period apply
+            # from now on, but the duplicate filter is kept until scanning is disabled.
+            self._cancel_timers()
+            self.filter_duplicates = bool(filter_duplicates)
+            self.listening = True
+        else:
+            self._start(bool(filter_duplicates))
         if duration:
-            # Duration counts 10 ms; at its end, LE Scan Timeout (Vol 4 Part E 7.7.65.17).
-            self.timers.append(self.controller.call_later(duration * 0.01, self._timed_out))
-        return b""
+            self.timers.append(
+                self.controller.call_later(duration_s, lambda: self._duration_over(period_s))
+            )
+        if period:
+            reset_each_period = filter_duplicates == 0x02
+            self.timers.append(
+                self.controller.call_later(
+                    period_s, lambda: self._next_period(duration_s, period_s, reset_each_period)
+                )
+            )
 
-    def _timed_out(self) -> None:
+    def _duration_over(self, period_s: float) -> None:
+        if period_s:
+            self.listening = False  # until the next period begins
+            return
+        # Without a Period, scanning ends with LE Scan Timeout (Vol 4 Part E 7.7.65.17).
         self._stop()
-        self.controller.send_event(le_event(LeSubevent.SCAN_TIMEOUT, b""))
+        self.controller.send_event(hci.LeScanTimeout())
+
+    def _next_period(self, duration_s: float, period_s: float, reset_each_period: bool) -> None:
+        if not self.enabled:
+            return
+        self._cancel_timers()
+        self.listening = True
+        if reset_each_period:
+            self.seen.clear()
+            self.answered.clear()
+        self.timers.append(
+            self.controller.call_later(duration_s, lambda: self._duration_over(period_s))
+        )
+        self.timers.append(
+            self.controller.call_later(
+                period_s, lambda: self._next_period(duration_s, period_s, reset_each_period)
+            )
+        )

@@ -8,27 +8,16 @@ treats as the MIC failure of LL_START_ENC_RSP and ends the link with 0x3D.
 
 from __future__ import annotations
 
-import struct
-
 from bluetrio import crypto
 from bluetrio.controller.air import Link
 from bluetrio.controller.connections import Connection, Role, TerminateFrame
 from bluetrio.controller.dispatch import (
-    Command,
     CommandError,
     Feature,
-    Reply,
     Status,
-    command,
+    handles,
     receives,
     register_feature,
-)
-from bluetrio.controller.events import (
-    EventCode,
-    LeSubevent,
-    encryption_change,
-    event_packet,
-    le_event,
 )
 from bluetrio.controller.le_connection import LeConnection
 from bluetrio.controller.le_pdus import (
@@ -37,8 +26,10 @@ from bluetrio.controller.le_pdus import (
     EncryptionResponse,
     EncryptionStarted,
 )
+from bluetrio.messages import hci
 
 _PROOF_BLOCK = bytes(16)
+ENCRYPTION_ON = 0x01  # Encryption_Enabled: AES-CCM on an LE link (Vol 4 Part E 7.7.8)
 
 
 def session_key(ltk: bytes, skd_peripheral: bytes, skd_central: bytes) -> bytes:
@@ -70,30 +61,30 @@ class LeSecurity(Feature):
         """Encryption Change, or Key Refresh Complete when it already was (7.7.8, 7.7.39)."""
         if connection.encrypted:
             self.controller.send_event(
-                event_packet(
-                    EventCode.ENCRYPTION_KEY_REFRESH_COMPLETE,
-                    struct.pack("<BH", Status.SUCCESS, connection.handle),
-                )
+                hci.EncryptionKeyRefreshComplete(Status.SUCCESS, connection.handle)
             )
         else:
             connection.encrypted = True
-            self.controller.send_event(encryption_change(Status.SUCCESS, connection.handle, 0x01))
+            self.controller.send_event(
+                hci.EncryptionChange(Status.SUCCESS, connection.handle, ENCRYPTION_ON)
+            )
 
     # -- central -------------------------------------------------------------------------
 
-    @command(0x2019, "LE_Enable_Encryption", reply=Reply.STATUS)
-    def le_enable_encryption(self, cmd: Command) -> None:
-        reader = cmd.reader()
-        handle, rand, ediv, ltk = reader.u16(), reader.take(8), reader.u16(), reader.take(16)
-        reader.done()
-        connection = self.controller.feature(LeConnection).le_connection(handle)
+    @handles(hci.LeEnableEncryption)
+    def le_enable_encryption(self, command: hci.LeEnableEncryption) -> None:
+        connection = self.controller.feature(LeConnection).le_connection(command.connection_handle)
         if connection.role is not Role.CENTRAL or connection.handle in self.central_pending:
             raise CommandError(Status.COMMAND_DISALLOWED)
         skd_central = crypto.random_bytes(8)
-        self.central_pending[connection.handle] = (crypto.reverse(ltk), skd_central)
-        self.controller.air.send_on_link(
-            connection.link, self.controller, EncryptionRequest(rand, ediv, skd_central)
+        self.central_pending[connection.handle] = (
+            crypto.reverse(command.long_term_key),
+            skd_central,
         )
+        request = EncryptionRequest(
+            command.random_number, command.encrypted_diversifier, skd_central
+        )
+        self.controller.air.send_on_link(connection.link, self.controller, request)
 
     @receives(EncryptionResponse)
     def on_encryption_response(self, frame: EncryptionResponse, link: Link | None) -> None:
@@ -126,7 +117,7 @@ class LeSecurity(Feature):
         if connection is not None and connection.handle in self.central_pending:
             del self.central_pending[connection.handle]
             self.controller.send_event(
-                encryption_change(frame.reason, connection.handle, int(connection.encrypted))
+                hci.EncryptionChange(frame.reason, connection.handle, int(connection.encrypted))
             )
 
     # -- peripheral ----------------------------------------------------------------------
@@ -138,53 +129,46 @@ class LeSecurity(Feature):
             return
         self.peripheral_pending[connection.handle] = frame.skd_central
         self.controller.send_event(
-            le_event(
-                LeSubevent.LONG_TERM_KEY_REQUEST,
-                struct.pack("<H8sH", connection.handle, frame.rand, frame.ediv),
-            )
+            hci.LeLongTermKeyRequest(connection.handle, frame.rand, frame.ediv)
         )
 
-    def _pending_peripheral(self, cmd: Command, with_key: bool) -> tuple[Connection, bytes, bytes]:
-        reader = cmd.reader()
-        handle = reader.u16()
-        ltk = reader.take(16) if with_key else b""
-        reader.done()
-        echo = struct.pack("<H", handle)
+    def _pending_peripheral(self, handle: int) -> tuple[Connection, bytes]:
         connection = self.controller.connections.get(handle)
         if connection is None or not connection.is_le:
-            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER, echo)
+            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER, connection_handle=handle)
         skd_central = self.peripheral_pending.pop(handle, None)
         if skd_central is None:
-            raise CommandError(Status.COMMAND_DISALLOWED, echo)
-        return connection, skd_central, ltk
+            raise CommandError(Status.COMMAND_DISALLOWED, connection_handle=handle)
+        return connection, skd_central
 
-    @command(0x201A, "LE_Long_Term_Key_Request_Reply", return_size=2)
-    def le_long_term_key_request_reply(self, cmd: Command) -> bytes:
-        connection, skd_central, ltk = self._pending_peripheral(cmd, with_key=True)
+    @handles(hci.LeLongTermKeyRequestReply)
+    def le_long_term_key_request_reply(
+        self, command: hci.LeLongTermKeyRequestReply
+    ) -> hci.ConnectionHandleReturn:
+        connection, skd_central = self._pending_peripheral(command.connection_handle)
         skd_peripheral = crypto.random_bytes(8)
-        key = session_key(crypto.reverse(ltk), skd_peripheral, skd_central)
+        key = session_key(crypto.reverse(command.long_term_key), skd_peripheral, skd_central)
         response = EncryptionResponse(skd_peripheral, crypto.e(key, _PROOF_BLOCK))
         self.controller.air.send_on_link(connection.link, self.controller, response)
-        return struct.pack("<H", connection.handle)
+        return hci.ConnectionHandleReturn(Status.SUCCESS, connection.handle)
 
-    @command(0x201B, "LE_Long_Term_Key_Request_Negative_Reply", return_size=2)
-    def le_long_term_key_request_negative_reply(self, cmd: Command) -> bytes:
-        connection, _, _ = self._pending_peripheral(cmd, with_key=False)
+    @handles(hci.LeLongTermKeyRequestNegativeReply)
+    def le_long_term_key_request_negative_reply(
+        self, command: hci.LeLongTermKeyRequestNegativeReply
+    ) -> hci.ConnectionHandleReturn:
+        connection, _ = self._pending_peripheral(command.connection_handle)
         reject = EncryptionReject(Status.PIN_OR_KEY_MISSING)
         self.controller.air.send_on_link(connection.link, self.controller, reject)
-        return struct.pack("<H", connection.handle)
+        return hci.ConnectionHandleReturn(Status.SUCCESS, connection.handle)
 
     # -- cryptographic helpers -----------------------------------------------------------
 
-    @command(0x2017, "LE_Encrypt", return_size=16)
-    def le_encrypt(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        key, plaintext = reader.take(16), reader.take(16)
-        reader.done()
+    @handles(hci.LeEncrypt)
+    def le_encrypt(self, command: hci.LeEncrypt) -> hci.LeEncryptReturn:
         # HCI carries both least significant octet first; e() works MSB first.
-        return crypto.reverse(crypto.e(crypto.reverse(key), crypto.reverse(plaintext)))
+        key, plaintext = crypto.reverse(command.key), crypto.reverse(command.plaintext_data)
+        return hci.LeEncryptReturn(Status.SUCCESS, crypto.reverse(crypto.e(key, plaintext)))
 
-    @command(0x2018, "LE_Rand", return_size=8)
-    def le_rand(self, cmd: Command) -> bytes:
-        cmd.reader().done()
-        return crypto.random_bytes(8)
+    @handles(hci.LeRand)
+    def le_rand(self, command: hci.LeRand) -> hci.LeRandReturn:
+        return hci.LeRandReturn(Status.SUCCESS, crypto.random_bytes(8))
