@@ -84,3 +84,19 @@ class ConnectionTimeoutError(ConnectionFailedError):
 
 class ControllerNotReadyError(ControllerError):
     """Bring-up failed, so the controller cannot be used."""
+
+
+class ProtocolError(BluetrioError):
+    """A protocol state machine was asked for a transition its table does not allow."""
+
+
+class SecurityStateError(ProtocolError):
+    """A security state machine (``bluetrio.actors.btm.states``) refused an event.
+
+    ``state`` and ``event`` are the enum members that the transition table has no entry for.
+    """
+
+    def __init__(self, state: object, event: object) -> None:
+        super().__init__(f"{event!s} is not allowed in {state!s}")
+        self.state = state
+        self.event = event

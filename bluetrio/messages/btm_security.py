@@ -8,7 +8,11 @@ security core (``bluetrio.actors.btm.security``). Directions:
   the ``...Rsp`` answers to prompts, :class:`StoreBondRsp`;
 * btm → app: :class:`PairCnf`, prompts (:class:`UserConfirmInd`, :class:`PasskeyEntryInd`,
   :class:`OobDataInd`), :class:`PasskeyDisplayInd`, :class:`PromptCancelledInd`,
-  :class:`StoreBondReq`, :class:`LinkSecuredInd`, :class:`BondRefusedInd`.
+  :class:`StoreBondReq`, :class:`LinkSecuredInd`, :class:`BondRefusedInd`;
+* any layer → btm → that layer: :class:`LinkSecurityReq` / :class:`LinkSecurityCnf`, "make
+  this link meet this :class:`SecurityRequirement`" (what L2CAP asks before opening a
+  channel to a protected service, Vol 3 Part C 5.2.2.5). :class:`PairReq` and
+  :class:`LinkSecurityReq` are answered to whoever sent them.
 
 Prompts are matched to their answers by ``prompt_id`` rather than ``token``: the app port
 hands any message whose ``token`` is awaited to that waiter, and a prompt must never be
@@ -107,6 +111,46 @@ class SecurityMessage(Message):
     """Base of every message the BTM core hands to its security core."""
 
 
+MIN_KEY_SIZE = 7  # octets (Vol 2 Part H 4.2: the smallest encryption key size)
+
+
+@attrs.frozen
+class SecurityRequirement:
+    """What a service needs of a BR/EDR link (Security Mode 4 levels, Vol 3 Part C 5.2.2.8).
+
+    BR/EDR encryption needs a link key, so encryption implies authentication; MITM
+    protection (an authenticated key, level 3) and Secure Connections (P-256 key with
+    AES-CCM, level 4) imply both. With neither authentication nor encryption (levels 0 and
+    1) every link meets the requirement at once.
+    """
+
+    authentication: bool = True
+    encryption: bool = True
+    mitm: bool = False
+    secure_connections: bool = False
+    min_key_size: int = MIN_KEY_SIZE
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("authentication", "encryption", "mitm", "secure_connections"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidArgumentError(f"{name} must be True or False")
+        size = self.min_key_size
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise InvalidArgumentError(f"min_key_size must be an int, got {size!r}")
+        if not MIN_KEY_SIZE <= size <= MAX_KEY_SIZE:
+            raise InvalidArgumentError(f"min_key_size is 7..16 octets, got {size}")
+        if (self.encryption or self.mitm or self.secure_connections) and not self.authentication:
+            raise InvalidArgumentError(
+                "BR/EDR encryption, MITM and Secure Connections all need authentication"
+            )
+        if (self.mitm or self.secure_connections) and not self.encryption:
+            raise InvalidArgumentError("MITM and Secure Connections levels need encryption")
+
+    @property
+    def needs_security(self) -> bool:
+        return self.authentication
+
+
 # -- app → btm ---------------------------------------------------------------------------------
 
 
@@ -130,6 +174,19 @@ class PairReq(SecurityMessage):
 
     token: int
     address: Address
+
+
+@attrs.frozen
+class LinkSecurityReq(SecurityMessage):
+    """Make link ``handle`` meet ``requirement``, authenticating (pairing if needed) and
+    encrypting it; Bluedroid's ``btm_sec_l2cap_access_req``.
+
+    Answered by :class:`LinkSecurityCnf` with the same ``token``, sent to the requester.
+    """
+
+    token: int
+    handle: int
+    requirement: SecurityRequirement = SecurityRequirement()
 
 
 @attrs.frozen
@@ -181,6 +238,20 @@ class PairCnf(SecurityMessage):
     model: AssociationModel | None = None
     key_type: LinkKeyType | None = None
     used_stored_key: bool = False
+    key_size: int | None = None
+    error: str | None = None
+
+
+@attrs.frozen
+class LinkSecurityCnf(SecurityMessage):
+    """Outcome of :class:`LinkSecurityReq`: ``status`` 0 when the link meets the requirement;
+    otherwise an HCI status (0x2F Insufficient Security when the link is secured but short of
+    what was asked, 0x02 when there is no such link) and ``error`` says why."""
+
+    token: int
+    handle: int
+    status: int
+    key_type: LinkKeyType | None = None
     key_size: int | None = None
     error: str | None = None
 

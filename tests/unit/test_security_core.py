@@ -115,7 +115,7 @@ class Harness:
         for key, deadline in sorted(self.timers.items(), key=lambda item: item[1]):
             if deadline <= self.now and key in self.timers:
                 del self.timers[key]
-                self.apply(self.core.on_message("btm", TimerExpired(key), self.now))
+                self.apply(self.core.on_timer(TimerExpired(key), self.now))
 
     def sent(self, kind: type) -> list[Any]:
         return [c for c in self.commands if isinstance(c, kind)]

@@ -5,7 +5,12 @@ Layout (one job per module): :mod:`.core` dispatches; :mod:`.commands` issues HC
 :mod:`.bringup` configures the controller; :mod:`.le` advertising, scanning, central
 connections; :mod:`.bredr` inquiry, paging, accepting, remote names; :mod:`.links` the ACL
 database; :mod:`.devices` the device records; :mod:`.privacy` our RPA and peer resolution;
-:mod:`.config` the settings.
+:mod:`.config` the settings; :mod:`.timer_owners` the typed owners of BTM's timers.
+Security: :mod:`.security` dispatches to :mod:`.security_policy` (the rules),
+:mod:`.key_database` (bonds' keys), :mod:`.link_security` (authenticate and encrypt a link),
+:mod:`.ssp` (Secure Simple Pairing) with :mod:`.prompts` (the user's answers),
+:mod:`.le_keys` (LE LTK replies); per-link state in :mod:`.security_records`, its
+transition tables in :mod:`.states`.
 
 Sending HCI commands (for every BTM module and for the security core)
 --------------------------------------------------------------------
@@ -25,24 +30,13 @@ runs with a :class:`~.commands.CommandOutcome` when the HciCommandCnf arrives
 parameters). The core routes every HciCommandCnf to the issuer, so a module never sees raw
 tokens.
 
-Security delegation contract
-----------------------------
-:class:`~.core.BtmCore` takes ``security`` (any object with the four methods below) or, when
-None, builds ``bluetrio.actors.btm.security.SecurityCore(commands=..., config=..., links=...,
-devices=...)`` if that module exists (``commands``: the CommandIssuer; ``config``: the
-:class:`~.config.SecurityConfig`; ``links``: the :class:`~.links.AclDatabase`, read-only;
-``devices``: the :class:`~.devices.DeviceRecords`). Without it BTM runs with no security.
-
-* ``on_hci_event(event, now) -> Effects`` receives the security events listed in
-  :data:`~.core.SECURITY_EVENTS` (link keys, IO capabilities, confirmations, passkeys, OOB,
-  SSP/authentication complete, encryption change v1/v2 and key refresh, PIN, keypress, LE LTK
-  request). BTM updates the link's ``encrypted`` flag itself before forwarding encryption
-  changes.
-* ``on_message(sender, message, now) -> Effects`` receives every message whose class derives
-  from ``bluetrio.messages.btm_security.SecurityMessage``.
-* ``on_link_up(link, now) -> Effects`` and ``on_link_down(handle, reason, now) -> Effects`` are
-  called after the ACL database changed, before LinkUpInd/LinkDownInd go out.
-
-Effects are the usual ones (``Send``, ``StartTimer`` with a :class:`TimerKey` whose owner is a
-tuple starting with ``"security"`` — BTM routes such ``TimerExpired`` to ``on_message``).
+Security
+--------
+:class:`~.core.BtmCore` builds a :class:`~.security.SecurityCore` (or takes one) and hands it
+the events of :data:`~.security.SECURITY_EVENTS`, every message deriving from
+``bluetrio.messages.btm_security.SecurityMessage``, the expiry of timers whose owner is a
+:class:`~.timer_owners.SecurityTimer`, and link up/down (after the ACL database changed,
+before LinkUpInd/LinkDownInd go out). BTM updates the link's ``encrypted`` flag itself before
+forwarding encryption changes. Requests (:class:`PairReq`, :class:`LinkSecurityReq`) are
+answered to their sender; prompts, bonds to store and notices go to the app.
 """

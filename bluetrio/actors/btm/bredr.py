@@ -11,6 +11,7 @@ import attrs
 
 from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome
 from bluetrio.actors.btm.devices import DeviceRecords
+from bluetrio.actors.btm.timer_owners import PageTimer
 from bluetrio.actors.effects import CancelTimer, Effects, Send, StartTimer, TimerKey
 from bluetrio.address import Address
 from bluetrio.errors import DecodeError
@@ -218,7 +219,7 @@ class BrEdrManager:
                     ),
                 )
             ]
-        page = _Page(sender, request, TimerKey(("btm", "page", address), "timeout"))
+        page = _Page(sender, request, TimerKey(PageTimer(address), "timeout"))
         self.pages[address] = page
         command = hci.CreateConnection(address, ACL_PACKET_TYPES, PAGE_SCAN_R1, 0, 0, 1)
 

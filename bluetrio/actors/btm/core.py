@@ -1,13 +1,16 @@
 """The BTM core: dispatches HCI events, command answers, timers and requests to the module
-that owns them, and keeps the ACL database and device records (seed 001's
-``btm_ble_conn_complete`` → ``btm_sec_alloc_dev`` → ``btm_acl_created`` flow)."""
+that owns them, and keeps the ACL database and device records (Bluedroid's
+``btm_ble_conn_complete`` → ``btm_sec_alloc_dev`` → ``btm_acl_created`` flow).
+
+Values from the wire are checked before they become enums; one that is out of range on an
+event of a live link affects that link only (it is logged and the link disconnected).
+"""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from bluetrio import crypto
 from bluetrio.actors.btm.bredr import BrEdrManager
@@ -16,9 +19,16 @@ from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome, Sequence
 from bluetrio.actors.btm.config import StackConfig
 from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.btm.devices import DeviceRecords
-from bluetrio.actors.btm.le import CONNECT_TIMER, LeManager
+from bluetrio.actors.btm.le import LeManager
 from bluetrio.actors.btm.links import AclDatabase
-from bluetrio.actors.btm.privacy import ROTATION_TIMER, LocalPrivacy
+from bluetrio.actors.btm.privacy import LocalPrivacy
+from bluetrio.actors.btm.security import SECURITY_EVENTS, SecurityCore
+from bluetrio.actors.btm.timer_owners import (
+    LeConnectTimer,
+    PageTimer,
+    RpaRotationTimer,
+    SecurityTimer,
+)
 from bluetrio.actors.effects import ConnectionFaultInd, Effects, Send, TimerExpired
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
@@ -49,6 +59,7 @@ from bluetrio.messages.btm import (
     SetDiscoverableReq,
     StartBringUpReq,
 )
+from bluetrio.messages.btm_security import SecurityMessage
 from bluetrio.messages.hci_service import ControllerErrorInd, HciCommandCnf, HciEventInd
 
 logger = logging.getLogger(__name__)
@@ -59,16 +70,6 @@ COMMAND_DISALLOWED = 0x0C
 LOCAL_TEARDOWN_REASON = 0x13  # Remote User Terminated Connection (Vol 4 Part E 7.1.6)
 LINK_TYPE_ACL = 0x01
 LMP_EXTENDED_FEATURES_BIT = 63  # Vol 2 Part C 3.3
-
-# Events BTM hands to the security core (see the package docstring).
-SECURITY_EVENTS: tuple[type[Any], ...] = (
-    hci.LinkKeyRequest, hci.LinkKeyNotification, hci.IoCapabilityRequest,
-    hci.IoCapabilityResponse, hci.UserConfirmationRequest, hci.UserPasskeyRequest,
-    hci.UserPasskeyNotification, hci.RemoteOobDataRequest, hci.SimplePairingComplete,
-    hci.AuthenticationComplete, hci.EncryptionChange, hci.EncryptionChangeV2,
-    hci.EncryptionKeyRefreshComplete, hci.PinCodeRequest, hci.KeypressNotification,
-    hci.LeLongTermKeyRequest,
-)  # fmt: skip
 
 # Events BTM notes without acting on them (no feature of this stack depends on them yet).
 NOTED_EVENTS: tuple[type[Any], ...] = (
@@ -81,19 +82,11 @@ NOTED_EVENTS: tuple[type[Any], ...] = (
 )  # fmt: skip
 
 
-class SecurityDelegate(Protocol):
-    def on_hci_event(self, event: Any, now: float) -> Effects: ...
-    def on_message(self, sender: str, message: Message, now: float) -> Effects: ...
-    def on_link_up(self, link: AclLink, now: float) -> Effects: ...
-    def on_link_down(self, handle: int, reason: int, now: float) -> Effects: ...
-
-
-def _optional_class(module: str, name: str) -> Any | None:
+def role_from_wire(value: int) -> Role | None:
+    """Role (Vol 4 Part E 7.7.65.1) or New_Role (7.7.18); None for a reserved value."""
     try:
-        return getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
+        return Role(value)
+    except ValueError:
         return None
 
 
@@ -104,7 +97,7 @@ class BtmCore:
         self,
         config: StackConfig | None = None,
         *,
-        security: SecurityDelegate | None = None,
+        security: SecurityCore | None = None,
         l2cap: str | None = None,
         app: str = "app",
         hci_actor: str = "hci",
@@ -126,17 +119,9 @@ class BtmCore:
         self._bringup: SequenceRunner | None = None
         self._disconnect_waiters: dict[int, list[tuple[str, int]]] = {}
         self._update_waiters: dict[int, list[tuple[str, int]]] = {}
-        self._security_message: type[Any] | None = _optional_class(
-            "bluetrio.messages.btm_security", "SecurityMessage"
+        self.security = security or SecurityCore(
+            commands=self.commands, config=self.config.security, app=app
         )
-        if security is None:
-            factory = _optional_class("bluetrio.actors.btm.security", "SecurityCore")
-            if factory is not None:
-                security = factory(
-                    commands=self.commands, config=self.config.security,
-                    links=self.links, devices=self.devices,
-                )  # fmt: skip
-        self.security = security
         self._events: dict[type[Any], Callable[[Any, float], Effects]] = {
             hci.ConnectionComplete: self._on_bredr_connection_complete,
             hci.LeConnectionComplete: self._on_le_connection_complete,
@@ -206,10 +191,7 @@ class BtmCore:
         if kind is ConnectionFaultInd:
             handle = message.handle  # type: ignore[attr-defined]
             return self.commands.send(hci.Disconnect(handle, LOCAL_TEARDOWN_REASON))
-        if self._security_message is not None and isinstance(message, self._security_message):
-            if self.security is None:
-                logger.warning("btm: %s but no security core; ignored", message.summary())
-                return []
+        if isinstance(message, SecurityMessage):
             return self.security.on_message(sender, message, now)
         logger.warning("btm: unexpected %s from %s; ignored", message.summary(), sender)
         return []
@@ -273,17 +255,16 @@ class BtmCore:
 
     # -- timers --------------------------------------------------------------------------------
     def _on_timer(self, expired: TimerExpired, now: float) -> Effects:
-        key = expired.key
-        if key == CONNECT_TIMER:
-            return self.le.on_connect_timeout(now)
-        if key == ROTATION_TIMER and self.privacy is not None:
-            return self.privacy.rotate(now, self.le.radio_idle)
-        owner = key.owner
-        if isinstance(owner, tuple) and owner[:2] == ("btm", "page"):
-            return self.bredr.on_page_timeout(owner[2], now)
-        if isinstance(owner, tuple) and owner[:1] == ("security",) and self.security is not None:
-            return self.security.on_message(self.name, expired, now)
-        logger.debug("btm: stale timer %s", key)
+        match expired.key.owner:
+            case LeConnectTimer():
+                return self.le.on_connect_timeout(now)
+            case RpaRotationTimer() if self.privacy is not None:
+                return self.privacy.rotate(now, self.le.radio_idle)
+            case PageTimer(address=address):
+                return self.bredr.on_page_timeout(address, now)
+            case SecurityTimer():
+                return self.security.on_timer(expired, now)
+        logger.debug("btm: stale timer %s", expired.key)
         return []
 
     # -- requests --------------------------------------------------------------------------------
@@ -363,9 +344,14 @@ class BtmCore:
 
     # -- links -------------------------------------------------------------------------------------
     def _on_le_connection_complete(self, event: Any, now: float) -> Effects:
-        central = event.role == Role.CENTRAL
-        pending, effects = self.le.take_pending_connect(event.status, central)
-        if event.status != 0:
+        role = role_from_wire(event.role)
+        if role is None and event.status == 0:
+            # Which side we are decides who may do what on the link (Vol 6 Part B 4.5):
+            # unknown, the link cannot be used. A pending attempt ends with its own timer.
+            handle = event.connection_handle
+            return self._distrust(handle, f"connection complete with reserved Role {event.role}")
+        pending, effects = self.le.take_pending_connect(event.status, role is Role.CENTRAL)
+        if event.status != 0 or role is None:
             return effects
         address: Address = event.peer_address
         peer_rpa = getattr(event, "peer_resolvable_private_address", None)
@@ -377,10 +363,10 @@ class BtmCore:
         else:
             resolved, was_resolved = self.le.peer_identity(address)
             identity = resolved if was_resolved else None
-        if not central:
+        if role is Role.PERIPHERAL:
             self.le.on_connected_as_peripheral()
         link = AclLink(
-            event.connection_handle, LinkTransport.LE, address, Role(event.role), identity,
+            event.connection_handle, LinkTransport.LE, address, role, identity,
             interval=event.connection_interval, latency=event.peripheral_latency,
             supervision_timeout=event.supervision_timeout,
         )  # fmt: skip
@@ -423,9 +409,7 @@ class BtmCore:
         if link.identity is not None and link.address != link.identity:
             record.last_private_address = link.address
         self.devices.attach_handle(record, link.handle)
-        effects: Effects = []
-        if self.security is not None:
-            effects += self.security.on_link_up(link, now)
+        effects = self.security.on_link_up(link, now)
         return effects + self._to_link_users(LinkUpInd(link))
 
     def _to_link_users(self, message: Message) -> Effects:
@@ -450,9 +434,7 @@ class BtmCore:
 
     def _link_gone(self, link: AclLink, reason: int, now: float) -> Effects:
         self.devices.detach_handle(link.handle)
-        effects: Effects = []
-        if self.security is not None:
-            effects += self.security.on_link_down(link.handle, reason, now)
+        effects = self.security.on_link_down(link.handle, reason, now)
         return effects + self._to_link_users(LinkDownInd(link.handle, reason))
 
     def _changed(self, handle: int, **changes: Any) -> Effects:
@@ -467,7 +449,16 @@ class BtmCore:
         link = self.links.by_address(event.bd_addr, LinkTransport.BR_EDR)
         if link is None:
             return []
-        return self._changed(link.handle, role=Role(event.new_role))
+        role = role_from_wire(event.new_role)
+        if role is None:
+            why = f"Role_Change with reserved New_Role {event.new_role}"
+            return self._distrust(link.handle, why)
+        return self._changed(link.handle, role=role)
+
+    def _distrust(self, handle: int, why: str) -> Effects:
+        """An event of link ``handle`` made its state unknowable: disconnect that link."""
+        logger.warning("btm: link 0x%04X: %s; disconnecting it", handle, why)
+        return self.commands.send(hci.Disconnect(handle, LOCAL_TEARDOWN_REASON), self._log_failure)
 
     def _on_remote_features(self, event: Any, now: float) -> Effects:
         link = self.links.get(event.connection_handle)
@@ -520,9 +511,6 @@ class BtmCore:
             effects += self._changed(
                 event.connection_handle, encrypted=bool(event.encryption_enabled), key_size=key_size
             )
-        if self.security is None:
-            logger.info("btm: %s but no security core; ignored", type(event).__name__)
-            return effects
         return effects + self.security.on_hci_event(event, now)
 
     def _on_noted_event(self, event: Any, now: float) -> Effects:

@@ -1,4 +1,4 @@
-"""Device and security records: the ``tBTM_SEC_DEV_REC`` analogue (seed 001).
+"""Device and security records: the analogue of Bluedroid's ``tBTM_SEC_DEV_REC``.
 
 A bounded pool with one record per peer identity. When it is full, allocating a record
 evicts the oldest record that is not paired (and not connected); only when every record is

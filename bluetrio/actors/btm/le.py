@@ -15,6 +15,7 @@ import attrs
 from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome, SequenceRunner
 from bluetrio.actors.btm.controller_info import CommandSequence, Query
 from bluetrio.actors.btm.devices import DeviceRecords, identity_key
+from bluetrio.actors.btm.timer_owners import LeConnectTimer
 from bluetrio.actors.effects import CancelTimer, Effects, Send, StartTimer, TimerKey
 from bluetrio.address import Address, AddressType
 from bluetrio.errors import DecodeError
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 COMMAND_DISALLOWED = 0x0C  # Vol 1 Part F 1.3
 UNKNOWN_CONNECTION_ID = 0x02  # status of a cancelled LE_Create_Connection (Vol 4 Part E 7.8.13)
 CONNECTION_TIMEOUT_STATUS = 0x08  # "Connection Timeout" reported for our own timeout
-CONNECT_TIMER = TimerKey(("btm", "le_connect"), "timeout")
+CONNECT_TIMER = TimerKey(LeConnectTimer(), "timeout")
 
 # Legacy advertising PDU types (Vol 4 Part E 7.8.5) by (connectable, scannable).
 LEGACY_ADVERTISING_TYPES = {
@@ -290,7 +291,8 @@ class LeManager:
         return ScanReport(address, rssi_value, data, connectable, scannable, False, resolved)
 
     def peer_identity(self, address: Address) -> tuple[Address, bool]:
-        """The identity behind ``address`` when an IRK we hold resolves it (seed 001)."""
+        """The identity behind ``address`` when a peer IRK we hold resolves it (Vol 3 Part C
+        10.8.2.3)."""
         if address.type >= 0x02:  # the controller resolved it already (7.7.65.10)
             return identity_key(address), True
         record = self.devices.resolve(address)

@@ -1,5 +1,5 @@
 """The ACL database (Bluedroid's ``btm_cb.acl_db``): one :class:`AclLink` per connection
-handle; L2CAP joins its link control blocks to it by handle (seed 001)."""
+handle; L2CAP joins its link control blocks to it by handle."""
 
 from __future__ import annotations
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bluetrio import crypto
+from bluetrio.actors.btm.timer_owners import RpaRotationTimer
 from bluetrio.actors.effects import Effects, StartTimer, TimerKey
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 
-ROTATION_TIMER = TimerKey(("btm", "privacy"), "rotate")
+ROTATION_TIMER = TimerKey(RpaRotationTimer(), "rotate")
 
 CommandSender = Callable[[object], Effects]
 
