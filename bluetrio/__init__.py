@@ -1,36 +1,125 @@
-"""bluetrio: a Bluetooth host stack (BR/EDR and LE) for Trio, with its own virtual controller."""
+"""bluetrio: a Bluetooth host stack (BR/EDR and LE) for Trio, with its own virtual controller.
 
+Everything an application uses is importable from here: :func:`open_stack` and the
+:class:`Stack` it yields, the live :class:`Link`, the value types of addresses, advertising
+data, scan and inquiry results, pairing (:class:`PairingDelegate`) and bonds
+(:class:`KeyStore`), and every error (all defined in :mod:`bluetrio.errors`, all derived from
+:class:`BluetrioError`).
+"""
+
+from bluetrio.actors.app_port import Mailbox
+from bluetrio.actors.btm.config import SecurityConfig, StackConfig
+from bluetrio.actors.btm.controller_info import ControllerInfo
+from bluetrio.actors.faults import FaultPolicy
 from bluetrio.address import Address, AddressType
 from bluetrio.errors import (
     BluetrioError,
     ConnectionClosedError,
+    ConnectionFailedError,
+    ConnectionTimeoutError,
     ControllerError,
+    ControllerNotReadyError,
     DecodeError,
     HciError,
     HciTimeout,
     InvalidArgumentError,
+    InvalidPublicKeyError,
+    KeyStoreError,
+    PairingError,
+    ReflectedPublicKeyError,
     StackError,
+    TraceFileError,
     TransportError,
     TransportSpecError,
+    WeakerKeyError,
 )
-from bluetrio.stack import Stack, StackConfig, open_stack
+from bluetrio.keystore import Bond, JsonKeyStore, KeyStore, LinkKeyType, MemoryKeyStore
+from bluetrio.link import IncomingLinks, Link
+from bluetrio.messages.ad import (
+    AdvertisingData,
+    Appearance,
+    Flags,
+    LocalName,
+    ManufacturerData,
+    ServiceData,
+    ServiceUuids,
+    TxPowerLevel,
+)
+from bluetrio.messages.btm import (
+    ConnectionPolicy,
+    InquiryResult,
+    LeConnectionParameters,
+    LinkTransport,
+    Role,
+    ScanReport,
+    SecurityLevel,
+)
+from bluetrio.messages.btm_security import AssociationModel, IoCapability, PeerOobData
+from bluetrio.pairing import PairingDelegate, PairingResult, TerminalPairingDelegate
+from bluetrio.stack import KeyStoreFactory, ScanReports, Stack, open_stack
+from bluetrio.tracing.recorder import TraceRecorder
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Address",
     "AddressType",
+    "AdvertisingData",
+    "Appearance",
+    "AssociationModel",
     "BluetrioError",
+    "Bond",
     "ConnectionClosedError",
+    "ConnectionFailedError",
+    "ConnectionPolicy",
+    "ConnectionTimeoutError",
     "ControllerError",
+    "ControllerInfo",
+    "ControllerNotReadyError",
     "DecodeError",
+    "FaultPolicy",
+    "Flags",
     "HciError",
     "HciTimeout",
+    "IncomingLinks",
+    "InquiryResult",
     "InvalidArgumentError",
+    "InvalidPublicKeyError",
+    "IoCapability",
+    "JsonKeyStore",
+    "KeyStore",
+    "KeyStoreError",
+    "KeyStoreFactory",
+    "LeConnectionParameters",
+    "Link",
+    "LinkKeyType",
+    "LinkTransport",
+    "LocalName",
+    "Mailbox",
+    "ManufacturerData",
+    "MemoryKeyStore",
+    "PairingDelegate",
+    "PairingError",
+    "PairingResult",
+    "PeerOobData",
+    "ReflectedPublicKeyError",
+    "Role",
+    "ScanReport",
+    "ScanReports",
+    "SecurityConfig",
+    "SecurityLevel",
+    "ServiceData",
+    "ServiceUuids",
     "Stack",
     "StackConfig",
     "StackError",
+    "TerminalPairingDelegate",
+    "TraceFileError",
+    "TraceRecorder",
     "TransportError",
     "TransportSpecError",
+    "TxPowerLevel",
+    "WeakerKeyError",
+    "__version__",
     "open_stack",
 ]

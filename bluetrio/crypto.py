@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bluetrio.errors import BluetrioError, InvalidArgumentError
+from bluetrio.errors import InvalidArgumentError, InvalidPublicKeyError, ReflectedPublicKeyError
 
 __all__ = [
     "DEBUG_PRIVATE_KEY",
@@ -63,14 +63,6 @@ __all__ = [
     "ssp_f3",
     "ssp_g",
 ]
-
-
-class InvalidPublicKeyError(BluetrioError):
-    """A peer's public key is not a valid point of the curve (Core 5.4 Vol 3 Part H 2.3.5.6.1)."""
-
-
-class ReflectedPublicKeyError(InvalidPublicKeyError):
-    """A peer sent back our own public key, which is an attack on the key exchange."""
 
 
 # --------------------------------------------------------------------------------------------

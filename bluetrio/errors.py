@@ -100,3 +100,34 @@ class SecurityStateError(ProtocolError):
         super().__init__(f"{event!s} is not allowed in {state!s}")
         self.state = state
         self.event = event
+
+
+class PairingError(HciError):
+    """Pairing, authentication or encryption of a link failed; ``status`` is the HCI code."""
+
+
+class KeyStoreError(BluetrioError):
+    """The bond store cannot be read or written, or refused a bond."""
+
+
+class WeakerKeyError(KeyStoreError):
+    """A new bond is weaker than the stored one it would replace (CVE-2020-15802)."""
+
+
+class InvalidPublicKeyError(BluetrioError):
+    """A peer's public key is not a valid point of the curve (Core 5.4 Vol 3 Part H 2.3.5.6.1)."""
+
+
+class ReflectedPublicKeyError(InvalidPublicKeyError):
+    """A peer sent back our own public key, which is an attack on the key exchange."""
+
+
+class TraceFileError(InvalidArgumentError):
+    """A trace file could not be read; the message names the file and, if known, the line."""
+
+    def __init__(self, source: str, line: int | None, reason: str) -> None:
+        where = source if line is None else f"{source}, line {line}"
+        super().__init__(f"{where}: {reason}")
+        self.source = source
+        self.line = line
+        self.reason = reason

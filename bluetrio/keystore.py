@@ -40,7 +40,7 @@ from bluetrio.bonds import (
     Transport,
     identity_key,
 )
-from bluetrio.errors import BluetrioError, InvalidArgumentError
+from bluetrio.errors import InvalidArgumentError, KeyStoreError, WeakerKeyError
 
 __all__ = [
     "JsonKeyStore",
@@ -49,14 +49,6 @@ __all__ = [
     "MemoryKeyStore",
     "WeakerKeyError",
 ]
-
-
-class KeyStoreError(BluetrioError):
-    """The bond store cannot be read or written, or refused a bond."""
-
-
-class WeakerKeyError(KeyStoreError):
-    """A new bond is weaker than the stored one it would replace (CVE-2020-15802)."""
 
 
 class KeyStore(abc.ABC):

@@ -4,13 +4,13 @@ The security core (``bluetrio.actors.btm.security``) is sans-IO: when pairing ne
 it sends a prompt to the application port and waits (with a time limit) for the answer.
 :func:`serve_pairing_delegate` is the task that answers those prompts by awaiting a
 :class:`PairingDelegate`, and persists the bonds the core reports through a
-:class:`~bluetrio.keystore.KeyStore`. :func:`pair` asks the core to authenticate and encrypt a
-BR/EDR link, pairing first when there is no bond.
+:class:`~bluetrio.keystore.KeyStore`; ``open_stack`` runs it when given a delegate or a key
+store. :class:`PairingDelegate` is the one interface for every transport.
 
-    async with trio.open_nursery() as nursery:
-        await nursery.start(serve_pairing_delegate, stack.app, MyDelegate(), keystore)
-        result = await pair(stack.app, address)
-        print(result.model, result.key_type)
+    async with bluetrio.open_stack("usb:0", pairing_delegate=MyDelegate()) as stack:
+        async with stack.connect(address, transport=LinkTransport.BR_EDR) as link:
+            result = await link.pair()          # or: await stack.pair(address)
+            print(result.model, result.key_type, link.encrypted)
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from typing import TextIO, TypeVar
 import attrs
 import trio
 
-from bluetrio.actors.app_port import AppPort
+from bluetrio.actors.app_port import AppPort, Mailbox
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKeyType
-from bluetrio.errors import HciError
+from bluetrio.errors import InvalidArgumentError, PairingError
 from bluetrio.keystore import KeyStore, KeyStoreError, MemoryKeyStore, WeakerKeyError
 from bluetrio.messages import hci
-from bluetrio.messages.base import Message
 from bluetrio.messages.btm_security import (
     MAX_PASSKEY,
     AssociationModel,
@@ -37,7 +36,6 @@ from bluetrio.messages.btm_security import (
     OobDataInd,
     OobDataRsp,
     PairCnf,
-    PairReq,
     PasskeyDisplayInd,
     PasskeyEntryInd,
     PasskeyEntryRsp,
@@ -60,7 +58,7 @@ __all__ = [
     "PairingResult",
     "PeerOobData",
     "TerminalPairingDelegate",
-    "pair",
+    "derive_io_capability",
     "serve_pairing_delegate",
 ]
 
@@ -70,13 +68,9 @@ BTM = "btm"
 T = TypeVar("T")
 
 
-class PairingError(HciError):
-    """Pairing, authentication or encryption of a link failed; ``status`` is the HCI code."""
-
-
 @attrs.frozen
 class PairingResult:
-    """A link authenticated and encrypted by :func:`pair`.
+    """A link authenticated and encrypted by ``link.pair()`` or ``stack.pair(address)``.
 
     ``model`` is the association model when pairing happened, None when a bond was used.
     """
@@ -89,15 +83,56 @@ class PairingResult:
     model: AssociationModel | None
 
 
-class PairingDelegate:
-    """Answers the questions of Secure Simple Pairing; subclass it to talk to your user.
+def derive_io_capability(delegate_class: type[PairingDelegate]) -> IoCapability:
+    """The IO capability a delegate class has by what it overrides (Vol 3 Part C 5.2.2.4):
+    confirming a number needs a display and yes/no input, typing a passkey a keyboard,
+    showing one a display; nothing overridden means no input and no output."""
+    confirms = delegate_class.confirm_numeric is not PairingDelegate.confirm_numeric
+    types = delegate_class.enter_passkey is not PairingDelegate.enter_passkey
+    shows = delegate_class.display_passkey is not PairingDelegate.display_passkey
+    if types and (shows or confirms):
+        return IoCapability.KEYBOARD_DISPLAY
+    if types:
+        return IoCapability.KEYBOARD_ONLY
+    if confirms:
+        return IoCapability.DISPLAY_YES_NO
+    if shows:
+        return IoCapability.DISPLAY_ONLY
+    return IoCapability.NO_INPUT_NO_OUTPUT
 
-    The defaults suit a device without input or output: Just Works pairing is accepted
-    (it still needs the stack to be pairable, or the application to ask for it), anything
-    that needs a user is declined.
+
+class PairingDelegate:
+    """Answers the questions of pairing; subclass it to talk to your user.
+
+    The IO capability announced to the peer decides the association model, so it must be
+    true: give it to the constructor (``MyDelegate(IoCapability.DISPLAY_YES_NO)``), or
+    leave it out and it is derived from the methods the subclass overrides
+    (:func:`derive_io_capability`): a delegate that only overrides :meth:`confirm_numeric`
+    announces ``DISPLAY_YES_NO``, so the peer is asked to compare numbers instead of
+    silently pairing with Just Works.
+
+    The defaults of the methods suit a device without input or output: Just Works pairing
+    is accepted (it still needs the stack to be pairable, or the application to ask for
+    it), anything that needs a user is declined.
     """
 
-    io_capability: IoCapability = IoCapability.NO_INPUT_NO_OUTPUT
+    _io_capability: IoCapability | None = None
+
+    def __init__(self, io_capability: IoCapability | None = None) -> None:
+        if io_capability is not None:
+            self.io_capability = io_capability
+
+    @property
+    def io_capability(self) -> IoCapability:
+        if self._io_capability is not None:
+            return self._io_capability
+        return derive_io_capability(type(self))
+
+    @io_capability.setter
+    def io_capability(self, value: IoCapability) -> None:
+        if not isinstance(value, IoCapability):
+            raise InvalidArgumentError(f"io_capability must be an IoCapability, got {value!r}")
+        self._io_capability = value
 
     async def accept_pairing(self, peer: Address) -> bool:
         """Just Works: pair with ``peer`` at all? (No number to compare.)"""
@@ -139,7 +174,7 @@ class TerminalPairingDelegate(PairingDelegate):
         read_line: Callable[[str], Awaitable[str]] = _read_line,
         output: TextIO | None = None,
     ) -> None:
-        self.io_capability = io_capability
+        super().__init__(io_capability)
         self._read_line = read_line
         self._output = output
 
@@ -190,9 +225,7 @@ class _PairingService:
         self.btm = btm
         self.prompts: dict[int, trio.CancelScope] = {}
 
-    async def serve(
-        self, channel: trio.MemoryReceiveChannel[Message], nursery: trio.Nursery
-    ) -> None:
+    async def serve(self, channel: Mailbox[SecurityMessage], nursery: trio.Nursery) -> None:
         async for message in channel:
             if isinstance(message, UserConfirmInd):
                 nursery.start_soon(self._answer_confirmation, message)
@@ -289,9 +322,11 @@ async def serve_pairing_delegate(
     if keystore is None:
         keystore = MemoryKeyStore(await _local_address(app))
     bonds = tuple(await keystore.list())
-    channel = app.subscribe(lambda message: isinstance(message, SecurityMessage))
+    # Prompts are few (one per pairing in progress) and each has a time limit in the core:
+    # at the bound, the oldest is discarded and the core's time limit answers it with "no".
+    channel = app.open_mailbox(SecurityMessage)
     service = _PairingService(app, delegate, keystore, btm)
-    try:
+    with channel:
         async with trio.open_nursery() as nursery:
             app.send(
                 btm,
@@ -304,22 +339,13 @@ async def serve_pairing_delegate(
             )
             task_status.started()
             await service.serve(channel, nursery)
-    finally:
-        app.unsubscribe(channel)
 
 
-async def pair(app: AppPort, address: Address, *, btm: str = BTM) -> PairingResult:
-    """Authenticate and encrypt the BR/EDR link to ``address``, pairing if there is no bond.
-
-    The link must be up (connect first). Raises :class:`PairingError` when pairing,
-    authentication or encryption fails, or when the link is refused by the security policy
-    (key too short, Secure Connections Only, downgrade of a bond).
-    """
-    reply = await app.request(btm, PairReq(app.runtime.new_token(), address))
-    assert isinstance(reply, PairCnf)
+def pairing_result(reply: PairCnf) -> PairingResult:
+    """What a :class:`PairCnf` says, or :class:`PairingError` when it reports a failure."""
     if reply.status != 0 or reply.handle is None or reply.key_type is None:
         why = f": {reply.error}" if reply.error else ""
-        raise PairingError(reply.status, f"securing the link to {address}{why}")
+        raise PairingError(reply.status, f"securing the link to {reply.address}{why}")
     assert reply.key_size is not None
     return PairingResult(
         address=reply.address,

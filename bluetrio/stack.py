@@ -3,8 +3,10 @@
     async with bluetrio.open_stack("virtual") as stack:
         complete = await stack.command(hci.ReadBdAddr())
         info = await stack.ready()                       # bring-up (once)
-        async for report in stack.scan(duration=5): ...
-        async with stack.connect(address) as link: ...
+        async with stack.scan(duration=5) as reports:
+            async for report in reports: ...
+        async with stack.connect(address) as link: ...   # a live bluetrio.Link
+        async with stack.advertise(data), stack.accept() as link: ...
 
 Actors: hci → btu → btm; ACL data goes from hci to l2cap, or to the application while no
 L2CAP actor is registered. Bring-up runs at open when ``bring_up=True`` and otherwise on the
@@ -19,15 +21,17 @@ with a :class:`~bluetrio.errors.TransportError`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeAlias
 
 import attrs
 import trio
 
-from bluetrio.actors.app_port import AppPort
+from bluetrio import arguments
+from bluetrio.actors.app_port import AppPort, Mailbox
 from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.btm.core import BtmCore
@@ -43,19 +47,27 @@ from bluetrio.actors.runtime import (
 )
 from bluetrio.address import Address
 from bluetrio.errors import (
+    BluetrioError,
     ConnectionFailedError,
     ConnectionTimeoutError,
     ControllerNotReadyError,
     HciError,
     HciTimeout,
     InvalidArgumentError,
-    StackError,
 )
-from bluetrio.keystore import MemoryKeyStore
+from bluetrio.keystore import KeyStore, MemoryKeyStore
+from bluetrio.link import (
+    DISCONNECT_REASONS,
+    DISCONNECT_TIMEOUT,
+    REMOTE_USER_TERMINATED,
+    IncomingLinks,
+    Link,
+    LinkRegistry,
+)
+from bluetrio.messages import hci
 from bluetrio.messages.ad import AdvertisingData
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import (
-    AclLink,
     AdvertiseReq,
     AdvertiseStopReq,
     AdvertisingParameters,
@@ -85,13 +97,25 @@ from bluetrio.messages.btm import (
     SetDiscoverableReq,
     StartBringUpReq,
 )
+from bluetrio.messages.btm_security import PairCnf, PairReq
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEventInd
-from bluetrio.pairing import serve_pairing_delegate
+from bluetrio.pairing import (
+    PairingDelegate,
+    PairingResult,
+    pairing_result,
+    serve_pairing_delegate,
+)
 from bluetrio.tracing.recorder import TraceRecorder
 from bluetrio.transports import open_transport
 from bluetrio.transports.base import Packet, Transport
 from bluetrio.transports.spec import TransportSpec
 from bluetrio.transports.tap import tapped
+
+logger = logging.getLogger(__name__)
+
+# Makes the key store once the controller's address is known, e.g.
+# ``lambda address: JsonKeyStore.in_directory(directory, address)``.
+KeyStoreFactory: TypeAlias = Callable[[Address], KeyStore]
 
 
 class _StackTap:
@@ -117,13 +141,32 @@ class _StackTap:
         return self._pass(packet, "to_host", received=True)
 
 
-# Disconnect reasons a host may give (Vol 4 Part E 7.1.6).
 DEFAULT_CONNECTION_PARAMETERS = LeConnectionParameters()
-DISCONNECT_REASONS = frozenset({0x05, 0x13, 0x14, 0x15, 0x1A, 0x29, 0x3B})
+# After the device manager's own connect timer fired, the cancellation it sends needs the
+# controller's answer; the caller waits this much longer at most (Core 5.4 Vol 4 Part E
+# 7.8.13: LE_Create_Connection_Cancel answers with Command Complete, then the Connection
+# Complete of the cancelled attempt).
+CONNECT_CANCEL_GRACE = 1.0
+# Bound of every shielded clean-up that waits for the controller (stopping a scan or an
+# advertisement, cancelling a connection): a controller that does not answer is logged and
+# the application goes on.
+CLEANUP_TIMEOUT = 2.0
+# Reports waiting in a scan's mailbox; when a reader falls behind, the oldest go first.
+SCAN_BACKLOG = 1024
+# Raw HCI events waiting in an events() mailbox; the oldest go first at the bound.
+EVENTS_BACKLOG = 4096
+MAX_CONNECTION_HANDLE = 0x0EFF  # Vol 4 Part E 5.4.2
+MAX_INQUIRY_DURATION = 61.44  # Inquiry_Length 0x30 (Vol 4 Part E 7.1.1)
+CONNECTION_ACCEPT_TIMEOUT = 0x10  # Connection Accept Timeout Exceeded (Vol 1 Part F 1.3)
+CONNECTION_TIMEOUT = 0x08  # Connection Timeout (Vol 1 Part F 1.3)
+UNKNOWN_CONNECTION_ID = 0x02
+
+CommandAnswer = hci.CommandComplete | hci.CommandStatus
 
 
 class Stack:
-    """A running host stack: the runtime, its actors, and the application's port."""
+    """A running host stack: the runtime, its actors, the application's port, and the live
+    links (:class:`~bluetrio.link.Link`). Made by :func:`open_stack`."""
 
     def __init__(
         self,
@@ -132,72 +175,97 @@ class Stack:
         hci: HciCore,
         btm: BtmCore | None = None,
         btu: BtuCore | None = None,
-        keystore: Any | None = None,
-        pairing_delegate: Any | None = None,
+        keystore: KeyStore | KeyStoreFactory | None = None,
+        pairing_delegate: PairingDelegate | None = None,
     ) -> None:
         self.runtime = runtime
         self.app = app
         self.hci = hci
         self.btm = btm
         self.btu = btu
-        self.keystore = keystore
+        self.keystore: KeyStore | None = keystore if isinstance(keystore, KeyStore) else None
+        self._keystore_factory = keystore if not isinstance(keystore, KeyStore) else None
         self.pairing_delegate = pairing_delegate
+        self._registry = LinkRegistry(self, app)
+        app.when_closed(self._registry.close)
         self._pairing_served = False
         self._info: ControllerInfo | None = None
         self._failure: str | None = None
         self._ready = trio.Event()
         self._bringup_started = False
+        self._event_readers = 0
 
     # -- raw HCI -----------------------------------------------------------------------------
-    async def command(self, command: Any, *, timeout: float | None = None) -> Any:
+    async def command(
+        self, command: hci.HciCommand, *, timeout: float | None = None
+    ) -> CommandAnswer:
         """Send one HCI command and return its Command Complete (or Command Status) event.
 
         Raises :class:`HciError` when the controller answers with a non-zero status and
-        :class:`HciTimeout` when it does not answer within ``timeout`` seconds.
+        :class:`HciTimeout` when it does not answer within ``timeout`` seconds (the HCI
+        actor's ``command_timeout`` when None).
         """
+        arguments.instance("command", command, hci.HciCommand)
+        timeout = arguments.optional_seconds("timeout", timeout)
         token = self.runtime.new_token()
         reply = await self.app.request("hci", HciCommandReq(token, command, timeout))
         assert isinstance(reply, HciCommandCnf)
-        name = getattr(command, "NAME", type(command).__name__)
-        if reply.event is None:
+        name = command.NAME
+        event = reply.event
+        if event is None:
             if reply.timed_out:
                 raise HciTimeout(f"{name}: {reply.error}")
             raise HciError(0x1F, f"{name}: {reply.error}")
-        status = getattr(reply.event, "status", 0)
+        assert isinstance(event, hci.CommandComplete | hci.CommandStatus)
+        status = event.status
         if status:
             raise HciError(status, f"{name} failed")
-        return reply.event
+        return event
 
     def events(
-        self, predicate: Callable[[Any], bool] | None = None
-    ) -> trio.MemoryReceiveChannel[Message]:
-        """A channel of HCI events the stack passes up (close it to stop receiving)."""
+        self, predicate: Callable[[hci.HciEvent], bool] | None = None
+    ) -> Mailbox[HciEventInd]:
+        """A mailbox of the HCI events the stack passes up (those ``predicate`` accepts).
 
-        def matches(message: Message) -> bool:
-            return isinstance(message, HciEventInd) and (
-                predicate is None or predicate(message.event)
-            )
+        Close it (``with stack.events() as events:``, or ``events.close()``) to stop
+        receiving. It holds the newest :data:`EVENTS_BACKLOG` events unread; older ones are
+        discarded and counted in ``dropped``.
+        """
+        if predicate is not None and not callable(predicate):
+            raise InvalidArgumentError(f"predicate must be callable, got {predicate!r}")
 
+        def accepts(message: HciEventInd) -> bool:
+            event = message.event
+            return predicate is None or (isinstance(event, hci.HciEvent) and predicate(event))
+
+        box = self.app.open_mailbox(
+            HciEventInd, capacity=EVENTS_BACKLOG, accepts=accepts, on_close=self._events_closed
+        )
+        self._event_readers += 1
         if self.btu is not None:
             self.btu.mirror = (self.app.name,)
-        return self.app.subscribe(matches)
+        return box
+
+    def _events_closed(self, box: Mailbox[HciEventInd]) -> None:
+        self._event_readers -= 1
+        if self._event_readers == 0 and self.btu is not None:
+            self.btu.mirror = ()
 
     # -- bring-up ------------------------------------------------------------------------------
     async def _watch_controller(self, task_status: trio.TaskStatus[None]) -> None:
-        updates = self.app.subscribe(
-            lambda m: isinstance(m, ControllerReadyInd | ControllerFailedInd)
-        )
+        updates = self.app.open_mailbox(ControllerReadyInd, ControllerFailedInd)
         # The pairing service lives as long as this watcher, so closing the stack ends it.
-        async with trio.open_nursery() as services:
-            task_status.started()
-            async for update in updates:
-                if isinstance(update, ControllerReadyInd):
-                    self._info, self._failure = update.info, None
-                    await self._load_bonds()
-                    await self._serve_pairing(services, update.info.address)
-                elif isinstance(update, ControllerFailedInd):
-                    self._failure = update.reason
-                self._ready.set()
+        with updates:
+            async with trio.open_nursery() as services:
+                task_status.started()
+                async for update in updates:
+                    if isinstance(update, ControllerReadyInd):
+                        self._info, self._failure = update.info, None
+                        await self._load_bonds(update.info.address)
+                        await self._serve_pairing(services, update.info.address)
+                    elif isinstance(update, ControllerFailedInd):
+                        self._failure = update.reason
+                    self._ready.set()
 
     async def _serve_pairing(self, services: trio.Nursery, local_address: Address) -> None:
         """Answer pairing prompts with the delegate and save bonds in the key store given to
@@ -208,7 +276,9 @@ class Stack:
         await services.start(serve_pairing_delegate, self.app, self.pairing_delegate, keystore)
         self._pairing_served = True
 
-    async def _load_bonds(self) -> None:
+    async def _load_bonds(self, local_address: Address) -> None:
+        if self.keystore is None and self._keystore_factory is not None:
+            self.keystore = self._keystore_factory(local_address)
         if self.keystore is None:
             return
         bonds = await self.keystore.list()
@@ -235,9 +305,9 @@ class Stack:
         return self._info
 
     @property
-    def links(self) -> tuple[AclLink, ...]:
-        """The ACL links up right now (a snapshot)."""
-        return () if self.btm is None else self.btm.links.all()
+    def links(self) -> tuple[Link, ...]:
+        """The links up right now, as the application sees them."""
+        return self._registry.all()
 
     # -- requests to BTM -----------------------------------------------------------------------
     async def _btm_request(self, message: Message) -> Message:
@@ -250,6 +320,18 @@ class Stack:
         if reply.status:
             raise HciError(reply.status, f"{what}: {reply.error}")
 
+    async def _clean_up(self, message: Message, what: str) -> None:
+        """Send a clean-up request, shielded from cancellation but bounded by
+        :data:`CLEANUP_TIMEOUT`; a failure or a closed stack is logged, not raised."""
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+            try:
+                await self._btm_checked(message, what)
+            except BluetrioError as error:
+                logger.info("%s: %s", what, error)
+        if scope.cancelled_caught:
+            logger.warning("%s: no answer within %g s", what, CLEANUP_TIMEOUT)
+
     @contextlib.asynccontextmanager
     async def advertise(
         self,
@@ -260,7 +342,13 @@ class Stack:
         scannable: bool = True,
         extended: bool = False,
     ) -> AsyncIterator[None]:
-        """Advertise ``data`` while the block runs."""
+        """Advertise ``data`` while the block runs. A central that connects is an incoming
+        link: take it with :meth:`accept` or :meth:`incoming`."""
+        data = arguments.instance("data", data, AdvertisingData)
+        scan_response = arguments.optional_instance("scan_response", scan_response, AdvertisingData)
+        connectable = arguments.flag("connectable", connectable)
+        scannable = arguments.flag("scannable", scannable)
+        extended = arguments.flag("extended", extended)
         if connectable and not scannable and not extended:
             raise InvalidArgumentError(
                 "legacy connectable advertising is always scannable (ADV_IND); pass "
@@ -273,49 +361,37 @@ class Stack:
         try:
             yield
         finally:
-            with trio.CancelScope(shield=True):
-                await self._btm_checked(
-                    AdvertiseStopReq(self.runtime.new_token()), "stop advertising"
-                )
+            await self._clean_up(AdvertiseStopReq(self.runtime.new_token()), "stop advertising")
 
+    @contextlib.asynccontextmanager
     async def scan(
         self,
         duration: float | None = None,
         *,
         active: bool = False,
         filter_duplicates: bool = True,
-    ) -> AsyncGenerator[ScanReport, None]:
-        """LE scan reports for ``duration`` seconds (forever when None)."""
-        if duration is not None and duration <= 0:
-            raise InvalidArgumentError(f"scan duration must be positive, got {duration!r}")
+    ) -> AsyncIterator[ScanReports]:
+        """Scan LE while the block runs; iterate the reports for ``duration`` seconds
+        (forever when None)::
+
+            async with stack.scan(5) as reports:
+                async for report in reports:
+                    ...
+
+        The controller stops scanning when the block ends, however it ends.
+        """
+        duration = arguments.optional_seconds("duration", duration)
+        active = arguments.flag("active", active)
+        filter_duplicates = arguments.flag("filter_duplicates", filter_duplicates)
         await self.ready()
-        reports = self.app.subscribe(lambda m: isinstance(m, ScanReportInd))
-        try:
+        with self.app.open_mailbox(ScanReportInd, capacity=SCAN_BACKLOG) as mailbox:
             request = ScanReq(self.runtime.new_token(), active, filter_duplicates)
             await self._btm_checked(request, "scan")
-            # No cancel scope may stay open across a ``yield`` of an async generator (trio
-            # issue 638): each receive gets its own scope with the common deadline.
             deadline = trio.current_time() + (math.inf if duration is None else duration)
             try:
-                while True:
-                    indication = None
-                    with trio.move_on_at(deadline):
-                        indication = await reports.receive()
-                    if indication is None:
-                        break
-                    assert isinstance(indication, ScanReportInd)
-                    yield indication.report
+                yield ScanReports(mailbox, deadline)
             finally:
-                # Shielded so a cancelled consumer still stops the controller's scan, but
-                # bounded: this may run when the generator is finalised late, and a closed
-                # stack answers at once with StackError (caught below).
-                with (
-                    trio.CancelScope(shield=True, deadline=trio.current_time() + 2.0),
-                    contextlib.suppress(StackError),
-                ):
-                    await self._btm_checked(ScanStopReq(self.runtime.new_token()), "stop scan")
-        finally:
-            self.app.unsubscribe(reports)
+                await self._clean_up(ScanStopReq(self.runtime.new_token()), "stop scan")
 
     @contextlib.asynccontextmanager
     async def connect(
@@ -325,73 +401,188 @@ class Stack:
         transport: LinkTransport | None = None,
         timeout: float = 10.0,
         parameters: LeConnectionParameters = DEFAULT_CONNECTION_PARAMETERS,
-    ) -> AsyncIterator[AclLink]:
-        """Connect (LE unless ``transport`` says BR/EDR, or the address is public and the
-        controller has no LE); disconnect when the block ends."""
-        if isinstance(address, str):
-            address = Address.parse(address)
-        if timeout <= 0:
-            raise InvalidArgumentError(f"connect timeout must be positive, got {timeout!r}")
+    ) -> AsyncIterator[Link]:
+        """Connect (LE unless ``transport`` is BR/EDR); disconnect when the block ends.
+
+        Raises :class:`ConnectionTimeoutError` when no connection is made within
+        ``timeout`` seconds (the attempt is cancelled; the call returns at the latest
+        :data:`CONNECT_CANCEL_GRACE` later, even if the controller never confirms the
+        cancellation), :class:`ConnectionFailedError` when the attempt fails.
+        """
+        link = await self.open_link(
+            address, transport=transport, timeout=timeout, parameters=parameters
+        )
+        async with link:
+            yield link
+
+    async def open_link(
+        self,
+        address: Address | str,
+        *,
+        transport: LinkTransport | None = None,
+        timeout: float = 10.0,
+        parameters: LeConnectionParameters = DEFAULT_CONNECTION_PARAMETERS,
+    ) -> Link:
+        """Connect like :meth:`connect`, and hand the link to the caller, who disconnects it
+        (``async with link:`` or ``await link.disconnect()``)."""
+        address = arguments.address("address", address)
+        transport = arguments.optional_instance("transport", transport, LinkTransport)
+        timeout = arguments.seconds("timeout", timeout)
+        parameters = arguments.instance("parameters", parameters, LeConnectionParameters)
         await self.ready()
         chosen = transport if transport is not None else LinkTransport.LE
-        token = self.runtime.new_token()
-        answers = self.app.subscribe(lambda m: isinstance(m, ConnectCnf) and m.token == token)
+        request = ConnectReq(self.runtime.new_token(), address, chosen, timeout, parameters)
+        settled = trio.Event()
+
+        def abandoned(late: Message) -> None:
+            """The caller gave up: drop a link that won the race."""
+            settled.set()
+            if isinstance(late, ConnectCnf) and late.link is not None:
+                logger.info("connection to %s came after it was abandoned; dropping it", address)
+                handle = late.link.handle
+                self.app.send(BtmCore.name, DisconnectReq(self.runtime.new_token(), handle))
+
+        reply: Message | None = None
         try:
-            self.app.send(BtmCore.name, ConnectReq(token, address, chosen, timeout, parameters))
-            try:
-                reply = await answers.receive()
-            except trio.Cancelled:
-                with trio.CancelScope(shield=True):
-                    await self._abandon_connect(token, address, answers)
-                raise
-        finally:
-            self.app.unsubscribe(answers)
+            with trio.move_on_after(timeout + CONNECT_CANCEL_GRACE):
+                reply = await self.app.request(BtmCore.name, request, if_abandoned=abandoned)
+        except trio.Cancelled:
+            await self._cancel_connect(address, settled, wait=True)
+            raise
+        if reply is None:
+            await self._cancel_connect(address, settled, wait=False)
+            raise ConnectionTimeoutError(
+                CONNECTION_TIMEOUT,
+                f"connecting to {address}: no connection within {timeout:g} s, and the "
+                "controller did not confirm the cancellation",
+            )
         assert isinstance(reply, ConnectCnf)
         if reply.link is None:
-            error = ConnectionTimeoutError if reply.status == 0x08 else ConnectionFailedError
+            error = (
+                ConnectionTimeoutError if reply.status == CONNECTION_TIMEOUT
+                else ConnectionFailedError
+            )  # fmt: skip
             raise error(reply.status, f"connecting to {address}: {reply.error}")
-        try:
-            yield reply.link
-        finally:
-            with trio.CancelScope(shield=True):
-                await self.disconnect(reply.link.handle, missing_ok=True)
+        # LinkUpInd comes before its ConnectCnf, so the registry knows the link (it may be
+        # down already when the port handled its LinkDownInd too before this task ran).
+        return self._registry.known(reply.link.handle)
 
-    async def _abandon_connect(
-        self, token: int, address: Address, answers: trio.MemoryReceiveChannel[Message]
-    ) -> None:
-        """The caller gave up: cancel the attempt, and drop a link that won the race."""
+    async def _cancel_connect(self, address: Address, settled: trio.Event, *, wait: bool) -> None:
+        """Cancel the attempt the caller abandoned. With ``wait``, give the controller
+        :data:`CONNECT_CANCEL_GRACE` seconds (shielded) to settle it, so that a new attempt
+        right after is not refused as one already in progress."""
+        if settled.is_set() or self.runtime.closed:
+            return
         self.app.send(BtmCore.name, ConnectCancelReq(self.runtime.new_token(), address))
-        with trio.move_on_after(10):
-            reply = await answers.receive()
-            if isinstance(reply, ConnectCnf) and reply.link is not None:
-                await self.disconnect(reply.link.handle, missing_ok=True)
+        if wait:
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + CONNECT_CANCEL_GRACE
+                await settled.wait()
 
-    async def disconnect(
-        self, handle: int, reason: int = 0x13, *, missing_ok: bool = False
-    ) -> None:
+    # -- incoming links ------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def accept(
+        self, transport: LinkTransport | None = None, *, timeout: float | None = None
+    ) -> AsyncIterator[Link]:
+        """Wait for a peer to connect (of ``transport`` when given) and yield the link;
+        disconnect it when the block ends. The primary way for a peripheral::
+
+            async with stack.advertise(data), stack.accept() as link:
+                await link.wait_disconnected()
+
+        Links that came before the call are taken first, oldest first (a backlog of
+        :data:`~bluetrio.link.DEFAULT_BACKLOG`). Raises :class:`ConnectionTimeoutError`
+        when nobody connects within ``timeout`` seconds (None: wait as long as it takes).
+        """
+        link = await self._next_incoming(transport, timeout)
+        async with link:
+            yield link
+
+    def incoming(self, transport: LinkTransport | None = None) -> IncomingLinks:
+        """``async for link in stack.incoming():`` every incoming link as it comes, for a
+        server that serves several at once; each link is the caller's to close
+        (``async with link:``)."""
+        transport = arguments.optional_instance("transport", transport, LinkTransport)
+        return IncomingLinks(self._registry, transport)
+
+    async def _next_incoming(self, transport: LinkTransport | None, timeout: float | None) -> Link:
+        transport = arguments.optional_instance("transport", transport, LinkTransport)
+        timeout = arguments.optional_seconds("timeout", timeout)
+        await self.ready()
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            return await self._registry.next_incoming(transport)
+        raise ConnectionTimeoutError(
+            CONNECTION_ACCEPT_TIMEOUT, f"nobody connected within {timeout:g} s"
+        )
+
+    # -- link operations -----------------------------------------------------------------------
+    @staticmethod
+    def check_disconnect_reason(reason: object) -> int:
+        reason = arguments.integer("reason", reason, 0, 0xFF)
         if reason not in DISCONNECT_REASONS:
             allowed = ", ".join(f"0x{r:02X}" for r in sorted(DISCONNECT_REASONS))
             raise InvalidArgumentError(
                 f"disconnect reason 0x{reason:02X} is not one a host may give ({allowed})"
             )
-        reply = await self._btm_request(DisconnectReq(self.runtime.new_token(), handle, reason))
+        return reason
+
+    async def disconnect(
+        self,
+        handle: int,
+        reason: int = REMOTE_USER_TERMINATED,
+        *,
+        missing_ok: bool = False,
+        timeout: float = DISCONNECT_TIMEOUT,
+    ) -> None:
+        """Disconnect link ``handle`` and wait for the controller to report it down.
+
+        Raises :class:`HciError` (status 0x02) when there is no such link unless
+        ``missing_ok``, :class:`HciTimeout` when the disconnection is not reported within
+        ``timeout`` seconds.
+        """
+        handle = arguments.integer("handle", handle, 0, MAX_CONNECTION_HANDLE)
+        reason = self.check_disconnect_reason(reason)
+        missing_ok = arguments.flag("missing_ok", missing_ok)
+        timeout = arguments.seconds("timeout", timeout)
+        reply: Message | None = None
+        with trio.move_on_after(timeout):
+            reply = await self._btm_request(DisconnectReq(self.runtime.new_token(), handle, reason))
+        if reply is None:
+            raise HciTimeout(
+                f"disconnecting 0x{handle:04X}: no Disconnection Complete within {timeout:g} s"
+            )
         assert isinstance(reply, BtmCnf)
-        if reply.status and not (missing_ok and reply.status == 0x02):
+        if reply.status and not (missing_ok and reply.status == UNKNOWN_CONNECTION_ID):
             raise HciError(reply.status, f"disconnect: {reply.error}")
 
+    async def pair(self, address: Address | str) -> PairingResult:
+        """Authenticate and encrypt the BR/EDR link to ``address``, pairing first when there
+        is no bond (:meth:`Link.pair` does the same for a link in hand).
+
+        The link must be up (connect first). Raises :class:`PairingError` when pairing,
+        authentication or encryption fails, or when the security policy refuses the link
+        (key too short, Secure Connections Only, downgrade of a bond).
+        """
+        address = arguments.address("address", address)
+        await self.ready()
+        reply = await self._btm_request(PairReq(self.runtime.new_token(), address))
+        assert isinstance(reply, PairCnf)
+        return pairing_result(reply)
+
     async def update_connection(self, handle: int, parameters: LeConnectionParameters) -> None:
+        handle = arguments.integer("handle", handle, 0, MAX_CONNECTION_HANDLE)
+        parameters = arguments.instance("parameters", parameters, LeConnectionParameters)
         await self._btm_checked(
             ConnectionUpdateReq(self.runtime.new_token(), handle, parameters), "connection update"
         )
 
+    # -- BR/EDR discovery ----------------------------------------------------------------------
     async def inquiry(
         self, duration: float = 5.12, *, max_responses: int = 0
     ) -> list[InquiryResult]:
         """BR/EDR devices that answer a general inquiry of ``duration`` seconds."""
-        if not 0 < duration <= 61.44:
-            raise InvalidArgumentError(f"inquiry lasts 1.28..61.44 s, got {duration!r}")
-        if not 0 <= max_responses <= 255:
-            raise InvalidArgumentError(f"max_responses is 0..255, got {max_responses!r}")
+        duration = arguments.seconds("inquiry duration", duration, maximum=MAX_INQUIRY_DURATION)
+        max_responses = arguments.integer("max_responses", max_responses, 0, 255)
         await self.ready()
         reply = await self._btm_request(
             InquiryReq(self.runtime.new_token(), duration, max_responses)
@@ -402,8 +593,7 @@ class Stack:
         return list(reply.results)
 
     async def remote_name(self, address: Address | str) -> str:
-        if isinstance(address, str):
-            address = Address.parse(address)
+        address = arguments.address("address", address)
         await self.ready()
         reply = await self._btm_request(RemoteNameReq(self.runtime.new_token(), address))
         assert isinstance(reply, RemoteNameCnf)
@@ -412,16 +602,44 @@ class Stack:
         return reply.name
 
     async def set_connection_policy(self, policy: ConnectionPolicy) -> None:
-        if not isinstance(policy, ConnectionPolicy):
-            raise InvalidArgumentError(f"policy must be a ConnectionPolicy, got {policy!r}")
+        policy = arguments.instance("policy", policy, ConnectionPolicy)
         await self._btm_checked(
             SetConnectionPolicyReq(self.runtime.new_token(), policy), "connection policy"
         )
 
     async def set_discoverable(self, discoverable: bool, *, connectable: bool = True) -> None:
+        """BR/EDR inquiry scan (``discoverable``) and page scan (``connectable``); a device
+        that pages us is an incoming link (:meth:`accept`)."""
+        discoverable = arguments.flag("discoverable", discoverable)
+        connectable = arguments.flag("connectable", connectable)
         await self._btm_checked(
             SetDiscoverableReq(self.runtime.new_token(), discoverable, connectable), "scan enable"
         )
+
+
+class ScanReports:
+    """The reports of one scan: ``async for report in reports`` until the scan's duration
+    ends. Reports the reader has not taken wait in a mailbox of :data:`SCAN_BACKLOG`; when
+    the reader falls behind, the oldest are discarded and counted in :attr:`dropped`."""
+
+    def __init__(self, mailbox: Mailbox[ScanReportInd], deadline: float) -> None:
+        self._mailbox = mailbox
+        self.deadline = deadline
+
+    @property
+    def dropped(self) -> int:
+        return self._mailbox.dropped
+
+    def __aiter__(self) -> ScanReports:
+        return self
+
+    async def __anext__(self) -> ScanReport:
+        with trio.move_on_at(self.deadline):
+            try:
+                return (await self._mailbox.receive()).report
+            except trio.EndOfChannel:
+                raise StopAsyncIteration from None
+        raise StopAsyncIteration
 
 
 @contextlib.asynccontextmanager
@@ -434,8 +652,8 @@ async def open_stack(
     command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
     flight_recorder_size: int = DEFAULT_FLIGHT_RECORDER_SIZE,
     config: StackConfig | None = None,
-    keystore: Any | None = None,
-    pairing_delegate: Any | None = None,
+    keystore: KeyStore | KeyStoreFactory | None = None,
+    pairing_delegate: PairingDelegate | None = None,
     pairable: bool | None = None,
     bring_up: bool = False,
     l2cap: Actor | None = None,
@@ -446,13 +664,43 @@ async def open_stack(
     ``snoop``: write every HCI packet, both directions, to this btsnoop file.
     ``trace``: record every inter-actor message (a path to save JSON Lines to on close, or a
     :class:`TraceRecorder` to fill). ``faults``: a :class:`FaultPolicy` to inject faults.
-    ``config``: bring-up and device-manager settings; ``keystore``, ``pairing_delegate`` and
-    ``pairable`` override its security part; with a delegate or a key store, the stack serves
-    them after bring-up (prompts answered, bonds saved; without a key store, bonds live in a
+    ``command_timeout``: seconds an HCI command may wait for its answer.
+    ``config``: bring-up and device-manager settings; ``pairable`` overrides its security
+    part. ``keystore`` (a :class:`~bluetrio.keystore.KeyStore`, or a function making one from
+    the controller's address) and ``pairing_delegate`` (a
+    :class:`~bluetrio.pairing.PairingDelegate`): with either, the stack serves them after
+    bring-up (prompts answered, bonds saved; without a key store, bonds live in a
     :class:`~bluetrio.keystore.MemoryKeyStore`). ``bring_up``: run bring-up before yielding.
     ``l2cap``: the L2CAP actor (named ``"l2cap"``); without one, ACL data goes to the app.
+
+    Every argument is checked before anything is opened: a bad one raises
+    :class:`~bluetrio.errors.InvalidArgumentError`.
     """
-    config = _with_security(config or StackConfig(), keystore, pairing_delegate, pairable)
+    if not isinstance(transport, str | TransportSpec | Transport):
+        raise InvalidArgumentError(
+            f"transport must be a spec such as 'virtual' or 'usb:0', or a Transport; "
+            f"got {transport!r}"
+        )
+    faults = arguments.optional_instance("faults", faults, FaultPolicy)
+    command_timeout = arguments.seconds("command_timeout", command_timeout)
+    flight_recorder_size = arguments.integer(
+        "flight_recorder_size", flight_recorder_size, 1, 1 << 20
+    )
+    config = arguments.optional_instance("config", config, StackConfig)
+    if keystore is not None and not (isinstance(keystore, KeyStore) or callable(keystore)):
+        raise InvalidArgumentError(
+            f"keystore must be a KeyStore or a function of the local address, got {keystore!r}"
+        )
+    pairing_delegate = arguments.optional_instance(
+        "pairing_delegate", pairing_delegate, PairingDelegate
+    )
+    if pairable is not None:
+        pairable = arguments.flag("pairable", pairable)
+    bring_up = arguments.flag("bring_up", bring_up)
+    l2cap = arguments.optional_instance("l2cap", l2cap, Actor)
+    config = config or StackConfig()
+    if pairable is not None:
+        config = attrs.evolve(config, security=attrs.evolve(config.security, pairable=pairable))
     tracer: TraceRecorder | None
     tracer = trace if trace is None or isinstance(trace, TraceRecorder) else TraceRecorder()
     async with contextlib.AsyncExitStack() as resources:
@@ -482,10 +730,7 @@ async def open_stack(
             runtime.add(l2cap)
         runtime.add(app)
         runtime.link_manager = BtmCore.name
-        security = config.security
-        stack = Stack(
-            runtime, app, hci_core, btm_core, btu_core, security.keystore, security.pairing_delegate
-        )
+        stack = Stack(runtime, app, hci_core, btm_core, btu_core, keystore, pairing_delegate)
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(runtime.run)
@@ -506,20 +751,4 @@ async def open_stack(
                     save(trace)
 
 
-def _with_security(
-    config: StackConfig, keystore: Any | None, pairing_delegate: Any | None, pairable: bool | None
-) -> StackConfig:
-    security = config.security
-    changes: dict[str, Any] = {}
-    if keystore is not None:
-        changes["keystore"] = keystore
-    if pairing_delegate is not None:
-        changes["pairing_delegate"] = pairing_delegate
-    if pairable is not None:
-        changes["pairable"] = pairable
-    if not changes:
-        return config
-    return attrs.evolve(config, security=attrs.evolve(security, **changes))
-
-
-__all__ = ["SecurityConfig", "Stack", "StackConfig", "open_stack"]
+__all__ = ["KeyStoreFactory", "ScanReports", "SecurityConfig", "Stack", "StackConfig", "open_stack"]

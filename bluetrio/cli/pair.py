@@ -14,13 +14,7 @@ from bluetrio.cli.common import add_transport_argument
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.keystore import JsonKeyStore
 from bluetrio.messages.btm import LinkTransport
-from bluetrio.pairing import (
-    IoCapability,
-    PairingResult,
-    TerminalPairingDelegate,
-    pair,
-    serve_pairing_delegate,
-)
+from bluetrio.pairing import IoCapability, PairingResult, TerminalPairingDelegate
 from bluetrio.stack import open_stack
 from bluetrio.transports.base import Transport
 
@@ -78,16 +72,17 @@ async def pair_classic(
     keystore_dir: Path,
     snoop: str | None,
 ) -> list[str]:
-    async with open_stack(spec, snoop=snoop) as stack:
-        info = await stack.ready()
-        keystore_dir.mkdir(parents=True, exist_ok=True)
-        keystore = JsonKeyStore.in_directory(keystore_dir, info.address)
-        delegate = TerminalPairingDelegate(io_capability)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(serve_pairing_delegate, stack.app, delegate, keystore)
-            async with stack.connect(address, transport=LinkTransport.BR_EDR):
-                result = await pair(stack.app, address)
-            nursery.cancel_scope.cancel()
+    keystore_dir.mkdir(parents=True, exist_ok=True)
+    async with (
+        open_stack(
+            spec,
+            snoop=snoop,
+            keystore=lambda local: JsonKeyStore.in_directory(keystore_dir, local),
+            pairing_delegate=TerminalPairingDelegate(io_capability),
+        ) as stack,
+        stack.connect(address, transport=LinkTransport.BR_EDR) as link,
+    ):
+        result = await link.pair()
     return describe(result)
 
 

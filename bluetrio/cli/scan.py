@@ -176,11 +176,12 @@ class DeviceTable:
 
 async def _scan_le(stack: Stack, options: ScanOptions, table: DeviceTable) -> None:
     # On a terminal every advertisement is wanted, to follow the RSSI.
-    async for report in stack.scan(
+    async with stack.scan(
         options.duration, active=options.active, filter_duplicates=not table.live
-    ):
-        awaiting_response = options.active and report.scannable and not report.scan_response
-        table.show(SeenDevice.from_report(report), complete=not awaiting_response)
+    ) as reports:
+        async for report in reports:
+            awaiting_response = options.active and report.scannable and not report.scan_response
+            table.show(SeenDevice.from_report(report), complete=not awaiting_response)
 
 
 async def _inquire(stack: Stack, options: ScanOptions, table: DeviceTable) -> None:

@@ -40,7 +40,8 @@ class AclLink:
     """One entry of the ACL database, keyed by ``handle`` (L2CAP joins its LCBs on it).
 
     ``address`` is the address the peer used on the air; ``identity`` is its identity address
-    when we resolved its RPA with a stored IRK (seed 001: the app sees the identity).
+    when its resolvable private address was resolved with a stored IRK (Core 5.4 Vol 3 Part C
+    10.8.2.3), so the application sees who the peer is rather than its current RPA.
     """
 
     handle: int
@@ -59,6 +60,16 @@ class AclLink:
     def peer(self) -> Address:
         """Who the peer is: its identity address when known, else its on-air address."""
         return self.identity if self.identity is not None else self.address
+
+
+class SecurityLevel(enum.IntEnum):
+    """How well a link is protected: the levels of LE security mode 1 (Core 5.4 Vol 3 Part C
+    10.2.1), which BR/EDR security mode 4 (Vol 3 Part C 5.2.2.8) defines alike."""
+
+    NONE = 1  # not encrypted
+    ENCRYPTED = 2  # encrypted with an unauthenticated key (Just Works), or one of unknown kind
+    AUTHENTICATED = 3  # encrypted with a key from pairing protected against MITM
+    SECURE_CONNECTIONS = 4  # authenticated Secure Connections key, 128-bit encryption key
 
 
 @attrs.frozen
@@ -139,7 +150,14 @@ class ControllerFailedInd(Message):
 
 @attrs.frozen
 class LinkUpInd(Message):
+    """A link is up. BTM gives the role it was created with, so ``incoming`` tells a link
+    the peer opened (we were advertising or page scanning) from one we initiated."""
+
     link: AclLink
+
+    @property
+    def incoming(self) -> bool:
+        return self.link.role is Role.PERIPHERAL
 
     @property
     def handle(self) -> int:

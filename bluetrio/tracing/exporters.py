@@ -25,21 +25,10 @@ from typing import Any, TextIO
 
 import attrs
 
-from bluetrio.errors import InvalidArgumentError
+from bluetrio.errors import InvalidArgumentError, TraceFileError
 from bluetrio.tracing.recorder import TraceEvent
 
 # -- JSON Lines --------------------------------------------------------------------------------
-
-
-class TraceFileError(InvalidArgumentError):
-    """A trace file could not be read; the message names the file and, if known, the line."""
-
-    def __init__(self, source: str, line: int | None, reason: str) -> None:
-        where = source if line is None else f"{source}, line {line}"
-        super().__init__(f"{where}: {reason}")
-        self.source = source
-        self.line = line
-        self.reason = reason
 
 
 def write_jsonl(events: Iterable[TraceEvent], file: TextIO) -> None:

@@ -142,7 +142,7 @@ async def test_batch_is_unpacked_in_order() -> None:
     runtime, app, _echo, _ = make_runtime()
     async with trio.open_nursery() as nursery:
         await nursery.start(runtime.run)
-        received = app.subscribe(lambda m: isinstance(m, LinkData))
+        received = app.open_mailbox(LinkData)
         batch = Batch(tuple(LinkData(1, bytes([i])) for i in range(1, 6)))
         app.send("echo", batch)
         got = [await received.receive() for _ in range(5)]
@@ -159,7 +159,7 @@ def test_thirty_virtual_seconds_take_milliseconds() -> None:
         runtime, app, _, _ = make_runtime()
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
-            expiries = app.subscribe(lambda m: isinstance(m, Expired))
+            expiries = app.open_mailbox(Expired)
             t0 = trio.current_time()
             await app.request("echo", ArmReq(runtime.new_token(), "smp", "pairing", 30.0))
             expired = await expiries.receive()
@@ -181,7 +181,7 @@ def test_restart_cancel_and_release() -> None:
         runtime, app, _, _ = make_runtime()
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
-            expiries = app.subscribe(lambda m: isinstance(m, Expired))
+            expiries = app.open_mailbox(Expired)
             t0 = trio.current_time()
             token = runtime.new_token
             await app.request("echo", ArmReq(token(), "ccb1", "rtx", 1.0))
@@ -210,7 +210,7 @@ async def test_exception_on_a_connection_tears_down_only_that_connection() -> No
     runtime, app, echo, manager = make_runtime()
     async with trio.open_nursery() as nursery:
         await nursery.start(runtime.run)
-        data = app.subscribe(lambda m: isinstance(m, LinkData))
+        data = app.open_mailbox(LinkData)
         app.send("echo", LinkData(0x0040, b""))  # makes the core raise
         app.send("echo", LinkData(0x0041, b"ok"))
         assert await data.receive() == LinkData(0x0041, b"ok")
@@ -268,7 +268,7 @@ def test_fault_drop_duplicate_replace_delay() -> None:
         runtime, app, _, _ = make_runtime(faults=faults)
         async with trio.open_nursery() as nursery:
             await nursery.start(runtime.run)
-            data = app.subscribe(lambda m: isinstance(m, LinkData))
+            data = app.open_mailbox(LinkData)
             t0 = trio.current_time()
             for payload in (b"drop", b"late", b"dup", b"old", b"end"):
                 app.send("echo", LinkData(1, payload))

@@ -89,7 +89,7 @@ async def capture_trace() -> TraceRecorder:
     runtime.add(app)
     async with trio.open_nursery() as nursery:
         await nursery.start(runtime.run)
-        data = app.subscribe(lambda m: isinstance(m, AclDataInd))
+        data = app.open_mailbox(AclDataInd)
         confirm = await app.request("l2cap", ChannelOpenReq(runtime.new_token(), 0x0040))
         assert confirm == ChannelOpenCnf(1, 0x0040, 0x0040)
         app.send("l2cap", Batch(tuple(AclDataReq(0x0040, 0x0040, bytes([i])) for i in range(3))))

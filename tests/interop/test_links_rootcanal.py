@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import trio
 
+from bluetrio.actors.app_port import Mailbox
 from bluetrio.messages.ad import AdvertisingData, Flags, LocalName
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import (
@@ -36,7 +37,7 @@ async def two_stacks(hci_port: int) -> AsyncIterator[tuple[Stack, Stack]]:
         yield first, second
 
 
-async def next_message(channel: trio.MemoryReceiveChannel[Message], kind: type[Message]) -> Message:
+async def next_message(channel: Mailbox[Message], kind: type[Message]) -> Message:
     """The next message of ``kind`` on ``channel`` (subscribed before the action causing it)."""
     with trio.fail_after(STEP_LIMIT):
         async for message in channel:
@@ -45,10 +46,8 @@ async def next_message(channel: trio.MemoryReceiveChannel[Message], kind: type[M
     raise AssertionError(f"the channel closed before a {kind.__name__}")
 
 
-def link_updates(stack: Stack) -> trio.MemoryReceiveChannel[Message]:
-    return stack.app.subscribe(
-        lambda m: isinstance(m, LinkUpInd | LinkDownInd | ConnectionRequestInd)
-    )
+def link_updates(stack: Stack) -> Mailbox[Message]:
+    return stack.app.open_mailbox(LinkUpInd, LinkDownInd, ConnectionRequestInd)
 
 
 async def test_le_advertise_scan_connect_disconnect(rootcanal_hci_port: int) -> None:
@@ -57,9 +56,9 @@ async def test_le_advertise_scan_connect_disconnect(rootcanal_hci_port: int) -> 
         central_address = (await central.ready()).address
         updates = link_updates(peripheral)
         async with peripheral.advertise(ADVERTISED):
-            # aclosing: the scan is stopped as soon as the peripheral is found.
+            # The scan is stopped as soon as the peripheral is found.
             with trio.fail_after(STEP_LIMIT):
-                async with contextlib.aclosing(central.scan()) as reports:
+                async with central.scan() as reports:
                     async for report in reports:
                         if report.address == peripheral_address:
                             break

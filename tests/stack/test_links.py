@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import trio
 import trio.testing
@@ -14,34 +12,30 @@ from bluetrio.bonds import Bond, KeyDistribution, Transport
 from bluetrio.errors import ConnectionFailedError, ConnectionTimeoutError, InvalidArgumentError
 from bluetrio.keystore import MemoryKeyStore
 from bluetrio.messages.ad import AdvertisingData, Flags, LocalName
-from bluetrio.messages.btm import ConnectionPolicy, LinkDownInd, LinkTransport, Role
-from bluetrio.stack import Stack, open_stack
+from bluetrio.messages.btm import ConnectionPolicy, LinkTransport, Role
+from bluetrio.stack import open_stack
 
 IRK = bytes.fromhex("ec0234a357c8ad05341010a60a397d9b")
 NAME = AdvertisingData([Flags(0x06), LocalName("alpha")])
 
 
-async def wait_link_down(stack: Stack, handle: int) -> None:
-    downs = stack.app.subscribe(lambda m: isinstance(m, LinkDownInd) and m.handle == handle)
-    if any(link.handle == handle for link in stack.links):
-        with trio.fail_after(5):
-            await downs.receive()
-    stack.app.unsubscribe(downs)
-
-
 async def test_le_advertise_scan_connect_disconnect_in_both_roles() -> None:
     async with open_stack("virtual", bring_up=True) as a, open_stack("virtual", bring_up=True) as b:
         a_info, b_info = await a.ready(), await b.ready()
-        async with a.advertise(NAME), contextlib.aclosing(b.scan(duration=5)) as scans:
+        async with a.advertise(NAME), b.scan(duration=5) as scans:
             async for report in scans:
                 if report.address == a_info.address:
                     break
             assert report.name == "alpha" and report.connectable and report.rssi is not None
-            async with b.connect(a_info.address, timeout=5) as link:
+            async with b.connect(a_info.address, timeout=5) as link, a.accept() as peer_side:
                 assert link.role is Role.CENTRAL and link.transport is LinkTransport.LE
-                [peer_side] = a.links
+                assert a.links == (peer_side,)
                 assert peer_side.role is Role.PERIPHERAL and peer_side.address == b_info.address
-        await wait_link_down(a, peer_side.handle)
+                # The central disconnects; the peripheral's link sees the remote reason.
+                await link.disconnect()
+                assert not link.connected and link.disconnect_reason == 0x16
+                with trio.fail_after(5):
+                    assert await peer_side.wait_disconnected() == 0x13
         assert a.links == () and b.links == ()
         # And the other way round.
         async with b.advertise(NAME), a.connect(b_info.address, timeout=5) as link:
@@ -56,10 +50,14 @@ async def test_bredr_inquiry_name_page_and_policy() -> None:
         [result] = [r for r in found if r.address == b_address]
         assert result.name == "bluetrio" and result.rssi is not None
         assert await a.remote_name(b_address) == "bluetrio"
-        async with a.connect(b_address, transport=LinkTransport.BR_EDR) as link:
+        async with (
+            a.connect(b_address, transport=LinkTransport.BR_EDR) as link,
+            b.accept(LinkTransport.BR_EDR) as peer_side,
+        ):
             assert link.role is Role.CENTRAL and link.transport is LinkTransport.BR_EDR
-            assert b.links[0].role is Role.PERIPHERAL
-        await wait_link_down(b, b.links[0].handle if b.links else -1)
+            assert peer_side.role is Role.PERIPHERAL and b.links == (peer_side,)
+        with trio.fail_after(5):
+            await peer_side.wait_disconnected()
         await b.set_connection_policy(ConnectionPolicy.ACCEPT_BONDED)
         with pytest.raises(ConnectionFailedError) as failure:
             async with a.connect(b_address, transport=LinkTransport.BR_EDR):
@@ -99,7 +97,7 @@ async def test_bonded_peer_is_recognised_under_its_rpa() -> None:
         )
         await keystore.save(bond)
         async with open_stack("virtual", keystore=keystore, bring_up=True) as b:
-            async with a.advertise(NAME), contextlib.aclosing(b.scan(duration=5)) as scans:
+            async with a.advertise(NAME), b.scan(duration=5) as scans:
                 async for report in scans:
                     if report.resolved:
                         break

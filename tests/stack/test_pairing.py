@@ -25,7 +25,6 @@ from bluetrio.pairing import (
     PairingDelegate,
     PairingError,
     PairingResult,
-    pair,
 )
 from bluetrio.stack import Stack, open_stack
 from bluetrio.transports.virtual import transport_pair
@@ -106,8 +105,9 @@ def address_of(stack: Stack) -> Address:
 
 
 async def pair_once(a: Stack, b: Stack) -> PairingResult:
-    async with a.connect(address_of(b), transport=LinkTransport.BR_EDR):
-        result = await pair(a.app, address_of(b))
+    async with a.connect(address_of(b), transport=LinkTransport.BR_EDR) as link:
+        result = await link.pair()
+        assert link.encrypted and link.key_size == result.key_size
     # The virtual controller does not yet tell the peer about a local Disconnect; close the
     # peer's end too so that the next connection can be paged.
     for link in b.links:
@@ -220,7 +220,7 @@ def test_bonded_reconnection_needs_no_pairing() -> None:
             for channel in (seen_by_a, seen_by_b):
                 while True:
                     try:
-                        events.append(type(channel.receive_nowait().event))  # type: ignore[attr-defined]
+                        events.append(type(channel.receive_nowait().event))
                     except trio.WouldBlock:
                         break
             assert hci.LinkKeyRequest in events and hci.EncryptionChange in events

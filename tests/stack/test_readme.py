@@ -22,3 +22,16 @@ def test_readme_library_example_runs(tmp_path: Path) -> None:
     assert re.match(r"([0-9A-F]{2}:){5}[0-9A-F]{2}", result.stdout)
     assert (tmp_path / "capture.btsnoop").stat().st_size > 16
     assert (tmp_path / "trace.jsonl").read_text().count("\n") > 2
+
+
+def test_readme_link_example_runs(tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    [example] = [block for block in blocks if "accept()" in block]
+    script = tmp_path / "link_example.py"
+    script.write_text(example)
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["reason 0x13"]
+    assert "PERIPHERAL NONE" in result.stdout

@@ -34,13 +34,10 @@ def _optional_irk(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
 class SecurityConfig:
     """What the security core (``actors/btm/security.py``) reads.
 
-    ``keystore`` is a :class:`bluetrio.keystore.KeyStore` (or None: nothing is remembered);
-    ``pairing_delegate`` answers the user-interaction questions of pairing. Pairing is refused
-    unless ``pairable`` is set (the application opts in).
+    Pairing is refused unless ``pairable`` is set (the application opts in). The key store
+    and the pairing delegate are the application's, given to ``open_stack``.
     """
 
-    keystore: Any | None = None
-    pairing_delegate: Any | None = None
     pairable: bool = False
     min_encryption_key_size: int = attrs.field(default=16, validator=_key_size)
     secure_connections_only: bool = False

@@ -1,0 +1,371 @@
+"""Live links: the application's view of each ACL connection.
+
+A :class:`Link` is what ``stack.connect(...)`` and ``stack.accept()`` yield. It is owned by
+the application side and kept current, in order with every other message the application
+receives, from the device manager's indications (``LinkUpInd``, ``LinkChangedInd``,
+``LinkSecuredInd``, ``LinkDownInd``); see :class:`LinkRegistry`.
+
+    async with stack.connect(address) as link:
+        await link.pair()
+        assert link.encrypted
+        reason = await link.wait_disconnected()
+
+The upper layers hang their per-link entry points on this class (an L2CAP channel opened on
+the link, the link's GATT client): each is a method or attribute of :class:`Link` that sends
+its layer a request carrying :attr:`Link.handle` and reads the answers from a mailbox of the
+application port keyed by that handle and, for channels, the channel id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+import trio
+
+from bluetrio.actors.app_port import AppPort
+from bluetrio.address import Address
+from bluetrio.errors import (
+    BluetrioError,
+    ConnectionClosedError,
+    HciTimeout,
+    PairingError,
+    StackError,
+)
+from bluetrio.keystore import LinkKeyType
+from bluetrio.messages.btm import (
+    AclLink,
+    LinkChangedInd,
+    LinkDownInd,
+    LinkTransport,
+    LinkUpInd,
+    Role,
+    SecurityLevel,
+)
+from bluetrio.messages.btm_security import LinkSecuredInd
+
+if TYPE_CHECKING:
+    from bluetrio.pairing import PairingResult
+    from bluetrio.stack import Stack
+
+logger = logging.getLogger(__name__)
+
+# Disconnect reasons a host may give (Core 5.4 Vol 4 Part E 7.1.6).
+DISCONNECT_REASONS = frozenset({0x05, 0x13, 0x14, 0x15, 0x1A, 0x29, 0x3B})
+REMOTE_USER_TERMINATED = 0x13
+LOCAL_HOST_TERMINATED = 0x16  # Connection Terminated by Local Host (Vol 1 Part F 1.3)
+UNSUPPORTED_FEATURE = 0x11  # Unsupported Feature or Parameter Value (Vol 1 Part F 1.3)
+
+# How long a disconnection may take before the wait ends with HciTimeout. The controller
+# reports Disconnection Complete once the peer acknowledged (LE: a few connection events;
+# BR/EDR: LMP_detach, Vol 2 Part C 4.1.2) or the supervision timeout ran out.
+DISCONNECT_TIMEOUT = 10.0
+# Bound of the shielded disconnection when a ``async with`` block of a link ends: a lost
+# Disconnection Complete must not keep the block from ending.
+CLEANUP_TIMEOUT = 5.0
+# Incoming links kept for ``accept()`` and ``incoming()`` until taken (cf. a listen backlog).
+DEFAULT_BACKLOG = 16
+# Links that went down, kept by handle for a request whose confirmation follows the link's
+# indications (a connection that dropped at once).
+RECENTLY_GONE = 16
+
+
+class Link:
+    """One ACL connection as the application sees it, live until it goes down.
+
+    The state attributes mirror the device manager's entry (:class:`AclLink`) and follow it:
+    ``encrypted``, ``key_size``, ``security_level``, ``role``, the connection parameters.
+    ``async with link:`` disconnects it when the block ends (bounded, see
+    :data:`CLEANUP_TIMEOUT`).
+    """
+
+    def __init__(self, stack: Stack, state: AclLink) -> None:
+        self._stack = stack
+        self._state = state
+        self._key_type: LinkKeyType | None = None
+        # The security core reads the key size when Encryption Change (v1) does not carry it.
+        self._checked_key_size = 0
+        self._down = trio.Event()
+        self._reason: int | None = None
+
+    def __repr__(self) -> str:
+        status = "up" if self.connected else f"down (0x{self._reason or 0:02X})"
+        return (
+            f"<Link 0x{self.handle:04X} {self.transport.name} {self.peer} "
+            f"{self.role.name.lower()} {status}>"
+        )
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def state(self) -> AclLink:
+        """The device manager's current entry for this link (a frozen snapshot)."""
+        return self._state
+
+    @property
+    def handle(self) -> int:
+        return self._state.handle
+
+    @property
+    def transport(self) -> LinkTransport:
+        return self._state.transport
+
+    @property
+    def address(self) -> Address:
+        """The address the peer uses on the air."""
+        return self._state.address
+
+    @property
+    def identity(self) -> Address | None:
+        """The peer's identity address, when its private address was resolved."""
+        return self._state.identity
+
+    @property
+    def peer(self) -> Address:
+        """Who the peer is: its identity address when known, else its on-air address."""
+        return self._state.peer
+
+    @property
+    def role(self) -> Role:
+        return self._state.role
+
+    @property
+    def encrypted(self) -> bool:
+        return self._state.encrypted
+
+    @property
+    def key_size(self) -> int:
+        """Encryption key size in octets (0 while not encrypted)."""
+        if not self.encrypted:
+            return 0
+        return self._state.key_size or self._checked_key_size
+
+    @property
+    def key_type(self) -> LinkKeyType | None:
+        """The kind of key the link is secured with, once the security core checked it."""
+        return self._key_type
+
+    @property
+    def security_level(self) -> SecurityLevel:
+        if not self.encrypted:
+            return SecurityLevel.NONE
+        key_type = self._key_type
+        if key_type is None or not key_type.is_authenticated:
+            return SecurityLevel.ENCRYPTED
+        if key_type.is_secure_connections and self.key_size == 16:
+            return SecurityLevel.SECURE_CONNECTIONS
+        return SecurityLevel.AUTHENTICATED
+
+    @property
+    def interval(self) -> int:
+        """LE connection interval, units of 1.25 ms."""
+        return self._state.interval
+
+    @property
+    def latency(self) -> int:
+        return self._state.latency
+
+    @property
+    def supervision_timeout(self) -> int:
+        """Units of 10 ms."""
+        return self._state.supervision_timeout
+
+    @property
+    def remote_features(self) -> tuple[int, ...]:
+        return self._state.remote_features
+
+    @property
+    def connected(self) -> bool:
+        return not self._down.is_set()
+
+    @property
+    def disconnect_reason(self) -> int | None:
+        """The HCI reason code of the disconnection (Vol 1 Part F), None while up."""
+        return self._reason
+
+    # -- operations --------------------------------------------------------------------------
+    async def wait_disconnected(self) -> int:
+        """Wait until the link is down, by either side; return the HCI reason code."""
+        await self._down.wait()
+        assert self._reason is not None
+        return self._reason
+
+    async def disconnect(
+        self, reason: int = REMOTE_USER_TERMINATED, *, timeout: float = DISCONNECT_TIMEOUT
+    ) -> None:
+        """Disconnect and wait until the controller reports the link down.
+
+        ``reason`` is one of :data:`DISCONNECT_REASONS`. Returns at once when the link is
+        already down; raises :class:`HciTimeout` when the controller has not reported the
+        disconnection within ``timeout`` seconds.
+        """
+        self._stack.check_disconnect_reason(reason)
+        if not self.connected:
+            await trio.lowlevel.checkpoint()
+            return
+        with trio.move_on_after(timeout) as scope:
+            await self._stack.disconnect(self.handle, reason, missing_ok=True)
+            await self._down.wait()
+        if scope.cancelled_caught:
+            raise HciTimeout(
+                f"disconnecting link 0x{self.handle:04X}: no Disconnection Complete "
+                f"within {timeout:g} s"
+            )
+
+    async def pair(self) -> PairingResult:
+        """Authenticate and encrypt the link, pairing first when there is no bond.
+
+        The stack's pairing delegate answers the questions pairing asks. Raises
+        :class:`PairingError` when pairing, authentication or encryption fails or is refused
+        by the security policy, :class:`ConnectionClosedError` when the link is down.
+        """
+        if not self.connected:
+            raise ConnectionClosedError(f"link 0x{self.handle:04X} is down", self._reason)
+        if self.transport is LinkTransport.LE:
+            raise PairingError(
+                UNSUPPORTED_FEATURE,
+                f"pairing the LE link to {self.peer} needs SMP, which this version lacks",
+            )
+        return await self._stack.pair(self.address)
+
+    async def __aenter__(self) -> Link:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Disconnect if still up, shielded from cancellation but bounded by
+        :data:`CLEANUP_TIMEOUT`: a controller that never reports the disconnection is logged
+        and the caller goes on."""
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+            try:
+                await self.disconnect(timeout=CLEANUP_TIMEOUT)
+            except BluetrioError as error:
+                logger.warning("link 0x%04X not disconnected cleanly: %s", self.handle, error)
+        if scope.cancelled_caught:
+            logger.warning("link 0x%04X: disconnection did not finish in time", self.handle)
+
+    # -- updates from the registry -----------------------------------------------------------
+    def _changed(self, state: AclLink) -> None:
+        self._state = state
+        if not state.encrypted:
+            self._key_type = None
+            self._checked_key_size = 0
+
+    def _secured(self, indication: LinkSecuredInd) -> None:
+        self._key_type = indication.key_type
+        self._checked_key_size = indication.key_size
+
+    def _gone(self, reason: int) -> None:
+        if self._reason is None:
+            self._reason = reason
+        self._down.set()
+
+
+class LinkRegistry:
+    """The live links of one stack, by handle, and the backlog of incoming ones.
+
+    Observers of the application port (:meth:`AppPort.observe`) keep it current. Incoming
+    links wait in a backlog of at most ``backlog`` links for :meth:`next_incoming`; when one
+    more comes, the oldest waiting one leaves the backlog (it stays connected and listed in
+    :attr:`Stack.links`) and a warning says so. A link that goes down leaves the backlog.
+    """
+
+    def __init__(self, stack: Stack, app: AppPort, *, backlog: int = DEFAULT_BACKLOG) -> None:
+        self._stack = stack
+        self._links: dict[int, Link] = {}
+        self._incoming: deque[Link] = deque()
+        self._recently_gone: dict[int, Link] = {}
+        self._backlog = backlog
+        self._arrivals = trio.lowlevel.ParkingLot()
+        app.observe(LinkUpInd, self._on_up)
+        app.observe(LinkChangedInd, self._on_changed)
+        app.observe(LinkSecuredInd, self._on_secured)
+        app.observe(LinkDownInd, self._on_down)
+
+    def all(self) -> tuple[Link, ...]:
+        return tuple(self._links.values())
+
+    def get(self, handle: int) -> Link | None:
+        return self._links.get(handle)
+
+    def known(self, handle: int) -> Link:
+        """The link ``handle``, up or among the last links that went down."""
+        link = self._links.get(handle) or self._recently_gone.get(handle)
+        if link is None:
+            raise StackError(f"link 0x{handle:04X} was confirmed but never indicated")
+        return link
+
+    def _on_up(self, indication: LinkUpInd) -> None:
+        stale = self._links.get(indication.handle)
+        if stale is not None:  # the device manager replaced a link it never saw go down
+            stale._gone(LOCAL_HOST_TERMINATED)
+        link = Link(self._stack, indication.link)
+        self._links[link.handle] = link
+        self._recently_gone.pop(link.handle, None)
+        if indication.incoming:
+            if len(self._incoming) >= self._backlog:
+                oldest = self._incoming.popleft()
+                logger.warning(
+                    "%d incoming links not accepted: %r left the backlog", self._backlog, oldest
+                )
+            self._incoming.append(link)
+            self._arrivals.unpark_all()
+
+    def _on_changed(self, indication: LinkChangedInd) -> None:
+        link = self._links.get(indication.handle)
+        if link is not None:
+            link._changed(indication.link)
+
+    def _on_secured(self, indication: LinkSecuredInd) -> None:
+        link = self._links.get(indication.handle)
+        if link is not None:
+            link._secured(indication)
+
+    def _on_down(self, indication: LinkDownInd) -> None:
+        link = self._links.pop(indication.handle, None)
+        if link is None:
+            return
+        link._gone(indication.reason)
+        self._recently_gone[link.handle] = link
+        if len(self._recently_gone) > RECENTLY_GONE:
+            del self._recently_gone[next(iter(self._recently_gone))]
+        if link in self._incoming:
+            self._incoming.remove(link)
+
+    def close(self) -> None:
+        """The stack closed: every link is down for the application."""
+        for link in self._links.values():
+            link._gone(LOCAL_HOST_TERMINATED)
+        self._links.clear()
+        self._incoming.clear()
+        self._arrivals.unpark_all()
+
+    async def next_incoming(self, transport: LinkTransport | None = None) -> Link:
+        """The oldest incoming link not yet taken (of ``transport`` when given); waits."""
+        await trio.lowlevel.checkpoint()
+        while True:
+            for link in self._incoming:
+                if transport is None or link.transport is transport:
+                    self._incoming.remove(link)
+                    return link
+            await self._arrivals.park()
+
+
+class IncomingLinks:
+    """``async for link in stack.incoming()``: every incoming link, as it comes.
+
+    Each link is the caller's; ``async with link:`` disconnects it when done.
+    """
+
+    def __init__(self, registry: LinkRegistry, transport: LinkTransport | None) -> None:
+        self._registry = registry
+        self._transport = transport
+
+    def __aiter__(self) -> IncomingLinks:
+        return self
+
+    async def __anext__(self) -> Link:
+        return await self._registry.next_incoming(self._transport)
