@@ -12,6 +12,7 @@ from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.faults import FaultPolicy
 from bluetrio.address import Address, AddressType
+from bluetrio.bonds import Bond, LinkKeyType
 from bluetrio.errors import (
     BluetrioError,
     ConnectionClosedError,
@@ -33,7 +34,7 @@ from bluetrio.errors import (
     TransportSpecError,
     WeakerKeyError,
 )
-from bluetrio.keystore import Bond, JsonKeyStore, KeyStore, LinkKeyType, MemoryKeyStore
+from bluetrio.keystore import JsonKeyStore, KeyStore, MemoryKeyStore
 from bluetrio.link import IncomingLinks, Link
 from bluetrio.messages.ad import (
     AdvertisingData,

@@ -26,6 +26,7 @@ import trio
 
 from bluetrio.actors.app_port import AppPort
 from bluetrio.address import Address
+from bluetrio.bonds import LinkKeyType
 from bluetrio.errors import (
     BluetrioError,
     ConnectionClosedError,
@@ -33,7 +34,6 @@ from bluetrio.errors import (
     PairingError,
     StackError,
 )
-from bluetrio.keystore import LinkKeyType
 from bluetrio.messages.btm import (
     AclLink,
     LinkChangedInd,
