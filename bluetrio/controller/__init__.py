@@ -15,22 +15,24 @@ Hooks for feature modules (LE here; BR/EDR in ``bredr.py``/``ssp.py``)
   instance per controller is created with the controller as argument
   (``self.controller``); reach a sibling with ``self.controller.feature(OtherFeature)``.
   The module must be listed in ``controller.FEATURE_MODULES`` (``bredr``/``ssp`` already are).
-* ``@command(opcode, "Name", reply=Reply.COMPLETE|Reply.STATUS, return_size=n)`` on a
-  method ``(self, cmd: Command) -> bytes | None``. Return the return parameters *after* the
-  status byte (Command Complete) or None (Command Status 0x00 is sent). Raise
-  ``CommandError(status, echo=b"...")`` to fail (echo: e.g. the BD_ADDR/handle the return
-  parameters start with; the rest is zero-padded to ``return_size``). A ``DecodeError`` becomes
-  0x12 Invalid HCI Command Parameters. Parse with ``cmd.reader()`` (u8/u16/uint/address/take/
-  done) or ``cmd.decoded()`` (the shared codec's typed command). Events sent while a command is
-  handled go out after its Command Complete/Status. Opcode collisions raise at import.
+* ``@handles(hci.SomeCommand)`` (a class of the shared codec, :mod:`bluetrio.messages.hci`)
+  on a method ``(self, command: hci.SomeCommand) -> hci.SomeCommandReturn | None``. The
+  codec class gives the opcode, the reply (Command Complete when it has return parameters,
+  Command Status otherwise) and the return layout. Return the typed return parameters, or
+  None when they are the status alone (and for Command Status commands). Raise
+  ``CommandError(status, connection_handle=...)`` to fail: the named fields are echoed in
+  the return parameters, the rest is zero. Parameters the codec cannot decode fail with 0x12
+  Invalid HCI Command Parameters before the method runs. A codec command without a class yet
+  gets one in ``bluetrio/messages/hci/commands.py``. Events sent while a command is handled
+  go out after its Command Complete/Status. A command handled twice raises at import.
 * ``@receives(FrameClass, ...)`` on a method ``(self, frame, link: Link | None)``: frames
   from the air (subclass :class:`Frame`; set ``IS_CONNECTION_REQUEST = True`` on page/connect
   requests so the refuse fault applies). Send with ``controller.air.broadcast(controller,
   frame, phy)``, ``air.unicast(controller, target_address, frame, phy)`` or
   ``air.send_on_link(link, controller, frame)``.
-* ``reset()`` (HCI_Reset) and ``on_connection_closed(connection, reason)`` overrides.
-* Controller services: ``send_event(packet_bytes)`` (event masks applied; build with
-  ``events.event_packet``/``le_event`` or any codec event's ``to_bytes()``),
+* ``reset()`` (HCI_Reset), ``on_connection_closed(connection, reason)`` and ``radio_busy()``
+  (advertising, scanning, initiating, inquiring or paging) overrides.
+* Controller services: ``send_event(hci.SomeEvent(...))`` (event masks applied),
   ``call_later(delay, callback) -> Timer`` (``.cancel()``), ``air.open_link(LinkKind.BR_EDR,
   central, peripheral, supervision_timeout_s, Phy.BR_EDR)`` then
   ``add_connection(link, role, peer_address, local_address) -> Connection`` (handle
@@ -51,12 +53,11 @@ from bluetrio.controller.config import ControllerConfig, Phy, TimingModel
 from bluetrio.controller.connections import Connection, Role
 from bluetrio.controller.controller import VirtualController
 from bluetrio.controller.dispatch import (
-    Command,
     CommandError,
     Feature,
     Reply,
     Status,
-    command,
+    handles,
     receives,
     register_feature,
 )
@@ -64,7 +65,6 @@ from bluetrio.controller.dispatch import (
 __all__ = [
     "Air",
     "AirFaults",
-    "Command",
     "CommandError",
     "Connection",
     "ControllerConfig",
@@ -78,8 +78,8 @@ __all__ = [
     "Status",
     "TimingModel",
     "VirtualController",
-    "command",
     "default_air",
+    "handles",
     "receives",
     "register_feature",
 ]

@@ -9,8 +9,7 @@ Where the spec leaves a choice, the behaviour is Root Canal's.
 
 from __future__ import annotations
 
-import struct
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -33,21 +32,16 @@ from bluetrio.controller.config import Phy
 from bluetrio.controller.connections import Connection, Role
 from bluetrio.controller.controller import VirtualController
 from bluetrio.controller.dispatch import (
-    Command,
     CommandError,
     Feature,
-    Reply,
     Status,
-    command,
+    handles,
     receives,
     register_feature,
 )
-from bluetrio.controller.events import event_packet
 from bluetrio.controller.general import General, handle_of
 from bluetrio.controller.timers import Timer
-from bluetrio.messages.hci import commands as cmds
-from bluetrio.messages.hci import events as evts
-from bluetrio.messages.hci.base import HciCommand
+from bluetrio.messages import hci
 
 SLOT_SECONDS = 0.000625  # baseband slot (Vol 2 Part B 1.1)
 INQUIRY_LENGTH_UNIT_SECONDS = 1.28  # Inquiry_Length unit (Vol 4 Part E 7.1.1)
@@ -62,9 +56,6 @@ LINK_TYPE_ACL = 0x01
 # Page scan repetition mode R1 is what a scanner with the default interval reports.
 PAGE_SCAN_REPETITION_MODE_R1 = 0x01
 MAX_FEATURE_PAGE = 2
-# Commands without a class in the shared codec (Vol 4 Part E 7.3.48, 7.3.52).
-WRITE_INQUIRY_SCAN_TYPE = 0x0C43
-WRITE_PAGE_SCAN_TYPE = 0x0C47
 
 # Host-controlled bits of LMP features page 1 (Vol 2 Part C 3.3).
 HOST_FEATURE_SSP = 1 << 0
@@ -89,27 +80,25 @@ class InquiryMode:
     EXTENDED = 0x02
 
 
-C = TypeVar("C", bound=HciCommand)
+def require(
+    condition: bool, status: int = Status.INVALID_HCI_COMMAND_PARAMETERS, **echo: object
+) -> None:
+    """Fail the command with ``status`` unless ``condition``; ``echo`` as in CommandError."""
+    if not condition:
+        raise CommandError(status, **echo)
 
 
-def decode(cls: type[C], cmd: Command) -> C:
-    """The typed command; a malformed one is 0x12 through the DecodeError."""
-    return cls.from_parameters(cmd.parameters)
+def _scan_activity(interval: int, window: int) -> tuple[int, int]:
+    # Interval 0x0012-0x1000 and even, window 0x0011 up to the interval (7.3.20, 7.3.22).
+    require(0x0012 <= interval <= 0x1000 and interval % 2 == 0)
+    require(0x0011 <= window <= interval)
+    return interval, window
 
 
-def decode_flag(cls: type[HciCommand], cmd: Command) -> bool:
-    """The single 0x00/0x01 parameter of an enable command (anything else is 0x12)."""
-    decode(cls, cmd)  # checks the length
-    value = cmd.parameters[0]
+def flag(value: int) -> bool:
+    """A 0x00/0x01 enable parameter (anything else is 0x12)."""
     require(value in (0, 1))
     return bool(value)
-
-
-def require(
-    condition: bool, status: int = Status.INVALID_HCI_COMMAND_PARAMETERS, echo: bytes = b""
-) -> None:
-    if not condition:
-        raise CommandError(status, echo)
 
 
 @attrs.define
@@ -159,7 +148,7 @@ class BrEdr(Feature):
         self.inquiry_scan = False
         self.page_scan = False
         self.class_of_device = 0
-        self.local_name = bytes(self.controller.config.local_name)
+        self.local_name = self.controller.config.local_name
         self.inquiry_mode = InquiryMode.STANDARD
         self.extended_inquiry_response = bytes(EIR_LENGTH)
         self.page_timeout = DEFAULT_PAGE_TIMEOUT_SLOTS
@@ -207,14 +196,14 @@ class BrEdr(Feature):
             return self.host_features()
         return int.from_bytes(self.controller.config.lmp_feature_page(page), "little")
 
-    def send(self, event: Any) -> None:
-        self.controller.send_event(event.to_bytes())
+    def send(self, event: hci.HciEvent) -> None:
+        self.controller.send_event(event)
 
     def link_for_handle(self, handle: int) -> BrEdrLink:
         """The BR/EDR link behind ``handle``, or 0x02 Unknown Connection Identifier."""
         link = self.links.get(handle_of(handle))
         if link is None:
-            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER, struct.pack("<H", handle))
+            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER, connection_handle=handle)
         return link
 
     def link_for_address(self, address: Address) -> BrEdrLink | None:
@@ -235,138 +224,105 @@ class BrEdr(Feature):
 
     # -- scanning and local settings (Vol 4 Part E 7.3) ----------------------------------
 
-    @command(cmds.WriteScanEnable.OPCODE, "Write_Scan_Enable")
-    def write_scan_enable(self, cmd: Command) -> bytes:
-        value = decode(cmds.WriteScanEnable, cmd).scan_enable
-        require(value in SCAN_ENABLE_BITS)
-        self.inquiry_scan, self.page_scan = SCAN_ENABLE_BITS[value]
-        return b""
+    @handles(hci.WriteScanEnable)
+    def write_scan_enable(self, command: hci.WriteScanEnable) -> None:
+        require(command.scan_enable in SCAN_ENABLE_BITS)
+        self.inquiry_scan, self.page_scan = SCAN_ENABLE_BITS[command.scan_enable]
 
-    @command(cmds.ReadScanEnable.OPCODE, "Read_Scan_Enable", return_size=1)
-    def read_scan_enable(self, cmd: Command) -> bytes:
-        decode(cmds.ReadScanEnable, cmd)
-        return bytes((int(self.inquiry_scan) | int(self.page_scan) << 1,))
+    @handles(hci.ReadScanEnable)
+    def read_scan_enable(self, command: hci.ReadScanEnable) -> hci.ReadScanEnableReturn:
+        value = int(self.inquiry_scan) | int(self.page_scan) << 1
+        return hci.ReadScanEnableReturn(Status.SUCCESS, value)
 
-    @command(cmds.WriteClassOfDevice.OPCODE, "Write_Class_Of_Device")
-    def write_class_of_device(self, cmd: Command) -> bytes:
-        self.class_of_device = decode(cmds.WriteClassOfDevice, cmd).class_of_device
-        return b""
+    @handles(hci.WriteClassOfDevice)
+    def write_class_of_device(self, command: hci.WriteClassOfDevice) -> None:
+        self.class_of_device = command.class_of_device
 
-    @command(cmds.ReadClassOfDevice.OPCODE, "Read_Class_Of_Device", return_size=3)
-    def read_class_of_device(self, cmd: Command) -> bytes:
-        decode(cmds.ReadClassOfDevice, cmd)
-        return self.class_of_device.to_bytes(3, "little")
+    @handles(hci.ReadClassOfDevice)
+    def read_class_of_device(self, command: hci.ReadClassOfDevice) -> hci.ReadClassOfDeviceReturn:
+        return hci.ReadClassOfDeviceReturn(Status.SUCCESS, self.class_of_device)
 
-    @command(cmds.WriteLocalName.OPCODE, "Write_Local_Name")
-    def write_local_name(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        name = reader.take(LOCAL_NAME_LENGTH)
-        reader.done()
+    @handles(hci.WriteLocalName)
+    def write_local_name(self, command: hci.WriteLocalName) -> None:
         # The name is null-terminated unless it fills all 248 octets (Vol 4 Part E 7.3.11).
-        self.local_name = name.split(b"\x00", 1)[0]
-        return b""
+        self.local_name = command.local_name
 
-    @command(cmds.ReadLocalName.OPCODE, "Read_Local_Name", return_size=LOCAL_NAME_LENGTH)
-    def read_local_name(self, cmd: Command) -> bytes:
-        cmd.reader().done()
-        return self.local_name.ljust(LOCAL_NAME_LENGTH, b"\x00")
+    @handles(hci.ReadLocalName)
+    def read_local_name(self, command: hci.ReadLocalName) -> hci.ReadLocalNameReturn:
+        return hci.ReadLocalNameReturn(Status.SUCCESS, self.local_name)
 
-    @command(cmds.WriteInquiryMode.OPCODE, "Write_Inquiry_Mode")
-    def write_inquiry_mode(self, cmd: Command) -> bytes:
-        mode = decode(cmds.WriteInquiryMode, cmd).inquiry_mode
+    @handles(hci.WriteInquiryMode)
+    def write_inquiry_mode(self, command: hci.WriteInquiryMode) -> None:
+        mode = command.inquiry_mode
         require(mode in (InquiryMode.STANDARD, InquiryMode.WITH_RSSI, InquiryMode.EXTENDED))
         self.inquiry_mode = mode
-        return b""
 
-    @command(cmds.WriteExtendedInquiryResponse.OPCODE, "Write_Extended_Inquiry_Response")
-    def write_extended_inquiry_response(self, cmd: Command) -> bytes:
-        reader = cmd.reader()
-        fec_required = reader.u8()
-        data = reader.take(EIR_LENGTH)
-        reader.done()
-        require(fec_required in (0, 1))
-        self.extended_inquiry_response = data
-        return b""
+    @handles(hci.WriteExtendedInquiryResponse)
+    def write_extended_inquiry_response(self, command: hci.WriteExtendedInquiryResponse) -> None:
+        require(command.fec_required in (0, 1))
+        self.extended_inquiry_response = command.extended_inquiry_response
 
-    @command(cmds.WritePageTimeout.OPCODE, "Write_Page_Timeout")
-    def write_page_timeout(self, cmd: Command) -> bytes:
-        value = decode(cmds.WritePageTimeout, cmd).page_timeout
-        require(value != 0)  # range 0x0001-0xFFFF (Vol 4 Part E 7.3.16)
-        self.page_timeout = value
-        return b""
+    @handles(hci.WritePageTimeout)
+    def write_page_timeout(self, command: hci.WritePageTimeout) -> None:
+        require(command.page_timeout != 0)  # range 0x0001-0xFFFF (Vol 4 Part E 7.3.16)
+        self.page_timeout = command.page_timeout
 
-    @command(cmds.WriteConnectionAcceptTimeout.OPCODE, "Write_Connection_Accept_Timeout")
-    def write_connection_accept_timeout(self, cmd: Command) -> bytes:
-        value = decode(cmds.WriteConnectionAcceptTimeout, cmd).connection_accept_timeout
+    @handles(hci.WriteConnectionAcceptTimeout)
+    def write_connection_accept_timeout(self, command: hci.WriteConnectionAcceptTimeout) -> None:
+        value = command.connection_accept_timeout
         require(0x0001 <= value <= 0xB540)  # Vol 4 Part E 7.3.14
         self.connection_accept_timeout = value
-        return b""
 
-    @command(cmds.WritePageScanActivity.OPCODE, "Write_Page_Scan_Activity")
-    def write_page_scan_activity(self, cmd: Command) -> bytes:
-        self.page_scan_activity = self._scan_activity(cmd, minimum_window=0x0011)
-        return b""
+    @handles(hci.WritePageScanActivity)
+    def write_page_scan_activity(self, command: hci.WritePageScanActivity) -> None:
+        self.page_scan_activity = _scan_activity(
+            command.page_scan_interval, command.page_scan_window
+        )
 
-    @command(cmds.WriteInquiryScanActivity.OPCODE, "Write_Inquiry_Scan_Activity")
-    def write_inquiry_scan_activity(self, cmd: Command) -> bytes:
-        self.inquiry_scan_activity = self._scan_activity(cmd, minimum_window=0x0011)
-        return b""
+    @handles(hci.WriteInquiryScanActivity)
+    def write_inquiry_scan_activity(self, command: hci.WriteInquiryScanActivity) -> None:
+        self.inquiry_scan_activity = _scan_activity(
+            command.inquiry_scan_interval, command.inquiry_scan_window
+        )
 
-    @command(WRITE_INQUIRY_SCAN_TYPE, "Write_Inquiry_Scan_Type")
-    def write_inquiry_scan_type(self, cmd: Command) -> bytes:
-        self.inquiry_scan_type = self._scan_type(cmd)
-        return b""
+    # Scan types: 0x00 standard, 0x01 interlaced (Vol 4 Part E 7.3.48, 7.3.52); only the
+    # timing differs, which the emulation does not model.
 
-    @command(WRITE_PAGE_SCAN_TYPE, "Write_Page_Scan_Type")
-    def write_page_scan_type(self, cmd: Command) -> bytes:
-        self.page_scan_type = self._scan_type(cmd)
-        return b""
+    @handles(hci.WriteInquiryScanType)
+    def write_inquiry_scan_type(self, command: hci.WriteInquiryScanType) -> None:
+        self.inquiry_scan_type = int(flag(command.scan_type))
 
-    def _scan_type(self, cmd: Command) -> int:
-        # 0x00 standard, 0x01 interlaced (Vol 4 Part E 7.3.48, 7.3.52); only timing differs.
-        reader = cmd.reader()
-        value = reader.u8()
-        reader.done()
-        require(value in (0, 1))
-        return value
+    @handles(hci.WritePageScanType)
+    def write_page_scan_type(self, command: hci.WritePageScanType) -> None:
+        self.page_scan_type = int(flag(command.page_scan_type))
 
-    def _scan_activity(self, cmd: Command, minimum_window: int) -> tuple[int, int]:
-        # Interval 0x0012-0x1000 and even, window at most the interval (7.3.20, 7.3.22).
-        reader = cmd.reader()
-        interval, window = reader.u16(), reader.u16()
-        reader.done()
-        require(0x0012 <= interval <= 0x1000 and interval % 2 == 0)
-        require(minimum_window <= window <= interval)
-        return interval, window
+    @handles(hci.WriteAuthenticationEnable)
+    def write_authentication_enable(self, command: hci.WriteAuthenticationEnable) -> None:
+        self.authentication_enable = flag(command.authentication_enable)
 
-    @command(cmds.WriteAuthenticationEnable.OPCODE, "Write_Authentication_Enable")
-    def write_authentication_enable(self, cmd: Command) -> bytes:
-        self.authentication_enable = decode_flag(cmds.WriteAuthenticationEnable, cmd)
-        return b""
+    @handles(hci.WriteSimplePairingMode)
+    def write_simple_pairing_mode(self, command: hci.WriteSimplePairingMode) -> None:
+        self.set_host_feature(HOST_FEATURE_SSP, flag(command.simple_pairing_mode))
 
-    @command(cmds.WriteSimplePairingMode.OPCODE, "Write_Simple_Pairing_Mode")
-    def write_simple_pairing_mode(self, cmd: Command) -> bytes:
-        self.set_host_feature(HOST_FEATURE_SSP, decode_flag(cmds.WriteSimplePairingMode, cmd))
-        return b""
-
-    @command(cmds.WriteSecureConnectionsHostSupport.OPCODE, "Write_Secure_Connections_Host_Support")
-    def write_secure_connections_host_support(self, cmd: Command) -> bytes:
-        enabled = decode_flag(cmds.WriteSecureConnectionsHostSupport, cmd)
+    @handles(hci.WriteSecureConnectionsHostSupport)
+    def write_secure_connections_host_support(
+        self, command: hci.WriteSecureConnectionsHostSupport
+    ) -> None:
+        enabled = flag(command.secure_connections_host_support)
         self.set_host_feature(HOST_FEATURE_SECURE_CONNECTIONS, enabled)
-        return b""
 
-    @command(cmds.WriteDefaultLinkPolicySettings.OPCODE, "Write_Default_Link_Policy_Settings")
-    def write_default_link_policy_settings(self, cmd: Command) -> bytes:
-        value = decode(cmds.WriteDefaultLinkPolicySettings, cmd).default_link_policy_settings
+    @handles(hci.WriteDefaultLinkPolicySettings)
+    def write_default_link_policy_settings(
+        self, command: hci.WriteDefaultLinkPolicySettings
+    ) -> None:
+        value = command.default_link_policy_settings
         require(value <= 0x0007)  # role switch, hold, sniff (Vol 4 Part E 7.2.12)
         self.default_link_policy = value
-        return b""
 
     # -- inquiry (Vol 4 Part E 7.1.1, 7.1.2; Vol 2 Part B 8.4) ---------------------------
 
-    @command(cmds.Inquiry.OPCODE, "Inquiry", reply=Reply.STATUS)
-    def inquiry_command(self, cmd: Command) -> None:
-        request = decode(cmds.Inquiry, cmd)
+    @handles(hci.Inquiry)
+    def inquiry_command(self, request: hci.Inquiry) -> None:
         require(0x9E8B00 <= request.lap <= 0x9E8B3F)
         require(0x01 <= request.inquiry_length <= 0x30)
         require(self.inquiry is None, Status.COMMAND_DISALLOWED)
@@ -378,22 +334,20 @@ class BrEdr(Feature):
             self.controller, InquiryFrame(self.address, request.lap), Phy.BR_EDR
         )
 
-    @command(cmds.InquiryCancel.OPCODE, "Inquiry_Cancel")
-    def inquiry_cancel(self, cmd: Command) -> bytes:
-        decode(cmds.InquiryCancel, cmd)
+    @handles(hci.InquiryCancel)
+    def inquiry_cancel(self, command: hci.InquiryCancel) -> None:
         require(self.inquiry is not None, Status.COMMAND_DISALLOWED)
         assert self.inquiry is not None
         # No Inquiry Complete after a cancel (Vol 4 Part E 7.1.2).
         self.inquiry.timer.cancel()
         self.inquiry = None
-        return b""
 
     def _inquiry_finished(self) -> None:
         if self.inquiry is None:
             return
         self.inquiry.timer.cancel()
         self.inquiry = None
-        self.send(evts.InquiryComplete(Status.SUCCESS))
+        self.send(hci.InquiryComplete(Status.SUCCESS))
 
     @receives(InquiryFrame)
     def on_inquiry(self, frame: InquiryFrame, link: Link | None) -> None:
@@ -413,27 +367,28 @@ class BrEdr(Feature):
         if inquiry is None or frame.address in inquiry.found:
             return
         inquiry.found.add(frame.address)
-        self.controller.send_event(self._inquiry_result(frame))
+        self.send(self._inquiry_result(frame))
         if inquiry.max_responses and len(inquiry.found) >= inquiry.max_responses:
             self._inquiry_finished()
 
-    def _inquiry_result(self, frame: InquiryResponseFrame) -> bytes:
+    def _inquiry_result(
+        self, frame: InquiryResponseFrame
+    ) -> hci.ExtendedInquiryResult | hci.InquiryResultWithRssi | hci.InquiryResult:
         """The result event the host asked for with Write_Inquiry_Mode (Vol 4 Part E 7.7)."""
         address, mode, cod = frame.address, PAGE_SCAN_REPETITION_MODE_R1, frame.class_of_device
         rssi = self.controller.config.rssi
         if self.inquiry_mode == InquiryMode.EXTENDED:
             eir = frame.extended_inquiry_response.ljust(EIR_LENGTH, b"\x00")[:EIR_LENGTH]
-            return evts.ExtendedInquiryResult(address, mode, 0, cod, 0, rssi, eir).to_bytes()
+            return hci.ExtendedInquiryResult(address, mode, 0, cod, 0, rssi, eir)
         if self.inquiry_mode == InquiryMode.WITH_RSSI:
-            entry = evts.InquiryResponseWithRssi(address, mode, 0, cod, 0, rssi)
-            return evts.InquiryResultWithRssi((entry,)).to_bytes()
-        return evts.InquiryResult((evts.InquiryResponse(address, mode, 0, cod, 0),)).to_bytes()
+            entry = hci.InquiryResponseWithRssi(address, mode, 0, cod, 0, rssi)
+            return hci.InquiryResultWithRssi((entry,))
+        return hci.InquiryResult((hci.InquiryResponse(address, mode, 0, cod, 0),))
 
     # -- paging: outgoing (Vol 4 Part E 7.1.5, 7.1.7) ------------------------------------
 
-    @command(cmds.CreateConnection.OPCODE, "Create_Connection", reply=Reply.STATUS)
-    def create_connection(self, cmd: Command) -> None:
-        request = decode(cmds.CreateConnection, cmd)
+    @handles(hci.CreateConnection)
+    def create_connection(self, request: hci.CreateConnection) -> None:
         require(request.allow_role_switch in (0, 1))
         require(request.page_scan_repetition_mode <= 0x02)
         target = request.bd_addr
@@ -451,20 +406,19 @@ class BrEdr(Feature):
         frame = PageFrame(self.address, self.class_of_device, bool(request.allow_role_switch))
         self.controller.air.unicast(self.controller, target, frame, Phy.BR_EDR)
 
-    @command(cmds.CreateConnectionCancel.OPCODE, "Create_Connection_Cancel", return_size=6)
-    def create_connection_cancel(self, cmd: Command) -> bytes:
-        target = decode(cmds.CreateConnectionCancel, cmd).bd_addr
-        echo = target.to_wire()
+    @handles(hci.CreateConnectionCancel)
+    def create_connection_cancel(self, command: hci.CreateConnectionCancel) -> hci.BdAddrReturn:
+        target = command.bd_addr
         if self.link_for_address(target) is not None:
-            raise CommandError(Status.CONNECTION_ALREADY_EXISTS, echo)
+            raise CommandError(Status.CONNECTION_ALREADY_EXISTS, bd_addr=target)
         require(
             self.page is not None and self.page.target == target,
             Status.UNKNOWN_CONNECTION_IDENTIFIER,
-            echo,
+            bd_addr=target,
         )
         # Connection Complete 0x02 follows the Command Complete (Vol 4 Part E 7.1.7).
         self._page_failed(Status.UNKNOWN_CONNECTION_IDENTIFIER)
-        return echo
+        return hci.BdAddrReturn(Status.SUCCESS, target)
 
     def _page_failed(self, status: int) -> None:
         page, self.page = self.page, None
@@ -473,7 +427,7 @@ class BrEdr(Feature):
         page.timer.cancel()
         withdrawn = PageWithdrawnFrame(self.address)
         self.controller.air.unicast(self.controller, page.target, withdrawn, Phy.BR_EDR)
-        self.send(evts.ConnectionComplete(status, 0, page.target, LINK_TYPE_ACL, 0))
+        self.send(hci.ConnectionComplete(status, 0, page.target, LINK_TYPE_ACL, 0))
 
     @receives(PageAcceptedFrame)
     def on_page_accepted(self, frame: PageAcceptedFrame, air_link: Link | None) -> None:
@@ -493,17 +447,15 @@ class BrEdr(Feature):
         if self.page is not None and self.page.target == frame.sender:
             page, self.page = self.page, None
             page.timer.cancel()
-            self.send(evts.ConnectionComplete(frame.reason, 0, page.target, LINK_TYPE_ACL, 0))
+            self.send(hci.ConnectionComplete(frame.reason, 0, page.target, LINK_TYPE_ACL, 0))
 
     def _connected(self, air_link: Link, role: Role, peer: Address, role_changed: bool) -> None:
         connection = self.controller.add_connection(air_link, role, peer, self.address)
         self.links[connection.handle] = BrEdrLink(connection, link_policy=self.default_link_policy)
         if role_changed:
             # Root Canal reports the switch before Connection Complete on both sides.
-            self.send(evts.RoleChange(Status.SUCCESS, peer, role))
-        self.send(
-            evts.ConnectionComplete(Status.SUCCESS, connection.handle, peer, LINK_TYPE_ACL, 0)
-        )
+            self.send(hci.RoleChange(Status.SUCCESS, peer, role))
+        self.send(hci.ConnectionComplete(Status.SUCCESS, connection.handle, peer, LINK_TYPE_ACL, 0))
 
     # -- paging: incoming (Vol 4 Part E 7.1.8, 7.1.9, 7.7.4) -----------------------------
 
@@ -518,7 +470,7 @@ class BrEdr(Feature):
             lambda: self._reject(frame.central, Status.CONNECTION_ACCEPT_TIMEOUT_EXCEEDED),
         )
         self.incoming[frame.central] = IncomingPage(frame, timer)
-        self.send(evts.ConnectionRequest(frame.central, frame.class_of_device, LINK_TYPE_ACL))
+        self.send(hci.ConnectionRequest(frame.central, frame.class_of_device, LINK_TYPE_ACL))
 
     @receives(PageWithdrawnFrame)
     def on_page_withdrawn(self, frame: PageWithdrawnFrame, link: Link | None) -> None:
@@ -527,12 +479,11 @@ class BrEdr(Feature):
             pending.timer.cancel()
             # The central gave up: the connection attempt ends here too (Page Timeout).
             self.send(
-                evts.ConnectionComplete(Status.PAGE_TIMEOUT, 0, frame.central, LINK_TYPE_ACL, 0)
+                hci.ConnectionComplete(Status.PAGE_TIMEOUT, 0, frame.central, LINK_TYPE_ACL, 0)
             )
 
-    @command(cmds.AcceptConnectionRequest.OPCODE, "Accept_Connection_Request", reply=Reply.STATUS)
-    def accept_connection_request(self, cmd: Command) -> None:
-        request = decode(cmds.AcceptConnectionRequest, cmd)
+    @handles(hci.AcceptConnectionRequest)
+    def accept_connection_request(self, request: hci.AcceptConnectionRequest) -> None:
         require(request.role in (0x00, 0x01))
         pending = self.incoming.pop(request.bd_addr, None)
         require(pending is not None, Status.UNKNOWN_CONNECTION_IDENTIFIER)
@@ -544,7 +495,7 @@ class BrEdr(Feature):
         if peripheral is None:
             # The pager left the air meanwhile; its page would have timed out.
             self.send(
-                evts.ConnectionComplete(Status.PAGE_TIMEOUT, 0, request.bd_addr, LINK_TYPE_ACL, 0)
+                hci.ConnectionComplete(Status.PAGE_TIMEOUT, 0, request.bd_addr, LINK_TYPE_ACL, 0)
             )
             return
         if not switch:
@@ -566,9 +517,8 @@ class BrEdr(Feature):
                 return radio
         return None
 
-    @command(cmds.RejectConnectionRequest.OPCODE, "Reject_Connection_Request", reply=Reply.STATUS)
-    def reject_connection_request(self, cmd: Command) -> None:
-        request = decode(cmds.RejectConnectionRequest, cmd)
+    @handles(hci.RejectConnectionRequest)
+    def reject_connection_request(self, request: hci.RejectConnectionRequest) -> None:
         # Reasons allowed by Vol 4 Part E 7.1.9: 0x0D-0x0F.
         require(
             Status.CONNECTION_REJECTED_DUE_TO_LIMITED_RESOURCES
@@ -585,13 +535,12 @@ class BrEdr(Feature):
         pending.timer.cancel()
         frame = PageRejectedFrame(self.address, reason)
         self.controller.air.unicast(self.controller, central, frame, Phy.BR_EDR)
-        self.send(evts.ConnectionComplete(reason, 0, central, LINK_TYPE_ACL, 0))
+        self.send(hci.ConnectionComplete(reason, 0, central, LINK_TYPE_ACL, 0))
 
     # -- remote name (Vol 4 Part E 7.1.19, 7.1.20) ---------------------------------------
 
-    @command(cmds.RemoteNameRequest.OPCODE, "Remote_Name_Request", reply=Reply.STATUS)
-    def remote_name_request(self, cmd: Command) -> None:
-        request = decode(cmds.RemoteNameRequest, cmd)
+    @handles(hci.RemoteNameRequest)
+    def remote_name_request(self, request: hci.RemoteNameRequest) -> None:
         require(request.page_scan_repetition_mode <= 0x02)
         target = request.bd_addr
         require(target not in self.name_requests, Status.COMMAND_DISALLOWED)
@@ -606,28 +555,23 @@ class BrEdr(Feature):
         else:
             self.controller.air.unicast(self.controller, target, request_frame, Phy.BR_EDR)
 
-    @command(cmds.RemoteNameRequestCancel.OPCODE, "Remote_Name_Request_Cancel", return_size=6)
-    def remote_name_request_cancel(self, cmd: Command) -> bytes:
-        target = decode(cmds.RemoteNameRequestCancel, cmd).bd_addr
-        echo = target.to_wire()
+    @handles(hci.RemoteNameRequestCancel)
+    def remote_name_request_cancel(self, command: hci.RemoteNameRequestCancel) -> hci.BdAddrReturn:
+        target = command.bd_addr
         timer = self.name_requests.pop(target, None)
-        require(timer is not None, Status.INVALID_HCI_COMMAND_PARAMETERS, echo)
+        require(timer is not None, Status.INVALID_HCI_COMMAND_PARAMETERS, bd_addr=target)
         assert timer is not None
         timer.cancel()
         # The request still completes, with status 0x02 (Vol 4 Part E 7.1.20).
-        self._name_complete(Status.UNKNOWN_CONNECTION_IDENTIFIER, target, b"")
-        return echo
+        self._name_complete(Status.UNKNOWN_CONNECTION_IDENTIFIER, target, "")
+        return hci.BdAddrReturn(Status.SUCCESS, target)
 
     def _name_failed(self, target: Address) -> None:
         if self.name_requests.pop(target, None) is not None:
-            self._name_complete(Status.PAGE_TIMEOUT, target, b"")
+            self._name_complete(Status.PAGE_TIMEOUT, target, "")
 
-    def _name_complete(self, status: int, target: Address, name: bytes) -> None:
-        # Built directly: the name is bytes on the wire and must survive unchanged.
-        parameters = bytes((status,)) + target.to_wire() + name.ljust(LOCAL_NAME_LENGTH, b"\0")
-        self.controller.send_event(
-            event_packet(evts.RemoteNameRequestComplete.EVENT_CODE, parameters)
-        )
+    def _name_complete(self, status: int, target: Address, name: str) -> None:
+        self.send(hci.RemoteNameRequestComplete(status, target, name))
 
     @receives(NameRequestFrame)
     def on_name_request(self, frame: NameRequestFrame, link: Link | None) -> None:
@@ -646,25 +590,18 @@ class BrEdr(Feature):
             return
         timer.cancel()
         # The host features were read while the name was fetched (Vol 4 Part E 7.7.50).
-        self.send(evts.RemoteHostSupportedFeaturesNotification(frame.sender, frame.host_features))
+        self.send(hci.RemoteHostSupportedFeaturesNotification(frame.sender, frame.host_features))
         self._name_complete(Status.SUCCESS, frame.sender, frame.name)
 
     # -- remote features (Vol 4 Part E 7.1.21, 7.1.22) -----------------------------------
 
-    @command(
-        cmds.ReadRemoteSupportedFeatures.OPCODE,
-        "Read_Remote_Supported_Features",
-        reply=Reply.STATUS,
-    )
-    def read_remote_supported_features(self, cmd: Command) -> None:
-        link = self.link_for_handle(decode(cmds.ReadRemoteSupportedFeatures, cmd).connection_handle)
+    @handles(hci.ReadRemoteSupportedFeatures)
+    def read_remote_supported_features(self, command: hci.ReadRemoteSupportedFeatures) -> None:
+        link = self.link_for_handle(command.connection_handle)
         self._request_features(link, None)
 
-    @command(
-        cmds.ReadRemoteExtendedFeatures.OPCODE, "Read_Remote_Extended_Features", reply=Reply.STATUS
-    )
-    def read_remote_extended_features(self, cmd: Command) -> None:
-        request = decode(cmds.ReadRemoteExtendedFeatures, cmd)
+    @handles(hci.ReadRemoteExtendedFeatures)
+    def read_remote_extended_features(self, request: hci.ReadRemoteExtendedFeatures) -> None:
         link = self.link_for_handle(request.connection_handle)
         self._request_features(link, request.page_number)
 
@@ -691,11 +628,11 @@ class BrEdr(Feature):
         handle = link.connection.handle
         if asked < 0:
             self.send(
-                evts.ReadRemoteSupportedFeaturesComplete(Status.SUCCESS, handle, frame.features)
+                hci.ReadRemoteSupportedFeaturesComplete(Status.SUCCESS, handle, frame.features)
             )
         else:
             self.send(
-                evts.ReadRemoteExtendedFeaturesComplete(
+                hci.ReadRemoteExtendedFeaturesComplete(
                     Status.SUCCESS, handle, frame.page, frame.max_page, frame.features
                 )
             )
@@ -713,14 +650,13 @@ class BrEdr(Feature):
 
     # -- roles and policy (Vol 4 Part E 7.2) ----------------------------------------------
 
-    @command(cmds.RoleDiscovery.OPCODE, "Role_Discovery", return_size=3)
-    def role_discovery(self, cmd: Command) -> bytes:
-        link = self.link_for_handle(decode(cmds.RoleDiscovery, cmd).connection_handle)
-        return struct.pack("<HB", link.connection.handle, link.connection.role)
+    @handles(hci.RoleDiscovery)
+    def role_discovery(self, command: hci.RoleDiscovery) -> hci.RoleDiscoveryReturn:
+        connection = self.link_for_handle(command.connection_handle).connection
+        return hci.RoleDiscoveryReturn(Status.SUCCESS, connection.handle, connection.role)
 
-    @command(cmds.SwitchRole.OPCODE, "Switch_Role", reply=Reply.STATUS)
-    def switch_role(self, cmd: Command) -> None:
-        request = decode(cmds.SwitchRole, cmd)
+    @handles(hci.SwitchRole)
+    def switch_role(self, request: hci.SwitchRole) -> None:
         require(request.role in (Role.CENTRAL, Role.PERIPHERAL))
         link = self.link_for_address(request.bd_addr)
         require(link is not None, Status.UNKNOWN_CONNECTION_IDENTIFIER)
@@ -739,17 +675,17 @@ class BrEdr(Feature):
     def _change_role(self, link: BrEdrLink) -> None:
         connection = link.connection
         connection.role = Role.PERIPHERAL if connection.role == Role.CENTRAL else Role.CENTRAL
-        self.send(evts.RoleChange(Status.SUCCESS, link.peer, connection.role))
+        self.send(hci.RoleChange(Status.SUCCESS, link.peer, connection.role))
 
-    @command(cmds.WriteLinkPolicySettings.OPCODE, "Write_Link_Policy_Settings", return_size=2)
-    def write_link_policy_settings(self, cmd: Command) -> bytes:
-        request = decode(cmds.WriteLinkPolicySettings, cmd)
+    @handles(hci.WriteLinkPolicySettings)
+    def write_link_policy_settings(
+        self, request: hci.WriteLinkPolicySettings
+    ) -> hci.ConnectionHandleReturn:
         link = self.link_for_handle(request.connection_handle)
-        require(
-            request.link_policy_settings <= 0x0007, echo=struct.pack("<H", link.connection.handle)
-        )
+        handle = link.connection.handle
+        require(request.link_policy_settings <= 0x0007, connection_handle=handle)
         link.link_policy = request.link_policy_settings
-        return struct.pack("<H", link.connection.handle)
+        return hci.ConnectionHandleReturn(Status.SUCCESS, handle)
 
 
 # Security registers its feature when this module is imported by the controller.

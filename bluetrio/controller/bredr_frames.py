@@ -82,7 +82,7 @@ class NameResponseFrame(Frame):
     """LMP_name_res fragments, with the host features read on the way (Vol 4 Part E 7.7.50)."""
 
     sender: Address
-    name: bytes
+    name: str
     host_features: int
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import struct
 from collections.abc import Callable
 
 import attrs
@@ -29,7 +28,6 @@ from bluetrio.controller.bredr import (
     HOST_FEATURE_SSP,
     BrEdr,
     BrEdrLink,
-    decode,
     require,
 )
 from bluetrio.controller.bredr_frames import (
@@ -44,18 +42,15 @@ from bluetrio.controller.bredr_frames import (
 from bluetrio.controller.connections import Connection, Role
 from bluetrio.controller.controller import VirtualController
 from bluetrio.controller.dispatch import (
-    Command,
     CommandError,
     Feature,
-    Reply,
     Status,
-    command,
+    handles,
     receives,
     register_feature,
 )
 from bluetrio.crypto import Curve, EcdhKeyPair
-from bluetrio.messages.hci import commands as cmds
-from bluetrio.messages.hci import events as evts
+from bluetrio.messages import hci
 
 MAX_ENCRYPTION_KEY_SIZE = 16
 MAX_PASSKEY = 999_999
@@ -66,10 +61,6 @@ SIMPLE_PAIRING_NOT_SUPPORTED_BY_HOST = 0x37
 ENCRYPTION_OFF = 0x00
 ENCRYPTION_E0 = 0x01
 ENCRYPTION_AES_CCM = 0x02
-
-# Commands without a class in the shared codec (Vol 4 Part E 7.3.60, 7.3.95).
-READ_LOCAL_OOB_DATA = 0x0C57
-READ_LOCAL_OOB_EXTENDED_DATA = 0x0C7D
 
 _DEVICE_AUTHENTICATION_KEY_ID = b"btdk"
 
@@ -159,10 +150,10 @@ class BrEdrSecurity(Feature):
     def _link_by_address(self, address: Address) -> BrEdrLink:
         link = self.bredr.link_for_address(address)
         if link is None:
-            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER, address.to_wire())
+            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER, bd_addr=address)
         return link
 
-    def _send(self, event: object) -> None:
+    def _send(self, event: hci.HciEvent) -> None:
         self.bredr.send(event)
 
     def _both_have(self, link: BrEdrLink, page: int, bit: int) -> bool:
@@ -182,24 +173,21 @@ class BrEdrSecurity(Feature):
         security = self.security_of(link)
         if security.authentication_requested:
             security.authentication_requested = False
-            self._send(evts.AuthenticationComplete(status, link.connection.handle))
+            self._send(hci.AuthenticationComplete(status, link.connection.handle))
 
     # -- Authentication_Requested and link keys (Vol 4 Part E 7.1.15, 7.1.10, 7.1.11) -----
 
-    @command(cmds.AuthenticationRequested.OPCODE, "Authentication_Requested", reply=Reply.STATUS)
-    def authentication_requested(self, cmd: Command) -> None:
-        link = self.bredr.link_for_handle(
-            decode(cmds.AuthenticationRequested, cmd).connection_handle
-        )
+    @handles(hci.AuthenticationRequested)
+    def authentication_requested(self, command: hci.AuthenticationRequested) -> None:
+        link = self.bredr.link_for_handle(command.connection_handle)
         security = self.security_of(link)
         require(not security.busy and security.peer_challenge is None, Status.COMMAND_DISALLOWED)
         security.authentication_requested = True
         security.awaiting_link_key = True
-        self._send(evts.LinkKeyRequest(link.peer))
+        self._send(hci.LinkKeyRequest(link.peer))
 
-    @command(cmds.LinkKeyRequestReply.OPCODE, "Link_Key_Request_Reply", return_size=6)
-    def link_key_request_reply(self, cmd: Command) -> bytes:
-        request = decode(cmds.LinkKeyRequestReply, cmd)
+    @handles(hci.LinkKeyRequestReply)
+    def link_key_request_reply(self, request: hci.LinkKeyRequestReply) -> hci.BdAddrReturn:
         link, security = self._expecting(request.bd_addr, lambda s: s.awaiting_link_key)
         security.awaiting_link_key = False
         security.link_key = request.link_key
@@ -215,13 +203,13 @@ class BrEdrSecurity(Feature):
         else:
             security.challenge = crypto.random_bytes(16)
             self.bredr.send_on(link, AuthChallengeFrame(security.challenge))
-        return request.bd_addr.to_wire()
+        return hci.BdAddrReturn(Status.SUCCESS, request.bd_addr)
 
-    @command(
-        cmds.LinkKeyRequestNegativeReply.OPCODE, "Link_Key_Request_Negative_Reply", return_size=6
-    )
-    def link_key_request_negative_reply(self, cmd: Command) -> bytes:
-        address = decode(cmds.LinkKeyRequestNegativeReply, cmd).bd_addr
+    @handles(hci.LinkKeyRequestNegativeReply)
+    def link_key_request_negative_reply(
+        self, command: hci.LinkKeyRequestNegativeReply
+    ) -> hci.BdAddrReturn:
+        address = command.bd_addr
         link, security = self._expecting(address, lambda s: s.awaiting_link_key)
         security.awaiting_link_key = False
         if security.peer_challenge is not None:
@@ -232,8 +220,8 @@ class BrEdrSecurity(Feature):
             self._start_ssp(link, security)
         else:
             security.awaiting_pin = True
-            self._send(evts.PinCodeRequest(link.peer))
-        return address.to_wire()
+            self._send(hci.PinCodeRequest(link.peer))
+        return hci.BdAddrReturn(Status.SUCCESS, address)
 
     def _expecting(
         self, address: Address, state: Callable[[LinkSecurity], bool]
@@ -241,7 +229,7 @@ class BrEdrSecurity(Feature):
         """The link a host reply names, if that reply is awaited (else 0x02 or 0x0C)."""
         link = self._link_by_address(address)
         security = self.security_of(link)
-        require(state(security), Status.COMMAND_DISALLOWED, address.to_wire())
+        require(state(security), Status.COMMAND_DISALLOWED, bd_addr=address)
         return link, security
 
     @receives(AuthChallengeFrame)
@@ -252,7 +240,7 @@ class BrEdrSecurity(Feature):
         security = self.security_of(link)
         security.peer_challenge = frame.random
         security.awaiting_link_key = True
-        self._send(evts.LinkKeyRequest(link.peer))
+        self._send(hci.LinkKeyRequest(link.peer))
 
     @receives(AuthResponseFrame)
     def on_challenge_response(self, frame: AuthResponseFrame, air_link: Link | None) -> None:
@@ -316,34 +304,34 @@ class BrEdrSecurity(Feature):
             if isinstance(effect, ssp.SendToPeer):
                 self.bredr.send_on(link, SspFrame(effect.pdu))
             elif isinstance(effect, ssp.IoCapabilityRequested):
-                self._send(evts.IoCapabilityRequest(peer))
+                self._send(hci.IoCapabilityRequest(peer))
             elif isinstance(effect, ssp.PeerCapabilitiesReceived):
                 c = effect.capabilities
                 self._send(
-                    evts.IoCapabilityResponse(
+                    hci.IoCapabilityResponse(
                         peer, c.io_capability, c.oob_data_present, c.authentication_requirements
                     )
                 )
             elif isinstance(effect, ssp.ConfirmationRequested):
-                self._send(evts.UserConfirmationRequest(peer, effect.numeric_value))
+                self._send(hci.UserConfirmationRequest(peer, effect.numeric_value))
             elif isinstance(effect, ssp.PasskeyRequested):
-                self._send(evts.UserPasskeyRequest(peer))
+                self._send(hci.UserPasskeyRequest(peer))
             elif isinstance(effect, ssp.PasskeyDisplayed):
-                self._send(evts.UserPasskeyNotification(peer, effect.passkey))
+                self._send(hci.UserPasskeyNotification(peer, effect.passkey))
             elif isinstance(effect, ssp.OobDataRequested):
-                self._send(evts.RemoteOobDataRequest(peer))
+                self._send(hci.RemoteOobDataRequest(peer))
             else:
                 self._pairing_finished(link, effect)
 
     def _pairing_finished(self, link: BrEdrLink, result: ssp.PairingFinished) -> None:
         security = self.security_of(link)
         security.pairing = None
-        self._send(evts.SimplePairingComplete(result.status, link.peer))
+        self._send(hci.SimplePairingComplete(result.status, link.peer))
         if result.status == Status.SUCCESS and result.link_key is not None:
             assert result.key_type is not None
             security.link_key = crypto.reverse(result.link_key)
             security.authenticated = True
-            self._send(evts.LinkKeyNotification(link.peer, security.link_key, result.key_type))
+            self._send(hci.LinkKeyNotification(link.peer, security.link_key, result.key_type))
         self._authentication_complete(link, result.status)
 
     def _pairing_reply(
@@ -351,22 +339,21 @@ class BrEdrSecurity(Feature):
         address: Address,
         awaited: type[ssp.SspEffect],
         step: Callable[[ssp.SspSession], list[ssp.SspEffect]],
-    ) -> bytes:
+    ) -> hci.BdAddrReturn:
         def awaiting(security: LinkSecurity) -> bool:
             return security.pairing is not None and security.pairing.awaiting_host(awaited)
 
         link, security = self._expecting(address, awaiting)
         assert security.pairing is not None
         self._apply(link, step(security.pairing))
-        return address.to_wire()
+        return hci.BdAddrReturn(Status.SUCCESS, address)
 
-    @command(cmds.IoCapabilityRequestReply.OPCODE, "IO_Capability_Request_Reply", return_size=6)
-    def io_capability_request_reply(self, cmd: Command) -> bytes:
-        r = decode(cmds.IoCapabilityRequestReply, cmd)
-        echo = r.bd_addr.to_wire()
-        require(r.io_capability <= ssp.IoCapability.NO_INPUT_NO_OUTPUT, echo=echo)
-        require(r.oob_data_present <= 0x01, echo=echo)
-        require(r.authentication_requirements <= MAX_AUTHENTICATION_REQUIREMENTS, echo=echo)
+    @handles(hci.IoCapabilityRequestReply)
+    def io_capability_request_reply(self, r: hci.IoCapabilityRequestReply) -> hci.BdAddrReturn:
+        echo = r.bd_addr
+        require(r.io_capability <= ssp.IoCapability.NO_INPUT_NO_OUTPUT, bd_addr=echo)
+        require(r.oob_data_present <= 0x01, bd_addr=echo)
+        require(r.authentication_requirements <= MAX_AUTHENTICATION_REQUIREMENTS, bd_addr=echo)
         capabilities = ssp.PairingCapabilities(
             r.io_capability, r.oob_data_present, r.authentication_requirements
         )
@@ -376,105 +363,93 @@ class BrEdrSecurity(Feature):
             lambda s: s.on_io_capability_reply(capabilities),
         )
 
-    @command(
-        cmds.IoCapabilityRequestNegativeReply.OPCODE,
-        "IO_Capability_Request_Negative_Reply",
-        return_size=6,
-    )
-    def io_capability_request_negative_reply(self, cmd: Command) -> bytes:
-        r = decode(cmds.IoCapabilityRequestNegativeReply, cmd)
+    @handles(hci.IoCapabilityRequestNegativeReply)
+    def io_capability_request_negative_reply(
+        self, r: hci.IoCapabilityRequestNegativeReply
+    ) -> hci.BdAddrReturn:
         return self._pairing_reply(
             r.bd_addr,
             ssp.IoCapabilityRequested,
             lambda s: s.on_io_capability_negative_reply(r.reason),
         )
 
-    @command(
-        cmds.UserConfirmationRequestReply.OPCODE, "User_Confirmation_Request_Reply", return_size=6
-    )
-    def user_confirmation_request_reply(self, cmd: Command) -> bytes:
-        address = decode(cmds.UserConfirmationRequestReply, cmd).bd_addr
+    @handles(hci.UserConfirmationRequestReply)
+    def user_confirmation_request_reply(
+        self, command: hci.UserConfirmationRequestReply
+    ) -> hci.BdAddrReturn:
+        address = command.bd_addr
         return self._pairing_reply(
             address, ssp.ConfirmationRequested, lambda s: s.on_user_confirmation(True)
         )
 
-    @command(
-        cmds.UserConfirmationRequestNegativeReply.OPCODE,
-        "User_Confirmation_Request_Negative_Reply",
-        return_size=6,
-    )
-    def user_confirmation_request_negative_reply(self, cmd: Command) -> bytes:
-        address = decode(cmds.UserConfirmationRequestNegativeReply, cmd).bd_addr
+    @handles(hci.UserConfirmationRequestNegativeReply)
+    def user_confirmation_request_negative_reply(
+        self, command: hci.UserConfirmationRequestNegativeReply
+    ) -> hci.BdAddrReturn:
+        address = command.bd_addr
         return self._pairing_reply(
             address, ssp.ConfirmationRequested, lambda s: s.on_user_confirmation(False)
         )
 
-    @command(cmds.UserPasskeyRequestReply.OPCODE, "User_Passkey_Request_Reply", return_size=6)
-    def user_passkey_request_reply(self, cmd: Command) -> bytes:
-        r = decode(cmds.UserPasskeyRequestReply, cmd)
-        require(r.numeric_value <= MAX_PASSKEY, echo=r.bd_addr.to_wire())
+    @handles(hci.UserPasskeyRequestReply)
+    def user_passkey_request_reply(self, r: hci.UserPasskeyRequestReply) -> hci.BdAddrReturn:
+        require(r.numeric_value <= MAX_PASSKEY, bd_addr=r.bd_addr)
         return self._pairing_reply(
             r.bd_addr, ssp.PasskeyRequested, lambda s: s.on_passkey(r.numeric_value)
         )
 
-    @command(
-        cmds.UserPasskeyRequestNegativeReply.OPCODE,
-        "User_Passkey_Request_Negative_Reply",
-        return_size=6,
-    )
-    def user_passkey_request_negative_reply(self, cmd: Command) -> bytes:
-        address = decode(cmds.UserPasskeyRequestNegativeReply, cmd).bd_addr
+    @handles(hci.UserPasskeyRequestNegativeReply)
+    def user_passkey_request_negative_reply(
+        self, command: hci.UserPasskeyRequestNegativeReply
+    ) -> hci.BdAddrReturn:
+        address = command.bd_addr
         return self._pairing_reply(address, ssp.PasskeyRequested, lambda s: s.on_passkey(None))
 
-    @command(cmds.RemoteOobDataRequestReply.OPCODE, "Remote_OOB_Data_Request_Reply", return_size=6)
-    def remote_oob_data_request_reply(self, cmd: Command) -> bytes:
-        r = decode(cmds.RemoteOobDataRequestReply, cmd)
+    @handles(hci.RemoteOobDataRequestReply)
+    def remote_oob_data_request_reply(self, r: hci.RemoteOobDataRequestReply) -> hci.BdAddrReturn:
         data = ssp.OobData(c_192=crypto.reverse(r.c), r_192=crypto.reverse(r.r))
         return self._pairing_reply(r.bd_addr, ssp.OobDataRequested, lambda s: s.on_oob_data(data))
 
-    @command(
-        cmds.RemoteOobExtendedDataRequestReply.OPCODE,
-        "Remote_OOB_Extended_Data_Request_Reply",
-        return_size=6,
-    )
-    def remote_oob_extended_data_request_reply(self, cmd: Command) -> bytes:
-        r = decode(cmds.RemoteOobExtendedDataRequestReply, cmd)
+    @handles(hci.RemoteOobExtendedDataRequestReply)
+    def remote_oob_extended_data_request_reply(
+        self, r: hci.RemoteOobExtendedDataRequestReply
+    ) -> hci.BdAddrReturn:
         data = ssp.OobData(*(crypto.reverse(v) for v in (r.c_192, r.r_192, r.c_256, r.r_256)))
         return self._pairing_reply(r.bd_addr, ssp.OobDataRequested, lambda s: s.on_oob_data(data))
 
-    @command(
-        cmds.RemoteOobDataRequestNegativeReply.OPCODE,
-        "Remote_OOB_Data_Request_Negative_Reply",
-        return_size=6,
-    )
-    def remote_oob_data_request_negative_reply(self, cmd: Command) -> bytes:
-        address = decode(cmds.RemoteOobDataRequestNegativeReply, cmd).bd_addr
+    @handles(hci.RemoteOobDataRequestNegativeReply)
+    def remote_oob_data_request_negative_reply(
+        self, command: hci.RemoteOobDataRequestNegativeReply
+    ) -> hci.BdAddrReturn:
+        address = command.bd_addr
         return self._pairing_reply(address, ssp.OobDataRequested, lambda s: s.on_oob_data(None))
 
-    @command(READ_LOCAL_OOB_DATA, "Read_Local_OOB_Data", return_size=32)
-    def read_local_oob_data(self, cmd: Command) -> bytes:
-        cmd.reader().done()
-        return self._local_oob(Curve.P192)
+    @handles(hci.ReadLocalOobData)
+    def read_local_oob_data(self, command: hci.ReadLocalOobData) -> hci.ReadLocalOobDataReturn:
+        return hci.ReadLocalOobDataReturn(Status.SUCCESS, *self._local_oob(Curve.P192))
 
-    @command(READ_LOCAL_OOB_EXTENDED_DATA, "Read_Local_OOB_Extended_Data", return_size=64)
-    def read_local_oob_extended_data(self, cmd: Command) -> bytes:
-        cmd.reader().done()
-        return self._local_oob(Curve.P192) + self._local_oob(Curve.P256)
+    @handles(hci.ReadLocalOobExtendedData)
+    def read_local_oob_extended_data(
+        self, command: hci.ReadLocalOobExtendedData
+    ) -> hci.ReadLocalOobExtendedDataReturn:
+        return hci.ReadLocalOobExtendedDataReturn(
+            Status.SUCCESS, *self._local_oob(Curve.P192), *self._local_oob(Curve.P256)
+        )
 
-    def _local_oob(self, curve: Curve) -> bytes:
-        """Fresh R and its commitment C for this controller's key (Vol 2 Part H 7.2.4)."""
+    def _local_oob(self, curve: Curve) -> tuple[bytes, bytes]:
+        """Fresh R and its commitment C for this controller's key (Vol 2 Part H 7.2.4), as
+        HCI carries them (C then R, least significant octet first)."""
         r = crypto.random_bytes(16)
         self.local_oob_random[curve] = r
         c = ssp.oob_commitment(self.key_for(curve), r)
-        return crypto.reverse(c) + crypto.reverse(r)
+        return crypto.reverse(c), crypto.reverse(r)
 
     # -- PIN (legacy) pairing (Vol 4 Part E 7.1.12, 7.1.13; Vol 2 Part C 4.2.2) -----------
 
-    @command(cmds.PinCodeRequestReply.OPCODE, "PIN_Code_Request_Reply", return_size=6)
-    def pin_code_request_reply(self, cmd: Command) -> bytes:
-        r = decode(cmds.PinCodeRequestReply, cmd)
-        echo = r.bd_addr.to_wire()
-        require(len(r.pin_code) >= 1, echo=echo)
+    @handles(hci.PinCodeRequestReply)
+    def pin_code_request_reply(self, r: hci.PinCodeRequestReply) -> hci.BdAddrReturn:
+        returned = hci.BdAddrReturn(Status.SUCCESS, r.bd_addr)
+        require(len(r.pin_code) >= 1, bd_addr=r.bd_addr)
         link, security = self._expecting(r.bd_addr, lambda s: s.awaiting_pin)
         security.awaiting_pin = False
         request, security.pin_request = security.pin_request, None
@@ -483,7 +458,7 @@ class BrEdrSecurity(Feature):
             security.pin = r.pin_code
             security.pin_random = random = crypto.random_bytes(16)
             self.bredr.send_on(link, PinPairingFrame(random, pin_commitment(r.pin_code, random)))
-            return echo
+            return returned
         matched = hmac.compare_digest(
             pin_commitment(r.pin_code, request.random), request.commitment
         )
@@ -491,13 +466,13 @@ class BrEdrSecurity(Feature):
         self.bredr.send_on(link, PinPairingResultFrame(status))
         if matched:
             self._legacy_key(link, security, r.pin_code, request.random)
-        return echo
+        return returned
 
-    @command(
-        cmds.PinCodeRequestNegativeReply.OPCODE, "PIN_Code_Request_Negative_Reply", return_size=6
-    )
-    def pin_code_request_negative_reply(self, cmd: Command) -> bytes:
-        address = decode(cmds.PinCodeRequestNegativeReply, cmd).bd_addr
+    @handles(hci.PinCodeRequestNegativeReply)
+    def pin_code_request_negative_reply(
+        self, command: hci.PinCodeRequestNegativeReply
+    ) -> hci.BdAddrReturn:
+        address = command.bd_addr
         link, security = self._expecting(address, lambda s: s.awaiting_pin)
         security.awaiting_pin = False
         if security.pin_request is not None:
@@ -506,7 +481,7 @@ class BrEdrSecurity(Feature):
         else:
             # Without a PIN there is no key: the authentication fails (Vol 2 Part F 3.3).
             self._authentication_complete(link, Status.PIN_OR_KEY_MISSING)
-        return address.to_wire()
+        return hci.BdAddrReturn(Status.SUCCESS, address)
 
     @receives(PinPairingFrame)
     def on_pin_pairing(self, frame: PinPairingFrame, air_link: Link | None) -> None:
@@ -516,7 +491,7 @@ class BrEdrSecurity(Feature):
         security = self.security_of(link)
         security.pin_request = frame
         security.awaiting_pin = True
-        self._send(evts.PinCodeRequest(link.peer))
+        self._send(hci.PinCodeRequest(link.peer))
 
     @receives(PinPairingResultFrame)
     def on_pin_pairing_result(self, frame: PinPairingResultFrame, air_link: Link | None) -> None:
@@ -537,15 +512,14 @@ class BrEdrSecurity(Feature):
         security.link_key = pin_link_key(pin, random)
         security.authenticated = True
         self._send(
-            evts.LinkKeyNotification(link.peer, security.link_key, ssp.LinkKeyType.COMBINATION)
+            hci.LinkKeyNotification(link.peer, security.link_key, ssp.LinkKeyType.COMBINATION)
         )
         self._authentication_complete(link, Status.SUCCESS)
 
     # -- encryption (Vol 4 Part E 7.1.16, 7.5.7; Vol 2 Part C 4.2.5) --------------------
 
-    @command(cmds.SetConnectionEncryption.OPCODE, "Set_Connection_Encryption", reply=Reply.STATUS)
-    def set_connection_encryption(self, cmd: Command) -> None:
-        r = decode(cmds.SetConnectionEncryption, cmd)
+    @handles(hci.SetConnectionEncryption)
+    def set_connection_encryption(self, r: hci.SetConnectionEncryption) -> None:
         link = self.bredr.link_for_handle(r.connection_handle)
         require(r.encryption_enable in (0, 1))
         security = self.security_of(link)
@@ -584,9 +558,7 @@ class BrEdrSecurity(Feature):
         security.encryption_pending = False
         if frame.status != Status.SUCCESS:
             self._send(
-                evts.EncryptionChange(
-                    frame.status, link.connection.handle, security.encryption_mode
-                )
+                hci.EncryptionChange(frame.status, link.connection.handle, security.encryption_mode)
             )
             return
         self._encryption_changed(link, security, frame.enable, frame.key_size)
@@ -601,12 +573,18 @@ class BrEdrSecurity(Feature):
         security.encryption_mode = mode
         security.key_size = key_size
         link.connection.encrypted = enable
-        self._send(evts.EncryptionChange(Status.SUCCESS, link.connection.handle, mode))
+        self._send(hci.EncryptionChange(Status.SUCCESS, link.connection.handle, mode))
 
-    @command(cmds.ReadEncryptionKeySize.OPCODE, "Read_Encryption_Key_Size", return_size=3)
-    def read_encryption_key_size(self, cmd: Command) -> bytes:
-        link = self.bredr.link_for_handle(decode(cmds.ReadEncryptionKeySize, cmd).connection_handle)
-        handle = struct.pack("<H", link.connection.handle)
+    @handles(hci.ReadEncryptionKeySize)
+    def read_encryption_key_size(
+        self, command: hci.ReadEncryptionKeySize
+    ) -> hci.ReadEncryptionKeySizeReturn:
+        link = self.bredr.link_for_handle(command.connection_handle)
+        handle = link.connection.handle
         security = self.security_of(link)
-        require(security.encryption_mode != ENCRYPTION_OFF, Status.COMMAND_DISALLOWED, handle)
-        return handle + bytes((security.key_size,))
+        require(
+            security.encryption_mode != ENCRYPTION_OFF,
+            Status.COMMAND_DISALLOWED,
+            connection_handle=handle,
+        )
+        return hci.ReadEncryptionKeySizeReturn(Status.SUCCESS, handle, security.key_size)

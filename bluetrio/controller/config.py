@@ -126,7 +126,7 @@ class ControllerConfig:
     tx_power: int = 0  # dBm, reported in advertising reports and parameter commands
     # RSSI (dBm) a receiver reports for every frame; fault tests can change it.
     rssi: int = -50
-    local_name: bytes = b"bluetrio"
+    local_name: str = "bluetrio"
 
     def lmp_feature_page(self, page: int) -> bytes:
         return self.lmp_features[page] if page < len(self.lmp_features) else bytes(8)

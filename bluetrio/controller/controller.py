@@ -36,7 +36,6 @@ from bluetrio.controller.dispatch import (
     COMMAND_TABLE,
     FEATURES,
     FRAME_TABLE,
-    Command,
     CommandError,
     Feature,
     Reply,
@@ -44,7 +43,7 @@ from bluetrio.controller.dispatch import (
     failure_return,
     success_return,
 )
-from bluetrio.controller.events import EventMasks
+from bluetrio.controller.event_masks import EventMasks
 from bluetrio.controller.timers import Timer, TimerQueue
 from bluetrio.errors import DecodeError, InvalidArgumentError, TransportError
 from bluetrio.messages import hci
@@ -166,21 +165,15 @@ class VirtualController:
 
     # -- toward the host -----------------------------------------------------------------
 
-    def send_event(self, event: hci.HciEvent | bytes) -> None:
+    def send_event(self, event: hci.HciEvent) -> None:
         """Queue an event if the host's masks allow it.
 
         Events raised while a command is being handled follow that command's Command
         Complete/Status, as a real controller's would (Vol 4 Part E 4.4).
         """
-        if isinstance(event, hci.HciEvent):
-            subevent = event.subevent_code if isinstance(event, hci.LeMetaEvent) else None
-            if not self.masks.allows(event.event_code, subevent):
-                return
-            packet = event.to_bytes()
-        else:
-            if not self.masks.allows_packet(event):
-                return
-            packet = event
+        if not self.masks.allows_event(event):
+            return
+        packet = event.to_bytes()
         if self._deferred_events is not None:
             self._deferred_events.append(packet)
         else:
@@ -251,43 +244,35 @@ class VirtualController:
             self._queue_event(hci.CommandComplete.for_return(opcode, unknown, count))
             return
         spec = entry.spec
+        command_class = spec.command_class
         self._deferred_events = []
         returned: hci.ReturnParameters | None = None
-        raw_result: bytes | None = None
-        fields: dict[str, object] = {}
+        echo: dict[str, object] = {}
         try:
             if length != len(parameters):
                 raise DecodeError(f"length field {length} but {len(parameters)} bytes follow")
             handler = getattr(self.features[entry.feature], entry.method)
-            if spec.command_class is None:
-                raw_result = handler(Command(opcode, parameters))
-            else:
-                result = handler(spec.command_class.from_parameters(parameters))
-                if spec.reply is Reply.COMPLETE:
-                    returned = success_return(spec.command_class, result)
-            status, echo = Status.SUCCESS, b""
+            result = handler(command_class.from_parameters(parameters))
+            if spec.reply is Reply.COMPLETE:
+                returned = success_return(command_class, result)
+            status = Status.SUCCESS
         except (DecodeError, InvalidArgumentError):
-            status, echo = Status.INVALID_HCI_COMMAND_PARAMETERS, b""
+            status = Status.INVALID_HCI_COMMAND_PARAMETERS
         except CommandError as error:
-            status, echo, fields = Status(error.status), error.echo, error.fields
+            status, echo = Status(error.status), error.echo
         except Exception:
             # A bug in a handler must not take the controller down with it; the host gets
             # an answer and the log gets the traceback.
-            _log.exception("handler of opcode 0x%04X failed", opcode)
-            status, echo = Status.UNSPECIFIED_ERROR, b""
+            _log.exception("handler of %s failed", command_class.NAME)
+            status = Status.UNSPECIFIED_ERROR
         deferred, self._deferred_events = self._deferred_events, None
         if spec.reply is Reply.STATUS:
             self._queue_event(hci.CommandStatus(status, count, opcode))
-        elif spec.command_class is not None and spec.command_class.RETURN is not None:
-            if status != Status.SUCCESS:
-                returned = failure_return(spec.command_class.RETURN, status, fields)
-            if returned is not None:
+        else:
+            if status != Status.SUCCESS and command_class.RETURN is not None:
+                returned = failure_return(command_class.RETURN, status, echo)
+            if returned is not None:  # None: Host_Number_Of_Completed_Packets succeeded
                 self._queue_event(hci.CommandComplete.for_return(opcode, returned, count))
-        elif status != Status.SUCCESS:
-            padding = bytes(max(spec.return_size - len(echo), 0))
-            self._queue_event(hci.CommandComplete(count, opcode, bytes((status,)) + echo + padding))
-        elif spec.reply is Reply.COMPLETE:
-            self._queue_event(hci.CommandComplete(count, opcode, b"\x00" + (raw_result or b"")))
         for packet in deferred:
             self._queue_for_host(PacketType.EVENT, packet)
 

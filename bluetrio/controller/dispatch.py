@@ -10,21 +10,19 @@ A controller is assembled from *features*: subclasses of :class:`Feature` regist
 * hooks: :meth:`Feature.reset` (HCI_Reset), :meth:`Feature.on_connection_closed`.
 
 The opcode table is global and checked at registration, so two features can never both
-claim an opcode, and Read_Local_Supported_Commands is computed from it.
+claim a command, and Read_Local_Supported_Commands is computed from it. Commands, their
+return parameters and events are the shared codec's classes (:mod:`bluetrio.messages.hci`).
 """
 
 from __future__ import annotations
 
 import enum
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from bluetrio.address import Address, AddressType
 from bluetrio.controller.air import Frame
-from bluetrio.errors import DecodeError
 from bluetrio.messages.fields import MAX_PARAMETER_LENGTH
 from bluetrio.messages.hci.base import HciCommand, ReturnParameters, StatusReturn
 from bluetrio.messages.hci.status import HciStatus
@@ -47,11 +45,10 @@ class CommandError(Exception):
     (Vol 4 Part E 4.5: only the status and the echoed parameters are meaningful).
     """
 
-    def __init__(self, status: int, echo: bytes = b"", **fields: object) -> None:
+    def __init__(self, status: int, **echo: object) -> None:
         super().__init__(f"HCI status 0x{status:02X}")
         self.status = status
         self.echo = echo
-        self.fields = fields
 
 
 def failure_return(
@@ -74,79 +71,24 @@ class Reply(enum.Enum):
     NONE_ON_SUCCESS = "none-on-success"
 
 
-class ParameterReader:
-    """Reads a command's parameters in order; any shortfall or excess is 0x12.
-
-    A minimal local reader: the controller validates lengths itself so that a malformed
-    command always gets Invalid HCI Command Parameters (Vol 4 Part E 4.5).
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._offset = 0
-
-    def take(self, size: int) -> bytes:
-        end = self._offset + size
-        if size < 0 or end > len(self._data):
-            raise DecodeError(f"parameters too short: need {end} bytes, have {len(self._data)}")
-        chunk = self._data[self._offset : end]
-        self._offset = end
-        return chunk
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "little")
-
-    def u8(self) -> int:
-        return self.uint(1)
-
-    def u16(self) -> int:
-        return self.uint(2)
-
-    def address(self, address_type: int = AddressType.PUBLIC) -> Address:
-        value = self.take(6)
-        if address_type not in AddressType._value2member_map_:
-            raise DecodeError(f"bad address type {address_type}")
-        return Address(value, AddressType(address_type))
-
-    def length_prefixed(self) -> bytes:
-        return self.take(self.u8())
-
-    def rest(self) -> bytes:
-        return self.take(len(self._data) - self._offset)
-
-    def remaining(self) -> int:
-        return len(self._data) - self._offset
-
-    def done(self) -> None:
-        if self._offset != len(self._data):
-            raise DecodeError(f"{len(self._data) - self._offset} unexpected trailing bytes")
-
-
-@attrs.frozen
-class Command:
-    """One command as received: its opcode and raw parameters."""
-
-    opcode: int
-    parameters: bytes
-
-    def reader(self) -> ParameterReader:
-        return ParameterReader(self.parameters)
-
-    def decoded(self) -> Any:
-        """The typed command from the shared HCI codec (raises DecodeError if malformed)."""
-        # Imported on use: the codec module is optional for the controller's own handlers.
-        codec = importlib.import_module("bluetrio.messages.hci")
-        header = self.opcode.to_bytes(2, "little") + bytes([len(self.parameters)])
-        return codec.parse_command(header + self.parameters)
-
-
 @attrs.frozen
 class CommandSpec:
-    opcode: int
-    name: str
+    command_class: type[HciCommand]
     reply: Reply
-    return_size: int  # bytes of return parameters after the status (for error replies)
-    command_class: type[HciCommand] | None = None
+
+    @property
+    def opcode(self) -> int:
+        return self.command_class.OPCODE
+
+
+@attrs.frozen
+class HandlerEntry:
+    spec: CommandSpec
+    feature: type[Feature]
+    method: str
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handles(command_class: type[HciCommand], *, reply: Reply | None = None) -> Callable[[F], F]:
@@ -159,9 +101,9 @@ def handles(command_class: type[HciCommand], *, reply: Reply | None = None) -> C
     """
     if reply is None:
         reply = Reply.STATUS if command_class.RETURN is None else Reply.COMPLETE
+    spec = CommandSpec(command_class, reply)
 
     def mark(method: F) -> F:
-        spec = CommandSpec(command_class.OPCODE, command_class.NAME, reply, 0, command_class)
         method._hci_command = spec  # type: ignore[attr-defined]
         return method
 
@@ -176,33 +118,6 @@ def success_return(command_class: type[HciCommand], returned: object) -> ReturnP
     if expected is None or not isinstance(returned, expected):
         raise TypeError(f"handler of {command_class.NAME} returned {returned!r}")
     return returned
-
-
-@attrs.frozen
-class HandlerEntry:
-    spec: CommandSpec
-    feature: type[Feature]
-    method: str
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def command(
-    opcode: int, name: str, *, reply: Reply = Reply.COMPLETE, return_size: int = 0
-) -> Callable[[F], F]:
-    """Mark a feature method as the handler of ``opcode``.
-
-    The method takes the :class:`Command` and returns the return parameters that follow the
-    status byte (``b""`` when there are none), or ``None`` for Command Status commands. Raising
-    :class:`CommandError` or :class:`~bluetrio.errors.DecodeError` makes the command fail.
-    """
-
-    def mark(method: F) -> F:
-        method._hci_command = CommandSpec(opcode, name, reply, return_size)  # type: ignore[attr-defined]
-        return method
-
-    return mark
 
 
 def receives(*frame_types: type[Frame]) -> Callable[[F], F]:
@@ -257,7 +172,7 @@ def register_feature(cls: FeatureT) -> FeatureT:
             owner = COMMAND_TABLE.get(spec.opcode)
             if owner is not None:
                 raise ValueError(
-                    f"opcode 0x{spec.opcode:04X} ({spec.name}) is already handled by "
+                    f"{spec.command_class.NAME} is already handled by "
                     f"{owner.feature.__name__}.{owner.method}"
                 )
             found.append((spec.opcode, HandlerEntry(spec, cls, attribute)))

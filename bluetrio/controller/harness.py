@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypeVar
 
@@ -16,7 +16,6 @@ import trio
 from bluetrio.address import Address
 from bluetrio.controller.air import Air
 from bluetrio.controller.controller import VirtualController
-from bluetrio.controller.events import EventCode, LeSubevent
 from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import Transport
@@ -30,6 +29,15 @@ ALL_LE_EVENTS_MASK = 0xFFFFF
 
 # Longer than any procedure takes (supervision timeouts are at most 32 s), in Trio time.
 DEFAULT_TIMEOUT = 60.0
+
+
+def _matcher(event_class: type[hci.HciEvent]) -> Callable[[bytes], bool]:
+    """Whether an event packet is of ``event_class`` (by event code and LE subevent)."""
+    code = event_class.EVENT_CODE
+    if issubclass(event_class, hci.LeMetaEvent) and event_class is not hci.LeMetaEvent:
+        subevent = event_class.SUBEVENT_CODE
+        return lambda packet: packet[0] == code and len(packet) > 2 and packet[2] == subevent
+    return lambda packet: packet[0] == code
 
 
 class RawHost:
@@ -65,14 +73,14 @@ class RawHost:
     async def take_reply(self, opcode: int) -> bytes:
         event = await self.take_event(
             lambda e: (
-                e[0] in (EventCode.COMMAND_COMPLETE, EventCode.COMMAND_STATUS)
+                e[0] in (hci.CommandComplete.EVENT_CODE, hci.CommandStatus.EVENT_CODE)
                 and int.from_bytes(
-                    e[3:5] if e[0] == EventCode.COMMAND_COMPLETE else e[4:6], "little"
+                    e[3:5] if e[0] == hci.CommandComplete.EVENT_CODE else e[4:6], "little"
                 )
                 == opcode
             )
         )
-        if event[0] == EventCode.COMMAND_COMPLETE:
+        if event[0] == hci.CommandComplete.EVENT_CODE:
             return event[5:]
         return event[2:3]
 
@@ -94,29 +102,22 @@ class RawHost:
                         return self.events.pop(index)
                 await self._arrived.wait()
 
-    async def expect(self, code: int, subevent: int | None = None) -> bytes:
-        """The next event with ``code`` (and LE subevent); returns its parameters."""
-        event = await self.take_event(
-            lambda e: e[0] == code and (subevent is None or e[2] == subevent)
-        )
-        return event[2:] if subevent is None else event[3:]
+    async def expect(self, event_class: type[hci.HciEvent]) -> bytes:
+        """The next event of ``event_class``; returns its parameters (after the subevent code
+        for LE Meta events)."""
+        packet = await self.take_event(_matcher(event_class))
+        return packet[3:] if issubclass(event_class, hci.LeMetaEvent) else packet[2:]
 
     async def next_event(self, event_class: type[E], timeout: float = DEFAULT_TIMEOUT) -> E:
         """The oldest received event of ``event_class``, decoded by the codec."""
-        code = event_class.EVENT_CODE
-        subevent = event_class.SUBEVENT_CODE if issubclass(event_class, hci.LeMetaEvent) else None
-        packet = await self.take_event(
-            lambda e: e[0] == code and (subevent is None or e[2] == subevent), timeout
-        )
+        packet = await self.take_event(_matcher(event_class), timeout)
         event = hci.parse_event(packet)
         assert isinstance(event, event_class), event
         return event
 
     def events_of(self, event_class: type[hci.HciEvent]) -> list[bytes]:
         """Received events of ``event_class`` not taken yet."""
-        code = event_class.EVENT_CODE
-        subevent = event_class.SUBEVENT_CODE if issubclass(event_class, hci.LeMetaEvent) else None
-        return [e for e in self.events if e[0] == code and (subevent is None or e[2] == subevent)]
+        return [event for event in self.events if _matcher(event_class)(event)]
 
     async def take_acl(self, timeout: float = DEFAULT_TIMEOUT) -> bytes:
         with trio.fail_after(timeout):
@@ -162,8 +163,8 @@ async def connect(central: RawHost, peripheral: RawHost) -> tuple[int, int]:
         0x200D, create_connection_params(peripheral.controller.public_address)
     )
     assert status == b"\x00"
-    central_event = await central.expect(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
-    peripheral_event = await peripheral.expect(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
+    central_event = await central.expect(hci.LeConnectionComplete)
+    peripheral_event = await peripheral.expect(hci.LeConnectionComplete)
     assert central_event[0] == 0 and peripheral_event[0] == 0
     assert central_event[3] == 0x00 and peripheral_event[3] == 0x01  # roles
     assert central_event[5:11] == peripheral.controller.public_address.to_wire()

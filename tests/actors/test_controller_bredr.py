@@ -14,7 +14,7 @@ import trio
 from bluetrio.address import Address
 from bluetrio.controller import Air, VirtualController
 from bluetrio.controller.bredr import BrEdr
-from bluetrio.controller.bredr_security import READ_LOCAL_OOB_EXTENDED_DATA, BrEdrSecurity
+from bluetrio.controller.bredr_security import BrEdrSecurity
 from bluetrio.controller.harness import RawHost, open_host
 from bluetrio.messages.hci import commands as cmds
 from bluetrio.messages.hci import events as evts
@@ -38,7 +38,7 @@ class Side:
 
     async def run(self, command: HciCommand) -> bytes:
         """Send a typed command; the Command Complete return parameters or Status byte."""
-        return await self.host.command(command.OPCODE, command.parameters())
+        return await self.host.run(command)
 
     async def ok(self, command: HciCommand) -> bytes:
         reply = await self.run(command)
@@ -46,11 +46,10 @@ class Side:
         return reply
 
     async def event(self, cls: type[E]) -> E:
-        event: E = cls.from_parameters(await self.host.expect(cls.EVENT_CODE))
-        return event
+        return await self.host.next_event(cls)
 
     def pending(self, cls: type[HciEvent]) -> list[bytes]:
-        return [e for e in self.host.events if e[0] == cls.EVENT_CODE]
+        return self.host.events_of(cls)
 
 
 @asynccontextmanager
@@ -595,7 +594,7 @@ async def test_oob_pairing_with_data_read_from_the_peer_controller(
     async with two_controllers() as (a, b):
         handle, _ = await connect(a, b)
         # B's host hands its OOB data to A's host out of band (Vol 4 Part E 7.3.95).
-        oob = await b.host.command(READ_LOCAL_OOB_EXTENDED_DATA)
+        oob = await b.host.run(cmds.ReadLocalOobExtendedData())
         assert oob[0] == 0 and len(oob) == 65
         assert await start_oob_pairing(a, b, handle) == evts.RemoteOobDataRequest(b.address)
         c_192, r_192, c_256, r_256 = (oob[1 + 16 * i : 17 + 16 * i] for i in range(4))

@@ -11,8 +11,8 @@ import trio.testing
 from bluetrio.address import Address
 from bluetrio.controller import Air, ControllerConfig, VirtualController
 from bluetrio.controller.dispatch import COMMAND_TABLE
-from bluetrio.controller.events import EventCode
 from bluetrio.controller.harness import connect, open_host
+from bluetrio.messages import hci
 from bluetrio.messages.hci.base import SUPPORTED_COMMAND_BITS, bitmap_supports
 from bluetrio.messages.packets import PacketType
 
@@ -22,7 +22,7 @@ async def test_unknown_command_gets_command_complete_with_unknown_hci_command(
 ) -> None:
     async with open_host(VirtualController(Air())) as host:
         await host.send_command(0xFC42, b"\x01\x02")
-        event = await host.take_event(lambda e: e[0] == EventCode.COMMAND_COMPLETE)
+        event = await host.take_event(lambda e: e[0] == hci.CommandComplete.EVENT_CODE)
         assert event == bytes((0x0E, 4, 1)) + struct.pack("<H", 0xFC42) + b"\x01"
 
 
@@ -68,7 +68,7 @@ async def test_identity_buffers_and_num_command_packets_come_from_config(
     config = ControllerConfig(num_hci_command_packets=3, manufacturer=0x1234)
     async with open_host(VirtualController(Air(), public_address=address, config=config)) as host:
         await host.send_command(0x1009)
-        event = await host.take_event(lambda e: e[0] == EventCode.COMMAND_COMPLETE)
+        event = await host.take_event(lambda e: e[0] == hci.CommandComplete.EVENT_CODE)
         assert event[2] == 3
         assert event[6:] == address.to_wire()
         version = await host.command(0x1001)
@@ -98,9 +98,9 @@ async def test_event_masks_filter_events_and_reset_restores_them(
         # Mask Disconnection Complete (bit 4) on the first host only.
         await first.command(0x0C01, struct.pack("<Q", 0x3FFF_FFFF_FFFF_FFFF & ~(1 << 4)))
         await first.command(0x0406, struct.pack("<HB", handle, 0x13))
-        assert await second.expect(EventCode.DISCONNECTION_COMPLETE)
+        assert await second.expect(hci.DisconnectionComplete)
         await trio.sleep(1)
-        assert not [e for e in first.events if e[0] == EventCode.DISCONNECTION_COMPLETE]
+        assert not [e for e in first.events if e[0] == hci.DisconnectionComplete.EVENT_CODE]
         # Reset: back to the default mask, LE Meta (bit 61) off again.
         assert await first.command(0x0C03) == b"\x00"
         assert first.controller.masks.page_1 == 0x0000_1FFF_FFFF_FFFF
@@ -120,6 +120,6 @@ async def test_reset_drops_connections_and_the_peer_times_out(
         assert await first.command(0x0C03) == b"\x00"
         assert first.controller.connections == {}
         assert await first.command(0x0406, struct.pack("<HB", handle, 0x13)) == b"\x02"
-        assert await second.expect(EventCode.DISCONNECTION_COMPLETE) == struct.pack(
+        assert await second.expect(hci.DisconnectionComplete) == struct.pack(
             "<BHB", 0, peer_handle, 0x08
         )

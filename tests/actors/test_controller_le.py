@@ -11,7 +11,6 @@ import trio
 import trio.testing
 
 from bluetrio.controller import Air, TimingModel, VirtualController
-from bluetrio.controller.events import EventCode, LeSubevent
 from bluetrio.controller.harness import (
     RawHost,
     advertise,
@@ -19,6 +18,7 @@ from bluetrio.controller.harness import (
     create_connection_params,
     open_host,
 )
+from bluetrio.messages import hci
 
 ADV_PARAMS = 0x2006
 ADV_DATA = 0x2008
@@ -55,9 +55,9 @@ async def test_passive_scan_reports_advertising_data_at_the_interval(
         await advertise(advertiser, b"\x05\x09abcd")
         assert await scanner.command(SCAN_PARAMS, struct.pack("<BHHBB", 0, 16, 16, 0, 0)) == b"\0"
         assert await scanner.command(SCAN_ENABLE, b"\x01\x00") == b"\x00"
-        first = await scanner.expect(EventCode.LE_META, LeSubevent.ADVERTISING_REPORT)
+        first = await scanner.expect(hci.LeAdvertisingReport)
         start = trio.current_time()
-        second = await scanner.expect(EventCode.LE_META, LeSubevent.ADVERTISING_REPORT)
+        second = await scanner.expect(hci.LeAdvertisingReport)
         # One report per advertising event: the interval (0xA0 * 0.625 ms) separates them.
         assert trio.current_time() - start == pytest.approx(0x00A0 * 0.000625, abs=1e-6)
         assert first == second
@@ -76,12 +76,12 @@ async def test_active_scan_gets_scan_response_and_filters_duplicates(
         await advertise(advertiser)
         await scanner.command(SCAN_PARAMS, struct.pack("<BHHBB", 1, 16, 16, 0, 0))
         await scanner.command(SCAN_ENABLE, b"\x01\x01")
-        advertisement = await scanner.expect(EventCode.LE_META, LeSubevent.ADVERTISING_REPORT)
-        scan_response = await scanner.expect(EventCode.LE_META, LeSubevent.ADVERTISING_REPORT)
+        advertisement = await scanner.expect(hci.LeAdvertisingReport)
+        scan_response = await scanner.expect(hci.LeAdvertisingReport)
         assert advertisement[1] == 0x00 and scan_response[1] == 0x04
         assert scan_response[10:15] == response
         await trio.sleep(1.0)  # many more advertising events, all duplicates
-        assert not [e for e in scanner.events if e[0] == EventCode.LE_META]
+        assert not [e for e in scanner.events if e[0] == hci.LeMetaEvent.EVENT_CODE]
 
 
 async def test_connect_exchange_acl_with_flow_control_and_disconnect(
@@ -95,7 +95,7 @@ async def test_connect_exchange_acl_with_flow_control_and_disconnect(
         # Both packets completed; the controller may report them in one event or two.
         completed = 0
         while completed < 2:
-            event = await central.expect(EventCode.NUMBER_OF_COMPLETED_PACKETS)
+            event = await central.expect(hci.NumberOfCompletedPackets)
             handles, handle, count = struct.unpack("<BHH", event)
             assert (handles, handle) == (1, central_handle)
             completed += count
@@ -106,10 +106,10 @@ async def test_connect_exchange_acl_with_flow_control_and_disconnect(
         assert first[4:] + second[4:] == payload
         status = await central.command(DISCONNECT, struct.pack("<HB", central_handle, 0x13))
         assert status == b"\x00"
-        assert await central.expect(EventCode.DISCONNECTION_COMPLETE) == struct.pack(
+        assert await central.expect(hci.DisconnectionComplete) == struct.pack(
             "<BHB", 0, central_handle, 0x16
         )
-        assert await peripheral.expect(EventCode.DISCONNECTION_COMPLETE) == struct.pack(
+        assert await peripheral.expect(hci.DisconnectionComplete) == struct.pack(
             "<BHB", 0, peripheral_handle, 0x13
         )
 
@@ -122,7 +122,7 @@ async def test_host_overrunning_the_buffers_gets_data_buffer_overflow(
         # With real airtime the buffers stay busy while the link sends them one by one.
         for _ in range(central.controller.config.total_num_le_acl_data_packets + 1):
             await central.send_acl(central_handle, b"\x01\x00\x04\x00\x0a", 0b00)
-        assert await central.expect(EventCode.DATA_BUFFER_OVERFLOW) == b"\x01"
+        assert await central.expect(hci.DataBufferOverflow) == b"\x01"
 
 
 async def test_create_connection_cancel_reports_unknown_connection_identifier(
@@ -136,7 +136,7 @@ async def test_create_connection_cancel_reports_unknown_connection_identifier(
         )
         await trio.sleep(2.0)  # the refused connect requests never get an answer
         assert await central.command(CREATE_CONNECTION_CANCEL) == b"\x00"
-        event = await central.expect(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
+        event = await central.expect(hci.LeConnectionComplete)
         assert event[0] == 0x02
         # Cancelling again: nothing is being created any more.
         assert await central.command(CREATE_CONNECTION_CANCEL) == b"\x0c"
@@ -151,9 +151,9 @@ async def test_enhanced_connection_complete_when_unmasked(
         await central.command(
             CREATE_CONNECTION, create_connection_params(peripheral.controller.public_address)
         )
-        enhanced = await central.expect(EventCode.LE_META, LeSubevent.ENHANCED_CONNECTION_COMPLETE)
+        enhanced = await central.expect(hci.LeEnhancedConnectionComplete)
         assert enhanced[0] == 0 and len(enhanced) == 30
-        legacy = await peripheral.expect(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
+        legacy = await peripheral.expect(hci.LeConnectionComplete)
         assert legacy[0] == 0
 
 
@@ -165,8 +165,8 @@ async def test_dropped_link_times_out_on_both_sides_after_supervision_timeout(
         (link,) = air.links
         start = trio.current_time()
         air.drop_link(link)
-        central_event = await central.expect(EventCode.DISCONNECTION_COMPLETE)
-        peripheral_event = await peripheral.expect(EventCode.DISCONNECTION_COMPLETE)
+        central_event = await central.expect(hci.DisconnectionComplete)
+        peripheral_event = await peripheral.expect(hci.DisconnectionComplete)
         assert trio.current_time() - start == pytest.approx(0x64 * 0.01)
         assert central_event == struct.pack("<BHB", 0, central_handle, 0x08)
         assert peripheral_event == struct.pack("<BHB", 0, peripheral_handle, 0x08)

@@ -12,8 +12,8 @@ import trio.testing
 from bluetrio.address import Address, AddressType
 from bluetrio.controller import Air, VirtualController
 from bluetrio.controller.connections import AclFrame
-from bluetrio.controller.events import EventCode, LeSubevent
 from bluetrio.controller.harness import RawHost, adv_params, advertise, connect, open_host
+from bluetrio.messages import hci
 
 ALL_EVENTS = struct.pack("<Q", 0x3FFF_FFFF_FFFF_FFFF)
 LTK = bytes(range(16))
@@ -39,7 +39,7 @@ async def start_encryption(
     central_handle, peripheral_handle = handles
     request = struct.pack("<H8sH16s", central_handle, RAND, EDIV, LTK)
     assert await central.command(0x2019, request) == b"\x00"
-    ltk_request = await peripheral.expect(EventCode.LE_META, LeSubevent.LONG_TERM_KEY_REQUEST)
+    ltk_request = await peripheral.expect(hci.LeLongTermKeyRequest)
     assert ltk_request == struct.pack("<H8sH", peripheral_handle, RAND, EDIV)
     reply = await peripheral.command(
         0x201A, struct.pack("<H16s", peripheral_handle, peripheral_ltk)
@@ -52,11 +52,11 @@ async def test_encryption_with_matching_keys(autojump_clock: trio.testing.MockCl
         handles = await connect(central, peripheral)
         await start_encryption(central, peripheral, handles, LTK)
         for host, handle in zip((central, peripheral), handles, strict=True):
-            change = await host.expect(EventCode.ENCRYPTION_CHANGE)
+            change = await host.expect(hci.EncryptionChange)
             assert change == struct.pack("<BHB", 0, handle, 1)
         # Starting again refreshes the key (Vol 4 Part E 7.7.39).
         await start_encryption(central, peripheral, handles, LTK)
-        refresh = await central.expect(EventCode.ENCRYPTION_KEY_REFRESH_COMPLETE)
+        refresh = await central.expect(hci.EncryptionKeyRefreshComplete)
         assert refresh == struct.pack("<BH", 0, handles[0])
 
 
@@ -67,19 +67,19 @@ async def test_encryption_with_different_keys_ends_in_mic_failure(
         handles = await connect(central, peripheral)
         await start_encryption(central, peripheral, handles, bytes(16))
         for host, handle in zip((central, peripheral), handles, strict=True):
-            event = await host.expect(EventCode.DISCONNECTION_COMPLETE)
+            event = await host.expect(hci.DisconnectionComplete)
             assert event == struct.pack("<BHB", 0, handle, 0x3D)
-        assert not [e for e in central.events if e[0] == EventCode.ENCRYPTION_CHANGE]
+        assert not [e for e in central.events if e[0] == hci.EncryptionChange.EVENT_CODE]
 
 
 async def test_negative_reply_reports_key_missing(autojump_clock: trio.testing.MockClock) -> None:
     async with two_hosts() as (central, peripheral, _):
         central_handle, peripheral_handle = await connect(central, peripheral)
         await central.command(0x2019, struct.pack("<H8sH16s", central_handle, RAND, EDIV, LTK))
-        await peripheral.expect(EventCode.LE_META, LeSubevent.LONG_TERM_KEY_REQUEST)
+        await peripheral.expect(hci.LeLongTermKeyRequest)
         reply = await peripheral.command(0x201B, struct.pack("<H", peripheral_handle))
         assert reply == b"\x00" + struct.pack("<H", peripheral_handle)
-        change = await central.expect(EventCode.ENCRYPTION_CHANGE)
+        change = await central.expect(hci.EncryptionChange)
         assert change == struct.pack("<BHB", 0x06, central_handle, 0)
         # Only the central may start encryption; a reply with nothing pending is disallowed.
         peripheral_start = struct.pack("<H8sH16s", peripheral_handle, RAND, EDIV, LTK)
@@ -94,11 +94,11 @@ async def test_corrupted_pdu_on_encrypted_link_is_a_mic_failure(
     async with two_hosts() as (central, peripheral, air):
         handles = await connect(central, peripheral)
         await start_encryption(central, peripheral, handles, LTK)
-        await central.expect(EventCode.ENCRYPTION_CHANGE)
+        await central.expect(hci.EncryptionChange)
         air.faults.corrupt(lambda frame: isinstance(frame, AclFrame), count=1)
         await central.send_acl(handles[0], b"\x01\x00\x04\x00\x0a")
         for host, handle in zip((central, peripheral), handles, strict=True):
-            event = await host.expect(EventCode.DISCONNECTION_COMPLETE)
+            event = await host.expect(hci.DisconnectionComplete)
             assert event == struct.pack("<BHB", 0, handle, 0x3D)
         assert peripheral.acl == []
 
@@ -124,20 +124,20 @@ async def test_connection_update_data_length_and_phy(
         update = struct.pack("<HHHHHHH", central_handle, 0x28, 0x30, 2, 0x200, 0, 0)
         assert await central.command(0x2013, update) == b"\x00"
         for host, handle in ((central, central_handle), (peripheral, peripheral_handle)):
-            event = await host.expect(EventCode.LE_META, LeSubevent.CONNECTION_UPDATE_COMPLETE)
+            event = await host.expect(hci.LeConnectionUpdateComplete)
             assert event == struct.pack("<BHHHH", 0, handle, 0x28, 2, 0x200)
         assert air.links[0].supervision_timeout == 0x200 * 0.01
 
         reply = await central.command(0x2022, struct.pack("<HHH", central_handle, 251, 2120))
         assert reply == b"\x00" + struct.pack("<H", central_handle)
-        ours = await central.expect(EventCode.LE_META, LeSubevent.DATA_LENGTH_CHANGE)
-        theirs = await peripheral.expect(EventCode.LE_META, LeSubevent.DATA_LENGTH_CHANGE)
+        ours = await central.expect(hci.LeDataLengthChange)
+        theirs = await peripheral.expect(hci.LeDataLengthChange)
         assert ours == struct.pack("<HHHHH", central_handle, 251, 2120, 27, 328)
         assert theirs == struct.pack("<HHHHH", peripheral_handle, 27, 328, 251, 2120)
 
         assert await central.command(0x2032, struct.pack("<HBBBH", central_handle, 0, 2, 2, 0))
         for host, handle in ((central, central_handle), (peripheral, peripheral_handle)):
-            event = await host.expect(EventCode.LE_META, LeSubevent.PHY_UPDATE_COMPLETE)
+            event = await host.expect(hci.LePhyUpdateComplete)
             assert event == struct.pack("<BHBB", 0, handle, 2, 2)
         assert await peripheral.command(0x2030, struct.pack("<H", peripheral_handle)) == (
             b"\x00" + struct.pack("<HBB", peripheral_handle, 2, 2)
@@ -186,8 +186,8 @@ async def test_extended_advertising_reaches_an_extended_scanner_in_fragments(
         scan = struct.pack("<BBBBHH", 0, 0, 1, 0, 16, 16)
         assert await scanner.command(0x2041, scan) == b"\x00"
         assert await scanner.command(0x2042, struct.pack("<BBHH", 1, 1, 0, 0)) == b"\x00"
-        first = await scanner.expect(EventCode.LE_META, LeSubevent.EXTENDED_ADVERTISING_REPORT)
-        second = await scanner.expect(EventCode.LE_META, LeSubevent.EXTENDED_ADVERTISING_REPORT)
+        first = await scanner.expect(hci.LeExtendedAdvertisingReport)
+        second = await scanner.expect(hci.LeExtendedAdvertisingReport)
         event_type_first = struct.unpack_from("<H", first, 1)[0]
         event_type_second = struct.unpack_from("<H", second, 1)[0]
         assert event_type_first == 0b01 << 5  # non-connectable, incomplete: more to come
@@ -208,18 +208,12 @@ async def test_connecting_to_an_extended_set_terminates_it(
         per_phy = struct.pack("<HHHHHHHH", 16, 16, 0x18, 0x18, 0, 0x64, 0, 0)
         request = struct.pack("<BBB6sB", 0, 0, 0, peer.to_wire(), 1) + per_phy
         assert await central.command(0x2043, request) == b"\x00"
-        complete = await peripheral.expect(
-            EventCode.LE_META, LeSubevent.ENHANCED_CONNECTION_COMPLETE
-        )
+        complete = await peripheral.expect(hci.LeEnhancedConnectionComplete)
         handle = struct.unpack_from("<H", complete, 1)[0]
-        terminated = await peripheral.expect(
-            EventCode.LE_META, LeSubevent.ADVERTISING_SET_TERMINATED
-        )
+        terminated = await peripheral.expect(hci.LeAdvertisingSetTerminated)
         # Two advertising events: one on enable (before the central initiated), one answered.
         assert terminated == struct.pack("<BBHB", 0, 1, handle, 2)
-        central_complete = await central.expect(
-            EventCode.LE_META, LeSubevent.ENHANCED_CONNECTION_COMPLETE
-        )
+        central_complete = await central.expect(hci.LeEnhancedConnectionComplete)
         assert central_complete[0] == 0 and central_complete[3] == 0
 
 
@@ -238,7 +232,7 @@ async def test_random_address_is_used_and_locked_while_advertising(
         assert await advertiser.command(0x2005, bytes(6)) == b"\x0c"
         await scanner.command(0x200B, struct.pack("<BHHBB", 0, 16, 16, 0, 0))
         await scanner.command(0x200C, b"\x01\x01")
-        report = await scanner.expect(EventCode.LE_META, LeSubevent.ADVERTISING_REPORT)
+        report = await scanner.expect(hci.LeAdvertisingReport)
         assert report[2] == AddressType.RANDOM and report[3:9] == random.to_wire()
 
 
@@ -248,6 +242,6 @@ async def test_high_duty_directed_advertising_times_out(
     async with two_hosts() as (_, advertiser, _air):
         await advertise(advertiser, b"", adv_type=0x01)
         start = trio.current_time()
-        event = await advertiser.expect(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
+        event = await advertiser.expect(hci.LeConnectionComplete)
         assert event[0] == 0x3C
         assert trio.current_time() - start == 1.28

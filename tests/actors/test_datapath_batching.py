@@ -17,8 +17,8 @@ from bluetrio.actors.hci.core import HciCore, TransportWrite
 from bluetrio.actors.hci.shell import HciActor
 from bluetrio.actors.runtime import Actor, Runtime
 from bluetrio.controller import Air, VirtualController
-from bluetrio.controller.events import EventCode
 from bluetrio.controller.harness import connect
+from bluetrio.messages import hci
 from bluetrio.messages.base import Batch, Message
 from bluetrio.messages.packets import PacketType
 from bluetrio.tracing.recorder import TraceRecorder
@@ -239,7 +239,7 @@ async def test_controller_reports_a_bursts_completions_in_one_event(
         await central.transport.send_batch(
             [(PacketType.ACL, acl(handle, bytes([n]) * 20)) for n in range(5)]
         )
-        event = await central.expect(EventCode.NUMBER_OF_COMPLETED_PACKETS)
+        event = await central.expect(hci.NumberOfCompletedPackets)
         assert event == struct.pack("<BHH", 1, handle, 5)
         for n in range(5):
             assert (await peripheral.take_acl())[4:] == bytes([n]) * 20
@@ -252,4 +252,4 @@ def test_completions_of_many_handles_split_at_the_event_limit() -> None:
     assert len(events) == 2
     counts = [event[2] for event in events]  # Num_Handles after code and length
     assert counts == [63, 37]
-    assert all(event[0] == EventCode.NUMBER_OF_COMPLETED_PACKETS for event in events)
+    assert all(event[0] == hci.NumberOfCompletedPackets.EVENT_CODE for event in events)

@@ -7,25 +7,26 @@ import pytest
 from bluetrio.controller.air import AirFaults
 from bluetrio.controller.config import Phy, TimingModel
 from bluetrio.controller.connections import AclFrame
-from bluetrio.controller.events import EventCode, EventMasks, LeSubevent
+from bluetrio.controller.event_masks import EventMasks
 from bluetrio.controller.timers import TimerQueue
+from bluetrio.messages import hci
 
 
 def test_default_masks_hide_le_meta_but_never_flow_control() -> None:
     masks = EventMasks()
-    assert masks.allows(EventCode.DISCONNECTION_COMPLETE)
-    assert not masks.allows(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
+    assert masks.allows(hci.DisconnectionComplete.EVENT_CODE)
+    assert not masks.allows(hci.LeMetaEvent.EVENT_CODE, hci.LeConnectionComplete.SUBEVENT_CODE)
     masks.page_1 = 0
-    for code in (EventCode.COMMAND_COMPLETE, EventCode.COMMAND_STATUS):
+    for code in (hci.CommandComplete.EVENT_CODE, hci.CommandStatus.EVENT_CODE):
         assert masks.allows(code)
-    assert masks.allows(EventCode.NUMBER_OF_COMPLETED_PACKETS)
-    assert not masks.allows(EventCode.ENCRYPTION_CHANGE)
+    assert masks.allows(hci.NumberOfCompletedPackets.EVENT_CODE)
+    assert not masks.allows(hci.EncryptionChange.EVENT_CODE)
 
 
 def test_le_mask_selects_subevents() -> None:
-    masks = EventMasks(page_1=1 << 61, le=1 << (LeSubevent.ENHANCED_CONNECTION_COMPLETE - 1))
-    assert masks.allows(EventCode.LE_META, LeSubevent.ENHANCED_CONNECTION_COMPLETE)
-    assert not masks.allows(EventCode.LE_META, LeSubevent.CONNECTION_COMPLETE)
+    masks = EventMasks(page_1=1 << 61, le=1 << (hci.LeEnhancedConnectionComplete.SUBEVENT_CODE - 1))
+    assert masks.allows(hci.LeMetaEvent.EVENT_CODE, hci.LeEnhancedConnectionComplete.SUBEVENT_CODE)
+    assert not masks.allows(hci.LeMetaEvent.EVENT_CODE, hci.LeConnectionComplete.SUBEVENT_CODE)
 
 
 def test_page_2_mask() -> None:
