@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import logging
+import tracemalloc
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +16,7 @@ from bluetrio.actors.btm.security import SecurityCore
 from bluetrio.actors.effects import CancelTimer, ReleaseTimers, Send, StartTimer, TimerExpired
 from bluetrio.address import Address
 from bluetrio.bonds import Bond, LinkKeyType
+from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages import hci
 from bluetrio.messages.btm import AclLink, LinkTransport, Role
 from bluetrio.messages.btm_security import (
@@ -19,6 +24,8 @@ from bluetrio.messages.btm_security import (
     BondRefusedInd,
     IoCapability,
     LinkSecuredInd,
+    LinkSecurityCnf,
+    LinkSecurityReq,
     OobDataInd,
     OobDataRsp,
     PairCnf,
@@ -28,6 +35,7 @@ from bluetrio.messages.btm_security import (
     PasskeyEntryRsp,
     PeerOobData,
     PromptCancelledInd,
+    SecurityRequirement,
     SecurityServiceReq,
     StoreBondReq,
     StoreBondRsp,
@@ -65,6 +73,7 @@ class Harness:
         self.now = 0.0
         self.commands: list[Any] = []
         self.app: list[Any] = []
+        self.others: list[tuple[str, Any]] = []  # messages to other layers than the app
         self.timers: dict[Any, float] = {}
         self.controller_key_size = 16
         if service:
@@ -81,9 +90,10 @@ class Harness:
                 self.apply(
                     self.core.commands.on_confirmation(self._answer(effect.message), self.now)
                 )
-            elif isinstance(effect, Send):
-                assert effect.to == "app"
+            elif isinstance(effect, Send) and effect.to == "app":
                 self.app.append(effect.message)
+            elif isinstance(effect, Send):
+                self.others.append((effect.to, effect.message))
             elif isinstance(effect, StartTimer):
                 self.timers[effect.key] = effect.deadline
             elif isinstance(effect, CancelTimer):
@@ -107,8 +117,8 @@ class Harness:
     def event(self, event: Any) -> None:
         self.apply(self.core.on_hci_event(event, self.now))
 
-    def message(self, message: Any) -> None:
-        self.apply(self.core.on_message("app", message, self.now))
+    def message(self, message: Any, sender: str = "app") -> None:
+        self.apply(self.core.on_message(sender, message, self.now))
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
@@ -477,3 +487,194 @@ def test_le_long_term_key_request_with_matching_bond_gets_the_key() -> None:
     assert reply.long_term_key == bytes(reversed(KEY))
     h.event(hci.LeLongTermKeyRequest(0x40, bytes(8), 0x1234))  # wrong Rand
     assert h.sent(hci.LeLongTermKeyRequestNegativeReply)
+
+
+# -- security requests from other layers, answered to their sender ---------------------------
+
+
+def secure_with_bond(h: Harness) -> None:
+    """The controller's side of authenticating and encrypting with the stored key."""
+    h.event(hci.LinkKeyRequest(PEER))
+    h.event(hci.AuthenticationComplete(0, HANDLE))
+    h.event(hci.EncryptionChange(0, HANDLE, 0x02))
+
+
+def test_link_security_request_is_answered_to_its_requester_not_the_app() -> None:
+    h = Harness(bonds=(stored_bond(LinkKeyType.AUTHENTICATED_P256),))
+    h.message(LinkSecurityReq(7, HANDLE, SecurityRequirement(mitm=True)), sender="l2cap")
+    assert h.sent(hci.AuthenticationRequested)
+    secure_with_bond(h)
+    assert h.others == [
+        ("l2cap", LinkSecurityCnf(7, HANDLE, 0, LinkKeyType.AUTHENTICATED_P256, 16))
+    ]
+    assert h.to_app(PairCnf) == [] and h.to_app(LinkSecurityCnf) == []
+    assert h.to_app(LinkSecuredInd)  # the app still hears that the link is secured
+    # Secured now: a further request is answered at once, without a command.
+    commands = len(h.commands)
+    h.message(LinkSecurityReq(8, HANDLE, SecurityRequirement()), sender="sdp")
+    assert h.others[-1] == (
+        "sdp",
+        LinkSecurityCnf(8, HANDLE, 0, LinkKeyType.AUTHENTICATED_P256, 16),
+    )
+    assert len(h.commands) == commands
+
+
+def test_a_secured_link_short_of_the_requirement_is_insufficient_security() -> None:
+    h = Harness(bonds=(stored_bond(LinkKeyType.UNAUTHENTICATED_P256),))
+    h.message(LinkSecurityReq(3, HANDLE, SecurityRequirement(mitm=True)), sender="l2cap")
+    secure_with_bond(h)
+    ((to, cnf),) = h.others
+    assert (to, cnf.token, cnf.status, cnf.key_type) == ("l2cap", 3, 0x2F, None)
+    assert "MITM" in (cnf.error or "")
+    assert not h.disconnected()  # the link is fine for services that ask less
+
+
+def test_requesters_of_one_procedure_each_get_their_own_answer() -> None:
+    h = Harness(bonds=(stored_bond(LinkKeyType.AUTHENTICATED_P256),))
+    h.message(PairReq(1, PEER))
+    h.message(LinkSecurityReq(2, HANDLE, SecurityRequirement(secure_connections=True)), "l2cap")
+    assert len(h.sent(hci.AuthenticationRequested)) == 1  # one procedure for both
+    secure_with_bond(h)
+    assert h.pair_cnf().status == 0
+    assert [(to, cnf.token, cnf.status) for to, cnf in h.others] == [("l2cap", 2, 0)]
+
+
+def test_link_security_request_without_link_or_without_need() -> None:
+    h = Harness()
+    h.message(LinkSecurityReq(4, 0x0777, SecurityRequirement()), sender="l2cap")
+    h.message(LinkSecurityReq(5, HANDLE, SecurityRequirement(False, False)), sender="l2cap")
+    assert [(cnf.token, cnf.status) for _to, cnf in h.others] == [(4, 0x02), (5, 0)]
+    assert h.commands == []
+
+
+def test_link_loss_answers_a_waiting_layer_with_the_reason() -> None:
+    h = Harness()
+    h.message(LinkSecurityReq(6, HANDLE, SecurityRequirement()), sender="l2cap")
+    h.apply(h.core.on_link_down(HANDLE, 0x08, h.now))
+    ((to, cnf),) = h.others
+    assert (to, cnf.status) == ("l2cap", 0x08)
+    assert h.timers == {}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"encryption": True, "authentication": False},
+        {"mitm": True, "encryption": False},
+        {"min_key_size": 6},
+        {"min_key_size": 17},
+        {"mitm": 1},
+    ],
+)
+def test_security_requirement_rejects_impossible_levels(fields: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        SecurityRequirement(**fields)
+
+
+def test_procedure_started_by_a_layer_has_a_deadline() -> None:
+    h = Harness()
+    h.message(LinkSecurityReq(9, HANDLE, SecurityRequirement()), sender="l2cap")
+    h.advance(90.0)  # the controller never completes the authentication
+    assert h.disconnected()
+    assert h.others[0][1].status == 0x05
+
+
+# -- security state only for links that exist ---------------------------------------------------
+
+
+def unlinked(i: int) -> Address:
+    return Address(i.to_bytes(6, "little"))
+
+
+def drive(core: SecurityCore, event: Any) -> None:
+    """Hand ``event`` to ``core`` and answer its commands, keeping nothing."""
+    for effect in core.on_hci_event(event, 0.0):
+        if isinstance(effect, Send) and isinstance(effect.message, HciCommandReq):
+            status = hci.CommandStatus(0, 1, effect.message.command.OPCODE)
+            core.commands.on_confirmation(
+                HciCommandCnf(effect.message.token, effect.message.command.OPCODE, status), 0.0
+            )
+
+
+def memory_growth(action: Callable[[], None]) -> int:
+    """Bytes still allocated after ``action`` (log records, which pytest keeps, left out)."""
+    gc.collect()
+    logging.disable(logging.CRITICAL)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        action()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        logging.disable(logging.NOTSET)
+
+
+def test_20000_unsolicited_io_capability_responses_leave_no_state() -> None:
+    h = Harness(pairable=True)
+
+    def flood() -> None:
+        for i in range(20_000):
+            drive(h.core, hci.IoCapabilityResponse(unlinked(0x10000 + i), DY, 0, 0x05))
+
+    # Each response used to leave a pairing entry (about 3 MB for 20,000).
+    assert memory_growth(flood) < 64 * 1024
+    assert len(h.core.links) == 1 and len(h.core.prompts) == 0
+
+
+PER_LINK_EVENTS: list[Callable[[Address], Any]] = [
+    lambda a: hci.IoCapabilityRequest(a),
+    lambda a: hci.IoCapabilityResponse(a, DY, 0, 0x05),
+    lambda a: hci.UserConfirmationRequest(a, 123456),
+    lambda a: hci.UserPasskeyRequest(a),
+    lambda a: hci.UserPasskeyNotification(a, 123456),
+    lambda a: hci.RemoteOobDataRequest(a),
+    lambda a: hci.SimplePairingComplete(0, a),
+    lambda a: hci.LinkKeyNotification(a, KEY, LinkKeyType.AUTHENTICATED_P256),
+    lambda a: hci.LinkKeyRequest(a),
+    lambda a: hci.KeypressNotification(a, 0),
+    lambda a: hci.PinCodeRequest(a),
+    lambda a: hci.AuthenticationComplete(0, int.from_bytes(a.value[:2], "little") & 0x0EFF),
+    lambda a: hci.EncryptionChange(0, int.from_bytes(a.value[:2], "little") & 0x0EFF, 1),
+    lambda a: hci.LeLongTermKeyRequest(int.from_bytes(a.value[:2], "little") & 0x0EFF, bytes(8), 0),
+]
+
+
+@pytest.mark.parametrize("make", PER_LINK_EVENTS)
+def test_per_link_security_events_for_no_link_create_no_state(
+    make: Callable[[Address], Any],
+) -> None:
+    h = Harness(pairable=True)
+
+    def flood() -> None:
+        for i in range(2_000):
+            drive(h.core, make(unlinked(0x10000 + i)))
+
+    assert memory_growth(flood) < 32 * 1024
+    assert len(h.core.links) == 1 and len(h.core.prompts) == 0 and len(h.core.le_keys) == 0
+    assert h.core.link_keys == {}
+
+
+def test_an_io_capability_response_from_before_the_link_does_not_shape_its_pairing() -> None:
+    h = Harness(pairable=True)
+    h.apply(h.core.on_link_down(HANDLE, 0x13, h.now))
+    h.event(hci.IoCapabilityResponse(PEER, NO, 0, 0x00))  # no bonding, from no link
+    h.apply(h.core.on_link_up(AclLink(HANDLE, LinkTransport.BR_EDR, PEER, Role.PERIPHERAL), 0))
+    h.event(hci.IoCapabilityRequest(PEER))
+    (reply,) = h.sent(hci.IoCapabilityRequestReply)
+    assert reply.authentication_requirements == 0x05  # general bonding, MITM: nothing stale
+
+
+def test_state_of_a_link_is_released_when_it_goes_down() -> None:
+    h = Harness(pairable=True)
+    h.message(PairReq(1, PEER))
+    h.event(hci.IoCapabilityResponse(PEER, DY, 0, 0x05))
+    h.event(hci.IoCapabilityRequest(PEER))
+    h.event(hci.UserConfirmationRequest(PEER, 42))
+    assert len(h.core.prompts) == 1
+    h.apply(h.core.on_link_down(HANDLE, 0x08, h.now))
+    assert (len(h.core.links), len(h.core.prompts), h.timers) == (0, 0, {})
+    h.event(hci.UserConfirmationRequest(PEER, 42))  # the peer goes on: refused, no prompt
+    assert h.sent(hci.UserConfirmationRequestNegativeReply)
+    assert len(h.core.prompts) == 0

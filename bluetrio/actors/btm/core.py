@@ -67,6 +67,7 @@ logger = logging.getLogger(__name__)
 HARDWARE_FAILURE = 0x03  # Vol 1 Part F 1.3
 UNKNOWN_CONNECTION_ID = 0x02
 COMMAND_DISALLOWED = 0x0C
+UNSPECIFIED_ERROR = 0x1F
 LOCAL_TEARDOWN_REASON = 0x13  # Remote User Terminated Connection (Vol 4 Part E 7.1.6)
 LINK_TYPE_ACL = 0x01
 LMP_EXTENDED_FEATURES_BIT = 63  # Vol 2 Part C 3.3
@@ -347,9 +348,10 @@ class BtmCore:
         role = role_from_wire(event.role)
         if role is None and event.status == 0:
             # Which side we are decides who may do what on the link (Vol 6 Part B 4.5):
-            # unknown, the link cannot be used. A pending attempt ends with its own timer.
-            handle = event.connection_handle
-            return self._distrust(handle, f"connection complete with reserved Role {event.role}")
+            # unknown, the link cannot be used. An attempt of ours it may answer fails.
+            _, effects = self.le.take_pending_connect(UNSPECIFIED_ERROR, True)
+            why = f"connection complete with reserved Role {event.role}"
+            return effects + self._distrust(event.connection_handle, why)
         pending, effects = self.le.take_pending_connect(event.status, role is Role.CENTRAL)
         if event.status != 0 or role is None:
             return effects

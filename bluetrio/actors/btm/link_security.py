@@ -180,10 +180,9 @@ class LinkSecurityProcedure:
                 record, Event.AUTHENTICATION_FAILED, event.status, record.failure, now
             )
         record.peer_verified = True
-        if record.state is State.VERIFYING_PEER:
-            return self._accept(record, now)
-        if record.encryption is not EncryptionMode.OFF:
-            # The peer encrypted while we authenticated: check it as if we had started it.
+        if record.state is State.VERIFYING_PEER or record.encryption is not EncryptionMode.OFF:
+            # Encrypted already (by the peer, or before our challenge): check the encryption
+            # as it is now, which may have changed while we waited.
             return self._check_encryption(record, record.key_size, now)
         effects = self._move(record, Event.ENCRYPTION_REQUESTED, now)
         return effects + self.commands.send(
@@ -221,7 +220,7 @@ class LinkSecurityProcedure:
                     record, AUTHENTICATION_FAILURE, "encryption was turned off"
                 )
             return effects
-        if record.state is State.AUTHENTICATING:
+        if record.state in (State.AUTHENTICATING, State.VERIFYING_PEER):
             record.key_size = key_size  # checked when Authentication_Complete arrives
             return []
         return self._check_encryption(record, key_size, now)

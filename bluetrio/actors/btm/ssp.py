@@ -325,7 +325,7 @@ class SecureSimplePairing:
     def on_link_key_notification(self, event: hci.LinkKeyNotification, now: float) -> Effects:
         record = self.links.by_peer(event.bd_addr)
         if record is None:
-            logger.warning("security: link key for %s, which has no link; ignored", event.bd_addr)
+            logger.info("security: link key for %s, which has no link; ignored", event.bd_addr)
             return []
         pairing = record.pairing
         if not pairing.can(Step.LINK_KEY_NOTIFIED):

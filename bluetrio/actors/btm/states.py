@@ -59,8 +59,10 @@ _LE = LinkSecurityEvent
 
 # Every state but CLOSING may be refused (a timer, a key from a pairing we did not accept).
 # A peer may start encryption itself, so an unsecured link can go straight to the checks.
-# Encryption seen while our authentication runs is checked when Authentication_Complete
-# arrives, so AUTHENTICATING only leaves for the checks through that event's outcomes.
+# Encryption seen while one of our Authentication_Requested runs (AUTHENTICATING,
+# VERIFYING_PEER) is checked when Authentication_Complete arrives: those states leave for
+# the checks only through that event. A peer that proved its key is never challenged, so
+# PEER_CHALLENGED follows only checks of a link the peer secured on its own.
 LINK_TRANSITIONS: Mapping[tuple[LinkSecurityState, LinkSecurityEvent], LinkSecurityState] = {
     (_L.UNSECURED, _LE.AUTHENTICATION_REQUESTED): _L.AUTHENTICATING,
     (_L.UNSECURED, _LE.KEY_SIZE_REQUESTED): _L.CHECKING_KEY_SIZE,
@@ -84,12 +86,12 @@ LINK_TRANSITIONS: Mapping[tuple[LinkSecurityState, LinkSecurityEvent], LinkSecur
     (_L.CHECKING_KEY_SIZE, _LE.ACCEPTED): _L.SECURED,
     (_L.CHECKING_KEY_SIZE, _LE.ENCRYPTION_OFF): _L.UNSECURED,
     (_L.CHECKING_KEY_SIZE, _LE.REJECTED): _L.CLOSING,
+    (_L.VERIFYING_PEER, _LE.KEY_SIZE_REQUESTED): _L.CHECKING_KEY_SIZE,
     (_L.VERIFYING_PEER, _LE.ACCEPTED): _L.SECURED,
     (_L.VERIFYING_PEER, _LE.ENCRYPTION_OFF): _L.UNSECURED,
     (_L.VERIFYING_PEER, _LE.REJECTED): _L.CLOSING,
     # Encryption restarted on a secured link (e.g. paused for a role switch) is checked again.
     (_L.SECURED, _LE.KEY_SIZE_REQUESTED): _L.CHECKING_KEY_SIZE,
-    (_L.SECURED, _LE.PEER_CHALLENGED): _L.VERIFYING_PEER,
     (_L.SECURED, _LE.ACCEPTED): _L.SECURED,
     (_L.SECURED, _LE.ENCRYPTION_OFF): _L.UNSECURED,
     (_L.SECURED, _LE.REJECTED): _L.CLOSING,
