@@ -13,7 +13,7 @@ from bluetrio.address import Address
 from bluetrio.errors import ConnectionFailedError
 from bluetrio.messages import hci
 from bluetrio.messages.ad import AdvertisingData, Flags
-from bluetrio.messages.btm import LinkDownInd, LinkTransport
+from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.packets import PacketType
 from bluetrio.stack import Stack, open_stack
 
@@ -46,17 +46,6 @@ def role_change(peer: Address, new_role: int) -> Packet:
     return PacketType.EVENT, bytes([ROLE_CHANGE, len(parameters)]) + parameters
 
 
-async def link_down(stack: Stack) -> int:
-    downs = stack.app.subscribe(lambda m: isinstance(m, LinkDownInd))
-    try:
-        with trio.fail_after(30):
-            message = await downs.receive()
-    finally:
-        stack.app.unsubscribe(downs)
-    assert isinstance(message, LinkDownInd)
-    return message.handle
-
-
 async def still_serving(stack: Stack) -> None:
     with trio.fail_after(10):
         assert (await stack.command(hci.ReadBdAddr())).status == 0
@@ -78,19 +67,10 @@ async def test_role_change_with_a_reserved_role_disconnects_that_link_only(
             direction="to_host",
             times=1,
         )
-        downs: list[int] = []
-        async with trio.open_nursery() as nursery:
-
-            async def watch() -> None:
-                downs.append(await link_down(a))
-
-            nursery.start_soon(watch)
-            await trio.sleep(0)
-            async with a.connect(b_address, transport=LinkTransport.BR_EDR) as link:
-                with trio.fail_after(30):
-                    while not downs:
-                        await trio.sleep(0.1)
-        assert downs == [link.handle]
+        async with a.connect(b_address, transport=LinkTransport.BR_EDR) as link:
+            with trio.fail_after(30):
+                await link.wait_disconnected()
+        assert link.disconnect_reason is not None
         assert a.links == ()
         await still_serving(a)
 
