@@ -458,11 +458,10 @@ class Stack:
             )
         assert isinstance(reply, ConnectCnf)
         if reply.link is None:
-            error = (
-                ConnectionTimeoutError if reply.status == CONNECTION_TIMEOUT
-                else ConnectionFailedError
-            )  # fmt: skip
-            raise error(reply.status, f"connecting to {address}: {reply.error}")
+            what = f"connecting to {address}: {reply.error}"
+            if reply.status == CONNECTION_TIMEOUT:
+                raise ConnectionTimeoutError(reply.status, what)
+            raise ConnectionFailedError(reply.status, what)
         # LinkUpInd comes before its ConnectCnf, so the registry knows the link (it may be
         # down already when the port handled its LinkDownInd too before this task ran).
         return self._registry.known(reply.link.handle)

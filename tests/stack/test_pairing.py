@@ -18,7 +18,7 @@ from bluetrio.controller import VirtualController, default_air
 from bluetrio.controller.bredr_security import BrEdrSecurity
 from bluetrio.keystore import JsonKeyStore, KeyStore, MemoryKeyStore
 from bluetrio.messages import hci
-from bluetrio.messages.btm import LinkTransport
+from bluetrio.messages.btm import LinkTransport, SecurityLevel
 from bluetrio.pairing import (
     AssociationModel,
     IoCapability,
@@ -289,5 +289,46 @@ def test_open_stack_serves_the_delegate_and_saves_bonds_in_its_keystore() -> Non
             (bond,) = await store.list()
             assert bond.peer_address == address_of(b) and bond.transport is Transport.BR_EDR
             assert bond.link_key is not None and bond.link_key.type is AUTHENTICATED
+
+    run(main)
+
+
+def test_the_live_link_follows_pairing_on_both_sides() -> None:
+    async def main() -> None:
+        board = Board()
+        async with (
+            virtual_stack(ScriptedDelegate(DY, board)) as (a, _),
+            virtual_stack(ScriptedDelegate(DY, board), pairable=True) as (b, _),
+            a.connect(address_of(b), transport=LinkTransport.BR_EDR) as link,
+            b.accept() as incoming,
+        ):
+            assert not link.encrypted and link.security_level is SecurityLevel.NONE
+            assert not incoming.encrypted and incoming.key_size == 0
+            result = await link.pair()
+            assert link.encrypted and link.key_size == 16
+            assert link.key_type is result.key_type is AUTHENTICATED
+            assert link.security_level is SecurityLevel.SECURE_CONNECTIONS
+            with trio.fail_after(5):
+                while not incoming.encrypted or incoming.key_type is None:
+                    await trio.sleep(0.01)
+            assert incoming.security_level is SecurityLevel.SECURE_CONNECTIONS
+            # By address, the stack's own method: the link is secured already.
+            again = await a.pair(address_of(b))
+            assert (again.handle, again.key_type) == (link.handle, AUTHENTICATED)
+
+    run(main)
+
+
+def test_pairing_an_le_link_says_smp_is_missing() -> None:
+    async def main() -> None:
+        board = Board()
+        async with (
+            virtual_stack(ScriptedDelegate(DY, board)) as (a, _),
+            virtual_stack(ScriptedDelegate(DY, board), pairable=True) as (b, _),
+            b.advertise(),
+            a.connect(address_of(b)) as link,
+        ):
+            with pytest.raises(PairingError, match="SMP"):
+                await link.pair()
 
     run(main)

@@ -1,0 +1,107 @@
+"""The public face of the package: one place for the public types, every error in
+``bluetrio/errors.py``, exported, and raised somewhere."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import inspect
+import pkgutil
+from pathlib import Path
+
+import bluetrio
+from bluetrio import errors
+
+PACKAGE = Path(bluetrio.__file__).parent
+# Exceptions that never leave the module raising them: the virtual controller turns a
+# CommandError into the status of its answer; the key store turns _DamagedField into a
+# KeyStoreError naming the file.
+INTERNAL_EXCEPTIONS = {"CommandError", "_DamagedField"}
+
+
+def all_modules() -> list[str]:
+    names = ["bluetrio"]
+    for module in pkgutil.walk_packages([str(PACKAGE)], prefix="bluetrio."):
+        names.append(module.name)
+    return names
+
+
+def bluetrio_errors() -> set[type[BaseException]]:
+    found: set[type[BaseException]] = set()
+    for name in all_modules():
+        module = importlib.import_module(name)
+        for _, value in inspect.getmembers(module, inspect.isclass):
+            if issubclass(value, errors.BluetrioError):
+                found.add(value)
+    return found
+
+
+def raised_names() -> set[str]:
+    """Names of the exception classes that some ``raise`` statement of the package raises."""
+    names: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "errors.py" and path.parent == PACKAGE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                if isinstance(exc, ast.Name):
+                    names.add(exc.id)
+                elif isinstance(exc, ast.Attribute):
+                    names.add(exc.attr)
+    return names
+
+
+def test_every_error_is_defined_in_errors_py() -> None:
+    misplaced = {e.__qualname__ for e in bluetrio_errors() if e.__module__ != "bluetrio.errors"}
+    assert misplaced == set()
+
+
+def test_every_error_is_exported_from_the_package() -> None:
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.BluetrioError)
+    }
+    exported = {name for name in bluetrio.__all__ if name in defined}
+    assert defined - exported == set()
+
+
+def test_every_exported_error_is_raised_somewhere() -> None:
+    raised = raised_names()
+    exported = [
+        getattr(bluetrio, name)
+        for name in bluetrio.__all__
+        if isinstance(getattr(bluetrio, name), type)
+        and issubclass(getattr(bluetrio, name), errors.BluetrioError)
+    ]
+    never = [
+        error.__name__
+        for error in exported
+        # A base class is raised when one of its subclasses is.
+        if not any(issubclass(getattr(errors, name, type), error) for name in raised)
+        if isinstance(getattr(errors, error.__name__, None), type)
+    ]
+    assert never == []
+
+
+def test_every_raised_exception_is_a_builtin_or_an_exported_error() -> None:
+    unknown = {
+        name
+        for name in raised_names()
+        if name[0].isupper()
+        and not hasattr(builtins, name)
+        and name not in bluetrio.__all__
+        and name not in INTERNAL_EXCEPTIONS
+        and name not in {"WouldBlock", "EndOfChannel", "ClosedResourceError"}  # trio's
+    }
+    assert unknown == set()
+
+
+def test_the_package_exports_what_it_lists() -> None:
+    assert len(bluetrio.__all__) == len(set(bluetrio.__all__))
+    for name in bluetrio.__all__:
+        assert hasattr(bluetrio, name), name
+    for name in ("Link", "AdvertisingData", "LinkTransport", "Address", "PairingDelegate"):
+        assert name in bluetrio.__all__
