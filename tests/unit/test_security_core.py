@@ -76,6 +76,8 @@ class Harness:
         self.others: list[tuple[str, Any]] = []  # messages to other layers than the app
         self.timers: dict[Any, float] = {}
         self.controller_key_size = 16
+        self.hold: set[type] = set()  # commands left unanswered until release()
+        self.held: list[HciCommandReq] = []
         if service:
             self.message(SecurityServiceReq(LOCAL, bonds, io, oob))
         self.apply(
@@ -87,6 +89,9 @@ class Harness:
             if isinstance(effect, Send) and isinstance(effect.message, HciCommandReq):
                 command = effect.message.command
                 self.commands.append(command)
+                if type(command) in self.hold:
+                    self.held.append(effect.message)
+                    continue
                 self.apply(
                     self.core.commands.on_confirmation(self._answer(effect.message), self.now)
                 )
@@ -113,6 +118,11 @@ class Harness:
         else:
             event = hci.CommandStatus(0, 1, command.OPCODE)
         return HciCommandCnf(request.token, command.OPCODE, event)
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for request in held:
+            self.apply(self.core.commands.on_confirmation(self._answer(request), self.now))
 
     def event(self, event: Any) -> None:
         self.apply(self.core.on_hci_event(event, self.now))
@@ -678,3 +688,212 @@ def test_state_of_a_link_is_released_when_it_goes_down() -> None:
     h.event(hci.UserConfirmationRequest(PEER, 42))  # the peer goes on: refused, no prompt
     assert h.sent(hci.UserConfirmationRequestNegativeReply)
     assert len(h.core.prompts) == 0
+
+
+# -- every transition the tables allow is one the core takes -----------------------------------
+
+P256, P192 = LinkKeyType.AUTHENTICATED_P256, LinkKeyType.AUTHENTICATED_P192
+
+
+def bonded(key_type: LinkKeyType = P256, **options: Any) -> Harness:
+    return Harness(bonds=(stored_bond(key_type),), **options)
+
+
+def authenticating(h: Harness) -> Harness:
+    h.message(PairReq(1, PEER))
+    h.event(hci.LinkKeyRequest(PEER))
+    return h
+
+
+def encrypting(h: Harness) -> Harness:
+    authenticating(h).event(hci.AuthenticationComplete(0, HANDLE))
+    return h
+
+
+def peer_encrypts(h: Harness, size: int | None = None, mode: int = 0x02) -> Harness:
+    """The peer authenticates us with the bond and encrypts (v2 when ``size`` is given)."""
+    h.event(hci.LinkKeyRequest(PEER))
+    change = hci.EncryptionChange if size is None else hci.EncryptionChangeV2
+    h.event(change(0, HANDLE, mode) if size is None else change(0, HANDLE, mode, size))
+    return h
+
+
+def checking(h: Harness) -> Harness:
+    h.hold.add(hci.ReadEncryptionKeySize)
+    return peer_encrypts(h)
+
+
+def verifying(h: Harness) -> Harness:
+    return peer_encrypts(h, mode=0x01)  # a legacy key: the peer must answer our challenge
+
+
+def secured(h: Harness) -> Harness:
+    peer_encrypts(h, 16)
+    assert h.core.is_secured(HANDLE)
+    return h
+
+
+def responding(h: Harness) -> Harness:
+    h.event(hci.IoCapabilityResponse(PEER, DY, 0, 0x05))
+    return h
+
+
+def replied(h: Harness) -> Harness:
+    h.message(PairReq(1, PEER))
+    h.event(hci.IoCapabilityRequest(PEER))
+    return h
+
+
+def stage_1(h: Harness) -> Harness:
+    replied(h).event(hci.UserPasskeyNotification(PEER, 1))
+    return h
+
+
+def completed(h: Harness) -> Harness:
+    stage_1(h).event(hci.SimplePairingComplete(0, PEER))
+    return h
+
+
+def again(h: Harness, *events: Any) -> Harness:
+    for event in events:
+        h.event(event)
+    return h
+
+
+OFF = hci.EncryptionChange(0, HANDLE, 0x00)
+SCENARIOS: dict[str, Callable[[], object]] = {
+    # link: from UNSECURED
+    "pair request": lambda: Harness().message(PairReq(1, PEER)),
+    "peer encrypts, size unknown": lambda: peer_encrypts(bonded()),
+    "peer encrypts with a legacy key": lambda: peer_encrypts(bonded(P192), 16, 0x01),
+    "peer encrypts with an SC key": lambda: peer_encrypts(bonded(), 16),
+    "encryption off, unsecured": lambda: again(Harness(), OFF),
+    "encryption without a key": lambda: again(Harness(), hci.EncryptionChange(0, HANDLE, 2)),
+    # from AUTHENTICATING
+    "authenticated": lambda: encrypting(bonded()),
+    "peer encrypted first": lambda: again(
+        authenticating(bonded()),
+        hci.EncryptionChange(0, HANDLE, 2),
+        hci.AuthenticationComplete(0, HANDLE),
+    ),
+    "peer encrypted first, v2": lambda: again(
+        authenticating(bonded()),
+        hci.EncryptionChangeV2(0, HANDLE, 2, 16),
+        hci.AuthenticationComplete(0, HANDLE),
+    ),
+    "authentication failed": lambda: again(
+        authenticating(bonded()), hci.AuthenticationComplete(0x05, HANDLE)
+    ),
+    "encryption off, authenticating": lambda: again(authenticating(bonded()), OFF),
+    "authentication timed out": lambda: authenticating(bonded()).advance(90.0),
+    # from ENCRYPTING
+    "encrypted": lambda: again(encrypting(bonded()), hci.EncryptionChange(0, HANDLE, 2)),
+    "encrypted, v2": lambda: again(encrypting(bonded()), hci.EncryptionChangeV2(0, HANDLE, 2, 16)),
+    "encryption failed": lambda: again(encrypting(bonded()), hci.EncryptionChange(0x05, HANDLE, 0)),
+    "encryption off, encrypting": lambda: again(encrypting(bonded()), OFF),
+    "short key": lambda: again(encrypting(bonded()), hci.EncryptionChangeV2(0, HANDLE, 2, 7)),
+    # from CHECKING_KEY_SIZE
+    "encrypted again while checking": lambda: again(
+        checking(bonded()), hci.EncryptionChange(0, HANDLE, 2)
+    ),
+    "legacy key checked": lambda: peer_encrypts(bonded(P192), mode=0x01),
+    "SC key checked": lambda: checking(bonded()).release(),
+    "encryption off, checking": lambda: again(checking(bonded()), OFF),
+    "short key read": lambda: peer_encrypts(short_keys(bonded())),
+    # from VERIFYING_PEER
+    "peer proved, encrypted anew": lambda: again(
+        verifying(bonded(P192)),
+        hci.EncryptionChange(0, HANDLE, 1),
+        hci.AuthenticationComplete(0, HANDLE),
+    ),
+    "peer proved": lambda: again(verifying(bonded(P192)), hci.AuthenticationComplete(0, HANDLE)),
+    "encryption off, verifying": lambda: again(verifying(bonded(P192)), OFF),
+    "peer failed to prove": lambda: again(
+        verifying(bonded(P192)), hci.AuthenticationComplete(0x06, HANDLE)
+    ),
+    # from SECURED
+    "re-encrypted": lambda: again(secured(bonded()), hci.EncryptionChange(0, HANDLE, 2)),
+    "re-encrypted, v2": lambda: again(secured(bonded()), hci.EncryptionChangeV2(0, HANDLE, 2, 16)),
+    "encryption off, secured": lambda: again(secured(bonded()), OFF),
+    "downgraded to E0": lambda: again(secured(bonded()), hci.EncryptionChange(0, HANDLE, 1)),
+    # pairing: from IDLE
+    "peer's IO first": lambda: responding(Harness(pairable=True)),
+    "OOB provider asked": lambda: again(
+        Harness(oob=True, pairable=True), hci.IoCapabilityRequest(PEER)
+    ),
+    "our IO first": lambda: replied(Harness()),
+    "not pairable": lambda: again(Harness(), hci.IoCapabilityRequest(PEER)),
+    # from PEER_IO_RECEIVED
+    "peer's IO twice": lambda: again(
+        responding(Harness()), hci.IoCapabilityResponse(PEER, DY, 0, 5)
+    ),
+    "OOB provider asked after the peer's IO": lambda: again(
+        responding(Harness(oob=True, pairable=True)), hci.IoCapabilityRequest(PEER)
+    ),
+    "we respond": lambda: again(responding(Harness(pairable=True)), hci.IoCapabilityRequest(PEER)),
+    "not pairable after the peer's IO": lambda: again(
+        responding(Harness()), hci.IoCapabilityRequest(PEER)
+    ),
+    # from ASKING_OOB
+    "peer's IO while asking": lambda: again(
+        Harness(oob=True, pairable=True),
+        hci.IoCapabilityRequest(PEER),
+        hci.IoCapabilityResponse(PEER, DY, 0, 5),
+    ),
+    "OOB answered": lambda: oob_answered(),
+    "pairing failed while asking": lambda: again(
+        Harness(oob=True, pairable=True),
+        hci.IoCapabilityRequest(PEER),
+        hci.SimplePairingComplete(0x05, PEER),
+    ),
+    # from IO_REPLIED
+    "peer's IO after ours": lambda: again(
+        replied(Harness()), hci.IoCapabilityResponse(PEER, DY, 0, 5)
+    ),
+    "confirmation asked": lambda: again(replied(Harness()), hci.UserConfirmationRequest(PEER, 1)),
+    "pairing failed after our IO": lambda: again(
+        replied(Harness()), hci.SimplePairingComplete(5, PEER)
+    ),
+    # from STAGE_1
+    "passkey shown twice": lambda: again(stage_1(Harness()), hci.UserPasskeyNotification(PEER, 2)),
+    "pairing succeeded": lambda: completed(Harness()),
+    "pairing failed in stage 1": lambda: again(
+        stage_1(Harness()), hci.SimplePairingComplete(5, PEER)
+    ),
+    # from COMPLETED
+    "link key": lambda: again(completed(Harness()), hci.LinkKeyNotification(PEER, KEY, P256)),
+    "link refused after pairing": lambda: completed(Harness()).advance(90.0),
+}
+
+
+def short_keys(h: Harness) -> Harness:
+    h.controller_key_size = 7
+    return h
+
+
+def oob_answered() -> Harness:
+    h = Harness(oob=True, pairable=True)
+    h.event(hci.IoCapabilityRequest(PEER))
+    (ask,) = h.to_app(OobDataInd)
+    h.message(OobDataRsp(ask.prompt_id, None))
+    return h
+
+
+def test_every_transition_of_both_tables_is_taken_by_the_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bluetrio.actors.btm import security_records
+    from bluetrio.actors.btm.states import LINK_TRANSITIONS, PAIRING_TRANSITIONS
+
+    taken: set[tuple[Any, Any]] = set()
+    real = security_records.transition
+
+    def recording(table: Any, state: Any, event: Any) -> Any:
+        taken.add((state, event))
+        return real(table, state, event)
+
+    monkeypatch.setattr(security_records, "transition", recording)
+    for scenario in SCENARIOS.values():
+        scenario()
+    assert set(LINK_TRANSITIONS) - taken == set()
+    assert set(PAIRING_TRANSITIONS) - taken == set()

@@ -80,10 +80,7 @@ class SecurityCore:
             commands=commands, config=config, links=self.links, keys=self.keys,
             prompts=self.prompts, app=app, timeout=procedure_timeout,
         )  # fmt: skip
-        self.ssp = SecureSimplePairing(
-            commands=commands, config=config, links=self.links, keys=self.keys,
-            prompts=self.prompts, procedure=self.procedure, app=app,
-        )  # fmt: skip
+        self.ssp = SecureSimplePairing(self.procedure)
         self.le_keys = LeKeyResponder(commands=commands, config=config, keys=self.keys)
         procedure, ssp = self.procedure, self.ssp
         self._message_handlers: dict[type, MessageHandler] = {

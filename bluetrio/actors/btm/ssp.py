@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from bluetrio.actors.btm.commands import CommandIssuer
-from bluetrio.actors.btm.config import SecurityConfig
-from bluetrio.actors.btm.key_database import KeyDatabase
 from bluetrio.actors.btm.link_security import LinkSecurityProcedure
-from bluetrio.actors.btm.prompts import Prompt, PromptKind, Prompts
+from bluetrio.actors.btm.prompts import Prompt, PromptKind
 from bluetrio.actors.btm.security_policy import (
     PAIRING_NOT_ALLOWED,
     SSP_KEY_TYPES,
@@ -27,7 +24,7 @@ from bluetrio.actors.btm.security_policy import (
     local_authentication_requirements,
     new_key_refusal,
 )
-from bluetrio.actors.btm.security_records import LinkRecord, Pairing, SecurityLinks
+from bluetrio.actors.btm.security_records import LinkRecord, Pairing
 from bluetrio.actors.btm.states import PairingEvent, PairingState
 from bluetrio.actors.effects import Effects, Send
 from bluetrio.address import Address
@@ -58,24 +55,11 @@ Step = PairingEvent
 
 
 class SecureSimplePairing:
-    def __init__(
-        self,
-        *,
-        commands: CommandIssuer,
-        config: SecurityConfig,
-        links: SecurityLinks,
-        keys: KeyDatabase,
-        prompts: Prompts,
-        procedure: LinkSecurityProcedure,
-        app: str,
-    ) -> None:
-        self.commands = commands
-        self.config = config
-        self.links = links
-        self.keys = keys
-        self.prompts = prompts
+    def __init__(self, procedure: LinkSecurityProcedure) -> None:
+        # Pairing runs inside a link's authentication: it works on the procedure's tables.
         self.procedure = procedure
-        self.app = app
+        self.commands, self.config, self.app = procedure.commands, procedure.config, procedure.app
+        self.links, self.keys, self.prompts = procedure.links, procedure.keys, procedure.prompts
         # Announced by the app-side pairing service (SecurityServiceReq).
         self.local_address: Address | None = None
         self.io_capability = IoCapability.NO_INPUT_NO_OUTPUT
