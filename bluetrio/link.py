@@ -280,6 +280,7 @@ class LinkRegistry:
         self._recently_gone: dict[int, Link] = {}
         self._backlog = backlog
         self._arrivals = trio.lowlevel.ParkingLot()
+        self._closed = False
         app.observe(LinkUpInd, self._on_up)
         app.observe(LinkChangedInd, self._on_changed)
         app.observe(LinkSecuredInd, self._on_secured)
@@ -337,6 +338,7 @@ class LinkRegistry:
 
     def close(self) -> None:
         """The stack closed: every link is down for the application."""
+        self._closed = True
         for link in self._links.values():
             link._gone(LOCAL_HOST_TERMINATED)
         self._links.clear()
@@ -344,9 +346,12 @@ class LinkRegistry:
         self._arrivals.unpark_all()
 
     async def next_incoming(self, transport: LinkTransport | None = None) -> Link:
-        """The oldest incoming link not yet taken (of ``transport`` when given); waits."""
+        """The oldest incoming link not yet taken (of ``transport`` when given); waits.
+        Raises :class:`StackError` when the stack closes first."""
         await trio.lowlevel.checkpoint()
         while True:
+            if self._closed:
+                raise StackError("the stack closed while waiting for an incoming link")
             for link in self._incoming:
                 if transport is None or link.transport is transport:
                     self._incoming.remove(link)
@@ -368,4 +373,8 @@ class IncomingLinks:
         return self
 
     async def __anext__(self) -> Link:
-        return await self._registry.next_incoming(self._transport)
+        """The next incoming link; the iteration ends when the stack closes."""
+        try:
+            return await self._registry.next_incoming(self._transport)
+        except StackError:
+            raise StopAsyncIteration from None

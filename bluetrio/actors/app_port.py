@@ -33,13 +33,16 @@ import trio
 
 from bluetrio.actors.effects import Effects
 from bluetrio.actors.runtime import Actor
-from bluetrio.errors import StackError
+from bluetrio.errors import InvalidArgumentError, StackError
 from bluetrio.messages.base import Message, channel_id_of, connection_handle_of
 
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 DEFAULT_MAILBOX_CAPACITY = 256
+# Requests whose caller gave up and whose reply has not come; beyond, the oldest is forgotten
+# (its reply, should it come, is then logged like any message nobody takes).
+MAX_ABANDONED_REQUESTS = 256
 
 
 @attrs.frozen
@@ -76,7 +79,7 @@ class Mailbox(trio.abc.ReceiveChannel[M], Generic[M]):
         on_close: Callable[[Mailbox[M]], None] | None = None,
     ) -> None:
         if capacity < 1:
-            raise ValueError(f"a mailbox holds at least one message, not {capacity}")
+            raise InvalidArgumentError(f"a mailbox holds at least one message, not {capacity}")
         self.keys = keys
         self.capacity = capacity
         self.dropped = 0
@@ -218,6 +221,14 @@ class AppRouter:
             logger.debug("app: nobody takes %s from %s", message.summary(), sender)
         return []
 
+    def abandon(self, token: int, handler: Callable[[Message], None]) -> None:
+        """Hand the reply with ``token``, when it comes, to ``handler``."""
+        self.late_replies[token] = handler
+        if len(self.late_replies) > MAX_ABANDONED_REQUESTS:
+            forgotten = next(iter(self.late_replies))
+            del self.late_replies[forgotten]
+            logger.warning("app: forgot abandoned request #%d (too many unanswered)", forgotten)
+
     def _to_mailboxes(self, key: MailboxKey, message: Message) -> bool:
         boxes = self.mailboxes.get(key)
         if not boxes:
@@ -311,7 +322,7 @@ class AppPort(Actor):
                 if waiter.reply is not None:
                     if_abandoned(waiter.reply)
                 else:
-                    self.router.late_replies[token] = if_abandoned
+                    self.router.abandon(token, if_abandoned)
             raise
         finally:
             self.router.waiters.pop(token, None)
@@ -340,7 +351,7 @@ class AppPort(Actor):
         message (to return a credit); ``on_close`` runs when the application closes it.
         """
         if not kinds:
-            raise ValueError("a mailbox needs at least one message class")
+            raise InvalidArgumentError("a mailbox needs at least one message class")
         keys = tuple(MailboxKey(kind, handle, cid) for kind in kinds)
         router = self.router
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 from trio.testing import MockClock
 
 from bluetrio import (
     AdvertisingData,
     ConnectionTimeoutError,
+    IncomingLinks,
     Link,
     LinkTransport,
     LocalName,
     Role,
     SecurityLevel,
+    Stack,
+    StackError,
     open_stack,
 )
 from bluetrio.messages import hci
@@ -121,5 +125,32 @@ def test_accept_times_out() -> None:
                 async with stack.accept(timeout=3):
                     pass
             assert failure.value.status == 0x10
+
+    run(main)
+
+
+def test_waiting_for_incoming_links_ends_when_the_stack_closes() -> None:
+    async def main() -> None:
+        ended: list[str] = []
+
+        async def serve(links: IncomingLinks) -> None:
+            async for _ in links:
+                raise AssertionError("nobody connected")
+            ended.append("incoming")
+
+        async def accept(stack: Stack) -> None:
+            with pytest.raises(StackError, match="closed"):
+                async with stack.accept():
+                    raise AssertionError("nobody connected")
+            ended.append("accept")
+
+        async with (
+            trio.open_nursery() as outside,
+            open_stack("virtual", bring_up=True) as stack,
+        ):
+            outside.start_soon(serve, stack.incoming())
+            outside.start_soon(accept, stack)
+            await trio.testing.wait_all_tasks_blocked()
+        assert sorted(ended) == ["accept", "incoming"]
 
     run(main)
