@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from bluetrio import arguments
 from bluetrio.actors.app_port import AppPort
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKeyType
@@ -200,6 +201,7 @@ class Link:
         disconnection within ``timeout`` seconds.
         """
         self._stack.check_disconnect_reason(reason)
+        timeout = arguments.seconds("timeout", timeout)
         if not self.connected:
             await trio.lowlevel.checkpoint()
             return

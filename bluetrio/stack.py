@@ -25,7 +25,7 @@ import logging
 import math
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
 import trio
@@ -36,7 +36,7 @@ from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.btm.core import BtmCore
 from bluetrio.actors.btu.core import BtuCore
-from bluetrio.actors.faults import FaultPolicy
+from bluetrio.actors.faults import Direction, FaultPolicy
 from bluetrio.actors.hci.core import DEFAULT_COMMAND_TIMEOUT, HciCore
 from bluetrio.actors.hci.shell import HciActor
 from bluetrio.actors.runtime import (
@@ -111,6 +111,9 @@ from bluetrio.transports.base import Packet, Transport
 from bluetrio.transports.spec import TransportSpec
 from bluetrio.transports.tap import tapped
 
+if TYPE_CHECKING:
+    from bluetrio.tracing.btsnoop import BtsnoopWriter
+
 logger = logging.getLogger(__name__)
 
 # Makes the key store once the controller's address is known, e.g.
@@ -121,14 +124,14 @@ KeyStoreFactory: TypeAlias = Callable[[Address], KeyStore]
 class _StackTap:
     """Applies transport faults, then records what crossed the transport as btsnoop."""
 
-    def __init__(self, faults: FaultPolicy | None, snoop: Any | None) -> None:
+    def __init__(self, faults: FaultPolicy | None, snoop: BtsnoopWriter | None) -> None:
         self.faults = faults
         self.snoop = snoop
 
-    def _pass(self, packet: Packet, direction: str, received: bool) -> list[Packet]:
+    def _pass(self, packet: Packet, direction: Direction, received: bool) -> list[Packet]:
         packets = [packet]
         if self.faults is not None:
-            packets = self.faults.filter_packet(direction, packet)  # type: ignore[arg-type]
+            packets = self.faults.filter_packet(direction, packet)
         if self.snoop is not None:
             for packet_type, payload in packets:
                 self.snoop.write(packet_type, payload, received=received)
@@ -675,6 +678,10 @@ async def open_stack(
     Every argument is checked before anything is opened: a bad one raises
     :class:`~bluetrio.errors.InvalidArgumentError`.
     """
+    if not (snoop is None or isinstance(snoop, str | os.PathLike)):
+        raise InvalidArgumentError(f"snoop must be a path, got {snoop!r}")
+    if not (trace is None or isinstance(trace, str | os.PathLike | TraceRecorder)):
+        raise InvalidArgumentError(f"trace must be a path or a TraceRecorder, got {trace!r}")
     if not isinstance(transport, str | TransportSpec | Transport):
         raise InvalidArgumentError(
             f"transport must be a spec such as 'virtual' or 'usb:0', or a Transport; "

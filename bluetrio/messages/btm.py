@@ -8,11 +8,13 @@ indications (``...Ind``) carry none, so an application port never mistakes one f
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 import attrs
 
 from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.address import Address
+from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.ad import AdvertisingData
 from bluetrio.messages.base import Message
 
@@ -118,14 +120,44 @@ class AdvertisingParameters:
     extended: bool = False  # use the LE Extended Advertising commands (Vol 4 Part E 7.8.53)
 
 
+def _in_range(low: int, high: int) -> Callable[[object, attrs.Attribute[int], object], None]:
+    def check(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise InvalidArgumentError(
+                f"{attribute.name} must be an integer 0x{low:04X}..0x{high:04X}, got {value!r}"
+            )
+
+    return check
+
+
 @attrs.frozen
 class LeConnectionParameters:
-    """Connection parameters (Vol 4 Part E 7.8.12): interval in 1.25 ms, timeout in 10 ms."""
+    """Connection parameters (Vol 4 Part E 7.8.12): interval in 1.25 ms, timeout in 10 ms.
 
-    interval_min: int = 0x0018  # 30 ms
-    interval_max: int = 0x0028  # 50 ms
-    latency: int = 0
-    supervision_timeout: int = 0x01F4  # 5 s
+    Checked as the specification bounds them, so a bad value fails where it is written.
+    """
+
+    interval_min: int = attrs.field(default=0x0018, validator=_in_range(0x0006, 0x0C80))  # 30 ms
+    interval_max: int = attrs.field(default=0x0028, validator=_in_range(0x0006, 0x0C80))  # 50 ms
+    latency: int = attrs.field(default=0, validator=_in_range(0x0000, 0x01F3))
+    supervision_timeout: int = attrs.field(  # 5 s
+        default=0x01F4, validator=_in_range(0x000A, 0x0C80)
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.interval_min > self.interval_max:
+            raise InvalidArgumentError(
+                f"interval_min 0x{self.interval_min:04X} exceeds interval_max "
+                f"0x{self.interval_max:04X}"
+            )
+        # The supervision timeout must outlast (1 + latency) * interval_max * 2 (7.8.12).
+        timeout_ms = self.supervision_timeout * 10
+        needed_ms = (1 + self.latency) * self.interval_max * 1.25 * 2
+        if not timeout_ms > needed_ms:
+            raise InvalidArgumentError(
+                f"supervision_timeout of {timeout_ms} ms must exceed (1 + latency) * "
+                f"interval_max * 2 = {needed_ms:g} ms"
+            )
 
 
 # -- indications ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bluetrio import InvalidArgumentError, Stack, open_stack
+from bluetrio import InvalidArgumentError, LeConnectionParameters, Stack, open_stack
 from bluetrio.messages import hci
 
 PEER = "00:11:22:33:44:55"
@@ -100,3 +100,41 @@ async def test_bad_transport_is_refused() -> None:
     with pytest.raises(InvalidArgumentError):
         async with open_stack(12345):  # type: ignore[arg-type]
             raise AssertionError("opened")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"interval_min": 1},
+        {"interval_max": "0x28"},
+        {"interval_min": 0x30, "interval_max": 0x20},
+        {"latency": 0x01F4},
+        {"supervision_timeout": 0x0A},  # 100 ms, not above 2 * 50 ms
+        {"latency": True},
+    ],
+    ids=repr,
+)
+def test_connection_parameters_outside_the_spec_are_refused(fields: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        LeConnectionParameters(**fields)
+
+
+@pytest.mark.parametrize("options", [{"snoop": 5}, {"trace": 5}], ids=repr)
+async def test_bad_capture_targets_are_refused(options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        async with open_stack("virtual", **options):
+            raise AssertionError("opened")
+
+
+async def test_link_disconnect_checks_its_arguments() -> None:
+    async with (
+        open_stack("virtual", bring_up=True) as peripheral,
+        open_stack("virtual", bring_up=True) as central,
+    ):
+        address = (await peripheral.ready()).address
+        async with peripheral.advertise(), central.connect(address) as link:
+            with pytest.raises(InvalidArgumentError):
+                await link.disconnect("0x13")  # type: ignore[arg-type]
+            with pytest.raises(InvalidArgumentError):
+                await link.disconnect(timeout="x")  # type: ignore[arg-type]
+            assert link.connected
