@@ -14,9 +14,27 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
+import attrs
+
 from bluetrio.messages.packets import PacketType
 
 Packet = tuple[PacketType, bytes]
+
+
+@attrs.frozen
+class FramingLimits:
+    """What the host has learned that bounds the packets a controller sends it.
+
+    The ACL lengths are the controller's buffer sizes read at bring-up (Read_Buffer_Size,
+    LE_Read_Buffer_Size: Vol 4 Part E 7.4.5, 7.8.2); None until known, 0 for LE when LE
+    shares the BR/EDR buffers. ``iso_enabled``: the host has enabled isochronous channels,
+    so ISO data packets may arrive. A transport that frames a byte stream uses these to tell
+    a real packet header from noise; packet-based transports ignore them.
+    """
+
+    bredr_acl_data_length: int | None = None
+    le_acl_data_length: int | None = None
+    iso_enabled: bool = False
 
 
 class Transport(abc.ABC):
@@ -47,6 +65,14 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Release the underlying resource. Idempotent."""
+
+    def configure_framing(self, limits: FramingLimits) -> None:
+        """Tell the transport what the host learned about the controller's packets.
+
+        Only transports that find packet boundaries in a byte stream (H4) use it; packet
+        transports (USB endpoints, in-process channels) have nothing to configure.
+        """
+        return None
 
     async def __aenter__(self) -> Transport:
         return self

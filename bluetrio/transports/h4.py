@@ -9,6 +9,13 @@ boundary to an HCI_Reset or an out-of-band reset (Core 5.4 Vol 4 Part A 3). So t
 byte cannot wedge the stack, the framer here skips bytes that are not an indicator it expects
 and drops an indicator whose header announces a length beyond the configured bound, then
 rescans from the next byte. Every skipped byte is counted in :attr:`H4Framer.discarded_bytes`.
+
+On the host side the framer checks more before it trusts a length, with
+:class:`ControllerExpectations`: an event's code must be defined and its length one the event
+can have; ACL and SCO data must name a connection handle the controller announced (in a
+connection-complete event earlier in the same stream, not yet disconnected) and stay within
+the sizes the host learned at bring-up; ISO data is accepted only once the host enabled ISO.
+A stray byte then costs the packet it corrupted and rarely more.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ import re
 import attrs
 
 from bluetrio.errors import InvalidArgumentError
+from bluetrio.messages.hci.bounds import event_length_bounds, le_event_length_bounds
 from bluetrio.messages.packets import PacketType
-from bluetrio.transports.base import Packet
+from bluetrio.transports.base import FramingLimits, Packet
 
 # Default bounds for the two-byte length fields. Controllers report ACL buffers of at most
 # 1021 bytes (a BR/EDR 3-DH5 payload) and LE buffers of 251; 4096 leaves room while still
@@ -31,6 +39,11 @@ DEFAULT_MAX_ISO_DATA_LENGTH = 4096
 # (Core 5.4 Vol 4 Part E 5.4.5).
 _ISO_LENGTH_MASK = 0x3FFF
 _TWO_BYTE_LENGTH_LIMIT = 0xFFFF
+# The largest data one over-the-air packet carries, which a controller forwards to the host
+# as one ACL packet whatever its own buffer size: a 3-DH5 payload (Core 5.4 Vol 2 Part B
+# 6.7) and an LE Data Physical Channel PDU payload (Vol 6 Part B 2.4).
+BR_EDR_MAX_AIR_PAYLOAD = 1021
+LE_MAX_AIR_PAYLOAD = 251
 
 
 class H4Role(enum.Enum):
@@ -96,12 +109,160 @@ _PARSED_TYPES = {
 }
 
 
+class HeaderVerdict(enum.Enum):
+    ACCEPT = "accept"
+    # A header whose length could be anything in a range (an event with variable
+    # parameters): accepted unless a byte follows the packet that is no packet indicator.
+    ACCEPT_IF_FOLLOWED = "accept if followed by an indicator"
+    REJECT = "reject"  # not a packet header: the indicator was noise
+    WAIT = "wait"  # one more byte is needed to decide
+
+
+# Events that create and end connections, and where their fields are (Core 5.4 Vol 4 Part
+# E 7.7); offsets count from the event code.
+_CONNECTION_COMPLETE = 0x03  # Status 2, Connection_Handle 3-4, Link_Type 11
+_DISCONNECTION_COMPLETE = 0x05  # Status 2, Connection_Handle 3-4
+_SYNCHRONOUS_CONNECTION_COMPLETE = 0x2C  # Status 2, Connection_Handle 3-4
+_COMMAND_COMPLETE = 0x0E  # Command_Opcode 3-4, Status 5 for HCI_Reset
+_LE_META = 0x3E
+# LE Connection Complete, LE Enhanced Connection Complete [v1], [v2]: Status 3, handle 4-5.
+_LE_CONNECTION_SUBEVENTS = frozenset({0x01, 0x0A, 0x29})
+_LINK_TYPE_SCO = 0x00
+_LINK_TYPE_ACL = 0x01
+_RESET_OPCODE = 0x0C03
+_HANDLE_MASK = 0x0FFF
+_BROADCAST_RESERVED = 0b11  # Broadcast_Flag 0b11 is reserved (Vol 4 Part E 5.4.2)
+
+
+class _Link(enum.Enum):
+    BR_EDR = "BR/EDR"
+    LE = "LE"
+
+
+class ControllerExpectations:
+    """What a host knows of the packets a controller may send it, to check headers with.
+
+    Connection handles are learned from the stream itself, in order, as the framer delivers
+    connection-complete and disconnection-complete events: a handle the host's upper layers
+    learn of later would reject the first data packet of a link when it arrives in the same
+    read as its connection-complete event. Buffer sizes and ISO enablement come from the host
+    (:meth:`configure`), which learns them from its own commands.
+    """
+
+    def __init__(self, default_acl_bound: int = DEFAULT_MAX_ACL_DATA_LENGTH) -> None:
+        self.default_acl_bound = default_acl_bound
+        self.limits = FramingLimits()
+        self._acl: dict[int, _Link] = {}
+        self._sco: set[int] = set()
+        #: Headers refused because their indicator turned out to be noise.
+        self.rejected_headers = 0
+
+    def configure(self, limits: FramingLimits) -> None:
+        self.limits = limits
+
+    @property
+    def acl_handles(self) -> frozenset[int]:
+        return frozenset(self._acl)
+
+    def accepts_type(self, packet_type: int) -> bool:
+        return packet_type != PacketType.ISO or self.limits.iso_enabled
+
+    def acl_bound(self, link: _Link) -> int:
+        limits = self.limits
+        learned = limits.le_acl_data_length if link is _Link.LE else limits.bredr_acl_data_length
+        if link is _Link.LE and learned == 0:  # LE shares the BR/EDR buffers (7.8.2)
+            learned = limits.bredr_acl_data_length
+        if learned is None:
+            return self.default_acl_bound
+        floor = LE_MAX_AIR_PAYLOAD if link is _Link.LE else BR_EDR_MAX_AIR_PAYLOAD
+        return max(learned, floor)
+
+    def verdict(
+        self, packet_type: int, buffer: bytes | bytearray, header: int, length: int, end: int
+    ) -> HeaderVerdict:
+        """Judge the header at ``buffer[header:]`` announcing ``length`` bytes (``end``: how
+        much of the buffer has arrived)."""
+        if packet_type == PacketType.EVENT:
+            return self._event_verdict(buffer, header, length, end)
+        if packet_type == PacketType.ACL:
+            flags_and_handle = buffer[header] | buffer[header + 1] << 8
+            link = self._acl.get(flags_and_handle & _HANDLE_MASK)
+            ok = (
+                link is not None
+                and flags_and_handle >> 14 != _BROADCAST_RESERVED
+                and length <= self.acl_bound(link)
+            )
+        elif packet_type == PacketType.SCO:
+            ok = (buffer[header] | buffer[header + 1] << 8) & _HANDLE_MASK in self._sco
+        else:
+            ok = True
+        return HeaderVerdict.ACCEPT if ok else self._reject()
+
+    def _reject(self) -> HeaderVerdict:
+        self.rejected_headers += 1
+        return HeaderVerdict.REJECT
+
+    def _event_verdict(
+        self, buffer: bytes | bytearray, header: int, length: int, end: int
+    ) -> HeaderVerdict:
+        code = buffer[header]
+        bounds = event_length_bounds(code)
+        if code == _LE_META and bounds is not None and length >= 1:
+            subevent_at = header + 2
+            if subevent_at >= end:
+                return HeaderVerdict.WAIT
+            bounds = le_event_length_bounds(buffer[subevent_at])
+        if bounds is None or not bounds[0] <= length <= bounds[1]:
+            return self._reject()
+        return HeaderVerdict.ACCEPT if bounds[0] == bounds[1] else HeaderVerdict.ACCEPT_IF_FOLLOWED
+
+    def observe(self, packet_type: PacketType, payload: bytes) -> None:
+        """Learn from one delivered packet (connection handles come and go with events)."""
+        if packet_type != PacketType.EVENT or len(payload) < 3:
+            return
+        code = payload[0]
+        if code == _LE_META:
+            if payload[2] in _LE_CONNECTION_SUBEVENTS and len(payload) >= 6 and payload[3] == 0:
+                self._acl[_handle_at(payload, 4)] = _Link.LE
+        elif code == _CONNECTION_COMPLETE and len(payload) >= 12 and payload[2] == 0:
+            if payload[11] == _LINK_TYPE_ACL:
+                self._acl[_handle_at(payload, 3)] = _Link.BR_EDR
+            elif payload[11] == _LINK_TYPE_SCO:
+                self._sco.add(_handle_at(payload, 3))
+        elif code == _SYNCHRONOUS_CONNECTION_COMPLETE and len(payload) >= 5 and payload[2] == 0:
+            self._sco.add(_handle_at(payload, 3))
+        elif code == _DISCONNECTION_COMPLETE and len(payload) >= 5 and payload[2] == 0:
+            handle = _handle_at(payload, 3)
+            self._acl.pop(handle, None)
+            self._sco.discard(handle)
+        elif (
+            code == _COMMAND_COMPLETE
+            and len(payload) >= 6
+            and _handle_at(payload, 3, mask=0xFFFF) == _RESET_OPCODE
+            and payload[5] == 0
+        ):
+            # After HCI_Reset the controller has no connections (Vol 4 Part E 7.3.2).
+            self._acl.clear()
+            self._sco.clear()
+
+
+def _handle_at(payload: bytes, offset: int, mask: int = _HANDLE_MASK) -> int:
+    return (payload[offset] | payload[offset + 1] << 8) & mask
+
+
+def _indicator_pattern(types: list[int]) -> re.Pattern[bytes]:
+    return re.compile(b"[" + b"".join(re.escape(bytes((t,))) for t in sorted(types)) + b"]")
+
+
 class H4Framer:
     """Splits an H4 byte stream into HCI packets; feed it whatever the stream delivered.
 
     Bytes of an incomplete packet stay buffered until the rest arrives. The buffer never holds
     more than one maximal packet plus one received chunk, because every header is checked
     against its bound before the framer waits for the body.
+
+    A host-side framer checks headers against :attr:`expectations` (see the module
+    docstring); ``validate=False`` frames by the length fields alone.
     """
 
     def __init__(
@@ -110,6 +271,7 @@ class H4Framer:
         *,
         max_acl_data_length: int = DEFAULT_MAX_ACL_DATA_LENGTH,
         max_iso_data_length: int = DEFAULT_MAX_ISO_DATA_LENGTH,
+        validate: bool = True,
     ) -> None:
         if not isinstance(role, H4Role):
             raise InvalidArgumentError(f"role must be an H4Role, got {role!r}")
@@ -120,9 +282,16 @@ class H4Framer:
         self._layouts: dict[int, PacketLayout] = {
             int(packet_type): layouts[packet_type] for packet_type in _PARSED_TYPES[role]
         }
+        #: The host-side header checks; None on a controller or with ``validate=False``.
+        self.expectations: ControllerExpectations | None = (
+            ControllerExpectations(max_acl_data_length)
+            if validate and role is H4Role.HOST
+            else None
+        )
         # One regex scan (in C) finds the next plausible indicator after garbage.
-        self._next_indicator = re.compile(
-            b"[" + b"".join(re.escape(bytes((t,))) for t in sorted(self._layouts)) + b"]"
+        self._all_indicators = _indicator_pattern(list(self._layouts))
+        self._indicators_but_iso = _indicator_pattern(
+            [t for t in self._layouts if t != PacketType.ISO]
         )
         self._buffer = bytearray()
         #: Bytes skipped while looking for a packet boundary, since construction.
@@ -133,18 +302,30 @@ class H4Framer:
         """Bytes held back waiting for the rest of a packet."""
         return len(self._buffer)
 
+    def configure(self, limits: FramingLimits) -> None:
+        """What the host learned at bring-up (ignored without expectations)."""
+        if self.expectations is not None:
+            self.expectations.configure(limits)
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]:
         """Add received bytes; return every packet they complete, in order."""
         buffer = self._buffer
         buffer += data
         end_of_data = len(buffer)
         layouts = self._layouts
+        expectations = self.expectations
+        next_indicator = self._all_indicators
+        if expectations is not None and not expectations.limits.iso_enabled:
+            next_indicator = self._indicators_but_iso
         packets: list[Packet] = []
         position = 0
         while position < end_of_data:
-            layout = layouts.get(buffer[position])
-            if layout is None:
-                match = self._next_indicator.search(buffer, position + 1)
+            indicator = buffer[position]
+            layout = layouts.get(indicator)
+            if layout is None or (
+                expectations is not None and not expectations.accepts_type(indicator)
+            ):
+                match = next_indicator.search(buffer, position + 1)
                 resume = match.start() if match is not None else end_of_data
                 self.discarded_bytes += resume - position
                 position = resume
@@ -158,13 +339,45 @@ class H4Framer:
                 self.discarded_bytes += 1
                 position += 1
                 continue
+            if expectations is not None:
+                verdict = expectations.verdict(indicator, buffer, position + 1, length, end_of_data)
+                if verdict is HeaderVerdict.WAIT:
+                    break
+            else:
+                verdict = HeaderVerdict.ACCEPT
+            if verdict is HeaderVerdict.REJECT:
+                self.discarded_bytes += 1
+                position += 1
+                continue
             packet_end = body_start + length
             if packet_end > end_of_data:
                 break
-            packets.append((layout.packet_type, bytes(buffer[position + 1 : packet_end])))
+            if verdict is HeaderVerdict.ACCEPT_IF_FOLLOWED and not _followed_by_indicator(
+                next_indicator, buffer, packet_end, end_of_data
+            ):
+                assert expectations is not None
+                expectations.rejected_headers += 1
+                self.discarded_bytes += 1
+                position += 1
+                continue
+            packet = (layout.packet_type, bytes(buffer[position + 1 : packet_end]))
+            if expectations is not None:
+                expectations.observe(*packet)
+            packets.append(packet)
             position = packet_end
         del buffer[:position]
         return packets
+
+
+def _followed_by_indicator(
+    indicator: re.Pattern[bytes], buffer: bytearray, packet_end: int, end_of_data: int
+) -> bool:
+    """Whether what follows a packet may be the next packet: an indicator right after it, or
+    after one stray byte (so that a stray byte costs the packet it precedes, not also the
+    one before it), or nothing yet."""
+    if packet_end >= end_of_data or indicator.match(buffer, packet_end):
+        return True
+    return packet_end + 1 >= end_of_data or indicator.match(buffer, packet_end + 1) is not None
 
 
 _INDICATOR_BYTES = {packet_type: bytes((packet_type,)) for packet_type in PacketType}

@@ -10,7 +10,7 @@ import trio
 
 from bluetrio.errors import TransportError
 from bluetrio.messages.packets import PacketType
-from bluetrio.transports.base import Packet, Transport
+from bluetrio.transports.base import FramingLimits, Packet, Transport
 from bluetrio.transports.h4 import H4Framer, H4Role, encode
 
 # Bytes asked of the stream per read: several maximal packets, so a busy link needs few reads.
@@ -47,6 +47,9 @@ class H4StreamTransport(Transport):
     def discarded_bytes(self) -> int:
         """Bytes of received garbage the framer skipped (worth logging when it grows)."""
         return self._framer.discarded_bytes
+
+    def configure_framing(self, limits: FramingLimits) -> None:
+        self._framer.configure(limits)
 
     async def send(self, packet_type: PacketType, payload: bytes) -> None:
         await self._send_bytes(encode(packet_type, payload))

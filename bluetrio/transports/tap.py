@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bluetrio.messages.packets import PacketType
-from bluetrio.transports.base import Packet, Transport
+from bluetrio.transports.base import FramingLimits, Packet, Transport
 
 
 class PacketTap(Protocol):
@@ -60,6 +60,9 @@ class TappedTransport(Transport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def configure_framing(self, limits: FramingLimits) -> None:
+        self.inner.configure_framing(limits)
 
 
 def tapped(transport: Transport, tap: PacketTap | None) -> Transport:

@@ -18,6 +18,8 @@ from bluetrio.transports.stream import H4StreamTransport
 
 RESET_COMPLETE = bytes.fromhex("0e0401030c00")
 RESET_COMMAND = bytes.fromhex("030c00")
+# Connection Complete: status 0, handle 0x0001, a peer address, ACL link, no encryption.
+CONNECTION_COMPLETE = bytes.fromhex("030b000100665544332211" + "0100")
 
 
 @pytest.fixture
@@ -51,8 +53,10 @@ async def test_packets_cross_in_both_directions(
     expected = encode(PacketType.COMMAND, RESET_COMMAND) + encode(PacketType.ACL, acl)
     assert await read_exactly(controller_end, len(expected)) == expected
     await controller_end.send_all(encode(PacketType.EVENT, RESET_COMPLETE))
+    await controller_end.send_all(encode(PacketType.EVENT, CONNECTION_COMPLETE))
     await controller_end.send_all(encode(PacketType.ACL, acl))
     assert await transport.receive() == (PacketType.EVENT, RESET_COMPLETE)
+    assert await transport.receive() == (PacketType.EVENT, CONNECTION_COMPLETE)
     assert await transport.receive() == (PacketType.ACL, acl)
 
 

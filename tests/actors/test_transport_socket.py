@@ -18,15 +18,22 @@ from bluetrio.transports.spec import SerialSpec, TcpSpec, UnixSpec
 
 RESET_COMPLETE = bytes.fromhex("0e0401030c00")
 RESET_COMMAND = bytes.fromhex("030c00")
+# Connection Complete: status 0, handle 0x0001, a peer address, ACL link, no encryption.
+CONNECTION_COMPLETE = bytes.fromhex("030b000100665544332211" + "0100")
 
 
 async def answer_resets(transport: Transport) -> None:
-    """A tiny controller: Command Complete for every command, ACL echoed back."""
+    """A tiny controller: Command Complete for every command, ACL echoed back (after a
+    Connection Complete for its handle, as a host only takes data on a connection)."""
+    connected = False
     while True:
         packet_type, payload = await transport.receive()
         if packet_type == PacketType.COMMAND:
             await transport.send(PacketType.EVENT, bytes((0x0E, 4, 1)) + payload[:2] + b"\x00")
         else:
+            if not connected:
+                await transport.send(PacketType.EVENT, CONNECTION_COMPLETE)
+                connected = True
             await transport.send(packet_type, payload)
 
 
@@ -41,6 +48,7 @@ async def test_client_talks_to_served_controller(family: str, tmp_path: Path) ->
             acl = bytes.fromhex("0120e803") + bytes(1000)
             for _ in range(5):
                 await host.send(PacketType.ACL, acl)
+            assert await host.receive() == (PacketType.EVENT, CONNECTION_COMPLETE)
             for _ in range(5):
                 assert await host.receive() == (PacketType.ACL, acl)
         nursery.cancel_scope.cancel()

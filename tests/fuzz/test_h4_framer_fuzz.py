@@ -5,6 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bluetrio.address import Address
+from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import Packet
 from bluetrio.transports.h4 import H4Framer, H4Role, encode
@@ -43,7 +45,7 @@ def feed_in_chunks(framer: H4Framer, data: bytes, cuts: list[int]) -> list[Packe
 
 @given(st.lists(host_bound_packets(), max_size=12), st.lists(st.integers(0, 6000), max_size=30))
 def test_any_chunking_gives_the_same_packets(packets: list[Packet], cuts: list[int]) -> None:
-    framer = H4Framer(H4Role.HOST, max_acl_data_length=MAX_ACL)
+    framer = H4Framer(H4Role.HOST, max_acl_data_length=MAX_ACL, validate=False)
     assert feed_in_chunks(framer, wire_of(packets), cuts) == packets
     assert framer.discarded_bytes == 0
     assert framer.buffered_bytes == 0
@@ -57,7 +59,7 @@ non_indicator_bytes = st.binary(max_size=64).map(
 
 @given(non_indicator_bytes, st.lists(host_bound_packets(), min_size=1, max_size=6))
 def test_garbage_prefix_is_skipped(garbage: bytes, packets: list[Packet]) -> None:
-    framer = H4Framer(H4Role.HOST, max_acl_data_length=MAX_ACL)
+    framer = H4Framer(H4Role.HOST, max_acl_data_length=MAX_ACL, validate=False)
     assert framer.feed(garbage + wire_of(packets)) == packets
     assert framer.discarded_bytes == len(garbage)
 
@@ -67,7 +69,7 @@ def test_impossible_acl_header_is_dropped(tail: bytes, packets: list[Packet]) ->
     # An ACL indicator whose length field exceeds the bound is noise; what follows
     # still frames once the noise (here only non-indicator bytes) has been skipped.
     noise = b"\x02\x00\x00\xff\xff" + bytes(b for b in tail if b not in (2, 3, 4, 5))
-    framer = H4Framer(H4Role.HOST, max_acl_data_length=MAX_ACL)
+    framer = H4Framer(H4Role.HOST, max_acl_data_length=MAX_ACL, validate=False)
     assert framer.feed(noise + wire_of(packets)) == packets
     assert framer.discarded_bytes == len(noise)
 
@@ -89,3 +91,68 @@ def test_arbitrary_bytes_only_ever_return_packets(role: H4Role, chunks: list[byt
         assert framer.buffered_bytes < 1 + 4 + MAX_ACL
     # Every byte is accounted for: framed, skipped, or still waiting.
     assert framed + framer.discarded_bytes + framer.buffered_bytes == total
+
+
+# -- the host-side checks: a real controller's stream, and one stray byte in it -----------
+
+LE_HANDLE = 0x040
+LE_CONNECTION_COMPLETE = hci.LeConnectionComplete(
+    0, LE_HANDLE, 0, Address.parse("11:22:33:44:55:66"), 24, 0, 72, 0
+).to_bytes()
+# Events that change which handles exist are left to the unit tests.
+LIFECYCLE_EVENTS = (hci.ConnectionComplete, hci.DisconnectionComplete, hci.CommandComplete)
+EXAMPLE_EVENTS = [
+    cls for cls in hci.EVENT_CLASSES.values() if cls.LAYOUT and cls not in LIFECYCLE_EVENTS
+]
+
+
+@st.composite
+def controller_packets(draw: st.DrawFn) -> Packet:
+    """A packet a real controller sends once LE_HANDLE is connected."""
+    kind = draw(st.sampled_from(["acl", "complete", "event"]))
+    if kind == "acl":
+        body = draw(st.binary(max_size=251))
+        header = (LE_HANDLE | 0x2000).to_bytes(2, "little") + len(body).to_bytes(2, "little")
+        return PacketType.ACL, header + body
+    if kind == "complete":
+        opcode = draw(st.sampled_from([0x1009, 0x1005, 0x2002, 0x0C14]))
+        returns = draw(st.binary(min_size=1, max_size=40))
+        return PacketType.EVENT, hci.CommandComplete(1, opcode, returns).to_bytes()
+    event_class = draw(st.sampled_from(EXAMPLE_EVENTS))
+    return PacketType.EVENT, event_class.example(draw(st.integers(1, 200))).to_bytes()
+
+
+def connected_stream(packets: list[Packet]) -> list[Packet]:
+    return [(PacketType.EVENT, LE_CONNECTION_COMPLETE), *packets]
+
+
+@given(st.lists(controller_packets(), max_size=12), st.lists(st.integers(0, 3000), max_size=20))
+def test_checked_framing_takes_every_real_packet_however_chunked(
+    packets: list[Packet], cuts: list[int]
+) -> None:
+    stream = connected_stream(packets)
+    framer = H4Framer(H4Role.HOST)
+    assert feed_in_chunks(framer, wire_of(stream), cuts) == stream
+    assert framer.discarded_bytes == 0
+
+
+# A stray byte corrupts the packet it lands before; the framer may lose a couple more while
+# it finds the boundaries again, never the rest of the stream.
+RESYNC_PACKETS = 3
+
+
+@given(
+    st.lists(controller_packets(), min_size=1, max_size=12),
+    st.integers(0, 12),
+    st.integers(0, 255),
+)
+def test_one_stray_byte_costs_at_most_a_few_packets(
+    packets: list[Packet], at: int, stray: int
+) -> None:
+    stream = connected_stream(packets)
+    at = 1 + at % len(packets)
+    data = wire_of(stream[:at]) + bytes((stray,)) + wire_of(stream[at:])
+    framed = H4Framer(H4Role.HOST).feed(data)
+    assert framed[:at] == stream[:at]
+    kept = stream[at + RESYNC_PACKETS :]
+    assert framed[len(framed) - len(kept) :] == kept

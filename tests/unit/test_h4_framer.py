@@ -6,17 +6,26 @@ import pytest
 
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.packets import PacketType
+from bluetrio.transports.base import FramingLimits
 from bluetrio.transports.h4 import H4Framer, H4Role, encode
 
 RESET_COMPLETE = bytes.fromhex("0e0401030c00")  # Command Complete for HCI_Reset, status 0
 ACL_HELLO = bytes.fromhex("01200500") + b"hello"  # handle 0x001, first flushable, 5 bytes
 RESET_COMMAND = bytes.fromhex("030c00")
+# Connection Complete: status 0, handle 0x0001, a peer address, ACL link, no encryption.
+CONNECTION_COMPLETE = bytes.fromhex("030b000100665544332211" + "0100")
 
 
 def test_host_framer_splits_events_and_acl() -> None:
     framer = H4Framer(H4Role.HOST)
-    stream = encode(PacketType.EVENT, RESET_COMPLETE) + encode(PacketType.ACL, ACL_HELLO)
-    assert framer.feed(stream) == [(PacketType.EVENT, RESET_COMPLETE), (PacketType.ACL, ACL_HELLO)]
+    stream = b"".join(
+        encode(PacketType.EVENT, event) for event in (RESET_COMPLETE, CONNECTION_COMPLETE)
+    ) + encode(PacketType.ACL, ACL_HELLO)
+    assert framer.feed(stream) == [
+        (PacketType.EVENT, RESET_COMPLETE),
+        (PacketType.EVENT, CONNECTION_COMPLETE),
+        (PacketType.ACL, ACL_HELLO),
+    ]
     assert framer.discarded_bytes == 0
     assert framer.buffered_bytes == 0
 
@@ -25,7 +34,7 @@ def test_sco_and_iso_lengths_come_from_their_own_headers() -> None:
     sco = bytes.fromhex("010003") + b"abc"
     # ISO length field 0x4003: the top two bits are RFU and must not count (Vol 4 Part E 5.4.5).
     iso = bytes.fromhex("01000340") + b"xyz"
-    framer = H4Framer(H4Role.HOST)
+    framer = H4Framer(H4Role.HOST, validate=False)
     assert framer.feed(encode(PacketType.SCO, sco) + encode(PacketType.ISO, iso)) == [
         (PacketType.SCO, sco),
         (PacketType.ISO, iso),
@@ -44,7 +53,7 @@ def test_partial_packet_waits_for_the_rest() -> None:
 
 def test_zero_length_packets_are_complete_after_the_header() -> None:
     framer = H4Framer()
-    assert framer.feed(bytes.fromhex("040500")) == [(PacketType.EVENT, bytes.fromhex("0500"))]
+    assert framer.feed(bytes.fromhex("04ff00")) == [(PacketType.EVENT, bytes.fromhex("ff00"))]
 
 
 def test_unknown_indicator_bytes_are_skipped_and_counted() -> None:
@@ -64,7 +73,7 @@ def test_impossible_acl_length_drops_only_the_indicator() -> None:
 
 
 def test_acl_at_the_bound_is_accepted() -> None:
-    framer = H4Framer(max_acl_data_length=8)
+    framer = H4Framer(max_acl_data_length=8, validate=False)
     acl = bytes.fromhex("01200800") + bytes(8)
     assert framer.feed(encode(PacketType.ACL, acl)) == [(PacketType.ACL, acl)]
     too_long = bytes.fromhex("01200900") + bytes(9)
@@ -92,7 +101,7 @@ def test_host_skips_commands_and_controller_skips_events() -> None:
 
 
 def test_buffer_holds_at_most_one_bounded_packet() -> None:
-    framer = H4Framer(max_acl_data_length=100)
+    framer = H4Framer(max_acl_data_length=100, validate=False)
     acl = bytes.fromhex("01206400") + bytes(100)
     wire = encode(PacketType.ACL, acl)
     assert framer.feed(wire[:-1]) == []
@@ -124,3 +133,94 @@ def test_bounds_outside_the_field_range_are_refused(options: dict[str, int]) -> 
 def test_role_must_be_an_h4_role() -> None:
     with pytest.raises(InvalidArgumentError, match="H4Role"):
         H4Framer("host")  # type: ignore[arg-type]
+
+
+# -- host-side header checks (what the host knows of the controller) --------------------
+
+LE_CONNECTION_COMPLETE = bytes.fromhex("3e13" + "01" + "00" + "4000" + "00" + "00") + bytes(13)
+DISCONNECTION_COMPLETE = bytes.fromhex("0504" + "00" + "4000" + "13")
+LE_DATA = bytes.fromhex("40200300") + b"abc"  # handle 0x040, first automatically flushable
+
+
+def wire(*packets: tuple[PacketType, bytes]) -> bytes:
+    return b"".join(encode(packet_type, payload) for packet_type, payload in packets)
+
+
+def test_one_stray_acl_indicator_costs_nothing_after_it() -> None:
+    # 0x02 before a Command Complete reads as an ACL header for handle 0xE04: no such link.
+    framer = H4Framer()
+    events = [(PacketType.EVENT, RESET_COMPLETE)] * 3
+    assert framer.feed(b"\x02" + wire(*events)) == events
+    assert framer.discarded_bytes == 1
+    assert framer.expectations is not None and framer.expectations.rejected_headers == 1
+
+
+def test_a_stray_event_indicator_with_an_impossible_length_is_noise() -> None:
+    # 0x04 0x04 0x0E: Connection Request (0x04) has 10 parameter bytes, never 14.
+    framer = H4Framer()
+    packets = [(PacketType.EVENT, RESET_COMPLETE), (PacketType.EVENT, RESET_COMPLETE)]
+    assert framer.feed(b"\x04" + wire(*packets)) == packets
+
+
+def test_reserved_event_codes_are_noise() -> None:
+    framer = H4Framer()
+    assert framer.feed(bytes.fromhex("04 70 00".replace(" ", "")) + wire()) == []
+    assert framer.discarded_bytes == 3
+
+
+def test_acl_is_taken_only_for_handles_the_controller_announced() -> None:
+    framer = H4Framer()
+    assert framer.feed(wire((PacketType.ACL, LE_DATA))) == []
+    # A connection-complete event in the same read announces the handle in time.
+    packets = [(PacketType.EVENT, LE_CONNECTION_COMPLETE), (PacketType.ACL, LE_DATA)]
+    assert framer.feed(wire(*packets)) == packets
+    assert framer.expectations is not None and framer.expectations.acl_handles == {0x040}
+    gone = [(PacketType.EVENT, DISCONNECTION_COMPLETE), (PacketType.ACL, LE_DATA)]
+    assert framer.feed(wire(*gone)) == gone[:1]
+    assert framer.expectations.acl_handles == frozenset()
+
+
+def test_a_reset_forgets_every_handle() -> None:
+    framer = H4Framer()
+    framer.feed(wire((PacketType.EVENT, CONNECTION_COMPLETE)))
+    assert framer.feed(wire((PacketType.EVENT, RESET_COMPLETE), (PacketType.ACL, ACL_HELLO))) == [
+        (PacketType.EVENT, RESET_COMPLETE)
+    ]
+
+
+def test_acl_longer_than_the_learned_buffers_is_noise() -> None:
+    framer = H4Framer()
+    framer.feed(wire((PacketType.EVENT, LE_CONNECTION_COMPLETE)))
+    framer.configure(FramingLimits(bredr_acl_data_length=27, le_acl_data_length=27))
+    # One LE payload (251 bytes) always fits, whatever the controller's own buffers.
+    fits = bytes.fromhex("4020fb00") + bytes(251)
+    assert framer.feed(wire((PacketType.ACL, fits))) == [(PacketType.ACL, fits)]
+    too_long = bytes.fromhex("4020fc00") + bytes(252)
+    assert framer.feed(wire((PacketType.ACL, too_long))) == []
+
+
+def test_iso_data_is_taken_only_once_iso_is_enabled() -> None:
+    iso = bytes.fromhex("01000300") + b"xyz"
+    framer = H4Framer()
+    assert framer.feed(wire((PacketType.ISO, iso))) == []
+    framer.configure(FramingLimits(iso_enabled=True))
+    assert framer.feed(wire((PacketType.ISO, iso))) == [(PacketType.ISO, iso)]
+
+
+def test_sco_is_taken_only_for_synchronous_links() -> None:
+    sco = bytes.fromhex("010003") + b"abc"
+    framer = H4Framer()
+    assert framer.feed(wire((PacketType.SCO, sco))) == []
+    sco_link = CONNECTION_COMPLETE[:11] + b"\x00\x00"  # Link_Type 0x00: SCO
+    packets = [(PacketType.EVENT, sco_link), (PacketType.SCO, sco)]
+    assert framer.feed(wire(*packets)) == packets
+
+
+def test_a_variable_length_event_followed_by_noise_is_rescanned() -> None:
+    # 0x04 0x0E 0x04 claims a Command Complete of 4 bytes; neither of the two bytes after it
+    # is a packet indicator, so the claim is refused and the real event found.
+    framer = H4Framer()
+    misframed = bytes.fromhex("040e04") + RESET_COMPLETE
+    packets = framer.feed(misframed + wire((PacketType.EVENT, RESET_COMPLETE)))
+    assert (PacketType.EVENT, bytes.fromhex("0e04") + RESET_COMPLETE[:4]) not in packets
+    assert packets[-1] == (PacketType.EVENT, RESET_COMPLETE)

@@ -363,3 +363,58 @@ def test_a_credit_given_back_in_time_cancels_the_recovery() -> None:
     effects = core.handle("hci", complete(0x0000, b"", credits=1), 0.5)
     assert [hci.parse_command(w.payload) for w in writes(effects)] == [hci.ReadBdAddr()]
     assert core.handle("hci", TimerExpired(CREDIT_RECOVERY_TIMER), 2.1) == []
+
+
+# -- ACL toward the host: only for live links, partial PDUs bounded in total ----------------
+
+
+def test_acl_for_a_handle_with_no_link_is_dropped_and_counted() -> None:
+    core = HciCore()
+    start = struct.pack("<HH", 1000, 0x0004) + b"x" * 20  # the start of a 1,004-byte PDU
+    for handle in range(0x100, 0x100 + 4096 // 16):
+        assert core.handle("hci", acl(handle, 0b10, start), 0.0) == []
+    assert core.unknown_handle_packets == 256
+    assert core.reassembler.buffered == 0
+    connect(core, 0x0040, le=True)
+    whole = struct.pack("<HH", 1, 0x0004) + b"z"
+    effects = core.handle("hci", acl(0x0040, 0b10, whole), 0.0)
+    assert [s.message for s in sends(effects)] == [AclDataInd(0x0040, (whole,))]
+    # Once the link is gone its data is refused again.
+    core.handle("hci", event_packet(hci.DisconnectionComplete(0, 0x0040, 0x13)), 0.0)
+    assert core.handle("hci", acl(0x0040, 0b10, whole), 0.0) == []
+
+
+def test_partial_pdus_of_all_links_together_are_bounded() -> None:
+    reassembler = AclReassembler(max_buffered=100)
+    start = struct.pack("<HH", 200, 0x0004) + b"x" * 36  # 40 of 204 bytes
+    assert reassembler.feed(1, 0b10, start) is None
+    assert reassembler.feed(2, 0b10, start) is None
+    assert reassembler.buffered == 80
+    # A third would pass the bound: that PDU is dropped, the others are kept.
+    assert reassembler.feed(3, 0b10, start) is None
+    assert reassembler.buffered == 80 and "exceed" in reassembler.problems[-1]
+    # Handle 1 growing past the bound loses its PDU, which frees its bytes.
+    assert reassembler.feed(1, 0b01, b"y" * 30) is None
+    assert reassembler.buffered == 40
+    assert reassembler.feed(2, 0b01, b"y" * 60) is None
+    assert reassembler.buffered == 100
+    reassembler.forget(2)
+    assert reassembler.buffered == 0
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5), st.sampled_from([0b01, 0b10]), st.binary(min_size=0, max_size=90)
+        ),
+        max_size=60,
+    )
+)
+def test_reassembly_never_holds_more_than_its_bound(
+    fragments: list[tuple[int, int, bytes]],
+) -> None:
+    reassembler = AclReassembler(max_pdu=300, max_buffered=256)
+    for handle, boundary, data in fragments:
+        reassembler.feed(handle, boundary, data)
+        held = sum(len(p) for p in reassembler._partial.values())
+        assert held == reassembler.buffered <= 256

@@ -19,6 +19,8 @@ PB_COMPLETE = 0b11
 
 L2CAP_HEADER_SIZE = 4  # Length (2) + Channel ID (2), Vol 3 Part A 3.1
 MAX_L2CAP_PDU = 0xFFFF + L2CAP_HEADER_SIZE
+# Partial PDUs held for all connections together: sixteen maximal PDUs at once.
+MAX_BUFFERED_PARTIALS = 16 * MAX_L2CAP_PDU
 
 _ACL_HEADER = struct.Struct("<HH")
 
@@ -29,12 +31,18 @@ class AclReassembler:
     Every PDU is bounded by the length in its own L2CAP header (and by ``max_pdu``): a
     continuation without a start, or one that overruns the announced length, is dropped and
     reported, never appended (the BlueFrag bug, CVE-2020-0022, came from trusting fragments).
+    The partial PDUs of all connections together hold at most ``max_buffered`` bytes: a
+    fragment that would exceed it drops its PDU.
     """
 
-    def __init__(self, max_pdu: int = MAX_L2CAP_PDU) -> None:
+    def __init__(
+        self, max_pdu: int = MAX_L2CAP_PDU, max_buffered: int = MAX_BUFFERED_PARTIALS
+    ) -> None:
         self.max_pdu = max_pdu
+        self.max_buffered = max_buffered
         self._partial: dict[int, bytearray] = {}
         self._expected: dict[int, int] = {}  # total PDU size, once the header is known
+        self.buffered = 0  # bytes held in partial PDUs, all connections together
         self.problems: list[str] = []
 
     def _problem(self, text: str) -> None:
@@ -52,6 +60,8 @@ class AclReassembler:
                     f"0x{handle:04X}: continuation without a start, {len(data)} B dropped"
                 )
                 return None
+            if not self._room_for(handle, len(data)):
+                return None
             partial += data
         else:
             if handle in self._partial:
@@ -61,8 +71,11 @@ class AclReassembler:
                 total = int.from_bytes(data[:2], "little") + L2CAP_HEADER_SIZE
                 if len(data) == total and total <= self.max_pdu:
                     return data  # the common case: one fragment, one PDU, no copy
+            if not self._room_for(handle, len(data)):
+                return None
             partial = bytearray(data)
             self._partial[handle] = partial
+        self.buffered += len(data)
         expected = self._expected.get(handle)
         if expected is None and len(partial) >= 2:
             expected = int.from_bytes(partial[:2], "little") + L2CAP_HEADER_SIZE
@@ -85,8 +98,19 @@ class AclReassembler:
             return bytes(partial)
         return None
 
+    def _room_for(self, handle: int, size: int) -> bool:
+        if self.buffered + size <= self.max_buffered:
+            return True
+        self._problem(
+            f"0x{handle:04X}: partial PDUs would exceed {self.max_buffered} B; PDU dropped"
+        )
+        self._discard(handle)
+        return False
+
     def _discard(self, handle: int) -> None:
-        self._partial.pop(handle, None)
+        partial = self._partial.pop(handle, None)
+        if partial is not None:
+            self.buffered -= len(partial)
         self._expected.pop(handle, None)
 
     def forget(self, handle: int) -> None:
@@ -96,6 +120,7 @@ class AclReassembler:
     def reset(self) -> None:
         self._partial.clear()
         self._expected.clear()
+        self.buffered = 0
 
 
 @attrs.define

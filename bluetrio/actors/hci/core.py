@@ -49,6 +49,7 @@ from bluetrio.messages.hci_service import (
     TransportPacketInd,
 )
 from bluetrio.messages.packets import PacketType
+from bluetrio.transports.base import FramingLimits
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,14 @@ class TransportWrite(ShellEffect):
 
     packet_type: PacketType
     payload: bytes
+
+
+@attrs.frozen
+class ConfigureFraming(ShellEffect):
+    """Effect: tell the transport the controller's buffer sizes, so that a byte-stream framer
+    can refuse headers announcing more (``Transport.configure_framing``)."""
+
+    limits: FramingLimits
 
 
 @attrs.define
@@ -114,7 +123,7 @@ class HciCore:
         self.reassembler = AclReassembler()
         self.malformed_packets = 0
         self.ignored_completions = 0
-        self.unknown_handle_packets = 0
+        self.unknown_handle_packets = 0  # ACL packets dropped for handles with no link
 
     # -- entry point -------------------------------------------------------------------------
     def handle(self, sender: str, message: Message, now: float) -> Effects:
@@ -190,7 +199,10 @@ class HciCore:
         for index, pending in enumerate(self._pending):
             if pending.opcode == opcode:
                 del self._pending[index]
-                effects += self._answer(pending, self._confirmation(pending, event))
+                confirmation = self._confirmation(pending, event)
+                effects += self._answer(pending, confirmation)
+                if pending.opcode in BUFFER_SIZE_OPCODES and confirmation.event is not None:
+                    effects.append(ConfigureFraming(self._framing_limits()))
                 break
         else:
             if opcode != 0:  # opcode 0 only carries credits (Vol 4 Part E 7.7.14)
@@ -240,6 +252,14 @@ class HciCore:
                 if not self.acl.le_shares_bredr:
                     self.acl.le.configure(length, total)
         return None
+
+    def _framing_limits(self) -> FramingLimits:
+        """What the transport may check ACL lengths against (see :class:`FramingLimits`)."""
+        bredr, le = self.acl.bredr.packet_length, self.acl.le.packet_length
+        return FramingLimits(
+            bredr_acl_data_length=bredr or None,
+            le_acl_data_length=0 if self.acl.le_shares_bredr else (le or None),
+        )
 
     def _set_credits(self, credits: int, now: float) -> Effects:
         """Num_HCI_Command_Packets from Command Complete/Status (Vol 4 Part E 4.4, 7.7.14)."""
@@ -361,10 +381,15 @@ class HciCore:
             return []
         handle = header & 0x0FFF
         if not self.acl.has_link(handle):
-            # Data for a handle no Connection Complete opened (or one already closed): the
-            # owner could not place it, so it is dropped here, counted and logged.
+            # Data for a connection that does not exist (never completed, or gone): holding
+            # it would let a controller fill memory with partial PDUs of invented handles.
             self.unknown_handle_packets += 1
-            logger.warning("hci: ACL packet for unknown connection 0x%04X; dropped", handle)
+            if self.unknown_handle_packets & (self.unknown_handle_packets - 1) == 0:
+                logger.warning(
+                    "hci: ACL for handle 0x%03X, which has no link; dropped (%d so far)",
+                    handle,
+                    self.unknown_handle_packets,
+                )
             return []
         problems = len(self.reassembler.problems)
         pdu = self.reassembler.feed(handle, (header >> 12) & 0b11, payload[4:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from bluetrio.actors.effects import ShellEffect
-from bluetrio.actors.hci.core import HciCore, TransportWrite
+from bluetrio.actors.hci.core import ConfigureFraming, HciCore, TransportWrite
 from bluetrio.actors.runtime import Actor
 from bluetrio.messages.base import Message
 from bluetrio.messages.hci_service import TransportPacketInd
@@ -39,6 +39,8 @@ class HciActor(Actor):
                 self._writes.append((packet_type, payload))
                 if self._outbox is None:  # outside a wake-up (a test applying effects itself)
                     self._flush_writes()
+            case ConfigureFraming(limits=limits):
+                self.transport.configure_framing(limits)
             case _:
                 super().apply_effect(effect)
 
