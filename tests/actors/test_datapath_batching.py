@@ -64,7 +64,9 @@ class CountingStream(trio.abc.HalfCloseableStream):
 
 
 async def test_stream_frames_every_whole_packet_of_one_read() -> None:
-    packets = [(PacketType.EVENT, RESET_COMPLETE)] + [
+    # A host frames data only for a handle the controller announced (Connection Complete).
+    connected = bytes.fromhex("030b000100665544332211" + "0100")
+    packets = [(PacketType.EVENT, RESET_COMPLETE), (PacketType.EVENT, connected)] + [
         (PacketType.ACL, acl(1, bytes([n]) * 30)) for n in range(20)
     ]
     wire = b"".join(encode(kind, payload) for kind, payload in packets)

@@ -9,10 +9,13 @@ import trio
 import trio.testing
 
 from bluetrio.actors.faults import FaultPolicy, Packet
+from bluetrio.controller import VirtualController, default_air
 from bluetrio.errors import HciError, HciTimeout
 from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
 from bluetrio.stack import open_stack
+from bluetrio.transports.h4 import H4Role
+from bluetrio.transports.stream import H4StreamTransport
 
 
 def is_completion_of(opcode: int) -> object:
@@ -68,3 +71,46 @@ async def test_zero_command_credits_time_out_the_caller_and_then_recover(
         # After one command timeout without a credit the host sends again.
         with trio.fail_after(10):
             assert (await stack.command(hci.ReadBdAddr())).status == 0
+
+
+class StrayByteOnce(trio.abc.SendStream):
+    """A UART toward the host that adds one byte in front of the next write when armed."""
+
+    def __init__(self, inner: trio.abc.SendStream) -> None:
+        self.inner = inner
+        self.stray: bytes | None = None
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self.stray is not None:
+            data, self.stray = self.stray + bytes(data), None
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_one_stray_byte_on_the_uart_costs_at_most_one_command(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    host_stream, controller_stream = trio.testing.memory_stream_pair()
+    uart = StrayByteOnce(controller_stream.send_stream)
+    controller_end = H4StreamTransport(
+        trio.StapledStream(uart, controller_stream.receive_stream), role=H4Role.CONTROLLER
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(VirtualController(default_air("stray")).serve, controller_end)
+        host_end = H4StreamTransport(host_stream, description="UART")
+        async with open_stack(host_end, bring_up=True, command_timeout=1.0) as stack:
+            uart.stray = b"\x02"  # an ACL indicator in front of the next Command Complete
+            timeouts = 0
+            for _ in range(25):
+                try:
+                    await stack.command(hci.ReadBdAddr())
+                except HciTimeout:
+                    timeouts += 1
+            assert timeouts <= 1
+            assert host_end.discarded_bytes >= 1
+        nursery.cancel_scope.cancel()
