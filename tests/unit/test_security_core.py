@@ -897,3 +897,14 @@ def test_every_transition_of_both_tables_is_taken_by_the_core(
         scenario()
     assert set(LINK_TRANSITIONS) - taken == set()
     assert set(PAIRING_TRANSITIONS) - taken == set()
+
+
+@pytest.mark.parametrize("value", [0x03, 0x80, 0xFF])
+def test_reserved_encryption_enabled_disconnects_that_link(value: int) -> None:
+    # Vol 4 Part E 7.7.8 defines 0x00-0x02; with any other value what protects the link is
+    # unknown, so it is not treated as some mode (it used to pass for E0).
+    h = Harness(bonds=(stored_bond(LinkKeyType.AUTHENTICATED_P192),))
+    h.event(hci.LinkKeyRequest(PEER))
+    h.event(hci.EncryptionChange(0, HANDLE, value))
+    assert h.disconnected()
+    assert not h.sent(hci.ReadEncryptionKeySize) and h.to_app(LinkSecuredInd) == []
