@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import attrs
 import trio
@@ -45,10 +45,10 @@ DEFAULT_MAILBOX_CAPACITY = 256
 MAX_ABANDONED_REQUESTS = 256
 
 
-@attrs.frozen
-class MailboxKey:
+class MailboxKey(NamedTuple):
     """What a mailbox receives: messages of class ``kind`` (or a subclass) and, when given,
-    only those of connection ``handle`` and L2CAP channel ``cid``."""
+    only those of connection ``handle`` and L2CAP channel ``cid``. (A tuple, so that routing
+    looks keys up without building objects.)"""
 
     kind: type
     handle: int | None = None
@@ -113,7 +113,8 @@ class Mailbox(trio.abc.ReceiveChannel[M], Generic[M]):
             log = logger.warning if self.dropped == 1 else logger.debug
             log("%r full: discarded %s (%d so far)", self, discarded.summary(), self.dropped)
         self._queue.append(message)
-        self._lot.unpark()
+        if self._lot:
+            self._lot.unpark()
 
     def end(self) -> None:
         """The stack closed: readers get what is queued, then the end of the channel."""
@@ -169,6 +170,11 @@ class Mailbox(trio.abc.ReceiveChannel[M], Generic[M]):
 Observer = Callable[[Message], None]
 
 
+def _message_classes(cls: type) -> tuple[type, ...]:
+    """``cls`` and its bases up to :class:`Message`: the kinds a message of ``cls`` is."""
+    return tuple(kind for kind in cls.__mro__ if issubclass(kind, Message))
+
+
 @attrs.define
 class _Waiter:
     event: trio.Event = attrs.Factory(trio.Event)
@@ -186,8 +192,9 @@ class AppRouter:
         self.waiters: dict[int, _Waiter] = {}
         self.late_replies: dict[int, Callable[[Message], None]] = {}
         self.observers: dict[type, list[Observer]] = {}
-        self.mailboxes: dict[MailboxKey, list[Mailbox[Any]]] = {}
+        self.mailboxes: dict[tuple[type, int | None, int | None], list[Mailbox[Any]]] = {}
         self.unrouted = 0
+        self._kinds: dict[type, tuple[type, ...]] = {}
 
     def handle(self, sender: str, message: Message, now: float) -> Effects:
         token = getattr(message, "token", None)
@@ -202,20 +209,32 @@ class AppRouter:
                 late(message)
                 return []
         taken = False
-        handle, cid = connection_handle_of(message), channel_id_of(message)
-        for kind in type(message).__mro__:
-            observers = self.observers.get(kind)
-            if observers is not None:
+        cls = type(message)
+        kinds = self._kinds.get(cls)
+        if kinds is None:
+            kinds = self._kinds[cls] = _message_classes(cls)
+        handle = connection_handle_of(message)
+        cid = channel_id_of(message) if handle is not None else None
+        observers, mailboxes = self.observers, self.mailboxes
+        for kind in kinds:
+            watching = observers.get(kind)
+            if watching is not None:
                 taken = True
-                for observe in observers:
+                for observe in watching:
                     observe(message)
-            taken = self._to_mailboxes(MailboxKey(kind), message) or taken
+            if not mailboxes:
+                continue
+            keys: list[tuple[type, int | None, int | None]] = [(kind, None, None)]
             if handle is not None:
-                taken = self._to_mailboxes(MailboxKey(kind, handle), message) or taken
+                keys.append((kind, handle, None))
                 if cid is not None:
-                    taken = self._to_mailboxes(MailboxKey(kind, handle, cid), message) or taken
-            if kind is Message:
-                break
+                    keys.append((kind, handle, cid))
+            for key in keys:
+                boxes = mailboxes.get(key)
+                if boxes:
+                    taken = True
+                    for box in boxes:
+                        box.put(message)
         if not taken:
             self.unrouted += 1
             logger.debug("app: nobody takes %s from %s", message.summary(), sender)
@@ -228,14 +247,6 @@ class AppRouter:
             forgotten = next(iter(self.late_replies))
             del self.late_replies[forgotten]
             logger.warning("app: forgot abandoned request #%d (too many unanswered)", forgotten)
-
-    def _to_mailboxes(self, key: MailboxKey, message: Message) -> bool:
-        boxes = self.mailboxes.get(key)
-        if not boxes:
-            return False
-        for box in boxes:
-            box.put(message)
-        return True
 
     def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
         # The link manager disconnects the link; its LinkDownInd then ends the app's view.
