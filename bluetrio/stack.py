@@ -167,6 +167,9 @@ UNKNOWN_CONNECTION_ID = 0x02
 CommandAnswer = hci.CommandComplete | hci.CommandStatus
 
 
+BRINGUP_ANSWER_MARGIN = 5.0  # seconds
+
+
 class Stack:
     """A running host stack: the runtime, its actors, the application's port, and the live
     links (:class:`~bluetrio.link.Link`). Made by :func:`open_stack`."""
@@ -195,6 +198,7 @@ class Stack:
         self._info: ControllerInfo | None = None
         self._failure: str | None = None
         self._ready = trio.Event()
+        self._bringup_answered = trio.Event()  # the device manager said how bring-up ended
         self._bringup_started = False
         self._event_readers = 0
 
@@ -262,6 +266,7 @@ class Stack:
             async with trio.open_nursery() as services:
                 task_status.started()
                 async for update in updates:
+                    self._bringup_answered.set()
                     if isinstance(update, ControllerReadyInd):
                         self._info, self._failure = update.info, None
                         await self._load_bonds(update.info.address)
@@ -296,8 +301,23 @@ class Stack:
             self.app.send(BtmCore.name, StartBringUpReq())
 
     async def ready(self) -> ControllerInfo:
-        """Bring the controller up (once) and return what it is."""
+        """Bring the controller up (once) and return what it is.
+
+        Raises :class:`ControllerNotReadyError` naming the step that failed, at the latest
+        ``StackConfig.bringup_timeout`` seconds (and a margin) after bring-up started.
+        """
         self.start_bringup()
+        assert self.btm is not None
+        # The device manager ends bring-up itself at its deadline; this margin only covers a
+        # lost answer between it and this task.
+        with trio.move_on_after(self.btm.config.bringup_timeout + BRINGUP_ANSWER_MARGIN):
+            await self._bringup_answered.wait()
+        if not self._bringup_answered.is_set():
+            raise ControllerNotReadyError(
+                f"bring-up gave no answer ({self.btm.bringup_step}, but the application "
+                "was not told)"
+            )
+        # Then the bonds are loaded from the key store (local I/O, not the controller).
         await self._ready.wait()
         if self._info is None:
             raise ControllerNotReadyError(self._failure or "bring-up failed")

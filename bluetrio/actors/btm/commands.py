@@ -151,6 +151,14 @@ class SequenceRunner:
         self.active = True
         return self._advance(None, now)
 
+    @property
+    def current_step(self) -> str | None:
+        """The name of the command the sequence waits for, if any."""
+        if not self.active or self._current is None:
+            return None
+        command = self._current.command
+        return str(getattr(command, "NAME", type(command).__name__))
+
     def abandon(self) -> None:
         """Stop without calling back (a reset made the sequence pointless)."""
         self.active = False

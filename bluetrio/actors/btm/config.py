@@ -11,6 +11,7 @@ from bluetrio.messages.btm import ConnectionPolicy
 
 DEFAULT_RPA_ROTATION = 15 * 60.0  # seconds (Vol 3 Part C Appendix A: T_GAP(private_addr_int))
 DEFAULT_DEVICE_RECORDS = 64
+DEFAULT_BRINGUP_TIMEOUT = 30.0  # seconds
 
 
 def _positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -62,4 +63,6 @@ class StackConfig:
     rpa_rotation: float = attrs.field(default=DEFAULT_RPA_ROTATION, validator=_positive)
     device_records: int = attrs.field(default=DEFAULT_DEVICE_RECORDS, validator=_positive)
     optional_command_timeout: float = attrs.field(default=1.0, validator=_positive)
+    # Bring-up as a whole (some 25 commands, each with its own timeout) must end by then.
+    bringup_timeout: float = attrs.field(default=DEFAULT_BRINGUP_TIMEOUT, validator=_positive)
     security: SecurityConfig = SecurityConfig()

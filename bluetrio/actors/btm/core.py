@@ -24,12 +24,21 @@ from bluetrio.actors.btm.links import AclDatabase
 from bluetrio.actors.btm.privacy import LocalPrivacy
 from bluetrio.actors.btm.security import SECURITY_EVENTS, SecurityCore
 from bluetrio.actors.btm.timer_owners import (
+    BringUpTimer,
     LeConnectTimer,
     PageTimer,
     RpaRotationTimer,
     SecurityTimer,
 )
-from bluetrio.actors.effects import ConnectionFaultInd, Effects, Send, TimerExpired
+from bluetrio.actors.effects import (
+    CancelTimer,
+    ConnectionFaultInd,
+    Effects,
+    Send,
+    StartTimer,
+    TimerExpired,
+    TimerKey,
+)
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
@@ -65,6 +74,7 @@ from bluetrio.messages.hci_service import ControllerErrorInd, HciCommandCnf, Hci
 logger = logging.getLogger(__name__)
 
 HARDWARE_FAILURE = 0x03  # Vol 1 Part F 1.3
+BRINGUP_TIMER = TimerKey(BringUpTimer(), "deadline")
 UNKNOWN_CONNECTION_ID = 0x02
 COMMAND_DISALLOWED = 0x0C
 UNSPECIFIED_ERROR = 0x1F
@@ -212,7 +222,28 @@ class BtmCore:
             self.commands, bringup_sequence(self.config), self._on_bringup_done,
             self._on_bringup_failed, optional_timeout=self.config.optional_command_timeout,
         )  # fmt: skip
-        return self._bringup.start(now)
+        deadline = StartTimer(BRINGUP_TIMER, now + self.config.bringup_timeout)
+        return [deadline, *self._bringup.start(now)]
+
+    @property
+    def bringup_step(self) -> str:
+        """Where bring-up is, in words (for an error when it does not finish)."""
+        if self._bringup is None:
+            return "bring-up was never asked for"
+        step = self._bringup.current_step
+        if step is not None:
+            return f"no answer to {step}"
+        return "finished" if self.info is not None else "failed"
+
+    def _on_bringup_timeout(self, now: float) -> Effects:
+        if self._bringup is None or not self._bringup.active:
+            return []
+        reason = (
+            f"bring-up did not finish within {self.config.bringup_timeout:g} s "
+            f"({self.bringup_step})"
+        )
+        self._bringup.abandon()
+        return [Send(self.app, ControllerFailedInd(reason))]
 
     def _on_bringup_done(self, info: ControllerInfo, now: float) -> Effects:
         self.info = info
@@ -223,13 +254,14 @@ class BtmCore:
             irk = self.config.local_irk or crypto.random_bytes(16)
             self.privacy = LocalPrivacy(irk, self.config.rpa_rotation, self.commands.send)
             effects += self.privacy.start(now, self.le.radio_idle)
-        return [*effects, Send(self.app, ControllerReadyInd(info))]
+        return [CancelTimer(BRINGUP_TIMER), *effects, Send(self.app, ControllerReadyInd(info))]
 
     def _on_bringup_failed(self, outcome: CommandOutcome, now: float) -> Effects:
         return [
+            CancelTimer(BRINGUP_TIMER),
             Send(
                 self.app, ControllerFailedInd(f"bring-up failed: {outcome.describe_with_status()}")
-            )
+            ),
         ]
 
     def _on_controller_error(self, error: ControllerErrorInd, now: float) -> Effects:
@@ -259,6 +291,8 @@ class BtmCore:
         match expired.key.owner:
             case LeConnectTimer():
                 return self.le.on_connect_timeout(now)
+            case BringUpTimer():
+                return self._on_bringup_timeout(now)
             case RpaRotationTimer() if self.privacy is not None:
                 return self.privacy.rotate(now, self.le.radio_idle)
             case PageTimer(address=address):

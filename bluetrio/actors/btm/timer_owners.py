@@ -13,6 +13,11 @@ from bluetrio.address import Address
 
 
 @attrs.frozen
+class BringUpTimer:
+    """The whole of bring-up: a lost command or answer must not leave it waiting forever."""
+
+
+@attrs.frozen
 class LeConnectTimer:
     """Our one LE_Create_Connection attempt (Vol 4 Part E 7.8.12)."""
 
