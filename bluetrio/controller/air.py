@@ -4,7 +4,9 @@ Controllers in one Trio run share an :class:`Air`. It does not interpret frames:
 (``le_pdus``) and BR/EDR frames (``bredr``) are plain attrs objects deriving from
 :class:`Frame`. The air decides *when* (timing model, delay faults) and *whether*
 (drop/corrupt faults, dropped links) a frame reaches the other radios, and hands it to each
-receiver's own timer queue, so delivery happens in the receiver's task and in order.
+receiver's own timer queue, so delivery happens in the receiver's task and in order. On the
+instant air without fault rules, the frames sent on a link before its receiver runs travel
+as one burst: one callback in the receiver delivers them all, in order.
 
 Everything here is synchronous: the air is called from the controllers' Trio tasks and never
 awaits. It is a "Trio object" only in that :func:`default_air` keeps one per Trio run.
@@ -56,6 +58,10 @@ class Radio(Protocol):
         """Run ``callback`` in the radio's own task ``delay`` seconds from now (FIFO)."""
         ...
 
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` in the radio's own task as soon as it runs (FIFO, no timer)."""
+        ...
+
     def on_frame(self, frame: Frame, link: Link | None) -> None: ...
 
     def on_link_lost(self, link: Link) -> None:
@@ -87,6 +93,8 @@ class Link:
     # baseband both deliver in sequence: Vol 6 Part B 4.5.9, Vol 2 Part B 7.6).
     _last_delivery: dict[int, float] = attrs.field(factory=dict, repr=False)
     _busy_until: dict[int, float] = attrs.field(factory=dict, repr=False)
+    # Per receiver: frames sent on the instant air and not yet delivered (one burst).
+    _bursts: dict[int, list[Frame]] = attrs.field(factory=dict, repr=False)
 
     def peer_of(self, radio: Radio) -> Radio:
         return self.peripheral if radio is self.central else self.central
@@ -243,6 +251,12 @@ class Air:
         """
         now = trio.current_time()
         receiver = link.peer_of(sender)
+        if self.timing.is_instant and not self.faults.rules:
+            if not link.open or link.dropped:
+                return 0.0
+            if link._last_delivery.get(id(receiver), now) <= now:  # nothing delayed ahead
+                self._add_to_burst(link, receiver, frame)
+                return 0.0
         start = max(now, link._busy_until.get(id(receiver), now))
         sent = start + self.timing.airtime(link.phy, frame.payload_length)
         link._busy_until[id(receiver)] = sent
@@ -271,6 +285,20 @@ class Air:
             link._last_delivery[id(receiver)] = at
             delay = at - now
         receiver.call_later(delay, functools.partial(self._arrive, receiver, arriving, link))
+
+    def _add_to_burst(self, link: Link, receiver: Radio, frame: Frame) -> None:
+        burst = link._bursts.get(id(receiver))
+        if burst is None:
+            link._bursts[id(receiver)] = burst = []
+            receiver.call_soon(functools.partial(self._arrive_burst, receiver, link))
+        burst.append(frame)
+
+    def _arrive_burst(self, receiver: Radio, link: Link) -> None:
+        frames = link._bursts.pop(id(receiver), ())
+        for frame in frames:
+            if link.dropped or receiver not in self._radios:
+                return
+            receiver.on_frame(frame, link)
 
     def _arrive(self, receiver: Radio, frame: Frame, link: Link | None) -> None:
         # A frame in flight is lost if its link was lost meanwhile. A link closed by the

@@ -11,6 +11,7 @@ the burst coalesced into one Number_Of_Completed_Packets.
 
 from __future__ import annotations
 
+import collections
 import importlib
 import itertools
 import logging
@@ -120,6 +121,11 @@ class VirtualController:
         self._timers = TimerQueue()
         self._timer_scope: trio.CancelScope | None = None
         self._timer_wakeup: trio.Event | None = None
+        self._soon: collections.deque[Callable[[], None]] = collections.deque()
+        # Set while the reader or the timer task handles a burst: that task writes what the
+        # burst produced itself, so the writer task is not woken for it.
+        self._writes_pending_in_task = False
+        self._writing = False
         self._to_host: list[Packet] = []
         self._host_ready: trio.Event | None = None
         self._deferred_events: list[bytes] | None = None
@@ -159,9 +165,22 @@ class VirtualController:
             self._timer_scope.deadline = deadline
         return timer
 
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` in the timer task's next wake-up, after the timers due by then."""
+        self._soon.append(callback)
+        if self._timer_wakeup is not None:
+            self._timer_wakeup.set()
+
     def run_due_timers(self) -> None:
-        while (timer := self._timers.pop_due(trio.current_time())) is not None:
-            timer.callback()
+        soon = self._soon
+        while True:
+            timer = self._timers.pop_due(trio.current_time())
+            if timer is not None:
+                timer.callback()
+            elif soon:
+                soon.popleft()()
+            else:
+                return
 
     # -- toward the host -----------------------------------------------------------------
 
@@ -195,7 +214,10 @@ class VirtualController:
 
     def _queue_for_host(self, packet_type: PacketType, payload: bytes) -> None:
         self._to_host.append((packet_type, payload))
-        if self._host_ready is not None:
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        if self._host_ready is not None and not self._writes_pending_in_task:
             self._host_ready.set()
 
     def take_host_packets(self) -> list[Packet]:
@@ -312,8 +334,7 @@ class VirtualController:
         # Number_Of_Completed_Packets once the packet has left (Vol 4 Part E 7.7.19): counted
         # here, reported with the next write to the host.
         self._completed[handle] = self._completed.get(handle, 0) + 1
-        if self._host_ready is not None:
-            self._host_ready.set()
+        self._wake_writer()
 
     # -- connections ---------------------------------------------------------------------
 
@@ -426,13 +447,14 @@ class VirtualController:
         self.air.attach(self)
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._run_timers)
+                nursery.start_soon(self._run_timers, transport, nursery.cancel_scope)
                 nursery.start_soon(self._write_to_host, transport, nursery.cancel_scope)
                 await self._read_from_host(transport)
                 nursery.cancel_scope.cancel()
         finally:
             self.air.detach(self)
             self._timers.clear()
+            self._soon.clear()
             self.connections.clear()
             self.serving = False
 
@@ -442,35 +464,64 @@ class VirtualController:
                 packets = await transport.receive_batch()
             except TransportError:
                 return
-            for packet_type, payload in packets:
-                self.handle_packet(packet_type, payload)
+            self._writes_pending_in_task = True
+            try:
+                for packet_type, payload in packets:
+                    self.handle_packet(packet_type, payload)
+            finally:
+                self._writes_pending_in_task = False
+            # What the burst produced goes out now, from this task: no hop to the writer.
+            if not await self._flush_to_host(transport):
+                return
+
+    async def _flush_to_host(self, transport: Transport) -> bool:
+        """Write everything queued for the host, one batch per round; False once the host
+        has gone. A task finding another one writing leaves the packets to it."""
+        if self._writing:
+            return True
+        self._writing = True
+        try:
+            while packets := self.take_host_packets():
+                await transport.send_batch(packets)
+        except TransportError:
+            return False
+        finally:
+            self._writing = False
+        return True
 
     async def _write_to_host(self, transport: Transport, scope: trio.CancelScope) -> None:
+        """Writes what arrives outside the reader's and the timer task's bursts (a test
+        calling the controller directly)."""
         while True:
             assert self._host_ready is not None
             await self._host_ready.wait()
             self._host_ready = trio.Event()
-            packets = self.take_host_packets()
-            if not packets:
-                continue
-            try:
-                await transport.send_batch(packets)
-            except TransportError:
+            if not await self._flush_to_host(transport):
                 scope.cancel()
                 return
 
-    async def _run_timers(self) -> None:
+    async def _run_timers(self, transport: Transport, scope: trio.CancelScope) -> None:
         """Run callbacks as they fall due. One cancel scope lasts until its deadline fires
-        (call_later moves it earlier); callbacks due at once only set an event, so a burst
-        of deliveries costs one wake-up and no scope."""
+        or until callbacks produce packets for the host, which this task then writes outside
+        the scope (a write cut by a deadline would leave a partial packet); callbacks due at
+        once only set an event, so a burst of deliveries costs one wake-up."""
         while True:
-            with trio.CancelScope() as scope:
-                self._timer_scope = scope
+            with trio.CancelScope() as timer_scope:
+                self._timer_scope = timer_scope
                 while True:
                     # A fresh event before the callbacks run, so one that schedules another
                     # callback due at once wakes this task again.
                     wakeup = self._timer_wakeup = trio.Event()
-                    self.run_due_timers()
-                    scope.deadline = self._timers.next_deadline()
+                    self._writes_pending_in_task = True
+                    try:
+                        self.run_due_timers()
+                    finally:
+                        self._writes_pending_in_task = False
+                    if (self._to_host or self._completed) and not self._writing:
+                        break  # (a task writing now sends them as well)
+                    timer_scope.deadline = self._timers.next_deadline()
                     await wakeup.wait()
             self._timer_scope = None
+            if not await self._flush_to_host(transport):
+                scope.cancel()
+                return
