@@ -49,7 +49,7 @@ from bluetrio.controller.timers import Timer, TimerQueue
 from bluetrio.errors import DecodeError, InvalidArgumentError, TransportError
 from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
-from bluetrio.transports.base import Packet, Transport
+from bluetrio.transports.base import NowaitSend, Packet, Transport
 
 _log = logging.getLogger(__name__)
 
@@ -482,7 +482,9 @@ class VirtualController:
         self._writing = True
         try:
             while packets := self.take_host_packets():
-                await transport.send_batch(packets)
+                sent = transport.send_batch_nowait(packets)
+                if sent is not NowaitSend.WRITTEN:
+                    await transport.send_batch([] if sent is NowaitSend.PARTIAL else packets)
         except TransportError:
             return False
         finally:

@@ -12,6 +12,7 @@ commands and sends events through it).
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Sequence
 
 import attrs
@@ -35,6 +36,14 @@ class FramingLimits:
     bredr_acl_data_length: int | None = None
     le_acl_data_length: int | None = None
     iso_enabled: bool = False
+
+
+class NowaitSend(enum.Enum):
+    """What :meth:`Transport.send_batch_nowait` did with the packets."""
+
+    WRITTEN = "written"  # all of them are on their way
+    PARTIAL = "partial"  # taken, part written: the next send_batch (the caller makes one) ends it
+    REFUSED = "refused"  # none taken: send them with send_batch
 
 
 class Transport(abc.ABC):
@@ -61,6 +70,11 @@ class Transport(abc.ABC):
         """Send ``packets`` in order; a stream transport writes them with one system call."""
         for packet_type, payload in packets:
             await self.send(packet_type, payload)
+
+    def send_batch_nowait(self, packets: Sequence[Packet]) -> NowaitSend:
+        """Send ``packets`` from synchronous code if the transport can do so without waiting
+        (a socket with room in its buffer): a burst then leaves in the task that made it."""
+        return NowaitSend.REFUSED
 
     @abc.abstractmethod
     async def aclose(self) -> None:

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
+import socket
+import sys
 from collections.abc import Iterator, Sequence
 
 import trio
 
 from bluetrio.errors import TransportError
 from bluetrio.messages.packets import PacketType
-from bluetrio.transports.base import FramingLimits, Packet, Transport
+from bluetrio.transports.base import FramingLimits, NowaitSend, Packet, Transport
 from bluetrio.transports.h4 import H4Framer, H4Role, encode
 
 # Bytes asked of the stream per read: several maximal packets, so a busy link needs few reads.
 RECEIVE_CHUNK_SIZE = 65536
+# Linux only: acknowledge at once instead of delaying the ACK (tcp(7)). A controller that
+# waits for our ACK before it answers (Root Canal does) then answers at once.
+TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 class H4StreamTransport(Transport):
@@ -42,6 +48,22 @@ class H4StreamTransport(Transport):
         self._closed = False
         self._peer_gone = False
         self._partial_send = False
+        self._unsent = bytearray()  # the rest of a partial send_batch_nowait, sent first
+        socket_stream = stream if isinstance(stream, trio.SocketStream) else None
+        # Writing to the socket's descriptor from synchronous code (send_batch_nowait):
+        # POSIX only, where a socket is a file descriptor.
+        self._fd = (
+            socket_stream.socket.fileno()
+            if socket_stream is not None and sys.platform != "win32"
+            else None
+        )
+        self._quickack = (
+            socket_stream is not None
+            and TCP_QUICKACK is not None
+            and socket_stream.socket.family in (socket.AF_INET, socket.AF_INET6)
+        )
+        if self._quickack:
+            self._arm_quickack()
 
     @property
     def discarded_bytes(self) -> int:
@@ -58,8 +80,28 @@ class H4StreamTransport(Transport):
         # One send_all for the lot: a burst of packets costs one system call.
         await self._send_bytes(b"".join([encode(kind, payload) for kind, payload in packets]))
 
+    def send_batch_nowait(self, packets: Sequence[Packet]) -> NowaitSend:
+        if self._fd is None or self._send_lock.locked() or self._unsent:
+            return NowaitSend.REFUSED  # (and a send in progress keeps packets in order)
+        if self._closed or self._peer_gone or self._partial_send:
+            return NowaitSend.REFUSED  # send_batch reports it
+        data = b"".join([encode(kind, payload) for kind, payload in packets])
+        try:
+            written = os.write(self._fd, data)
+        except OSError:
+            # Full (BlockingIOError) or failed: send_batch waits, or meets and reports the
+            # same failure.
+            return NowaitSend.REFUSED
+        if written == len(data):
+            return NowaitSend.WRITTEN
+        self._unsent += memoryview(data)[written:]
+        return NowaitSend.PARTIAL
+
     async def _send_bytes(self, data: bytes) -> None:
         async with self._send_lock:
+            if self._unsent:
+                data = bytes(self._unsent) + data
+                self._unsent.clear()
             self._check_sendable()
             try:
                 with self._stream_errors():
@@ -102,7 +144,16 @@ class H4StreamTransport(Transport):
         if not data:
             self._peer_gone = True
             raise TransportError(f"{self.description} closed by peer")
+        if self._quickack:
+            self._arm_quickack()  # the kernel leaves quick-ACK mode by itself: re-arm it
         return data
+
+    def _arm_quickack(self) -> None:
+        assert isinstance(self._stream, trio.SocketStream) and TCP_QUICKACK is not None
+        try:
+            self._stream.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
+        except OSError:
+            self._quickack = False  # not this socket, after all
 
     @contextlib.contextmanager
     def _stream_errors(self) -> Iterator[None]:

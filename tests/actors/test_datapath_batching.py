@@ -3,6 +3,7 @@ one hop per destination per wake-up, the virtual controller coalesces its comple
 
 from __future__ import annotations
 
+import socket as stdlib_socket
 import struct
 from collections.abc import Sequence
 
@@ -22,7 +23,7 @@ from bluetrio.messages import hci
 from bluetrio.messages.base import Batch, Message
 from bluetrio.messages.packets import PacketType
 from bluetrio.tracing.recorder import TraceRecorder
-from bluetrio.transports.base import Packet, Transport
+from bluetrio.transports.base import NowaitSend, Packet, Transport
 from bluetrio.transports.h4 import H4Role, encode
 from bluetrio.transports.stream import H4StreamTransport
 from bluetrio.transports.virtual import transport_pair
@@ -255,3 +256,45 @@ def test_completions_of_many_handles_split_at_the_event_limit() -> None:
     counts = [event[2] for event in events]  # Num_Handles after code and length
     assert counts == [63, 37]
     assert all(event[0] == hci.NumberOfCompletedPackets.EVENT_CODE for event in events)
+
+
+async def test_socket_stream_writes_from_synchronous_code_in_order() -> None:
+    ours, theirs = trio.socket.socketpair()
+    ours.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_SNDBUF, 4096)
+    transport = H4StreamTransport(trio.SocketStream(ours), role=H4Role.CONTROLLER)
+    packets: list[Packet] = []
+    results = []
+    # Fill the socket until it cannot take a whole batch at once.
+    for n in range(10_000):
+        batch: list[Packet] = [(PacketType.ACL, acl(1, bytes([n % 256]) * 200))]
+        result = transport.send_batch_nowait(batch)
+        results.append(result)
+        if result is NowaitSend.REFUSED:
+            break
+        packets += batch
+        if result is NowaitSend.PARTIAL:
+            # Taken: the rest waits for the next send_batch; nothing may overtake it.
+            assert transport.send_batch_nowait(batch) is NowaitSend.REFUSED
+            break
+    assert results[0] is NowaitSend.WRITTEN and results[-1] is not NowaitSend.WRITTEN
+    last: list[Packet] = [(PacketType.EVENT, RESET_COMPLETE)]
+    expected = b"".join(encode(kind, payload) for kind, payload in packets + last)
+    received = bytearray()
+
+    async def read_all() -> None:
+        while len(received) < len(expected):
+            received.extend(await theirs.recv(65536))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read_all)
+        await transport.send_batch(last)
+    assert bytes(received) == expected
+    theirs.close()
+    await transport.aclose()
+
+
+async def test_streams_without_a_socket_refuse_synchronous_writes() -> None:
+    transport = H4StreamTransport(CountingStream())
+    assert transport.send_batch_nowait([(PacketType.COMMAND, b"\x03\x0c\x00")]) is (
+        NowaitSend.REFUSED
+    )

@@ -9,7 +9,7 @@ from bluetrio.actors.hci.core import ConfigureFraming, HciCore, TransportWrite
 from bluetrio.actors.runtime import Actor
 from bluetrio.messages.base import Message
 from bluetrio.messages.hci_service import TransportPacketInd
-from bluetrio.transports.base import Packet, Transport
+from bluetrio.transports.base import NowaitSend, Packet, Transport
 
 
 class HciActor(Actor):
@@ -28,6 +28,7 @@ class HciActor(Actor):
             float("inf")
         )
         self._writes: list[Packet] = []
+        self._writer_busy = False  # the writer task holds writes not yet made
 
     async def start_background(self, nursery: trio.Nursery) -> None:
         nursery.start_soon(self._read_transport)
@@ -51,6 +52,16 @@ class HciActor(Actor):
     def _flush_writes(self) -> None:
         if self._writes:
             writes, self._writes = self._writes, []
+            # Written from this task when the transport can take them at once (a socket
+            # with room): the burst then costs no switch to the writer task.
+            # Never while the writer task has writes to make: they go first.
+            if not self._writer_busy:
+                sent = self.transport.send_batch_nowait(writes)
+                if sent is NowaitSend.WRITTEN:
+                    return
+                if sent is NowaitSend.PARTIAL:
+                    writes = []  # the writer task finishes the partial write
+            self._writer_busy = True
             self._outgoing_send.send_nowait(writes)
 
     async def _read_transport(self) -> None:
@@ -74,3 +85,5 @@ class HciActor(Actor):
                 except trio.WouldBlock:
                     break
             await send_batch(writes)
+            if outgoing.statistics().current_buffer_used == 0:
+                self._writer_busy = False
