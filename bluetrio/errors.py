@@ -87,11 +87,11 @@ class ControllerNotReadyError(ControllerError):
 
 
 class ProtocolError(BluetrioError):
-    """A protocol state machine was asked for a transition its table does not allow."""
+    """A protocol rule was broken: an input or a move its state does not allow."""
 
 
-class SecurityStateError(ProtocolError):
-    """A security state machine (``bluetrio.actors.btm.states``) refused an event.
+class StateTransitionError(ProtocolError):
+    """A protocol state machine (a layer's ``states.py``) refused an event.
 
     ``state`` and ``event`` are the enum members that the transition table has no entry for.
     """

@@ -18,11 +18,10 @@ from bluetrio.actors.btm.states import (
     LinkSecurityState,
     PairingEvent,
     PairingState,
-    allowed,
-    transition,
 )
+from bluetrio.actors.state_machine import allowed, transition
 from bluetrio.address import Address
-from bluetrio.errors import ProtocolError, SecurityStateError
+from bluetrio.errors import ProtocolError, StateTransitionError
 
 TABLES: list[tuple[str, Mapping[tuple[enum.Enum, enum.Enum], enum.Enum], type, type]] = [
     ("link", LINK_TRANSITIONS, LinkSecurityState, LinkSecurityEvent),  # type: ignore[list-item]
@@ -46,7 +45,7 @@ def test_link_table_is_the_only_way_to_move(
     expected = LINK_TRANSITIONS.get((state, event))
     assert allowed(LINK_TRANSITIONS, state, event) is (expected is not None)
     if expected is None:
-        with pytest.raises(SecurityStateError) as refused:
+        with pytest.raises(StateTransitionError) as refused:
             record._transition(event)
         assert (refused.value.state, refused.value.event) == (state, event)
         assert isinstance(refused.value, ProtocolError)
@@ -62,7 +61,7 @@ def test_pairing_table_is_the_only_way_to_move(state: PairingState, event: Pairi
     expected = PAIRING_TRANSITIONS.get((state, event))
     assert pairing.can(event) is (expected is not None)
     if expected is None:
-        with pytest.raises(SecurityStateError):
+        with pytest.raises(StateTransitionError):
             pairing._transition(event)
         assert pairing.state is state
     else:

@@ -25,10 +25,9 @@ from bluetrio.actors.btm.states import (
     LinkSecurityState,
     PairingEvent,
     PairingState,
-    allowed,
-    transition,
 )
 from bluetrio.actors.effects import Send
+from bluetrio.actors.state_machine import allowed, transition
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKeyType
 from bluetrio.messages.btm_security import (

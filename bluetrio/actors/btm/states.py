@@ -15,19 +15,17 @@ Two machines run per BR/EDR link, both released with the link:
   User_Passkey_Notification), Simple_Pairing_Complete (7.7.45) and the new key
   (Link_Key_Notification, 7.7.24).
 
-Each table maps ``(state, event)`` to the next state; :func:`transition` is the one way to
-move, and refuses anything the table does not list with :class:`SecurityStateError`. The
-handlers ask :func:`allowed` first where an out-of-state input from the wire is expected
-(it is answered the spec's way, e.g. a negative reply, and the state stays).
+Each table maps ``(state, event)`` to the next state; the control blocks move only through
+:func:`bluetrio.actors.state_machine.transition`, which refuses anything the table does not
+list with :class:`~bluetrio.errors.StateTransitionError`. The handlers ask the table first
+where an out-of-state input from the wire is expected (it is answered the spec's way, e.g. a
+negative reply, and the state stays).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TypeVar
-
-from bluetrio.errors import SecurityStateError
 
 
 class LinkSecurityState(enum.Enum):
@@ -150,18 +148,3 @@ PAIRING_TRANSITIONS: Mapping[tuple[PairingState, PairingEvent], PairingState] = 
     (_P.COMPLETED, _PE.LINK_KEY_NOTIFIED): _P.IDLE,
     (_P.COMPLETED, _PE.PAIRING_FAILED): _P.IDLE,
 }
-
-S = TypeVar("S", bound=enum.Enum)
-E = TypeVar("E", bound=enum.Enum)
-
-
-def allowed(table: Mapping[tuple[S, E], S], state: S, event: E) -> bool:
-    return (state, event) in table
-
-
-def transition(table: Mapping[tuple[S, E], S], state: S, event: E) -> S:
-    """The state after ``event`` in ``state``; :class:`SecurityStateError` if not allowed."""
-    try:
-        return table[state, event]
-    except KeyError:
-        raise SecurityStateError(state, event) from None
