@@ -49,6 +49,7 @@ from bluetrio.messages.ad import (
     TxPowerLevel,
 )
 from bluetrio.messages.btm import (
+    AclLink,
     ConnectionPolicy,
     InquiryResult,
     LeConnectionParameters,
@@ -65,6 +66,7 @@ from bluetrio.tracing.recorder import TraceRecorder
 __version__ = "0.1.0"
 
 __all__ = [
+    "AclLink",
     "Address",
     "AddressType",
     "AdvertisingData",

@@ -154,3 +154,27 @@ def test_waiting_for_incoming_links_ends_when_the_stack_closes() -> None:
         assert sorted(ended) == ["accept", "incoming"]
 
     run(main)
+
+
+def test_accept_by_transport_takes_the_matching_link_from_a_mixed_backlog() -> None:
+    async def main() -> None:
+        async with (
+            open_stack("virtual", bring_up=True) as server,
+            open_stack("virtual", bring_up=True) as pager,
+            open_stack("virtual", bring_up=True) as central,
+        ):
+            address = (await server.ready()).address
+            classic = await pager.open_link(address, transport=LinkTransport.BR_EDR)
+            async with server.advertise(NAME):
+                low_energy = await central.open_link(address)
+            async with classic, low_energy:
+                async with server.accept(LinkTransport.LE) as first:
+                    assert first.transport is LinkTransport.LE
+                    assert first.peer == (await central.ready()).address
+                async for second in server.incoming(LinkTransport.BR_EDR):
+                    async with second:
+                        assert second.transport is LinkTransport.BR_EDR
+                        assert second.peer == (await pager.ready()).address
+                    break
+
+    run(main)
