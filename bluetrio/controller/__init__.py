@@ -9,8 +9,12 @@ Public API::
     air.drop_link(link)                    # both ends: Disconnection Complete 0x08 after the
                                            # link's supervision timeout
 
-Hooks for feature modules (LE here; BR/EDR in ``bredr.py``/``ssp.py``)
----------------------------------------------------------------------
+LE features: ``le_common`` (addresses, command mode, Filter Accept List), ``le_privacy``
+(resolving list, controller-based privacy), ``le_advertising``, ``le_scanning``,
+``le_connection``, ``le_security``; BR/EDR: ``bredr``, ``bredr_security``, ``ssp``.
+
+Hooks for feature modules
+-------------------------
 * Subclass :class:`Feature` and decorate the class with :func:`register_feature`. One
   instance per controller is created with the controller as argument
   (``self.controller``); reach a sibling with ``self.controller.feature(OtherFeature)``.
@@ -30,8 +34,9 @@ Hooks for feature modules (LE here; BR/EDR in ``bredr.py``/``ssp.py``)
   requests so the refuse fault applies). Send with ``controller.air.broadcast(controller,
   frame, phy)``, ``air.unicast(controller, target_address, frame, phy)`` or
   ``air.send_on_link(link, controller, frame)``.
-* ``reset()`` (HCI_Reset), ``on_connection_closed(connection, reason)`` and ``radio_busy()``
-  (advertising, scanning, initiating, inquiring or paging) overrides.
+* ``reset()`` (HCI_Reset), ``on_connection_closed(connection, reason)``, ``le_activity()``
+  (advertising, scanning or initiating), ``radio_busy()`` (also inquiring or paging) and
+  ``on_rpa_timeout()`` (take new resolvable private addresses) overrides.
 * Controller services: ``send_event(hci.SomeEvent(...))`` (event masks applied),
   ``call_later(delay, callback) -> Timer`` (``.cancel()``), ``air.open_link(LinkKind.BR_EDR,
   central, peripheral, supervision_timeout_s, Phy.BR_EDR)`` then

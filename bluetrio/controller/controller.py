@@ -59,6 +59,7 @@ LINK_TYPE_ACL = 0x01
 # Modules whose features make up a controller; a missing one (not written yet) is skipped.
 FEATURE_MODULES = (
     "bluetrio.controller.general",
+    "bluetrio.controller.le_privacy",
     "bluetrio.controller.le_common",
     "bluetrio.controller.le_advertising",
     "bluetrio.controller.le_scanning",

@@ -146,9 +146,17 @@ class Feature:
     def on_connection_closed(self, connection: Connection, reason: int) -> None:
         """A connection of any kind is gone (after Disconnection Complete was sent)."""
 
+    def le_activity(self) -> bool:
+        """Whether this feature is advertising, scanning or initiating on LE."""
+        return False
+
     def radio_busy(self) -> bool:
         """Whether this feature is advertising, scanning, initiating, inquiring or paging."""
-        return False
+        return self.le_activity()
+
+    def on_rpa_timeout(self) -> None:
+        """The resolvable private addresses generated so far expired (Vol 4 Part E 7.8.45):
+        take new ones for whatever is transmitting with one."""
 
 
 COMMAND_TABLE: dict[int, HandlerEntry] = {}

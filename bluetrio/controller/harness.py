@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TypeVar
@@ -17,6 +16,7 @@ from bluetrio.address import Address
 from bluetrio.controller.air import Air
 from bluetrio.controller.controller import VirtualController
 from bluetrio.messages import hci
+from bluetrio.messages.fields import command_header
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import Transport
 from bluetrio.transports.virtual import transport_pair
@@ -58,7 +58,7 @@ class RawHost:
             self._arrived = trio.Event()
 
     async def send_command(self, opcode: int, parameters: bytes = b"") -> None:
-        payload = struct.pack("<HB", opcode, len(parameters)) + parameters
+        payload = command_header(opcode, len(parameters)) + parameters
         await self.transport.send(PacketType.COMMAND, payload)
 
     async def command(self, opcode: int, parameters: bytes = b"") -> bytes:
@@ -85,8 +85,8 @@ class RawHost:
         return event[2:3]
 
     async def send_acl(self, handle: int, data: bytes, boundary: int = 0b00) -> None:
-        header = struct.pack("<HH", handle | (boundary << 12), len(data))
-        await self.transport.send(PacketType.ACL, header + data)
+        packet = hci.AclPacket(handle, boundary, 0, data)
+        await self.transport.send(PacketType.ACL, packet.to_bytes())
 
     async def take_event(self, predicate: object, timeout: float = DEFAULT_TIMEOUT) -> bytes:
         """The first (oldest) received event matching ``predicate``, waiting for it.
@@ -129,39 +129,52 @@ class RawHost:
 # -- LE scenario steps shared by tests ---------------------------------------------------
 
 
+def advertising_parameters(
+    adv_type: int = 0, own_address_type: int = 0, peer: Address | None = None
+) -> hci.LeSetAdvertisingParameters:
+    """Legacy advertising every 100 ms on all three channels."""
+    peer = peer if peer is not None else Address(bytes(6))
+    return hci.LeSetAdvertisingParameters(0xA0, 0xA0, adv_type, own_address_type, peer, 7, 0)
+
+
 def adv_params(adv_type: int = 0, peer: bytes = bytes(6), interval: int = 0x00A0) -> bytes:
-    return struct.pack("<HHBBB6sBB", interval, interval, adv_type, 0, 0, peer, 0x07, 0)
+    return hci.LeSetAdvertisingParameters(
+        interval, interval, adv_type, 0, Address(peer), 7, 0
+    ).parameters()
 
 
-def create_connection_params(peer: Address, timeout: int = 0x0064) -> bytes:
-    return struct.pack(
-        "<HHBB6sBHHHHHH",
-        0x60,
-        0x30,
-        0,
-        peer.type,
-        peer.to_wire(),
-        0,
-        0x18,
-        0x18,
-        0,
-        timeout,
-        0,
-        0,
+def create_connection(
+    peer: Address, own_address_type: int = 0, timeout: int = 0x0064
+) -> hci.LeCreateConnection:
+    """LE_Create_Connection to ``peer`` (its Peer_Address_Type is ``peer.type``), 30 ms."""
+    return hci.LeCreateConnection(
+        le_scan_interval=0x60,
+        le_scan_window=0x30,
+        initiator_filter_policy=0,
+        peer_address=peer,
+        own_address_type=own_address_type,
+        connection_interval_min=0x18,
+        connection_interval_max=0x18,
+        max_latency=0,
+        supervision_timeout=timeout,
+        min_ce_length=0,
+        max_ce_length=0,
     )
 
 
+def create_connection_params(peer: Address, timeout: int = 0x0064) -> bytes:
+    return create_connection(peer, timeout=timeout).parameters()
+
+
 async def advertise(host: RawHost, data: bytes = b"\x02\x01\x06", adv_type: int = 0) -> None:
-    assert await host.command(0x2006, adv_params(adv_type)) == b"\x00"
-    assert await host.command(0x2008, bytes((len(data),)) + data.ljust(31, b"\0")) == b"\x00"
-    assert await host.command(0x200A, b"\x01") == b"\x00"
+    assert await host.run(advertising_parameters(adv_type)) == b"\x00"
+    assert await host.run(hci.LeSetAdvertisingData(data)) == b"\x00"
+    assert await host.run(hci.LeSetAdvertisingEnable(1)) == b"\x00"
 
 
 async def connect(central: RawHost, peripheral: RawHost) -> tuple[int, int]:
     await advertise(peripheral)
-    status = await central.command(
-        0x200D, create_connection_params(peripheral.controller.public_address)
-    )
+    status = await central.run(create_connection(peripheral.controller.public_address))
     assert status == b"\x00"
     central_event = await central.expect(hci.LeConnectionComplete)
     peripheral_event = await peripheral.expect(hci.LeConnectionComplete)

@@ -24,6 +24,7 @@ from bluetrio.controller.dispatch import (
 )
 from bluetrio.controller.le_common import LeCommandMode, LeCommon
 from bluetrio.controller.le_pdus import AdvertisingPdu, ScanRequest, ScanResponse
+from bluetrio.controller.le_privacy import Identified
 from bluetrio.controller.timers import Timer
 from bluetrio.messages import hci
 
@@ -99,17 +100,27 @@ class LeAdvertising(Feature):
             self._stop(advertising_set)
         self.sets.clear()
 
-    def radio_busy(self) -> bool:
+    def le_activity(self) -> bool:
         return any(advertising_set.enabled for advertising_set in self.sets.values())
 
     # -- running a set -------------------------------------------------------------------
 
-    def _start(self, advertising_set: AdvertisingSet, duration: float, max_events: int) -> None:
-        advertising_set.address = (
-            advertising_set.random_address
-            if advertising_set.own_address_type & 1 and advertising_set.random_address
-            else self.common.own_address(advertising_set.own_address_type)
+    def _transmit_address(self, advertising_set: AdvertisingSet) -> Address:
+        # With own address type 0x02/0x03 the Peer_Address names the entry whose local IRK
+        # makes our RPA (Vol 4 Part E 7.8.5, 7.8.53).
+        return self.common.own_address(
+            advertising_set.own_address_type,
+            peer=advertising_set.peer_address,
+            random=advertising_set.random_address,
         )
+
+    def on_rpa_timeout(self) -> None:
+        for advertising_set in self.sets.values():
+            if advertising_set.enabled and advertising_set.own_address_type in (0x02, 0x03):
+                advertising_set.address = self._transmit_address(advertising_set)
+
+    def _start(self, advertising_set: AdvertisingSet, duration: float, max_events: int) -> None:
+        advertising_set.address = self._transmit_address(advertising_set)
         advertising_set.enabled = True
         advertising_set.events_sent = 0
         advertising_set.events_left = max_events or None
@@ -155,12 +166,19 @@ class LeAdvertising(Feature):
             data=b""
             if advertising_set.has(DIRECTED) and advertising_set.legacy
             else advertising_set.data,
-            target=advertising_set.peer_address if advertising_set.has(DIRECTED) else None,
+            target=self._target(advertising_set),
             sid=0xFF if advertising_set.legacy else advertising_set.sid,
             tx_power=advertising_set.tx_power,
             primary_phy=advertising_set.primary_phy,
             secondary_phy=None if advertising_set.legacy else advertising_set.secondary_phy,
         )
+
+    def _target(self, advertising_set: AdvertisingSet) -> Address | None:
+        """TargetA of a directed set: the peer's RPA when the list has its IRK (6.3)."""
+        peer = advertising_set.peer_address
+        if not advertising_set.has(DIRECTED) or peer is None:
+            return None
+        return self.common.privacy.target_address(peer)
 
     def _stop(self, advertising_set: AdvertisingSet) -> None:
         advertising_set.enabled = False
@@ -197,7 +215,9 @@ class LeAdvertising(Feature):
 
     # -- used by the connection feature --------------------------------------------------
 
-    def accept_connection(self, initiator: Address, advertiser: Address) -> AdvertisingSet | None:
+    def accept_connection(
+        self, initiator: Identified, advertiser: Address
+    ) -> AdvertisingSet | None:
         """The enabled connectable set that takes a CONNECT_IND from ``initiator``, if any."""
         for advertising_set in self.sets.values():
             if not (
@@ -206,9 +226,9 @@ class LeAdvertising(Feature):
                 and advertising_set.address == advertiser
             ):
                 continue
-            if advertising_set.has(DIRECTED) and advertising_set.peer_address != initiator:
+            if advertising_set.has(DIRECTED) and advertising_set.peer_address != initiator.identity:
                 continue
-            if advertising_set.filter_policy & 0b10 and not self.common.accepts(initiator):
+            if advertising_set.filter_policy & 0b10 and not self.common.accepts(initiator.identity):
                 continue
             self._stop(advertising_set)
             return advertising_set
@@ -221,6 +241,9 @@ class LeAdvertising(Feature):
 
     @receives(ScanRequest)
     def on_scan_request(self, frame: ScanRequest, link: Link | None) -> None:
+        scanner = self.common.privacy.identify(frame.scanner)
+        if scanner is None:
+            return
         for advertising_set in self.sets.values():
             if not (
                 advertising_set.enabled
@@ -228,11 +251,11 @@ class LeAdvertising(Feature):
                 and advertising_set.address == frame.advertiser
             ):
                 continue
-            if advertising_set.filter_policy & 0b01 and not self.common.accepts(frame.scanner):
+            if advertising_set.filter_policy & 0b01 and not self.common.accepts(scanner.identity):
                 continue
             if advertising_set.scan_request_notification:
                 self.controller.send_event(
-                    hci.LeScanRequestReceived(advertising_set.handle, frame.scanner)
+                    hci.LeScanRequestReceived(advertising_set.handle, scanner.address)
                 )
             response = ScanResponse(
                 frame.advertiser, advertising_set.scan_response_data, self.pdu_of(advertising_set)
@@ -452,8 +475,7 @@ class LeAdvertising(Feature):
             if not enable:
                 self._stop(advertising_set)
                 continue
-            if advertising_set.own_address_type & 1 and advertising_set.random_address is None:
-                raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+            self._transmit_address(advertising_set)  # 0x12 if it needs an unset random one
             self._stop(advertising_set)
             self._start(
                 advertising_set, entry.duration * 0.01, entry.max_extended_advertising_events

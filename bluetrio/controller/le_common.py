@@ -1,13 +1,15 @@
-"""LE state shared by advertising, scanning and initiating: addresses, the legacy/extended
-command mode, the Filter Accept List and the resolving list."""
+"""LE state shared by advertising, scanning and initiating: our addresses, the
+legacy/extended command mode and the Filter Accept List (the resolving list is
+:mod:`bluetrio.controller.le_privacy`)."""
 
 from __future__ import annotations
 
 import enum
 from typing import TYPE_CHECKING
 
-from bluetrio.address import Address, AddressType
+from bluetrio.address import Address
 from bluetrio.controller.dispatch import CommandError, Feature, Status, handles, register_feature
+from bluetrio.controller.le_privacy import NO_ADDRESS, Identified, LePrivacy
 from bluetrio.messages import hci
 
 if TYPE_CHECKING:
@@ -22,8 +24,8 @@ class LeCommandMode(enum.Enum):
     EXTENDED = "extended"
 
 
-# Own_Address_Type values (Vol 4 Part E 7.8.5). 0x02/0x03 ask for a controller-generated RPA
-# with a fallback; without resolving-list privacy the fallback is what is used.
+# Own_Address_Type values (Vol 4 Part E 7.8.5) -> whether the address (or the fallback of a
+# controller-generated RPA) is the random one.
 _OWN_ADDRESS_TYPES = {0x00: False, 0x01: True, 0x02: False, 0x03: True}
 ANONYMOUS_ADDRESS_TYPE = 0xFF  # Filter Accept List entry for anonymous advertisements
 
@@ -39,15 +41,11 @@ class LeCommon(Feature):
         # "legacy-advertising", "scanning", "initiating".
         self.busy: set[str] = set()
         self.accept_list: set[tuple[int, bytes]] = set()
-        self.resolving_list: dict[tuple[int, bytes], tuple[bytes, bytes]] = {}
-        self.address_resolution = False
 
     def reset(self) -> None:
         self.random_address = None
         self.mode = LeCommandMode.UNDECIDED
         self.accept_list.clear()
-        self.resolving_list.clear()
-        self.address_resolution = False
         self.busy.clear()
 
     def require_mode(self, mode: LeCommandMode) -> None:
@@ -57,15 +55,31 @@ class LeCommon(Feature):
         elif self.mode is not mode:
             raise CommandError(Status.COMMAND_DISALLOWED)
 
-    def own_address(self, own_address_type: int) -> Address:
-        """The address to transmit with; 0x12 if the random address was never set."""
+    @property
+    def privacy(self) -> LePrivacy:
+        return self.controller.feature(LePrivacy)
+
+    def own_address(
+        self, own_address_type: int, peer: Address | None = None, random: Address | None = None
+    ) -> Address:
+        """The address to transmit with (Vol 4 Part E 7.8.5 Own_Address_Type).
+
+        0x02/0x03 take our RPA toward ``peer`` (its identity) when the resolving list has a
+        local IRK for it, else fall back to 0x00/0x01; 0x01/0x03 use ``random`` (an
+        advertising set's) or the random address, which must have been set (else 0x12).
+        """
         if own_address_type not in _OWN_ADDRESS_TYPES:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
+        if own_address_type in (0x02, 0x03):
+            rpa = self.privacy.local_address(peer)
+            if rpa is not None:
+                return rpa
         if not _OWN_ADDRESS_TYPES[own_address_type]:
             return self.controller.public_address
-        if self.random_address is None:
+        random = random if random is not None else self.random_address
+        if random is None:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        return self.random_address
+        return random
 
     def accepts(self, address: Address) -> bool:
         return (address.type & 1, address.value) in self.accept_list
@@ -84,22 +98,34 @@ class LeCommon(Feature):
         status: int,
         handle: int = 0,
         role: int = 0,
-        peer: Address | None = None,
+        peer: Identified | None = None,
+        local: Address | None = None,
         parameters: tuple[int, int, int] = (0, 0, 0),
     ) -> hci.LeConnectionComplete | hci.LeEnhancedConnectionComplete:
         """LE (Enhanced) Connection Complete (Vol 4 Part E 7.7.65.1, 7.7.65.10).
 
-        ``parameters``: interval, peripheral latency, supervision timeout in HCI units.
-        Local and peer RPAs are zero: the controller does not generate RPAs.
+        ``peer`` is reported as identified (type 0x02/0x03 when its RPA was resolved);
+        ``local`` is the address we connected with. ``parameters``: interval, peripheral
+        latency, supervision timeout in HCI units.
         """
-        peer = peer if peer is not None else Address(bytes(6))
+        peer = peer if peer is not None else Identified(NO_ADDRESS)
         # Central clock accuracy 0x00: 500 ppm (the value is immaterial to the emulation).
-        if self.uses_enhanced_connection_complete():
-            none = Address(bytes(6))
-            return hci.LeEnhancedConnectionComplete(
-                status, handle, role, peer, none, none, *parameters, 0
-            )
-        return hci.LeConnectionComplete(status, handle, role, peer, *parameters, 0)
+        if not self.uses_enhanced_connection_complete():
+            return hci.LeConnectionComplete(status, handle, role, peer.address, *parameters, 0)
+        # The RPAs are those the controller generated or resolved, else zero (7.7.65.10).
+        local_rpa = (
+            local if local is not None and self.privacy.is_generated_local_rpa(local) else None
+        )
+        return hci.LeEnhancedConnectionComplete(
+            status,
+            handle,
+            role,
+            peer.address,
+            local_rpa or NO_ADDRESS,
+            peer.rpa or NO_ADDRESS,
+            *parameters,
+            0,
+        )
 
     @handles(hci.LeSetRandomAddress)
     def le_set_random_address(self, command: hci.LeSetRandomAddress) -> None:
@@ -146,61 +172,3 @@ class LeCommon(Feature):
         self, command: hci.LeRemoveDeviceFromFilterAcceptList
     ) -> None:
         self.accept_list.discard(self._list_entry(command))
-
-    # -- Resolving list (Vol 4 Part E 7.8.38-7.8.44): kept, not used to generate RPAs ------
-
-    @staticmethod
-    def _identity_key(identity: Address) -> tuple[int, bytes]:
-        if identity.type > AddressType.RANDOM:
-            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        return identity.type, identity.value
-
-    @handles(hci.LeAddDeviceToResolvingList)
-    def le_add_device_to_resolving_list(self, command: hci.LeAddDeviceToResolvingList) -> None:
-        key = self._identity_key(command.peer_identity_address)
-        if key not in self.resolving_list and (
-            len(self.resolving_list) >= self.controller.config.resolving_list_size
-        ):
-            raise CommandError(Status.MEMORY_CAPACITY_EXCEEDED)
-        self.resolving_list[key] = (command.peer_irk, command.local_irk)
-
-    @handles(hci.LeRemoveDeviceFromResolvingList)
-    def le_remove_device_from_resolving_list(
-        self, command: hci.LeRemoveDeviceFromResolvingList
-    ) -> None:
-        key = self._identity_key(command.peer_identity_address)
-        if self.resolving_list.pop(key, None) is None:
-            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER)
-
-    @handles(hci.LeClearResolvingList)
-    def le_clear_resolving_list(self, command: hci.LeClearResolvingList) -> None:
-        self.resolving_list.clear()
-
-    @handles(hci.LeReadResolvingListSize)
-    def le_read_resolving_list_size(
-        self, command: hci.LeReadResolvingListSize
-    ) -> hci.LeReadResolvingListSizeReturn:
-        return hci.LeReadResolvingListSizeReturn(
-            Status.SUCCESS, self.controller.config.resolving_list_size
-        )
-
-    @handles(hci.LeSetAddressResolutionEnable)
-    def le_set_address_resolution_enable(self, command: hci.LeSetAddressResolutionEnable) -> None:
-        if command.address_resolution_enable > 1:
-            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        self.address_resolution = bool(command.address_resolution_enable)
-
-    @handles(hci.LeSetResolvablePrivateAddressTimeout)
-    def le_set_resolvable_private_address_timeout(
-        self, command: hci.LeSetResolvablePrivateAddressTimeout
-    ) -> None:
-        if not 0x0001 <= command.rpa_timeout <= 0x0E10:
-            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-
-    @handles(hci.LeSetPrivacyMode)
-    def le_set_privacy_mode(self, command: hci.LeSetPrivacyMode) -> None:
-        key = self._identity_key(command.peer_identity_address)
-        if command.privacy_mode > 1:
-            raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        if key not in self.resolving_list:
-            raise CommandError(Status.UNKNOWN_CONNECTION_IDENTIFIER)

@@ -33,6 +33,7 @@ from bluetrio.controller.le_pdus import (
     DataLengthUpdate,
     PhyUpdate,
 )
+from bluetrio.controller.le_privacy import Identified
 from bluetrio.messages import hci
 
 SUPERVISION_UNIT = 0.01  # supervision timeout counts 10 ms (Vol 4 Part E 7.8.12)
@@ -71,10 +72,12 @@ class ConnectionParameters:
 
 @attrs.define
 class Initiating:
-    peer: Address | None  # None: connect to any device on the Filter Accept List
-    own_address: Address
+    peer: Address | None  # an identity; None: any device on the Filter Accept List
+    own_address_type: int
     parameters: ConnectionParameters
     phy: Phy
+    # CONNECT_INDs sent, by the AdvA they answered: whom it stands for, and our address.
+    requests: dict[Address, tuple[Identified, Address]] = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -108,7 +111,7 @@ class LeConnection(Feature):
         self.suggested = (MIN_OCTETS, MIN_TIME)
         self.default_phys = (0x07, 0x07)
 
-    def radio_busy(self) -> bool:
+    def le_activity(self) -> bool:
         return self.initiating is not None
 
     def on_connection_closed(self, connection: Connection, reason: int) -> None:
@@ -130,17 +133,20 @@ class LeConnection(Feature):
         parameters: ConnectionParameters,
         phy: Phy,
     ) -> None:
+        """``peer``: Peer_Address_Type and Peer_Address; 0x02/0x03 name an identity whose RPA
+        the controller resolves (Vol 4 Part E 7.8.12), as it does for 0x00/0x01 when the
+        resolving list has the address."""
         if self.initiating is not None:
             raise CommandError(Status.COMMAND_DISALLOWED)
         if filter_policy > 1 or own_address_type > 3:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        target = None if filter_policy else peer
+        target = None if filter_policy else Address(peer.value, AddressType(peer.type & 1))
         if target is not None and any(
             c.is_le and c.peer_address == target for c in self.controller.connections.values()
         ):
             raise CommandError(Status.CONNECTION_ALREADY_EXISTS)
-        own = self.common.own_address(own_address_type)
-        self.initiating = Initiating(target, own, parameters, phy)
+        self.common.own_address(own_address_type, peer=target)  # 0x12 if it cannot be had
+        self.initiating = Initiating(target, own_address_type, parameters, phy)
         self.common.busy.add("initiating")
 
     def _stop_initiating(self) -> None:
@@ -154,28 +160,34 @@ class LeConnection(Feature):
             return
         if self.common.mode is LeCommandMode.LEGACY and not frame.legacy:
             return
-        if frame.directed and frame.target != initiating.own_address:
+        if frame.directed and (
+            frame.target is None or not self.common.privacy.targets_us(frame.target)
+        ):
+            return
+        advertiser = self.common.privacy.identify(frame.advertiser)
+        if advertiser is None:
             return
         wanted = (
-            frame.advertiser == initiating.peer
+            advertiser.identity == initiating.peer
             if initiating.peer is not None
-            else self.common.accepts(frame.advertiser)
+            else self.common.accepts(advertiser.identity)
         )
-        if wanted:
-            request = ConnectRequest(
-                initiating.own_address,
-                frame.advertiser,
-                *initiating.parameters.as_tuple(),
-                initiating.phy,
-            )
-            self.controller.air.unicast(
-                self.controller, frame.advertiser, request, frame.primary_phy
-            )
+        if not wanted:
+            return
+        own = self.common.own_address(initiating.own_address_type, peer=advertiser.identity)
+        initiating.requests[frame.advertiser] = (advertiser, own)
+        request = ConnectRequest(
+            own, frame.advertiser, *initiating.parameters.as_tuple(), initiating.phy
+        )
+        self.controller.air.unicast(self.controller, frame.advertiser, request, frame.primary_phy)
 
     @receives(ConnectRequest)
     def on_connect_request(self, frame: ConnectRequest, link: Link | None) -> None:
+        initiator = self.common.privacy.identify(frame.initiator)
+        if initiator is None:
+            return
         advertising_set = self.controller.feature(LeAdvertising).accept_connection(
-            frame.initiator, frame.advertiser
+            initiator, frame.advertiser
         )
         central = self.controller.air.radio_answering(frame.initiator)
         if advertising_set is None or central is None:
@@ -189,7 +201,7 @@ class LeConnection(Feature):
         )
         parameters = ConnectionParameters(frame.interval, frame.latency, frame.supervision_timeout)
         connection = self._connected(
-            new_link, Role.PERIPHERAL, frame.initiator, frame.advertiser, parameters
+            new_link, Role.PERIPHERAL, initiator, frame.advertiser, parameters
         )
         self.controller.feature(LeAdvertising).connected(advertising_set, connection.handle)
         self.controller.air.send_on_link(
@@ -201,9 +213,8 @@ class LeConnection(Feature):
         initiating = self.initiating
         if link is None:
             return
-        if initiating is None or (
-            initiating.peer is not None and initiating.peer != frame.advertiser
-        ):
+        request = initiating.requests.get(frame.advertiser) if initiating is not None else None
+        if initiating is None or request is None:
             # Cancelled meanwhile: the peripheral never hears from us again.
             self.controller.air.send_on_link(
                 link, self.controller, TerminateFrame(Status.CONNECTION_FAILED_TO_BE_ESTABLISHED)
@@ -211,19 +222,18 @@ class LeConnection(Feature):
             self.controller.air.close_link(link)
             return
         self._stop_initiating()
-        self._connected(
-            link, Role.CENTRAL, frame.advertiser, initiating.own_address, initiating.parameters
-        )
+        advertiser, own = request
+        self._connected(link, Role.CENTRAL, advertiser, own, initiating.parameters)
 
     def _connected(
         self,
         link: Link,
         role: Role,
-        peer: Address,
+        peer: Identified,
         local: Address,
         parameters: ConnectionParameters,
     ) -> Connection:
-        connection = self.controller.add_connection(link, role, peer, local)
+        connection = self.controller.add_connection(link, role, peer.identity, local)
         connection.interval, connection.latency, connection.supervision_timeout = (
             parameters.as_tuple()
         )
@@ -232,7 +242,7 @@ class LeConnection(Feature):
         )
         self.controller.send_event(
             self.common.connection_complete_event(
-                Status.SUCCESS, connection.handle, role, peer, parameters.as_tuple()
+                Status.SUCCESS, connection.handle, role, peer, local, parameters.as_tuple()
             )
         )
         return connection
@@ -248,11 +258,10 @@ class LeConnection(Feature):
         self.common.require_mode(LeCommandMode.LEGACY)
         if not 0x0004 <= command.le_scan_window <= command.le_scan_interval <= 0x4000:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
-        peer = command.peer_address
         self._start_initiating(
             command.initiator_filter_policy,
             command.own_address_type,
-            Address(peer.value, AddressType(peer.type & 1)),
+            command.peer_address,
             parameters,
             Phy.LE_1M,
         )
@@ -280,11 +289,10 @@ class LeConnection(Feature):
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         # The connection starts on the first PHY the host allowed (1M, then 2M, then Coded).
         phy = next(p for p, bit in PHY_BITS.items() if phys & bit)
-        peer = command.peer_address
         self._start_initiating(
             command.initiator_filter_policy,
             command.own_address_type,
-            Address(peer.value, AddressType(peer.type & 1)),
+            command.peer_address,
             per_phy[0][2],
             phy,
         )

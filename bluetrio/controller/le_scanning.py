@@ -23,6 +23,7 @@ from bluetrio.controller.dispatch import (
 )
 from bluetrio.controller.le_common import LeCommandMode, LeCommon
 from bluetrio.controller.le_pdus import AdvertisingPdu, ScanRequest, ScanResponse
+from bluetrio.controller.le_privacy import Identified
 from bluetrio.controller.timers import Timer
 from bluetrio.messages import hci
 
@@ -87,7 +88,7 @@ class LeScanning(Feature):
         self._stop()
         self.settings = ScanSettings()
 
-    def radio_busy(self) -> bool:
+    def le_activity(self) -> bool:
         return self.enabled
 
     def _start(self, filter_duplicates: bool) -> None:
@@ -110,41 +111,57 @@ class LeScanning(Feature):
 
     # -- receiving -----------------------------------------------------------------------
 
-    def _wanted(self, pdu: AdvertisingPdu) -> bool:
+    def _identified(self, pdu: AdvertisingPdu) -> Identified | None:
+        """The advertiser as reported, if this scanner takes the PDU (Vol 6 Part B 4.4.3)."""
         if not self.listening:
-            return False
+            return None
         if self.common.mode is LeCommandMode.LEGACY and not pdu.legacy:
-            return False  # a legacy scanner does not follow AUX pointers
-        if pdu.directed and (pdu.target is None or not self.controller.answers_to(pdu.target)):
-            return False
-        return not (self.settings.filter_policy & 0b01 and not self.common.accepts(pdu.advertiser))
+            return None  # a legacy scanner does not follow AUX pointers
+        if pdu.directed and (pdu.target is None or not self.common.privacy.targets_us(pdu.target)):
+            return None
+        advertiser = self.common.privacy.identify(pdu.advertiser)
+        if advertiser is None:
+            return None
+        # The Filter Accept List holds identities: a resolved RPA is checked as its identity.
+        if self.settings.filter_policy & 0b01 and not self.common.accepts(advertiser.identity):
+            return None
+        return advertiser
 
     @receives(AdvertisingPdu)
     def on_advertisement(self, frame: AdvertisingPdu, link: Link | None) -> None:
-        if not self._wanted(frame):
+        advertiser = self._identified(frame)
+        if advertiser is None:
             return
-        self._report(frame, frame.data, scan_response=False)
+        self._report(frame, advertiser, frame.data, scan_response=False)
         asks = self.settings.active and frame.scannable and self.address is not None
         if asks and not (self.filter_duplicates and frame.advertiser in self.answered):
-            assert self.address is not None
-            request = ScanRequest(self.address, frame.advertiser)
+            scanner = self.common.own_address(
+                self.settings.own_address_type, peer=advertiser.identity
+            )
+            request = ScanRequest(scanner, frame.advertiser)
             self.controller.air.unicast(self.controller, frame.advertiser, request)
 
     @receives(ScanResponse)
     def on_scan_response(self, frame: ScanResponse, link: Link | None) -> None:
-        if self.listening and self.settings.active:
+        if not (self.listening and self.settings.active):
+            return
+        advertiser = self.common.privacy.identify(frame.advertiser)
+        if advertiser is not None:
             self.answered.add(frame.advertiser)
-            self._report(frame.to, frame.data, scan_response=True)
+            self._report(frame.to, advertiser, frame.data, scan_response=True)
 
-    def _report(self, pdu: AdvertisingPdu, data: bytes, scan_response: bool) -> None:
-        key = (pdu.advertiser, legacy_event_type(pdu, scan_response), data)
+    def _report(
+        self, pdu: AdvertisingPdu, advertiser: Identified, data: bytes, scan_response: bool
+    ) -> None:
+        reported = advertiser.address
+        key = (reported, legacy_event_type(pdu, scan_response), data)
         if self.filter_duplicates:
             if key in self.seen:
                 return
             self.seen.add(key)
         rssi = self.controller.config.rssi
         if self.common.mode is LeCommandMode.LEGACY:
-            report = hci.AdvertisingReport(key[1], pdu.advertiser, data, rssi)
+            report = hci.AdvertisingReport(key[1], reported, data, rssi)
             self.controller.send_event(hci.LeAdvertisingReport((report,)))
             return
         event_type = extended_event_type(pdu, scan_response)
@@ -157,8 +174,8 @@ class LeScanning(Feature):
             status = DATA_INCOMPLETE_MORE if index < len(chunks) - 1 else 0
             extended = hci.ExtendedAdvertisingReport(
                 event_type=event_type | status,
-                address_type=pdu.advertiser.type,
-                address=pdu.advertiser,
+                address_type=reported.type,
+                address=reported,
                 primary_phy=PHY_CODES[pdu.primary_phy],
                 secondary_phy=PHY_CODES[pdu.secondary_phy] if pdu.secondary_phy else 0,
                 advertising_sid=pdu.sid,
