@@ -84,6 +84,7 @@ from bluetrio.messages.btm import (
     InquiryCnf,
     InquiryReq,
     InquiryResult,
+    InquiryResultInd,
     LeConnectionParameters,
     LinkTransport,
     LoadBondsReq,
@@ -614,6 +615,38 @@ class Stack:
             raise HciError(reply.status, f"inquiry: {reply.error}")
         return list(reply.results)
 
+    @contextlib.asynccontextmanager
+    async def inquire(
+        self, duration: float = 5.12, *, max_responses: int = 0
+    ) -> AsyncIterator[InquiryResults]:
+        """Run a BR/EDR general inquiry of ``duration`` seconds; iterate the devices as they
+        answer (a device again when its Extended Inquiry Response comes later)::
+
+            async with stack.inquire(5.12) as devices:
+                async for result in devices:
+                    ...
+
+        Iteration ends when the inquiry completes; :meth:`inquiry` waits for the whole list.
+        Leaving the block early leaves the controller inquiring until ``duration`` ends.
+        """
+        duration = arguments.seconds("inquiry duration", duration, maximum=MAX_INQUIRY_DURATION)
+        max_responses = arguments.integer("max_responses", max_responses, 0, 255)
+        await self.ready()
+        token = self.runtime.new_token()
+
+        def ours(message: Message) -> bool:
+            if isinstance(message, InquiryResultInd):
+                return message.inquiry == token
+            return isinstance(message, InquiryCnf) and message.token == token
+
+        # Results and the completion share one mailbox, so the completion comes after every
+        # result, in the order btm sent them.
+        with self.app.open_mailbox(
+            InquiryResultInd, InquiryCnf, capacity=SCAN_BACKLOG, accepts=ours
+        ) as mailbox:
+            self.app.send(BtmCore.name, InquiryReq(token, duration, max_responses))
+            yield InquiryResults(mailbox)
+
     async def remote_name(self, address: Address | str) -> str:
         address = arguments.address("address", address)
         await self.ready()
@@ -664,6 +697,34 @@ class ScanReports:
         raise StopAsyncIteration
 
 
+class InquiryResults:
+    """The devices of one inquiry as they answer: ``async for result in results`` until the
+    inquiry completes; raises :class:`HciError` when the controller refuses or ends it with
+    an error."""
+
+    def __init__(self, mailbox: Mailbox[Message]) -> None:
+        self._mailbox = mailbox
+        self._done = False
+
+    def __aiter__(self) -> InquiryResults:
+        return self
+
+    async def __anext__(self) -> InquiryResult:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            message = await self._mailbox.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+        if isinstance(message, InquiryResultInd):
+            return message.result
+        self._done = True
+        assert isinstance(message, InquiryCnf)
+        if message.status:
+            raise HciError(message.status, f"inquiry: {message.error or 'failed'}")
+        raise StopAsyncIteration
+
+
 @contextlib.asynccontextmanager
 async def open_stack(
     transport: str | TransportSpec | Transport,
@@ -677,6 +738,7 @@ async def open_stack(
     keystore: KeyStore | KeyStoreFactory | None = None,
     pairing_delegate: PairingDelegate | None = None,
     pairable: bool | None = None,
+    address: Address | str | None = None,
     bring_up: bool = False,
     l2cap: Actor | None = None,
 ) -> AsyncIterator[Stack]:
@@ -692,7 +754,13 @@ async def open_stack(
     the controller's address) and ``pairing_delegate`` (a
     :class:`~bluetrio.pairing.PairingDelegate`): with either, the stack serves them after
     bring-up (prompts answered, bonds saved; without a key store, bonds live in a
-    :class:`~bluetrio.keystore.MemoryKeyStore`). ``bring_up``: run bring-up before yielding.
+    :class:`~bluetrio.keystore.MemoryKeyStore`).
+    ``address``: the public address (BD_ADDR) to give the controller at bring-up, so a host
+    keeps its identity, and its bonds, across runs on a controller that would otherwise
+    assign another (``bluetrio controller --listen``); it is written with the vendor
+    Write_BD_ADDR command (opcode 0xFC06, as in Zephyr), and bring-up fails with
+    :class:`~bluetrio.errors.ControllerNotReadyError` on a controller that refuses it.
+    ``bring_up``: run bring-up before yielding.
     ``l2cap``: the L2CAP actor (named ``"l2cap"``); without one, ACL data goes to the app.
 
     Every argument is checked before anything is opened: a bad one raises
@@ -725,6 +793,9 @@ async def open_stack(
     bring_up = arguments.flag("bring_up", bring_up)
     l2cap = arguments.optional_instance("l2cap", l2cap, Actor)
     config = config or StackConfig()
+    if address is not None:
+        public = arguments.address("address", address)
+        config = attrs.evolve(config, public_address=public)
     if pairable is not None:
         config = attrs.evolve(config, security=attrs.evolve(config.security, pairable=pairable))
     tracer: TraceRecorder | None

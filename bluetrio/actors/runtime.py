@@ -234,13 +234,18 @@ def raise_single_error(group: BaseExceptionGroup[BaseException]) -> None:
     """Re-raise a bluetrio error bare when it is what really happened inside ``group``.
 
     Trio wraps task failures in exception groups; a user of the stack should see the one
-    StackError (with its flight recorder) or TransportError rather than a nest of groups and
-    cancellations.
+    StackError (with its flight recorder), TransportError or KeyboardInterrupt rather than a
+    nest of groups and cancellations.
     """
     leaves = leaf_exceptions(group)
+    expected = BluetrioError | KeyboardInterrupt | trio.Cancelled
+    if not all(isinstance(leaf, expected) for leaf in leaves):
+        return
+    # Ctrl-C comes first: the errors next to it are what the interruption caused.
+    interrupts = [leaf for leaf in leaves if isinstance(leaf, KeyboardInterrupt)]
     errors = [leaf for leaf in leaves if isinstance(leaf, BluetrioError)]
-    if errors and all(isinstance(leaf, BluetrioError | trio.Cancelled) for leaf in leaves):
-        raise errors[0] from group
+    if interrupts or errors:
+        raise (interrupts or errors)[0] from group
 
 
 class Actor:

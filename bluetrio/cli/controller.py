@@ -7,12 +7,12 @@ from typing import Any
 
 import trio
 
-from bluetrio.address import Address
+from bluetrio.cli.common import address_argument
 from bluetrio.controller.air import Air
 from bluetrio.controller.config import TimingModel
 from bluetrio.controller.server import serve_controllers
-from bluetrio.errors import TransportSpecError
-from bluetrio.transports.spec import TcpSpec, UnixSpec, parse_transport_spec
+from bluetrio.transports.socket import LISTEN_KINDS
+from bluetrio.transports.spec import parse_transport_spec
 
 TIMINGS = {"instant": TimingModel.instant, "realistic": TimingModel.realistic}
 
@@ -23,7 +23,9 @@ def register(subparsers: Any) -> None:
         help="serve virtual controllers (one per client, one shared air) over H4",
         description=(
             "Listen for HCI hosts speaking H4; every client that connects gets its own "
-            "virtual controller, and all of them share one air."
+            "virtual controller, and all of them share one air. A host that wants the same "
+            "address in every run gives it itself (--address on the host's command, or "
+            "open_stack(address=...)): these controllers take the vendor Write_BD_ADDR command."
         ),
     )
     parser.add_argument(
@@ -31,8 +33,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--address",
-        type=Address.parse,
+        type=address_argument,
         default=None,
+        metavar="BD_ADDR",
         help="public BD_ADDR of the first client's controller (others are assigned)",
     )
     parser.add_argument(
@@ -43,9 +46,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Parsed before the Trio run, so a bad spec is reported as a plain error.
-    spec = parse_transport_spec(args.listen)
-    if not isinstance(spec, TcpSpec | UnixSpec):
-        raise TransportSpecError(f"can only listen on tcp:HOST:PORT or unix:PATH, not {spec}")
+    parse_transport_spec(args.listen, kinds=LISTEN_KINDS)
     air = Air(TIMINGS[args.timing](), name="cli")
 
     async def main() -> None:

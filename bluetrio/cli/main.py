@@ -1,40 +1,44 @@
 """Entry point of the ``bluetrio`` command.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a parser
-whose ``handler`` default is a function ``(args) -> int`` returning the exit status.
+whose ``handler`` default is a function ``(args) -> int`` returning the exit status. An error
+the user can do something about is one line on standard error and exit status 1; Ctrl-C ends
+the command quietly, after the stack has closed, with status 130.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
+from bluetrio.actors.runtime import raise_single_error
+from bluetrio.cli import controller, info, pair, scan, serve, trace
 from bluetrio.errors import BluetrioError
 
-# Subcommand modules, in the order they appear in --help.
-_SUBCOMMAND_MODULES = (
-    "bluetrio.cli.info",
-    "bluetrio.cli.controller",
-    "bluetrio.cli.trace",
-    "bluetrio.cli.pair",
-    "bluetrio.cli.scan",
-)
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell expects of a program ended by Ctrl-C
+
+# In the order a new user needs them: look at the controller, find devices, connect and pair,
+# be the other device; then the tools (a controller to run against, traces to read).
+_SUBCOMMANDS = (info, scan, pair, serve, controller, trace)
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("bluetrio")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bluetrio", description="A Bluetooth host stack for Trio, and its tools."
     )
+    parser.add_argument("--version", action="version", version=f"bluetrio {version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # subcommand not built in this version
+    for module in _SUBCOMMANDS:
         module.register(subparsers)
     return parser
 
@@ -43,12 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        status: int = args.handler(args)
+        try:
+            status: int = args.handler(args)
+        except BaseExceptionGroup as group:
+            raise_single_error(group)  # the one bluetrio error or Ctrl-C inside, bare
+            raise
     except BluetrioError as exc:
         print(f"bluetrio {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     except KeyboardInterrupt:
-        return 130
+        # Every async with has unwound by now: the stack is closed.
+        return EXIT_INTERRUPTED
     return status
 
 

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from bluetrio.address import Address
-from bluetrio.cli.common import add_transport_argument
+from bluetrio.cli.common import (
+    add_pairing_arguments,
+    add_stack_arguments,
+    address_argument,
+    bond_directory,
+    keystore_factory,
+    pairing_delegate,
+    progress,
+    stack_options,
+)
 from bluetrio.errors import InvalidArgumentError
-from bluetrio.keystore import JsonKeyStore
 from bluetrio.messages.btm import LinkTransport
-from bluetrio.pairing import IoCapability, PairingResult, TerminalPairingDelegate
+from bluetrio.pairing import PairingDelegate, PairingResult
 from bluetrio.stack import open_stack
 from bluetrio.transports.base import Transport
 
-_IO_CAPABILITIES = ["no-io", "display-only", "display-yes-no", "keyboard-only", "keyboard-display"]
-_DEFAULT_KEYSTORE = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / (
-    "bluetrio"
-)
+# Until SMP exists there is no LE pairing; say so instead of failing later.
+LE_NOT_YET = "LE pairing needs SMP, which this version of bluetrio does not have yet"
 
 
 def register(subparsers: Any) -> None:
@@ -30,26 +35,17 @@ def register(subparsers: Any) -> None:
         help="pair with a BR/EDR device (or reconnect with its bond) and encrypt the link",
         description="Connect to ADDRESS over BR/EDR, run Secure Simple Pairing (asking on the "
         "terminal when a number must be confirmed or a passkey typed), store the bond, and "
-        "encrypt. Run again, it reconnects with the stored key without pairing. LE pairing "
-        "comes with SMP in a later version; --classic is required until then.",
+        "encrypt. Run again, it reconnects with the stored key without pairing. Say which "
+        f"transport: --classic (BR/EDR); --le comes later ({LE_NOT_YET}).",
     )
-    add_transport_argument(parser)
-    parser.add_argument("address", metavar="ADDRESS", help="the peer's BD_ADDR, XX:XX:...")
+    add_stack_arguments(parser)
     parser.add_argument(
-        "--classic", action="store_true", required=True, help="pair over BR/EDR (required)"
+        "peer", metavar="ADDRESS", type=address_argument, help="the peer's BD_ADDR, XX:XX:..."
     )
-    parser.add_argument(
-        "--io-capability",
-        choices=_IO_CAPABILITIES,
-        default="display-yes-no",
-        help="what this terminal can do (default: display-yes-no)",
-    )
-    parser.add_argument(
-        "--keystore",
-        metavar="DIR",
-        default=str(_DEFAULT_KEYSTORE),
-        help=f"directory of bond files, one per local address (default: {_DEFAULT_KEYSTORE})",
-    )
+    transports = parser.add_mutually_exclusive_group()
+    transports.add_argument("--classic", action="store_true", help="pair over BR/EDR")
+    transports.add_argument("--le", action="store_true", help=f"pair over LE ({LE_NOT_YET})")
+    add_pairing_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -67,34 +63,36 @@ def describe(result: PairingResult) -> list[str]:
 
 async def pair_classic(
     spec: str | Transport,
-    address: Address,
-    io_capability: IoCapability,
+    peer: Address,
+    delegate: PairingDelegate,
     keystore_dir: Path,
-    snoop: str | None,
+    options: dict[str, Any] | None = None,
 ) -> list[str]:
-    keystore_dir.mkdir(parents=True, exist_ok=True)
-    async with (
-        open_stack(
-            spec,
-            snoop=snoop,
-            keystore=lambda local: JsonKeyStore.in_directory(keystore_dir, local),
-            pairing_delegate=TerminalPairingDelegate(io_capability),
-        ) as stack,
-        stack.connect(address, transport=LinkTransport.BR_EDR) as link,
-    ):
-        result = await link.pair()
+    """Connect to ``peer`` over BR/EDR, pair or use the bond in ``keystore_dir``, encrypt."""
+    async with open_stack(
+        spec,
+        **(options or {}),
+        keystore=keystore_factory(keystore_dir),
+        pairing_delegate=delegate,
+    ) as stack:
+        info = await stack.ready()
+        progress("pair", f"{info.address} connecting to {peer} over BR/EDR")
+        async with stack.connect(peer, transport=LinkTransport.BR_EDR) as link:
+            result = await link.pair()
     return describe(result)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        address = Address.parse(args.address)
-    except InvalidArgumentError as error:
-        raise InvalidArgumentError(f"ADDRESS: {error}") from None
-    io_capability = IoCapability.from_name(args.io_capability)
-    lines = trio.run(
-        pair_classic, args.transport, address, io_capability, Path(args.keystore), args.snoop
-    )
+    if args.le:
+        raise InvalidArgumentError(f"{LE_NOT_YET}; --classic pairs over BR/EDR")
+    if not args.classic:
+        raise InvalidArgumentError(
+            f"say --classic to pair over BR/EDR (Secure Simple Pairing); {LE_NOT_YET}"
+        )
+    directory = bond_directory(args.keystore)
+    delegate = pairing_delegate(args)
+    options = stack_options(args)
+    lines = trio.run(pair_classic, args.transport, args.peer, delegate, directory, options)
     for line in lines:
         print(line)
     return 0

@@ -17,7 +17,7 @@ import attrs
 import trio
 
 from bluetrio.address import Address, AddressType
-from bluetrio.cli.common import add_transport_argument
+from bluetrio.cli.common import add_stack_arguments, progress, stack_options
 from bluetrio.errors import HciError, InvalidArgumentError
 from bluetrio.messages.ad import AdvertisingData, ServiceData, ServiceUuids, format_uuid
 from bluetrio.messages.btm import InquiryResult, ScanReport
@@ -155,11 +155,13 @@ class DeviceTable:
         elif key not in self._held:
             self._held.append(key)
 
-    def finish(self) -> None:
-        """The scan is over: print the devices still waiting for their scan response."""
+    def finish(self) -> int:
+        """The scan is over: print the devices still waiting for their scan response; returns
+        how many devices were found."""
         for key in self._held:
             self._print(key)
         self._held.clear()
+        return len(self.devices)
 
     def _print(self, key: tuple[str, Address]) -> None:
         self._printed.append(key)
@@ -179,26 +181,40 @@ async def _scan_le(stack: Stack, options: ScanOptions, table: DeviceTable) -> No
     async with stack.scan(
         options.duration, active=options.active, filter_duplicates=not table.live
     ) as reports:
+        progress("scan", f"scanning LE for {options.duration:g} s")
         async for report in reports:
             awaiting_response = options.active and report.scannable and not report.scan_response
             table.show(SeenDevice.from_report(report), complete=not awaiting_response)
 
 
 async def _inquire(stack: Stack, options: ScanOptions, table: DeviceTable) -> None:
+    """Show BR/EDR devices as they answer; then ask the ones that sent no name for it (a
+    Remote Name Request pages the device, which waits until the inquiry is over)."""
     # A scanner that answered its own kind of inquiry would show up in other scanners' lists.
     await stack.set_discoverable(False)
-    for result in await stack.inquiry(options.duration):
-        name = result.name
-        if name is None:  # no Extended Inquiry Response: ask the device itself
-            try:
-                name = await stack.remote_name(result.address)
-            except HciError:
-                name = None
+    nameless: dict[Address, InquiryResult] = {}
+    duration = min(options.duration, MAX_INQUIRY_DURATION)
+    async with stack.inquire(duration) as devices:
+        progress("scan", f"inquiring BR/EDR for {duration:g} s")
+        async for result in devices:
+            if result.name is None:
+                nameless[result.address] = result
+            else:
+                nameless.pop(result.address, None)
+            table.show(
+                SeenDevice.from_inquiry(result, result.name), complete=result.name is not None
+            )
+    for address, result in nameless.items():
+        try:
+            name: str | None = await stack.remote_name(address)
+        except HciError:
+            name = None
         table.show(SeenDevice.from_inquiry(result, name))
 
 
-async def scan_devices(stack: Stack, options: ScanOptions, table: DeviceTable) -> None:
-    """Run LE scanning and BR/EDR inquiry, as ``options`` asks, into ``table``."""
+async def scan_devices(stack: Stack, options: ScanOptions, table: DeviceTable) -> int:
+    """Run LE scanning and BR/EDR inquiry, as ``options`` asks, into ``table``; returns how
+    many devices were found."""
     info = await stack.ready()
     if options.le and not info.le_supported:
         raise InvalidArgumentError(f"the controller {info.address} does not support LE")
@@ -209,7 +225,7 @@ async def scan_devices(stack: Stack, options: ScanOptions, table: DeviceTable) -
             nursery.start_soon(_scan_le, stack, options, table)
         if options.classic:
             nursery.start_soon(_inquire, stack, options, table)
-    table.finish()
+    return table.finish()
 
 
 async def scan_command(
@@ -218,11 +234,12 @@ async def scan_command(
     output: TextIO,
     *,
     live: bool,
-    snoop: str | None = None,
-) -> None:
-    """The whole command: open the stack on ``spec``, scan, print to ``output``."""
-    async with open_stack(spec, snoop=snoop) as stack:
-        await scan_devices(stack, options, DeviceTable(output, live=live))
+    stack_options: dict[str, Any] | None = None,
+) -> int:
+    """The whole command: open the stack on ``spec`` (with ``stack_options`` for
+    ``open_stack``), scan, print to ``output``; returns how many devices were found."""
+    async with open_stack(spec, **(stack_options or {})) as stack:
+        return await scan_devices(stack, options, DeviceTable(output, live=live))
 
 
 def register(subparsers: Any) -> None:
@@ -233,7 +250,7 @@ def register(subparsers: Any) -> None:
         "print each device found: address (and LE address type), name, RSSI and advertised "
         "services. On a terminal the RSSI of listed devices is updated in place.",
     )
-    add_transport_argument(parser)
+    add_stack_arguments(parser)
     parser.add_argument(
         "--duration",
         type=float,
@@ -257,9 +274,12 @@ def run(args: argparse.Namespace) -> int:
         classic=not args.le,
         active=args.active,
     )
-    trio.run(
+    found = trio.run(
         lambda: scan_command(
-            args.transport, options, sys.stdout, live=sys.stdout.isatty(), snoop=args.snoop
+            args.transport, options, sys.stdout, live=sys.stdout.isatty(),
+            stack_options=stack_options(args),
         )
-    )
+    )  # fmt: skip
+    if not found:
+        progress("scan", f"found nothing in {options.duration:g} s")
     return 0

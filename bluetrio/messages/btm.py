@@ -318,6 +318,16 @@ class InquiryReq(Message):
 
 
 @attrs.frozen
+class InquiryResultInd(Message):
+    """A device answered the inquiry whose request had token ``inquiry`` (or first sent its
+    Extended Inquiry Response): sent as results come, before the :class:`InquiryCnf` that
+    lists them all. (Not named ``token``: it is no reply to the request.)"""
+
+    inquiry: int
+    result: InquiryResult
+
+
+@attrs.frozen
 class InquiryCnf(Message):
     token: int
     status: int

@@ -66,7 +66,12 @@ class BtsnoopWriter:
 
     def __init__(self, target: str | os.PathLike[str] | BinaryIO) -> None:
         if isinstance(target, str | os.PathLike):
-            self._file: BinaryIO = open(target, "wb")  # noqa: SIM115 - closed by close()
+            try:
+                self._file: BinaryIO = open(target, "wb")  # noqa: SIM115 - closed by close()
+            except OSError as error:
+                raise InvalidArgumentError(
+                    f"cannot write the btsnoop file {os.fspath(target)!r}: {error.strerror}"
+                ) from None
             self._owns_file = True
         else:
             self._file = target

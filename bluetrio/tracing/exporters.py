@@ -60,9 +60,14 @@ def read_jsonl(lines: Iterable[str | bytes], source: str = "<trace>") -> list[Tr
         if not text.strip():
             continue
         try:
-            record = json.loads(text)
+            record = json.loads(text, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise TraceFileError(source, number, f"not JSON ({exc.msg})") from None
+        # Integers too long for Python to convert, NaN/Infinity, and nesting too deep.
+        except ValueError as exc:
+            raise TraceFileError(source, number, f"not a trace record ({exc})") from None
+        except RecursionError:
+            raise TraceFileError(source, number, "not a trace record (nested too deeply)") from None
         try:
             events.append(_event_from_record(record))
         except ValueError as exc:
@@ -94,6 +99,11 @@ _REQUIRED_FIELDS = frozenset(
 )
 
 
+def _refuse_constant(name: str) -> float:
+    # json.loads accepts NaN, Infinity and -Infinity, which are not JSON (RFC 8259 6).
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _event_from_record(record: object) -> TraceEvent:
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, found {type(record).__name__}")
@@ -106,6 +116,9 @@ def _event_from_record(record: object) -> TraceEvent:
     values: dict[str, Any] = {}
     for name, value in record.items():
         values[name] = _checked_value(name, value, _FIELD_TYPES[name])
+    received_at = values.get("received_at")
+    if received_at is not None and received_at < values["sent_at"]:
+        raise ValueError(f"received_at {received_at} is before sent_at {values['sent_at']}")
     return TraceEvent(**values)
 
 
@@ -194,7 +207,9 @@ def to_perfetto(events: Sequence[TraceEvent]) -> dict[str, object]:
     for index, event in enumerate(events):
         points.append((event.sent_at, 0, index))
         if event.received_at is not None:
-            points.append((event.received_at, 1, index))
+            # Never before its send, so every flow arrow has a start (a clock that went
+            # backwards would otherwise put the receive first).
+            points.append((max(event.received_at, event.sent_at), 1, index))
     points.sort()
     free_from: dict[int, float] = {}
     send_ts: dict[int, float] = {}
@@ -272,32 +287,66 @@ def mermaid_escape(text: str) -> str:
     return text.translate(_MERMAID_ESCAPES)
 
 
-def to_mermaid(events: Sequence[TraceEvent], limit: int = DEFAULT_MERMAID_LIMIT) -> str:
-    """A ``sequenceDiagram`` of the first ``limit`` messages, one arrow each.
+CONTROLLER = "controller"
+HCI_ACTOR = "hci"
+# The HCI actor's own record of a packet read from the transport: drawn as the controller
+# sending that packet, not as an arrow from hci to itself.
+_FROM_CONTROLLER = "TransportPacketInd"
+_TO_HCI = "HciCommandReq"
 
-    A message that was never received gets a crossed arrow (``-x``).
+
+def _label(event: TraceEvent) -> str:
+    return " ".join(filter(None, (event.wire or event.message_type, connection_label(event))))
+
+
+def _mermaid_arrows(event: TraceEvent) -> list[tuple[str, str, str, bool]]:
+    """(sender, receiver, label, delivered) of the arrows that draw ``event``."""
+    delivered = event.received_at is not None
+    if event.message_type == _FROM_CONTROLLER and event.sender == event.receiver:
+        return [(CONTROLLER, event.receiver, _label(event), True)]
+    arrows = [(event.sender, event.receiver, _label(event), delivered)]
+    if event.message_type == _TO_HCI and event.receiver == HCI_ACTOR and delivered:
+        # The HCI actor sends the command on to the controller (once it has credits).
+        arrows.append((HCI_ACTOR, CONTROLLER, _label(event), True))
+    return arrows
+
+
+def to_mermaid(events: Sequence[TraceEvent], limit: int = DEFAULT_MERMAID_LIMIT) -> str:
+    """A ``sequenceDiagram`` of the first ``limit`` messages, like a spec sequence chart.
+
+    Messages carrying HCI packets are labelled with the spec's names (``HCI_Reset``,
+    ``HCI_Command_Complete (HCI_Reset)``), and the controller is a participant: a command
+    the HCI actor takes is drawn on to the controller, a packet it reads from the transport
+    as coming from the controller. A message that was never received gets a crossed arrow
+    (``-x``).
     """
     if limit < 0:
         raise InvalidArgumentError(f"the Mermaid limit cannot be negative (got {limit})")
     shown = events[:limit]
+    arrows = [arrow for event in shown for arrow in _mermaid_arrows(event)]
+    participants: dict[str, None] = {}
+    for sender, receiver, _, _ in arrows:
+        participants.setdefault(sender)
+        participants.setdefault(receiver)
+    if CONTROLLER in participants:  # at the right edge, below the host, as in the spec
+        participants.pop(CONTROLLER)
+        participants[CONTROLLER] = None
     lines = ["sequenceDiagram"]
     ids: dict[str, str] = {}
-    for number, name in enumerate(actors_in_order(shown), start=1):
+    for number, name in enumerate(participants, start=1):
         if _PLAIN_PARTICIPANT.fullmatch(name) and name.lower() not in _MERMAID_KEYWORDS:
             ids[name] = name
             lines.append(f"    participant {name}")
         else:
             ids[name] = f"actor{number}"
             lines.append(f"    participant actor{number} as {mermaid_escape(name)}")
-    for event in shown:
-        arrow = "->>" if event.received_at is not None else "-x"
-        label = " ".join(filter(None, (event.message_type, connection_label(event))))
-        route = f"{ids[event.sender]}{arrow}{ids[event.receiver]}"
-        lines.append(f"    {route}: {mermaid_escape(label)}")
+    for sender, receiver, label, delivered in arrows:
+        arrow = "->>" if delivered else "-x"
+        lines.append(f"    {ids[sender]}{arrow}{ids[receiver]}: {mermaid_escape(label)}")
     hidden = len(events) - len(shown)
     if hidden and ids:
-        participants = list(ids.values())
-        span = ",".join(dict.fromkeys((participants[0], participants[-1])))
+        names = list(ids.values())
+        span = ",".join(dict.fromkeys((names[0], names[-1])))
         plural = "" if hidden == 1 else "s"
         lines.append(f"    Note over {span}: {hidden} more message{plural} not shown")
     return "\n".join(lines) + "\n"

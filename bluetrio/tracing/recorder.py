@@ -1,4 +1,4 @@
-"""Recording of inter-actor messages (DESIGN.md principle 8).
+"""Recording of inter-actor messages, so a run can be read afterwards as a sequence chart.
 
 The runtime calls :meth:`TraceRecorder.record_send` for every message when a recorder is
 attached, and the receiving actor calls :meth:`TraceRecorder.record_receive` when it takes the
@@ -14,6 +14,7 @@ from pathlib import Path
 import attrs
 
 from bluetrio.messages.base import Message, channel_id_of, connection_handle_of
+from bluetrio.tracing.wire_names import wire_name_of
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class TraceEvent:
     cid: int | None
     summary: str
     received_at: float | None = None
+    # The spec's name of the HCI packet the message carries (HCI_Reset...), if it carries one.
+    wire: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return attrs.asdict(self)
@@ -83,6 +86,7 @@ class TraceRecorder:
                     cid=channel_id_of(message),
                     summary=message.summary(),
                     received_at=self._received.get(trace_id),
+                    wire=wire_name_of(message),
                 )
             )
         return out

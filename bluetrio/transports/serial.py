@@ -7,6 +7,11 @@ from bluetrio.transports.h4 import H4Role
 from bluetrio.transports.spec import SerialSpec
 from bluetrio.transports.stream import H4StreamTransport
 
+try:
+    from termios import error as TerminalError  # POSIX only
+except ImportError:  # pragma: no cover - Windows has no termios
+    TerminalError = OSError  # type: ignore[assignment,misc]
+
 
 async def open_serial_transport(
     spec: SerialSpec, *, role: H4Role = H4Role.HOST
@@ -24,6 +29,8 @@ async def open_serial_transport(
     )
     try:
         await stream.aopen()
-    except OSError as exc:
-        raise TransportError(f"{spec}: cannot open serial port ({exc})") from exc
+    # termios.error (not an OSError) when the path is no terminal, e.g. /dev/null.
+    except (OSError, TerminalError) as exc:
+        problem = exc.strerror if isinstance(exc, OSError) else exc.args[-1]
+        raise TransportError(f"{spec}: cannot open the serial port: {problem}") from exc
     return H4StreamTransport(stream, role=role, description=str(spec))

@@ -17,6 +17,8 @@ from bluetrio.transports.h4 import H4Role
 from bluetrio.transports.spec import TcpSpec, UnixSpec, parse_transport_spec
 from bluetrio.transports.stream import H4StreamTransport
 
+LISTEN_KINDS = ("tcp", "unix")  # the transports a server can listen on
+
 SocketSpec = TcpSpec | UnixSpec
 ConnectionHandler = Callable[[Transport], Awaitable[None]]
 
@@ -49,7 +51,11 @@ async def serve_h4(
     connection. ``task_status.started`` receives the address actually listened on (a TCP port
     of 0 picks a free one).
     """
-    spec = parse_transport_spec(listen_spec) if isinstance(listen_spec, str) else listen_spec
+    spec = (
+        parse_transport_spec(listen_spec, kinds=LISTEN_KINDS)
+        if isinstance(listen_spec, str)
+        else listen_spec
+    )
     if not isinstance(spec, TcpSpec | UnixSpec):
         raise InvalidArgumentError(
             f"can only listen on tcp:HOST:PORT or unix:PATH, not {listen_spec}"
@@ -87,7 +93,7 @@ async def _open_listener(spec: SocketSpec) -> tuple[trio.SocketListener, SocketS
             return listener, TcpSpec(spec.host, port)
         return await _open_unix_listener(spec), spec
     except OSError as exc:
-        raise TransportError(f"{spec}: cannot listen ({exc})") from exc
+        raise TransportError(f"{spec}: cannot listen: {exc.strerror or exc}") from exc
 
 
 async def _open_unix_listener(spec: UnixSpec) -> trio.SocketListener:

@@ -7,7 +7,7 @@ A specification is a short string a person types on a command line, such as
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import attrs
 
@@ -88,8 +88,25 @@ class VirtualSpec:
 TransportSpec = SerialSpec | UsbSpec | TcpSpec | UnixSpec | VirtualSpec
 
 
-def parse_transport_spec(text: str) -> TransportSpec:
-    """Parse a transport specification; raise TransportSpecError naming the accepted forms."""
+def parse_transport_spec(text: str, *, kinds: Collection[str] | None = None) -> TransportSpec:
+    """Parse a transport specification; raise TransportSpecError naming the accepted forms.
+
+    ``kinds`` limits the transports accepted (e.g. ``("tcp", "unix")`` where only a socket
+    makes sense); the error then lists only their forms.
+    """
+    allowed = set(_PARSERS) if kinds is None else set(kinds)
+    forms = [form for form in ACCEPTED_FORMS if _kind_of(form) in allowed]
+    try:
+        return _parse(text, allowed)
+    except _SpecProblem as problem:
+        raise TransportSpecError(f"{problem}; accepted forms: {', '.join(forms)}") from None
+
+
+def _kind_of(form: str) -> str:
+    return form.partition(":")[0].partition("[")[0]
+
+
+def _parse(text: str, allowed: set[str]) -> TransportSpec:
     if not isinstance(text, str):
         raise _spec_error(f"a transport specification must be a string, got {type(text).__name__}")
     if len(text) > MAX_SPEC_LENGTH:
@@ -98,13 +115,19 @@ def parse_transport_spec(text: str) -> TransportSpec:
     parser = _PARSERS.get(kind.lower())
     if parser is None:
         raise _spec_error(f"unknown transport {text!r}")
+    if kind.lower() not in allowed:
+        raise _spec_error(f"a {kind.lower()} transport cannot be used here ({text!r})")
     if not separator and kind.lower() not in ("usb", "virtual"):
         raise _spec_error(f"transport {text!r} needs an argument after '{kind}:'")
     return parser(rest, text)
 
 
-def _spec_error(problem: str) -> TransportSpecError:
-    return TransportSpecError(f"{problem}; accepted forms: {', '.join(ACCEPTED_FORMS)}")
+class _SpecProblem(Exception):
+    """What is wrong with a specification; :func:`parse_transport_spec` adds the forms."""
+
+
+def _spec_error(problem: str) -> _SpecProblem:
+    return _SpecProblem(problem)
 
 
 def _parse_serial(rest: str, text: str) -> SerialSpec:
@@ -161,7 +184,9 @@ def _parse_tcp(rest: str, text: str) -> TcpSpec:
             raise _spec_error(f"TCP transport {text!r}: write IPv6 hosts as [ADDRESS]:PORT")
         port_text = port_part[1:]
     else:
-        host, _, port_text = rest.rpartition(":")
+        host, separator, port_text = rest.rpartition(":")
+        if not separator and host == "" and port_text:
+            raise _spec_error(f"TCP transport {text!r} has no port (write tcp:HOST:PORT)")
         if ":" in host:
             raise _spec_error(f"TCP transport {text!r}: write IPv6 hosts as [ADDRESS]:PORT")
     if not host:

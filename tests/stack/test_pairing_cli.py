@@ -11,7 +11,7 @@ from bluetrio.address import Address
 from bluetrio.cli.main import build_parser
 from bluetrio.cli.pair import pair_classic
 from bluetrio.controller import VirtualController, default_air
-from bluetrio.pairing import IoCapability, PairingDelegate
+from bluetrio.pairing import IoCapability, PairingDelegate, TerminalPairingDelegate
 from bluetrio.stack import open_stack
 from bluetrio.transports.virtual import transport_pair
 
@@ -31,7 +31,10 @@ def test_pair_then_reconnect_with_the_bond(tmp_path: Path) -> None:
                     nursery.start_soon(controller.serve, controller_side)
                     outputs.append(
                         await pair_classic(
-                            host_side, info.address, IoCapability.DISPLAY_YES_NO, tmp_path, None
+                            host_side,
+                            info.address,
+                            TerminalPairingDelegate(IoCapability.DISPLAY_YES_NO),
+                            tmp_path,
                         )
                     )
                     # The virtual controller does not yet tell the peer about a Disconnect.

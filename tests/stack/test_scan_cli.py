@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Awaitable, Callable
 
@@ -63,11 +64,38 @@ def run(
 
 def test_piped_scan_prints_each_device_once_without_escape_codes() -> None:
     output, address = scan_next_to_peers(ScanOptions(duration=3))
-    assert output.splitlines() == [
-        f"LE      {address['beacon']}  public      -50 dBm  'beacon'  {SERVICES}",
+    # In the order they were found: the two radios run side by side.
+    assert sorted(output.splitlines()) == [
         f"BR/EDR  {address['speaker']}              -50 dBm  'speaker'",
+        f"LE      {address['beacon']}  public      -50 dBm  'beacon'  {SERVICES}",
     ]
     assert ESCAPE not in output
+
+
+def test_bredr_devices_are_printed_as_they_answer() -> None:
+    async def scenario() -> tuple[str, str]:
+        speaker_config = StackConfig(local_name="speaker", discoverable=True)
+        async with open_stack(AIR, config=speaker_config, bring_up=True) as speaker:
+            output = io.StringIO()
+            async with trio.open_nursery() as nursery:
+                options = ScanOptions(duration=30, le=False)
+                nursery.start_soon(
+                    functools.partial(scan_command, live=False), AIR, options, output
+                )
+                # Well before the 30 s inquiry completes (MockClock time).
+                await trio.sleep(5)
+                early = output.getvalue()
+            return early, str((await speaker.ready()).address)
+
+    early, speaker = trio.run(scenario, clock=MockClock(autojump_threshold=0))
+    assert early.splitlines() == [f"BR/EDR  {speaker}              -50 dBm  'speaker'"]
+
+
+def test_a_scan_that_finds_nothing_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "-t", "virtual:nobody-here", "--le", "--duration", "0.2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[-1] == "bluetrio scan: found nothing in 0.2 s"
 
 
 def test_active_le_scan_waits_for_the_scan_response_when_piped() -> None:

@@ -97,7 +97,8 @@ optional_ids = st.none() | st.integers(min_value=0, max_value=0xFFFF)
             cid=optional_ids,
             summary=st.text(),
             received_at=st.none() | finite_times,
-        ),
+            wire=st.none() | st.text(),
+        ).filter(lambda e: e.received_at is None or e.received_at >= e.sent_at),
         max_size=5,
     )
 )

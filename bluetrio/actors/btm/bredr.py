@@ -27,6 +27,7 @@ from bluetrio.messages.btm import (
     InquiryCnf,
     InquiryReq,
     InquiryResult,
+    InquiryResultInd,
     RemoteNameCnf,
     RemoteNameReq,
 )
@@ -132,7 +133,7 @@ class BrEdrManager:
             except DecodeError as exc:
                 logger.info("btm: EIR from %s is malformed (%s); ignored", event.bd_addr, exc)
                 data = AdvertisingData.EMPTY
-            self._found(
+            return self._found(
                 InquiryResult(
                     event.bd_addr,
                     event.class_of_device,
@@ -142,15 +143,17 @@ class BrEdrManager:
                     event.clock_offset,
                 )
             )
-            return []
+        effects: Effects = []
         for response in event.responses:
             rssi = getattr(response, "rssi", None)
-            self._found(InquiryResult(response.bd_addr, response.class_of_device, rssi,
-                                      AdvertisingData.EMPTY, response.page_scan_repetition_mode,
-                                      response.clock_offset))  # fmt: skip
-        return []
+            effects += self._found(InquiryResult(response.bd_addr, response.class_of_device, rssi,
+                                   AdvertisingData.EMPTY, response.page_scan_repetition_mode,
+                                   response.clock_offset))  # fmt: skip
+        return effects
 
-    def _found(self, result: InquiryResult) -> None:
+    def _found(self, result: InquiryResult) -> Effects:
+        """Record ``result``; tell the requester of a device it had not heard of yet, or of
+        one that now has an Extended Inquiry Response (a name, services)."""
         assert self.inquiry is not None
         previous = self.inquiry.results.get(result.address)
         if previous is not None and not result.data.structures:
@@ -160,6 +163,9 @@ class BrEdrManager:
         record.class_of_device = result.class_of_device
         if result.name is not None:
             record.name = result.name
+        if previous is not None and previous.data == result.data:
+            return []
+        return [Send(self.inquiry.sender, InquiryResultInd(self.inquiry.token, result))]
 
     def on_inquiry_complete(self, event: Any) -> Effects:
         if self.inquiry is None:

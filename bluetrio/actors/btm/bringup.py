@@ -119,7 +119,12 @@ def page2_has_secure_connections(info: ControllerInfo) -> bool:
 
 
 def bringup_sequence(config: StackConfig) -> Generator[Query, Any, ControllerInfo]:
-    """Reset, read everything, configure; the result carries every skipped step as a note."""
-    info = yield from read_sequence(reset=True)
+    """Reset, set the public address if asked, read everything, configure; the result carries
+    every skipped step as a note."""
+    yield Query(hci.Reset())
+    if config.public_address is not None:
+        # Before anything is read, so that what the stack learns is the new address.
+        yield Query(hci.VendorWriteBdAddr(config.public_address))
+    info = yield from read_sequence(reset=False)
     notes = yield from configure_sequence(info, config)
     return attrs.evolve(info, notes=info.notes + tuple(notes))

@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 
+from bluetrio.address import Address
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.btm import ConnectionPolicy
 
@@ -44,11 +45,24 @@ class SecurityConfig:
     secure_connections_only: bool = False
 
 
+def _optional_public_address(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, Address) or value.is_random):
+        raise InvalidArgumentError(
+            f"{attribute.name} must be a public Address (a BD_ADDR), got {value!r}"
+        )
+
+
 @attrs.frozen
 class StackConfig:
-    """Bring-up settings and device-manager policy."""
+    """Bring-up settings and device-manager policy.
+
+    ``public_address``: the BD_ADDR to give the controller at bring-up, with the vendor
+    Write_BD_ADDR command (:class:`~bluetrio.messages.hci.VendorWriteBdAddr`); None keeps the
+    controller's own. Bring-up fails when the controller refuses it.
+    """
 
     local_name: str | None = "bluetrio"
+    public_address: Address | None = attrs.field(default=None, validator=_optional_public_address)
     class_of_device: int = 0x000000
     le: bool = True
     bredr: bool = True

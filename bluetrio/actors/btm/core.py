@@ -257,12 +257,14 @@ class BtmCore:
         return [CancelTimer(BRINGUP_TIMER), *effects, Send(self.app, ControllerReadyInd(info))]
 
     def _on_bringup_failed(self, outcome: CommandOutcome, now: float) -> Effects:
-        return [
-            CancelTimer(BRINGUP_TIMER),
-            Send(
-                self.app, ControllerFailedInd(f"bring-up failed: {outcome.describe_with_status()}")
-            ),
-        ]
+        reason = f"bring-up failed: {outcome.describe_with_status()}"
+        if isinstance(outcome.command, hci.VendorWriteBdAddr):
+            reason = (
+                f"the controller did not take the address {outcome.command.bd_addr} (it needs "
+                f"the vendor Write_BD_ADDR command, opcode 0x{hci.VendorWriteBdAddr.OPCODE:04X}"
+                f", as bluetrio's virtual controller has): {outcome.describe_with_status()}"
+            )
+        return [CancelTimer(BRINGUP_TIMER), Send(self.app, ControllerFailedInd(reason))]
 
     def _on_controller_error(self, error: ControllerErrorInd, now: float) -> Effects:
         logger.error("btm: controller error (%s); bringing it up again", error.description)

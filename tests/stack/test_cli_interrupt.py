@@ -1,0 +1,146 @@
+"""Ctrl-C ends every long-running ``bluetrio`` command quietly with status 130, after the
+stack has closed: a real process, a real SIGINT, no traceback."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from bluetrio.messages.packets import PacketType
+from bluetrio.tracing.btsnoop import read_btsnoop
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+# A wait for the process to get ready, not an assertion on how fast it is.
+READY_WITHIN = 60.0
+EXIT_INTERRUPTED = 130
+LE_SET_SCAN_ENABLE, LE_SET_EXTENDED_SCAN_ENABLE = 0x200C, 0x2042
+
+
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and a child keeps that; give the
+    # command the disposition of a program started from a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Command:
+    """``bluetrio ARGS`` in a subprocess, its output read as it comes."""
+
+    def __init__(self, arguments: Sequence[str]) -> None:
+        environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bluetrio.cli.main", *arguments],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment,
+            preexec_fn=_default_sigint,
+        )
+        self.output = {"stdout": b"", "stderr": b""}
+
+    def wait_for(self, text: str) -> None:
+        """Read both outputs until one has ``text``; fail if the process ends first."""
+        streams = {"stdout": self.process.stdout, "stderr": self.process.stderr}
+        deadline = time.monotonic() + READY_WITHIN
+        with selectors.DefaultSelector() as selector:
+            for name, stream in streams.items():
+                assert stream is not None
+                selector.register(stream, selectors.EVENT_READ, name)
+            while not any(text.encode() in output for output in self.output.values()):
+                remaining = deadline - time.monotonic()
+                ready = selector.select(remaining) if remaining > 0 else []
+                chunks = [(key.data, os.read(key.fd, 4096)) for key, _ in ready]
+                if not any(chunk for _, chunk in chunks):
+                    self.process.kill()
+                    pytest.fail(f"never printed {text!r}: {self.output}")
+                for name, chunk in chunks:
+                    self.output[name] += chunk
+
+    def interrupt(self) -> tuple[int, str, str]:
+        """Send SIGINT; the exit status and everything printed."""
+        self.process.send_signal(signal.SIGINT)
+        stdout, stderr = self.process.communicate(timeout=READY_WITHIN)
+        return (
+            self.process.returncode,
+            (self.output["stdout"] + stdout).decode(),
+            (self.output["stderr"] + stderr).decode(),
+        )
+
+
+def assert_quiet_interrupt(status: int, stderr: str) -> None:
+    assert status == EXIT_INTERRUPTED, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+
+
+def last_scan_enable(snoop: Path) -> int:
+    """The Enable parameter of the last (extended) LE scan enable command sent."""
+    enables = [
+        record.payload[3]
+        for record in read_btsnoop(snoop)
+        if record.packet_type == PacketType.COMMAND
+        and int.from_bytes(record.payload[:2], "little")
+        in (LE_SET_SCAN_ENABLE, LE_SET_EXTENDED_SCAN_ENABLE)
+    ]
+    assert enables, "the scan never started"
+    return enables[-1]
+
+
+def test_scan(tmp_path: Path) -> None:
+    snoop = tmp_path / "scan.btsnoop"
+    command = Command(
+        ["scan", "-t", "virtual", "--le", "--duration", "3600", "--snoop", str(snoop)]
+    )
+    command.wait_for("scanning LE")
+    status, _, stderr = command.interrupt()
+    assert_quiet_interrupt(status, stderr)
+    # Closed cleanly: the controller was told to stop scanning, and the capture is complete.
+    assert last_scan_enable(snoop) == 0
+
+
+def test_pair(tmp_path: Path) -> None:
+    nobody = "00:00:00:00:00:99"  # paged for 5.12 s (Vol 4 Part E 7.3.16): time to interrupt
+    command = Command(["pair", "-t", "virtual", nobody, "--classic", "--keystore", str(tmp_path)])
+    command.wait_for(f"connecting to {nobody}")
+    status, _, stderr = command.interrupt()
+    assert_quiet_interrupt(status, stderr)
+
+
+def test_info_waiting_for_a_controller(tmp_path: Path) -> None:
+    path = tmp_path / "silent.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        # A controller that takes the host's connection and never answers it.
+        listener.bind(str(path))
+        listener.listen()
+        listener.settimeout(READY_WITHIN)
+        command = Command(["info", "-t", f"unix:{path}"])
+        host, _ = listener.accept()
+        with host:
+            host.settimeout(READY_WITHIN)
+            # Ready: the host has sent HCI_Reset and waits for its Command Complete.
+            assert host.recv(4) == bytes([PacketType.COMMAND, 0x03, 0x0C, 0x00])
+            status, _, stderr = command.interrupt()
+    assert_quiet_interrupt(status, stderr)
+
+
+def test_controller(tmp_path: Path) -> None:
+    command = Command(["controller", "--listen", f"unix:{tmp_path / 'controller.sock'}"])
+    command.wait_for("listening on")
+    status, _, stderr = command.interrupt()
+    assert_quiet_interrupt(status, stderr)
+
+
+def test_serve(tmp_path: Path) -> None:
+    command = Command(
+        ["serve", "-t", "virtual", "--advertise", "--pairable", "--keystore", str(tmp_path)]
+    )
+    command.wait_for("Ctrl-C to stop")
+    status, _, stderr = command.interrupt()
+    assert_quiet_interrupt(status, stderr)
