@@ -143,5 +143,5 @@ async def test_stale_socket_file_is_replaced_but_other_files_are_kept(tmp_path: 
 async def test_only_socket_specs_can_be_served() -> None:
     with pytest.raises(InvalidArgumentError, match="can only listen on"):
         await serve_h4(SerialSpec("/dev/ttyS0"), answer_resets)  # type: ignore[arg-type]
-    with pytest.raises(InvalidArgumentError, match="accepted forms: tcp:HOST:PORT, unix:PATH$"):
+    with pytest.raises(InvalidArgumentError, match=r"accepted forms: tcp:HOST:PORT, unix:PATH$"):
         await serve_h4("virtual", answer_resets)
