@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import trio
 import trio.testing
 
@@ -9,7 +11,12 @@ from bluetrio.address import Address
 from bluetrio.controller import Air, VirtualController
 from bluetrio.controller.dispatch import COMMAND_TABLE
 from bluetrio.controller.harness import RawHost, advertise, connect, open_host
+from bluetrio.controller.server import serve_controllers
 from bluetrio.messages import hci
+from bluetrio.messages.packets import PacketType
+from bluetrio.transports import open_transport
+from bluetrio.transports.base import Transport
+from bluetrio.transports.spec import TcpSpec
 
 WANTED = Address.parse("C0:FF:EE:00:00:01")
 
@@ -80,3 +87,35 @@ async def test_a_second_run_on_the_same_air_keeps_the_identity(
         assert await read_bd_addr(second_run) != WANTED
         assert await second_run.run(hci.VendorWriteBdAddr(WANTED)) == b"\x00"
         assert await read_bd_addr(second_run) == WANTED
+
+
+async def test_the_served_controller_lets_each_run_take_the_same_address() -> None:
+    """Over the H4 server every client gets a fresh controller; Write_BD_ADDR gives a host
+    its own address back at every run, so bonds made by one run hold for the next."""
+    air = Air()
+    async with trio.open_nursery() as nursery:
+        bound = await nursery.start(
+            functools.partial(serve_controllers, TcpSpec("127.0.0.1", 0), air)
+        )
+        assert isinstance(bound, TcpSpec)
+        for _run in range(2):
+            with trio.fail_after(10):
+                async with open_transport(bound) as transport:
+                    assert await exchange(transport, hci.VendorWriteBdAddr(WANTED)) == b"\x00"
+                    returned = await exchange(transport, hci.ReadBdAddr())
+                    assert hci.ReadBdAddrReturn.from_bytes(returned).bd_addr == WANTED
+                # The next run finds the address free once this client has left the air.
+                while air.address_in_use(WANTED):
+                    await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+
+
+async def exchange(transport: Transport, command: hci.HciCommand) -> bytes:
+    """Send ``command`` over H4; its Command Complete return parameters."""
+    await transport.send(PacketType.COMMAND, command.to_bytes())
+    while True:
+        packet_type, payload = await transport.receive()
+        if packet_type == PacketType.EVENT:
+            event = hci.parse_event(payload)
+            if isinstance(event, hci.CommandComplete) and event.command_opcode == command.OPCODE:
+                return event.return_parameters

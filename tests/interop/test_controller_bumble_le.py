@@ -111,3 +111,62 @@ async def test_two_bumble_hosts_scan_connect_pair_and_read() -> None:
     assert result["secure_connections"]
     assert result["central_role"] == 0  # Bumble's hci.Role.CENTRAL
     assert result["peripheral_connections"] == 1
+
+
+async def bumble_active_scan_with_duplicate_filter(port: int) -> bool:
+    """A Bumble central scanning actively with duplicates filtered waits for the scan
+    response of a scannable advertiser; Bumble's default scan response is empty."""
+    from bumble.device import Device
+    from bumble.hci import Address
+    from bumble.transport import open_transport
+
+    spec = f"tcp-client:127.0.0.1:{port}"
+    async with (
+        await open_transport(spec) as peripheral_transport,
+        await open_transport(spec) as central_transport,
+    ):
+        peripheral = Device.with_hci(
+            "bluetrio-peripheral",
+            Address("F0:F1:F2:F3:F4:F6"),
+            peripheral_transport.source,
+            peripheral_transport.sink,
+        )
+        central = Device.with_hci(
+            "bluetrio-central",
+            Address("E0:E1:E2:E3:E4:E6"),
+            central_transport.source,
+            central_transport.sink,
+        )
+        for device in (peripheral, central):
+            await device.power_on()
+        await peripheral.start_advertising(auto_restart=False)
+        found: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def on_advertisement(advertisement: Any) -> None:
+            if not found.done() and advertisement.address == peripheral.random_address:
+                found.set_result(advertisement)
+
+        central.on("advertisement", on_advertisement)
+        await central.start_scanning(active=True, filter_duplicates=True)
+        try:
+            await asyncio.wait_for(found, 5)
+        except TimeoutError:
+            return False
+        finally:
+            await central.stop_scanning()
+        return True
+
+
+async def test_bumble_active_scan_with_duplicate_filter_sees_an_empty_scan_response() -> None:
+    air = Air()
+    async with trio.open_nursery() as nursery:
+        bound = await nursery.start(
+            functools.partial(serve_controllers, TcpSpec("127.0.0.1", 0), air)
+        )
+        assert isinstance(bound, TcpSpec)
+        with trio.fail_after(20):
+            found = await trio.to_thread.run_sync(
+                asyncio.run, bumble_active_scan_with_duplicate_filter(bound.port)
+            )
+        nursery.cancel_scope.cancel()
+    assert found
