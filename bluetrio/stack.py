@@ -611,6 +611,8 @@ class Stack:
             InquiryReq(self.runtime.new_token(), duration, max_responses)
         )
         assert isinstance(reply, InquiryCnf)
+        if reply.timed_out:
+            raise HciTimeout(f"inquiry: {reply.error}")
         if reply.status:
             raise HciError(reply.status, f"inquiry: {reply.error}")
         return list(reply.results)
@@ -652,6 +654,8 @@ class Stack:
         await self.ready()
         reply = await self._btm_request(RemoteNameReq(self.runtime.new_token(), address))
         assert isinstance(reply, RemoteNameCnf)
+        if reply.timed_out:
+            raise HciTimeout(f"remote name of {address}: {reply.error}")
         if reply.status or reply.name is None:
             raise HciError(reply.status, f"remote name of {address}: {reply.error}")
         return reply.name

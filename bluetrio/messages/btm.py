@@ -329,10 +329,13 @@ class InquiryResultInd(Message):
 
 @attrs.frozen
 class InquiryCnf(Message):
+    """``timed_out``: the controller never reported the inquiry complete."""
+
     token: int
     status: int
     results: tuple[InquiryResult, ...] = ()
     error: str | None = None
+    timed_out: bool = False
 
 
 @attrs.frozen
@@ -345,10 +348,13 @@ class RemoteNameReq(Message):
 
 @attrs.frozen
 class RemoteNameCnf(Message):
+    """``timed_out``: the controller never reported the request complete."""
+
     token: int
     status: int
     name: str | None = None
     error: str | None = None
+    timed_out: bool = False
 
 
 @attrs.frozen

@@ -8,26 +8,15 @@ import pytest
 import trio
 import trio.testing
 
-from bluetrio.actors.faults import FaultPolicy, Packet
+from bluetrio.actors.faults import FaultPolicy
 from bluetrio.controller import VirtualController, default_air
 from bluetrio.errors import HciError, HciTimeout
 from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
 from bluetrio.stack import open_stack
+from bluetrio.testing.packets import command_complete_for, with_command_credits
 from bluetrio.transports.h4 import H4Role
 from bluetrio.transports.stream import H4StreamTransport
-
-
-def is_completion_of(opcode: int) -> object:
-    def matches(packet: Packet) -> bool:
-        packet_type, payload = packet
-        return (
-            packet_type == PacketType.EVENT
-            and payload[0] == 0x0E
-            and int.from_bytes(payload[3:5], "little") == opcode
-        )
-
-    return matches
 
 
 async def test_a_short_buffer_size_completion_fails_the_command_not_the_stack(
@@ -37,7 +26,7 @@ async def test_a_short_buffer_size_completion_fails_the_command_not_the_stack(
     opcode = hci.ReadBufferSize.OPCODE
     short = (PacketType.EVENT, bytes((0x0E, 5, 1)) + opcode.to_bytes(2, "little") + b"\x00\x1b")
     faults.replace_packet(
-        is_completion_of(opcode),  # type: ignore[arg-type]
+        command_complete_for(opcode),
         lambda packet: short,
         direction="to_host",
         times=1,
@@ -54,13 +43,9 @@ async def test_zero_command_credits_time_out_the_caller_and_then_recover(
 ) -> None:
     faults = FaultPolicy()
 
-    def without_credits(packet: Packet) -> Packet:
-        packet_type, payload = packet
-        return packet_type, payload[:2] + b"\x00" + payload[3:]
-
     faults.replace_packet(
-        is_completion_of(hci.Reset.OPCODE),  # type: ignore[arg-type]
-        without_credits,
+        command_complete_for(hci.Reset.OPCODE),
+        with_command_credits(0),
         direction="to_host",
         times=1,
     )

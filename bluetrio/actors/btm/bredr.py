@@ -11,7 +11,8 @@ import attrs
 
 from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome
 from bluetrio.actors.btm.devices import DeviceRecords
-from bluetrio.actors.btm.timer_owners import PageTimer
+from bluetrio.actors.btm.le import CANCEL_GRACE
+from bluetrio.actors.btm.timer_owners import InquiryTimer, PageTimer, RemoteNameTimer
 from bluetrio.actors.effects import CancelTimer, Effects, Send, StartTimer, TimerKey
 from bluetrio.address import Address
 from bluetrio.errors import DecodeError
@@ -47,6 +48,13 @@ ROLE_REMAIN_PERIPHERAL = 0x01  # Accept_Connection_Request Role (Vol 4 Part E 7.
 # Create_Connection defaults (Vol 4 Part E 7.1.5): DM1/DH1/DM3/DH3/DM5/DH5, R1, role switch ok.
 ACL_PACKET_TYPES = 0xCC18
 PAGE_SCAN_R1 = 0x01
+UNSPECIFIED_ERROR = 0x1F  # Vol 1 Part F 1.3
+# A completion event is overdue this long after it should have come: Inquiry_Length ends
+# the inquiry (7.1.1); a name request pages the peer first (Page_Timeout, 5.12 s by default,
+# 7.3.16) and then asks for its name.
+COMPLETION_MARGIN = 5.0
+REMOTE_NAME_TIMEOUT = 20.0
+INQUIRY_TIMER = TimerKey(InquiryTimer(), "timeout")
 
 
 def inquiry_length(duration: float) -> int:
@@ -113,15 +121,31 @@ class BrEdrManager:
                 )
             ]
         self.inquiry = _Inquiry(sender, request.token)
-        command = hci.Inquiry(GIAC, inquiry_length(request.duration), request.max_responses)
-        return self.commands.send(command, self._on_inquiry_status)
+        length = inquiry_length(request.duration)
+        command = hci.Inquiry(GIAC, length, request.max_responses)
+        due = now + length * INQUIRY_LENGTH_UNIT + COMPLETION_MARGIN
+        return [
+            *self.commands.send(command, self._on_inquiry_status),
+            StartTimer(INQUIRY_TIMER, due),
+        ]
+
+    def on_inquiry_timeout(self, now: float) -> Effects:
+        """No Inquiry Complete when the inquiry should have ended: stop it (7.1.2), fail."""
+        if self.inquiry is None:
+            return []
+        inquiry, self.inquiry = self.inquiry, None
+        error = "the controller never reported the inquiry complete"
+        logger.warning("btm: %s; cancelling it", error)
+        answer = InquiryCnf(inquiry.token, UNSPECIFIED_ERROR, (), error, timed_out=True)
+        return [*self.commands.send(hci.InquiryCancel()), Send(inquiry.sender, answer)]
 
     def _on_inquiry_status(self, outcome: CommandOutcome, now: float) -> Effects:
         if outcome.ok or self.inquiry is None:
             return []
         inquiry, self.inquiry = self.inquiry, None
         return [
-            Send(inquiry.sender, InquiryCnf(inquiry.token, outcome.status, (), outcome.describe()))
+            CancelTimer(INQUIRY_TIMER),
+            Send(inquiry.sender, InquiryCnf(inquiry.token, outcome.status, (), outcome.describe())),
         ]
 
     def on_inquiry_result(self, event: Any) -> Effects:
@@ -172,10 +196,11 @@ class BrEdrManager:
             return []
         inquiry, self.inquiry = self.inquiry, None
         return [
+            CancelTimer(INQUIRY_TIMER),
             Send(
                 inquiry.sender,
                 InquiryCnf(inquiry.token, event.status, tuple(inquiry.results.values())),
-            )
+            ),
         ]
 
     # -- remote name --------------------------------------------------------------------------
@@ -193,7 +218,17 @@ class BrEdrManager:
                 return []
             return self._answer_name(request.address, outcome.status, None, outcome.describe())
 
-        return self.commands.send(command, on_status)
+        due = StartTimer(_name_timer(request.address), now + REMOTE_NAME_TIMEOUT)
+        return [*self.commands.send(command, on_status), due]
+
+    def on_remote_name_timeout(self, address: Address, now: float) -> Effects:
+        """No Remote Name Request Complete in time: cancel the request (7.1.20), fail."""
+        if address not in self.name_requests:
+            return []
+        error = f"the controller never completed the name request within {REMOTE_NAME_TIMEOUT:g} s"
+        logger.warning("btm: remote name of %s: %s; cancelling it", address, error)
+        cancel = self.commands.send(hci.RemoteNameRequestCancel(address))
+        return cancel + self._answer_name(address, UNSPECIFIED_ERROR, None, error, timed_out=True)
 
     def on_remote_name(self, event: Any) -> Effects:
         if event.status == 0:
@@ -206,11 +241,19 @@ class BrEdrManager:
         )
 
     def _answer_name(
-        self, address: Address, status: int, name: str | None, error: str | None
+        self,
+        address: Address,
+        status: int,
+        name: str | None,
+        error: str | None,
+        *,
+        timed_out: bool = False,
     ) -> Effects:
         waiters = self.name_requests.pop(address, [])
-        return [
-            Send(sender, RemoteNameCnf(token, status, name, error)) for sender, token in waiters
+        effects: Effects = [CancelTimer(_name_timer(address))]
+        return effects + [
+            Send(sender, RemoteNameCnf(token, status, name, error, timed_out))
+            for sender, token in waiters
         ]
 
     # -- paging -------------------------------------------------------------------------------
@@ -242,11 +285,15 @@ class BrEdrManager:
 
     def on_page_timeout(self, address: Address, now: float) -> Effects:
         page = self.pages.get(address)
-        if page is None or page.cancel_reason is not None:
+        if page is None:
             return []
+        if page.cancel_reason is not None:
+            # Cancelled, yet no Connection Complete came (7.1.7 promises one).
+            why = "the controller confirmed the cancellation but sent no Connection Complete"
+            return self._give_up(page, why)
         page.timed_out = True
-        page.cancel_reason = f"no connection to {address} within {page.request.timeout:g} s"
-        return self.commands.send(hci.CreateConnectionCancel(address))
+        reason = f"no connection to {address} within {page.request.timeout:g} s"
+        return self._cancel(page, reason, now)
 
     def cancel(self, sender: str, request: ConnectCancelReq, now: float) -> Effects:
         page = self.pages.get(request.address)
@@ -259,9 +306,35 @@ class BrEdrManager:
             ]
         effects: Effects = [Send(sender, BtmCnf(request.token))]
         if page.cancel_reason is None:
-            page.cancel_reason = "cancelled by the application"
-            effects = self.commands.send(hci.CreateConnectionCancel(request.address)) + effects
+            effects = self._cancel(page, "cancelled by the application", now) + effects
         return effects
+
+    def _cancel(self, page: _Page, reason: str, now: float) -> Effects:
+        """Ask the controller to stop paging (Vol 4 Part E 7.1.7). Its Connection Complete
+        (0x02) ends the page; a refusal (0x0B: the connection exists already; 0x02: no page),
+        no answer, or no event within :data:`CANCEL_GRACE` ends it here, so that the next
+        attempt is not refused."""
+        page.cancel_reason = reason
+        address = page.request.address
+
+        def answered(outcome: CommandOutcome, at: float) -> Effects:
+            if outcome.ok or self.pages.get(address) is not page:
+                return []
+            return self._give_up(page, f"the cancellation failed ({outcome.describe()})")
+
+        return [
+            *self.commands.send(
+                hci.CreateConnectionCancel(address), answered, timeout=CANCEL_GRACE
+            ),
+            StartTimer(page.key, now + CANCEL_GRACE),
+        ]
+
+    def _give_up(self, page: _Page, why: str) -> Effects:
+        address = page.request.address
+        del self.pages[address]
+        status = CONNECTION_TIMEOUT_STATUS if page.timed_out else UNKNOWN_CONNECTION_ID
+        logger.warning("btm: page of %s ended: %s", address, why)
+        return [CancelTimer(page.key), _page_failure(page, status, f"{page.cancel_reason}; {why}")]
 
     def take_page(self, address: Address, status: int) -> tuple[_Page | None, Effects]:
         """On a Connection Complete: the page it answers (None if incoming), and failures."""
@@ -296,6 +369,10 @@ class BrEdrManager:
             command = hci.RejectConnectionRequest(address, REJECT_UNACCEPTABLE_ADDRESS)
         note = Send(self.app, ConnectionRequestInd(address, event.class_of_device, accepted))
         return [*self.commands.send(command), note]
+
+
+def _name_timer(address: Address) -> TimerKey:
+    return TimerKey(RemoteNameTimer(address), "timeout")
 
 
 def _page_failure(page: _Page, status: int, reason: str) -> Send:

@@ -25,8 +25,10 @@ from bluetrio.actors.btm.privacy import LocalPrivacy
 from bluetrio.actors.btm.security import SECURITY_EVENTS, SecurityCore
 from bluetrio.actors.btm.timer_owners import (
     BringUpTimer,
+    InquiryTimer,
     LeConnectTimer,
     PageTimer,
+    RemoteNameTimer,
     RpaRotationTimer,
     SecurityTimer,
 )
@@ -299,6 +301,10 @@ class BtmCore:
                 return self.privacy.rotate(now, self.le.radio_idle)
             case PageTimer(address=address):
                 return self.bredr.on_page_timeout(address, now)
+            case InquiryTimer():
+                return self.bredr.on_inquiry_timeout(now)
+            case RemoteNameTimer(address=address):
+                return self.bredr.on_remote_name_timeout(address, now)
             case SecurityTimer():
                 return self.security.on_timer(expired, now)
         logger.debug("btm: stale timer %s", expired.key)

@@ -41,6 +41,10 @@ COMMAND_DISALLOWED = 0x0C  # Vol 1 Part F 1.3
 UNKNOWN_CONNECTION_ID = 0x02  # status of a cancelled LE_Create_Connection (Vol 4 Part E 7.8.13)
 CONNECTION_TIMEOUT_STATUS = 0x08  # "Connection Timeout" reported for our own timeout
 CONNECT_TIMER = TimerKey(LeConnectTimer(), "timeout")
+# How long a connection cancellation may take: the answer to LE_Create_Connection_Cancel and
+# the LE Connection Complete that follows it (Vol 4 Part E 7.8.13). Shorter than the grace
+# the application allows (stack.CONNECT_CANCEL_GRACE), so the attempt has ended by then.
+CANCEL_GRACE = 0.5
 
 # Legacy advertising PDU types (Vol 4 Part E 7.8.5) by (connectable, scannable).
 LEGACY_ADVERTISING_TYPES = {
@@ -335,14 +339,17 @@ class LeManager:
         ]
 
     def on_connect_timeout(self, now: float) -> Effects:
-        if self.connecting is None or self.connecting.cancel_reason is not None:
+        pending = self.connecting
+        if pending is None:
             return []
-        request = self.connecting.request
-        self.connecting.timed_out = True
-        self.connecting.cancel_reason = (
-            f"no connection to {request.address} within {request.timeout:g} s"
-        )
-        return self.commands.send(hci.LeCreateConnectionCancel())
+        if pending.cancel_reason is not None:
+            # Cancelled, yet no LE Connection Complete came (7.8.13 promises one).
+            return self._give_up(pending, "the controller confirmed the cancellation but sent no "
+                                 "LE Connection Complete")  # fmt: skip
+        request = pending.request
+        pending.timed_out = True
+        return self._cancel(pending, f"no connection to {request.address} within "
+                            f"{request.timeout:g} s", now)  # fmt: skip
 
     def cancel(self, sender: str, request: ConnectCancelReq, now: float) -> Effects:
         pending = self.connecting
@@ -357,13 +364,35 @@ class LeManager:
                     ),
                 )
             ]
+        effects: Effects = [Send(sender, BtmCnf(request.token))]
         if pending.cancel_reason is None:
-            pending.cancel_reason = "cancelled by the application"
-            return [
-                *self.commands.send(hci.LeCreateConnectionCancel()),
-                Send(sender, BtmCnf(request.token)),
-            ]
-        return [Send(sender, BtmCnf(request.token))]
+            effects = self._cancel(pending, "cancelled by the application", now) + effects
+        return effects
+
+    def _cancel(self, pending: _PendingConnect, reason: str, now: float) -> Effects:
+        """Ask the controller to stop initiating (Vol 4 Part E 7.8.13). Its LE Connection
+        Complete (0x02) ends the attempt; a refusal, no answer, or no event within
+        :data:`CANCEL_GRACE` ends it here, so that the next attempt is not refused."""
+        pending.cancel_reason = reason
+
+        def answered(outcome: CommandOutcome, at: float) -> Effects:
+            if outcome.ok or self.connecting is not pending:
+                return []
+            # 0x0C: the controller is not initiating (it never started, or already ended).
+            return self._give_up(pending, f"the cancellation failed ({outcome.describe()})")
+
+        cancel = hci.LeCreateConnectionCancel()
+        return [
+            *self.commands.send(cancel, answered, timeout=CANCEL_GRACE),
+            StartTimer(CONNECT_TIMER, now + CANCEL_GRACE),
+        ]
+
+    def _give_up(self, pending: _PendingConnect, why: str) -> Effects:
+        self.connecting = None
+        status = CONNECTION_TIMEOUT_STATUS if pending.timed_out else UNKNOWN_CONNECTION_ID
+        reason = f"{pending.cancel_reason}; {why}"
+        logger.warning("btm: LE connection attempt to %s ended: %s", pending.request.address, why)
+        return [CancelTimer(CONNECT_TIMER), _connect_failure(pending, status, reason)]
 
     def take_pending_connect(
         self, status: int, role_central: bool

@@ -23,6 +23,18 @@ class LeConnectTimer:
 
 
 @attrs.frozen
+class InquiryTimer:
+    """Our one inquiry: its Inquiry Complete is due when Inquiry_Length ends (7.1.1)."""
+
+
+@attrs.frozen
+class RemoteNameTimer:
+    """A Remote_Name_Request to ``address`` (Vol 4 Part E 7.1.19)."""
+
+    address: Address
+
+
+@attrs.frozen
 class PageTimer:
     """A Create_Connection to ``address`` (Vol 4 Part E 7.1.5)."""
 

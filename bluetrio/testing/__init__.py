@@ -1,0 +1,1 @@
+"""Helpers to test applications built on bluetrio, and the stack itself (see the submodules)."""
