@@ -35,6 +35,7 @@ from bluetrio.actors.app_port import AppPort, Mailbox
 from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.btm.core import BtmCore
+from bluetrio.actors.btm.le import EXT_DATA_PER_COMMAND
 from bluetrio.actors.btu.core import BtuCore
 from bluetrio.actors.faults import Direction, FaultPolicy
 from bluetrio.actors.hci.core import DEFAULT_COMMAND_TIMEOUT, HciCore
@@ -65,7 +66,7 @@ from bluetrio.link import (
     LinkRegistry,
 )
 from bluetrio.messages import hci
-from bluetrio.messages.ad import AdvertisingData
+from bluetrio.messages.ad import LEGACY_DATA_LIMIT, AdvertisingData
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import (
     AdvertiseReq,
@@ -363,21 +364,43 @@ class Stack:
         *,
         scan_response: AdvertisingData | None = None,
         connectable: bool = True,
-        scannable: bool = True,
+        scannable: bool | None = None,
         extended: bool = False,
     ) -> AsyncIterator[None]:
         """Advertise ``data`` while the block runs. A central that connects is an incoming
-        link: take it with :meth:`accept` or :meth:`incoming`."""
+        link: take it with :meth:`accept` or :meth:`incoming`.
+
+        ``scannable`` defaults to what the PDU type allows: legacy connectable advertising is
+        always scannable (ADV_IND), extended advertising is never both connectable and
+        scannable (Vol 4 Part E 7.8.53).
+        """
         data = arguments.instance("data", data, AdvertisingData)
         scan_response = arguments.optional_instance("scan_response", scan_response, AdvertisingData)
         connectable = arguments.flag("connectable", connectable)
-        scannable = arguments.flag("scannable", scannable)
         extended = arguments.flag("extended", extended)
+        if scannable is None:
+            scannable = not (extended and connectable)
+        scannable = arguments.flag("scannable", scannable)
         if connectable and not scannable and not extended:
             raise InvalidArgumentError(
                 "legacy connectable advertising is always scannable (ADV_IND); pass "
                 "scannable=True or extended=True"
             )
+        if extended and connectable and scannable:
+            raise InvalidArgumentError(
+                "extended advertising is not both connectable and scannable "
+                "(Vol 4 Part E 7.8.53); pass scannable=False or connectable=False"
+            )
+        # What one advertising command carries (Vol 4 Part E 7.8.7, 7.8.54): checked here so
+        # that data too long is refused in the caller, not inside the device manager.
+        limit = EXT_DATA_PER_COMMAND if extended else LEGACY_DATA_LIMIT
+        for name, value in (("data", data), ("scan_response", scan_response)):
+            if value is not None:
+                try:
+                    value.encode(limit)
+                except InvalidArgumentError as error:
+                    kind = "extended" if extended else "legacy"
+                    raise InvalidArgumentError(f"{name} ({kind} advertising): {error}") from None
         parameters = AdvertisingParameters(
             data, scan_response, connectable, scannable, extended=extended
         )

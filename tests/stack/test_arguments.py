@@ -10,10 +10,18 @@ from typing import Any
 
 import pytest
 
-from bluetrio import InvalidArgumentError, LeConnectionParameters, Stack, open_stack
+from bluetrio import (
+    AdvertisingData,
+    InvalidArgumentError,
+    LeConnectionParameters,
+    LocalName,
+    Stack,
+    open_stack,
+)
 from bluetrio.messages import hci
 
 PEER = "00:11:22:33:44:55"
+LONG_NAME = AdvertisingData([LocalName("x" * 40)])
 
 
 async def enter(manager: Any) -> None:
@@ -31,6 +39,16 @@ CASES: dict[str, Callable[[Stack], Awaitable[object]]] = {
     "disconnect(reason='0x13')": lambda s: s.disconnect(1, "0x13"),  # type: ignore[arg-type]
     "disconnect(reason=True)": lambda s: s.disconnect(1, True),
     "advertise(data='x')": lambda s: enter(s.advertise(data="x")),  # type: ignore[arg-type]
+    "advertise(legacy data of 42 octets)": lambda s: enter(s.advertise(LONG_NAME)),
+    "advertise(legacy scan response of 42 octets)": lambda s: enter(
+        s.advertise(scan_response=LONG_NAME)
+    ),
+    "advertise(extended data of 262 octets)": lambda s: enter(
+        s.advertise(AdvertisingData([LocalName("x" * 260)]), extended=True)
+    ),
+    "advertise(extended, connectable and scannable)": lambda s: enter(
+        s.advertise(extended=True, scannable=True)
+    ),
     "advertise(connectable='no')": lambda s: enter(s.advertise(connectable="no")),  # type: ignore[arg-type]
     "connect(12345)": lambda s: enter(s.connect(12345)),  # type: ignore[arg-type]
     "connect('x')": lambda s: enter(s.connect("x")),
@@ -138,3 +156,13 @@ async def test_link_disconnect_checks_its_arguments() -> None:
             with pytest.raises(InvalidArgumentError):
                 await link.disconnect(timeout="x")  # type: ignore[arg-type]
             assert link.connected
+
+
+async def test_extended_advertising_defaults_to_what_the_pdu_allows() -> None:
+    async with open_stack("virtual", bring_up=True) as stack:
+        async with stack.advertise(LONG_NAME, extended=True):  # connectable, not scannable
+            pass
+        async with stack.advertise(
+            extended=True, connectable=False, scannable=True, scan_response=LONG_NAME
+        ):
+            pass
