@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ from bluetrio.actors.effects import Effects  # noqa: E402
 from bluetrio.actors.runtime import Actor  # noqa: E402
 from bluetrio.messages.base import Message  # noqa: E402
 from bluetrio.messages.hci_service import AclDataInd, AclDataReq  # noqa: E402
+from bluetrio.messages.packets import PacketType  # noqa: E402
+from bluetrio.transports.base import NowaitSend, Packet, Transport  # noqa: E402
 
 # The L2CAP channel the raw PDUs are addressed to: an LE fixed channel nobody else uses
 # (Vol 3 Part A 2.1 reserves 0x0020-0x003E for fixed channels).
@@ -243,9 +245,12 @@ def set_bumble_le_buffers(controller: Any, length: int = 251, count: int = 8) ->
 
 
 @contextlib.asynccontextmanager
-async def bumble_devices(spec: str | None, count: int = 2) -> AsyncIterator[list[Any]]:
-    """``count`` powered-on Bumble devices with distinct addresses: on one LocalLink when
-    ``spec`` is None, else each on its own connection to the controller server ``spec``."""
+async def bumble_devices(
+    spec: str | None, count: int = 2, *, classic: bool = False, power_on: bool = True
+) -> AsyncIterator[list[Any]]:
+    """``count`` Bumble devices with distinct addresses, powered on unless ``power_on`` is
+    False: on one LocalLink when ``spec`` is None, else each on its own connection to the
+    controller server ``spec``. ``classic``: BR/EDR enabled too."""
     from bumble.controller import Controller
     from bumble.device import Device
     from bumble.hci import Address
@@ -276,7 +281,9 @@ async def bumble_devices(spec: str | None, count: int = 2) -> AsyncIterator[list
                 device = Device.with_hci(
                     f"d{index}", random_address, transport.source, transport.sink
                 )
-            await device.power_on()
+            device.classic_enabled = classic
+            if power_on:
+                await device.power_on()
             devices.append(device)
         yield devices
 
@@ -321,3 +328,67 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
 
 
 Callback = Callable[[], None]
+
+
+class CommandCounter(Transport):
+    """A host transport that counts the HCI commands written through it, by opcode."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.opcodes: list[int] = []
+
+    def _count(self, packets: Sequence[Packet]) -> None:
+        for packet_type, payload in packets:
+            if packet_type == PacketType.COMMAND:
+                self.opcodes.append(int.from_bytes(payload[:2], "little"))
+
+    async def send(self, packet_type: PacketType, payload: bytes) -> None:
+        self._count([(packet_type, payload)])
+        await self.inner.send(packet_type, payload)
+
+    async def send_batch(self, packets: Sequence[Packet]) -> None:
+        self._count(packets)
+        await self.inner.send_batch(packets)
+
+    def send_batch_nowait(self, packets: Sequence[Packet]) -> NowaitSend:
+        sent = self.inner.send_batch_nowait(packets)
+        if sent is not NowaitSend.REFUSED:
+            self._count(packets)
+        return sent
+
+    async def receive(self) -> Packet:
+        return await self.inner.receive()
+
+    async def receive_batch(self) -> list[Packet]:
+        return await self.inner.receive_batch()
+
+    def configure_framing(self, limits: Any) -> None:
+        self.inner.configure_framing(limits)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@contextlib.asynccontextmanager
+async def counted_transport(spec: str | None) -> AsyncIterator[CommandCounter]:
+    from bluetrio.transports import open_transport
+
+    async with open_transport(spec if spec is not None else "virtual") as transport:
+        yield CommandCounter(transport)
+
+
+def count_bumble_commands(device: Any) -> list[int]:
+    """Opcodes of every HCI command the Bumble host sends from now on."""
+    from bumble import hci
+
+    opcodes: list[int] = []
+    host = device.host
+    original = host.send_hci_packet
+
+    def counted(packet: Any) -> None:
+        if isinstance(packet, hci.HCI_Command):
+            opcodes.append(packet.op_code)
+        original(packet)
+
+    host.send_hci_packet = counted
+    return opcodes

@@ -136,7 +136,7 @@ class Runtime:
         tracer or hop fault rules attached they are sent one by one, so each is traced and
         each meets the rules."""
         if (
-            len(messages) == 1
+            len(messages) == 1  # (none: an empty Batch, which only wakes the receiver)
             or self.tracer is not None
             or (self.faults is not None and self.faults.has_hop_rules)
         ):
@@ -145,10 +145,14 @@ class Runtime:
             return
         if now is None:
             now = trio.current_time()
+        self.record(sender, to, messages, now)
+        self._deliver(sender, to, Batch(tuple(messages)), 0)
+
+    def record(self, sender: str, to: str, messages: list[Message], now: float) -> None:
+        """Enter ``messages`` in the flight recorder (what :meth:`send` does for one)."""
         flight = self._flight
         for message in messages:
             flight.append((now, sender, to, message))
-        self._deliver(sender, to, Batch(tuple(messages)), 0)
 
     def _deliver(self, sender: str, to: str, message: Message, trace_id: int) -> None:
         try:
@@ -336,6 +340,40 @@ class Actor:
                     self._fire_expired_timers()
             finally:
                 self.end_wakeup()
+
+    def handle_now(self, sender: str, messages: list[Message]) -> None:
+        """Handle ``messages`` from a helper task of this actor's shell (the HCI transport
+        reader) at once, in that task, as one wake-up: a burst then costs no hop.
+
+        Only while the loop waits on an empty inbox, so nothing sent earlier is overtaken,
+        and without a tracer or fault policy, which must see every hop; otherwise the
+        messages take the inbox as one :meth:`Runtime.send_many` hop.
+        """
+        runtime = self.runtime
+        inbox = self._inbox
+        waiting = inbox is not None and inbox.statistics()
+        if (
+            not waiting
+            or waiting.tasks_waiting_receive == 0
+            or waiting.current_buffer_used
+            or self._outbox is not None
+            or runtime.tracer is not None
+            or runtime.faults is not None
+        ):
+            runtime.send_many(sender, self.name, messages)
+            return
+        now = trio.current_time()
+        runtime.record(sender, self.name, messages, now)
+        deadline = self.timers.next_deadline()
+        self._outbox = {}
+        try:
+            for message in messages:
+                self.dispatch(sender, message, now)
+        finally:
+            self.end_wakeup()
+        if self.timers.next_deadline() < deadline:
+            # A timer armed here: wake the loop (an empty hop) so it waits for the new deadline.
+            runtime.send_many(self.name, self.name, [])
 
     def end_wakeup(self) -> None:
         """The wake-up's messages are handled: send what they produced, one hop per

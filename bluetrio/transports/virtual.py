@@ -13,7 +13,7 @@ import trio
 
 from bluetrio.errors import InvalidArgumentError, TransportError
 from bluetrio.messages.packets import PacketType
-from bluetrio.transports.base import Packet, Transport
+from bluetrio.transports.base import NowaitSend, Packet, Transport
 
 DEFAULT_CAPACITY = 64
 
@@ -53,6 +53,20 @@ class MemoryTransport(Transport):
             raise TransportError(f"{self.description} closed by peer") from exc
         except trio.ClosedResourceError as exc:
             raise TransportError(f"{self.description} is closed") from exc
+
+    def send_batch_nowait(self, packets: Sequence[Packet]) -> NowaitSend:
+        outgoing = self._outgoing
+        room = outgoing.statistics()
+        if room.open_receive_channels == 0 or (
+            room.current_buffer_used + len(packets) > room.max_buffer_size
+        ):
+            return NowaitSend.REFUSED  # full or closed: send_batch waits or reports it
+        try:
+            for packet in packets:
+                outgoing.send_nowait(packet)
+        except trio.ClosedResourceError:
+            return NowaitSend.REFUSED  # this end is closed (before the first packet)
+        return NowaitSend.WRITTEN
 
     async def receive(self) -> Packet:
         try:

@@ -13,7 +13,7 @@ import trio.testing
 from test_controller_le import two_hosts  # the neighbouring module: two hosts on one air
 
 from bluetrio.actors.app_port import AppPort
-from bluetrio.actors.effects import Effects, Send
+from bluetrio.actors.effects import Effects, Send, StartTimer, TimerExpired, TimerKey
 from bluetrio.actors.hci.core import HciCore, TransportWrite
 from bluetrio.actors.hci.shell import HciActor
 from bluetrio.actors.runtime import Actor, Runtime
@@ -298,3 +298,59 @@ async def test_streams_without_a_socket_refuse_synchronous_writes() -> None:
     assert transport.send_batch_nowait([(PacketType.COMMAND, b"\x03\x0c\x00")]) is (
         NowaitSend.REFUSED
     )
+
+
+class ArmingCore:
+    """An Item arms a timer one second out; its expiry is reported to ``sink``."""
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        if isinstance(message, TimerExpired):
+            return [Send("sink", Item(-1))]
+        assert isinstance(message, Item)
+        return [StartTimer(TimerKey("item", "t"), now + 1.0), Send("sink", message)]
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+async def arming_runtime(nursery: trio.Nursery) -> tuple[Runtime, Actor, RecordingActor]:
+    runtime = Runtime()
+    arming, sink = Actor("arming", ArmingCore()), RecordingActor("sink")
+    runtime.add(arming)
+    runtime.add(sink)
+    await nursery.start(runtime.run)
+    await trio.testing.wait_all_tasks_blocked()  # the loops wait, no timer armed
+    return runtime, arming, sink
+
+
+async def wait_for_expiry(sink: RecordingActor) -> None:
+    with trio.fail_after(5):
+        while Item(-1) not in unpacked(sink.hops):
+            await sink.arrived.wait()
+            sink.arrived = trio.Event()
+
+
+async def test_handle_now_runs_in_the_caller_and_arms_timers(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        runtime, arming, sink = await arming_runtime(nursery)
+        arming.handle_now("test", [Item(1), Item(2)])
+        # Handled already, before the actor's own task ran: one hop to the sink...
+        assert runtime.flight_recorder_lines()[-1].split()[1:4] == ["arming", "->", "sink"]
+        # ...and the timer armed meanwhile fires although the loop waited without a deadline.
+        await wait_for_expiry(sink)
+        nursery.cancel_scope.cancel()
+    assert unpacked(sink.hops) == [Item(1), Item(2), Item(-1)]
+
+
+async def test_handle_now_never_overtakes_what_was_sent_before(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        runtime, arming, sink = await arming_runtime(nursery)
+        runtime.send("test", "arming", Item(1))  # handed to the loop, which has not run yet
+        arming.handle_now("test", [Item(2), Item(3)])
+        await wait_for_expiry(sink)
+        nursery.cancel_scope.cancel()
+    assert unpacked(sink.hops) == [Item(1), Item(2), Item(3), Item(-1)]

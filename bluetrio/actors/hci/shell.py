@@ -15,8 +15,10 @@ from bluetrio.transports.base import NowaitSend, Packet, Transport
 class HciActor(Actor):
     """The shell: a reader task feeds packets in, a writer task drains ``TransportWrite``s.
 
-    Both move bursts: whatever one read of the transport framed enters the actor as one hop,
-    and whatever one wake-up of the actor wrote leaves in one ``send_batch``.
+    Both move bursts: whatever one read of the transport framed is handled as one wake-up,
+    in the reader's task when the actor is idle (:meth:`Actor.handle_now`); whatever one
+    wake-up wrote leaves in one write, from the actor's task when the transport takes it at
+    once, else through the writer task.
     Snooping and transport faults are applied by wrapping the transport in a tap
     (:mod:`bluetrio.transports.tap`), so this shell stays the same with or without them.
     """
@@ -65,7 +67,6 @@ class HciActor(Actor):
             self._outgoing_send.send_nowait(writes)
 
     async def _read_transport(self) -> None:
-        runtime = self.runtime
         name = self.name
         receive_batch = self.transport.receive_batch
         while True:
@@ -73,7 +74,7 @@ class HciActor(Actor):
             # with that error, since nothing can work without the controller.
             packets = await receive_batch()
             indications: list[Message] = [TransportPacketInd(kind, data) for kind, data in packets]
-            runtime.send_many(name, name, indications)
+            self.handle_now(name, indications)
 
     async def _write_transport(self) -> None:
         send_batch = self.transport.send_batch
