@@ -293,11 +293,24 @@ class VirtualController:
             self._queue_event(hci.CommandStatus(status, count, opcode))
         else:
             if status != Status.SUCCESS and command_class.RETURN is not None:
-                returned = failure_return(command_class.RETURN, status, echo)
+                returned = self._failure_return(command_class, status, echo)
             if returned is not None:  # None: Host_Number_Of_Completed_Packets succeeded
                 self._queue_event(hci.CommandComplete.for_return(opcode, returned, count))
         for packet in deferred:
             self._queue_for_host(PacketType.EVENT, packet)
+
+    @staticmethod
+    def _failure_return(
+        command_class: type[hci.HciCommand], status: int, echo: dict[str, object]
+    ) -> hci.ReturnParameters:
+        assert command_class.RETURN is not None
+        try:
+            return failure_return(command_class.RETURN, status, echo)
+        except (DecodeError, InvalidArgumentError):
+            # A handler echoed a field the return class cannot hold: the status alone still
+            # answers the command (Vol 4 Part E 4.5).
+            _log.exception("failure return of %s", command_class.NAME)
+            return hci.StatusReturn(status)
 
     def _queue_event(self, event: hci.HciEvent) -> None:
         """Command Complete/Status are never masked (Vol 4 Part E 7.3.1)."""

@@ -10,7 +10,8 @@ import trio.testing
 
 from bluetrio.address import Address
 from bluetrio.controller import Air, ControllerConfig, VirtualController
-from bluetrio.controller.dispatch import COMMAND_TABLE
+from bluetrio.controller.dispatch import COMMAND_TABLE, CommandError, Status
+from bluetrio.controller.general import General
 from bluetrio.controller.harness import connect, open_host
 from bluetrio.messages import hci
 from bluetrio.messages.hci.base import SUPPORTED_COMMAND_BITS, bitmap_supports
@@ -123,3 +124,36 @@ async def test_reset_drops_connections_and_the_peer_times_out(
         assert await second.expect(hci.DisconnectionComplete) == struct.pack(
             "<BHB", 0, peer_handle, 0x08
         )
+
+
+async def test_a_failing_handler_answers_unspecified_error_and_the_controller_goes_on(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: General, command: hci.ReadBdAddr) -> hci.ReadBdAddrReturn:
+        raise RuntimeError("a bug in a handler")
+
+    def wrong_type(self: General, command: hci.ReadBufferSize) -> object:
+        return hci.StatusReturn(0)
+
+    def bad_echo(self: General, command: hci.ReadRssi) -> hci.ReadRssiReturn:
+        raise CommandError(Status.COMMAND_DISALLOWED, connection_handle="not a handle")
+
+    monkeypatch.setattr(General, "read_bd_addr", broken)
+    monkeypatch.setattr(General, "read_buffer_size", wrong_type)
+    monkeypatch.setattr(General, "read_rssi", bad_echo)
+    async with open_host(VirtualController(Air())) as host:
+        assert await host.run(hci.ReadBdAddr()) == b"\x1f" + bytes(6)
+        assert await host.run(hci.ReadBufferSize()) == b"\x1f" + bytes(7)
+        assert await host.run(hci.ReadRssi(1)) == b"\x0c"
+        assert (await host.run(hci.ReadLocalVersionInformation()))[:1] == b"\x00"
+
+
+async def test_a_failed_command_echoes_what_it_named_and_zeros_the_rest(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_host(VirtualController(Air())) as host:
+        # Unknown Connection Identifier with the handle echoed (Vol 4 Part E 4.5).
+        assert await host.run(hci.ReadRssi(0x0042)) == b"\x02\x42\x00\x00"
+        # A page beyond the last: the page numbers echoed, the features zero.
+        returned = await host.run(hci.ReadLocalExtendedFeatures(9))
+        assert returned == b"\x12\x09\x02" + bytes(8)
