@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bluetrio.actors.effects import Effects, Send
 from bluetrio.actors.faults import FaultPolicy
 from bluetrio.actors.runtime import Actor, Runtime
+from bluetrio.actors.topology import LayerSpec
 from bluetrio.messages.base import Batch, Message
 from bluetrio.tracing.recorder import TraceRecorder
 
@@ -58,7 +59,8 @@ class PacketBundle(Message):
 class RelayCore:
     """Passes every message on to the next actor unchanged."""
 
-    def __init__(self, next_actor: str) -> None:
+    def __init__(self, name: str, next_actor: str) -> None:
+        self.spec = LayerSpec(name)
         self.next_actor = next_actor
 
     def handle(self, sender: str, message: Message, now: float) -> Effects:
@@ -71,7 +73,8 @@ class RelayCore:
 class SinkCore:
     """Counts packets (a bundle counts for its payloads) and signals when all have arrived."""
 
-    def __init__(self, expected: int, done: trio.Event) -> None:
+    def __init__(self, name: str, expected: int, done: trio.Event) -> None:
+        self.spec = LayerSpec(name)
         self.expected = expected
         self.received = 0
         self.done = done
@@ -146,8 +149,8 @@ async def runtime_chain(packets: int, case: RuntimeCase) -> float:
     done = trio.Event()
     names = [f"actor{index}" for index in range(case.hops)]
     for name, next_name in itertools.pairwise(names):
-        runtime.add(Actor(name, RelayCore(next_name)))
-    runtime.add(Actor(names[-1], SinkCore(packets, done)))
+        runtime.add(Actor(RelayCore(name, next_name)))
+    runtime.add(Actor(SinkCore(names[-1], packets, done)))
 
     per_send = max(case.batch, case.bundle)
     sends = packets // per_send
@@ -225,7 +228,7 @@ def send_side_cost(sends: int, runtime: Runtime | None) -> float:
             item = (FEEDER, packet, 0)
             send = functools.partial(send_channel.send_nowait, item)
         else:
-            runtime.add(Actor("sink", SinkCore(sends, trio.Event())))
+            runtime.add(Actor(SinkCore("sink", sends, trio.Event())))
             send = functools.partial(runtime.send, FEEDER, "sink", packet)
         fastest = math.inf
         for _ in range(sends // SEND_CHUNK):

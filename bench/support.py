@@ -25,8 +25,14 @@ sys.path.insert(0, str(REPOSITORY))
 
 from bluetrio.actors.effects import Effects  # noqa: E402
 from bluetrio.actors.runtime import Actor  # noqa: E402
+from bluetrio.actors.topology import Layer, LayerSpec  # noqa: E402
 from bluetrio.messages.base import Message  # noqa: E402
-from bluetrio.messages.hci_service import AclDataInd, AclDataReq  # noqa: E402
+from bluetrio.messages.hci_service import (  # noqa: E402
+    AclDataInd,
+    AclDataReq,
+    AclLinkClosedInd,
+    AclLinkOpenedInd,
+)
 from bluetrio.messages.packets import PacketType  # noqa: E402
 from bluetrio.transports.base import NowaitSend, Packet, Transport  # noqa: E402
 
@@ -164,18 +170,18 @@ class RawAclPort(Actor):
     the internal ``AclDataReq``/``AclDataInd``."""
 
     def __init__(self) -> None:
-        super().__init__("l2cap", _NoCore())
+        super().__init__(_NoCore())
         self.received = 0
         self.echo = False
         self.handles: set[int] = set()
         self._changed = trio.Event()
 
     def dispatch(self, sender: str, message: Message, now: float) -> None:
-        if type(message) is AclDataInd:
-            self.received += len(message.pdus)  # type: ignore[attr-defined]
-            self.handles.add(message.handle)  # type: ignore[attr-defined]
+        if isinstance(message, AclDataInd):
+            self.received += len(message.pdus)
+            self.handles.add(message.handle)
             if self.echo:
-                self.runtime.send(self.name, "hci", AclDataReq(message.handle, message.pdus))  # type: ignore[attr-defined]
+                self.runtime.send(self.name, Layer.HCI, AclDataReq(message.handle, message.pdus))
             self._changed.set()
 
     async def wait_beyond(self, count: int) -> None:
@@ -184,10 +190,12 @@ class RawAclPort(Actor):
             await self._changed.wait()
 
     def send(self, handle: int, pdus: tuple[bytes, ...]) -> None:
-        self.runtime.send(self.name, "hci", AclDataReq(handle, pdus))
+        self.runtime.send(self.name, Layer.HCI, AclDataReq(handle, pdus))
 
 
 class _NoCore:
+    spec = LayerSpec(Layer.L2CAP, handles=(AclLinkOpenedInd, AclDataInd, AclLinkClosedInd))
+
     def handle(self, sender: str, message: Message, now: float) -> Effects:
         raise AssertionError("RawAclPort dispatches itself")
 
@@ -205,8 +213,8 @@ async def bluetrio_pair(
     transport = spec if spec is not None else "virtual"
     port_a, port_b = RawAclPort(), RawAclPort()
     async with (
-        open_stack(transport, bring_up=True, l2cap=port_a) as a,
-        open_stack(transport, bring_up=True, l2cap=port_b) as b,
+        open_stack(transport, bring_up=True, extra_layers=[port_a]) as a,
+        open_stack(transport, bring_up=True, extra_layers=[port_b]) as b,
     ):
         b_address = (await b.ready()).address
         async with b.advertise(), a.connect(b_address, timeout=10) as link:

@@ -65,6 +65,11 @@ class StackError(BluetrioError):
         self.flight_recorder = flight_recorder
 
 
+class TopologyError(BluetrioError):
+    """The stack's layers do not fit together (two owners of one event, a message type
+    nobody handles...): raised when the stack starts, before any layer runs."""
+
+
 class ConnectionClosedError(BluetrioError):
     """The connection or channel was closed; ``reason`` tells why."""
 

@@ -24,6 +24,7 @@ import attrs
 import trio
 
 from bluetrio.actors.app_port import AppPort, Mailbox
+from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKeyType
 from bluetrio.errors import InvalidArgumentError, PairingError
@@ -64,7 +65,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BTM = "btm"
+BTM = Layer.BTM
 T = TypeVar("T")
 
 
@@ -203,7 +204,7 @@ class TerminalPairingDelegate(PairingDelegate):
 
 
 async def _local_address(app: AppPort) -> Address:
-    reply = await app.request("hci", HciCommandReq(app.runtime.new_token(), hci.ReadBdAddr()))
+    reply = await app.request(Layer.HCI, HciCommandReq(app.runtime.new_token(), hci.ReadBdAddr()))
     assert isinstance(reply, HciCommandCnf)
     event = reply.event
     if not isinstance(event, hci.CommandComplete) or event.status != 0:

@@ -8,9 +8,12 @@
         async with stack.connect(address) as link: ...   # a live bluetrio.Link
         async with stack.advertise(data), stack.accept() as link: ...
 
-Actors: hci → btu → btm; ACL data goes from hci to l2cap, or to the application while no
-L2CAP actor is registered. Bring-up runs at open when ``bring_up=True`` and otherwise on the
-first :meth:`Stack.ready` (every high-level method awaits it), so raw HCI use stays possible.
+Layers (bottom up, declared once in :func:`open_stack`): hci, btm, app. HCI events go from hci
+to the layer owning each event class, ACL data to the layer handling it (the application
+while no L2CAP layer is there), as :mod:`bluetrio.actors.topology` routes them.
+
+Bring-up runs at open when ``bring_up=True`` and otherwise on the first :meth:`Stack.ready`
+(every high-level method awaits it), so raw HCI use stays possible.
 
 Closing the stack cancels every actor and timer and closes the transport; no task is left
 behind. A failure that belongs to no single connection ends the ``async with`` block with a
@@ -24,7 +27,7 @@ import contextlib
 import logging
 import math
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
@@ -36,7 +39,6 @@ from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.btm.core import BtmCore
 from bluetrio.actors.btm.le import EXT_DATA_PER_COMMAND
-from bluetrio.actors.btu.core import BtuCore
 from bluetrio.actors.faults import Direction, FaultPolicy
 from bluetrio.actors.hci.core import DEFAULT_COMMAND_TIMEOUT, HciCore
 from bluetrio.actors.hci.shell import HciActor
@@ -46,6 +48,7 @@ from bluetrio.actors.runtime import (
     Runtime,
     raise_single_error,
 )
+from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
 from bluetrio.errors import (
     BluetrioError,
@@ -182,7 +185,6 @@ class Stack:
         app: AppPort,
         hci: HciCore,
         btm: BtmCore | None = None,
-        btu: BtuCore | None = None,
         keystore: KeyStore | KeyStoreFactory | None = None,
         pairing_delegate: PairingDelegate | None = None,
     ) -> None:
@@ -190,7 +192,6 @@ class Stack:
         self.app = app
         self.hci = hci
         self.btm = btm
-        self.btu = btu
         self.keystore: KeyStore | None = keystore if isinstance(keystore, KeyStore) else None
         self._keystore_factory = keystore if not isinstance(keystore, KeyStore) else None
         self.pairing_delegate = pairing_delegate
@@ -202,7 +203,6 @@ class Stack:
         self._ready = trio.Event()
         self._bringup_answered = trio.Event()  # the device manager said how bring-up ended
         self._bringup_started = False
-        self._event_readers = 0
 
     # -- raw HCI -----------------------------------------------------------------------------
     async def command(
@@ -217,7 +217,7 @@ class Stack:
         arguments.instance("command", command, hci.HciCommand)
         timeout = arguments.optional_seconds("timeout", timeout)
         token = self.runtime.new_token()
-        reply = await self.app.request("hci", HciCommandReq(token, command, timeout))
+        reply = await self.app.request(Layer.HCI, HciCommandReq(token, command, timeout))
         assert isinstance(reply, HciCommandCnf)
         name = command.NAME
         event = reply.event
@@ -247,18 +247,7 @@ class Stack:
             event = message.event
             return predicate is None or (isinstance(event, hci.HciEvent) and predicate(event))
 
-        box = self.app.open_mailbox(
-            HciEventInd, capacity=EVENTS_BACKLOG, accepts=accepts, on_close=self._events_closed
-        )
-        self._event_readers += 1
-        if self.btu is not None:
-            self.btu.mirror = (self.app.name,)
-        return box
-
-    def _events_closed(self, box: Mailbox[HciEventInd]) -> None:
-        self._event_readers -= 1
-        if self._event_readers == 0 and self.btu is not None:
-            self.btu.mirror = ()
+        return self.app.open_mailbox(HciEventInd, capacity=EVENTS_BACKLOG, accepts=accepts)
 
     # -- bring-up ------------------------------------------------------------------------------
     async def _watch_controller(self, task_status: trio.TaskStatus[None]) -> None:
@@ -767,7 +756,7 @@ async def open_stack(
     pairable: bool | None = None,
     address: Address | str | None = None,
     bring_up: bool = False,
-    l2cap: Actor | None = None,
+    extra_layers: Sequence[Actor] = (),
 ) -> AsyncIterator[Stack]:
     """Open a transport (a spec such as ``"virtual"``, ``"usb:0"``, ``"tcp:127.0.0.1:6402"``,
     or an open :class:`Transport`) and run a stack on it.
@@ -788,7 +777,9 @@ async def open_stack(
     Write_BD_ADDR command (opcode 0xFC06, as in Zephyr), and bring-up fails with
     :class:`~bluetrio.errors.ControllerNotReadyError` on a controller that refuses it.
     ``bring_up``: run bring-up before yielding.
-    ``l2cap``: the L2CAP actor (named ``"l2cap"``); without one, ACL data goes to the app.
+    ``extra_layers``: actors stacked between btm and the application (a layer under
+    development, a test's or a bench's stand-in); their declarations are checked with the
+    others' when the stack starts.
 
     Every argument is checked before anything is opened: a bad one raises
     :class:`~bluetrio.errors.InvalidArgumentError`.
@@ -818,7 +809,7 @@ async def open_stack(
     if pairable is not None:
         pairable = arguments.flag("pairable", pairable)
     bring_up = arguments.flag("bring_up", bring_up)
-    l2cap = arguments.optional_instance("l2cap", l2cap, Actor)
+    extra_layers = tuple(arguments.instance("extra layer", a, Actor) for a in extra_layers)
     config = config or StackConfig()
     if address is not None:
         public = arguments.address("address", address)
@@ -840,21 +831,21 @@ async def open_stack(
             snoop_writer = resources.enter_context(BtsnoopWriter(snoop))
         tap = _StackTap(faults, snoop_writer) if (faults or snoop_writer) else None
         runtime = Runtime(tracer=tracer, faults=faults, flight_recorder_size=flight_recorder_size)
+        hci_core = HciCore(command_timeout=command_timeout)
+        btm_core = BtmCore(config)
         app = AppPort()
-        acl_sink = l2cap.name if l2cap is not None else app.name
-        hci_core = HciCore(
-            event_sink=BtuCore.name, acl_sink=acl_sink, command_timeout=command_timeout
+        # The stack's layers, bottom up, one line each. Each core declares what it handles,
+        # subscribes to, owns and emits; the runtime checks that the declarations fit together
+        # when it starts and routes from them (bluetrio.actors.topology).
+        layers = (
+            HciActor(hci_core, tapped(opened, tap)),
+            Actor(btm_core),
+            *extra_layers,
+            app,
         )
-        btu_core = BtuCore()
-        btm_core = BtmCore(config, l2cap=None if l2cap is None else l2cap.name, app=app.name)
-        runtime.add(HciActor(hci_core, tapped(opened, tap)))
-        runtime.add(Actor(BtuCore.name, btu_core))
-        runtime.add(Actor(BtmCore.name, btm_core))
-        if l2cap is not None:
-            runtime.add(l2cap)
-        runtime.add(app)
-        runtime.link_manager = BtmCore.name
-        stack = Stack(runtime, app, hci_core, btm_core, btu_core, keystore, pairing_delegate)
+        for layer in layers:
+            runtime.add(layer)
+        stack = Stack(runtime, app, hci_core, btm_core, keystore, pairing_delegate)
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(runtime.run)

@@ -33,8 +33,17 @@ import trio
 
 from bluetrio.actors.effects import Effects
 from bluetrio.actors.runtime import Actor
+from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.errors import InvalidArgumentError, StackError
+from bluetrio.messages import btm as btm_service
+from bluetrio.messages import btm_security as security_service
 from bluetrio.messages.base import Message, channel_id_of, connection_handle_of
+from bluetrio.messages.hci_service import (
+    AclDataInd,
+    AclLinkClosedInd,
+    AclLinkOpenedInd,
+    HciEventInd,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +195,17 @@ class AppRouter:
 
     Not sans-IO like a protocol core (waking a waiting task is I/O to the application), but
     driven the same way, so the shell's failure containment covers it.
+
+    Its declaration makes the application the edge of the stack: it subscribes to the
+    indications of the services below and to every HCI event (for ``Stack.events``), and takes
+    raw ACL data with its link signals while no layer of the stack handles them.
     """
+
+    spec = LayerSpec(
+        Layer.APP,
+        subscribes=(HciEventInd, *btm_service.INDICATIONS, *security_service.INDICATIONS),
+        fallback=(AclLinkOpenedInd, AclDataInd, AclLinkClosedInd),
+    )
 
     def __init__(self) -> None:
         self.waiters: dict[int, _Waiter] = {}
@@ -281,12 +300,12 @@ class AppPort(Actor):
     per-resource mailboxes (:meth:`open_mailbox`).
     """
 
-    NAME = "app"
+    NAME = Layer.APP
 
-    def __init__(self, name: str = NAME) -> None:
+    def __init__(self) -> None:
         self.router = AppRouter()
         self._closers: list[Callable[[], None]] = []
-        super().__init__(name, self.router)
+        super().__init__(self.router)
 
     def send(self, to: str, message: Message) -> None:
         self.runtime.send(self.name, to, message)

@@ -18,6 +18,7 @@ from typing import Protocol, TypeAlias
 
 import attrs
 
+from bluetrio.actors.topology import LayerSpec
 from bluetrio.messages.base import Message
 
 
@@ -42,9 +43,21 @@ class TimerExpired(Message):
 
 @attrs.frozen
 class Send:
-    """Send ``message`` to the actor called ``to``."""
+    """Send ``message`` to the actor called ``to``: the sender of the request this answers.
+
+    Everything else a core sends is an :class:`Emit`, so no core holds another layer's name.
+    """
 
     to: str
+    message: Message
+
+
+@attrs.frozen
+class Emit:
+    """Send ``message`` wherever the stack's topology routes its type: the one layer that
+    handles it, every layer that subscribes to it, the owner of an HCI event (see
+    :mod:`bluetrio.actors.topology`)."""
+
     message: Message
 
 
@@ -82,13 +95,18 @@ class ShellEffect:
     """
 
 
-Effect: TypeAlias = Send | StartTimer | CancelTimer | ReleaseTimers | ShellEffect
+Effect: TypeAlias = Send | Emit | StartTimer | CancelTimer | ReleaseTimers | ShellEffect
 # A fresh list per call: cores append to what they return, so no empty list is ever shared.
 Effects: TypeAlias = list[Effect]
 
 
 class ProtocolCore(Protocol):
     """What an actor shell drives."""
+
+    @property
+    def spec(self) -> LayerSpec:
+        """The layer's name and what it handles, subscribes to, owns and emits."""
+        ...
 
     def handle(self, sender: str, message: Message, now: float) -> Effects:
         """Process one message (or :class:`TimerExpired`) and return the effects."""
@@ -105,8 +123,9 @@ class ProtocolCore(Protocol):
 
 @attrs.frozen
 class ConnectionFaultInd(Message):
-    """Sent by the runtime to the link manager when handling a message of connection
-    ``handle`` raised in ``actor``: the link manager disconnects that link with ``reason``."""
+    """Sent by the runtime to the link manager (the layer that handles this type) when
+    handling a message of connection ``handle`` raised in ``actor``: the link manager
+    disconnects that link with ``reason``."""
 
     handle: int
     actor: str

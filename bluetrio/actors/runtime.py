@@ -2,9 +2,12 @@
 
 Every layer is an :class:`Actor`: an inbox (a Trio memory channel), a sans-IO protocol core
 that owns the layer's control blocks, and a :class:`~bluetrio.actors.timers.TimerTable`.
-Actors never call each other: a core returns :class:`~bluetrio.actors.effects.Send` effects and
-the shell hands them to :meth:`Runtime.send`, the single choke point where the flight
-recorder, the optional tracer and the optional fault policy see every message.
+Actors never call each other: a core returns :class:`~bluetrio.actors.effects.Send` and
+:class:`~bluetrio.actors.effects.Emit` effects and the shell hands them to
+:meth:`Runtime.send`, the single choke point where the flight recorder, the optional tracer
+and the optional fault policy see every message. Emitted messages go where the
+:class:`~bluetrio.actors.topology.Topology` built from the actors' declarations routes them;
+it is checked when the runtime starts, before any actor runs.
 
 Inboxes are unbounded on purpose: the protocols bound what is in flight (HCI ACL credits,
 L2CAP windows and credits, RFCOMM credits), and a cycle of bounded channels between actors
@@ -26,6 +29,7 @@ from bluetrio.actors.effects import (
     ConnectionFaultInd,
     Effect,
     Effects,
+    Emit,
     ProtocolCore,
     ReleaseTimers,
     Send,
@@ -35,6 +39,7 @@ from bluetrio.actors.effects import (
 )
 from bluetrio.actors.faults import FaultKind, FaultPolicy, Hop
 from bluetrio.actors.timers import TimerTable
+from bluetrio.actors.topology import LayerSpec, Topology
 from bluetrio.errors import BluetrioError, StackError
 from bluetrio.messages.base import Batch, Message, connection_handle_of
 from bluetrio.tracing.recorder import TraceRecorder
@@ -64,14 +69,14 @@ class Runtime:
         self._actors: dict[str, Actor] = {}
         self._nursery: trio.Nursery | None = None
         self._tokens = itertools.count(1)
-        # The actor that receives ConnectionFaultInd; the device manager when there is one.
-        self.link_manager = "hci"
+        self.topology = Topology(())  # replaced by the actors' topology when the stack starts
         self.connection_faults: list[ConnectionFaultInd] = []
         self.closed = False  # set once the actors have stopped; requests then fail at once
 
     # -- set-up ------------------------------------------------------------------------------
     def add(self, actor: Actor) -> None:
-        """Register ``actor``; actors start in the order they were added."""
+        """Register ``actor``; actors start in the order they were added, which is also the
+        order in which subscribers receive an emitted indication (declare them bottom up)."""
         if actor.name in self._actors:
             raise ValueError(f"an actor called {actor.name!r} is already registered")
         send, receive = trio.open_memory_channel[InboxItem](math.inf)
@@ -91,7 +96,10 @@ class Runtime:
         return next(self._tokens)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Start every actor in order and run until cancelled or until one fails."""
+        """Check the topology, start every actor in order and run until cancelled or until
+        one fails. Raises :class:`~bluetrio.actors.topology.TopologyError` before starting
+        anything when the actors' declarations do not fit together."""
+        self.topology = Topology(actor.spec for actor in self._actors.values())
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -220,8 +228,9 @@ class Runtime:
             reason,
             "\n".join(self.flight_recorder_lines()[-32:]),
         )
-        if self.link_manager in self._inboxes:
-            self.send(actor, self.link_manager, fault)
+        link_manager = self.topology.handler_of(ConnectionFaultInd)
+        if link_manager is not None:
+            self.send(actor, link_manager, fault)
 
     def kill(self, name: str) -> None:
         """Kill actor ``name`` (fault injection): it stops and the stack stops with an error."""
@@ -255,8 +264,9 @@ def raise_single_error(group: BaseExceptionGroup[BaseException]) -> None:
 class Actor:
     """The generic shell around a protocol core."""
 
-    def __init__(self, name: str, core: ProtocolCore) -> None:
-        self.name = name
+    def __init__(self, core: ProtocolCore) -> None:
+        self.spec: LayerSpec = core.spec
+        self.name = self.spec.name
         self.core = core
         self.timers = TimerTable()
         self.runtime: Runtime = _UNATTACHED
@@ -267,7 +277,7 @@ class Actor:
         # destination and go out as one hop each when the wake-up ends (DESIGN.md
         # principle 7): a burst crosses every hop once instead of once per message.
         self._outbox: dict[str, list[Message]] | None = None
-        self.logger = logging.getLogger(f"bluetrio.{name}")
+        self.logger = logging.getLogger(f"bluetrio.{self.name}")
 
     def attach(self, runtime: Runtime, inbox: trio.MemoryReceiveChannel[InboxItem]) -> None:
         self.runtime = runtime
@@ -417,11 +427,10 @@ class Actor:
         for effect in effects:
             match effect:
                 case Send(to=to, message=message):
-                    outbox = self._outbox
-                    if outbox is None:
-                        runtime.send(self.name, to, message, now)
-                    else:
-                        outbox.setdefault(to, []).append(message)
+                    self._send(to, message, now)
+                case Emit(message=message):
+                    for to in runtime.topology.route(self.name, message):
+                        self._send(to, message, now)
                 case StartTimer(key=key, deadline=deadline):
                     timers.start(key, deadline)
                 case CancelTimer(key=key):
@@ -430,6 +439,13 @@ class Actor:
                     timers.release(owner)
                 case ShellEffect():
                     self.apply_effect(effect)
+
+    def _send(self, to: str, message: Message, now: float | None) -> None:
+        outbox = self._outbox
+        if outbox is None:
+            self.runtime.send(self.name, to, message, now)
+        else:
+            outbox.setdefault(to, []).append(message)
 
     def _contain(self, message: Message, exc: Exception, now: float) -> Effects:
         """Failure containment (DESIGN.md principle 5).

@@ -229,6 +229,14 @@ class ConnectionRequestInd(Message):
     accepted: bool
 
 
+# Indications the device manager emits to whoever subscribes (bluetrio.actors.topology); scan
+# reports go to the requester of the scan instead.
+INDICATIONS: tuple[type[Message], ...] = (
+    ControllerReadyInd, ControllerFailedInd, LinkUpInd, LinkDownInd, LinkChangedInd,
+    ConnectionRequestInd,
+)  # fmt: skip
+
+
 # -- requests and confirmations ----------------------------------------------------------------
 
 

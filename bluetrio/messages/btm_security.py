@@ -325,6 +325,15 @@ class LinkSecuredInd(SecurityMessage):
     used_stored_key: bool
 
 
+# What the security service emits to whoever subscribes (bluetrio.actors.topology): the
+# prompts and notices for the user, and the bonds to store (a request to the key store
+# service on the application side). Confirmations go back to their requester instead.
+INDICATIONS: tuple[type[SecurityMessage], ...] = (
+    UserConfirmInd, PasskeyEntryInd, PasskeyDisplayInd, OobDataInd, PromptCancelledInd,
+    StoreBondReq, BondRefusedInd, LinkSecuredInd,
+)  # fmt: skip
+
+
 def bredr_bond(local_address: Address, peer: Address, key: bytes, key_type: LinkKeyType) -> Bond:
     """The bond a BR/EDR link key makes; the key's type says how strong it is.
 

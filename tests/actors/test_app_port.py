@@ -9,8 +9,9 @@ import trio
 import trio.testing
 
 from bluetrio.actors.app_port import AppPort, Mailbox, MailboxKey
-from bluetrio.actors.effects import Effects, Send
+from bluetrio.actors.effects import ConnectionFaultInd, Effects, Send
 from bluetrio.actors.runtime import Actor, Runtime
+from bluetrio.actors.topology import LayerSpec
 from bluetrio.errors import StackError
 from bluetrio.messages.base import Message
 
@@ -40,7 +41,8 @@ class Done(Message):
 class Relay:
     """Sends back whatever it gets; answers Slow only when told to (by a Data to handle 0)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spec: LayerSpec) -> None:
+        self.spec = spec
         self.pending: list[tuple[str, int]] = []
 
     def handle(self, sender: str, message: Message, now: float) -> Effects:
@@ -60,8 +62,9 @@ class Relay:
 def make() -> tuple[Runtime, AppPort]:
     runtime = Runtime()
     app = AppPort()
-    runtime.add(Actor("relay", Relay()))
-    runtime.add(Actor("hci", Relay()))  # the default link manager receives the faults
+    runtime.add(Actor(Relay(LayerSpec("relay", handles=(Data, Slow)))))
+    # The link manager receives the faults.
+    runtime.add(Actor(Relay(LayerSpec("manager", handles=(ConnectionFaultInd,)))))
     runtime.add(app)
     return runtime, app
 

@@ -13,10 +13,12 @@ import trio.testing
 from test_controller_le import two_hosts  # the neighbouring module: two hosts on one air
 
 from bluetrio.actors.app_port import AppPort
+from bluetrio.actors.btm.core import BtmCore
 from bluetrio.actors.effects import Effects, Send, StartTimer, TimerExpired, TimerKey
 from bluetrio.actors.hci.core import HciCore, TransportWrite
 from bluetrio.actors.hci.shell import HciActor
 from bluetrio.actors.runtime import Actor, Runtime
+from bluetrio.actors.topology import LayerSpec
 from bluetrio.controller import Air, VirtualController
 from bluetrio.controller.harness import connect
 from bluetrio.messages import hci
@@ -120,6 +122,9 @@ class Item(Message):
 class FanOutCore:
     """Each Item in makes two Items for ``sink`` and one for ``other``."""
 
+    def __init__(self, name: str = "fan") -> None:
+        self.spec = LayerSpec(name)
+
     def handle(self, sender: str, message: Message, now: float) -> Effects:
         assert isinstance(message, Item)
         n = message.number
@@ -133,7 +138,7 @@ class RecordingActor(Actor):
     """Keeps every hop it receives, Batch or single message, as it arrived."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(name, FanOutCore())
+        super().__init__(FanOutCore(name))
         self.hops: list[Message] = []
         self.arrived = trio.Event()
 
@@ -151,7 +156,7 @@ def unpacked(hops: list[Message]) -> list[Message]:
 
 
 async def run_fan_out(runtime: Runtime) -> tuple[RecordingActor, RecordingActor]:
-    runtime.add(Actor("fan", FanOutCore()))
+    runtime.add(Actor(FanOutCore()))
     sink, other = RecordingActor("sink"), RecordingActor("other")
     runtime.add(sink)
     runtime.add(other)
@@ -219,6 +224,7 @@ async def test_hci_shell_writes_one_wakeups_packets_in_one_batch() -> None:
     transport = RecordingTransport()
     runtime = Runtime()
     runtime.add(HciActor(WritingCore(), transport))
+    runtime.add(Actor(BtmCore()))  # owns what hci emits
     runtime.add(AppPort())
     async with trio.open_nursery() as nursery:
         await nursery.start(runtime.run)
@@ -303,6 +309,8 @@ async def test_streams_without_a_socket_refuse_synchronous_writes() -> None:
 class ArmingCore:
     """An Item arms a timer one second out; its expiry is reported to ``sink``."""
 
+    spec = LayerSpec("arming")
+
     def handle(self, sender: str, message: Message, now: float) -> Effects:
         if isinstance(message, TimerExpired):
             return [Send("sink", Item(-1))]
@@ -315,7 +323,7 @@ class ArmingCore:
 
 async def arming_runtime(nursery: trio.Nursery) -> tuple[Runtime, Actor, RecordingActor]:
     runtime = Runtime()
-    arming, sink = Actor("arming", ArmingCore()), RecordingActor("sink")
+    arming, sink = Actor(ArmingCore()), RecordingActor("sink")
     runtime.add(arming)
     runtime.add(sink)
     await nursery.start(runtime.run)

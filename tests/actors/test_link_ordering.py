@@ -10,6 +10,7 @@ import trio.testing
 
 from bluetrio.actors.effects import Effects
 from bluetrio.actors.runtime import Actor
+from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
@@ -50,6 +51,12 @@ class ScriptedTransport(Transport):
 class AclOwnerCore:
     """Stands in for L2CAP: records what reaches the owner of ACL data."""
 
+    spec = LayerSpec(
+        Layer.L2CAP,
+        handles=(AclLinkOpenedInd, AclDataInd, AclLinkClosedInd),
+        subscribes=(LinkUpInd, LinkDownInd),
+    )
+
     def __init__(self) -> None:
         self.seen: list[Message] = []
 
@@ -84,7 +91,8 @@ async def test_link_signals_and_data_reach_the_acl_owner_in_order() -> None:
         ]
     )
     owner = AclOwnerCore()
-    async with open_stack(transport, l2cap=Actor("l2cap", owner)):
+    # The stack with one more layer above btm, where L2CAP will be.
+    async with open_stack(transport, extra_layers=[Actor(owner)]):
         await trio.testing.wait_all_tasks_blocked()
     about_the_link = [
         message

@@ -14,6 +14,7 @@ from bluetrio.actors.effects import (
     CancelTimer,
     ConnectionFaultInd,
     Effects,
+    Emit,
     ReleaseTimers,
     Send,
     StartTimer,
@@ -22,7 +23,8 @@ from bluetrio.actors.effects import (
 )
 from bluetrio.actors.faults import FaultPolicy
 from bluetrio.actors.runtime import Actor, Runtime
-from bluetrio.errors import StackError
+from bluetrio.actors.topology import LayerSpec
+from bluetrio.errors import StackError, TopologyError
 from bluetrio.messages.base import Batch, Message
 from bluetrio.tracing.recorder import TraceRecorder
 
@@ -75,6 +77,8 @@ class EchoCore:
     """Answers Ping with Pong(value + 1); raises on LinkData with an empty payload, or on a
     Ping with a negative value (which belongs to no connection)."""
 
+    spec = LayerSpec("echo", handles=(Ping, LinkData, ArmReq, CancelReq, ReleaseReq))
+
     def __init__(self) -> None:
         self.dropped: list[int] = []
         self.seen: list[Message] = []
@@ -106,6 +110,8 @@ class EchoCore:
 
 
 class LinkManagerCore:
+    spec = LayerSpec("manager", handles=(ConnectionFaultInd,))
+
     def __init__(self) -> None:
         self.faults: list[ConnectionFaultInd] = []
 
@@ -123,8 +129,8 @@ def make_runtime(**kwargs: object) -> tuple[Runtime, AppPort, EchoCore, LinkMana
     app = AppPort()
     echo = EchoCore()
     manager = LinkManagerCore()
-    runtime.add(Actor("hci", manager))
-    runtime.add(Actor("echo", echo))
+    runtime.add(Actor(manager))
+    runtime.add(Actor(echo))
     runtime.add(app)
     return runtime, app, echo, manager
 
@@ -325,3 +331,62 @@ def test_trace_limit_counts_what_it_did_not_record() -> None:
         tracer.record_send(0.0, "app", "echo", Ping(value, value))
     assert len(tracer) == 2
     assert tracer.unrecorded == 3
+
+
+@attrs.frozen
+class NewsInd(Message):
+    value: int
+
+
+class NewsCore:
+    """Emits NewsInd(value) for every Ping; whoever subscribes gets it, in declared order."""
+
+    spec = LayerSpec("news", handles=(Ping,), emits=(NewsInd,))
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        assert isinstance(message, Ping)
+        return [Emit(NewsInd(message.value))]
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+class ReaderCore:
+    def __init__(self, name: str, log: list[tuple[str, Message]]) -> None:
+        self.spec = LayerSpec(name, subscribes=(NewsInd,))
+        self.log = log
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        self.log.append((self.spec.name, message))
+        return []
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+async def test_emitted_indications_fan_out_to_every_subscriber_in_declared_order() -> None:
+    runtime = Runtime()
+    log: list[tuple[str, Message]] = []
+    for core in (NewsCore(), ReaderCore("first", log), ReaderCore("second", log)):
+        runtime.add(Actor(core))
+    runtime.add(AppPort())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runtime.run)
+        runtime.send("app", "news", Ping(1, 7))
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert sorted(log) == [("first", NewsInd(7)), ("second", NewsInd(7))]
+    # Sent to the subscribers in the order the layers were declared.
+    sent = [line.split()[1:4] for line in runtime.flight_recorder_lines() if "NewsInd" in line]
+    assert sent == [["news", "->", "first"], ["news", "->", "second"]]
+
+
+async def test_a_misdeclared_layer_fails_when_the_runtime_starts() -> None:
+    runtime = Runtime()
+    runtime.add(Actor(EchoCore()))
+    runtime.add(Actor(NewsCore()))  # also claims Ping, and nobody subscribes to NewsInd
+    with pytest.raises(TopologyError) as info:
+        await runtime.run()
+    assert "Ping is handled by two layers: echo and news" in str(info.value)
+    assert "news emits NewsInd, which no layer handles or subscribes to" in str(info.value)
+    assert runtime.flight_recorder_lines() == ()  # nothing ran

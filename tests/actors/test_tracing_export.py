@@ -13,6 +13,7 @@ import trio.testing
 from bluetrio.actors.app_port import AppPort
 from bluetrio.actors.effects import Effects, Send
 from bluetrio.actors.runtime import Actor, Runtime
+from bluetrio.actors.topology import LayerSpec
 from bluetrio.messages.base import Batch, Message
 from bluetrio.tracing.exporters import load_jsonl, to_mermaid, to_perfetto, to_text
 from bluetrio.tracing.recorder import TraceRecorder
@@ -48,6 +49,8 @@ class AclDataInd(Message):
 class ChannelCore:
     """A toy L2CAP: opens a channel by a round trip through the HCI below, relays data."""
 
+    spec = LayerSpec("l2cap", handles=(ChannelOpenReq, AclDataReq))
+
     def __init__(self) -> None:
         self.pending: dict[int, int] = {}  # handle -> token of the open request
 
@@ -71,6 +74,8 @@ class ChannelCore:
 class LoopbackHciCore:
     """A toy HCI: every data request comes back as an indication; batches stay batches."""
 
+    spec = LayerSpec("hci")
+
     def handle(self, sender: str, message: Message, now: float) -> Effects:
         if isinstance(message, AclDataReq):
             return [Send(sender, AclDataInd(message.handle, message.cid, message.payload))]
@@ -84,8 +89,8 @@ async def capture_trace() -> TraceRecorder:
     tracer = TraceRecorder()
     runtime = Runtime(tracer=tracer)
     app = AppPort()
-    runtime.add(Actor("hci", LoopbackHciCore()))
-    runtime.add(Actor("l2cap", ChannelCore()))
+    runtime.add(Actor(LoopbackHciCore()))
+    runtime.add(Actor(ChannelCore()))
     runtime.add(app)
     async with trio.open_nursery() as nursery:
         await nursery.start(runtime.run)

@@ -8,8 +8,9 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from bluetrio.actors.effects import Effects, Send
+from bluetrio.actors.effects import Effects, Emit
 from bluetrio.actors.runtime import Actor
+from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKeyType
 from bluetrio.messages.base import Message
@@ -24,11 +25,12 @@ from bluetrio.messages.btm_security import (
 from bluetrio.pairing import PairingDelegate
 from bluetrio.stack import open_stack
 
-REQUESTER = "l2cap"
-
 
 class FakeRequester:
     """Asks for ``requirement`` on every BR/EDR link that comes up; keeps the answers."""
+
+    # Stands where L2CAP will be: told of links, asks btm for their security.
+    spec = LayerSpec(Layer.L2CAP, subscribes=(LinkUpInd,), emits=(LinkSecurityReq,))
 
     def __init__(self, requirement: SecurityRequirement) -> None:
         self.requirement = requirement
@@ -40,7 +42,7 @@ class FakeRequester:
         match message:
             case LinkUpInd(link=link) if link.transport is LinkTransport.BR_EDR:
                 request = LinkSecurityReq(next(self._tokens), link.handle, self.requirement)
-                return [Send("btm", request)]
+                return [Emit(request)]
             case LinkSecurityCnf():
                 self.answers.append(message)
                 self.answered.set()
@@ -87,7 +89,7 @@ def test_link_security_request_from_a_layer_is_answered_to_that_layer(
                 "virtual",
                 bring_up=True,
                 pairing_delegate=Confirming(io),
-                l2cap=Actor(REQUESTER, requester),
+                extra_layers=[Actor(requester)],
             ) as a,
             open_stack(
                 "virtual", bring_up=True, pairing_delegate=Confirming(io), pairable=True

@@ -13,7 +13,7 @@ from bluetrio.actors.btm.config import StackConfig
 from bluetrio.actors.btm.controller_info import Query, Skipped
 from bluetrio.actors.btm.devices import DeviceRecords
 from bluetrio.actors.btm.le import LeManager
-from bluetrio.actors.effects import Effects, Send
+from bluetrio.actors.effects import Effects, Emit
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 from bluetrio.messages.hci.base import SUPPORTED_COMMAND_BITS
@@ -101,7 +101,7 @@ def test_optional_step_that_times_out_is_skipped_and_noted() -> None:
 
 def sole_request(effects: Effects) -> HciCommandReq:
     [effect] = effects
-    assert isinstance(effect, Send) and isinstance(effect.message, HciCommandReq)
+    assert isinstance(effect, Emit) and isinstance(effect.message, HciCommandReq)
     return effect.message
 
 

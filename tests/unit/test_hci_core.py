@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bluetrio.actors.effects import CancelTimer, ConnectionFaultInd, Send, StartTimer, TimerExpired
+from bluetrio.actors.effects import CancelTimer, Emit, Send, StartTimer, TimerExpired
 from bluetrio.actors.hci.acl import AclReassembler
 from bluetrio.actors.hci.core import CREDIT_RECOVERY_TIMER, HciCore, TransportWrite
 from bluetrio.address import Address, AddressType
@@ -43,12 +43,18 @@ def writes(effects: list[object]) -> list[TransportWrite]:
     return [e for e in effects if isinstance(e, TransportWrite)]
 
 
+def emitted(effects: list[object]) -> list[object]:
+    """What hci emits: routed by the topology (events to their owner, ACL data and its link
+    signals to the layer that handles ACL data)."""
+    return [e.message for e in effects if isinstance(e, Emit)]
+
+
 def sends(effects: list[object]) -> list[Send]:
     return [e for e in effects if isinstance(e, Send)]
 
 
 def configured_core() -> HciCore:
-    core = HciCore(event_sink="btu", acl_sink="l2cap")
+    core = HciCore()
     core.handle("btm", HciCommandReq(1, hci.ReadBufferSize()), 0.0)
     returns = hci.ReadBufferSizeReturn(0, 27, 64, 3, 0).to_bytes()
     core.handle("hci", complete(hci.ReadBufferSize.OPCODE, returns), 0.0)
@@ -172,7 +178,7 @@ def test_reassembly_of_fragments_into_one_pdu() -> None:
     pdu = struct.pack("<HH", 8, 0x0004) + b"12345678"
     assert core.handle("hci", acl(0x0040, 0b10, pdu[:5]), 0.0) == []
     effects = core.handle("hci", acl(0x0040, 0b01, pdu[5:]), 0.0)
-    assert [s.message for s in sends(effects)] == [AclDataInd(0x0040, (pdu,))]
+    assert emitted(effects) == [AclDataInd(0x0040, (pdu,))]
 
 
 def test_bluefrag_continuations_are_dropped() -> None:
@@ -188,7 +194,7 @@ def test_bluefrag_continuations_are_dropped() -> None:
     # The link is usable again afterwards.
     whole = struct.pack("<HH", 1, 0x0004) + b"z"
     effects = core.handle("hci", acl(0x0040, 0b10, whole), 0.0)
-    assert [s.message for s in sends(effects)] == [AclDataInd(0x0040, (whole,))]
+    assert emitted(effects) == [AclDataInd(0x0040, (whole,))]
 
 
 def test_link_opened_reaches_the_acl_owner_before_its_first_pdu() -> None:
@@ -199,7 +205,7 @@ def test_link_opened_reaches_the_acl_owner_before_its_first_pdu() -> None:
     pdu = struct.pack("<HH", 1, 0x0004) + b"z"
     effects = connect(core, 0x0040, le=True) + core.handle("hci", acl(0x0040, 0b10, pdu), 0.0)
     effects += connect(core, 0x0001, le=False)
-    to_owner = [s.message for s in sends(effects) if s.to == "l2cap"]
+    to_owner = [m for m in emitted(effects) if not isinstance(m, HciEventInd)]
     assert to_owner == [
         AclLinkOpenedInd(0x0040, LinkTransport.LE),
         AclDataInd(0x0040, (pdu,)),
@@ -215,7 +221,7 @@ def test_no_pdu_reaches_the_owner_after_the_link_closed() -> None:
     effects = core.handle("hci", event_packet(hci.DisconnectionComplete(0, 0x0040, 0x13)), 0.0)
     effects += core.handle("hci", acl(0x0040, 0b01, first[6:]), 0.0)
     effects += core.handle("hci", acl(0x0040, 0b10, struct.pack("<HH", 1, 0x0004) + b"z"), 0.0)
-    to_owner = [s.message for s in sends(effects) if s.to == "l2cap"]
+    to_owner = [m for m in emitted(effects) if not isinstance(m, HciEventInd)]
     assert to_owner == [AclLinkClosedInd(0x0040, 0x13)]
     assert core.unknown_handle_packets == 2
 
@@ -231,7 +237,7 @@ def test_reset_closes_every_link_for_the_acl_owner() -> None:
     connect(core, 0x0040, le=True)
     connect(core, 0x0001, le=False)
     effects = core.handle("btm", HciCommandReq(9, hci.Reset()), 0.0)
-    to_owner = [s.message for s in sends(effects) if s.to == "l2cap"]
+    to_owner = [m for m in emitted(effects) if not isinstance(m, HciEventInd)]
     assert to_owner == [AclLinkClosedInd(0x0040, 0x16), AclLinkClosedInd(0x0001, 0x16)]
     assert not core.acl.has_link(0x0040) and not core.acl.has_link(0x0001)
 
@@ -240,7 +246,7 @@ def test_a_reused_live_handle_closes_the_old_link_first() -> None:
     core = configured_core()
     connect(core, 0x0040, le=True)
     effects = connect(core, 0x0040, le=False)
-    to_owner = [s.message for s in sends(effects) if s.to == "l2cap"]
+    to_owner = [m for m in emitted(effects) if not isinstance(m, HciEventInd)]
     assert to_owner == [
         AclLinkClosedInd(0x0040, 0x0B),
         AclLinkOpenedInd(0x0040, LinkTransport.BR_EDR),
@@ -255,26 +261,19 @@ def test_truncated_packets_are_dropped_and_counted() -> None:
 
 
 def test_hardware_error_resets_and_tells_the_upper_layers() -> None:
-    core = HciCore(event_sink="btu")
+    core = HciCore()
     effects = core.handle("hci", event_packet(hci.HardwareError(0x42)), 0.0)
-    messages = [s.message for s in sends(effects)]
+    messages = emitted(effects)
     assert ControllerErrorInd(0x42, "hardware error 0x42") in messages
     assert any(isinstance(m, HciEventInd) for m in messages)
     assert [hci.parse_command(w.payload) for w in writes(effects)] == [hci.Reset()]
 
 
-def test_a_connection_fault_disconnects_that_link() -> None:
-    core = HciCore()
-    effects = core.handle("runtime", ConnectionFaultInd(0x0040, "l2cap", "boom"), 0.0)
-    (command,) = [hci.parse_command(w.payload) for w in writes(effects)]
-    assert command == hci.Disconnect(0x0040, 0x13)
-
-
 def test_events_other_than_flow_control_go_up() -> None:
-    core = HciCore(event_sink="btu")
+    core = HciCore()
     event = hci.EncryptionChange(0, 0x0040, 1)
     effects = core.handle("hci", event_packet(event), 0.0)
-    assert [(s.to, s.message) for s in sends(effects)] == [("btu", HciEventInd(event))]
+    assert emitted(effects) == [HciEventInd(event)] and sends(effects) == []
 
 
 @given(
@@ -378,7 +377,7 @@ def test_acl_for_a_handle_with_no_link_is_dropped_and_counted() -> None:
     connect(core, 0x0040, le=True)
     whole = struct.pack("<HH", 1, 0x0004) + b"z"
     effects = core.handle("hci", acl(0x0040, 0b10, whole), 0.0)
-    assert [s.message for s in sends(effects)] == [AclDataInd(0x0040, (whole,))]
+    assert emitted(effects) == [AclDataInd(0x0040, (whole,))]
     # Once the link is gone its data is refused again.
     core.handle("hci", event_packet(hci.DisconnectionComplete(0, 0x0040, 0x13)), 0.0)
     assert core.handle("hci", acl(0x0040, 0b10, whole), 0.0) == []

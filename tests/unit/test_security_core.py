@@ -13,13 +13,14 @@ import pytest
 from bluetrio.actors.btm.commands import CommandIssuer
 from bluetrio.actors.btm.config import SecurityConfig
 from bluetrio.actors.btm.security import SecurityCore
-from bluetrio.actors.effects import CancelTimer, ReleaseTimers, Send, StartTimer, TimerExpired
+from bluetrio.actors.effects import CancelTimer, Emit, ReleaseTimers, Send, StartTimer, TimerExpired
 from bluetrio.address import Address
 from bluetrio.bonds import Bond, LinkKeyType
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages import hci
 from bluetrio.messages.btm import AclLink, LinkTransport, Role
 from bluetrio.messages.btm_security import (
+    INDICATIONS,
     AssociationModel,
     BondRefusedInd,
     IoCapability,
@@ -86,7 +87,7 @@ class Harness:
 
     def apply(self, effects: list[Any]) -> None:
         for effect in effects:
-            if isinstance(effect, Send) and isinstance(effect.message, HciCommandReq):
+            if isinstance(effect, Emit) and isinstance(effect.message, HciCommandReq):
                 command = effect.message.command
                 self.commands.append(command)
                 if type(command) in self.hold:
@@ -96,6 +97,9 @@ class Harness:
                     self.core.commands.on_confirmation(self._answer(effect.message), self.now)
                 )
             elif isinstance(effect, Send) and effect.to == "app":
+                self.app.append(effect.message)  # an answer to the app's own request
+            elif isinstance(effect, Emit):
+                assert type(effect.message) in INDICATIONS  # the topology routes it to the app
                 self.app.append(effect.message)
             elif isinstance(effect, Send):
                 self.others.append((effect.to, effect.message))
@@ -599,7 +603,7 @@ def unlinked(i: int) -> Address:
 def drive(core: SecurityCore, event: Any) -> None:
     """Hand ``event`` to ``core`` and answer its commands, keeping nothing."""
     for effect in core.on_hci_event(event, 0.0):
-        if isinstance(effect, Send) and isinstance(effect.message, HciCommandReq):
+        if isinstance(effect, Emit) and isinstance(effect.message, HciCommandReq):
             status = hci.CommandStatus(0, 1, effect.message.command.OPCODE)
             core.commands.on_confirmation(
                 HciCommandCnf(effect.message.token, effect.message.command.OPCODE, status), 0.0

@@ -13,7 +13,7 @@ from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome
 from bluetrio.actors.btm.devices import DeviceRecords
 from bluetrio.actors.btm.le import CANCEL_GRACE
 from bluetrio.actors.btm.timer_owners import InquiryTimer, PageTimer, RemoteNameTimer
-from bluetrio.actors.effects import CancelTimer, Effects, Send, StartTimer, TimerKey
+from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer, TimerKey
 from bluetrio.address import Address
 from bluetrio.errors import DecodeError
 from bluetrio.messages import hci
@@ -78,12 +78,9 @@ class _Page:
 
 
 class BrEdrManager:
-    def __init__(
-        self, commands: CommandIssuer, devices: DeviceRecords, *, app: str = "app"
-    ) -> None:
+    def __init__(self, commands: CommandIssuer, devices: DeviceRecords) -> None:
         self.commands = commands
         self.devices = devices
-        self.app = app
         self.policy = ConnectionPolicy.ACCEPT_ALL
         self.inquiry: _Inquiry | None = None
         self.pages: dict[Address, _Page] = {}
@@ -367,7 +364,7 @@ class BrEdrManager:
             command: Any = hci.AcceptConnectionRequest(address, ROLE_REMAIN_PERIPHERAL)
         else:
             command = hci.RejectConnectionRequest(address, REJECT_UNACCEPTABLE_ADDRESS)
-        note = Send(self.app, ConnectionRequestInd(address, event.class_of_device, accepted))
+        note = Emit(ConnectionRequestInd(address, event.class_of_device, accepted))
         return [*self.commands.send(command), note]
 
 

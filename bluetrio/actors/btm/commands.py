@@ -1,7 +1,7 @@
 """Issuing HCI commands from a sans-IO core and routing each answer back to its sender.
 
 Every BTM module (and the security core) sends commands through one :class:`CommandIssuer`
-owned by the BTM core: :meth:`CommandIssuer.send` returns the ``Send(HciCommandReq)`` effect and
+owned by the BTM core: :meth:`CommandIssuer.send` returns the ``Emit(HciCommandReq)`` effect and
 remembers a continuation under a fresh token; when the HCI actor's ``HciCommandCnf`` comes
 back, :meth:`CommandIssuer.on_confirmation` calls that continuation with a
 :class:`CommandOutcome` (success, non-zero status, or no answer at all) and returns its effects.
@@ -17,14 +17,13 @@ from typing import Any
 import attrs
 
 from bluetrio.actors.btm.controller_info import OPTIONAL_COMMAND_TIMEOUT, Query, Skipped
-from bluetrio.actors.effects import Effects, Send
+from bluetrio.actors.effects import Effects, Emit
 from bluetrio.errors import DecodeError
 from bluetrio.messages.hci.status import describe_status
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
 
 logger = logging.getLogger(__name__)
 
-HCI_ACTOR = "hci"
 # Status used when no event came back (Vol 1 Part F 1.3: "Unspecified Error").
 UNSPECIFIED_ERROR = 0x1F
 
@@ -84,8 +83,7 @@ def ignore_outcome(outcome: CommandOutcome, now: float) -> Effects:
 class CommandIssuer:
     """Tokens and continuations of the commands one actor has in flight."""
 
-    def __init__(self, *, hci: str = HCI_ACTOR) -> None:
-        self._hci = hci
+    def __init__(self) -> None:
         self._tokens = itertools.count(1)
         self._waiting: dict[int, tuple[Any, Continuation]] = {}
 
@@ -99,7 +97,7 @@ class CommandIssuer:
         """
         token = next(self._tokens)
         self._waiting[token] = (command, then)
-        return [Send(self._hci, HciCommandReq(token, command, timeout))]
+        return [Emit(HciCommandReq(token, command, timeout))]
 
     def on_confirmation(self, confirmation: HciCommandCnf, now: float) -> Effects:
         """Run the continuation waiting for ``confirmation``; stray answers are logged."""

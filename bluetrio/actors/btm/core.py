@@ -36,12 +36,16 @@ from bluetrio.actors.effects import (
     CancelTimer,
     ConnectionFaultInd,
     Effects,
+    Emit,
     Send,
     StartTimer,
     TimerExpired,
     TimerKey,
 )
+from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address, AddressType
+from bluetrio.messages import btm as btm_service
+from bluetrio.messages import btm_security as security_service
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import (
@@ -71,7 +75,12 @@ from bluetrio.messages.btm import (
     StartBringUpReq,
 )
 from bluetrio.messages.btm_security import SecurityMessage
-from bluetrio.messages.hci_service import ControllerErrorInd, HciCommandCnf, HciEventInd
+from bluetrio.messages.hci_service import (
+    ControllerErrorInd,
+    HciCommandCnf,
+    HciCommandReq,
+    HciEventInd,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,36 +113,31 @@ def role_from_wire(value: int) -> Role | None:
 
 
 class BtmCore:
-    name = "btm"
+    name = Layer.BTM
 
     def __init__(
         self,
         config: StackConfig | None = None,
         *,
         security: SecurityCore | None = None,
-        l2cap: str | None = None,
-        app: str = "app",
-        hci_actor: str = "hci",
     ) -> None:
         self.config = config or StackConfig()
-        self.app = app
-        self.l2cap = l2cap
-        self.commands = CommandIssuer(hci=hci_actor)
+        self.commands = CommandIssuer()
         self.links = AclDatabase()
         self.devices = DeviceRecords(self.config.device_records)
         self.info: ControllerInfo | None = None
         self.privacy: LocalPrivacy | None = None
         self.le = LeManager(
             self.commands, self.devices, self._own_address_type,
-            extended_supported=self._extended_advertising_supported, app=app,
+            extended_supported=self._extended_advertising_supported,
         )  # fmt: skip
-        self.bredr = BrEdrManager(self.commands, self.devices, app=app)
+        self.bredr = BrEdrManager(self.commands, self.devices)
         self.bredr.policy = self.config.connection_policy
         self._bringup: SequenceRunner | None = None
         self._disconnect_waiters: dict[int, list[tuple[str, int]]] = {}
         self._update_waiters: dict[int, list[tuple[str, int]]] = {}
         self.security = security or SecurityCore(
-            commands=self.commands, config=self.config.security, app=app
+            commands=self.commands, config=self.config.security
         )
         self._events: dict[type[Any], Callable[[Any, float], Effects]] = {
             hci.ConnectionComplete: self._on_bredr_connection_complete,
@@ -175,6 +179,18 @@ class BtmCore:
             SetConnectionPolicyReq: self._set_policy,
             SetDiscoverableReq: self._set_discoverable,
         }
+        # Declared from the dispatch tables above, so the declaration cannot drift from what
+        # the core does. Owning HciEvent itself takes every event no other layer owns (unknown
+        # codes included): they are logged in _dispatch, never lost.
+        self.spec = LayerSpec(
+            Layer.BTM,
+            handles=(
+                *self._requests, *self.security.message_types, ControllerErrorInd,
+                ConnectionFaultInd,
+            ),
+            hci_events=(*self._events, hci.HciEvent),
+            emits=(HciCommandReq, *btm_service.INDICATIONS, *security_service.INDICATIONS),
+        )  # fmt: skip
 
     # -- entry point ------------------------------------------------------------------------
     def handle(self, sender: str, message: Message, now: float) -> Effects:
@@ -184,28 +200,26 @@ class BtmCore:
         return effects
 
     def _dispatch(self, sender: str, message: Message, now: float) -> Effects:
-        kind = type(message)
-        if kind is HciEventInd:
-            event: Any = message.event  # type: ignore[attr-defined]
-            handler = self._events.get(type(event))
-            if handler is None:
-                logger.info("btm: %s has no handler; ignored", type(event).__name__)
-                return []
-            return handler(event, now)
-        if kind is HciCommandCnf:
-            return self.commands.on_confirmation(message, now)  # type: ignore[arg-type]
-        if kind is TimerExpired:
-            return self._on_timer(message, now)  # type: ignore[arg-type]
-        request = self._requests.get(kind)
+        match message:
+            case HciEventInd(event=event):
+                handler = self._events.get(type(event))
+                if handler is None:
+                    logger.info("btm: %s has no handler; ignored", type(event).__name__)
+                    return []
+                return handler(event, now)
+            case HciCommandCnf():
+                return self.commands.on_confirmation(message, now)
+            case TimerExpired():
+                return self._on_timer(message, now)
+            case ControllerErrorInd():
+                return self._on_controller_error(message, now)
+            case ConnectionFaultInd(handle=handle):
+                return self.commands.send(hci.Disconnect(handle, LOCAL_TEARDOWN_REASON))
+            case SecurityMessage():
+                return self.security.on_message(sender, message, now)
+        request = self._requests.get(type(message))
         if request is not None:
             return request(sender, message, now)
-        if kind is ControllerErrorInd:
-            return self._on_controller_error(message, now)  # type: ignore[arg-type]
-        if kind is ConnectionFaultInd:
-            handle = message.handle  # type: ignore[attr-defined]
-            return self.commands.send(hci.Disconnect(handle, LOCAL_TEARDOWN_REASON))
-        if isinstance(message, SecurityMessage):
-            return self.security.on_message(sender, message, now)
         logger.warning("btm: unexpected %s from %s; ignored", message.summary(), sender)
         return []
 
@@ -245,7 +259,7 @@ class BtmCore:
             f"({self.bringup_step})"
         )
         self._bringup.abandon()
-        return [Send(self.app, ControllerFailedInd(reason))]
+        return [Emit(ControllerFailedInd(reason))]
 
     def _on_bringup_done(self, info: ControllerInfo, now: float) -> Effects:
         self.info = info
@@ -256,7 +270,7 @@ class BtmCore:
             irk = self.config.local_irk or crypto.random_bytes(16)
             self.privacy = LocalPrivacy(irk, self.config.rpa_rotation, self.commands.send)
             effects += self.privacy.start(now, self.le.radio_idle)
-        return [CancelTimer(BRINGUP_TIMER), *effects, Send(self.app, ControllerReadyInd(info))]
+        return [CancelTimer(BRINGUP_TIMER), *effects, Emit(ControllerReadyInd(info))]
 
     def _on_bringup_failed(self, outcome: CommandOutcome, now: float) -> Effects:
         reason = f"bring-up failed: {outcome.describe_with_status()}"
@@ -266,14 +280,14 @@ class BtmCore:
                 f"the vendor Write_BD_ADDR command, opcode 0x{hci.VendorWriteBdAddr.OPCODE:04X}"
                 f", as bluetrio's virtual controller has): {outcome.describe_with_status()}"
             )
-        return [CancelTimer(BRINGUP_TIMER), Send(self.app, ControllerFailedInd(reason))]
+        return [CancelTimer(BRINGUP_TIMER), Emit(ControllerFailedInd(reason))]
 
     def _on_controller_error(self, error: ControllerErrorInd, now: float) -> Effects:
         logger.error("btm: controller error (%s); bringing it up again", error.description)
         effects = self.le.reset() + self.bredr.reset()
         for link in self.links.clear():
             effects += self._link_gone(link, HARDWARE_FAILURE, now)
-        return effects + self._start_bringup(self.app, error, now)
+        return effects + self._start_bringup(Layer.HCI, error, now)
 
     def _load_bonds(self, sender: str, request: LoadBondsReq, now: float) -> Effects:
         for bond in request.bonds:
@@ -457,10 +471,7 @@ class BtmCore:
         return effects + self._to_link_users(LinkUpInd(link))
 
     def _to_link_users(self, message: Message) -> Effects:
-        effects: Effects = [Send(self.app, message)]
-        if self.l2cap is not None:
-            effects.insert(0, Send(self.l2cap, message))
-        return effects
+        return [Emit(message)]
 
     def _on_disconnection_complete(self, event: Any, now: float) -> Effects:
         handle = event.connection_handle

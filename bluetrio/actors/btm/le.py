@@ -96,13 +96,11 @@ class LeManager:
         own_address_type: OwnAddressType,
         *,
         extended_supported: Callable[[], bool],
-        app: str = "app",
     ) -> None:
         self.commands = commands
         self.devices = devices
         self.own_address_type = own_address_type
         self.extended_supported = extended_supported
-        self.app = app
         self.advertising: AdvertisingParameters | None = None
         self.advertising_extended = False
         self.scanning = False

@@ -36,7 +36,7 @@ from bluetrio.actors.btm.states import (
     PairingEvent,
 )
 from bluetrio.actors.btm.timer_owners import SecurityProcedureTimer
-from bluetrio.actors.effects import CancelTimer, Effects, Send, StartTimer, TimerKey
+from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer, TimerKey
 from bluetrio.crypto import reverse
 from bluetrio.messages import hci
 from bluetrio.messages.btm_security import (
@@ -69,7 +69,6 @@ class LinkSecurityProcedure:
         links: SecurityLinks,
         keys: KeyDatabase,
         prompts: Prompts,
-        app: str,
         timeout: float = DEFAULT_PROCEDURE_TIMEOUT,
     ) -> None:
         self.commands = commands
@@ -77,7 +76,6 @@ class LinkSecurityProcedure:
         self.links = links
         self.keys = keys
         self.prompts = prompts
-        self.app = app
         self.timeout = timeout
 
     # -- requesters ----------------------------------------------------------------------------
@@ -280,8 +278,7 @@ class LinkSecurityProcedure:
         assert record.key_type is not None and record.key_size is not None
         effects = self._move(record, Event.ACCEPTED, now)
         effects.append(
-            Send(
-                self.app,
+            Emit(
                 LinkSecuredInd(
                     record.handle,
                     record.peer,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import attrs
 
 from bluetrio.actors.btm.timer_owners import PromptTimer
-from bluetrio.actors.effects import CancelTimer, Effects, Send, StartTimer, TimerKey
+from bluetrio.actors.effects import CancelTimer, Effects, Emit, StartTimer, TimerKey
 from bluetrio.address import Address
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm_security import PromptCancelledInd
@@ -47,8 +47,7 @@ def prompt_timer(prompt_id: int) -> TimerKey:
 
 
 class Prompts:
-    def __init__(self, *, app: str, timeout: float = DEFAULT_PROMPT_TIMEOUT) -> None:
-        self.app = app
+    def __init__(self, *, timeout: float = DEFAULT_PROMPT_TIMEOUT) -> None:
         self.timeout = timeout
         self._open: dict[int, Prompt] = {}
         self._next_id = 1
@@ -67,7 +66,7 @@ class Prompts:
         self._next_id += 1
         self._open[prompt_id] = prompt
         return [
-            Send(self.app, build(prompt_id, prompt.peer)),
+            Emit(build(prompt_id, prompt.peer)),
             StartTimer(prompt_timer(prompt_id), now + self.timeout),
         ]
 
@@ -86,7 +85,7 @@ class Prompts:
         if prompt is None:
             return None, []
         logger.info("security: %s prompt for %s unanswered", prompt.kind.value, prompt.peer)
-        return prompt, [Send(self.app, PromptCancelledInd(prompt_id, "no answer in time"))]
+        return prompt, [Emit(PromptCancelledInd(prompt_id, "no answer in time"))]
 
     def cancel_link(self, handle: int, why: str) -> Effects:
         """Withdraw every prompt of link ``handle``."""
@@ -95,5 +94,5 @@ class Prompts:
             if prompt.handle == handle:
                 del self._open[prompt_id]
                 effects.append(CancelTimer(prompt_timer(prompt_id)))
-                effects.append(Send(self.app, PromptCancelledInd(prompt_id, why)))
+                effects.append(Emit(PromptCancelledInd(prompt_id, why)))
         return effects

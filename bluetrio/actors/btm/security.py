@@ -35,7 +35,7 @@ from bluetrio.actors.btm.security_policy import UNSPECIFIED_ERROR
 from bluetrio.actors.btm.security_records import SecurityLinks
 from bluetrio.actors.btm.ssp import SecureSimplePairing
 from bluetrio.actors.btm.timer_owners import PromptTimer, SecurityProcedureTimer
-from bluetrio.actors.effects import Effects, ReleaseTimers, Send, TimerExpired
+from bluetrio.actors.effects import Effects, Emit, ReleaseTimers, TimerExpired
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKey
 from bluetrio.messages import hci
@@ -53,8 +53,6 @@ from bluetrio.messages.btm_security import (
 
 logger = logging.getLogger(__name__)
 
-APP = "app"
-
 MessageHandler = Callable[[str, Any, float], Effects]
 
 
@@ -66,24 +64,22 @@ class SecurityCore:
         *,
         commands: CommandIssuer,
         config: SecurityConfig,
-        app: str = APP,
         prompt_timeout: float = DEFAULT_PROMPT_TIMEOUT,
         procedure_timeout: float = DEFAULT_PROCEDURE_TIMEOUT,
     ) -> None:
         self.commands = commands
         self.config = config
-        self.app = app
         self.keys = KeyDatabase()
         self.links = SecurityLinks()
-        self.prompts = Prompts(app=app, timeout=prompt_timeout)
+        self.prompts = Prompts(timeout=prompt_timeout)
         self.procedure = LinkSecurityProcedure(
             commands=commands, config=config, links=self.links, keys=self.keys,
-            prompts=self.prompts, app=app, timeout=procedure_timeout,
+            prompts=self.prompts, timeout=procedure_timeout,
         )  # fmt: skip
         self.ssp = SecureSimplePairing(self.procedure)
         self.le_keys = LeKeyResponder(commands=commands, config=config, keys=self.keys)
         procedure, ssp = self.procedure, self.ssp
-        self._message_handlers: dict[type, MessageHandler] = {
+        self._message_handlers: dict[type[Message], MessageHandler] = {
             SecurityServiceReq: self._on_service,
             PairReq: procedure.on_pair_request,
             LinkSecurityReq: procedure.on_link_security_request,
@@ -92,6 +88,11 @@ class SecurityCore:
             OobDataRsp: _from_anyone(ssp.on_oob_response),
             StoreBondRsp: _from_anyone(self._on_store_bond_response),
         }
+
+    @property
+    def message_types(self) -> tuple[type[Message], ...]:
+        """The messages :meth:`on_message` takes (BTM declares it handles them)."""
+        return tuple(self._message_handlers)
 
     @property
     def link_keys(self) -> dict[Address, LinkKey]:
@@ -151,7 +152,7 @@ class SecurityCore:
 
     def _on_store_bond_response(self, message: StoreBondRsp, now: float) -> Effects:
         refused = self.keys.on_store_response(message)
-        return [] if refused is None else [Send(self.app, refused)]
+        return [] if refused is None else [Emit(refused)]
 
 
 def _from_anyone(handler: Callable[[Any, float], Effects]) -> MessageHandler:

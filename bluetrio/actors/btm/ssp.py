@@ -26,7 +26,7 @@ from bluetrio.actors.btm.security_policy import (
 )
 from bluetrio.actors.btm.security_records import LinkRecord, Pairing
 from bluetrio.actors.btm.states import PairingEvent, PairingState
-from bluetrio.actors.effects import Effects, Send
+from bluetrio.actors.effects import Effects, Emit
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKey, LinkKeyType
 from bluetrio.crypto import reverse
@@ -58,7 +58,7 @@ class SecureSimplePairing:
     def __init__(self, procedure: LinkSecurityProcedure) -> None:
         # Pairing runs inside a link's authentication: it works on the procedure's tables.
         self.procedure = procedure
-        self.commands, self.config, self.app = procedure.commands, procedure.config, procedure.app
+        self.commands, self.config = procedure.commands, procedure.config
         self.links, self.keys, self.prompts = procedure.links, procedure.keys, procedure.prompts
         # Announced by the app-side pairing service (SecurityServiceReq).
         self.local_address: Address | None = None
@@ -192,7 +192,7 @@ class SecureSimplePairing:
             return []
         record.pairing._transition(Step.USER_STEP)
         record.pairing.model = AssociationModel.PASSKEY_ENTRY
-        return [Send(self.app, PasskeyDisplayInd(record.peer, event.passkey))]
+        return [Emit(PasskeyDisplayInd(record.peer, event.passkey))]
 
     def on_keypress_notification(self, event: hci.KeypressNotification, now: float) -> Effects:
         logger.debug("security: keypress %d from %s", event.notification_type, event.bd_addr)
@@ -338,7 +338,7 @@ class SecureSimplePairing:
             why, weaker = refusal
             if not weaker:
                 return self.procedure.reject(record, why)
-            refused: Effects = [Send(self.app, BondRefusedInd(record.peer, why))]
+            refused: Effects = [Emit(BondRefusedInd(record.peer, why))]
             return refused + self.procedure.reject(record, f"bond kept: {why}")
         if not both_bond(pairing.local_auth, pairing.peer_auth):
             return []
@@ -350,4 +350,4 @@ class SecureSimplePairing:
             return []
         self.keys.replace(record.peer, key, storing=True)
         bond = bredr_bond(self.local_address, record.peer, key.value, key_type)
-        return [Send(self.app, StoreBondReq(bond))]
+        return [Emit(StoreBondReq(bond))]

@@ -140,7 +140,7 @@ class CreditPool:
 @attrs.define
 class _LinkQueue:
     kind: LinkTransport
-    owner: str  # the actor that sends data on this link (gets AclDataCnf)
+    owner: str = ""  # the actor that last sent data on this link (gets AclDataCnf)
     pdus: deque[bytes] = attrs.field(factory=deque)  # queued, not yet fragmented
     fragments: deque[bytes] = attrs.field(factory=deque)  # of the PDU being sent
     # For each PDU handed to the queue: how many of its fragments the controller has not yet
@@ -169,8 +169,8 @@ class AclScheduler:
             return self.le
         return self.bredr
 
-    def add_link(self, handle: int, kind: LinkTransport, owner: str) -> None:
-        self._links[handle] = _LinkQueue(kind, owner)
+    def add_link(self, handle: int, kind: LinkTransport) -> None:
+        self._links[handle] = _LinkQueue(kind)
 
     def has_link(self, handle: int) -> bool:
         return handle in self._links

@@ -23,8 +23,8 @@ import attrs
 
 from bluetrio.actors.effects import (
     CancelTimer,
-    ConnectionFaultInd,
     Effects,
+    Emit,
     Send,
     ShellEffect,
     StartTimer,
@@ -32,6 +32,7 @@ from bluetrio.actors.effects import (
     TimerKey,
 )
 from bluetrio.actors.hci.acl import AclReassembler, AclScheduler
+from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.errors import DecodeError
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
@@ -54,9 +55,6 @@ from bluetrio.transports.base import FramingLimits
 logger = logging.getLogger(__name__)
 
 DEFAULT_COMMAND_TIMEOUT = 2.0  # seconds; the Linux kernel uses the same (HCI_CMD_TIMEOUT)
-# Disconnect reason when the host tears a link down after an internal failure:
-# "Remote User Terminated Connection" (Vol 1 Part F 2.1, allowed by Vol 4 Part E 7.1.6).
-LOCAL_TEARDOWN_REASON = 0x13
 # Reasons given to the ACL data owner when a link closes without a Disconnection Complete
 # (Vol 1 Part F 1.3): the host reset the controller; the controller reused a live handle.
 LOCAL_HOST_TERMINATED = 0x16
@@ -103,17 +101,16 @@ class _PendingCommand:
 class HciCore:
     """Sans-IO HCI logic (see the module docstring)."""
 
-    name = "hci"
+    name = Layer.HCI
+    # Events go to the layer that owns each event class and ACL data to the layer that handles
+    # AclDataInd, as the topology says; the link signals travel with the data.
+    spec = LayerSpec(
+        Layer.HCI,
+        handles=(HciCommandReq, AclDataReq),
+        emits=(HciEventInd, ControllerErrorInd, AclDataInd, AclLinkOpenedInd, AclLinkClosedInd),
+    )
 
-    def __init__(
-        self,
-        *,
-        event_sink: str = "btu",
-        acl_sink: str = "l2cap",
-        command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
-    ) -> None:
-        self.event_sink = event_sink
-        self.acl_sink = acl_sink
+    def __init__(self, *, command_timeout: float = DEFAULT_COMMAND_TIMEOUT) -> None:
         self.command_timeout = command_timeout
         self.command_credits = 1  # Vol 4 Part E 4.4: one command may be sent after power-on
         self._queued: deque[_PendingCommand] = deque()  # waiting for a command credit
@@ -138,9 +135,6 @@ class HciCore:
                 if key == CREDIT_RECOVERY_TIMER:
                     return self._on_credit_recovery(now)
                 return self._on_command_timeout(key, now)
-            case ConnectionFaultInd(handle=handle):
-                command = hci.Disconnect(connection_handle=handle, reason=LOCAL_TEARDOWN_REASON)
-                return self._internal_command(command, now)
         logger.warning("hci: ignoring unexpected %s from %s", message.summary(), sender)
         return []
 
@@ -180,8 +174,7 @@ class HciCore:
         # learns that each link is closed before anything of a new link reaches it.
         self.reassembler.reset()
         return [
-            Send(self.acl_sink, AclLinkClosedInd(handle, LOCAL_HOST_TERMINATED))
-            for handle in self.acl.reset()
+            Emit(AclLinkClosedInd(handle, LOCAL_HOST_TERMINATED)) for handle in self.acl.reset()
         ]
 
     def _answer(self, pending: _PendingCommand, cnf: HciCommandCnf) -> Effects:
@@ -332,11 +325,9 @@ class HciCore:
             case hci.DisconnectionComplete(status=0):
                 effects += self._close_link(event.connection_handle, event.reason)
             case hci.HardwareError(hardware_code=code):
-                effects.append(
-                    Send(self.event_sink, ControllerErrorInd(code, f"hardware error 0x{code:02X}"))
-                )
+                effects.append(Emit(ControllerErrorInd(code, f"hardware error 0x{code:02X}")))
                 effects += self._internal_command(hci.Reset(), now)
-        effects.append(Send(self.event_sink, HciEventInd(event)))
+        effects.append(Emit(HciEventInd(event)))
         return effects
 
     # -- links: opened and closed in order with their data -----------------------------------
@@ -346,8 +337,8 @@ class HciCore:
             # A controller must not reuse a live handle; if it does, the old link is gone.
             logger.warning("hci: connection complete for live handle 0x%04X", handle)
             effects += self._close_link(handle, CONNECTION_ALREADY_EXISTS)
-        self.acl.add_link(handle, transport, self.acl_sink)
-        effects.append(Send(self.acl_sink, AclLinkOpenedInd(handle, transport)))
+        self.acl.add_link(handle, transport)
+        effects.append(Emit(AclLinkOpenedInd(handle, transport)))
         return effects
 
     def _close_link(self, handle: int, reason: int) -> Effects:
@@ -355,7 +346,7 @@ class HciCore:
         if not self.acl.has_link(handle):
             return []
         self.acl.remove_link(handle)
-        return [Send(self.acl_sink, AclLinkClosedInd(handle, reason))]
+        return [Emit(AclLinkClosedInd(handle, reason))]
 
     def _on_completed_packets(self, event: hci.NumberOfCompletedPackets) -> Effects:
         effects: Effects = []
@@ -397,7 +388,7 @@ class HciCore:
             logger.warning("hci: %s", self.reassembler.problems[-1])
         if pdu is None:
             return []
-        return [Send(self.acl_sink, AclDataInd(handle, (pdu,)))]
+        return [Emit(AclDataInd(handle, (pdu,)))]
 
     # -- ACL toward the controller -----------------------------------------------------------
     def _on_acl_request(self, sender: str, request: AclDataReq) -> Effects:

@@ -24,7 +24,7 @@ class HciActor(Actor):
     """
 
     def __init__(self, core: HciCore, transport: Transport) -> None:
-        super().__init__(HciCore.name, core)
+        super().__init__(core)
         self.transport = transport
         self._outgoing_send, self._outgoing_receive = trio.open_memory_channel[list[Packet]](
             float("inf")
