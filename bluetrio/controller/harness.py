@@ -216,17 +216,23 @@ async def open_hosts(
 
 
 async def extended_advertise(
-    host: RawHost, properties: int, data: bytes = b"", scan_response: bytes = b"", handle: int = 1
+    host: RawHost,
+    properties: int,
+    data: bytes = b"",
+    scan_response: bytes = b"",
+    handle: int = 1,
+    own_address_type: int = 0,
+    peer: Address | None = None,
 ) -> None:
-    """Set up advertising set ``handle`` (interval 100 ms, public address) and enable it."""
+    """Set up advertising set ``handle`` (interval 100 ms) and enable it."""
     parameters = hci.LeSetExtendedAdvertisingParameters(
         advertising_handle=handle,
         advertising_event_properties=properties,
         primary_advertising_interval_min=0xA0,
         primary_advertising_interval_max=0xA0,
         primary_advertising_channel_map=7,
-        own_address_type=0,
-        peer_address=Address(bytes(6)),
+        own_address_type=own_address_type,
+        peer_address=peer if peer is not None else Address(bytes(6)),
         advertising_filter_policy=0,
         advertising_tx_power=0x7F,
         primary_advertising_phy=1,

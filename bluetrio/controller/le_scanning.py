@@ -182,11 +182,18 @@ class LeScanning(Feature):
                 tx_power=pdu.tx_power if -127 <= pdu.tx_power <= 126 else 127,
                 rssi=rssi,
                 periodic_advertising_interval=0,  # no periodic advertising
-                direct_address_type=target.type,
+                direct_address_type=self._direct_address_type(target),
                 direct_address=target,
                 data=chunk,
             )
             self.controller.send_event(hci.LeExtendedAdvertisingReport((extended,)))
+
+    def _direct_address_type(self, target: Address) -> int:
+        """Direct_Address_Type (Vol 4 Part E 7.7.65.13): an RPA of ours that the resolving
+        list resolved is 0x02 or 0x03, after the own address type the scanner uses."""
+        if target.is_resolvable_private and self.common.privacy.enabled:
+            return 0x03 if self.settings.own_address_type & 1 else 0x02
+        return target.type & 1
 
     # -- commands ------------------------------------------------------------------------
 

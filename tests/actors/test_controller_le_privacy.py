@@ -14,6 +14,7 @@ from bluetrio.controller.harness import (
     advertise,
     advertising_parameters,
     create_connection,
+    extended_advertise,
     open_hosts,
 )
 from bluetrio.controller.le_advertising import LeAdvertising
@@ -249,3 +250,29 @@ async def test_directed_advertising_targets_the_peers_rpa(
         assert ours.status == theirs.status == 0
         assert ours.peer_address == peripheral_identity.with_type(AddressType.PUBLIC_IDENTITY)
         assert theirs.peer_address == central_identity.with_type(AddressType.PUBLIC_IDENTITY)
+
+
+async def test_an_extended_report_says_the_controller_resolved_the_target(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_hosts() as (scanner, advertiser):
+        scanner_identity = scanner.controller.public_address
+        await add_to_resolving_list(advertiser, scanner_identity, CENTRAL_IRK, PERIPHERAL_IRK)
+        assert await enable_resolution(advertiser) == b"\x00"
+        await add_to_resolving_list(
+            scanner, advertiser.controller.public_address, PERIPHERAL_IRK, CENTRAL_IRK
+        )
+        assert await enable_resolution(scanner) == b"\x00"
+        connectable_directed = 0b0101
+        await extended_advertise(
+            advertiser, connectable_directed, own_address_type=0x02, peer=scanner_identity
+        )
+        phy = hci.ExtendedScanPhyParameters(0, 16, 16)
+        assert await scanner.run(hci.LeSetExtendedScanParameters(0, 0, 0b001, (phy,))) == b"\x00"
+        assert await scanner.run(hci.LeSetExtendedScanEnable(1, 1, 0, 0)) == b"\x00"
+        (report,) = (await scanner.next_event(hci.LeExtendedAdvertisingReport)).reports
+        assert report.address_type == AddressType.PUBLIC_IDENTITY
+        assert report.address == advertiser.controller.public_address
+        # 0x02: an RPA the controller resolved, own address type 0x00 (Vol 4 Part E 7.7.65.13).
+        assert report.direct_address_type == 0x02
+        assert resolves(CENTRAL_IRK, report.direct_address)
