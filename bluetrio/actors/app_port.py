@@ -211,6 +211,8 @@ class AppRouter:
         self.waiters: dict[int, _Waiter] = {}
         self.late_replies: dict[int, Callable[[Message], None]] = {}
         self.observers: dict[type, list[Observer]] = {}
+        # Mailbox[Any]: each mailbox takes one message class, which its key names and the
+        # value type of one dictionary cannot.
         self.mailboxes: dict[tuple[type, int | None, int | None], list[Mailbox[Any]]] = {}
         self.unrouted = 0
         self._kinds: dict[type, tuple[type, ...]] = {}
