@@ -9,12 +9,10 @@ Where the spec leaves a choice, the behaviour is Root Canal's.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
 from bluetrio.address import Address
-from bluetrio.controller.air import Link, LinkKind
+from bluetrio.controller.air import Frame, Link, LinkKind, Radio
 from bluetrio.controller.bredr_frames import (
     FeaturesRequestFrame,
     FeaturesResponseFrame,
@@ -216,7 +214,7 @@ class BrEdr(Feature):
         connection = self.controller.connection_on(air_link) if air_link is not None else None
         return None if connection is None else self.links.get(connection.handle)
 
-    def send_on(self, link: BrEdrLink, frame: Any) -> None:
+    def send_on(self, link: BrEdrLink, frame: Frame) -> None:
         self.controller.air.send_on_link(link.connection.link, self.controller, frame)
 
     def on_connection_closed(self, connection: Connection, reason: int) -> None:
@@ -491,15 +489,14 @@ class BrEdr(Feature):
         pending.timer.cancel()
         # Role 0x00: become central, possible only if the pager allows it (7.1.8).
         switch = request.role == 0x00 and pending.frame.allow_role_switch
-        central, peripheral = self.controller, self._radio_of(request.bd_addr)
-        if peripheral is None:
+        pager = self._radio_of(request.bd_addr)
+        if pager is None:
             # The pager left the air meanwhile; its page would have timed out.
             self.send(
                 hci.ConnectionComplete(Status.PAGE_TIMEOUT, 0, request.bd_addr, LINK_TYPE_ACL, 0)
             )
             return
-        if not switch:
-            central, peripheral = peripheral, central
+        central, peripheral = (self.controller, pager) if switch else (pager, self.controller)
         air_link = self.controller.air.open_link(
             LinkKind.BR_EDR,
             central,
@@ -511,7 +508,7 @@ class BrEdr(Feature):
         self._connected(air_link, role, request.bd_addr, role_changed=switch)
         self.controller.air.send_on_link(air_link, self.controller, PageAcceptedFrame(switch))
 
-    def _radio_of(self, address: Address) -> Any:
+    def _radio_of(self, address: Address) -> Radio | None:
         for radio in self.controller.air.radios:
             if radio.public_address == address:
                 return radio

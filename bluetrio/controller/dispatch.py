@@ -90,6 +90,10 @@ class HandlerEntry:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Methods marked by @handles / @receives, read back by register_feature.
+_MARKED_COMMANDS: dict[Callable[..., Any], CommandSpec] = {}
+_MARKED_RECEIVERS: dict[Callable[..., Any], tuple[type[Frame], ...]] = {}
+
 
 def handles(command_class: type[HciCommand], *, reply: Reply | None = None) -> Callable[[F], F]:
     """Mark a feature method as the handler of ``command_class`` (a codec command).
@@ -104,7 +108,7 @@ def handles(command_class: type[HciCommand], *, reply: Reply | None = None) -> C
     spec = CommandSpec(command_class, reply)
 
     def mark(method: F) -> F:
-        method._hci_command = spec  # type: ignore[attr-defined]
+        _MARKED_COMMANDS[method] = spec
         return method
 
     return mark
@@ -124,7 +128,7 @@ def receives(*frame_types: type[Frame]) -> Callable[[F], F]:
     """Mark a feature method as the receiver of these frame classes: ``(frame, link)``."""
 
     def mark(method: F) -> F:
-        method._receives = frame_types  # type: ignore[attr-defined]
+        _MARKED_RECEIVERS[method] = frame_types
         return method
 
     return mark
@@ -175,7 +179,7 @@ def register_feature(cls: FeatureT) -> FeatureT:
     found: list[tuple[int, HandlerEntry]] = []
     for attribute in dir(cls):
         member = getattr(cls, attribute)
-        spec = getattr(member, "_hci_command", None)
+        spec = _MARKED_COMMANDS.get(member) if callable(member) else None
         if isinstance(spec, CommandSpec):
             owner = COMMAND_TABLE.get(spec.opcode)
             if owner is not None:
@@ -184,7 +188,7 @@ def register_feature(cls: FeatureT) -> FeatureT:
                     f"{owner.feature.__name__}.{owner.method}"
                 )
             found.append((spec.opcode, HandlerEntry(spec, cls, attribute)))
-        for frame_type in getattr(member, "_receives", ()):
+        for frame_type in _MARKED_RECEIVERS.get(member, ()) if callable(member) else ():
             FRAME_TABLE.setdefault(frame_type, []).append((cls, attribute))
     COMMAND_TABLE.update(found)
     FEATURES.append(cls)

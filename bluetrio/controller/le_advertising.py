@@ -9,6 +9,8 @@ handle 0 that the legacy commands address.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from bluetrio.address import Address, AddressType
@@ -28,6 +30,9 @@ from bluetrio.controller.le_privacy import Identified
 from bluetrio.controller.timers import Timer
 from bluetrio.messages import hci
 
+if TYPE_CHECKING:
+    from bluetrio.controller.controller import VirtualController
+
 ADVERTISING_UNIT = 0.000625  # intervals count 0.625 ms (Vol 4 Part E 7.8.5)
 HIGH_DUTY_DIRECTED_TIMEOUT = 1.28  # seconds (Vol 6 Part B 4.4.2.4.3)
 HIGH_DUTY_DIRECTED_INTERVAL = 0.00375
@@ -38,6 +43,7 @@ MAX_ADVERTISING_HANDLE = 0xEF
 CONNECTABLE, SCANNABLE, DIRECTED, HIGH_DUTY, LEGACY, ANONYMOUS, INCLUDE_TX_POWER = (
     1 << bit for bit in range(7)
 )
+
 # Legacy Advertising_Type (7.8.5) -> the equivalent legacy event properties (7.8.53 table).
 LEGACY_TYPE_PROPERTIES = {
     0x00: LEGACY | SCANNABLE | CONNECTABLE,  # ADV_IND
@@ -87,8 +93,8 @@ def _interval(value: int) -> float:
 
 @register_feature
 class LeAdvertising(Feature):
-    def __init__(self, controller: object) -> None:
-        super().__init__(controller)  # type: ignore[arg-type]
+    def __init__(self, controller: VirtualController) -> None:
+        super().__init__(controller)
         self.sets: dict[int, AdvertisingSet] = {}
 
     @property

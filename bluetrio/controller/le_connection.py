@@ -8,6 +8,8 @@ peripheral and sends its first packet, on which the initiator reports as central
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from bluetrio.address import Address, AddressType
@@ -35,6 +37,9 @@ from bluetrio.controller.le_pdus import (
 )
 from bluetrio.controller.le_privacy import Identified
 from bluetrio.messages import hci
+
+if TYPE_CHECKING:
+    from bluetrio.controller.controller import VirtualController
 
 SUPERVISION_UNIT = 0.01  # supervision timeout counts 10 ms (Vol 4 Part E 7.8.12)
 # Data length limits (Vol 6 Part B 4.5.10): 27..251 octets, 328..17040 us.
@@ -94,8 +99,8 @@ class LinkState:
 
 @register_feature
 class LeConnection(Feature):
-    def __init__(self, controller: object) -> None:
-        super().__init__(controller)  # type: ignore[arg-type]
+    def __init__(self, controller: VirtualController) -> None:
+        super().__init__(controller)
         self.initiating: Initiating | None = None
         self.states: dict[int, LinkState] = {}
         self.suggested = (MIN_OCTETS, MIN_TIME)

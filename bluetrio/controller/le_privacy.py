@@ -21,6 +21,7 @@ means the entry has none (Vol 4 Part E 7.8.38).
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -29,6 +30,9 @@ from bluetrio.address import Address, AddressType
 from bluetrio.controller.dispatch import CommandError, Feature, Status, handles, register_feature
 from bluetrio.controller.timers import Timer
 from bluetrio.messages import hci
+
+if TYPE_CHECKING:
+    from bluetrio.controller.controller import VirtualController
 
 DEFAULT_RPA_TIMEOUT = 900.0  # seconds (Vol 4 Part E 7.8.45: 0x0384)
 NO_ADDRESS = Address(bytes(6))
@@ -82,8 +86,8 @@ def _key(identity: Address) -> tuple[int, bytes]:
 
 @register_feature
 class LePrivacy(Feature):
-    def __init__(self, controller: object) -> None:
-        super().__init__(controller)  # type: ignore[arg-type]
+    def __init__(self, controller: VirtualController) -> None:
+        super().__init__(controller)
         self.entries: dict[tuple[int, bytes], ResolvingEntry] = {}
         self.enabled = False
         self.rpa_timeout = DEFAULT_RPA_TIMEOUT

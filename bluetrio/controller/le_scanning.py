@@ -8,6 +8,8 @@ so changed advertising data is reported again.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from bluetrio.address import Address
@@ -26,6 +28,9 @@ from bluetrio.controller.le_pdus import AdvertisingPdu, ScanRequest, ScanRespons
 from bluetrio.controller.le_privacy import Identified
 from bluetrio.controller.timers import Timer
 from bluetrio.messages import hci
+
+if TYPE_CHECKING:
+    from bluetrio.controller.controller import VirtualController
 
 PHY_CODES = {Phy.LE_1M: 0x01, Phy.LE_2M: 0x02, Phy.LE_CODED: 0x03}
 # Extended report data is cut to fit one event: 255 minus subevent, count and fixed fields.
@@ -62,8 +67,8 @@ class ScanSettings:
 
 @register_feature
 class LeScanning(Feature):
-    def __init__(self, controller: object) -> None:
-        super().__init__(controller)  # type: ignore[arg-type]
+    def __init__(self, controller: VirtualController) -> None:
+        super().__init__(controller)
         self.settings = ScanSettings()
         # Enabled by the host; listening while within a scan duration (Vol 4 Part E 7.8.65:
         # with a Period the scanner pauses from the end of each Duration to the next Period).

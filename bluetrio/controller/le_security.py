@@ -8,6 +8,8 @@ treats as the MIC failure of LL_START_ENC_RSP and ends the link with 0x3D.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bluetrio import crypto
 from bluetrio.controller.air import Link
 from bluetrio.controller.connections import Connection, Role, TerminateFrame
@@ -28,6 +30,9 @@ from bluetrio.controller.le_pdus import (
 )
 from bluetrio.messages import hci
 
+if TYPE_CHECKING:
+    from bluetrio.controller.controller import VirtualController
+
 _PROOF_BLOCK = bytes(16)
 ENCRYPTION_ON = 0x01  # Encryption_Enabled: AES-CCM on an LE link (Vol 4 Part E 7.7.8)
 
@@ -39,8 +44,8 @@ def session_key(ltk: bytes, skd_peripheral: bytes, skd_central: bytes) -> bytes:
 
 @register_feature
 class LeSecurity(Feature):
-    def __init__(self, controller: object) -> None:
-        super().__init__(controller)  # type: ignore[arg-type]
+    def __init__(self, controller: VirtualController) -> None:
+        super().__init__(controller)
         # Per connection: (LTK as given by the host, MSB first; SKDc) while the central waits.
         self.central_pending: dict[int, tuple[bytes, bytes]] = {}
         # Per connection: the SKDc the peripheral received, awaiting its host's LTK.
