@@ -10,8 +10,9 @@ import trio.testing
 
 from bluetrio import Address, LinkKeyType, LinkTransport, Role, SecurityLevel
 from bluetrio.actors.app_port import AppPort
-from bluetrio.actors.effects import Effects, Send
+from bluetrio.actors.effects import ConnectionFaultInd, Effects, Send
 from bluetrio.actors.runtime import Actor, Runtime
+from bluetrio.actors.topology import LayerSpec
 from bluetrio.link import LinkRegistry
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import AclLink, LinkChangedInd, LinkDownInd, LinkUpInd
@@ -23,6 +24,10 @@ PEER = Address.parse("00:11:22:33:44:55")
 
 class Reflector:
     """Plays the device manager: sends every message straight back."""
+
+    spec = LayerSpec(
+        "btm", handles=(LinkUpInd, LinkChangedInd, LinkDownInd, LinkSecuredInd, ConnectionFaultInd)
+    )
 
     def handle(self, sender: str, message: Message, now: float) -> Effects:
         return [Send(sender, message)]
@@ -38,7 +43,7 @@ def incoming(handle: int, transport: LinkTransport = LinkTransport.LE) -> AclLin
 async def start(nursery: trio.Nursery, backlog: int = 16) -> tuple[AppPort, LinkRegistry]:
     runtime = Runtime()
     app = AppPort()
-    runtime.add(Actor("btm", Reflector()))
+    runtime.add(Actor(Reflector()))
     runtime.add(app)
     # The registry only hands the stack to the links it makes; no link operation runs here.
     registry = LinkRegistry(cast(Stack, None), app, backlog=backlog)
