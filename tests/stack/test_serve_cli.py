@@ -1,0 +1,97 @@
+"""``bluetrio serve``: be the device others find, connect to and pair with."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from bluetrio.address import Address
+from bluetrio.cli.common import YesPairingDelegate
+from bluetrio.cli.main import build_parser
+from bluetrio.cli.serve import ServeOptions, serve_command
+from bluetrio.errors import InvalidArgumentError
+from bluetrio.messages.btm import LinkTransport
+from bluetrio.pairing import IoCapability, PairingDelegate
+from bluetrio.stack import open_stack
+
+AIR = "virtual:serve-room"
+SERVER = Address.parse("00:1B:DC:5E:5E:01")
+
+
+class Agreeing(PairingDelegate):
+    async def confirm_numeric(self, peer: Address, number: int) -> bool:
+        return True
+
+
+def serve_and_visit(tmp_path: Path, options: ServeOptions) -> tuple[list[str], Address]:
+    """Serve with ``options``; a visitor finds the server, connects over BR/EDR and pairs,
+    then connects over LE; everything the server printed, and the visitor's address."""
+
+    async def scenario() -> tuple[list[str], Address]:
+        output = io.StringIO()
+        delegate = YesPairingDelegate(IoCapability.DISPLAY_YES_NO, output=output)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: serve_command(
+                    AIR, options, delegate, tmp_path, output, {"address": SERVER},
+                    task_status=task_status,
+                )
+            )  # fmt: skip
+            async with open_stack(
+                AIR, pairing_delegate=Agreeing(IoCapability.DISPLAY_YES_NO)
+            ) as visitor:
+                visitor_address = (await visitor.ready()).address
+                found = [result.address for result in await visitor.inquiry(2.56)]
+                assert found == [SERVER]
+                async with visitor.connect(SERVER, transport=LinkTransport.BR_EDR) as link:
+                    await link.pair()
+                async with visitor.scan(2) as reports:
+                    advertiser = await anext(aiter(reports))
+                assert advertiser.name == options.name
+                async with visitor.connect(advertiser.address, transport=LinkTransport.LE):
+                    pass
+                await trio.sleep(1)  # the server reports the last disconnection
+            nursery.cancel_scope.cancel()
+        return output.getvalue().splitlines(), visitor_address
+
+    return trio.run(scenario, clock=MockClock(autojump_threshold=0))
+
+
+def test_serve_advertises_is_discoverable_accepts_and_pairs(tmp_path: Path) -> None:
+    options = ServeOptions(name="kettle", advertise=True, discoverable=True, pairable=True)
+    lines, visitor = serve_and_visit(tmp_path, options)
+    assert lines[0] == (
+        f"{SERVER}: advertising as 'kettle' (LE), discoverable as 'kettle' (BR/EDR), "
+        "connectable (BR/EDR), pairable; Ctrl-C to stop"
+    )
+    # The key store writes in a thread: its line comes once the file is safely replaced.
+    stored = f"bond with {visitor} (br_edr) stored"
+    assert stored in lines
+    events = [line for line in lines[1:] if line != stored]
+    assert events[1].startswith(f"Does {visitor} show ") and events[1].endswith("? yes (--yes)")
+    assert events[:1] + events[2:] == [
+        f"connected: {visitor} over BR/EDR (we are peripheral)",
+        f"disconnected: {visitor}: Remote User Terminated Connection (0x13)",
+        f"connected: {visitor} over LE (we are peripheral)",
+        f"disconnected: {visitor}: Remote User Terminated Connection (0x13)",
+    ]
+    assert len(list(tmp_path.glob("bonds-00-1B-DC-5E-5E-01-public.json"))) == 1
+
+
+def test_serve_options() -> None:
+    args = build_parser().parse_args(
+        ["serve", "-t", "virtual", "--advertise", "--pairable", "--yes", "--name", "lamp"]
+    )
+    assert (args.advertise, args.discoverable, args.pairable, args.yes, args.name) == (
+        True,
+        False,
+        True,
+        True,
+        "lamp",
+    )
+    with pytest.raises(InvalidArgumentError):
+        ServeOptions(name="")
