@@ -117,10 +117,26 @@ def _class_triple(descriptor: Any, prefix: str) -> tuple[int, int, int]:
     )
 
 
+def default_backend() -> Any:
+    """pyusb's libusb 1.0 backend on the libusb shipped by the ``libusb-package`` wheel (the
+    ``usb`` extra installs it), so no system libusb is needed; None lets pyusb look for a
+    system libusb when that wheel is absent."""
+    try:
+        import libusb_package
+    except ImportError:
+        return None
+    return libusb_package.get_libusb1_backend()
+
+
 def find_controller(spec: UsbSpec, backend: Any = None) -> Any:
-    """The pyusb device the spec designates; raises TransportError if there is none."""
+    """The pyusb device the spec designates; raises TransportError if there is none.
+
+    ``backend``: a pyusb backend; None uses :func:`default_backend`.
+    """
     import usb.core
 
+    if backend is None:
+        backend = default_backend()
     try:
         devices = list(usb.core.find(find_all=True, backend=backend))
         if spec.vendor_id is not None:
@@ -130,7 +146,10 @@ def find_controller(spec: UsbSpec, backend: Any = None) -> Any:
             raise TransportError(f"{spec}: no USB device with that vendor and product ID")
         controllers = [device for device in devices if is_bluetooth_controller(device)]
     except usb.core.NoBackendError as exc:
-        raise TransportError(f"{spec}: no USB backend available (is libusb installed?)") from exc
+        raise TransportError(
+            f"{spec}: no USB backend could start: libusb is missing (pip install "
+            "'bluetrio[usb]' ships it) or cannot reach the USB devices"
+        ) from exc
     except usb.core.USBError as exc:
         raise TransportError(f"{spec}: cannot enumerate USB devices ({exc})") from exc
     if spec.index >= len(controllers):
@@ -407,7 +426,8 @@ async def open_usb_transport(
 ) -> AsyncIterator[UsbTransport]:
     """Find, claim and open a USB controller; release it (and its kernel driver) on exit.
 
-    ``backend`` is a pyusb backend (default: libusb found by pyusb).
+    ``backend`` is a pyusb backend (default: :func:`default_backend`, the libusb of the
+    ``libusb-package`` wheel).
     """
     try:
         import usb.core  # noqa: F401

@@ -6,6 +6,7 @@ import collections
 import errno
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,7 +19,7 @@ import usb.core
 from bluetrio.errors import InvalidArgumentError, TransportError
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.spec import UsbSpec
-from bluetrio.transports.usb import find_controller, open_usb_transport
+from bluetrio.transports.usb import default_backend, find_controller, open_usb_transport
 
 BLUETOOTH = (0xE0, 0x01, 0x01)
 EVENT_IN, ACL_IN, ACL_OUT = 0x81, 0x82, 0x02
@@ -361,3 +362,16 @@ async def test_no_controller_anywhere_names_the_spec() -> None:
     with pytest.raises(TransportError, match="usb:0"):
         async with open_usb_transport(UsbSpec(), backend=FakeBackend([])):
             pass
+
+
+def test_the_default_backend_is_the_libusb_of_the_usb_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    libusb_package = pytest.importorskip("libusb_package")
+    # The wheel carries the library itself: nothing is needed from the system.
+    assert Path(libusb_package.get_library_path()).is_file()
+    backend, (_, plain, _, _) = lab()
+    monkeypatch.setattr(libusb_package, "get_libusb1_backend", lambda: backend)
+    assert default_backend() is backend
+    device = find_controller(UsbSpec())  # no backend given: the default one
+    assert (device.idVendor, device.idProduct) == (plain.vendor_id, plain.product_id)
