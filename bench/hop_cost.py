@@ -50,7 +50,7 @@ class Packet(Message):
 
 @attrs.frozen
 class PacketBundle(Message):
-    """A protocol-level batch: one message carrying many PDUs (DESIGN.md principle 7)."""
+    """A protocol-level batch: one message carrying many PDUs."""
 
     handle: int
     payloads: tuple[bytes, ...]

@@ -1,4 +1,4 @@
-"""The contract between sans-IO protocol cores and their actor shells (DESIGN.md principle 1).
+"""The contract between sans-IO protocol cores and their actor shells.
 
 A core is plain code: it takes one input (a message from another actor, or the expiry of one
 of its timers, delivered as :class:`TimerExpired`) together with the current time, updates its

@@ -11,7 +11,7 @@ it is checked when the runtime starts, before any actor runs.
 
 Inboxes are unbounded on purpose: the protocols bound what is in flight (HCI ACL credits,
 L2CAP windows and credits, RFCOMM credits), and a cycle of bounded channels between actors
-could deadlock (DESIGN.md principle 6). Sends are therefore synchronous and never block.
+could deadlock. Sends are therefore synchronous and never block.
 """
 
 from __future__ import annotations
@@ -274,8 +274,8 @@ class Actor:
         self._scope: trio.CancelScope | None = None
         self._killed = False
         # While the loop handles one wake-up's messages, Sends are gathered here by
-        # destination and go out as one hop each when the wake-up ends (DESIGN.md
-        # principle 7): a burst crosses every hop once instead of once per message.
+        # destination and go out as one hop each when the wake-up ends: a burst crosses
+        # every hop once instead of once per message (a channel hop costs microseconds).
         self._outbox: dict[str, list[Message]] | None = None
         self.logger = logging.getLogger(f"bluetrio.{self.name}")
 
@@ -336,8 +336,7 @@ class Actor:
                     self._fire_expired_timers()
                     continue
                 self.deliver(item)
-                # Drain what is already queued without another scheduling round trip
-                # (DESIGN.md principle 7).
+                # Drain what is already queued without another scheduling round trip.
                 while True:
                     try:
                         item = inbox.receive_nowait()
@@ -448,7 +447,7 @@ class Actor:
             outbox.setdefault(to, []).append(message)
 
     def _contain(self, message: Message, exc: Exception, now: float) -> Effects:
-        """Failure containment (DESIGN.md principle 5).
+        """Failure containment.
 
         An exception tied to one connection tears that connection down and the stack goes
         on; any other exception stops the stack with the flight recorder attached.

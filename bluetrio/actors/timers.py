@@ -1,4 +1,4 @@
-"""Per-actor protocol timers, keyed to control blocks (DESIGN.md principle 4).
+"""Per-actor protocol timers, keyed to control blocks.
 
 A sans-IO table of deadlines. The actor shell waits for its next message under
 ``trio.move_on_at(table.next_deadline())``, so expiry is structured cancellation on the Trio

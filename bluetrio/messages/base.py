@@ -45,7 +45,7 @@ def channel_id_of(message: object) -> int | None:
 class Batch(Message):
     """Several messages delivered as one hop; the receiving shell unpacks them in order.
 
-    The data path uses this to amortise the per-hop cost (DESIGN.md principle 7).
+    The data path uses this to amortise the per-hop cost.
     """
 
     messages: tuple[Message, ...]
