@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from bluetrio.address import Address
+from bluetrio.address import Address, AddressType
 from bluetrio.controller.air import Link
 from bluetrio.controller.config import Phy
 from bluetrio.controller.dispatch import (
@@ -36,6 +36,8 @@ PHY_CODES = {Phy.LE_1M: 0x01, Phy.LE_2M: 0x02, Phy.LE_CODED: 0x03}
 # Extended report data is cut to fit one event: 255 minus subevent, count and fixed fields.
 EXTENDED_REPORT_DATA_LIMIT = 229
 DATA_INCOMPLETE_MORE = 0b01 << 5  # Event_Type data status (Vol 4 Part E 7.7.65.13)
+# Direct_Address_Type of an RPA the controller could not resolve (Vol 4 Part E 7.7.65.13).
+UNRESOLVED_RPA = 0xFE
 # Units of Duration and Period in LE_Set_Extended_Scan_Enable (Vol 4 Part E 7.8.65).
 SCAN_DURATION_UNIT = 0.01
 SCAN_PERIOD_UNIT = 1.28
@@ -122,7 +124,7 @@ class LeScanning(Feature):
             return None
         if self.common.mode is LeCommandMode.LEGACY and not pdu.legacy:
             return None  # a legacy scanner does not follow AUX pointers
-        if pdu.directed and (pdu.target is None or not self.common.privacy.targets_us(pdu.target)):
+        if pdu.directed and not self._takes_directed(pdu.target):
             return None
         advertiser = self.common.privacy.identify(pdu.advertiser)
         if advertiser is None:
@@ -165,6 +167,14 @@ class LeScanning(Feature):
                 return
             self.seen.add(key)
         rssi = self.controller.config.rssi
+        if self.common.mode is LeCommandMode.LEGACY and self._reports_as_directed(pdu):
+            assert pdu.target is not None
+            # Direct_Address_Type 0x01: a random device address (7.7.65.11).
+            directed = hci.DirectedAdvertisingReport(
+                key[1], reported, AddressType.RANDOM, pdu.target, rssi
+            )
+            self.controller.send_event(hci.LeDirectedAdvertisingReport((directed,)))
+            return
         if self.common.mode is LeCommandMode.LEGACY:
             report = hci.AdvertisingReport(key[1], reported, data, rssi)
             self.controller.send_event(hci.LeAdvertisingReport((report,)))
@@ -193,12 +203,36 @@ class LeScanning(Feature):
             )
             self.controller.send_event(hci.LeExtendedAdvertisingReport((extended,)))
 
+    def _takes_directed(self, target: Address | None) -> bool:
+        """A directed PDU is for this scanner when TargetA is ours; with the extended scanner
+        filter policies (0x02, 0x03) also when it is an RPA, resolved or not (7.8.10)."""
+        if target is None:
+            return False
+        if self.common.privacy.targets_us(target):
+            return True
+        return bool(self.settings.filter_policy & 0b10) and target.is_resolvable_private
+
     def _direct_address_type(self, target: Address) -> int:
-        """Direct_Address_Type (Vol 4 Part E 7.7.65.13): an RPA of ours that the resolving
-        list resolved is 0x02 or 0x03, after the own address type the scanner uses."""
-        if target.is_resolvable_private and self.common.privacy.enabled:
+        """Direct_Address_Type of extended reports (Vol 4 Part E 7.7.65.13): an RPA the
+        resolving list resolved as ours is 0x02 or 0x03, after the scanner's own address type;
+        one it could not resolve is 0xFE."""
+        if not target.is_resolvable_private:
+            return target.type & 1
+        if self.common.privacy.targets_us(target):
             return 0x03 if self.settings.own_address_type & 1 else 0x02
-        return target.type & 1
+        return UNRESOLVED_RPA
+
+    def _reports_as_directed(self, pdu: AdvertisingPdu) -> bool:
+        """Legacy scanning reports a directed PDU whose TargetA is an RPA it cannot resolve,
+        taken under an extended filter policy, with LE Directed Advertising Report
+        (Vol 4 Part E 7.7.65.11)."""
+        target = pdu.target
+        return (
+            pdu.directed
+            and target is not None
+            and target.is_resolvable_private
+            and not self.common.privacy.targets_us(target)
+        )
 
     # -- commands ------------------------------------------------------------------------
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from bluetrio.controller.harness import RawHost, advertise, extended_advertise, open_hosts
+from bluetrio import crypto
+from bluetrio.address import Address, AddressType
+from bluetrio.controller.harness import (
+    RawHost,
+    advertise,
+    advertising_parameters,
+    extended_advertise,
+    open_hosts,
+)
 from bluetrio.controller.le_scanning import LeScanning
 from bluetrio.messages import hci
 
@@ -98,3 +106,35 @@ async def test_reset_each_period_reports_again_in_every_period(
         assert trio.current_time() - start >= 1.2
         # Periodic scanning ends only when the host disables it: no Scan Timeout.
         assert not scanner.events_of(hci.LeScanTimeout)
+
+
+async def test_extended_filter_policy_reports_directed_advertising_to_an_unresolved_rpa(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Scanning_Filter_Policy 0x02 also takes directed PDUs whose TargetA is an RPA the
+    controller cannot resolve, reported with LE Directed Advertising Report (Vol 4 Part E
+    7.8.10, 7.7.65.11); policy 0x00 ignores them."""
+    someone = Address.parse("11:22:33:44:55:66")
+    irk = bytes(range(16))
+    async with open_hosts() as (scanner, advertiser):
+        identity = hci.LeAddDeviceToResolvingList(someone, irk, bytes(16))
+        assert await advertiser.run(identity) == b"\x00"
+        assert await advertiser.run(hci.LeSetAddressResolutionEnable(1)) == b"\x00"
+        # ADV_DIRECT_IND (low duty cycle) to someone else, whose RPA is the TargetA.
+        assert await advertiser.run(advertising_parameters(0x04, 0x00, someone)) == b"\x00"
+        assert await advertiser.run(hci.LeSetAdvertisingEnable(1)) == b"\x00"
+        assert await scanner.run(hci.LeSetScanParameters(0, 16, 16, 0, 0x00)) == b"\x00"
+        assert await scanner.run(hci.LeSetScanEnable(1, 1)) == b"\x00"
+        await trio.sleep(1.0)
+        assert not scanner.events_of(hci.LeDirectedAdvertisingReport)
+        assert not scanner.events_of(hci.LeAdvertisingReport)
+        assert await scanner.run(hci.LeSetScanEnable(0, 0)) == b"\x00"
+        assert await scanner.run(hci.LeSetScanParameters(0, 16, 16, 0, 0x02)) == b"\x00"
+        assert await scanner.run(hci.LeSetScanEnable(1, 1)) == b"\x00"
+        (report,) = (await scanner.next_event(hci.LeDirectedAdvertisingReport)).reports
+        assert report.event_type == 0x01  # ADV_DIRECT_IND
+        assert report.address == advertiser.controller.public_address
+        # TargetA: an RPA of someone's IRK (HCI carries IRKs least significant octet first).
+        target = crypto.reverse(report.direct_address.value)
+        assert crypto.resolve_rpa(crypto.reverse(irk), target)
+        assert report.direct_address_type == AddressType.RANDOM
