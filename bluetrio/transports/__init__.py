@@ -92,14 +92,14 @@ async def _open_virtual(spec: VirtualSpec) -> AsyncIterator[Transport]:
 
     host_side, controller_side = transport_pair()
     controller = VirtualController(default_air(spec.name))
-    body_error: Exception | None = None
+    body_error: Exception | KeyboardInterrupt | None = None
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_serve_until_closed, controller, controller_side)
         try:
             yield host_side
-        except Exception as exc:
-            # Re-raised below, outside the nursery, so the caller's own exception reaches
-            # it as is rather than wrapped in an ExceptionGroup.
+        except (Exception, KeyboardInterrupt) as exc:
+            # Re-raised below, outside the nursery, so the caller's own exception (or Ctrl-C)
+            # reaches it as is rather than wrapped in an exception group.
             body_error = exc
         finally:
             # The controller's serve() returns once the host side is closed.

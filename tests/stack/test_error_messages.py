@@ -24,3 +24,19 @@ def test_a_page_nobody_answers_says_page_timeout_once() -> None:
 
     message = trio.run(scenario, clock=MockClock(autojump_threshold=0))
     assert message == f"connecting to {NOBODY}: page failed: Page Timeout (0x04)"
+
+
+def test_ctrl_c_leaves_open_stack_bare_not_in_a_group() -> None:
+    async def interrupted() -> None:
+        async with open_stack("virtual", bring_up=True), trio.open_nursery() as nursery:
+            # Where Trio delivers Ctrl-C: in a task, so it reaches open_stack in groups.
+            nursery.start_soon(_raise_keyboard_interrupt)
+            await trio.sleep_forever()
+
+    with pytest.raises(KeyboardInterrupt):
+        trio.run(interrupted, clock=MockClock(autojump_threshold=0))
+
+
+async def _raise_keyboard_interrupt() -> None:
+    await trio.sleep(1)
+    raise KeyboardInterrupt
