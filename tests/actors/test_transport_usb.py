@@ -375,3 +375,11 @@ def test_the_default_backend_is_the_libusb_of_the_usb_extra(
     assert default_backend() is backend
     device = find_controller(UsbSpec())  # no backend given: the default one
     assert (device.idVendor, device.idProduct) == (plain.vendor_id, plain.product_id)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, TransportError])
+async def test_what_the_user_raises_leaves_the_transport_bare(error: type[BaseException]) -> None:
+    backend, _ = lab()
+    with pytest.raises(error):
+        async with open_usb_transport(UsbSpec(), backend=backend, poll_interval_ms=POLL_MS):
+            raise error("the user's")
