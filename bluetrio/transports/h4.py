@@ -307,6 +307,17 @@ class H4Framer:
         if self.expectations is not None:
             self.expectations.configure(limits)
 
+    def resync(self) -> list[Packet]:
+        """The held bytes will get no more: the header they start with was noise. Skip its
+        indicator and frame the rest again; return the packets found in it."""
+        if not self._buffer:
+            return []
+        del self._buffer[0]
+        self.discarded_bytes += 1
+        if self.expectations is not None:
+            self.expectations.rejected_headers += 1
+        return self.feed(b"")
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]:
         """Add received bytes; return every packet they complete, in order."""
         buffer = self._buffer

@@ -16,6 +16,9 @@ from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import FramingLimits, NowaitSend, Packet, Transport
 from bluetrio.transports.h4 import H4Framer, H4Role, encode
 
+# A partial packet with no further byte for this long was misframed (0.5 s is some 5,000
+# byte times at 115,200 baud, far longer than any gap inside one packet).
+STALLED_PACKET_TIME = 0.5
 # Bytes asked of the stream per read: several maximal packets, so a busy link needs few reads.
 RECEIVE_CHUNK_SIZE = 65536
 # Linux only: acknowledge at once instead of delaying the ACK (tcp(7)). A controller that
@@ -125,7 +128,7 @@ class H4StreamTransport(Transport):
             # Packets already framed are delivered even after the peer went away.
             while not self._received:
                 self._check_open()
-                self._received.extend(self._framer.feed(await self._receive_some()))
+                await self._frame_more()
             return self._received.popleft()
 
     async def receive_batch(self) -> list[Packet]:
@@ -133,10 +136,24 @@ class H4StreamTransport(Transport):
             # One read of up to RECEIVE_CHUNK_SIZE bytes frames every whole packet in it.
             while not self._received:
                 self._check_open()
-                self._received.extend(self._framer.feed(await self._receive_some()))
+                await self._frame_more()
             packets = list(self._received)
             self._received.clear()
             return packets
+
+    async def _frame_more(self) -> None:
+        """Read once and frame what arrived. On the host side, a partial packet that gets no
+        more bytes for :data:`STALLED_PACKET_TIME` had a header that was noise (the bytes of
+        a real packet arrive together): the framer rescans from the byte after it, so a
+        quiet line cannot keep the answer it already holds."""
+        framer = self._framer
+        if framer.buffered_bytes and framer.expectations is not None:
+            with trio.move_on_after(STALLED_PACKET_TIME):
+                self._received.extend(framer.feed(await self._receive_some()))
+                return
+            self._received.extend(framer.resync())
+            return
+        self._received.extend(framer.feed(await self._receive_some()))
 
     async def _receive_some(self) -> bytes | bytearray:
         with self._stream_errors():

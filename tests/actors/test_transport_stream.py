@@ -9,7 +9,7 @@ import trio.testing
 from bluetrio.errors import TransportError
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.h4 import H4Role, encode
-from bluetrio.transports.stream import H4StreamTransport
+from bluetrio.transports.stream import STALLED_PACKET_TIME, H4StreamTransport
 
 RESET_COMPLETE = bytes.fromhex("0e0401030c00")
 RESET_COMMAND = bytes.fromhex("030c00")
@@ -145,3 +145,18 @@ async def test_a_cancelled_send_poisons_later_sends() -> None:
             scope.cancel()
     with pytest.raises(TransportError, match="partial packet"):
         await transport.send(PacketType.COMMAND, RESET_COMMAND)
+
+
+async def test_a_partial_packet_on_a_quiet_line_is_rescanned(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A header for a live link (handle 0x001) announcing 16 bytes, from noise: the Command
+    # Complete after it would wait inside that packet for bytes that never come.
+    transport, to_host, _ = host_transport()
+    connected = bytes.fromhex("030b000100665544332211" + "0100")
+    await to_host.send_all(encode(PacketType.EVENT, connected))
+    assert await transport.receive() == (PacketType.EVENT, connected)
+    await to_host.send_all(bytes.fromhex("0201201000") + encode(PacketType.EVENT, RESET_COMPLETE))
+    with trio.fail_after(STALLED_PACKET_TIME * 2):
+        assert await transport.receive() == (PacketType.EVENT, RESET_COMPLETE)
+    assert transport.discarded_bytes >= 1
