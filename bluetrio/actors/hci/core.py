@@ -32,6 +32,8 @@ from bluetrio.actors.effects import (
     TimerKey,
 )
 from bluetrio.actors.hci.acl import AclReassembler, AclScheduler
+from bluetrio.actors.hci.states import COMMAND_TRANSITIONS, CommandEvent, CommandState
+from bluetrio.actors.state_machine import transition
 from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.errors import DecodeError
 from bluetrio.messages import hci
@@ -61,7 +63,21 @@ LOCAL_HOST_TERMINATED = 0x16
 CONNECTION_ALREADY_EXISTS = 0x0B
 LINK_TYPE_ACL = 0x01  # Connection Complete Link_Type (Vol 4 Part E 7.7.3); 0x00 is SCO
 INTERNAL_TOKEN = 0  # commands the HCI actor sends on its own; their answers go nowhere
-CREDIT_RECOVERY_TIMER = TimerKey(("command", "credits"), "recovery")
+
+
+@attrs.frozen
+class CommandTimer:
+    """Owner of the deadline of the ``sequence``-th command asked for."""
+
+    sequence: int
+
+
+@attrs.frozen
+class CreditRecoveryTimer:
+    """Owner of the wait for a command credit the controller withholds (Vol 4 Part E 4.4)."""
+
+
+CREDIT_RECOVERY_TIMER = TimerKey(CreditRecoveryTimer(), "recovery")
 BUFFER_SIZE_OPCODES = frozenset(
     {hci.ReadBufferSize.OPCODE, hci.LeReadBufferSize.OPCODE, hci.LeReadBufferSizeV2.OPCODE}
 )
@@ -86,16 +102,21 @@ class ConfigureFraming(ShellEffect):
 @attrs.define
 class _PendingCommand:
     """A command asked for: queued until a credit allows sending it, then pending until
-    answered. Its timer runs from the moment it was asked for, queued or not."""
+    answered (:data:`~.states.COMMAND_TRANSITIONS`). Its timer runs from the moment it was
+    asked for, queued or not."""
 
     sender: str
     request: HciCommandReq
     opcode: int
     key: TimerKey
+    state: CommandState = CommandState.QUEUED
 
     @property
     def token(self) -> int:
         return self.request.token
+
+    def _transition(self, event: CommandEvent) -> None:
+        self.state = transition(COMMAND_TRANSITIONS, self.state, event)
 
 
 class HciCore:
@@ -131,9 +152,9 @@ class HciCore:
                 return self._on_acl_request(sender, message)
             case HciCommandReq():
                 return self._on_command_request(sender, message, now)
-            case TimerExpired(key=key):
-                if key == CREDIT_RECOVERY_TIMER:
-                    return self._on_credit_recovery(now)
+            case TimerExpired(key=TimerKey(owner=CreditRecoveryTimer())):
+                return self._on_credit_recovery(now)
+            case TimerExpired(key=TimerKey(owner=CommandTimer()) as key):
                 return self._on_command_timeout(key, now)
         logger.warning("hci: ignoring unexpected %s from %s", message.summary(), sender)
         return []
@@ -146,7 +167,7 @@ class HciCore:
     def _on_command_request(self, sender: str, request: HciCommandReq, now: float) -> Effects:
         opcode = request.command.OPCODE
         self._sequence += 1
-        key = TimerKey(("command", self._sequence), "timeout")
+        key = TimerKey(CommandTimer(self._sequence), "timeout")
         timeout = self.command_timeout if request.timeout is None else request.timeout
         self._queued.append(_PendingCommand(sender, request, opcode, key))
         # The deadline counts from the request, not from the send: a controller that
@@ -160,6 +181,7 @@ class HciCore:
         effects: Effects = []
         while self.command_credits > 0 and self._queued:
             pending = self._queued.popleft()
+            pending._transition(CommandEvent.CREDIT_TAKEN)
             self._pending.append(pending)
             self.command_credits -= 1
             if pending.opcode == hci.Reset.OPCODE:
@@ -192,6 +214,7 @@ class HciCore:
         for index, pending in enumerate(self._pending):
             if pending.opcode == opcode:
                 del self._pending[index]
+                pending._transition(CommandEvent.ANSWERED)
                 confirmation = self._confirmation(pending, event)
                 effects += self._answer(pending, confirmation)
                 if pending.opcode in BUFFER_SIZE_OPCODES and confirmation.event is not None:
@@ -277,6 +300,7 @@ class HciCore:
         for queued in self._queued:
             if queued.key == key:
                 self._queued.remove(queued)
+                queued._transition(CommandEvent.DEADLINE_PASSED)
                 error = (
                     f"command 0x{queued.opcode:04X} timed out before it could be sent: the "
                     "controller returned no command credit (Num_HCI_Command_Packets) in time"
@@ -285,6 +309,7 @@ class HciCore:
         for index, pending in enumerate(self._pending):
             if pending.key == key:
                 del self._pending[index]
+                pending._transition(CommandEvent.DEADLINE_PASSED)
                 break
         else:
             return []
