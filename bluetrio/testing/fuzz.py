@@ -266,7 +266,8 @@ def retained_size(stack: Stack, limit: int = 1_000_000) -> int:
     """Bytes reachable from the stack's protocol cores (their control blocks, queues,
     tables), counted once each; stops after ``limit`` objects."""
     seen: set[int] = set()
-    pending: list[object] = [stack.hci, stack.btm, stack.btu]
+    runtime = stack.runtime
+    pending: list[object] = [runtime.actor(name).core for name in runtime.actor_names]
     total = 0
     while pending and len(seen) < limit:
         item = pending.pop()
