@@ -71,7 +71,7 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
         async with contextlib.AsyncExitStack() as resources:
             stacks = [
                 await resources.enter_async_context(
-                    open_stack("virtual", bring_up=True, l2cap=port)
+                    open_stack("virtual", bring_up=True, extra_layers=[port])
                 )
                 for port in ports
             ]
