@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,7 @@ from bluetrio.errors import BluetrioError
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell expects of a program ended by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader went away (``bluetrio scan ... | head``)
 
 # In the order a new user needs them: look at the controller, find devices, connect and pair,
 # be the other device; then the tools (a controller to run against, traces to read).
@@ -51,7 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             status: int = args.handler(args)
         except BaseExceptionGroup as group:
             raise_single_error(group)  # the one bluetrio error or Ctrl-C inside, bare
+            if group.subgroup(BrokenPipeError) == group:
+                raise BrokenPipeError from group
             raise
+    except BrokenPipeError:
+        # Nobody reads our output any more: stop quietly, and keep Python's final flush of
+        # standard output from failing again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except BluetrioError as exc:
         print(f"bluetrio {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE

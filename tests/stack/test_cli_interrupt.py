@@ -144,3 +144,12 @@ def test_serve(tmp_path: Path) -> None:
     command.wait_for("Ctrl-C to stop")
     status, _, stderr = command.interrupt()
     assert_quiet_interrupt(status, stderr)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    command = Command(["info", "-t", "virtual"])
+    assert command.process.stdout is not None
+    command.process.stdout.close()  # as `bluetrio info | head -1` does once it has its line
+    _, stderr = command.process.communicate(timeout=READY_WITHIN)
+    assert command.process.returncode == 141, stderr
+    assert stderr == b""
