@@ -716,7 +716,7 @@ class ScanReports:
 class InquiryResults:
     """The devices of one inquiry as they answer: ``async for result in results`` until the
     inquiry completes; raises :class:`HciError` when the controller refuses or ends it with
-    an error."""
+    an error, :class:`HciTimeout` when it never reports the end."""
 
     def __init__(self, mailbox: Mailbox[Message]) -> None:
         self._mailbox = mailbox
@@ -736,6 +736,8 @@ class InquiryResults:
             return message.result
         self._done = True
         assert isinstance(message, InquiryCnf)
+        if message.timed_out:
+            raise HciTimeout(f"inquiry: {message.error}")
         if message.status:
             raise HciError(message.status, f"inquiry: {message.error or 'failed'}")
         raise StopAsyncIteration

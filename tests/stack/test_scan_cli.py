@@ -10,12 +10,14 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from bluetrio.actors.faults import FaultPolicy
 from bluetrio.address import Address
 from bluetrio.cli.main import build_parser, main
 from bluetrio.cli.scan import BR_EDR, LE, DeviceTable, ScanOptions, SeenDevice, scan_command
-from bluetrio.errors import InvalidArgumentError
+from bluetrio.errors import HciTimeout, InvalidArgumentError
 from bluetrio.messages.ad import AdvertisingData, Flags, LocalName, ServiceUuids
 from bluetrio.stack import StackConfig, open_stack
+from bluetrio.testing.packets import event_with_code
 
 AIR = "virtual:scan-room"
 HEART_RATE, BATTERY, VENDOR_32 = 0x180D, 0x180F, 0x0000FEED
@@ -158,3 +160,16 @@ def test_scan_command_line(capsys: pytest.CaptureFixture[str]) -> None:
         build_parser().parse_args(["scan", "-t", "virtual", "--le", "--classic"])
     assert main(["scan", "-t", "virtual", "--duration", "-1"]) == 1
     assert "scan duration must be positive" in capsys.readouterr().err
+
+
+def test_an_inquiry_whose_end_never_comes_ends_in_a_timeout() -> None:
+    async def scenario() -> None:
+        faults = FaultPolicy()
+        faults.drop_packet(event_with_code(0x01), direction="to_host")  # Inquiry Complete
+        async with open_stack("virtual", faults=faults, bring_up=True) as stack:
+            with trio.fail_after(30), pytest.raises(HciTimeout, match="inquiry"):
+                async with stack.inquire(1.28) as devices:
+                    async for _ in devices:
+                        pass
+
+    trio.run(scenario, clock=MockClock(autojump_threshold=0))
