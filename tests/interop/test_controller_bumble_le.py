@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import trio
 
+from bluetrio import crypto
 from bluetrio.controller import Air
 from bluetrio.controller.server import serve_controllers
 from bluetrio.transports.spec import TcpSpec
@@ -170,3 +171,100 @@ async def test_bumble_active_scan_with_duplicate_filter_sees_an_empty_scan_respo
             )
         nursery.cancel_scope.cancel()
     assert found
+
+
+# Bumble hands IRKs to the controller as given; both sides share these.
+PERIPHERAL_IRK = bytes.fromhex("f0e0d0c0b0a090807060504030201000")
+CENTRAL_IRK = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+PERIPHERAL_IDENTITY = "F0:F1:F2:F3:F4:F7"
+
+
+async def bumble_offloaded_privacy(port: int) -> dict[str, Any]:
+    """A Bumble peripheral that lets the controller make its RPAs, and a Bumble central that
+    lets it resolve them from a bond's IRK: the central finds and connects by identity."""
+    from bumble.device import Device, DeviceConfiguration
+    from bumble.hci import Address, OwnAddressType
+    from bumble.host import Host
+    from bumble.keys import MemoryKeyStore, PairingKeys
+    from bumble.transport import open_transport
+
+    spec = f"tcp-client:127.0.0.1:{port}"
+    identity = Address(PERIPHERAL_IDENTITY, Address.RANDOM_DEVICE_ADDRESS)
+    async with (
+        await open_transport(spec) as peripheral_transport,
+        await open_transport(spec) as central_transport,
+    ):
+        peripheral_config = DeviceConfiguration(
+            name="bluetrio-private-peripheral",
+            address=identity,
+            irk=PERIPHERAL_IRK,
+            address_generation_offload=True,
+            address_resolution_offload=True,
+        )
+        peripheral = Device(
+            config=peripheral_config,
+            host=Host(peripheral_transport.source, peripheral_transport.sink),
+        )
+        central_config = DeviceConfiguration(
+            name="bluetrio-private-central",
+            address=Address("E0:E1:E2:E3:E4:E7", Address.RANDOM_DEVICE_ADDRESS),
+            irk=CENTRAL_IRK,
+            address_resolution_offload=True,
+        )
+        central = Device(
+            config=central_config, host=Host(central_transport.source, central_transport.sink)
+        )
+        # The central is bonded with the peripheral: it holds its identity and IRK.
+        keystore = MemoryKeyStore()
+        bond = PairingKeys(address_type=identity.address_type, irk=PairingKeys.Key(PERIPHERAL_IRK))
+        await keystore.update(str(identity), bond)
+        central.keystore = keystore
+        for device in (peripheral, central):
+            await device.power_on()
+        await peripheral.start_advertising(
+            own_address_type=OwnAddressType.RESOLVABLE_OR_RANDOM, auto_restart=False
+        )
+        found: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def on_advertisement(advertisement: Any) -> None:
+            if not found.done() and advertisement.address.address_bytes == identity.address_bytes:
+                found.set_result(advertisement)
+
+        central.on("advertisement", on_advertisement)
+        await central.start_scanning(filter_duplicates=True)
+        try:
+            advertisement = await asyncio.wait_for(found, 5)
+        except TimeoutError:
+            return {"found": False}
+        finally:
+            await central.stop_scanning()
+        connection = await asyncio.wait_for(central.connect(advertisement.address), 5)
+        result = {
+            "found": True,
+            "address_type": int(advertisement.address.address_type),
+            "peer_address": str(connection.peer_address),
+            "peer_rpa": str(connection.peer_resolvable_address),
+        }
+        await connection.disconnect()
+        return result
+
+
+async def test_bumble_hosts_offloading_privacy_connect_by_identity() -> None:
+    air = Air()
+    async with trio.open_nursery() as nursery:
+        bound = await nursery.start(
+            functools.partial(serve_controllers, TcpSpec("127.0.0.1", 0), air)
+        )
+        assert isinstance(bound, TcpSpec)
+        with trio.fail_after(20):
+            result = await trio.to_thread.run_sync(
+                asyncio.run, bumble_offloaded_privacy(bound.port)
+            )
+        nursery.cancel_scope.cancel()
+    assert result["found"], "the peripheral's RPA was never reported as its identity"
+    assert result["address_type"] == 0x03  # Random (static) Identity Address
+    assert result["peer_address"] == PERIPHERAL_IDENTITY
+    # The RPA in Enhanced Connection Complete is the peripheral's, from its IRK (Bumble's
+    # text is most significant octet first; HCI carried the IRK least significant first).
+    rpa = bytes.fromhex(result["peer_rpa"].replace(":", ""))
+    assert crypto.resolve_rpa(crypto.reverse(PERIPHERAL_IRK), rpa)
