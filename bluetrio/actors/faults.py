@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import attrs
 
@@ -30,6 +30,10 @@ from bluetrio.messages.packets import PacketType
 
 Packet = tuple[PacketType, bytes]
 Direction = Literal["to_controller", "to_host"]
+# What a rule looks at (a Hop between actors, a transport Packet) and what its replacement
+# takes and gives (the hop's Message, the Packet).
+Subject = TypeVar("Subject")
+Replaced = TypeVar("Replaced")
 
 
 @attrs.frozen
@@ -49,23 +53,23 @@ class FaultKind(enum.Enum):
 
 
 @attrs.frozen
-class FaultAction:
-    """What the runtime does with a matched hop or packet."""
+class FaultAction(Generic[Replaced]):
+    """What the runtime does with a matched hop (its message is replaced) or packet."""
 
     kind: FaultKind
     seconds: float = 0.0
     copies: int = 2
-    replacement: Callable[[object], object] | None = None
+    replacement: Callable[[Replaced], Replaced] | None = None
 
 
 @attrs.define
-class _Rule:
-    predicate: Callable[[object], bool]
-    action: FaultAction
+class _Rule(Generic[Subject, Replaced]):
+    predicate: Callable[[Subject], bool]
+    action: FaultAction[Replaced]
     times: int | None
     fired: int = 0
 
-    def take(self, subject: object) -> FaultAction | None:
+    def take(self, subject: Subject) -> FaultAction[Replaced] | None:
         if self.times is not None and self.fired >= self.times:
             return None
         if not self.predicate(subject):
@@ -78,17 +82,20 @@ class FaultPolicy:
     """An ordered list of fault rules, plus actors to kill."""
 
     def __init__(self) -> None:
-        self._hop_rules: list[_Rule] = []
-        self._packet_rules: dict[Direction, list[_Rule]] = {"to_controller": [], "to_host": []}
+        self._hop_rules: list[_Rule[Hop, Message]] = []
+        self._packet_rules: dict[Direction, list[_Rule[Packet, Packet]]] = {
+            "to_controller": [],
+            "to_host": [],
+        }
         self._kill_requests: list[str] = []
         self._kill_listener: Callable[[str], None] | None = None
         self.log: list[str] = []  # what was injected, for test assertions and post-mortems
 
     # -- inter-actor rules -------------------------------------------------------------------
     def _add_hop_rule(
-        self, predicate: Callable[[Hop], bool], action: FaultAction, times: int | None
+        self, predicate: Callable[[Hop], bool], action: FaultAction[Message], times: int | None
     ) -> None:
-        self._hop_rules.append(_Rule(predicate, action, times))  # type: ignore[arg-type]
+        self._hop_rules.append(_Rule(predicate, action, times))
 
     def drop(self, predicate: Callable[[Hop], bool], *, times: int | None = None) -> None:
         self._add_hop_rule(predicate, FaultAction(FaultKind.DROP), times)
@@ -114,10 +121,10 @@ class FaultPolicy:
         *,
         times: int | None = None,
     ) -> None:
-        action = FaultAction(FaultKind.REPLACE, replacement=replacement)  # type: ignore[arg-type]
+        action = FaultAction(FaultKind.REPLACE, replacement=replacement)
         self._add_hop_rule(predicate, action, times)
 
-    def on_send(self, hop: Hop) -> FaultAction | None:
+    def on_send(self, hop: Hop) -> FaultAction[Message] | None:
         """The action for this hop, or None to deliver it normally."""
         for rule in self._hop_rules:
             action = rule.take(hop)
@@ -131,11 +138,11 @@ class FaultPolicy:
     def _add_packet_rule(
         self,
         predicate: Callable[[Packet], bool],
-        action: FaultAction,
+        action: FaultAction[Packet],
         direction: Direction,
         times: int | None,
     ) -> None:
-        self._packet_rules[direction].append(_Rule(predicate, action, times))  # type: ignore[arg-type]
+        self._packet_rules[direction].append(_Rule(predicate, action, times))
 
     def drop_packet(
         self, predicate: Callable[[Packet], bool], *, direction: Direction, times: int | None = None
@@ -155,7 +162,7 @@ class FaultPolicy:
         direction: Direction,
         times: int | None = None,
     ) -> None:
-        action = FaultAction(FaultKind.REPLACE, replacement=replacement)  # type: ignore[arg-type]
+        action = FaultAction(FaultKind.REPLACE, replacement=replacement)
         self._add_packet_rule(predicate, action, direction, times)
 
     def filter_packet(self, direction: Direction, packet: Packet) -> list[Packet]:
@@ -170,7 +177,7 @@ class FaultPolicy:
             if action.kind is FaultKind.DUPLICATE:
                 return [packet] * action.copies
             if action.kind is FaultKind.REPLACE and action.replacement is not None:
-                return [action.replacement(packet)]  # type: ignore[list-item]
+                return [action.replacement(packet)]
         return [packet]
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Iterator
 
 import attrs
 
@@ -51,7 +52,7 @@ class DeviceRecords:
     def __len__(self) -> int:
         return len(self._records)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[DeviceRecord]:
         return iter(list(self._records.values()))
 
     def find(self, address: Address) -> DeviceRecord | None:
