@@ -299,11 +299,17 @@ class Actor:
         assert self._inbox is not None, "add the actor to a Runtime before running it"
         with trio.CancelScope() as scope:
             self._scope = scope
-            async with trio.open_nursery() as nursery:
-                await self.start_background(nursery)
+            if type(self).start_background is Actor.start_background:
+                # No helper tasks: no nursery either (its cancel scope and status are memory
+                # every actor of every stack would hold).
                 task_status.started()
                 await self._loop(self._inbox)
-                nursery.cancel_scope.cancel()
+            else:
+                async with trio.open_nursery() as nursery:
+                    await self.start_background(nursery)
+                    task_status.started()
+                    await self._loop(self._inbox)
+                    nursery.cancel_scope.cancel()
         if self._killed:
             raise StackError(
                 f"actor {self.name!r} was killed (fault injection)",
