@@ -37,6 +37,7 @@ from bluetrio.errors import BluetrioError, StackError, TransportError
 from bluetrio.messages import hci
 from bluetrio.messages.ad import AdvertisingData, LocalName
 from bluetrio.messages.btm import LinkTransport
+from bluetrio.pairing import PairingDelegate
 from bluetrio.stack import Stack
 from bluetrio.testing.mutator import (
     CorruptingStream,
@@ -135,7 +136,8 @@ async def _remote_name(stack: Stack, peer: Stack) -> None:
 
 async def _connect_bredr(stack: Stack, peer: Stack) -> None:
     address = (await peer.ready()).address
-    async with stack.connect(address, transport=LinkTransport.BR_EDR, timeout=3.0):
+    async with stack.connect(address, transport=LinkTransport.BR_EDR, timeout=3.0) as link:
+        await link.pair()  # Secure Simple Pairing, Just Works (both delegates accept)
         await trio.sleep(0.5)
 
 
@@ -145,7 +147,12 @@ async def open_fuzzed_stack(
 ) -> AsyncIterator[Stack]:
     """A stack whose transport to a virtual controller on ``air`` passes through ``evil``
     (and, with ``line``, over a noisy H4 byte stream: see ``open_virtual_stack``)."""
-    options = {"command_timeout": COMMAND_TIMEOUT, **stack_options}
+    options = {
+        "command_timeout": COMMAND_TIMEOUT,
+        "pairable": True,
+        "pairing_delegate": PairingDelegate(),
+        **stack_options,
+    }
     async with open_virtual_stack(air, tap=evil, line=line, **options) as stack:
         evil.handles = lambda: [link.handle for link in stack.links]
         yield stack
