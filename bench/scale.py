@@ -5,7 +5,8 @@
 
 One process per (stack, N): N bluetrio stacks on one in-process virtual air (N virtual
 controllers), or N Bumble devices on one LocalLink (N Bumble controllers); then N/2 LE links
-(stack i+N/2 connects to stack i, all at once); then every link runs ``--pings`` paced round
+(stack i+N/2 connects to stack i, ``--concurrent-links`` at a time: each advertiser reaches
+every radio, so more at once costs N^2 on the air); then every link runs ``--pings`` paced round
 trips of a 64-byte PDU at the same time (raw ACL; each peripheral echoes). Memory is the
 growth of the resident set (after a garbage collection) divided by N, then by N/2 links;
 controllers are included on both sides. Latency is over every round trip of every link.
@@ -66,7 +67,7 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     async def main() -> None:
         # One stack opened and closed first, so imports and caches are not counted.
-        async with open_stack("virtual", bring_up=True, l2cap=RawAclPort()):
+        async with open_stack("virtual", bring_up=True, extra_layers=[RawAclPort()]):
             pass
         base = resident_kib()
         start = time.perf_counter()
@@ -83,10 +84,12 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
             half = n // 2
             handles: dict[int, int] = {}
 
+            limit = trio.Semaphore(args.concurrent_links)
+
             async def link_up(index: int) -> None:
                 peripheral, central = stacks[index], stacks[index + half]
                 address = (await peripheral.ready()).address
-                async with peripheral.advertise():
+                async with limit, peripheral.advertise():
                     link = await central.open_link(address, timeout=60)
                 handles[index] = link.handle
 
@@ -137,10 +140,13 @@ def bumble_worker(args: argparse.Namespace) -> dict[str, Any]:
             half = n // 2
             handles: dict[int, int] = {}
 
+            limit = asyncio.Semaphore(args.concurrent_links)
+
             async def link_up(index: int) -> None:
                 peripheral, central = devices[index], devices[index + half]
-                await peripheral.start_advertising(auto_restart=False)
-                connection = await central.connect(peripheral.random_address, timeout=60)
+                async with limit:
+                    await peripheral.start_advertising(auto_restart=False)
+                    connection = await central.connect(peripheral.random_address, timeout=60)
                 handles[index] = connection.handle
 
             start = time.perf_counter()
@@ -175,7 +181,8 @@ def main_run(args: argparse.Namespace) -> None:
     for n in args.stacks:
         results = {}
         for stack in ("bluetrio", "bumble"):
-            arguments = ["--worker", stack, "--n", str(n), "--pings", str(args.pings)]
+            arguments = ["--worker", stack, "--n", str(n), "--pings", str(args.pings),
+                         "--concurrent-links", str(args.concurrent_links)]  # fmt: skip
             results[stack] = run_worker(Path(__file__), arguments)
             if "error" in results[stack]:
                 print(f"N={n}/{stack}: {results[stack]['error']}", file=sys.stderr)
@@ -207,6 +214,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stacks", type=int, nargs="+", default=[100, 400])
     parser.add_argument("--pings", type=int, default=20)
+    parser.add_argument(
+        "--concurrent-links", type=int, default=8,
+        help="links being set up at once (every advertiser reaches every radio: N^2 on the air)",
+    )  # fmt: skip
     parser.add_argument(
         "--worker", choices=("bluetrio", "bumble"), dest="stack", help=argparse.SUPPRESS
     )

@@ -165,23 +165,21 @@ class AsyncioCallbackCounter:
 
 
 class RawAclPort(Actor):
-    """Stands where L2CAP will be (actor ``"l2cap"``): counts whole PDUs received, and
+    """Stands where L2CAP will be (layer ``l2cap``): counts whole PDUs received, and
     optionally echoes each back on its link. Until L2CAP exists the benches move raw ACL with
     the internal ``AclDataReq``/``AclDataInd``."""
 
     def __init__(self) -> None:
-        super().__init__(_NoCore())
+        super().__init__(_RawAclCore())
         self.received = 0
         self.echo = False
-        self.handles: set[int] = set()
         self._changed = trio.Event()
 
     def dispatch(self, sender: str, message: Message, now: float) -> None:
-        if isinstance(message, AclDataInd):
-            self.received += len(message.pdus)
-            self.handles.add(message.handle)
+        if type(message) is AclDataInd:
+            self.received += len(message.pdus)  # type: ignore[attr-defined]
             if self.echo:
-                self.runtime.send(self.name, Layer.HCI, AclDataReq(message.handle, message.pdus))
+                self.send(message.handle, message.pdus)  # type: ignore[attr-defined]
             self._changed.set()
 
     async def wait_beyond(self, count: int) -> None:
@@ -190,10 +188,10 @@ class RawAclPort(Actor):
             await self._changed.wait()
 
     def send(self, handle: int, pdus: tuple[bytes, ...]) -> None:
-        self.runtime.send(self.name, Layer.HCI, AclDataReq(handle, pdus))
+        self.runtime.send(self.name, "hci", AclDataReq(handle, pdus))
 
 
-class _NoCore:
+class _RawAclCore:
     spec = LayerSpec(Layer.L2CAP, handles=(AclLinkOpenedInd, AclDataInd, AclLinkClosedInd))
 
     def handle(self, sender: str, message: Message, now: float) -> Effects:
