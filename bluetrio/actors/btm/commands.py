@@ -19,6 +19,7 @@ import attrs
 from bluetrio.actors.btm.controller_info import OPTIONAL_COMMAND_TIMEOUT, Query, Skipped
 from bluetrio.actors.effects import Effects, Emit
 from bluetrio.errors import DecodeError
+from bluetrio.messages import hci
 from bluetrio.messages.hci.status import describe_status
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
 
@@ -32,8 +33,8 @@ UNSPECIFIED_ERROR = 0x1F
 class CommandOutcome:
     """What became of one command: the controller's answer, or why there is none."""
 
-    command: Any
-    event: Any | None
+    command: hci.HciCommand
+    event: hci.CommandComplete | hci.CommandStatus | None
     error: str | None = None
     timed_out: bool = False
 
@@ -85,10 +86,14 @@ class CommandIssuer:
 
     def __init__(self) -> None:
         self._tokens = itertools.count(1)
-        self._waiting: dict[int, tuple[Any, Continuation]] = {}
+        self._waiting: dict[int, tuple[hci.HciCommand, Continuation]] = {}
 
     def send(
-        self, command: Any, then: Continuation = ignore_outcome, *, timeout: float | None = None
+        self,
+        command: hci.HciCommand,
+        then: Continuation = ignore_outcome,
+        *,
+        timeout: float | None = None,
     ) -> Effects:
         """Effects that send ``command``; ``then(outcome, now)`` runs when it is answered.
 

@@ -94,7 +94,7 @@ LINK_TYPE_ACL = 0x01
 LMP_EXTENDED_FEATURES_BIT = 63  # Vol 2 Part C 3.3
 
 # Events BTM notes without acting on them (no feature of this stack depends on them yet).
-NOTED_EVENTS: tuple[type[Any], ...] = (
+NOTED_EVENTS: tuple[type[hci.HciEvent], ...] = (
     hci.ModeChange, hci.MaxSlotsChange, hci.PageScanRepetitionModeChange,
     hci.LinkSupervisionTimeoutChanged, hci.RemoteHostSupportedFeaturesNotification,
     hci.ReadRemoteVersionInformationComplete, hci.ChangeConnectionLinkKeyComplete,
@@ -139,7 +139,7 @@ class BtmCore:
         self.security = security or SecurityCore(
             commands=self.commands, config=self.config.security
         )
-        self._events: dict[type[Any], Callable[[Any, float], Effects]] = {
+        self._events: dict[type[hci.HciEvent], Callable[[Any, float], Effects]] = {
             hci.ConnectionComplete: self._on_bredr_connection_complete,
             hci.LeConnectionComplete: self._on_le_connection_complete,
             hci.LeEnhancedConnectionComplete: self._on_le_connection_complete,
@@ -163,7 +163,7 @@ class BtmCore:
             **{kind: self._on_security_event for kind in SECURITY_EVENTS},
             **{kind: self._on_noted_event for kind in NOTED_EVENTS},
         }
-        self._requests: dict[type[Any], Callable[[str, Any, float], Effects]] = {
+        self._requests: dict[type[Message], Callable[[str, Any, float], Effects]] = {
             StartBringUpReq: self._start_bringup,
             LoadBondsReq: self._load_bonds,
             AdvertiseReq: self.le.advertise,
@@ -230,7 +230,7 @@ class BtmCore:
         return []
 
     # -- bring-up ----------------------------------------------------------------------------
-    def _start_bringup(self, sender: str, message: Any, now: float) -> Effects:
+    def _start_bringup(self, sender: str, message: Message, now: float) -> Effects:
         if self._bringup is not None and self._bringup.active:
             self._bringup.abandon()
         self.info = None
@@ -400,7 +400,9 @@ class BtmCore:
         return self.commands.send(hci.WriteScanEnable(value), answer)
 
     # -- links -------------------------------------------------------------------------------------
-    def _on_le_connection_complete(self, event: Any, now: float) -> Effects:
+    def _on_le_connection_complete(
+        self, event: hci.LeConnectionComplete | hci.LeEnhancedConnectionComplete, now: float
+    ) -> Effects:
         role = role_from_wire(event.role)
         if role is None and event.status == 0:
             # Which side we are decides who may do what on the link (Vol 6 Part B 4.5):
@@ -434,7 +436,7 @@ class BtmCore:
         features = hci.LeReadRemoteFeatures(link.handle)
         return effects + self.commands.send(features, self._log_failure)
 
-    def _on_bredr_connection_complete(self, event: Any, now: float) -> Effects:
+    def _on_bredr_connection_complete(self, event: hci.ConnectionComplete, now: float) -> Effects:
         if event.link_type != LINK_TYPE_ACL:
             logger.info("btm: synchronous connection to %s ignored (no SCO support)", event.bd_addr)
             return []
@@ -473,7 +475,7 @@ class BtmCore:
     def _to_link_users(self, message: Message) -> Effects:
         return [Emit(message)]
 
-    def _on_disconnection_complete(self, event: Any, now: float) -> Effects:
+    def _on_disconnection_complete(self, event: hci.DisconnectionComplete, now: float) -> Effects:
         handle = event.connection_handle
         waiters = self._disconnect_waiters.pop(handle, [])
         if event.status != 0:
@@ -498,7 +500,7 @@ class BtmCore:
             return []
         return self._to_link_users(LinkChangedInd(link))
 
-    def _on_role_change(self, event: Any, now: float) -> Effects:
+    def _on_role_change(self, event: hci.RoleChange, now: float) -> Effects:
         if event.status != 0:
             return []
         link = self.links.by_address(event.bd_addr, LinkTransport.BR_EDR)
@@ -515,7 +517,13 @@ class BtmCore:
         logger.warning("btm: link 0x%04X: %s; disconnecting it", handle, why)
         return self.commands.send(hci.Disconnect(handle, LOCAL_TEARDOWN_REASON), self._log_failure)
 
-    def _on_remote_features(self, event: Any, now: float) -> Effects:
+    def _on_remote_features(
+        self,
+        event: hci.ReadRemoteSupportedFeaturesComplete
+        | hci.ReadRemoteExtendedFeaturesComplete
+        | hci.LeReadRemoteFeaturesComplete,
+        now: float,
+    ) -> Effects:
         link = self.links.get(event.connection_handle)
         if link is None or event.status != 0:
             return []
@@ -535,7 +543,9 @@ class BtmCore:
             effects += self.commands.send(next_page, self._log_failure)
         return effects
 
-    def _on_connection_update_complete(self, event: Any, now: float) -> Effects:
+    def _on_connection_update_complete(
+        self, event: hci.LeConnectionUpdateComplete, now: float
+    ) -> Effects:
         waiters = self._update_waiters.pop(event.connection_handle, [])
         error = None if event.status == 0 else f"connection update failed (0x{event.status:02X})"
         effects: Effects = [Send(s, BtmCnf(t, event.status, error)) for s, t in waiters]
@@ -546,7 +556,9 @@ class BtmCore:
             )  # fmt: skip
         return effects
 
-    def _on_parameter_request(self, event: Any, now: float) -> Effects:
+    def _on_parameter_request(
+        self, event: hci.LeRemoteConnectionParameterRequest, now: float
+    ) -> Effects:
         # Accept the peer's request as asked (Vol 4 Part E 7.8.31); the controller has
         # already checked the values are within the spec's ranges.
         reply = hci.LeRemoteConnectionParameterRequestReply(
@@ -555,11 +567,13 @@ class BtmCore:
         )  # fmt: skip
         return self.commands.send(reply, self._log_failure)
 
-    def _on_advertising_set_terminated(self, event: Any, now: float) -> Effects:
+    def _on_advertising_set_terminated(
+        self, event: hci.LeAdvertisingSetTerminated, now: float
+    ) -> Effects:
         self.le.advertising = None
         return []
 
-    def _on_security_event(self, event: Any, now: float) -> Effects:
+    def _on_security_event(self, event: hci.HciEvent, now: float) -> Effects:
         effects: Effects = []
         if isinstance(event, hci.EncryptionChange | hci.EncryptionChangeV2) and event.status == 0:
             key_size = getattr(event, "encryption_key_size", 0)
@@ -568,7 +582,7 @@ class BtmCore:
             )
         return effects + self.security.on_hci_event(event, now)
 
-    def _on_noted_event(self, event: Any, now: float) -> Effects:
+    def _on_noted_event(self, event: hci.HciEvent, now: float) -> Effects:
         logger.debug("btm: noted %s", type(event).__name__)
         return []
 

@@ -19,7 +19,7 @@ from bluetrio.messages import hci
 
 ROTATION_TIMER = TimerKey(RpaRotationTimer(), "rotate")
 
-CommandSender = Callable[[object], Effects]
+CommandSender = Callable[[hci.HciCommand], Effects]
 
 
 def rpa_address(irk: bytes) -> Address:

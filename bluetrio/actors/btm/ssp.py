@@ -207,7 +207,7 @@ class SecureSimplePairing:
         record.pairing.model = AssociationModel.OUT_OF_BAND
         absent = bytes(16)  # "no data for this curve" in the extended reply (7.1.53)
         if data.c_256 is not None and data.r_256 is not None:
-            command: object = hci.RemoteOobExtendedDataRequestReply(
+            command: hci.HciCommand = hci.RemoteOobExtendedDataRequestReply(
                 bd_addr=event.bd_addr,
                 c_192=reverse(data.c_192 or absent),
                 r_192=reverse(data.r_192 or absent),
