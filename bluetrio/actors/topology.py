@@ -204,15 +204,3 @@ class Topology:
             route = self._destinations(kind)
         self._routes[(sender, key)] = route
         return route
-
-    def describe(self) -> list[str]:
-        """One line per layer, for logs and documentation."""
-
-        def names(kinds: Iterable[type[object]]) -> str:
-            return ", ".join(sorted(kind.__name__ for kind in kinds)) or "-"
-
-        return [
-            f"{spec.name}: handles {names(spec.handles)}; subscribes {names(spec.subscribes)}; "
-            f"owns {len(spec.hci_events)} HCI event classes; emits {names(spec.emits)}"
-            for spec in self.layers
-        ]
