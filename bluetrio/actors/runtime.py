@@ -244,21 +244,23 @@ def leaf_exceptions(error: BaseException) -> list[BaseException]:
 
 
 def raise_single_error(group: BaseExceptionGroup[BaseException]) -> None:
-    """Re-raise a bluetrio error bare when it is what really happened inside ``group``.
+    """Re-raise bare what really happened inside ``group``, when that is one thing.
 
     Trio wraps task failures in exception groups; a user of the stack should see the one
-    StackError (with its flight recorder), TransportError or KeyboardInterrupt rather than a
-    nest of groups and cancellations.
+    StackError (with its flight recorder), TransportError, KeyboardInterrupt, or the
+    exception their own code raised in the ``async with`` block, rather than a nest of groups
+    and cancellations. Several failures of other kinds stay grouped.
     """
     leaves = leaf_exceptions(group)
-    expected = BluetrioError | KeyboardInterrupt | trio.Cancelled
-    if not all(isinstance(leaf, expected) for leaf in leaves):
+    happened = [leaf for leaf in leaves if not isinstance(leaf, trio.Cancelled)]
+    if len(happened) == 1:
+        raise happened[0] from group
+    if not all(isinstance(leaf, BluetrioError | KeyboardInterrupt) for leaf in happened):
         return
     # Ctrl-C comes first: the errors next to it are what the interruption caused.
-    interrupts = [leaf for leaf in leaves if isinstance(leaf, KeyboardInterrupt)]
-    errors = [leaf for leaf in leaves if isinstance(leaf, BluetrioError)]
-    if interrupts or errors:
-        raise (interrupts or errors)[0] from group
+    interrupts = [leaf for leaf in happened if isinstance(leaf, KeyboardInterrupt)]
+    if interrupts or happened:
+        raise (interrupts or happened)[0] from group
 
 
 class Actor:

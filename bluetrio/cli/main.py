@@ -52,9 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             status: int = args.handler(args)
         except BaseExceptionGroup as group:
-            raise_single_error(group)  # the one bluetrio error or Ctrl-C inside, bare
-            if group.subgroup(BrokenPipeError) == group:
-                raise BrokenPipeError from group
+            raise_single_error(group)  # what really happened inside, bare
             raise
     except BrokenPipeError:
         # Nobody reads our output any more: stop quietly, and keep Python's final flush of

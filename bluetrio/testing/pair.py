@@ -25,6 +25,7 @@ import trio.testing
 from bluetrio.controller import Air, VirtualController
 from bluetrio.controller.config import ControllerConfig
 from bluetrio.stack import Stack, open_stack
+from bluetrio.tasks import open_service_nursery
 from bluetrio.testing.mutator import CorruptingStream
 from bluetrio.transports.base import Transport
 from bluetrio.transports.h4 import H4Role
@@ -65,11 +66,14 @@ async def open_virtual_stack(
     else:
         host_side, controller_side = _h4_pair(line)
     radio = VirtualController(air, config=controller)
-    async with trio.open_nursery() as nursery:
+    # What the test raises in the block leaves as it is, not inside an exception group.
+    async with open_service_nursery() as nursery:
         nursery.start_soon(_serve, radio, controller_side)
-        async with open_stack(tapped(host_side, tap), **stack_options) as stack:
-            yield stack
-        nursery.cancel_scope.cancel()
+        try:
+            async with open_stack(tapped(host_side, tap), **stack_options) as stack:
+                yield stack
+        finally:
+            nursery.cancel_scope.cancel()
 
 
 def _h4_pair(line: CorruptingStream) -> tuple[Transport, Transport]:

@@ -10,8 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-import trio
-
+from bluetrio.tasks import open_service_nursery
 from bluetrio.transports.base import Packet, Transport
 from bluetrio.transports.h4 import H4Framer, H4Role, encode
 from bluetrio.transports.spec import (
@@ -92,20 +91,13 @@ async def _open_virtual(spec: VirtualSpec) -> AsyncIterator[Transport]:
 
     host_side, controller_side = transport_pair()
     controller = VirtualController(default_air(spec.name))
-    body_error: Exception | KeyboardInterrupt | None = None
-    async with trio.open_nursery() as nursery:
+    async with open_service_nursery() as nursery:
         nursery.start_soon(_serve_until_closed, controller, controller_side)
         try:
             yield host_side
-        except (Exception, KeyboardInterrupt) as exc:
-            # Re-raised below, outside the nursery, so the caller's own exception (or Ctrl-C)
-            # reaches it as is rather than wrapped in an exception group.
-            body_error = exc
         finally:
             # The controller's serve() returns once the host side is closed.
             await host_side.aclose()
-    if body_error is not None:
-        raise body_error
 
 
 async def _serve_until_closed(controller: VirtualController, transport: Transport) -> None:

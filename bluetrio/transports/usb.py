@@ -24,6 +24,7 @@ import trio
 
 from bluetrio.errors import InvalidArgumentError, TransportError
 from bluetrio.messages.packets import PacketType
+from bluetrio.tasks import open_service_nursery
 from bluetrio.transports.base import Packet, Transport
 from bluetrio.transports.h4 import PacketLayout, packet_layouts
 from bluetrio.transports.spec import UsbSpec
@@ -444,16 +445,9 @@ async def open_usb_transport(
         device, endpoints, description=str(spec), poll_interval_ms=poll_interval_ms
     )
     release = functools.partial(_give_back, device, endpoints.interface_number, detached)
-    body_error: Exception | KeyboardInterrupt | None = None
-    async with trio.open_nursery() as nursery:
+    async with open_service_nursery() as nursery:
         nursery.start_soon(transport.run_readers, release)
         try:
             yield transport
-        except (Exception, KeyboardInterrupt) as exc:
-            # Re-raised below, outside the nursery, so the caller's own exception (or Ctrl-C)
-            # reaches it as is rather than wrapped in an exception group.
-            body_error = exc
         finally:
             await transport.aclose()
-    if body_error is not None:
-        raise body_error

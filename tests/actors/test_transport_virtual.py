@@ -106,3 +106,11 @@ async def test_named_air_works_and_the_callers_error_is_not_wrapped() -> None:
             await transport.send(PacketType.COMMAND, RESET_COMMAND)
             await transport.receive()
             raise KeyError("raised by the caller")
+
+
+async def test_what_the_user_raises_in_a_stack_pair_leaves_bare() -> None:
+    from bluetrio.testing import open_stack_pair
+
+    with pytest.raises(LookupError):
+        async with open_stack_pair(bring_up=False):
+            raise LookupError("the test's own")
