@@ -181,3 +181,21 @@ def test_advertising_report_from_a_bonded_rpa_names_the_identity() -> None:
     le = LeManager(CommandIssuer(), records, lambda: 0, extended_supported=lambda: False)
     assert le.peer_identity(SPEC_RPA) == (identity, True)
     assert records.find(SPEC_RPA) is records.find(identity)
+
+
+def test_a_reserved_encryption_enabled_is_not_shown_as_encryption() -> None:
+    from bluetrio.actors.btm.core import BtmCore
+    from bluetrio.actors.effects import Emit
+    from bluetrio.messages.btm import LinkChangedInd
+    from bluetrio.messages.hci_service import HciEventInd
+
+    core = BtmCore()
+    peer = Address.parse("00:00:00:00:00:02")
+    core.handle("hci", HciEventInd(hci.ConnectionComplete(0, 0x0001, peer, 0x01, 0x00)), 0.0)
+    effects = core.handle("hci", HciEventInd(hci.EncryptionChange(0, 0x0001, 0x07)), 0.0)
+    [changed] = [
+        e.message for e in effects if isinstance(e, Emit) and isinstance(e.message, LinkChangedInd)
+    ]
+    assert changed.link.encrypted is False  # 0x07 is reserved (Vol 4 Part E 7.7.8)
+    commands = [getattr(e.message, "command", None) for e in effects if isinstance(e, Emit)]
+    assert any(isinstance(c, hci.Disconnect) and c.connection_handle == 1 for c in commands)

@@ -23,6 +23,7 @@ from bluetrio.actors.btm.le import LeManager
 from bluetrio.actors.btm.links import AclDatabase
 from bluetrio.actors.btm.privacy import LocalPrivacy
 from bluetrio.actors.btm.security import SECURITY_EVENTS, SecurityCore
+from bluetrio.actors.btm.security_policy import EncryptionMode
 from bluetrio.actors.btm.timer_owners import (
     BringUpTimer,
     InquiryTimer,
@@ -89,6 +90,7 @@ BRINGUP_TIMER = TimerKey(BringUpTimer(), "deadline")
 UNKNOWN_CONNECTION_ID = 0x02
 COMMAND_DISALLOWED = 0x0C
 UNSPECIFIED_ERROR = 0x1F
+ENCRYPTION_ENABLED = 0x01  # Connection_Complete Encryption_Enabled (Vol 4 Part E 7.7.3)
 LOCAL_TEARDOWN_REASON = 0x13  # Remote User Terminated Connection (Vol 4 Part E 7.1.6)
 LINK_TYPE_ACL = 0x01
 LMP_EXTENDED_FEATURES_BIT = 63  # Vol 2 Part C 3.3
@@ -450,7 +452,7 @@ class BtmCore:
         role = Role.CENTRAL if page is not None else Role.PERIPHERAL
         link = AclLink(
             event.connection_handle, LinkTransport.BR_EDR, event.bd_addr, role,
-            encrypted=bool(event.encryption_enabled),
+            encrypted=event.encryption_enabled == ENCRYPTION_ENABLED,
         )  # fmt: skip
         effects += self._link_created(link, now)
         if page is not None:
@@ -577,8 +579,12 @@ class BtmCore:
         effects: Effects = []
         if isinstance(event, hci.EncryptionChange | hci.EncryptionChangeV2) and event.status == 0:
             key_size = getattr(event, "encryption_key_size", 0)
+            # A reserved Encryption_Enabled is no encryption the host knows of; the security
+            # core disconnects such a link.
+            mode = EncryptionMode.from_wire(event.encryption_enabled)
+            encrypted = mode is not None and mode is not EncryptionMode.OFF
             effects += self._changed(
-                event.connection_handle, encrypted=bool(event.encryption_enabled), key_size=key_size
+                event.connection_handle, encrypted=encrypted, key_size=key_size
             )
         return effects + self.security.on_hci_event(event, now)
 
