@@ -164,6 +164,9 @@ class AsyncioCallbackCounter:
 # -- bluetrio: a raw-ACL stand-in for L2CAP --------------------------------------------------
 
 
+HCI = str(Layer.HCI)  # a plain str: it is looked up on every send
+
+
 class RawAclPort(Actor):
     """Stands where L2CAP will be (layer ``l2cap``): counts whole PDUs received, and
     optionally echoes each back on its link. Until L2CAP exists the benches move raw ACL with

@@ -100,6 +100,8 @@ class Runtime:
         one fails. Raises :class:`~bluetrio.actors.topology.TopologyError` before starting
         anything when the actors' declarations do not fit together."""
         self.topology = Topology(actor.spec for actor in self._actors.values())
+        for actor in self._actors.values():
+            actor.emit_routes = self.topology.routes_of(actor.name)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -270,6 +272,8 @@ class Actor:
         self.spec: LayerSpec = core.spec
         self.name = self.spec.name
         self.core = core
+        # Where this actor's emitted messages go, by type (the runtime's topology fills it).
+        self.emit_routes: dict[type[Message], tuple[str, ...]] = {}
         self.timers = TimerTable()
         self.runtime: Runtime = _UNATTACHED
         self._inbox: trio.MemoryReceiveChannel[InboxItem] | None = None
@@ -436,7 +440,10 @@ class Actor:
                 case Send(to=to, message=message):
                     self._send(to, message, now)
                 case Emit(message=message):
-                    for to in runtime.topology.route(self.name, message):
+                    route = self.emit_routes.get(type(message))
+                    if route is None:
+                        route = runtime.topology.route(self.name, message)
+                    for to in route:
                         self._send(to, message, now)
                 case StartTimer(key=key, deadline=deadline):
                     timers.start(key, deadline)

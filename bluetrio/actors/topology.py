@@ -76,7 +76,9 @@ class LayerSpec:
     application takes raw ACL data until an L2CAP layer is there).
     """
 
-    name: str
+    # Kept as a plain str: actor names are dictionary keys on every hop, and a StrEnum key
+    # costs several times a str's in a look-up.
+    name: str = attrs.field(converter=str)
     handles: MessageTypes = attrs.field(default=frozenset(), converter=_types)
     subscribes: MessageTypes = attrs.field(default=frozenset(), converter=_types)
     hci_events: frozenset[type[HciEvent]] = attrs.field(default=frozenset(), converter=_events)
@@ -114,7 +116,10 @@ class Topology:
             for kind in spec.subscribes:
                 self._subscribers[kind] = (*self._subscribers.get(kind, ()), spec.name)
         self._emitted = {spec.name: spec.emits for spec in self.layers}
-        self._routes: dict[tuple[str, type[object]], Route] = {}
+        self._routes: dict[str, dict[type[Message], Route]] = {
+            spec.name: {} for spec in self.layers
+        }
+        self._event_routes: dict[type[HciEvent], Route] = {}
         self._check()
         if self._problems:
             raise TopologyError(
@@ -189,18 +194,27 @@ class Topology:
         """Where an emitted ``message`` goes; raises :class:`TopologyError` when ``sender``
         did not declare emitting its type (its declaration would be wrong)."""
         kind = type(message)
-        key: type[object] = kind
-        if isinstance(message, HciEventInd):
-            key = type(message.event)
-        route = self._routes.get((sender, key))
+        cached = self.routes_of(sender)
+        route = cached.get(kind)
         if route is not None:
             return route
         if kind not in self._emitted.get(sender, frozenset()):
             raise TopologyError(f"{sender} emitted {kind.__name__}, which it does not declare")
         if isinstance(message, HciEventInd):
-            owner = self.owner_of_event(type(message.event))
+            return self._event_route(type(message.event))
+        route = self._destinations(kind)
+        cached[kind] = route
+        return route
+
+    def routes_of(self, sender: str) -> dict[type[Message], Route]:
+        """The routes of what ``sender`` emits, filled as it emits (HCI events are left out:
+        the class of the event decides). A shell keeps this dict to route with one look-up."""
+        return self._routes.setdefault(sender, {})
+
+    def _event_route(self, kind: type[HciEvent]) -> Route:
+        route = self._event_routes.get(kind)
+        if route is None:
+            owner = self.owner_of_event(kind)
             route = ((owner,) if owner is not None else ()) + self.subscribers_of(HciEventInd)
-        else:
-            route = self._destinations(kind)
-        self._routes[(sender, key)] = route
+            self._event_routes[kind] = route
         return route
