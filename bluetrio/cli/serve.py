@@ -1,14 +1,17 @@
 """``bluetrio serve -t SPEC``: be the other device. Advertise (LE) and/or be discoverable
 (BR/EDR), accept connections and pairing, and print what happens until Ctrl-C.
 
-The upper layers hang their servers on this command (a GATT server, an RFCOMM service): it
-owns the stack and the links, and reports each link's life as one line per event.
+The upper layers hang their servers on this command (a GATT server, an RFCOMM service) as
+:data:`LinkService` functions given to :func:`serve_devices`: it owns the stack and the links,
+runs every service on each link while the link is up, and reports each link's life as one
+line per event.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -68,10 +71,16 @@ class ServeOptions:
         return AdvertisingData([Flags(LE_GENERAL_DISCOVERABLE), LocalName(self.name)])
 
 
+Report = Callable[[str], None]
+LinkService = Callable[[Link, Report], Awaitable[None]]
+"""A server of a later layer on one link: runs while the link is up (cancelled when it goes
+down), and may print lines of the serve command's report."""
+
+
 class AnnouncingKeyStore(JsonKeyStore):
     """A JSON key store that says when it keeps a bond."""
 
-    def __init__(self, path: Path, local_address: Address, say: Any) -> None:
+    def __init__(self, path: Path, local_address: Address, say: Report) -> None:
         super().__init__(path, local_address)
         self._say = say
 
@@ -90,12 +99,17 @@ class _Reporter:
     def __call__(self, text: str) -> None:
         print(text, file=self.output, flush=True)
 
-    async def follow(self, link: Link) -> None:
-        """Report ``link`` from connection to disconnection (the link is ours to close)."""
+    async def follow(self, link: Link, services: Sequence[LinkService] = ()) -> None:
+        """Report ``link`` from connection to disconnection and run ``services`` on it
+        meanwhile (the link is ours to close)."""
         async with link:
             role = link.role.name.lower()
             self(f"connected: {link.peer} over {_transport_name(link.transport)} (we are {role})")
-            reason = await link.wait_disconnected()
+            async with trio.open_nursery() as nursery:
+                for service in services:
+                    nursery.start_soon(service, link, self)
+                reason = await link.wait_disconnected()
+                nursery.cancel_scope.cancel()
             self(f"disconnected: {link.peer}: {describe_status(reason)}")
 
 
@@ -116,9 +130,11 @@ async def serve_devices(
     options: ServeOptions,
     report: _Reporter,
     *,
+    services: Sequence[LinkService] = (),
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Offer what ``options`` says on ``stack`` and report every link until cancelled."""
+    """Offer what ``options`` says on ``stack``, run ``services`` on every link that comes
+    and report it, until cancelled."""
     info = await stack.ready()
     if options.advertise and not info.le_supported:
         raise InvalidArgumentError(f"the controller {info.address} does not support LE")
@@ -137,7 +153,7 @@ async def serve_devices(
             if link.transport is LinkTransport.LE:
                 le_link.set()
                 le_link = trio.Event()
-            nursery.start_soon(report.follow, link)
+            nursery.start_soon(report.follow, link, services)
 
 
 async def serve_command(
@@ -148,6 +164,7 @@ async def serve_command(
     output: TextIO,
     stack_options: dict[str, Any] | None = None,
     *,
+    services: Sequence[LinkService] = (),
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The whole command: open the stack on ``spec`` and serve until cancelled."""
@@ -163,7 +180,7 @@ async def serve_command(
             JsonKeyStore.in_directory(keystore_dir, local).path, local, report
         ),
     ) as stack:
-        await serve_devices(stack, options, report, task_status=task_status)
+        await serve_devices(stack, options, report, services=services, task_status=task_status)
 
 
 def register(subparsers: Any) -> None:

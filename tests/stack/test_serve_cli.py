@@ -12,8 +12,9 @@ from trio.testing import MockClock
 from bluetrio.address import Address
 from bluetrio.cli.common import YesPairingDelegate
 from bluetrio.cli.main import build_parser
-from bluetrio.cli.serve import ServeOptions, serve_command
+from bluetrio.cli.serve import Report, ServeOptions, serve_command
 from bluetrio.errors import InvalidArgumentError
+from bluetrio.link import Link
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.pairing import IoCapability, PairingDelegate
 from bluetrio.stack import open_stack
@@ -80,6 +81,43 @@ def test_serve_advertises_is_discoverable_accepts_and_pairs(tmp_path: Path) -> N
         f"disconnected: {visitor}: Remote User Terminated Connection (0x13)",
     ]
     assert len(list(tmp_path.glob("bonds-00-1B-DC-5E-5E-01-public.json"))) == 1
+
+
+def test_services_run_on_each_link_while_it_is_up(tmp_path: Path) -> None:
+    async def greeter(link: Link, report: Report) -> None:
+        report(f"greeter: hello {link.peer}")
+        try:
+            await trio.sleep_forever()
+        finally:
+            report(f"greeter: {link.peer} left")
+
+    async def scenario() -> list[str]:
+        output = io.StringIO()
+        options = ServeOptions(discoverable=True)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: serve_command(
+                    AIR, options, PairingDelegate(), tmp_path, output, {"address": SERVER},
+                    services=[greeter], task_status=task_status,
+                )
+            )  # fmt: skip
+            async with (
+                open_stack(AIR) as visitor,
+                visitor.connect(SERVER, transport=LinkTransport.BR_EDR),
+            ):
+                await trio.sleep(1)
+            await trio.sleep(1)
+            nursery.cancel_scope.cancel()
+        return output.getvalue().splitlines()
+
+    lines = trio.run(scenario, clock=MockClock(autojump_threshold=0))
+    visitor = lines[1].split()[1]
+    assert lines[1:] == [
+        f"connected: {visitor} over BR/EDR (we are peripheral)",
+        f"greeter: hello {visitor}",
+        f"greeter: {visitor} left",
+        f"disconnected: {visitor}: Remote User Terminated Connection (0x13)",
+    ]
 
 
 def test_serve_options() -> None:
