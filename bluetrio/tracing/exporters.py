@@ -239,13 +239,17 @@ def _perfetto_point(
         args["handle"] = event.handle
     if event.cid is not None:
         args["cid"] = event.cid
+    if event.wire is not None:
+        args["message_type"] = event.message_type
     delivered = event.received_at is not None
+    # The spec's name of the HCI packet carried, when there is one (HCI_Reset...).
+    kind = event.wire or event.message_type
     if is_receive:
-        name = event.message_type
+        name = kind
     elif delivered:
-        name = f"{event.message_type} → {event.receiver}"
+        name = f"{kind} → {event.receiver}"
     else:
-        name = f"{event.message_type} → {event.receiver} (never received)"
+        name = f"{kind} → {event.receiver} (never received)"
     base = {"pid": PERFETTO_PID, "tid": tid, "ts": ts}
     out: list[dict[str, object]] = [
         {

@@ -12,7 +12,7 @@ from bluetrio.messages import hci
 from bluetrio.messages.hci_service import HciEventInd, TransportPacketInd
 from bluetrio.messages.packets import PacketType
 from bluetrio.stack import open_stack
-from bluetrio.tracing.exporters import to_mermaid
+from bluetrio.tracing.exporters import to_mermaid, to_perfetto
 from bluetrio.tracing.recorder import TraceRecorder
 from bluetrio.tracing.wire_names import wire_name_of
 
@@ -56,3 +56,16 @@ def test_wire_names_of_events_and_raw_packets() -> None:
     assert wire_name_of(status) == "HCI_Command_Status (HCI_Create_Connection)"
     le_meta = TransportPacketInd(PacketType.EVENT, bytes([0x3E, 1, 0x0A]))
     assert wire_name_of(le_meta) == "HCI_LE_Enhanced_Connection_Complete_v1"
+
+
+def test_perfetto_slices_use_the_spec_names_too() -> None:
+    async def scenario() -> list[str]:
+        recorder = TraceRecorder()
+        async with open_stack("virtual", trace=recorder, bring_up=True):
+            pass
+        trace = to_perfetto(recorder.events())["traceEvents"]
+        assert isinstance(trace, list)
+        return [item["name"] for item in trace if item.get("ph") == "X"]
+
+    names = trio.run(scenario, clock=MockClock(autojump_threshold=0))
+    assert "HCI_Reset → hci" in names and "HCI_Command_Complete (HCI_Reset)" in names
