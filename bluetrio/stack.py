@@ -203,6 +203,7 @@ class Stack:
         self._ready = trio.Event()
         self._bringup_answered = trio.Event()  # the device manager said how bring-up ended
         self._bringup_started = False
+        self._event_readers = 0
 
     # -- raw HCI -----------------------------------------------------------------------------
     async def command(
@@ -247,7 +248,18 @@ class Stack:
             event = message.event
             return predicate is None or (isinstance(event, hci.HciEvent) and predicate(event))
 
-        return self.app.open_mailbox(HciEventInd, capacity=EVENTS_BACKLOG, accepts=accepts)
+        box = self.app.open_mailbox(
+            HciEventInd, capacity=EVENTS_BACKLOG, accepts=accepts, on_close=self._events_closed
+        )
+        # Copies of the events reach the app only while someone reads them.
+        self._event_readers += 1
+        self.runtime.topology.observe(Layer.APP, HciEventInd, True)
+        return box
+
+    def _events_closed(self, box: Mailbox[HciEventInd]) -> None:
+        self._event_readers -= 1
+        if self._event_readers == 0:
+            self.runtime.topology.observe(Layer.APP, HciEventInd, False)
 
     # -- bring-up ------------------------------------------------------------------------------
     async def _watch_controller(self, task_status: trio.TaskStatus[None]) -> None:

@@ -197,14 +197,16 @@ class AppRouter:
     driven the same way, so the shell's failure containment covers it.
 
     Its declaration makes the application the edge of the stack: it subscribes to the
-    indications of the services below and to every HCI event (for ``Stack.events``), and takes
-    raw ACL data with its link signals while no layer of the stack handles them.
+    indications of the services below, watches every HCI event while ``Stack.events`` is
+    read, and takes raw ACL data with its link signals while no layer of the stack handles
+    them.
     """
 
     spec = LayerSpec(
         Layer.APP,
-        subscribes=(HciEventInd, *btm_service.INDICATIONS, *security_service.INDICATIONS),
+        subscribes=(*btm_service.INDICATIONS, *security_service.INDICATIONS),
         fallback=(AclLinkOpenedInd, AclDataInd, AclLinkClosedInd),
+        observes=(HciEventInd,),
     )
 
     def __init__(self) -> None:

@@ -73,7 +73,9 @@ class LayerSpec:
     event classes it owns (exactly one owner each; owning a base class claims the subclasses
     nobody else owns). ``emits``: the types it emits (each must reach some layer).
     ``fallback``: types it handles while no other layer of the stack handles them (the
-    application takes raw ACL data until an L2CAP layer is there).
+    application takes raw ACL data until an L2CAP layer is there). ``observes``: types it
+    receives a copy of only while it asks (:meth:`Topology.observe`; the application watches
+    HCI events while someone reads ``Stack.events()``).
     """
 
     # Kept as a plain str: actor names are dictionary keys on every hop, and a StrEnum key
@@ -84,6 +86,7 @@ class LayerSpec:
     hci_events: frozenset[type[HciEvent]] = attrs.field(default=frozenset(), converter=_events)
     emits: MessageTypes = attrs.field(default=frozenset(), converter=_types)
     fallback: MessageTypes = attrs.field(default=frozenset(), converter=_types)
+    observes: MessageTypes = attrs.field(default=frozenset(), converter=_types)
 
 
 # Types that must reach the same layer, so the order in which hci emits them is the order in
@@ -115,6 +118,8 @@ class Topology:
         for spec in self.layers:
             for kind in spec.subscribes:
                 self._subscribers[kind] = (*self._subscribers.get(kind, ()), spec.name)
+        self._observable = {spec.name: spec.observes for spec in self.layers}
+        self._observers: dict[type[Message], Route] = {}  # those observing now, in layer order
         self._emitted = {spec.name: spec.emits for spec in self.layers}
         self._routes: dict[str, dict[type[Message], Route]] = {
             spec.name: {} for spec in self.layers
@@ -183,12 +188,29 @@ class Topology:
         return None
 
     def subscribers_of(self, kind: type[Message]) -> Route:
-        return self._subscribers.get(kind, ())
+        """The layers ``kind`` is fanned out to now: its subscribers, then its observers."""
+        return self._subscribers.get(kind, ()) + self._observers.get(kind, ())
 
     def _destinations(self, kind: type[Message]) -> Route:
         handler = self._handlers.get(kind)
-        subscribers = self._subscribers.get(kind, ())
+        subscribers = self.subscribers_of(kind)
         return subscribers if handler is None else (handler, *subscribers)
+
+    def observe(self, name: str, kind: type[Message], watching: bool) -> None:
+        """Start (``watching``) or stop sending layer ``name`` a copy of every ``kind``; it
+        must have declared that it observes ``kind``."""
+        if kind not in self._observable.get(name, frozenset()):
+            raise TopologyError(f"{name} does not declare that it observes {kind.__name__}")
+        wanted = {*self._observers.get(kind, ())}
+        if watching:
+            wanted.add(name)
+        else:
+            wanted.discard(name)
+        self._observers[kind] = tuple(n for n in self.names if n in wanted)
+        # The cached routes (shells hold these dicts) are worked out again on the next emit.
+        for routes in self._routes.values():
+            routes.clear()
+        self._event_routes.clear()
 
     def route(self, sender: str, message: Message) -> Route:
         """Where an emitted ``message`` goes; raises :class:`TopologyError` when ``sender``

@@ -51,6 +51,8 @@ async def test_events_mailbox_closed_by_with_and_filtered() -> None:
                 events.receive_nowait()
         assert events.closed
         assert MailboxKey(HciEventInd) not in stack.app.router.mailboxes  # nobody reads them
+        # ... so the events no longer travel to the app at all.
+        assert stack.runtime.topology.route("hci", indication) == ("btm",)
         await stack.inquiry(1.28)
 
 

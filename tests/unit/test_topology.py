@@ -55,12 +55,18 @@ def test_the_stack_topology_fits_together_and_btm_owns_every_event_by_name() -> 
     assert topology.handler_of(ConnectionFaultInd) == "btm"  # the link manager
 
 
-def test_events_go_to_their_owner_then_to_the_subscribers() -> None:
+def test_events_go_to_their_owner_and_to_observers_while_they_watch() -> None:
     topology = Topology(stack_specs())
     known = HciEventInd(hci.InquiryComplete(0))
-    assert topology.route("hci", known) == ("btm", "app")
     unknown = HciEventInd(hci.UnknownEvent(0xF0, b"\x01"))
-    assert topology.route("hci", unknown) == ("btm", "app")  # owning HciEvent takes the rest
+    assert topology.route("hci", known) == ("btm",)
+    assert topology.route("hci", unknown) == ("btm",)  # owning HciEvent takes the rest
+    topology.observe(Layer.APP, HciEventInd, True)  # someone reads Stack.events()
+    assert topology.route("hci", known) == ("btm", "app")
+    topology.observe(Layer.APP, HciEventInd, False)
+    assert topology.route("hci", unknown) == ("btm",)
+    with pytest.raises(TopologyError, match="btm does not declare that it observes"):
+        topology.observe(Layer.BTM, HciEventInd, True)
 
 
 def test_acl_data_goes_to_the_app_until_a_layer_handles_it() -> None:
