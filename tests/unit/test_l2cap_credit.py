@@ -21,13 +21,13 @@ from bluetrio.actors.l2cap.credit import (
     GrantCredits,
     Limits,
     QueueResult,
-    ReconfigureProblem,
     SduReceived,
     frames_for,
     receive_window,
-    reconfiguration_problem,
+    reconfiguration_result,
 )
 from bluetrio.errors import InvalidArgumentError
+from bluetrio.messages.l2cap import CreditReconfigureResult
 
 LE = CreditMode.LE_CREDIT_BASED
 ENHANCED = CreditMode.ENHANCED_CREDIT_BASED
@@ -241,15 +241,17 @@ def test_a_larger_local_mtu_grows_the_window_with_a_grant() -> None:
 
 
 def test_reconfiguration_rules() -> None:
-    assert reconfiguration_problem(ENHANCED, 200, 64, [(100, 100)]) is ReconfigureProblem.OK
-    assert reconfiguration_problem(ENHANCED, 99, 100, [(100, 100)]) is (
-        ReconfigureProblem.MTU_REDUCED
+    assert (
+        reconfiguration_result(ENHANCED, 200, 64, [(100, 100)]) is CreditReconfigureResult.SUCCESS
     )
-    assert reconfiguration_problem(ENHANCED, 200, 64, [(100, 100), (100, 64)]) is (
-        ReconfigureProblem.MPS_REDUCED_FOR_SEVERAL
+    assert reconfiguration_result(ENHANCED, 99, 100, [(100, 100)]) is (
+        CreditReconfigureResult.MTU_REDUCTION_NOT_ALLOWED
     )
-    assert reconfiguration_problem(ENHANCED, 200, 63, [(100, 100)]) is (
-        ReconfigureProblem.UNACCEPTABLE_PARAMETERS
+    assert reconfiguration_result(ENHANCED, 200, 64, [(100, 100), (100, 64)]) is (
+        CreditReconfigureResult.MPS_REDUCTION_NOT_ALLOWED
+    )
+    assert reconfiguration_result(ENHANCED, 200, 63, [(100, 100)]) is (
+        CreditReconfigureResult.UNACCEPTABLE_PARAMETERS
     )
 
 

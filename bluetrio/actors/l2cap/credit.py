@@ -58,13 +58,13 @@ from collections import deque
 import attrs
 
 from bluetrio.errors import InvalidArgumentError
+from bluetrio.messages.l2cap import MAX_CREDITS, CreditReconfigureResult
 
 # The SDU length field at the start of the first K-frame of an SDU (Vol 3 Part A 3.4.3).
 SDU_LENGTH_SIZE = 2
 MAX_SDU_LENGTH = 0xFFFF
-# Largest MPS of either mode (4.22, 4.25) and largest credit count (4.24, 10.1).
+# Largest MPS of either mode (4.22, 4.25).
 MAX_MPS = 65533
-MAX_CREDITS = 0xFFFF
 
 
 class CreditMode(enum.Enum):
@@ -316,7 +316,7 @@ class CreditChannel:
 
     def set_remote_limits(self, mtu: int, mps: int) -> None:
         """The peer reconfigured its receive MTU and MPS (4.27); the core checked the values
-        (:func:`reconfiguration_problem`)."""
+        (:func:`reconfiguration_result`)."""
         problem = self.mode.limits_problem(mtu, mps)
         if problem is not None or mtu < self.remote_mtu:
             raise InvalidArgumentError(
@@ -433,25 +433,16 @@ class CreditChannel:
         return [ChannelFailed(violation, detail)]
 
 
-class ReconfigureProblem(enum.Enum):
-    """Why a Credit Based Reconfigure Request is refused (4.28, table 4.26), or OK."""
-
-    OK = 0x0000
-    MTU_REDUCED = 0x0001
-    MPS_REDUCED_FOR_SEVERAL = 0x0002
-    UNACCEPTABLE_PARAMETERS = 0x0004
-
-
-def reconfiguration_problem(
+def reconfiguration_result(
     mode: CreditMode, mtu: int, mps: int, channels: list[tuple[int, int]]
-) -> ReconfigureProblem:
-    """Check a peer's reconfiguration of ``channels`` (their current peer ``(mtu, mps)``) to
-    ``mtu``/``mps``: the MTU may only grow, and the MPS may shrink only when one channel is
-    reconfigured (4.27)."""
+) -> CreditReconfigureResult:
+    """The answer to a peer's Credit Based Reconfigure Request of ``channels`` (their current
+    peer ``(mtu, mps)``) to ``mtu``/``mps``: the MTU may only grow, and the MPS may shrink only
+    when one channel is reconfigured (4.27, 4.28)."""
     if mode.limits_problem(mtu, mps) is not None:
-        return ReconfigureProblem.UNACCEPTABLE_PARAMETERS
+        return CreditReconfigureResult.UNACCEPTABLE_PARAMETERS
     if any(mtu < old_mtu for old_mtu, _ in channels):
-        return ReconfigureProblem.MTU_REDUCED
+        return CreditReconfigureResult.MTU_REDUCTION_NOT_ALLOWED
     if len(channels) > 1 and any(mps < old_mps for _, old_mps in channels):
-        return ReconfigureProblem.MPS_REDUCED_FOR_SEVERAL
-    return ReconfigureProblem.OK
+        return CreditReconfigureResult.MPS_REDUCTION_NOT_ALLOWED
+    return CreditReconfigureResult.SUCCESS
