@@ -11,11 +11,11 @@ from bluetrio.actors.l2cap.credit import (
     MAX_CREDITS,
     ChannelFailed,
     CreditChannel,
-    CreditMode,
     Limits,
     SduReceived,
     receive_window,
 )
+from bluetrio.messages.l2cap_credit_service import CreditMode
 
 
 def frame_for(mtu: int, mps: int) -> st.SearchStrategy[tuple[str, object]]:

@@ -16,7 +16,6 @@ from bluetrio.actors.l2cap.credit import (
     ChannelFailed,
     CreditChannel,
     CreditEffect,
-    CreditMode,
     CreditViolation,
     GrantCredits,
     Limits,
@@ -27,7 +26,8 @@ from bluetrio.actors.l2cap.credit import (
     reconfiguration_result,
 )
 from bluetrio.errors import InvalidArgumentError
-from bluetrio.messages.l2cap import CreditReconfigureResult
+from bluetrio.messages.l2cap import CreditConnectionResult, CreditReconfigureResult
+from bluetrio.messages.l2cap_credit_service import CreditMode
 
 LE = CreditMode.LE_CREDIT_BASED
 ENHANCED = CreditMode.ENHANCED_CREDIT_BASED
@@ -408,3 +408,10 @@ def test_a_reconfiguration_mid_stream_loses_nothing(
     assert receiver.channel.peer_credits + receiver.channel.freed_credits == (
         receiver.channel.window
     )
+
+
+def test_some_refused_for_resources_is_0x0004() -> None:
+    """Vol 3 Part A 4.26, table 4.23: 0x0003 is reserved; 0x0004 is "some connections refused
+    - insufficient resources available" (the codec once had both, shifted by one)."""
+    assert CreditConnectionResult.SOME_REFUSED_NO_RESOURCES == 0x0004
+    assert 0x0003 not in CreditConnectionResult._value2member_map_

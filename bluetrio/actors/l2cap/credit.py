@@ -59,37 +59,10 @@ import attrs
 
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.l2cap import MAX_CREDITS, CreditReconfigureResult
+from bluetrio.messages.l2cap_credit_service import CreditMode
 
 # The SDU length field at the start of the first K-frame of an SDU (Vol 3 Part A 3.4.3).
 SDU_LENGTH_SIZE = 2
-MAX_SDU_LENGTH = 0xFFFF
-# Largest MPS of either mode (4.22, 4.25).
-MAX_MPS = 65533
-
-
-class CreditMode(enum.Enum):
-    """The two credit-based flow control modes and their smallest MTU and MPS."""
-
-    # LE Credit Based Connection Request: MTU >= 23, MPS 23-65533 (4.22).
-    LE_CREDIT_BASED = (23, 23)
-    # Credit Based Connection Request: MTU >= 64, MPS 64-65533 (4.25).
-    ENHANCED_CREDIT_BASED = (64, 64)
-
-    @property
-    def min_mtu(self) -> int:
-        return self.value[0]
-
-    @property
-    def min_mps(self) -> int:
-        return self.value[1]
-
-    def limits_problem(self, mtu: int, mps: int) -> str | None:
-        """Why ``mtu``/``mps`` are out of this mode's range, or None."""
-        if not self.min_mtu <= mtu <= MAX_SDU_LENGTH:
-            return f"MTU {mtu} is outside {self.min_mtu}-{MAX_SDU_LENGTH}"
-        if not self.min_mps <= mps <= MAX_MPS:
-            return f"MPS {mps} is outside {self.min_mps}-{MAX_MPS}"
-        return None
 
 
 def frames_for(octets: int, mps: int) -> int:
