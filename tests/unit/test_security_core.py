@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import random
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,7 @@ class Harness:
         self.timers: dict[Any, float] = {}
         self.controller_key_size = 16
         self.hold: set[type] = set()  # commands left unanswered until release()
+        self.refuse: set[type] = set()  # commands answered with Command Disallowed
         self.held: list[HciCommandReq] = []
         if service:
             self.message(SecurityServiceReq(LOCAL, bonds, io, oob))
@@ -120,7 +122,8 @@ class Harness:
             )
             event: Any = hci.CommandComplete.for_return(command.OPCODE, returned)
         else:
-            event = hci.CommandStatus(0, 1, command.OPCODE)
+            status = 0x0C if type(command) in self.refuse else 0x00
+            event = hci.CommandStatus(status, 1, command.OPCODE)
         return HciCommandCnf(request.token, command.OPCODE, event)
 
     def release(self) -> None:
@@ -912,3 +915,106 @@ def test_reserved_encryption_enabled_disconnects_that_link(value: int) -> None:
     h.event(hci.EncryptionChange(0, HANDLE, value))
     assert h.disconnected()
     assert not h.sent(hci.ReadEncryptionKeySize) and h.to_app(LinkSecuredInd) == []
+
+
+# -- any sequence of security events from the wire ----------------------------------------------
+
+OTHER = Address.parse("00:00:00:00:00:09")
+SSP_KEY_TYPES = [
+    LinkKeyType.UNAUTHENTICATED_P192,
+    LinkKeyType.AUTHENTICATED_P192,
+    LinkKeyType.UNAUTHENTICATED_P256,
+    LinkKeyType.AUTHENTICATED_P256,
+]
+COMMANDS = [hci.AuthenticationRequested, hci.SetConnectionEncryption, hci.ReadEncryptionKeySize]
+
+
+class Script:
+    """A seeded stream of controller events and app answers: mostly what a controller sends
+    (the sequences matter more than the values), sometimes anything the fields can hold."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def pick(self, usual: list[Any], anything: Callable[[], Any]) -> Any:
+        return self.rng.choice(usual) if self.rng.random() < 0.9 else anything()
+
+    def octet(self) -> int:
+        return self.rng.randrange(0x100)
+
+    def address(self) -> Address:
+        return self.pick([PEER], lambda: OTHER)
+
+    def handle(self) -> int:
+        return self.pick([HANDLE], lambda: 0x0002)
+
+    def status(self) -> int:
+        return self.pick([0x00, 0x00, 0x05], lambda: self.rng.choice([0x06, 0x18, 0x0C]))
+
+    def event(self) -> Any:
+        r, a = self.rng, self.address
+        makers: list[tuple[int, Callable[[], Any]]] = [
+            (4, lambda: hci.LinkKeyRequest(a())),
+            (2, lambda: hci.LinkKeyNotification(a(), KEY, self.pick(SSP_KEY_TYPES, self.octet))),
+            (3, lambda: hci.IoCapabilityRequest(a())),
+            (3, lambda: hci.IoCapabilityResponse(a(), r.randrange(5), r.randrange(2), 5)),
+            (2, lambda: hci.UserConfirmationRequest(a(), r.randrange(1_000_000))),
+            (1, lambda: hci.UserPasskeyRequest(a())),
+            (1, lambda: hci.UserPasskeyNotification(a(), r.randrange(1_000_000))),
+            (1, lambda: hci.RemoteOobDataRequest(a())),
+            (3, lambda: hci.SimplePairingComplete(self.status(), a())),
+            (3, lambda: hci.AuthenticationComplete(self.status(), self.handle())),
+            (4, lambda: hci.EncryptionChange(self.status(), self.handle(), self.mode())),
+            (2, lambda: hci.EncryptionChangeV2(0, self.handle(), self.mode(), self.size())),
+            (1, lambda: hci.EncryptionKeyRefreshComplete(self.status(), self.handle())),
+            (1, lambda: hci.PinCodeRequest(a())),
+            (1, lambda: hci.KeypressNotification(a(), self.octet())),
+        ]
+        weights = [weight for weight, _make in makers]
+        return r.choices([make for _weight, make in makers], weights)[0]()
+
+    def mode(self) -> int:
+        return self.pick([0x00, 0x01, 0x02, 0x02], self.octet)
+
+    def size(self) -> int:
+        return self.pick([7, 16, 16], self.octet)
+
+
+@pytest.mark.parametrize("seed", range(1000))
+def test_any_event_sequence_keeps_the_tables_and_answers_every_request(seed: int) -> None:
+    script = Script(seed)
+    rng = script.rng
+    bond = rng.choice([None, *SSP_KEY_TYPES, LinkKeyType.DEBUG_COMBINATION])
+    bonds = () if bond is None else (stored_bond(bond),)
+    h = Harness(bonds=bonds, pairable=rng.random() < 0.5, oob=rng.random() < 0.3)
+    h.refuse = {rng.choice(COMMANDS)} if rng.random() < 0.2 else set()
+    h.hold = {rng.choice(COMMANDS)} if rng.random() < 0.3 else set()
+    asked: list[tuple[str, int]] = []
+    for step in range(40):
+        roll = rng.random()
+        if roll < 0.75:
+            h.event(script.event())  # a table refusing a move would raise here
+        elif roll < 0.8:
+            asked.append(("app", step))
+            h.message(PairReq(step, PEER))
+        elif roll < 0.85:
+            asked.append(("l2cap", step))
+            requirement = SecurityRequirement(mitm=rng.random() < 0.5)
+            h.message(LinkSecurityReq(step, HANDLE, requirement), "l2cap")
+        elif roll < 0.9:
+            h.message(UserConfirmRsp(rng.randrange(1, 8), rng.random() < 0.8))
+        elif roll < 0.93:
+            h.message(OobDataRsp(rng.randrange(1, 8), None))
+        elif roll < 0.97:
+            h.release()
+        else:
+            h.advance(rng.choice([1.0, 31.0, 91.0]))
+        assert len(h.core.links) <= 1
+    h.apply(h.core.on_link_down(HANDLE, 0x13, h.now))
+    # Nothing is left of the link, and every request was answered exactly once.
+    assert (len(h.core.links), len(h.core.prompts), h.timers) == (0, 0, {})
+    answered = sorted(
+        [("app", m.token) for m in h.to_app(PairCnf)]
+        + [(to, m.token) for to, m in h.others if isinstance(m, LinkSecurityCnf)]
+    )
+    assert answered == sorted(asked)
