@@ -79,6 +79,10 @@ def load_feature_modules() -> None:
                 raise
 
 
+_ACL_HEADER = struct.Struct("<HH")  # handle and flags, data length (Vol 4 Part E 5.4.2)
+_FIRST_FLUSHABLE = int(PacketBoundary.FIRST_FLUSHABLE) << 12
+_CONTINUING = int(PacketBoundary.CONTINUING) << 12
+
 # Handles one Number_Of_Completed_Packets event can carry: its parameters are at most 255
 # bytes, one for Num_Handles and four per handle (Vol 4 Part E 5.4.4, 7.7.19).
 MAX_HANDLES_PER_COMPLETION_EVENT = 63
@@ -205,13 +209,18 @@ class VirtualController:
         if connection is None:
             return
         size = (self.le_buffers if connection.is_le else self.bredr_buffers).packet_length
-        for offset in range(0, max(len(data), 1), size):
-            # Toward the host a start fragment is flagged 0b10 (Vol 4 Part E 5.4.2).
-            first = start and offset == 0
-            flag = PacketBoundary.FIRST_FLUSHABLE if first else PacketBoundary.CONTINUING
-            chunk = data[offset : offset + size]
-            header = struct.pack("<HH", handle | (flag << 12), len(chunk))
-            self._queue_for_host(PacketType.ACL, header + chunk)
+        pack = _ACL_HEADER.pack
+        to_host = self._to_host
+        # Toward the host a start fragment is flagged 0b10 (Vol 4 Part E 5.4.2).
+        flags = _FIRST_FLUSHABLE if start else _CONTINUING
+        if len(data) <= size:  # the common case: one packet
+            to_host.append((PacketType.ACL, pack(handle | flags, len(data)) + data))
+        else:
+            for offset in range(0, len(data), size):
+                chunk = data[offset : offset + size]
+                to_host.append((PacketType.ACL, pack(handle | flags, len(chunk)) + chunk))
+                flags = _CONTINUING
+        self._wake_writer()
 
     def _queue_for_host(self, packet_type: PacketType, payload: bytes) -> None:
         self._to_host.append((packet_type, payload))
@@ -330,14 +339,17 @@ class VirtualController:
             # The host overran the buffers it was told about (Vol 4 Part E 7.7.26).
             self.send_event(hci.DataBufferOverflow(LINK_TYPE_ACL))
             return
-        pool.in_use += 1
-        self._in_flight[handle] = self._in_flight.get(handle, 0) + 1
         start = boundary != PacketBoundary.CONTINUING
         sent_after = self.air.send_on_link(connection.link, self, AclFrame(start, data))
         if sent_after <= 0:
-            self._buffer_freed(connection, pool)  # the instant air: sent already, no timer
-        else:
-            self.call_later(sent_after, lambda: self._buffer_freed(connection, pool))
+            # The instant air: sent already, the buffer is free again at once (Vol 4 Part E
+            # 7.7.19: completed, reported with the next write to the host).
+            self._completed[handle] = self._completed.get(handle, 0) + 1
+            self._wake_writer()
+            return
+        pool.in_use += 1
+        self._in_flight[handle] = self._in_flight.get(handle, 0) + 1
+        self.call_later(sent_after, lambda: self._buffer_freed(connection, pool))
 
     def _buffer_freed(self, connection: Connection, pool: BufferPool) -> None:
         handle = connection.handle
