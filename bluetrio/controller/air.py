@@ -193,19 +193,18 @@ class Air:
         self.name = name
         self.timing = timing if timing is not None else TimingModel.instant()
         self.faults = AirFaults()
-        self._radios: list[Radio] = []
+        # Insertion-ordered, with membership in O(1): frames check it on every arrival.
+        self._radios: dict[Radio, None] = {}
         self._links: list[Link] = []
 
     # -- membership --------------------------------------------------------------------
 
     def attach(self, radio: Radio) -> None:
-        if radio not in self._radios:
-            self._radios.append(radio)
+        self._radios.setdefault(radio, None)
 
     def detach(self, radio: Radio) -> None:
         """The radio leaves: its links are lost for the peers (supervision timeout)."""
-        if radio in self._radios:
-            self._radios.remove(radio)
+        self._radios.pop(radio, None)
         for link in list(self._links):
             if link.has(radio):
                 self._lose_link(link, survivors=(link.peer_of(radio),))
@@ -227,7 +226,14 @@ class Air:
 
     def broadcast(self, sender: Radio, frame: Frame, phy: Phy = Phy.LE_1M) -> None:
         """Send to every other radio in range (advertising, inquiry)."""
-        for radio in self._radios:
+        if self.timing.is_instant and not self.faults.rules:
+            # Nothing to decide per receiver: each gets the frame in its next wake-up.
+            arrive = self._arrive
+            for radio in list(self._radios):
+                if radio is not sender:
+                    radio.call_soon(functools.partial(arrive, radio, frame, None))
+            return
+        for radio in list(self._radios):
             if radio is not sender:
                 self._deliver(radio, frame, phy)
 
@@ -284,7 +290,11 @@ class Air:
             at = max(now + delay, link._last_delivery.get(id(receiver), now))
             link._last_delivery[id(receiver)] = at
             delay = at - now
-        receiver.call_later(delay, functools.partial(self._arrive, receiver, arriving, link))
+        arrival = functools.partial(self._arrive, receiver, arriving, link)
+        if delay <= 0:
+            receiver.call_soon(arrival)  # in order with the other frames due at once
+        else:
+            receiver.call_later(delay, arrival)
 
     def _add_to_burst(self, link: Link, receiver: Radio, frame: Frame) -> None:
         burst = link._bursts.get(id(receiver))
