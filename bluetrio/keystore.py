@@ -29,6 +29,7 @@ from typing import Any, NoReturn, TypeVar
 import attrs
 import trio
 
+from bluetrio import strict_json
 from bluetrio.address import Address, AddressType
 from bluetrio.bonds import (
     Bond,
@@ -343,28 +344,11 @@ def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
         _damaged(where, str(error))
 
 
-def _refuse_constant(name: str) -> NoReturn:
-    # json.loads accepts NaN, Infinity and -Infinity, which are not JSON (RFC 8259 6).
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        names = [name for name, _ in pairs]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        raise ValueError(f"repeated key(s) {', '.join(map(repr, repeated))} in one object")
-    return document
-
-
 def _parse_json(text: bytes, path: Path) -> object:
     try:
-        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
-    # ValueError covers JSONDecodeError, bad UTF-8 and integers longer than Python converts
-    # (sys.get_int_max_str_digits); RecursionError covers arrays or objects nested too deep.
-    except (ValueError, RecursionError) as error:
-        problem = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise KeyStoreError(f"bond store {path} is not valid JSON: {problem}") from None
+        return strict_json.loads(text)
+    except ValueError as error:  # bad syntax or UTF-8, NaN, long integers, repeated keys...
+        raise KeyStoreError(f"bond store {path} is not valid JSON: {error}") from None
 
 
 def _decode_document(text: bytes, path: Path) -> tuple[Address, list[Bond]]:

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 import attrs
 
+from bluetrio import strict_json
 from bluetrio.errors import InvalidArgumentError, TraceFileError
 from bluetrio.tracing.recorder import TraceEvent
 
@@ -60,14 +61,11 @@ def read_jsonl(lines: Iterable[str | bytes], source: str = "<trace>") -> list[Tr
         if not text.strip():
             continue
         try:
-            record = json.loads(text, parse_constant=_refuse_constant)
+            record = strict_json.loads(text)
         except json.JSONDecodeError as exc:
             raise TraceFileError(source, number, f"not JSON ({exc.msg})") from None
-        # Integers too long for Python to convert, NaN/Infinity, and nesting too deep.
-        except ValueError as exc:
+        except ValueError as exc:  # NaN, integers too long, repeated keys, nesting too deep
             raise TraceFileError(source, number, f"not a trace record ({exc})") from None
-        except RecursionError:
-            raise TraceFileError(source, number, "not a trace record (nested too deeply)") from None
         try:
             events.append(_event_from_record(record))
         except ValueError as exc:
@@ -97,11 +95,6 @@ _FIELD_TYPES = _field_types()
 _REQUIRED_FIELDS = frozenset(
     field.name for field in attrs.fields(TraceEvent) if field.default is attrs.NOTHING
 )
-
-
-def _refuse_constant(name: str) -> float:
-    # json.loads accepts NaN, Infinity and -Infinity, which are not JSON (RFC 8259 6).
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _event_from_record(record: object) -> TraceEvent:

@@ -87,7 +87,7 @@ def test_tcp_without_a_port(capsys: pytest.CaptureFixture[str]) -> None:
     ("content", "problem"),
     [
         ("[" * 100_000, "nested too deeply"),
-        ('{"trace_id": 1' + "0" * 5000 + "}", "digits"),
+        ('{"trace_id": 1' + "0" * 5000 + "}", "an integer of 5001 digits"),
         (json.dumps({**TRACE_RECORD, "sent_at": float("nan")}), "NaN is not a JSON number"),
         (json.dumps({**TRACE_RECORD, "received_at": 1.0}), "received_at 1.0 is before sent_at"),
     ],

@@ -330,7 +330,7 @@ def second_bond(document: dict[str, object]) -> bytes:
         (lambda d: b"[" * 100_000 + b"]" * 100_000, "not valid JSON: nested too deeply"),
         (
             lambda d: damaged_bond(d, "key_size", "N").replace(b'"N"', b"9" * 5000),
-            "not valid JSON.*digits",
+            "not valid JSON: an integer of 5000 digits",
         ),
         (lambda d: json.dumps({**d, "version": True}).encode(), "version true"),
         (lambda d: damaged_bond(d, "link_key", {"value": "00" * 16, "type": 8.0}), "a number"),

@@ -88,7 +88,7 @@ optional_ids = st.none() | st.integers(min_value=0, max_value=0xFFFF)
     st.lists(
         st.builds(
             TraceEvent,
-            trace_id=st.integers(min_value=1),
+            trace_id=st.integers(min_value=1, max_value=2**63),  # ids fit in 64 bits
             sent_at=finite_times,
             sender=st.text(),
             receiver=st.text(),
