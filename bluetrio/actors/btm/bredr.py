@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from typing import Any
 
 import attrs
@@ -48,6 +49,7 @@ ROLE_REMAIN_PERIPHERAL = 0x01  # Accept_Connection_Request Role (Vol 4 Part E 7.
 # Create_Connection defaults (Vol 4 Part E 7.1.5): DM1/DH1/DM3/DH3/DM5/DH5, R1, role switch ok.
 ACL_PACKET_TYPES = 0xCC18
 PAGE_SCAN_R1 = 0x01
+ABANDONED_PAGES_KEPT = 16
 UNSPECIFIED_ERROR = 0x1F  # Vol 1 Part F 1.3
 # A completion event is overdue this long after it should have come: Inquiry_Length ends
 # the inquiry (7.1.1); a name request pages the peer first (Page_Timeout, 5.12 s by default,
@@ -84,9 +86,12 @@ class BrEdrManager:
         self.policy = ConnectionPolicy.ACCEPT_ALL
         self.inquiry: _Inquiry | None = None
         self.pages: dict[Address, _Page] = {}
+        # Peers of pages given up on (the last few: a late completion comes soon or never).
+        self.abandoned: deque[Address] = deque(maxlen=ABANDONED_PAGES_KEPT)
         self.name_requests: dict[Address, list[tuple[str, int]]] = {}
 
     def reset(self) -> Effects:
+        self.abandoned.clear()
         effects: Effects = []
         if self.inquiry is not None:
             effects.append(
@@ -267,6 +272,8 @@ class BrEdrManager:
             ]
         page = _Page(sender, request, TimerKey(PageTimer(address), "timeout"))
         self.pages[address] = page
+        if address in self.abandoned:
+            self.abandoned.remove(address)
         command = hci.CreateConnection(address, ACL_PACKET_TYPES, PAGE_SCAN_R1, 0, 0, 1)
 
         def on_status(outcome: CommandOutcome, at: float) -> Effects:
@@ -329,9 +336,19 @@ class BrEdrManager:
     def _give_up(self, page: _Page, why: str) -> Effects:
         address = page.request.address
         del self.pages[address]
+        # A Connection Complete may still come (0x0B: the link exists already); that link
+        # is nobody's and is disconnected when it shows up.
+        self.abandoned.append(address)
         status = CONNECTION_TIMEOUT_STATUS if page.timed_out else UNKNOWN_CONNECTION_ID
         logger.warning("btm: page of %s ended: %s", address, why)
         return [CancelTimer(page.key), _page_failure(page, status, f"{page.cancel_reason}; {why}")]
+
+    def take_abandoned(self, address: Address) -> bool:
+        """Whether a connection to ``address`` completes a page we gave up on."""
+        if address not in self.abandoned:
+            return False
+        self.abandoned.remove(address)
+        return True
 
     def take_page(self, address: Address, status: int) -> tuple[_Page | None, Effects]:
         """On a Connection Complete: the page it answers (None if incoming), and failures."""

@@ -435,6 +435,8 @@ class BtmCore:
         effects += self._link_created(link, now)
         if pending is not None:
             effects.append(Send(pending.sender, ConnectCnf(pending.request.token, 0, link)))
+        elif role is Role.CENTRAL and self.le.take_abandoned(event.peer_address):
+            return effects + self._drop_unwanted(link)
         features = hci.LeReadRemoteFeatures(link.handle)
         return effects + self.commands.send(features, self._log_failure)
 
@@ -449,7 +451,8 @@ class BtmCore:
                     "btm: incoming connection from %s failed (0x%02X)", event.bd_addr, event.status
                 )
             return effects
-        role = Role.CENTRAL if page is not None else Role.PERIPHERAL
+        late = page is None and self.bredr.take_abandoned(event.bd_addr)
+        role = Role.CENTRAL if page is not None or late else Role.PERIPHERAL
         link = AclLink(
             event.connection_handle, LinkTransport.BR_EDR, event.bd_addr, role,
             encrypted=event.encryption_enabled == ENCRYPTION_ENABLED,
@@ -457,8 +460,15 @@ class BtmCore:
         effects += self._link_created(link, now)
         if page is not None:
             effects.append(Send(page.sender, ConnectCnf(page.request.token, 0, link)))
+        elif late:
+            return effects + self._drop_unwanted(link)
         features = hci.ReadRemoteSupportedFeatures(link.handle)
         return effects + self.commands.send(features, self._log_failure)
+
+    def _drop_unwanted(self, link: AclLink) -> Effects:
+        """A link that completed an attempt given up on (its caller was told it failed)."""
+        logger.info("btm: link to %s came after its attempt was given up; disconnecting", link.peer)
+        return self.commands.send(hci.Disconnect(link.handle, LOCAL_TEARDOWN_REASON))
 
     def _link_created(self, link: AclLink, now: float) -> Effects:
         """``btm_acl_created``: the device record, the ACL entry, then the indications."""

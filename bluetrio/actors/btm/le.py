@@ -106,6 +106,7 @@ class LeManager:
         self.scanning = False
         self.scan_subscriber: str | None = None
         self.connecting: _PendingConnect | None = None
+        self.abandoned: Address | None = None  # the peer of an attempt given up on
         self._seen: OrderedDict[Address, _Seen] = OrderedDict()
         self._busy: SequenceRunner | None = None
 
@@ -117,6 +118,7 @@ class LeManager:
     def reset(self) -> Effects:
         """The controller was reset: everything stopped; a pending connect fails."""
         self.advertising = None
+        self.abandoned = None
         self.scanning = False
         self._seen.clear()
         effects: Effects = []
@@ -318,6 +320,7 @@ class LeManager:
                 )
             ]
         self.connecting = _PendingConnect(sender, request)
+        self.abandoned = None
         p = request.parameters
         command = hci.LeCreateConnection(
             0x0060, 0x0030, 0, request.address, self.own_address_type(), p.interval_min,
@@ -387,10 +390,20 @@ class LeManager:
 
     def _give_up(self, pending: _PendingConnect, why: str) -> Effects:
         self.connecting = None
+        # The controller may still complete it (a refused cancellation can mean the link is
+        # up already); such a link is nobody's and is disconnected when it shows up.
+        self.abandoned = pending.request.address
         status = CONNECTION_TIMEOUT_STATUS if pending.timed_out else UNKNOWN_CONNECTION_ID
         reason = f"{pending.cancel_reason}; {why}"
         logger.warning("btm: LE connection attempt to %s ended: %s", pending.request.address, why)
         return [CancelTimer(CONNECT_TIMER), _connect_failure(pending, status, reason)]
+
+    def take_abandoned(self, address: Address) -> bool:
+        """Whether a central link to ``address`` completes an attempt we gave up on."""
+        if self.abandoned is None or self.abandoned != address:
+            return False
+        self.abandoned = None
+        return True
 
     def take_pending_connect(
         self, status: int, role_central: bool

@@ -1,0 +1,72 @@
+"""The device manager's connection attempts when the controller refuses the cancellation
+(Core 5.4 Vol 4 Part E 7.8.13, 7.1.7): the attempt ends at once, and a link that completes
+it afterwards is nobody's and is disconnected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bluetrio.actors.btm.core import BtmCore
+from bluetrio.actors.btm.le import CONNECT_TIMER
+from bluetrio.actors.effects import Effects, Emit, Send, TimerExpired
+from bluetrio.address import Address
+from bluetrio.messages import hci
+from bluetrio.messages.btm import ConnectCnf, ConnectReq, LinkTransport
+from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEventInd
+
+PEER = Address.parse("11:22:33:44:55:66")
+
+
+def messages(effects: Effects) -> list[object]:
+    return [e.message for e in effects if isinstance(e, Send | Emit)]
+
+
+def requests(effects: Effects) -> list[HciCommandReq]:
+    return [m for m in messages(effects) if isinstance(m, HciCommandReq)]
+
+
+def answers(effects: Effects) -> list[ConnectCnf]:
+    return [m for m in messages(effects) if isinstance(m, ConnectCnf)]
+
+
+def answer(core: BtmCore, request: HciCommandReq, event: Any, now: float) -> Effects:
+    opcode = request.command.OPCODE  # type: ignore[attr-defined]
+    return core.handle("hci", HciCommandCnf(request.token, opcode, event), now)
+
+
+def test_a_refused_le_cancellation_ends_the_attempt_and_a_late_link_is_dropped() -> None:
+    core = BtmCore()
+    (create,) = requests(core.handle("app", ConnectReq(1, PEER, LinkTransport.LE, 2.0), 0.0))
+    answer(core, create, hci.CommandStatus(0, 1, hci.LeCreateConnection.OPCODE), 0.1)
+    (cancel,) = requests(core.handle("btm", TimerExpired(CONNECT_TIMER), 2.0))
+    assert isinstance(cancel.command, hci.LeCreateConnectionCancel)
+    opcode = hci.LeCreateConnectionCancel.OPCODE
+    refused = answer(core, cancel, hci.CommandComplete(1, opcode, b"\x0c"), 2.1)
+    (failed,) = answers(refused)
+    assert (
+        failed.token == 1 and failed.link is None and "cancellation failed" in (failed.error or "")
+    )
+    # The controller had connected after all: that link is disconnected, not handed out.
+    late = hci.LeConnectionComplete(0, 0x0040, 0, PEER, 24, 0, 72, 0)
+    effects = core.handle("hci", HciEventInd(late), 2.2)
+    assert answers(effects) == []
+    assert hci.Disconnect(0x0040, 0x13) in [r.command for r in requests(effects)]
+
+
+def test_a_refused_page_cancellation_ends_the_page_and_a_late_link_is_dropped() -> None:
+    core = BtmCore()
+    connect = ConnectReq(1, PEER, LinkTransport.BR_EDR, 2.0)
+    (create,) = requests(core.handle("app", connect, 0.0))
+    answer(core, create, hci.CommandStatus(0, 1, hci.CreateConnection.OPCODE), 0.1)
+    page_timer = core.bredr.pages[PEER].key
+    (cancel,) = requests(core.handle("btm", TimerExpired(page_timer), 2.0))
+    opcode = hci.CreateConnectionCancel.OPCODE
+    # Connection Already Exists (7.1.7): the Connection Complete is still on its way.
+    refused = answer(core, cancel, hci.CommandComplete(1, opcode, b"\x0b" + PEER.to_wire()), 2.1)
+    (failed,) = answers(refused)
+    assert failed.link is None and failed.status == 0x08
+    late = hci.ConnectionComplete(0, 0x0041, PEER, 1, 0)
+    effects = core.handle("hci", HciEventInd(late), 2.2)
+    assert hci.Disconnect(0x0041, 0x13) in [r.command for r in requests(effects)]
+    [link] = core.links.all()
+    assert link.role.name == "CENTRAL"
