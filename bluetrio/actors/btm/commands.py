@@ -114,6 +114,14 @@ class CommandIssuer:
         outcome = CommandOutcome(
             command, confirmation.event, confirmation.error, confirmation.timed_out
         )
+        if outcome.ok:
+            # A successful Command Complete whose return parameters do not decode is no
+            # success: every continuation sees it as a failure, none has to catch it.
+            try:
+                outcome.returned()
+            except DecodeError as exc:
+                logger.warning("btm: %s: malformed return parameters; failed", command.NAME)
+                outcome = CommandOutcome(command, None, f"malformed return parameters: {exc}")
         return then(outcome, now)
 
     @property

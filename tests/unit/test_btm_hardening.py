@@ -1,11 +1,12 @@
-"""The device manager's connection attempts when the controller refuses the cancellation
-(Core 5.4 Vol 4 Part E 7.8.13, 7.1.7): the attempt ends at once, and a link that completes
-it afterwards is nobody's and is disconnected."""
+"""The device manager against a misbehaving controller: a refused connection cancellation
+(Core 5.4 Vol 4 Part E 7.8.13, 7.1.7) ends the attempt at once, and a link that completes it
+afterwards is nobody's and is disconnected; a malformed successful completion is a failure."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome
 from bluetrio.actors.btm.core import BtmCore
 from bluetrio.actors.btm.le import CONNECT_TIMER
 from bluetrio.actors.effects import Effects, Emit, Send, TimerExpired
@@ -70,3 +71,25 @@ def test_a_refused_page_cancellation_ends_the_page_and_a_late_link_is_dropped() 
     assert hci.Disconnect(0x0041, 0x13) in [r.command for r in requests(effects)]
     [link] = core.links.all()
     assert link.role.name == "CENTRAL"
+
+
+def test_a_malformed_successful_completion_reaches_its_continuation_as_a_failure() -> None:
+    # Found by the fuzzer: a Read_Encryption_Key_Size completion with trailing bytes made
+    # the security core raise DecodeError, which stopped the stack.
+    seen: list[CommandOutcome] = []
+    issuer = CommandIssuer()
+    (request,) = requests(issuer.send(hci.ReadEncryptionKeySize(0x0040), _keep(seen)))
+    opcode = hci.ReadEncryptionKeySize.OPCODE
+    returns = b"\x00\x40\x00\x10" + bytes(9)  # status, handle, key size, then 9 stray bytes
+    event = hci.CommandComplete(1, opcode, returns)
+    issuer.on_confirmation(HciCommandCnf(request.token, opcode, event), 0.0)
+    (outcome,) = seen
+    assert not outcome.ok and "malformed return parameters" in outcome.describe()
+
+
+def _keep(seen: list[CommandOutcome]) -> Any:
+    def then(outcome: CommandOutcome, now: float) -> Effects:
+        seen.append(outcome)
+        return []
+
+    return then
