@@ -89,9 +89,10 @@ class LayerSpec:
     observes: MessageTypes = attrs.field(default=frozenset(), converter=_types)
 
 
-# Types that must reach the same layer, so the order in which hci emits them is the order in
-# which that layer receives them: no PDU before its link opened, none after it closed.
-ORDERED_TOGETHER: tuple[type[Message], ...] = (AclLinkOpenedInd, AclDataInd, AclLinkClosedInd)
+# ACL data, then the link signals that must reach every layer the data reaches, so the order
+# in which hci emits them is the order in which that layer receives them: no PDU before its
+# link opened, none after it closed.
+ORDERED_TOGETHER: tuple[type[Message], ...] = (AclDataInd, AclLinkOpenedInd, AclLinkClosedInd)
 
 Route = tuple[str, ...]
 _Declared = TypeVar("_Declared")
@@ -162,13 +163,17 @@ class Topology:
                         f"{spec.name} emits {kind.__name__}, which no layer handles or "
                         "subscribes to"
                     )
-        routes = {kind: self._destinations(kind) for kind in ORDERED_TOGETHER}
-        if len(set(routes.values())) > 1:
-            described = ", ".join(f"{k.__name__} to {list(r)}" for k, r in routes.items())
-            self._problems.append(
-                f"ACL data and its link signals must reach the same layer to stay in order: "
-                f"{described}"
-            )
+        # Whoever receives ACL data receives the link signals too (others may take the
+        # signals alone: btm reads the link's number from them).
+        data, *signals = ORDERED_TOGETHER
+        receivers = set(self._destinations(data))
+        for signal in signals:
+            without = sorted(receivers - set(self._destinations(signal)))
+            if without:
+                self._problems.append(
+                    "ACL data and its link signals must reach the same layer to stay in order: "
+                    f"{data.__name__} goes to {without} but {signal.__name__} does not"
+                )
 
     # -- queries -------------------------------------------------------------------------------
     @property

@@ -44,6 +44,8 @@ class AclLink:
     ``address`` is the address the peer used on the air; ``identity`` is its identity address
     when its resolvable private address was resolved with a stored IRK (Core 5.4 Vol 3 Part C
     10.8.2.3), so the application sees who the peer is rather than its current RPA.
+    ``link_id`` is the number hci gave the link when it opened it
+    (:class:`~bluetrio.messages.hci_service.AclLinkOpenedInd`); 0 when not known.
     """
 
     handle: int
@@ -57,6 +59,7 @@ class AclLink:
     latency: int = 0
     supervision_timeout: int = 0  # units of 10 ms
     remote_features: tuple[int, ...] = ()  # LMP feature pages, or the LE feature mask
+    link_id: int = 0
 
     @property
     def peer(self) -> Address:
@@ -198,10 +201,12 @@ class LinkUpInd(Message):
 
 @attrs.frozen
 class LinkDownInd(Message):
-    """The link is gone; ``reason`` is the HCI reason code (Vol 1 Part F)."""
+    """The link is gone; ``reason`` is the HCI reason code (Vol 1 Part F); ``link_id`` is its
+    :attr:`AclLink.link_id`."""
 
     handle: int
     reason: int
+    link_id: int = 0
 
 
 @attrs.frozen

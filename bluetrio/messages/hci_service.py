@@ -120,10 +120,16 @@ class AclDataInd(Message):
 class AclLinkOpenedInd(Message):
     """Connection ``handle`` now carries ACL data on ``transport`` (sent to the ACL data owner
     before the first :class:`AclDataInd` of the link; Core 5.4 Vol 4 Part E 7.7.3, 7.7.65.1,
-    7.7.65.10 complete the connection)."""
+    7.7.65.10 complete the connection).
+
+    ``link_id`` numbers the links hci opened (1, 2, ...): the device manager copies it into the
+    link's :class:`~bluetrio.messages.btm.AclLink`, so a layer can tell the ``LinkUpInd`` of
+    this link from a late one of an earlier link on the same, reused, handle.
+    """
 
     handle: int
     transport: LinkTransport
+    link_id: int
 
 
 @attrs.frozen

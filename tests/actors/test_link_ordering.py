@@ -104,10 +104,38 @@ async def test_link_signals_and_data_reach_the_acl_owner_in_order() -> None:
     # hci's own signals frame the data; btm's richer indications follow in their own time.
     ordered = [m for m in about_the_link if not isinstance(m, LinkUpInd | LinkDownInd)]
     assert ordered == [
-        AclLinkOpenedInd(HANDLE, LinkTransport.LE),
+        AclLinkOpenedInd(HANDLE, LinkTransport.LE, 1),
         AclDataInd(HANDLE, (acl_packet(b"first")[1][4:],)),
         AclDataInd(HANDLE, (acl_packet(b"second")[1][4:],)),
         AclLinkClosedInd(HANDLE, 0x13),
     ]
     richer = [type(m) for m in about_the_link if isinstance(m, LinkUpInd | LinkDownInd)]
     assert richer == [LinkUpInd, LinkDownInd]
+    [up] = [m for m in about_the_link if isinstance(m, LinkUpInd)]
+    assert up.link.link_id == 1  # the number hci gave the link
+
+
+async def test_a_reused_handle_tells_its_links_apart() -> None:
+    # Connected, gone, and the controller gives the handle to the next connection at once:
+    # btm's LinkUpInd of the first link may reach the owner after hci opened the second.
+    other = Address.parse("66:55:44:33:22:11").with_type(AddressType.RANDOM)
+    first, second = (
+        hci.LeEnhancedConnectionComplete(0, HANDLE, 1, peer, NO_ADDRESS, NO_ADDRESS, 24, 0, 72, 0)
+        for peer in (PEER, other)
+    )
+    transport = ScriptedTransport(
+        [
+            event_packet(first),
+            event_packet(hci.DisconnectionComplete(0, HANDLE, 0x13)),
+            event_packet(second),
+        ]
+    )
+    owner = AclOwnerCore()
+    async with open_stack(transport, extra_layers=[Actor(owner)]):
+        await trio.testing.wait_all_tasks_blocked()
+    opened = [m.link_id for m in owner.seen if isinstance(m, AclLinkOpenedInd)]
+    ups = {m.link.link_id: m.link.address for m in owner.seen if isinstance(m, LinkUpInd)}
+    downs = [m.link_id for m in owner.seen if isinstance(m, LinkDownInd)]
+    assert opened == [1, 2]
+    assert ups == {1: PEER, 2: other}  # each LinkUpInd names the link it is about
+    assert downs == [1]  # the first link went, the second is up

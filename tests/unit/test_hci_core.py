@@ -207,9 +207,9 @@ def test_link_opened_reaches_the_acl_owner_before_its_first_pdu() -> None:
     effects += connect(core, 0x0001, le=False)
     to_owner = [m for m in emitted(effects) if not isinstance(m, HciEventInd)]
     assert to_owner == [
-        AclLinkOpenedInd(0x0040, LinkTransport.LE),
+        AclLinkOpenedInd(0x0040, LinkTransport.LE, 1),
         AclDataInd(0x0040, (pdu,)),
-        AclLinkOpenedInd(0x0001, LinkTransport.BR_EDR),
+        AclLinkOpenedInd(0x0001, LinkTransport.BR_EDR, 2),
     ]
 
 
@@ -249,7 +249,7 @@ def test_a_reused_live_handle_closes_the_old_link_first() -> None:
     to_owner = [m for m in emitted(effects) if not isinstance(m, HciEventInd)]
     assert to_owner == [
         AclLinkClosedInd(0x0040, 0x0B),
-        AclLinkOpenedInd(0x0040, LinkTransport.BR_EDR),
+        AclLinkOpenedInd(0x0040, LinkTransport.BR_EDR, 2),  # a new number for the new link
     ]
 
 

@@ -74,8 +74,10 @@ def test_acl_data_goes_to_the_app_until_a_layer_handles_it() -> None:
     assert alone.route("hci", AclDataInd(1, (b"",))) == ("app",)
     specs = stack_specs()
     with_l2cap = Topology([*specs[:2], L2CAP, specs[2]])
-    for signal in (AclLinkOpenedInd(1, LinkTransport.LE), AclDataInd(1, (b"",))):
-        assert with_l2cap.route("hci", signal) == ("l2cap",)
+    assert with_l2cap.route("hci", AclDataInd(1, (b"",))) == ("l2cap",)
+    # btm takes the link signals too, for the link's number.
+    assert with_l2cap.route("hci", AclLinkOpenedInd(1, LinkTransport.LE, 1)) == ("l2cap", "btm")
+    assert with_l2cap.route("hci", AclLinkClosedInd(1, 0x13)) == ("l2cap",)
 
 
 def test_indications_fan_out_to_every_subscriber_bottom_up() -> None:

@@ -77,6 +77,7 @@ from bluetrio.messages.btm import (
 )
 from bluetrio.messages.btm_security import SecurityMessage
 from bluetrio.messages.hci_service import (
+    AclLinkOpenedInd,
     ControllerErrorInd,
     HciCommandCnf,
     HciCommandReq,
@@ -138,6 +139,8 @@ class BtmCore:
         self._bringup: SequenceRunner | None = None
         self._disconnect_waiters: dict[int, list[tuple[str, int]]] = {}
         self._update_waiters: dict[int, list[tuple[str, int]]] = {}
+        # link_id of each handle hci opened whose Connection Complete is still to come.
+        self._opened: dict[int, int] = {}
         self.security = security or SecurityCore(
             commands=self.commands, config=self.config.security
         )
@@ -191,6 +194,8 @@ class BtmCore:
                 ConnectionFaultInd,
             ),
             hci_events=(*self._events, hci.HciEvent),
+            # hci emits it just before the Connection Complete: the link's number (link_id).
+            subscribes=(AclLinkOpenedInd,),
             emits=(HciCommandReq, *btm_service.INDICATIONS, *security_service.INDICATIONS),
         )  # fmt: skip
 
@@ -203,6 +208,9 @@ class BtmCore:
 
     def _dispatch(self, sender: str, message: Message, now: float) -> Effects:
         match message:
+            case AclLinkOpenedInd(handle=handle, link_id=link_id):
+                self._opened[handle] = link_id
+                return []
             case HciEventInd(event=event):
                 handler = self._events.get(type(event))
                 if handler is None:
@@ -431,6 +439,7 @@ class BtmCore:
             event.connection_handle, LinkTransport.LE, address, role, identity,
             interval=event.connection_interval, latency=event.peripheral_latency,
             supervision_timeout=event.supervision_timeout,
+            link_id=self._opened.pop(event.connection_handle, 0),
         )  # fmt: skip
         effects += self._link_created(link, now)
         if pending is not None:
@@ -456,6 +465,7 @@ class BtmCore:
         link = AclLink(
             event.connection_handle, LinkTransport.BR_EDR, event.bd_addr, role,
             encrypted=event.encryption_enabled == ENCRYPTION_ENABLED,
+            link_id=self._opened.pop(event.connection_handle, 0),
         )  # fmt: skip
         effects += self._link_created(link, now)
         if page is not None:
@@ -504,7 +514,7 @@ class BtmCore:
     def _link_gone(self, link: AclLink, reason: int, now: float) -> Effects:
         self.devices.detach_handle(link.handle)
         effects = self.security.on_link_down(link.handle, reason, now)
-        return effects + self._to_link_users(LinkDownInd(link.handle, reason))
+        return effects + self._to_link_users(LinkDownInd(link.handle, reason, link.link_id))
 
     def _changed(self, handle: int, **changes: Any) -> Effects:
         link = self.links.update(handle, **changes)

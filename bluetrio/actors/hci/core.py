@@ -141,6 +141,7 @@ class HciCore:
         self.reassembler = AclReassembler()
         self.malformed_packets = 0
         self.ignored_completions = 0
+        self.links_opened = 0  # numbers the links: AclLinkOpenedInd.link_id
         self.unknown_handle_packets = 0  # ACL packets dropped for handles with no link
 
     # -- entry point -------------------------------------------------------------------------
@@ -363,7 +364,8 @@ class HciCore:
             logger.warning("hci: connection complete for live handle 0x%04X", handle)
             effects += self._close_link(handle, CONNECTION_ALREADY_EXISTS)
         self.acl.add_link(handle, transport)
-        effects.append(Emit(AclLinkOpenedInd(handle, transport)))
+        self.links_opened += 1
+        effects.append(Emit(AclLinkOpenedInd(handle, transport, self.links_opened)))
         return effects
 
     def _close_link(self, handle: int, reason: int) -> Effects:
