@@ -15,7 +15,8 @@ it from the tables built here:
   the order the layers were declared (bottom up);
 * an :class:`~bluetrio.messages.hci_service.HciEventInd` goes to the one layer that *owns* the
   event's class (or the nearest base class it owns, so owning ``HciEvent`` itself means "every
-  event nobody else owns"), then to the layers that subscribe to ``HciEventInd``.
+  event nobody else owns"), then to the layers that subscribe to ``HciEventInd``;
+* a layer that *observes* a type gets copies only while it asks (:meth:`Topology.observe`).
 
 This replaces Bluedroid's BTU task (``btu_hcif_process_event``): the event routing table is
 derived from what each layer declares and applied when hci emits, without a hop of its own.
