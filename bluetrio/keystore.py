@@ -49,6 +49,7 @@ __all__ = [
     "KeyStoreError",
     "MemoryKeyStore",
     "WeakerKeyError",
+    "bond_file",
 ]
 
 
@@ -415,6 +416,13 @@ def _read_if_present(path: Path) -> bytes | None:
         return None
 
 
+def bond_file(directory: str | os.PathLike[str], local_address: Address) -> Path:
+    """The file of ``local_address``'s bonds in a directory of bond files."""
+    kind = "random" if local_address.is_random else "public"
+    name = str(local_address).replace(":", "-")
+    return Path(directory) / f"bonds-{name}-{kind}.json"
+
+
 class JsonKeyStore(KeyStore):
     """Bonds of one local identity in one JSON file, rewritten atomically on every change.
 
@@ -432,9 +440,7 @@ class JsonKeyStore(KeyStore):
         cls, directory: str | os.PathLike[str], local_address: Address
     ) -> JsonKeyStore:
         """The store of ``local_address`` in a directory holding one file per local identity."""
-        kind = "random" if local_address.is_random else "public"
-        name = str(local_address).replace(":", "-")
-        return cls(Path(directory) / f"bonds-{name}-{kind}.json", local_address)
+        return cls(bond_file(directory, local_address), local_address)
 
     async def _load(self) -> dict[BondKey, Bond]:
         try:

@@ -28,7 +28,7 @@ from bluetrio.cli.common import (
     stack_options,
 )
 from bluetrio.errors import InvalidArgumentError
-from bluetrio.keystore import JsonKeyStore
+from bluetrio.keystore import JsonKeyStore, bond_file
 from bluetrio.link import Link
 from bluetrio.messages.ad import AdvertisingData, Flags, LocalName
 from bluetrio.messages.btm import LinkTransport
@@ -176,9 +176,7 @@ async def serve_command(
         config=config,
         pairable=options.pairable,
         pairing_delegate=delegate,
-        keystore=lambda local: AnnouncingKeyStore(
-            JsonKeyStore.in_directory(keystore_dir, local).path, local, report
-        ),
+        keystore=lambda local: AnnouncingKeyStore(bond_file(keystore_dir, local), local, report),
     ) as stack:
         await serve_devices(stack, options, report, services=services, task_status=task_status)
 
