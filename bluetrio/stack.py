@@ -343,6 +343,8 @@ class Stack:
         await self.ready()
         reply = await self._btm_request(message)
         assert isinstance(reply, BtmCnf)
+        if reply.timed_out:
+            raise HciTimeout(f"{what}: {reply.error}")
         if reply.status:
             raise HciError(reply.status, f"{what}: {reply.error}")
 

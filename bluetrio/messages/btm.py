@@ -247,11 +247,16 @@ INDICATIONS: tuple[type[Message], ...] = (
 
 @attrs.frozen
 class BtmCnf(Message):
-    """The answer to a request without a result; ``status`` 0 is success (Vol 1 Part F)."""
+    """The answer to a request without a result; ``status`` 0 is success (Vol 1 Part F).
+
+    ``timed_out``: the controller never answered the command the request needed (``status``
+    is then Unspecified Error, which the controller did not say).
+    """
 
     token: int
     status: int = 0
     error: str | None = None
+    timed_out: bool = False
 
 
 @attrs.frozen

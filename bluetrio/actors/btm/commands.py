@@ -20,6 +20,7 @@ from bluetrio.actors.btm.controller_info import OPTIONAL_COMMAND_TIMEOUT, Query,
 from bluetrio.actors.effects import Effects, Emit
 from bluetrio.errors import DecodeError
 from bluetrio.messages import hci
+from bluetrio.messages.btm import BtmCnf
 from bluetrio.messages.hci.status import describe_status
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
 
@@ -69,6 +70,12 @@ class CommandOutcome:
         if self.event is None:
             return self.describe()
         return f"{self.describe()}: {describe_status(self.status)}"
+
+    def confirmation(self, token: int) -> BtmCnf:
+        """The :class:`BtmCnf` of a request that this command's outcome answers."""
+        if self.ok:
+            return BtmCnf(token)
+        return BtmCnf(token, self.status, self.describe(), timed_out=self.timed_out)
 
 
 Continuation = Callable[[CommandOutcome, float], Effects]

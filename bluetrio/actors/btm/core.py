@@ -368,7 +368,7 @@ class BtmCore:
             if outcome.ok:
                 return []
             waiters = self._disconnect_waiters.pop(request.handle, [])
-            return [Send(s, BtmCnf(t, outcome.status, outcome.describe())) for s, t in waiters]
+            return [Send(s, outcome.confirmation(t)) for s, t in waiters]
 
         return self.commands.send(hci.Disconnect(request.handle, request.reason), on_status)
 
@@ -393,7 +393,7 @@ class BtmCore:
             if outcome.ok:
                 return []
             waiters = self._update_waiters.pop(request.handle, [])
-            return [Send(s, BtmCnf(t, outcome.status, outcome.describe())) for s, t in waiters]
+            return [Send(s, outcome.confirmation(t)) for s, t in waiters]
 
         return self.commands.send(command, on_status)
 
@@ -403,8 +403,7 @@ class BtmCore:
 
     def _set_discoverable(self, sender: str, request: SetDiscoverableReq, now: float) -> Effects:
         def answer(outcome: CommandOutcome, at: float) -> Effects:
-            error = None if outcome.ok else outcome.describe()
-            return [Send(sender, BtmCnf(request.token, 0 if outcome.ok else outcome.status, error))]
+            return [Send(sender, outcome.confirmation(request.token))]
 
         value = scan_enable_value(request.discoverable, request.connectable)
         return self.commands.send(hci.WriteScanEnable(value), answer)

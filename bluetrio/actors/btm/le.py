@@ -144,7 +144,7 @@ class LeManager:
             return [Send(sender, BtmCnf(token))]
 
         def failed(outcome: CommandOutcome, at: float) -> Effects:
-            return [Send(sender, BtmCnf(token, outcome.status, outcome.describe()))]
+            return [Send(sender, outcome.confirmation(token))]
 
         return SequenceRunner(self.commands, sequence, finished, failed).start(now)
 
