@@ -9,7 +9,6 @@ data, scan and inquiry results, pairing (:class:`PairingDelegate`) and bonds
 
 from bluetrio.actors.app_port import Mailbox
 from bluetrio.actors.btm.config import SecurityConfig, StackConfig
-from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.faults import FaultPolicy
 from bluetrio.address import Address, AddressType
 from bluetrio.bonds import Bond, LinkKeyType
@@ -60,6 +59,7 @@ from bluetrio.messages.btm import (
     SecurityLevel,
 )
 from bluetrio.messages.btm_security import AssociationModel, IoCapability, PeerOobData
+from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.pairing import PairingDelegate, PairingResult, TerminalPairingDelegate
 from bluetrio.stack import KeyStoreFactory, ScanReports, Stack, open_stack
 from bluetrio.tracing.recorder import TraceRecorder

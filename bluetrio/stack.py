@@ -36,7 +36,6 @@ import trio
 from bluetrio import arguments
 from bluetrio.actors.app_port import AppPort, Mailbox
 from bluetrio.actors.btm.config import SecurityConfig, StackConfig
-from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.btm.core import BtmCore
 from bluetrio.actors.btm.le import EXT_DATA_PER_COMMAND
 from bluetrio.actors.faults import Direction, FaultPolicy
@@ -103,6 +102,7 @@ from bluetrio.messages.btm import (
     StartBringUpReq,
 )
 from bluetrio.messages.btm_security import PairCnf, PairReq
+from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEventInd
 from bluetrio.pairing import (
     PairingDelegate,

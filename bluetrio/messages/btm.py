@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import attrs
 
-from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.address import Address
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.ad import AdvertisingData
 from bluetrio.messages.base import Message
+from bluetrio.messages.controller_info import ControllerInfo
 
 # Re-exported: the transport of a link is part of this service too.
 from bluetrio.messages.hci_service import LinkTransport as LinkTransport

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bluetrio.actors.btm.config import StackConfig
-from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.faults import FaultPolicy
 from bluetrio.messages import hci
+from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.packets import PacketType
 from bluetrio.stack import Stack, open_stack
 

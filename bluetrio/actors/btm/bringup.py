@@ -17,13 +17,13 @@ import attrs
 from bluetrio.actors.btm.config import StackConfig
 from bluetrio.actors.btm.controller_info import (
     CommandSequence,
-    ControllerInfo,
     Query,
     optional_step,
     read_sequence,
 )
 from bluetrio.messages import hci
 from bluetrio.messages.ad import EIR_DATA_LIMIT, AdvertisingData, LocalName
+from bluetrio.messages.controller_info import ControllerInfo
 
 # Events we ask for (Vol 4 Part E 7.3.1, bit → event). Left out: QoS/flow specification,
 # loopback, clock offset, packet type and sniff subrating events nobody here handles.

@@ -17,7 +17,6 @@ from bluetrio.actors.btm.bredr import BrEdrManager
 from bluetrio.actors.btm.bringup import bringup_sequence, scan_enable_value
 from bluetrio.actors.btm.commands import CommandIssuer, CommandOutcome, SequenceRunner
 from bluetrio.actors.btm.config import StackConfig
-from bluetrio.actors.btm.controller_info import ControllerInfo
 from bluetrio.actors.btm.devices import DeviceRecords
 from bluetrio.actors.btm.le import LeManager
 from bluetrio.actors.btm.links import AclDatabase
@@ -76,6 +75,7 @@ from bluetrio.messages.btm import (
     StartBringUpReq,
 )
 from bluetrio.messages.btm_security import SecurityMessage
+from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.hci_service import (
     AclLinkOpenedInd,
     ControllerErrorInd,
