@@ -32,6 +32,7 @@ import attrs
 import trio
 import trio.testing
 
+from bluetrio.actors.runtime import leaf_exceptions
 from bluetrio.controller import Air
 from bluetrio.errors import BluetrioError, StackError, TransportError
 from bluetrio.messages import hci
@@ -184,15 +185,8 @@ async def fuzz_case(
     verdict, detail = Verdict.SERVING, ""
     try:
         verdict, detail = await _run_case(evil, scenario, memory_limit, attack_bringup, line)
-    except StackError as error:
-        # The stack stopped: an input reached no single connection and ended everything.
-        verdict, detail = Verdict.CRASH, f"the stack stopped: {error.reason}"
-    except TransportError as error:
-        verdict, detail = Verdict.TYPED_ERROR, f"transport ended: {error}"
-    except BluetrioError as error:
-        verdict, detail = Verdict.TYPED_ERROR, f"{type(error).__name__}: {error}"
-    except Exception as error:  # anything untyped escaping the stack is a finding
-        verdict, detail = Verdict.CRASH, f"{type(error).__name__}: {error!r}"[:500]
+    except Exception as error:  # classified below; anything untyped is a finding
+        verdict, detail = _classify(error)
     if line is not None:
         evil.stats.line_corruptions = line.corrupted_writes
     leaked = count_tasks() - tasks_before
@@ -200,6 +194,22 @@ async def fuzz_case(
         verdict, detail = Verdict.LEAK, f"{leaked} task(s) left running; {detail}"
     faults = tuple(evil.log) if verdict in (Verdict.CRASH, Verdict.HANG, Verdict.LEAK) else ()
     return CaseOutcome(seed, verdict, detail, evil.stats, faults)
+
+
+def _classify(error: Exception) -> tuple[Verdict, str]:
+    """The verdict on what ended a case (the harness's nurseries may wrap it in groups)."""
+    leaves = leaf_exceptions(error)
+    stopped = [leaf for leaf in leaves if isinstance(leaf, StackError)]
+    if stopped:
+        # The stack stopped: an input reached no single connection and ended everything.
+        return Verdict.CRASH, f"the stack stopped: {stopped[0].reason}"[:500]
+    untyped = [leaf for leaf in leaves if not isinstance(leaf, BluetrioError | trio.Cancelled)]
+    if untyped:
+        return Verdict.CRASH, f"{type(untyped[0]).__name__}: {untyped[0]!r}"[:500]
+    first = leaves[0]
+    if isinstance(first, TransportError):
+        return Verdict.TYPED_ERROR, f"transport ended: {first}"
+    return Verdict.TYPED_ERROR, f"{type(first).__name__}: {first}"
 
 
 async def _run_case(
