@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -15,15 +17,52 @@ DEFAULT_DEVICE_RECORDS = 64
 DEFAULT_BRINGUP_TIMEOUT = 30.0  # seconds
 
 
+MAX_LOCAL_NAME = 248  # octets of UTF-8 (Vol 4 Part E 7.3.11)
+MAX_CLASS_OF_DEVICE = 0xFFFFFF  # three octets (Vol 4 Part E 7.3.26)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _flag(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # A truthy string such as "no" must not quietly turn a feature on.
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{attribute.name} must be True or False, got {value!r}")
+
+
 def _positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value <= 0:
-        raise InvalidArgumentError(f"{attribute.name} must be positive, got {value!r}")
+    number = _is_int(value) or isinstance(value, float)
+    if not number or not math.isfinite(value) or value <= 0:
+        raise InvalidArgumentError(f"{attribute.name} must be a positive number, got {value!r}")
+
+
+def _count(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not _is_int(value) or value < 1:
+        raise InvalidArgumentError(f"{attribute.name} must be a positive integer, got {value!r}")
 
 
 def _key_size(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not 7 <= value <= 16:
+    if not _is_int(value) or not 7 <= value <= 16:
         raise InvalidArgumentError(
             f"{attribute.name} is 7..16 octets (Vol 3 Part H 2.3.4), got {value!r}"
+        )
+
+
+def _local_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or len(value.encode()) > MAX_LOCAL_NAME:
+        raise InvalidArgumentError(
+            f"{attribute.name} must be a str of at most {MAX_LOCAL_NAME} UTF-8 octets, "
+            f"got {value!r}"
+        )
+
+
+def _class_of_device(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not _is_int(value) or not 0 <= value <= MAX_CLASS_OF_DEVICE:
+        raise InvalidArgumentError(
+            f"{attribute.name} is three octets (0..0x{MAX_CLASS_OF_DEVICE:X}), got {value!r}"
         )
 
 
@@ -40,9 +79,9 @@ class SecurityConfig:
     and the pairing delegate are the application's, given to ``open_stack``.
     """
 
-    pairable: bool = False
+    pairable: bool = attrs.field(default=False, validator=_flag)
     min_encryption_key_size: int = attrs.field(default=16, validator=_key_size)
-    secure_connections_only: bool = False
+    secure_connections_only: bool = attrs.field(default=False, validator=_flag)
 
 
 def _optional_public_address(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -50,6 +89,14 @@ def _optional_public_address(instance: Any, attribute: attrs.Attribute[Any], val
         raise InvalidArgumentError(
             f"{attribute.name} must be a public Address (a BD_ADDR), got {value!r}"
         )
+
+
+def _instance_of(kind: type) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, kind):
+            raise InvalidArgumentError(f"{attribute.name} must be a {kind.__name__}, got {value!r}")
+
+    return check
 
 
 @attrs.frozen
@@ -61,22 +108,26 @@ class StackConfig:
     controller's own. Bring-up fails when the controller refuses it.
     """
 
-    local_name: str | None = "bluetrio"
+    local_name: str | None = attrs.field(default="bluetrio", validator=_local_name)
     public_address: Address | None = attrs.field(default=None, validator=_optional_public_address)
-    class_of_device: int = 0x000000
-    le: bool = True
-    bredr: bool = True
-    simple_pairing: bool = True
-    secure_connections: bool = True
+    class_of_device: int = attrs.field(default=0x000000, validator=_class_of_device)
+    le: bool = attrs.field(default=True, validator=_flag)
+    bredr: bool = attrs.field(default=True, validator=_flag)
+    simple_pairing: bool = attrs.field(default=True, validator=_flag)
+    secure_connections: bool = attrs.field(default=True, validator=_flag)
     # BR/EDR scans enabled at bring-up (Vol 4 Part E 7.3.18); off means invisible and closed.
-    discoverable: bool = False
-    connectable: bool = True
-    connection_policy: ConnectionPolicy = ConnectionPolicy.ACCEPT_ALL
-    privacy: bool = False  # advertise, scan and connect with our own RPA
+    discoverable: bool = attrs.field(default=False, validator=_flag)
+    connectable: bool = attrs.field(default=True, validator=_flag)
+    connection_policy: ConnectionPolicy = attrs.field(
+        default=ConnectionPolicy.ACCEPT_ALL, validator=_instance_of(ConnectionPolicy)
+    )
+    privacy: bool = attrs.field(default=False, validator=_flag)  # our own RPA on the air
     local_irk: bytes | None = attrs.field(default=None, validator=_optional_irk)
     rpa_rotation: float = attrs.field(default=DEFAULT_RPA_ROTATION, validator=_positive)
-    device_records: int = attrs.field(default=DEFAULT_DEVICE_RECORDS, validator=_positive)
+    device_records: int = attrs.field(default=DEFAULT_DEVICE_RECORDS, validator=_count)
     optional_command_timeout: float = attrs.field(default=1.0, validator=_positive)
     # Bring-up as a whole (some 25 commands, each with its own timeout) must end by then.
     bringup_timeout: float = attrs.field(default=DEFAULT_BRINGUP_TIMEOUT, validator=_positive)
-    security: SecurityConfig = SecurityConfig()
+    security: SecurityConfig = attrs.field(
+        default=SecurityConfig(), validator=_instance_of(SecurityConfig)
+    )
