@@ -25,6 +25,8 @@ from bluetrio.errors import (
     InvalidArgumentError,
     InvalidPublicKeyError,
     KeyStoreError,
+    L2capConnectionRefused,
+    L2capError,
     PairingError,
     ProtocolError,
     ReflectedPublicKeyError,
@@ -37,6 +39,7 @@ from bluetrio.errors import (
     WeakerKeyError,
 )
 from bluetrio.keystore import JsonKeyStore, KeyStore, MemoryKeyStore
+from bluetrio.l2cap import L2capChannel, L2capListener
 from bluetrio.link import IncomingLinks, Link
 from bluetrio.messages.ad import (
     AdvertisingData,
@@ -58,8 +61,15 @@ from bluetrio.messages.btm import (
     ScanReport,
     SecurityLevel,
 )
-from bluetrio.messages.btm_security import AssociationModel, IoCapability, PeerOobData
+from bluetrio.messages.btm_security import (
+    AssociationModel,
+    IoCapability,
+    PeerOobData,
+    SecurityRequirement,
+)
 from bluetrio.messages.controller_info import ControllerInfo
+from bluetrio.messages.l2cap import ChannelMode
+from bluetrio.messages.l2cap_service import ChannelParameters, ModePolicy
 from bluetrio.pairing import PairingDelegate, PairingResult, TerminalPairingDelegate
 from bluetrio.stack import KeyStoreFactory, ScanReports, Stack, open_stack
 from bluetrio.tracing.recorder import TraceRecorder
@@ -75,6 +85,8 @@ __all__ = [
     "AssociationModel",
     "BluetrioError",
     "Bond",
+    "ChannelMode",
+    "ChannelParameters",
     "ConnectionClosedError",
     "ConnectionFailedError",
     "ConnectionPolicy",
@@ -96,6 +108,10 @@ __all__ = [
     "KeyStore",
     "KeyStoreError",
     "KeyStoreFactory",
+    "L2capChannel",
+    "L2capConnectionRefused",
+    "L2capError",
+    "L2capListener",
     "LeConnectionParameters",
     "Link",
     "LinkKeyType",
@@ -104,6 +120,7 @@ __all__ = [
     "Mailbox",
     "ManufacturerData",
     "MemoryKeyStore",
+    "ModePolicy",
     "PairingDelegate",
     "PairingError",
     "PairingResult",
@@ -115,6 +132,7 @@ __all__ = [
     "ScanReports",
     "SecurityConfig",
     "SecurityLevel",
+    "SecurityRequirement",
     "ServiceData",
     "ServiceUuids",
     "Stack",

@@ -136,3 +136,18 @@ class TraceFileError(InvalidArgumentError):
         self.source = source
         self.line = line
         self.reason = reason
+
+
+class L2capError(BluetrioError):
+    """An L2CAP channel could not be opened or used."""
+
+
+class L2capConnectionRefused(L2capError):
+    """A channel was refused: by the peer, with the Connection Response ``result`` of Core 5.4
+    Vol 3 Part A 4.3 (0x0002 PSM not supported, 0x0003 security block, 0x0004 no resources...),
+    or locally (``result`` 0xFFFF) with ``reason`` saying why."""
+
+    def __init__(self, result: int, reason: str) -> None:
+        super().__init__(f"{reason} (result 0x{result:04X})")
+        self.result = result
+        self.reason = reason

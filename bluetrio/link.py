@@ -35,6 +35,8 @@ from bluetrio.errors import (
     PairingError,
     StackError,
 )
+from bluetrio.l2cap import CONNECT_TIMEOUT as L2CAP_CONNECT_TIMEOUT
+from bluetrio.l2cap import L2capChannel, check_channel_arguments
 from bluetrio.messages.btm import (
     AclLink,
     LinkChangedInd,
@@ -44,7 +46,9 @@ from bluetrio.messages.btm import (
     Role,
     SecurityLevel,
 )
-from bluetrio.messages.btm_security import LinkSecuredInd
+from bluetrio.messages.btm_security import LinkSecuredInd, SecurityRequirement
+from bluetrio.messages.l2cap import DEFAULT_BR_EDR_MTU, ChannelMode
+from bluetrio.messages.l2cap_service import ModePolicy
 
 if TYPE_CHECKING:
     from bluetrio.pairing import PairingResult
@@ -229,6 +233,40 @@ class Link:
                 f"pairing the LE link to {self.peer} needs SMP, which this version lacks",
             )
         return await self._stack.pair(self.address)
+
+    async def l2cap_connect(
+        self,
+        psm: int,
+        *,
+        mtu: int = DEFAULT_BR_EDR_MTU,
+        mode: ChannelMode = ChannelMode.BASIC,
+        mode_policy: ModePolicy = ModePolicy.FALL_BACK_TO_BASIC,
+        security: SecurityRequirement | None = None,
+        timeout: float = L2CAP_CONNECT_TIMEOUT,
+    ) -> L2capChannel:
+        """Open an L2CAP channel to ``psm`` on this BR/EDR link (Core 5.4 Vol 3 Part A 7.2)
+        and configure it; returns it open.
+
+        ``mtu``: the largest SDU we receive (48..65535). ``mode``: basic, or a retransmission
+        mode where the stack has its engine; with ``mode_policy`` FALL_BACK_TO_BASIC a mode
+        the stack or the peer lacks becomes basic, with REQUIRE the channel is refused.
+        ``security``: make the link meet it first (btm pairs and encrypts as needed).
+        Raises :class:`~bluetrio.errors.L2capConnectionRefused` with the peer's result
+        (0x0002 PSM not supported, 0x0003 security block...) or 0xFFFF for a local refusal,
+        :class:`ConnectionClosedError` when the link is down, :class:`trio.TooSlowError`
+        after ``timeout`` seconds.
+        """
+        psm, mtu = check_channel_arguments(psm, mtu)
+        mode = arguments.instance("mode", mode, ChannelMode)
+        mode_policy = arguments.instance("mode_policy", mode_policy, ModePolicy)
+        security = arguments.optional_instance("security", security, SecurityRequirement)
+        timeout = arguments.seconds("timeout", timeout)
+        if not self.connected:
+            raise ConnectionClosedError(f"link 0x{self.handle:04X} is down", self._reason)
+        return await self._stack.channels.connect(
+            self.handle, psm, mtu=mtu, mode=mode, mode_policy=mode_policy, security=security,
+            timeout=timeout,
+        )  # fmt: skip
 
     async def __aenter__(self) -> Link:
         return self

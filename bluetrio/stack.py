@@ -8,9 +8,10 @@
         async with stack.connect(address) as link: ...   # a live bluetrio.Link
         async with stack.advertise(data), stack.accept() as link: ...
 
-Layers (bottom up, declared once in :func:`open_stack`): hci, btm, app. HCI events go from hci
-to the layer owning each event class, ACL data to the layer handling it (the application
-while no L2CAP layer is there), as :mod:`bluetrio.actors.topology` routes them.
+Layers (bottom up, declared once in :func:`open_stack`): hci, btm, l2cap, app. HCI events go
+from hci to the layer owning each event class, ACL data to L2CAP (or to a stand-in layer
+called "l2cap" given in ``extra_layers``), as :mod:`bluetrio.actors.topology` routes them.
+L2CAP channels: :meth:`Stack.l2cap_listen` and :meth:`bluetrio.Link.l2cap_connect`.
 
 Bring-up runs at open when ``bring_up=True`` and otherwise on the first :meth:`Stack.ready`
 (every high-level method awaits it), so raw HCI use stays possible.
@@ -41,6 +42,7 @@ from bluetrio.actors.btm.le import EXT_DATA_PER_COMMAND
 from bluetrio.actors.faults import Direction, FaultPolicy
 from bluetrio.actors.hci.core import DEFAULT_COMMAND_TIMEOUT, HciCore
 from bluetrio.actors.hci.shell import HciActor
+from bluetrio.actors.l2cap.core import L2capCore
 from bluetrio.actors.runtime import (
     DEFAULT_FLIGHT_RECORDER_SIZE,
     Actor,
@@ -59,6 +61,7 @@ from bluetrio.errors import (
     InvalidArgumentError,
 )
 from bluetrio.keystore import KeyStore, MemoryKeyStore
+from bluetrio.l2cap import ChannelRegistry, L2capListener, check_channel_arguments
 from bluetrio.link import (
     DISCONNECT_REASONS,
     DISCONNECT_TIMEOUT,
@@ -101,9 +104,11 @@ from bluetrio.messages.btm import (
     SetDiscoverableReq,
     StartBringUpReq,
 )
-from bluetrio.messages.btm_security import PairCnf, PairReq
+from bluetrio.messages.btm_security import PairCnf, PairReq, SecurityRequirement
 from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEventInd
+from bluetrio.messages.l2cap import DEFAULT_BR_EDR_MTU, ChannelMode
+from bluetrio.messages.l2cap_service import ModePolicy
 from bluetrio.pairing import (
     PairingDelegate,
     PairingResult,
@@ -187,8 +192,10 @@ class Stack:
         btm: BtmCore | None = None,
         keystore: KeyStore | KeyStoreFactory | None = None,
         pairing_delegate: PairingDelegate | None = None,
+        l2cap: L2capCore | None = None,
     ) -> None:
         self.runtime = runtime
+        self.l2cap = l2cap
         self.app = app
         self.hci = hci
         self.btm = btm
@@ -196,6 +203,7 @@ class Stack:
         self._keystore_factory = keystore if not isinstance(keystore, KeyStore) else None
         self.pairing_delegate = pairing_delegate
         self._registry = LinkRegistry(self, app)
+        self.channels = ChannelRegistry(self, app)
         app.when_closed(self._registry.close)
         self._pairing_served = False
         self._info: ControllerInfo | None = None
@@ -412,6 +420,34 @@ class Stack:
             yield
         finally:
             await self._clean_up(AdvertiseStopReq(self.runtime.new_token()), "stop advertising")
+
+    @contextlib.asynccontextmanager
+    async def l2cap_listen(
+        self,
+        psm: int,
+        *,
+        transport: LinkTransport = LinkTransport.BR_EDR,
+        security: SecurityRequirement | None = None,
+        mtu: int = DEFAULT_BR_EDR_MTU,
+        mode: ChannelMode = ChannelMode.BASIC,
+        mode_policy: ModePolicy = ModePolicy.FALL_BACK_TO_BASIC,
+    ) -> AsyncIterator[L2capListener]:
+        """Accept L2CAP channels that peers open to ``psm``: a
+        :class:`trio.abc.Listener` of :class:`~bluetrio.l2cap.L2capChannel`, usable with
+        :func:`trio.serve_listeners`. A peer's request is accepted once its link meets
+        ``security`` (btm authenticates, pairs and encrypts as needed; the peer is told
+        "pending" meanwhile) and refused with "security block" when it cannot. Raises
+        :class:`~bluetrio.errors.L2capConnectionRefused` when the PSM is taken."""
+        psm, mtu = check_channel_arguments(psm, mtu)
+        transport = arguments.instance("transport", transport, LinkTransport)
+        security = arguments.optional_instance("security", security, SecurityRequirement)
+        mode = arguments.instance("mode", mode, ChannelMode)
+        mode_policy = arguments.instance("mode_policy", mode_policy, ModePolicy)
+        await self.ready()
+        async with self.channels.listen(
+            psm, transport, security, mtu, mode, mode_policy
+        ) as listener:
+            yield listener
 
     @contextlib.asynccontextmanager
     async def scan(
@@ -853,15 +889,19 @@ async def open_stack(
         # The stack's layers, bottom up, one line each. Each core declares what it handles,
         # subscribes to, owns and emits; the runtime checks that the declarations fit together
         # when it starts and routes from them (bluetrio.actors.topology).
+        # An extra layer called "l2cap" (a bench's or a test's stand-in) takes L2CAP's place.
+        replaced = any(layer.name == Layer.L2CAP for layer in extra_layers)
+        l2cap_core = None if replaced else L2capCore()
         layers = (
             HciActor(hci_core, tapped(opened, tap)),
             Actor(btm_core),
+            *(() if l2cap_core is None else (Actor(l2cap_core),)),
             *extra_layers,
             app,
         )
         for layer in layers:
             runtime.add(layer)
-        stack = Stack(runtime, app, hci_core, btm_core, keystore, pairing_delegate)
+        stack = Stack(runtime, app, hci_core, btm_core, keystore, pairing_delegate, l2cap_core)
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(runtime.run)

@@ -34,7 +34,11 @@ def answer_for(command: type) -> Callable[[Hop], bool]:
     [
         (request_for(hci.ReadBufferSize), "HCI_Read_Buffer_Size"),
         (answer_for(hci.ReadBdAddr), "HCI_Read_BD_ADDR"),
-        (lambda hop: isinstance(hop.message, ControllerReadyInd), "finished"),
+        # Lost on its way to the application (L2CAP, which also subscribes, gets its copy).
+        (
+            lambda hop: isinstance(hop.message, ControllerReadyInd) and hop.to == "app",
+            "finished",
+        ),
     ],
     ids=["HciCommandReq", "HciCommandCnf", "ControllerReadyInd"],
 )

@@ -94,7 +94,15 @@ def test_every_raised_exception_is_a_builtin_or_an_exported_error() -> None:
         and not hasattr(builtins, name)
         and name not in bluetrio.__all__
         and name not in INTERNAL_EXCEPTIONS
-        and name not in {"WouldBlock", "EndOfChannel", "ClosedResourceError"}  # trio's
+        # trio's (the stream and channel contracts of bluetrio.l2cap)
+        and name
+        not in {
+            "WouldBlock",
+            "EndOfChannel",
+            "ClosedResourceError",
+            "BrokenResourceError",
+            "BusyResourceError",
+        }
         and name != "ArgumentTypeError"  # argparse's, turned by it into a usage error
     }
     assert unknown == set()

@@ -1,0 +1,530 @@
+"""L2CAP channels as Trio streams: the application's side of the L2CAP layer.
+
+    async with stack.connect(address, transport=LinkTransport.BR_EDR) as link:
+        channel = await link.l2cap_connect(psm=0x1001)
+        await channel.send_all(b"hello")
+        reply = await channel.receive_some()
+        await channel.aclose()
+
+    async with stack.l2cap_listen(psm=0x1001) as listener:
+        await trio.serve_listeners(handler, [listener])
+
+An :class:`L2capChannel` is a :class:`trio.abc.HalfCloseableStream` of bytes; ``send_sdu`` and
+``receive_sdu`` keep SDU boundaries for message-oriented protocols.
+
+Flow: a channel has at most :data:`SEND_WINDOW` SDUs handed to the stack and not yet taken by
+the controller; ``send`` waits beyond that, so nothing queues without bound. Basic mode has no
+flow control toward the peer (Core 5.4 Vol 3 Part A 3.1), so what is received waits for the
+application up to :data:`RECEIVE_LIMIT` octets per channel; a peer that sends more while the
+application does not read breaks the channel (it is disconnected and every call raises
+:class:`trio.BrokenResourceError` saying so) rather than losing data quietly or growing
+memory. Credit-based channels bound what the peer may send by the credits they grant.
+
+Endings: after :meth:`L2capChannel.aclose` every call raises :class:`trio.ClosedResourceError`.
+When the peer closes the channel, what was received is still read, then ``receive_some``
+returns ``b""`` (the end of the stream) and ``receive_sdu`` raises :class:`trio.EndOfChannel`,
+while ``send`` raises :class:`trio.BrokenResourceError`. When the link is lost, every call
+raises :class:`trio.BrokenResourceError` with the reason once the received data is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import trio
+
+from bluetrio import arguments
+from bluetrio.actors.app_port import AppPort
+from bluetrio.actors.topology import Layer
+from bluetrio.errors import InvalidArgumentError, L2capConnectionRefused, StackError
+from bluetrio.messages.base import Message
+from bluetrio.messages.btm_security import SecurityRequirement
+from bluetrio.messages.hci_service import LinkTransport
+from bluetrio.messages.l2cap import (
+    DEFAULT_BR_EDR_MTU,
+    MIN_BR_EDR_MTU,
+    ChannelMode,
+    ConnectionResult,
+    is_valid_psm,
+)
+from bluetrio.messages.l2cap_service import (
+    ChannelParameters,
+    L2caCnf,
+    L2caConfigInd,
+    L2caCongestionInd,
+    L2caConnectCnf,
+    L2caConnectInd,
+    L2caConnectReq,
+    L2caConnectRsp,
+    L2caDataCnf,
+    L2caDataInd,
+    L2caDataReq,
+    L2caDeregisterPsmReq,
+    L2caDisconnectInd,
+    L2caDisconnectReq,
+    L2caRegisterPsmReq,
+    ModePolicy,
+)
+
+if TYPE_CHECKING:
+    from bluetrio.stack import Stack
+
+logger = logging.getLogger(__name__)
+
+SEND_WINDOW = 32  # SDUs handed to the stack and not yet taken by the controller
+RECEIVE_LIMIT = 1 << 20  # octets received and not yet read, per basic-mode channel
+LISTEN_BACKLOG = 16  # opened channels waiting for accept()
+CLEANUP_TIMEOUT = 5.0  # bound of the shielded disconnection in aclose()
+CONNECT_TIMEOUT = 30.0
+
+
+class _Endpoint:
+    """The application's state of one channel, kept current by :class:`ChannelRegistry`
+    in order with every message (it exists from the first message of the channel, which may
+    come before the caller that opened it resumes)."""
+
+    def __init__(self, handle: int, cid: int) -> None:
+        self.handle = handle
+        self.cid = cid
+        self.received: deque[bytes] = deque()
+        self.buffered = 0
+        self.unconfirmed = 0
+        self.congested = False
+        self.ended: str | None = None  # why the channel ended, from the stack's side
+        self.broken = False  # ended by link loss, overflow or the stack closing (not the peer)
+        self.lot = trio.lowlevel.ParkingLot()
+
+    def end(self, reason: str, *, broken: bool) -> None:
+        if self.ended is None:
+            self.ended = reason
+            self.broken = broken
+        self.lot.unpark_all()
+
+
+class L2capChannel(trio.abc.HalfCloseableStream):
+    """One open connection-oriented channel (see the module docstring)."""
+
+    def __init__(
+        self,
+        registry: ChannelRegistry,
+        endpoint: _Endpoint,
+        psm: int,
+        parameters: ChannelParameters,
+    ) -> None:
+        self._registry = registry
+        self._endpoint = endpoint
+        self.psm = psm
+        self.parameters = parameters
+        self._partial = b""
+        self._closed = False
+        self._sending = False
+        self._receiving = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else (self._endpoint.ended or "open")
+        return f"<L2capChannel 0x{self.handle:04X}/0x{self.cid:04X} psm 0x{self.psm:04X} {state}>"
+
+    @property
+    def handle(self) -> int:
+        return self._endpoint.handle
+
+    @property
+    def cid(self) -> int:
+        """Our channel identifier."""
+        return self._endpoint.cid
+
+    @property
+    def mtu(self) -> int:
+        """The largest SDU we receive."""
+        return self.parameters.mtu
+
+    @property
+    def peer_mtu(self) -> int:
+        """The largest SDU the peer receives (what ``send_sdu`` takes)."""
+        return self.parameters.peer_mtu
+
+    @property
+    def mode(self) -> ChannelMode:
+        return self.parameters.mode
+
+    @property
+    def congested(self) -> bool:
+        """The stack's transmit queue of this channel is past its quota."""
+        return self._endpoint.congested
+
+    # -- sending -------------------------------------------------------------------------------
+    def _check_sendable(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("this channel was closed")
+        endpoint = self._endpoint
+        if endpoint.ended is not None:
+            raise trio.BrokenResourceError(endpoint.ended)
+
+    async def send_sdu(self, sdu: bytes | bytearray | memoryview) -> None:
+        """Send one SDU (at most :attr:`peer_mtu` octets), waiting while :data:`SEND_WINDOW`
+        SDUs are in the stack."""
+        data = bytes(sdu)
+        if len(data) > self.peer_mtu:
+            raise InvalidArgumentError(
+                f"an SDU of {len(data)} octets exceeds the peer's MTU of {self.peer_mtu}"
+            )
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this channel")
+        self._sending = True
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            await self._wait_window()
+            self._endpoint.unconfirmed += 1
+            self._registry.send(L2caDataReq(self.handle, self.cid, data))
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    async def _wait_window(self) -> None:
+        endpoint = self._endpoint
+        while True:
+            self._check_sendable()
+            if endpoint.unconfirmed < SEND_WINDOW:
+                return
+            await endpoint.lot.park()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Send ``data`` as SDUs of at most :attr:`peer_mtu` octets."""
+        view = memoryview(data)
+        if not view:
+            self._check_sendable()
+            await trio.lowlevel.checkpoint()
+            return
+        size = self.peer_mtu
+        for offset in range(0, len(view), size):
+            await self.send_sdu(view[offset : offset + size])
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        await self._wait_window()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def send_eof(self) -> None:
+        """L2CAP has no half-close: wait until what was sent left the stack, then disconnect
+        the channel (the peer reads the end of the stream; our receiving ends too)."""
+        endpoint = self._endpoint
+        while endpoint.unconfirmed and endpoint.ended is None and not self._closed:
+            await endpoint.lot.park()
+        await self.aclose()
+
+    # -- receiving -----------------------------------------------------------------------------
+    async def receive_sdu(self) -> bytes:
+        """The next SDU; :class:`trio.EndOfChannel` once the peer closed the channel."""
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving on this channel")
+        self._receiving = True
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            sdu = await self._next_sdu()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return sdu
+        finally:
+            self._receiving = False
+
+    async def _next_sdu(self) -> bytes:
+        endpoint = self._endpoint
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("this channel was closed")
+            if endpoint.received:
+                sdu = endpoint.received.popleft()
+                endpoint.buffered -= len(sdu)
+                return sdu
+            if endpoint.ended is not None:
+                if endpoint.broken:
+                    raise trio.BrokenResourceError(endpoint.ended)
+                raise trio.EndOfChannel(endpoint.ended)
+            await endpoint.lot.park()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if max_bytes is not None:
+            max_bytes = arguments.integer("max_bytes", max_bytes, 1, 1 << 31)
+        if not self._partial:
+            try:
+                self._partial = await self.receive_sdu()
+            except trio.EndOfChannel:
+                return b""
+        else:
+            await trio.lowlevel.checkpoint()
+        if max_bytes is None or max_bytes >= len(self._partial):
+            data, self._partial = self._partial, b""
+        else:
+            data, self._partial = self._partial[:max_bytes], self._partial[max_bytes:]
+        return data
+
+    # -- closing -------------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Disconnect the channel (bounded by :data:`CLEANUP_TIMEOUT`, shielded)."""
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
+        self._endpoint.lot.unpark_all()
+        await self._registry.disconnect(self._endpoint)
+
+
+class L2capListener(trio.abc.Listener[L2capChannel]):
+    """The channels opened by peers to one PSM, as :func:`trio.serve_listeners` takes them."""
+
+    def __init__(self, registry: ChannelRegistry, psm: int, transport: LinkTransport) -> None:
+        self._registry = registry
+        self.psm = psm
+        self.transport = transport
+        self.backlog: deque[L2capChannel] = deque()
+        self.opening = 0  # accepted by us, still being configured
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+
+    @property
+    def full(self) -> bool:
+        return len(self.backlog) + self.opening >= LISTEN_BACKLOG
+
+    def _arrived(self, channel: L2capChannel) -> None:
+        self.backlog.append(channel)
+        self._lot.unpark()
+
+    async def accept(self) -> L2capChannel:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("this listener was closed")
+            if self.backlog:
+                channel = self.backlog.popleft()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return channel
+            await self._lot.park()
+
+    async def aclose(self) -> None:
+        """Stop listening; channels opened and not accepted are disconnected."""
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
+        self._lot.unpark_all()
+        await self._registry.stop_listening(self)
+        while self.backlog:
+            await self.backlog.popleft().aclose()
+
+
+class ChannelRegistry:
+    """The application's channels and listeners, by (handle, cid) and PSM, kept current by
+    observers of the application port (in order with every other message)."""
+
+    def __init__(self, stack: Stack, app: AppPort) -> None:
+        self._stack = stack
+        self._app = app
+        self._endpoints: dict[tuple[int, int], _Endpoint] = {}
+        self._listeners: dict[tuple[LinkTransport, int], L2capListener] = {}
+        self._opening: dict[tuple[int, int], L2capListener] = {}
+        app.observe(L2caDataInd, self._on_data)
+        app.observe(L2caDataCnf, self._on_data_confirmed)
+        app.observe(L2caCongestionInd, self._on_congestion)
+        app.observe(L2caDisconnectInd, self._on_disconnected)
+        app.observe(L2caConnectInd, self._on_connect_request)
+        app.observe(L2caConfigInd, self._on_configured)
+        app.when_closed(self.close)
+
+    def send(self, message: Message) -> None:
+        if self._app.runtime.closed:
+            raise trio.BrokenResourceError("the stack is closed")
+        self._app.send(Layer.L2CAP, message)
+
+    def _endpoint(self, handle: int, cid: int) -> _Endpoint:
+        endpoint = self._endpoints.get((handle, cid))
+        if endpoint is None:
+            endpoint = self._endpoints[handle, cid] = _Endpoint(handle, cid)
+        return endpoint
+
+    # -- observers -------------------------------------------------------------------------------
+    def _on_data(self, indication: L2caDataInd) -> None:
+        endpoint = self._endpoint(indication.handle, indication.cid)
+        if endpoint.ended is not None:
+            return
+        endpoint.received.append(indication.sdu)
+        endpoint.buffered += len(indication.sdu)
+        if endpoint.buffered > RECEIVE_LIMIT:
+            reason = (
+                f"more than {RECEIVE_LIMIT} received octets were not read: the channel was "
+                "disconnected (basic mode has no flow control)"
+            )
+            logger.warning("l2cap 0x%04X/0x%04X: %s", endpoint.handle, endpoint.cid, reason)
+            endpoint.received.clear()
+            endpoint.buffered = 0
+            endpoint.end(reason, broken=True)
+            self._disconnect_later(endpoint)
+        else:
+            endpoint.lot.unpark_all()
+
+    def _on_data_confirmed(self, confirm: L2caDataCnf) -> None:
+        endpoint = self._endpoints.get((confirm.handle, confirm.cid))
+        if endpoint is not None:
+            endpoint.unconfirmed = max(0, endpoint.unconfirmed - confirm.count)
+            endpoint.lot.unpark_all()
+
+    def _on_congestion(self, indication: L2caCongestionInd) -> None:
+        endpoint = self._endpoints.get((indication.handle, indication.cid))
+        if endpoint is not None:
+            endpoint.congested = indication.congested
+
+    def _on_disconnected(self, indication: L2caDisconnectInd) -> None:
+        key = (indication.handle, indication.cid)
+        listener = self._opening.pop(key, None)
+        if listener is not None:
+            listener.opening -= 1
+        endpoint = self._endpoints.get(key)
+        if endpoint is not None:
+            endpoint.end(indication.reason, broken=indication.link_lost)
+
+    def _on_connect_request(self, indication: L2caConnectInd) -> None:
+        listener = self._listeners.get((indication.transport, indication.psm))
+        if listener is None or listener.full:
+            result = ConnectionResult.NO_RESOURCES
+        else:
+            result = ConnectionResult.SUCCESS
+            listener.opening += 1
+            self._opening[indication.handle, indication.cid] = listener
+        self.send(L2caConnectRsp(indication.handle, indication.cid, result))
+
+    def _on_configured(self, indication: L2caConfigInd) -> None:
+        key = (indication.handle, indication.cid)
+        listener = self._opening.pop(key, None)
+        endpoint = self._endpoint(*key)
+        if listener is None:
+            self._disconnect_later(endpoint)
+            return
+        listener.opening -= 1
+        listener._arrived(L2capChannel(self, endpoint, indication.psm, indication.parameters))
+
+    def close(self) -> None:
+        """The stack closed: every channel is broken."""
+        for endpoint in self._endpoints.values():
+            endpoint.end("the stack closed", broken=True)
+        for listener in self._listeners.values():
+            listener._closed = True
+            listener._lot.unpark_all()
+
+    # -- requests --------------------------------------------------------------------------------
+    async def connect(
+        self,
+        handle: int,
+        psm: int,
+        *,
+        mtu: int,
+        mode: ChannelMode,
+        mode_policy: ModePolicy,
+        security: SecurityRequirement | None,
+        timeout: float,
+    ) -> L2capChannel:
+        token = self._app.runtime.new_token()
+        request = L2caConnectReq(token, handle, psm, mtu, mode, mode_policy, security)
+
+        def abandoned(late: Message) -> None:
+            if isinstance(late, L2caConnectCnf) and late.result == 0:
+                self._disconnect_later(self._endpoint(handle, late.cid))
+
+        with trio.fail_after(timeout):
+            reply = await self._app.request(Layer.L2CAP, request, if_abandoned=abandoned)
+        assert isinstance(reply, L2caConnectCnf)
+        if reply.result != 0 or reply.parameters is None:
+            raise L2capConnectionRefused(reply.result, reply.error or "the channel was refused")
+        endpoint = self._endpoint(handle, reply.cid)
+        return L2capChannel(self, endpoint, psm, reply.parameters)
+
+    async def disconnect(self, endpoint: _Endpoint) -> None:
+        self._endpoints.pop((endpoint.handle, endpoint.cid), None)
+        if endpoint.ended is not None or self._app.runtime.closed:
+            await trio.lowlevel.checkpoint()
+            return
+        endpoint.end("this channel was closed", broken=False)
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+            request = L2caDisconnectReq(
+                self._app.runtime.new_token(), endpoint.handle, endpoint.cid
+            )
+            with contextlib.suppress(StackError):
+                await self._app.request(Layer.L2CAP, request)
+        if scope.cancelled_caught:
+            logger.warning(
+                "l2cap 0x%04X/0x%04X: no disconnection in time", endpoint.handle, endpoint.cid
+            )
+
+    def _disconnect_later(self, endpoint: _Endpoint) -> None:
+        """Disconnect a channel from an observer (no task to wait in): the confirmation is
+        taken by nobody and dropped."""
+        self._endpoints.pop((endpoint.handle, endpoint.cid), None)
+        token = self._app.runtime.new_token()
+        self._app.router.abandon(token, lambda reply: None)
+        self.send(L2caDisconnectReq(token, endpoint.handle, endpoint.cid))
+
+    @contextlib.asynccontextmanager
+    async def listen(
+        self,
+        psm: int,
+        transport: LinkTransport,
+        security: SecurityRequirement | None,
+        mtu: int,
+        mode: ChannelMode,
+        mode_policy: ModePolicy,
+    ) -> AsyncIterator[L2capListener]:
+        key = (transport, psm)
+        if key in self._listeners:
+            raise InvalidArgumentError(f"PSM 0x{psm:04X} is already being listened on")
+        request = L2caRegisterPsmReq(
+            self._app.runtime.new_token(), psm, transport, security, mtu, mode, mode_policy
+        )
+        reply = await self._app.request(Layer.L2CAP, request)
+        assert isinstance(reply, L2caCnf)
+        if reply.result != 0:
+            raise L2capConnectionRefused(reply.result, reply.error or "registration refused")
+        listener = L2capListener(self, psm, transport)
+        self._listeners[key] = listener
+        try:
+            yield listener
+        finally:
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+                await listener.aclose()
+
+    async def stop_listening(self, listener: L2capListener) -> None:
+        key = (listener.transport, listener.psm)
+        if self._listeners.get(key) is not listener:
+            await trio.lowlevel.checkpoint()
+            return
+        del self._listeners[key]
+        if not self._app.runtime.closed:
+            request = L2caDeregisterPsmReq(
+                self._app.runtime.new_token(), listener.psm, listener.transport
+            )
+            with contextlib.suppress(StackError):
+                await self._app.request(Layer.L2CAP, request)
+
+
+def check_channel_arguments(psm: int, mtu: int) -> tuple[int, int]:
+    """Check a PSM and MTU in the caller's task."""
+    psm = arguments.integer("psm", psm, 1, 0xFFFF)
+    if not is_valid_psm(psm):
+        raise InvalidArgumentError(
+            f"PSM 0x{psm:04X} is not valid: its low octet must be odd, its high octet even"
+        )
+    mtu = arguments.integer("mtu", mtu, MIN_BR_EDR_MTU, 0xFFFF)
+    return psm, mtu
+
+
+__all__ = [
+    "DEFAULT_BR_EDR_MTU",
+    "RECEIVE_LIMIT",
+    "SEND_WINDOW",
+    "ChannelRegistry",
+    "L2capChannel",
+    "L2capListener",
+    "check_channel_arguments",
+]
