@@ -64,10 +64,10 @@ class CorePair:
     def core(self, side: str) -> L2capCore:
         return self.a if side == "a" else self.b
 
-    def open_link(self, transport: LinkTransport = LinkTransport.BR_EDR) -> None:
+    def open_link(self, transport: LinkTransport = LinkTransport.BR_EDR, link_id: int = 1) -> None:
         for side, role in (("a", Role.CENTRAL), ("b", Role.PERIPHERAL)):
-            link = AclLink(HANDLE, transport, Address(bytes(6)), role)
-            self.deliver(side, AclLinkOpenedInd(HANDLE, transport), sender="hci")
+            link = AclLink(HANDLE, transport, Address(bytes(6)), role, link_id=link_id)
+            self.deliver(side, AclLinkOpenedInd(HANDLE, transport, link_id), sender="hci")
             self.deliver(side, LinkUpInd(link), sender="btm")
 
     def close_link(self, reason: int = 0x13) -> None:

@@ -114,7 +114,8 @@ class L2capCore:
                 )
             case LinkUpInd():
                 lcb = self.links.get(message.handle)
-                if lcb is not None:
+                # A late indication of an earlier link on a reused handle changes nothing.
+                if lcb is not None and lcb.link_id == message.link.link_id:
                     lcb.role = message.link.role
                 return []
             case ControllerReadyInd():
@@ -156,7 +157,7 @@ class L2capCore:
         effects: Effects = []
         if opened.handle in self.links:  # a handle reused without its close: start afresh
             effects += self._close_link(opened.handle, "link replaced")
-        self.links[opened.handle] = Lcb(opened.handle, opened.transport)
+        self.links[opened.handle] = Lcb(opened.handle, opened.transport, opened.link_id)
         for cid, owner in self.registry.fixed_channels_on(opened.transport):
             effects.append(
                 Send(owner, L2caFixedChannelInd(opened.handle, cid, opened.transport, True))

@@ -49,6 +49,7 @@ class Lcb:
 
     handle: int
     transport: LinkTransport
+    link_id: int = 0  # hci's number for this link (AclLinkOpenedInd)
     role: Role | None = None
     channels: dict[int, Ccb] = attrs.Factory(dict)  # by our CID
     pending: dict[int, PendingRequest] = attrs.Factory(dict)  # by identifier
