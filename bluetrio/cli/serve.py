@@ -10,6 +10,7 @@ line per event.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -117,12 +118,14 @@ def _transport_name(transport: LinkTransport) -> str:
     return "LE" if transport is LinkTransport.LE else "BR/EDR"
 
 
-async def _advertise(stack: Stack, options: ServeOptions, le_link: trio.Event) -> None:
-    """Advertise; a legacy advertiser stops when a central connects, so start again."""
+async def _advertise(
+    stack: Stack, options: ServeOptions, le_links: trio.MemoryReceiveChannel[None]
+) -> None:
+    """Advertise; a legacy advertiser stops when a central connects (Vol 6 Part B 4.4.2),
+    so start again after each LE link."""
     while True:
         async with stack.advertise(options.advertising_data()):
-            await le_link.wait()
-        le_link = trio.Event()
+            await le_links.receive()
 
 
 async def serve_devices(
@@ -140,19 +143,20 @@ async def serve_devices(
         raise InvalidArgumentError(f"the controller {info.address} does not support LE")
     if options.discoverable and not info.bredr_supported:
         raise InvalidArgumentError(f"the controller {info.address} does not support BR/EDR")
+    # One pending "an LE link came" is enough to restart advertising once.
+    le_link_came, le_links = trio.open_memory_channel[None](1)
     async with trio.open_nursery() as nursery:
-        le_link = trio.Event()
         links = stack.incoming()
         if options.advertise:
-            nursery.start_soon(_advertise, stack, options, le_link)
+            nursery.start_soon(_advertise, stack, options, le_links)
         if info.bredr_supported:
             await stack.set_discoverable(options.discoverable, connectable=True)
         report(options.describe(info.address))
         task_status.started()
         async for link in links:
             if link.transport is LinkTransport.LE:
-                le_link.set()
-                le_link = trio.Event()
+                with contextlib.suppress(trio.WouldBlock):
+                    le_link_came.send_nowait(None)
             nursery.start_soon(report.follow, link, services)
 
 
