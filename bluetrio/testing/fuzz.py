@@ -156,6 +156,7 @@ async def open_fuzzed_stack(
     }
     async with open_virtual_stack(air, tap=evil, line=line, **options) as stack:
         evil.handles = lambda: [link.handle for link in stack.links]
+        evil.peers = lambda: [link.address for link in stack.links]
         yield stack
 
 

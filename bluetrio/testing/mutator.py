@@ -12,6 +12,7 @@ pass untouched), which is how a harness checks that the stack still serves after
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ import attrs
 import trio
 import trio.testing
 
+from bluetrio.address import Address
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages import hci
 from bluetrio.messages.packets import PacketType
@@ -90,8 +92,9 @@ class MutationStats:
 class EvilController:
     """A :class:`~bluetrio.transports.tap.PacketTap` that attacks the packets it sees.
 
-    ``handles`` (optional) returns the connection handles the stack has live, so injected
-    events and data can aim at real links as well as invented ones.
+    ``handles`` and ``peers`` (optional) return the connection handles and the peer
+    addresses of the stack's live links, so injected events and data can aim at real links
+    as well as invented ones.
     """
 
     def __init__(
@@ -100,11 +103,13 @@ class EvilController:
         rates: MutationRates | None = None,
         *,
         handles: Callable[[], list[int]] | None = None,
+        peers: Callable[[], list[Address]] | None = None,
     ) -> None:
         self.seed = seed
         self.rates = rates if rates is not None else MutationRates()
         self.random = random.Random(seed)
         self.handles = handles
+        self.peers = peers
         self.enabled = True
         self.stats = MutationStats()
         self.log: list[str] = []  # the last faults done, for a finding's report
@@ -215,11 +220,18 @@ class EvilController:
             event_class = self.random.choice(_INJECTED_LE_EVENTS)
         else:
             event_class = self.random.choice(_INJECTED_EVENTS)
-        payload = bytearray(event_class.example(seed).to_bytes())
-        handle_at = _handle_offset(payload)
-        if handle_at is not None and len(payload) >= handle_at + 2:
-            payload[handle_at : handle_at + 2] = self._handle().to_bytes(2, "little")
-        return bytes(payload)
+        event = event_class.example(seed)
+        # Aim it at a live link (or an invented one): its handle, or its peer's address.
+        aimed: dict[str, object] = {}
+        if hasattr(event, "connection_handle"):
+            aimed["connection_handle"] = self._handle()
+        if hasattr(event, "bd_addr") and self.peers is not None:
+            peers = self.peers()
+            if peers and self.random.random() < 0.7:
+                aimed["bd_addr"] = self.random.choice(peers)
+        with contextlib.suppress(InvalidArgumentError):
+            event = attrs.evolve(event, **aimed)  # type: ignore[misc]
+        return event.to_bytes()
 
     def _handle(self) -> int:
         live = self.handles() if self.handles is not None else []
@@ -287,14 +299,6 @@ def _with_length(packet_type: PacketType, data: bytes) -> bytes:
         return data[:2] + len(body).to_bytes(2, "little") + body
     body = data[header:][:MAX_PARAMETERS]
     return data[: header - 1] + bytes((len(body),)) + body
-
-
-def _handle_offset(event: bytearray) -> int | None:
-    """Where an event's Connection_Handle would be, for the common layouts: right after the
-    status (most completions), or after the subevent code and status (LE Meta)."""
-    if event[0] == hci.LE_META_EVENT_CODE:
-        return 4
-    return 3
 
 
 def _describe(packet: Packet) -> str:
