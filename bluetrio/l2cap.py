@@ -15,7 +15,8 @@ An :class:`L2capChannel` is a :class:`trio.abc.HalfCloseableStream` of bytes; ``
 Flow: a channel has at most :data:`SEND_WINDOW` SDUs handed to the stack and not yet taken by
 the controller; ``send`` waits beyond that, so nothing queues without bound. Basic mode has no
 flow control toward the peer (Core 5.4 Vol 3 Part A 3.1), so what is received waits for the
-application up to :data:`RECEIVE_LIMIT` octets per channel; a peer that sends more while the
+application up to ``receive_limit`` octets per channel (:data:`RECEIVE_LIMIT` unless
+``l2cap_connect``/``l2cap_listen`` say otherwise); a peer that sends more while the
 application does not read breaks the channel (it is disconnected and every call raises
 :class:`trio.BrokenResourceError` saying so) rather than losing data quietly or growing
 memory. Credit-based channels bound what the peer may send by the credits they grant.
@@ -76,7 +77,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SEND_WINDOW = 32  # SDUs handed to the stack and not yet taken by the controller
-RECEIVE_LIMIT = 1 << 20  # octets received and not yet read, per basic-mode channel
+RECEIVE_LIMIT = 8 << 20  # default bound of what is received and not yet read, per channel
 LISTEN_BACKLOG = 16  # opened channels waiting for accept()
 CLEANUP_TIMEOUT = 5.0  # bound of the shielded disconnection in aclose()
 CONNECT_TIMEOUT = 30.0
@@ -94,6 +95,7 @@ class _Endpoint:
         self.buffered = 0
         self.unconfirmed = 0
         self.congested = False
+        self.limit = RECEIVE_LIMIT
         self.ended: str | None = None  # why the channel ended, from the stack's side
         self.broken = False  # ended by link loss, overflow or the stack closing (not the peer)
         self.lot = trio.lowlevel.ParkingLot()
@@ -275,8 +277,15 @@ class L2capChannel(trio.abc.HalfCloseableStream):
 class L2capListener(trio.abc.Listener[L2capChannel]):
     """The channels opened by peers to one PSM, as :func:`trio.serve_listeners` takes them."""
 
-    def __init__(self, registry: ChannelRegistry, psm: int, transport: LinkTransport) -> None:
+    def __init__(
+        self,
+        registry: ChannelRegistry,
+        psm: int,
+        transport: LinkTransport,
+        receive_limit: int = RECEIVE_LIMIT,
+    ) -> None:
         self._registry = registry
+        self.receive_limit = receive_limit
         self.psm = psm
         self.transport = transport
         self.backlog: deque[L2capChannel] = deque()
@@ -351,9 +360,9 @@ class ChannelRegistry:
             return
         endpoint.received.append(indication.sdu)
         endpoint.buffered += len(indication.sdu)
-        if endpoint.buffered > RECEIVE_LIMIT:
+        if endpoint.buffered > endpoint.limit:
             reason = (
-                f"more than {RECEIVE_LIMIT} received octets were not read: the channel was "
+                f"more than {endpoint.limit} received octets were not read: the channel was "
                 "disconnected (basic mode has no flow control)"
             )
             logger.warning("l2cap 0x%04X/0x%04X: %s", endpoint.handle, endpoint.cid, reason)
@@ -402,6 +411,7 @@ class ChannelRegistry:
             self._disconnect_later(endpoint)
             return
         listener.opening -= 1
+        endpoint.limit = listener.receive_limit
         listener._arrived(L2capChannel(self, endpoint, indication.psm, indication.parameters))
 
     def close(self) -> None:
@@ -423,6 +433,7 @@ class ChannelRegistry:
         mode_policy: ModePolicy,
         security: SecurityRequirement | None,
         timeout: float,
+        receive_limit: int = RECEIVE_LIMIT,
     ) -> L2capChannel:
         token = self._app.runtime.new_token()
         request = L2caConnectReq(token, handle, psm, mtu, mode, mode_policy, security)
@@ -437,6 +448,7 @@ class ChannelRegistry:
         if reply.result != 0 or reply.parameters is None:
             raise L2capConnectionRefused(reply.result, reply.error or "the channel was refused")
         endpoint = self._endpoint(handle, reply.cid)
+        endpoint.limit = receive_limit
         return L2capChannel(self, endpoint, psm, reply.parameters)
 
     async def disconnect(self, endpoint: _Endpoint) -> None:
@@ -474,6 +486,7 @@ class ChannelRegistry:
         mtu: int,
         mode: ChannelMode,
         mode_policy: ModePolicy,
+        receive_limit: int = RECEIVE_LIMIT,
     ) -> AsyncIterator[L2capListener]:
         key = (transport, psm)
         if key in self._listeners:
@@ -485,7 +498,7 @@ class ChannelRegistry:
         assert isinstance(reply, L2caCnf)
         if reply.result != 0:
             raise L2capConnectionRefused(reply.result, reply.error or "registration refused")
-        listener = L2capListener(self, psm, transport)
+        listener = L2capListener(self, psm, transport, receive_limit)
         self._listeners[key] = listener
         try:
             yield listener

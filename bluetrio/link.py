@@ -36,7 +36,7 @@ from bluetrio.errors import (
     StackError,
 )
 from bluetrio.l2cap import CONNECT_TIMEOUT as L2CAP_CONNECT_TIMEOUT
-from bluetrio.l2cap import L2capChannel, check_channel_arguments
+from bluetrio.l2cap import RECEIVE_LIMIT, L2capChannel, check_channel_arguments
 from bluetrio.messages.btm import (
     AclLink,
     LinkChangedInd,
@@ -243,6 +243,7 @@ class Link:
         mode_policy: ModePolicy = ModePolicy.FALL_BACK_TO_BASIC,
         security: SecurityRequirement | None = None,
         timeout: float = L2CAP_CONNECT_TIMEOUT,
+        receive_limit: int = RECEIVE_LIMIT,
     ) -> L2capChannel:
         """Open an L2CAP channel to ``psm`` on this BR/EDR link (Core 5.4 Vol 3 Part A 7.2)
         and configure it; returns it open.
@@ -251,6 +252,8 @@ class Link:
         mode where the stack has its engine; with ``mode_policy`` FALL_BACK_TO_BASIC a mode
         the stack or the peer lacks becomes basic, with REQUIRE the channel is refused.
         ``security``: make the link meet it first (btm pairs and encrypts as needed).
+        ``receive_limit``: octets the channel holds for the application before it breaks
+        (basic mode has no flow control, see :mod:`bluetrio.l2cap`).
         Raises :class:`~bluetrio.errors.L2capConnectionRefused` with the peer's result
         (0x0002 PSM not supported, 0x0003 security block...) or 0xFFFF for a local refusal,
         :class:`ConnectionClosedError` when the link is down, :class:`trio.TooSlowError`
@@ -261,11 +264,12 @@ class Link:
         mode_policy = arguments.instance("mode_policy", mode_policy, ModePolicy)
         security = arguments.optional_instance("security", security, SecurityRequirement)
         timeout = arguments.seconds("timeout", timeout)
+        receive_limit = arguments.integer("receive_limit", receive_limit, 1, 1 << 40)
         if not self.connected:
             raise ConnectionClosedError(f"link 0x{self.handle:04X} is down", self._reason)
         return await self._stack.channels.connect(
             self.handle, psm, mtu=mtu, mode=mode, mode_policy=mode_policy, security=security,
-            timeout=timeout,
+            timeout=timeout, receive_limit=receive_limit,
         )  # fmt: skip
 
     async def __aenter__(self) -> Link:

@@ -61,7 +61,7 @@ from bluetrio.errors import (
     InvalidArgumentError,
 )
 from bluetrio.keystore import KeyStore, MemoryKeyStore
-from bluetrio.l2cap import ChannelRegistry, L2capListener, check_channel_arguments
+from bluetrio.l2cap import RECEIVE_LIMIT, ChannelRegistry, L2capListener, check_channel_arguments
 from bluetrio.link import (
     DISCONNECT_REASONS,
     DISCONNECT_TIMEOUT,
@@ -431,21 +431,25 @@ class Stack:
         mtu: int = DEFAULT_BR_EDR_MTU,
         mode: ChannelMode = ChannelMode.BASIC,
         mode_policy: ModePolicy = ModePolicy.FALL_BACK_TO_BASIC,
+        receive_limit: int = RECEIVE_LIMIT,
     ) -> AsyncIterator[L2capListener]:
         """Accept L2CAP channels that peers open to ``psm``: a
         :class:`trio.abc.Listener` of :class:`~bluetrio.l2cap.L2capChannel`, usable with
         :func:`trio.serve_listeners`. A peer's request is accepted once its link meets
         ``security`` (btm authenticates, pairs and encrypts as needed; the peer is told
-        "pending" meanwhile) and refused with "security block" when it cannot. Raises
+        "pending" meanwhile) and refused with "security block" when it cannot.
+        ``receive_limit``: octets each channel holds for the application before it breaks
+        (basic mode has no flow control, see :mod:`bluetrio.l2cap`). Raises
         :class:`~bluetrio.errors.L2capConnectionRefused` when the PSM is taken."""
         psm, mtu = check_channel_arguments(psm, mtu)
         transport = arguments.instance("transport", transport, LinkTransport)
         security = arguments.optional_instance("security", security, SecurityRequirement)
         mode = arguments.instance("mode", mode, ChannelMode)
         mode_policy = arguments.instance("mode_policy", mode_policy, ModePolicy)
+        receive_limit = arguments.integer("receive_limit", receive_limit, 1, 1 << 40)
         await self.ready()
         async with self.channels.listen(
-            psm, transport, security, mtu, mode, mode_policy
+            psm, transport, security, mtu, mode, mode_policy, receive_limit
         ) as listener:
             yield listener
 

@@ -243,3 +243,21 @@ async def test_serve_listeners_takes_the_listener(autojump_clock: trio.testing.M
             assert await channel.receive_sdu() == b"hello %d" % round_
             await channel.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_a_reader_that_falls_behind_its_receive_limit_breaks_the_channel(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with (
+        open_stack_pair() as (a, b),
+        b.l2cap_listen(psm=PSM, receive_limit=10_000) as listener,
+        bredr_link(a, b) as (link, _),
+    ):
+        channel = await link.l2cap_connect(psm=PSM)
+        served = await listener.accept()
+        # Nobody reads on the other side: the sender learns that the channel was closed.
+        with pytest.raises(trio.BrokenResourceError, match="peer closed"):
+            await channel.send_all(pattern(200_000))
+        assert await channel.receive_some() == b""
+        with pytest.raises(trio.BrokenResourceError, match="were not read"):
+            await served.receive_sdu()
