@@ -27,6 +27,11 @@ class DecodeError(BluetrioError):
     """A packet received from a peer or controller is malformed (truncated, oversized...)."""
 
 
+class FcsError(DecodeError):
+    """An L2CAP frame's Frame Check Sequence does not match it: corrupted on the way
+    (Core 5.4 Vol 3 Part A 3.3.5)."""
+
+
 class HciError(BluetrioError):
     """The controller answered a command with a non-zero status (Core 5.4 Vol 1 Part F).
 

@@ -7,11 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bluetrio.errors import DecodeError, InvalidArgumentError
+from bluetrio.errors import DecodeError, FcsError, InvalidArgumentError
 from bluetrio.messages.l2cap.retransmission_frames import (
     ENHANCED_SEQUENCE_MODULUS,
     EXTENDED_SEQUENCE_MODULUS,
-    FcsError,
     Frame,
     FrameFormat,
     IFrame,

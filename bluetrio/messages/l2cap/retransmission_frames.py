@@ -21,7 +21,7 @@ import struct
 
 import attrs
 
-from bluetrio.errors import DecodeError, InvalidArgumentError
+from bluetrio.errors import DecodeError, FcsError, InvalidArgumentError
 from bluetrio.messages.l2cap.frames import BASIC_HEADER, BASIC_HEADER_SIZE, MAX_PAYLOAD
 
 ENHANCED_CONTROL_SIZE = 2
@@ -233,16 +233,11 @@ def decode_frame(pdu: bytes, fmt: FrameFormat) -> tuple[int, Frame]:
     return cid, IFrame(tx_seq, req_seq, sar, bytes(pdu[offset:end]), final, sdu_length)
 
 
-class FcsError(DecodeError):
-    """The Frame Check Sequence does not match the frame: it was corrupted on the way."""
-
-
 __all__ = [
     "ENHANCED_SEQUENCE_MODULUS",
     "EXTENDED_SEQUENCE_MODULUS",
     "FCS_SIZE",
     "SDU_LENGTH_SIZE",
-    "FcsError",
     "Frame",
     "FrameFormat",
     "IFrame",
