@@ -12,13 +12,13 @@ from bluetrio.actors.l2cap.ertm import (
     CancelChannelTimer,
     ChannelEffect,
     ChannelFailed,
-    ChannelParameters,
     ChannelTimer,
     Failure,
     QueueResult,
     Recovery,
     RetransmissionChannel,
     RetransmissionMode,
+    RetransmissionParameters,
     SduReceived,
     StartChannelTimer,
     TransmitPdu,
@@ -52,7 +52,7 @@ REMOTE_CID = 0x0041
 
 
 def engine(**changes: object) -> RetransmissionChannel:
-    parameters = ChannelParameters(
+    parameters = RetransmissionParameters(
         mode=ERTM,
         remote_cid=REMOTE_CID,
         local_mtu=1000,

@@ -12,10 +12,10 @@ from bluetrio.actors.l2cap.ertm import (
     CancelChannelTimer,
     ChannelEffect,
     ChannelFailed,
-    ChannelParameters,
     ChannelTimer,
     QueueResult,
     RetransmissionChannel,
+    RetransmissionParameters,
     SduReceived,
     StartChannelTimer,
     TransmitPdu,
@@ -157,7 +157,7 @@ class Pipe:
     def check_bounds(self) -> None:
         for side in self.sides:
             engine = side.engine
-            parameters: ChannelParameters = engine.parameters
+            parameters: RetransmissionParameters = engine.parameters
             assert len(engine.unacked) <= parameters.remote_tx_window
             assert len(engine.reorder) <= parameters.local_tx_window
             assert len(engine.srej_list) <= parameters.local_tx_window
@@ -187,7 +187,7 @@ def make_pair(
 ) -> tuple[RetransmissionChannel, RetransmissionChannel]:
     def one(remote_cid: int) -> RetransmissionChannel:
         return RetransmissionChannel(
-            ChannelParameters(
+            RetransmissionParameters(
                 mode=mode,
                 remote_cid=remote_cid,
                 local_mtu=1000,

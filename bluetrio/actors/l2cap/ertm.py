@@ -181,7 +181,7 @@ class QueueResult(enum.Enum):
 
 
 @attrs.frozen
-class ChannelParameters:
+class RetransmissionParameters:
     """What configuration settled for one channel (Vol 3 Part A 5.1, 5.4, 5.5, 5.6).
 
     ``local_*`` are what we receive: our MTU, MPS and TxWindow (the I-frames the peer may send
@@ -302,7 +302,7 @@ class _Reassembly:
 class RetransmissionChannel:
     """The Enhanced Retransmission or Streaming mode engine of one channel."""
 
-    def __init__(self, parameters: ChannelParameters) -> None:
+    def __init__(self, parameters: RetransmissionParameters) -> None:
         problem = parameters.problem()
         if problem is not None:
             raise InvalidArgumentError(problem)
@@ -652,8 +652,8 @@ class RetransmissionChannel:
 
         The peer sends nothing at or past ``BufferSeq + TxWindow`` and resends nothing older
         than ``BufferSeq - TxWindow``; our window is at most half the sequence space (see
-        :meth:`ChannelParameters.problem`), so the two ranges never overlap and a frame is never
-        taken for new when it is old.
+        :meth:`RetransmissionParameters.problem`), so the two ranges never overlap and a frame
+        is never taken for new when it is old.
         """
         window = self.parameters.local_tx_window
         if self.rx_state is RxState.SREJ_SENT and tx_seq in self.srej_list:
