@@ -21,6 +21,13 @@ application does not read breaks the channel (it is disconnected and every call 
 :class:`trio.BrokenResourceError` saying so) rather than losing data quietly or growing
 memory. Credit-based channels bound what the peer may send by the credits they grant.
 
+Credit-based channels (LE credit-based, enhanced credit-based: Core 5.4 Vol 3 Part A 10.1)
+are opened with ``spsm=`` (``link.l2cap_connect(spsm=...)``, ``stack.l2cap_listen(spsm=...)``)
+and are the same streams. Sending waits while the SDUs handed to the stack and not yet
+confirmed would pass the channel's transmit limit (in octets); each SDU the application reads
+gives its credits back to the peer (the stack returns them in batches), so what the peer may
+send is bounded by the credits granted, never by a queue here.
+
 Endings: after :meth:`L2capChannel.aclose` every call raises :class:`trio.ClosedResourceError`.
 When the peer closes the channel, what was received is still read, then ``receive_some``
 returns ``b""`` (the end of the stream) and ``receive_sdu`` raises :class:`trio.EndOfChannel`,
@@ -51,6 +58,18 @@ from bluetrio.messages.l2cap import (
     ChannelMode,
     ConnectionResult,
     is_valid_psm,
+)
+from bluetrio.messages.l2cap_credit_service import (
+    CreditChannelParameters,
+    CreditMode,
+    L2caCreditConnectCnf,
+    L2caCreditConnectInd,
+    L2caCreditConnectReq,
+    L2caCreditDeregisterReq,
+    L2caCreditRegisterReq,
+    L2caDataRsp,
+    L2caReconfigureInd,
+    L2caReconfigureReq,
 )
 from bluetrio.messages.l2cap_service import (
     ChannelParameters,
@@ -96,6 +115,12 @@ class _Endpoint:
         self.unconfirmed = 0
         self.congested = False
         self.limit = RECEIVE_LIMIT
+        # Credit-based channels: the transmit limit in octets, what is unconfirmed, and the
+        # peer's MTU as reconfigurations raise it.
+        self.credit: CreditChannelParameters | None = None
+        self.unconfirmed_sizes: deque[int] = deque()
+        self.unconfirmed_octets = 0
+        self.peer_mtu = 0
         self.ended: str | None = None  # why the channel ended, from the stack's side
         self.broken = False  # ended by link loss, overflow or the stack closing (not the peer)
         self.lot = trio.lowlevel.ParkingLot()
@@ -115,11 +140,15 @@ class L2capChannel(trio.abc.HalfCloseableStream):
         registry: ChannelRegistry,
         endpoint: _Endpoint,
         psm: int,
-        parameters: ChannelParameters,
+        parameters: ChannelParameters | CreditChannelParameters,
     ) -> None:
         self._registry = registry
         self._endpoint = endpoint
         self.psm = psm
+        if isinstance(parameters, CreditChannelParameters):
+            endpoint.credit = parameters
+            endpoint.peer_mtu = max(endpoint.peer_mtu, parameters.peer_mtu)
+            parameters = ChannelParameters(parameters.mtu, parameters.peer_mtu)
         self.parameters = parameters
         self._partial = b""
         self._closed = False
@@ -147,11 +176,29 @@ class L2capChannel(trio.abc.HalfCloseableStream):
     @property
     def peer_mtu(self) -> int:
         """The largest SDU the peer receives (what ``send_sdu`` takes)."""
+        if self._endpoint.credit is not None:
+            return self._endpoint.peer_mtu
         return self.parameters.peer_mtu
 
     @property
-    def mode(self) -> ChannelMode:
-        return self.parameters.mode
+    def mode(self) -> ChannelMode | CreditMode:
+        credit = self._endpoint.credit
+        return credit.mode if credit is not None else self.parameters.mode
+
+    @property
+    def credit_parameters(self) -> CreditChannelParameters | None:
+        """A credit-based channel's MTUs, MPSs, window and transmit limit as opened."""
+        return self._endpoint.credit
+
+    async def reconfigure(self, *, mtu: int, mps: int) -> None:
+        """Raise the MTU we receive (and change our MPS) of this enhanced credit-based
+        channel (Core 5.4 Vol 3 Part A 4.27); raises
+        :class:`~bluetrio.errors.L2capConnectionRefused` with the peer's result (0x0001 MTU
+        reduction, 0x0002 MPS reduction...)."""
+        credit = self._endpoint.credit
+        if credit is None or credit.mode is not CreditMode.ENHANCED_CREDIT_BASED:
+            raise InvalidArgumentError("only enhanced credit-based channels reconfigure")
+        await self._registry.reconfigure([self], mtu=mtu, mps=mps)
 
     @property
     def congested(self) -> bool:
@@ -179,18 +226,29 @@ class L2capChannel(trio.abc.HalfCloseableStream):
         self._sending = True
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
-            await self._wait_window()
-            self._endpoint.unconfirmed += 1
+            await self._wait_window(len(data))
+            endpoint = self._endpoint
+            endpoint.unconfirmed += 1
+            if endpoint.credit is not None:
+                endpoint.unconfirmed_sizes.append(len(data))
+                endpoint.unconfirmed_octets += len(data)
             self._registry.send(L2caDataReq(self.handle, self.cid, data))
             await trio.lowlevel.cancel_shielded_checkpoint()
         finally:
             self._sending = False
 
-    async def _wait_window(self) -> None:
+    async def _wait_window(self, size: int = 1) -> None:
         endpoint = self._endpoint
         while True:
             self._check_sendable()
-            if endpoint.unconfirmed < SEND_WINDOW:
+            credit = endpoint.credit
+            if credit is None:
+                if endpoint.unconfirmed < SEND_WINDOW:
+                    return
+            elif (
+                not endpoint.unconfirmed_octets
+                or endpoint.unconfirmed_octets + size <= credit.transmit_limit
+            ):
                 return
             await endpoint.lot.park()
 
@@ -240,6 +298,9 @@ class L2capChannel(trio.abc.HalfCloseableStream):
             if endpoint.received:
                 sdu = endpoint.received.popleft()
                 endpoint.buffered -= len(sdu)
+                if endpoint.credit is not None and endpoint.ended is None:
+                    # Taken: its credits may go back to the peer.
+                    self._registry.send(L2caDataRsp(self.handle, self.cid))
                 return sdu
             if endpoint.ended is not None:
                 if endpoint.broken:
@@ -283,11 +344,14 @@ class L2capListener(trio.abc.Listener[L2capChannel]):
         psm: int,
         transport: LinkTransport,
         receive_limit: int = RECEIVE_LIMIT,
+        *,
+        credit: bool = False,
     ) -> None:
         self._registry = registry
         self.receive_limit = receive_limit
-        self.psm = psm
+        self.psm = psm  # the SPSM of a credit-based listener
         self.transport = transport
+        self.credit = credit
         self.backlog: deque[L2capChannel] = deque()
         self.opening = 0  # accepted by us, still being configured
         self._lot = trio.lowlevel.ParkingLot()
@@ -340,6 +404,9 @@ class ChannelRegistry:
         app.observe(L2caDisconnectInd, self._on_disconnected)
         app.observe(L2caConnectInd, self._on_connect_request)
         app.observe(L2caConfigInd, self._on_configured)
+        app.observe(L2caCreditConnectInd, self._on_credit_channels_opened)
+        app.observe(L2caReconfigureInd, self._on_reconfigured)
+        self._credit_listeners: dict[tuple[LinkTransport, int], L2capListener] = {}
         app.when_closed(self.close)
 
     def send(self, message: Message) -> None:
@@ -360,7 +427,7 @@ class ChannelRegistry:
             return
         endpoint.received.append(indication.sdu)
         endpoint.buffered += len(indication.sdu)
-        if endpoint.buffered > endpoint.limit:
+        if endpoint.credit is None and endpoint.buffered > endpoint.limit:
             reason = (
                 f"more than {endpoint.limit} received octets were not read: the channel was "
                 "disconnected (basic mode has no flow control)"
@@ -377,6 +444,8 @@ class ChannelRegistry:
         endpoint = self._endpoints.get((confirm.handle, confirm.cid))
         if endpoint is not None:
             endpoint.unconfirmed = max(0, endpoint.unconfirmed - confirm.count)
+            for _ in range(min(confirm.count, len(endpoint.unconfirmed_sizes))):
+                endpoint.unconfirmed_octets -= endpoint.unconfirmed_sizes.popleft()
             endpoint.lot.unpark_all()
 
     def _on_congestion(self, indication: L2caCongestionInd) -> None:
@@ -414,11 +483,26 @@ class ChannelRegistry:
         endpoint.limit = listener.receive_limit
         listener._arrived(L2capChannel(self, endpoint, indication.psm, indication.parameters))
 
+    def _on_credit_channels_opened(self, indication: L2caCreditConnectInd) -> None:
+        listener = self._credit_listeners.get((indication.transport, indication.spsm))
+        for cid in indication.cids:
+            endpoint = self._endpoint(indication.handle, cid)
+            if listener is None or listener.full:
+                self._disconnect_later(endpoint)
+            else:
+                channel = L2capChannel(self, endpoint, indication.spsm, indication.parameters)
+                listener._arrived(channel)
+
+    def _on_reconfigured(self, indication: L2caReconfigureInd) -> None:
+        endpoint = self._endpoints.get((indication.handle, indication.cid))
+        if endpoint is not None:
+            endpoint.peer_mtu = max(endpoint.peer_mtu, indication.peer_mtu)
+
     def close(self) -> None:
         """The stack closed: every channel is broken."""
         for endpoint in self._endpoints.values():
             endpoint.end("the stack closed", broken=True)
-        for listener in self._listeners.values():
+        for listener in [*self._listeners.values(), *self._credit_listeners.values()]:
             listener._closed = True
             listener._lot.unpark_all()
 
@@ -450,6 +534,79 @@ class ChannelRegistry:
         endpoint = self._endpoint(handle, reply.cid)
         endpoint.limit = receive_limit
         return L2capChannel(self, endpoint, psm, reply.parameters)
+
+    async def connect_credit(
+        self,
+        handle: int,
+        spsm: int,
+        *,
+        mode: CreditMode,
+        count: int,
+        mtu: int,
+        mps: int,
+        credits: int,
+        security: SecurityRequirement | None,
+        timeout: float,
+    ) -> list[L2capChannel]:
+        """Open ``count`` credit-based channels; those the peer accepted."""
+        token = self._app.runtime.new_token()
+        request = L2caCreditConnectReq(
+            token, handle, spsm, mode, count, mtu, mps, credits, security
+        )
+
+        def abandoned(late: Message) -> None:
+            if isinstance(late, L2caCreditConnectCnf):
+                for cid in late.cids:
+                    self._disconnect_later(self._endpoint(handle, cid))
+
+        with trio.fail_after(timeout):
+            reply = await self._app.request(Layer.L2CAP, request, if_abandoned=abandoned)
+        assert isinstance(reply, L2caCreditConnectCnf)
+        if not reply.cids or reply.parameters is None:
+            raise L2capConnectionRefused(reply.result, reply.error or "the channel was refused")
+        return [
+            L2capChannel(self, self._endpoint(handle, cid), spsm, reply.parameters)
+            for cid in reply.cids
+        ]
+
+    async def reconfigure(self, channels: list[L2capChannel], *, mtu: int, mps: int) -> None:
+        handle = channels[0].handle
+        request = L2caReconfigureReq(
+            self._app.runtime.new_token(), handle, tuple(c.cid for c in channels), mtu, mps
+        )
+        reply = await self._app.request(Layer.L2CAP, request)
+        assert isinstance(reply, L2caCnf)
+        if reply.result != 0:
+            raise L2capConnectionRefused(reply.result, reply.error or "reconfiguration refused")
+
+    @contextlib.asynccontextmanager
+    async def listen_credit(
+        self,
+        spsm: int,
+        transport: LinkTransport,
+        security: SecurityRequirement | None,
+        mtu: int,
+        mps: int,
+        credits: int,
+    ) -> AsyncIterator[L2capListener]:
+        key = (transport, spsm)
+        if key in self._credit_listeners:
+            raise InvalidArgumentError(f"SPSM 0x{spsm:04X} is already being listened on")
+        request = L2caCreditRegisterReq(
+            self._app.runtime.new_token(), spsm, transport, security, mtu, mps, credits
+        )
+        reply = await self._app.request(Layer.L2CAP, request)
+        assert isinstance(reply, L2caCnf)
+        if reply.result != 0:
+            raise L2capConnectionRefused(reply.result, reply.error or "registration refused")
+        listener = L2capListener(self, spsm, transport, credit=True)
+        self._credit_listeners[key] = listener
+        try:
+            yield listener
+        finally:
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+                await listener.aclose()
 
     async def disconnect(self, endpoint: _Endpoint) -> None:
         self._endpoints.pop((endpoint.handle, endpoint.cid), None)
@@ -509,16 +666,42 @@ class ChannelRegistry:
 
     async def stop_listening(self, listener: L2capListener) -> None:
         key = (listener.transport, listener.psm)
-        if self._listeners.get(key) is not listener:
+        listeners = self._credit_listeners if listener.credit else self._listeners
+        if listeners.get(key) is not listener:
             await trio.lowlevel.checkpoint()
             return
-        del self._listeners[key]
+        del listeners[key]
         if not self._app.runtime.closed:
-            request = L2caDeregisterPsmReq(
-                self._app.runtime.new_token(), listener.psm, listener.transport
+            token = self._app.runtime.new_token()
+            request: Message = (
+                L2caCreditDeregisterReq(token, listener.psm, listener.transport)
+                if listener.credit
+                else L2caDeregisterPsmReq(token, listener.psm, listener.transport)
             )
             with contextlib.suppress(StackError):
                 await self._app.request(Layer.L2CAP, request)
+
+
+DEFAULT_CREDIT_MTU = 2048
+# One K-frame and its basic header fill one LE ACL packet of 251 octets (Vol 6 Part B 2.4.2.21).
+DEFAULT_CREDIT_MPS = 247
+
+
+def check_credit_arguments(
+    spsm: int, transport: LinkTransport, mode: CreditMode, mtu: int, mps: int, credits: int
+) -> tuple[int, int, int, int]:
+    """Check a credit-based channel's SPSM, MTU, MPS and credits in the caller's task."""
+    spsm = arguments.integer("spsm", spsm, 1, 0xFFFF)
+    if transport is LinkTransport.LE and spsm > 0x00FF:
+        raise InvalidArgumentError(f"SPSM 0x{spsm:04X} is not 0x0001-0x00FF (an LE SPSM)")
+    if transport is LinkTransport.BR_EDR and not is_valid_psm(spsm):
+        raise InvalidArgumentError(f"0x{spsm:04X} is not a valid PSM")
+    if transport is LinkTransport.BR_EDR and mode is CreditMode.LE_CREDIT_BASED:
+        raise InvalidArgumentError("LE credit-based channels exist on LE links only")
+    mtu = arguments.integer("mtu", mtu, mode.min_mtu, 0xFFFF)
+    mps = arguments.integer("mps", mps, mode.min_mps, 65533)
+    credits = arguments.integer("credits", credits, 0, 0xFFFF)
+    return spsm, mtu, mps, credits
 
 
 def check_channel_arguments(psm: int, mtu: int) -> tuple[int, int]:
@@ -540,4 +723,5 @@ __all__ = [
     "L2capChannel",
     "L2capListener",
     "check_channel_arguments",
+    "check_credit_arguments",
 ]

@@ -32,11 +32,18 @@ from bluetrio.errors import (
     BluetrioError,
     ConnectionClosedError,
     HciTimeout,
+    InvalidArgumentError,
     PairingError,
     StackError,
 )
 from bluetrio.l2cap import CONNECT_TIMEOUT as L2CAP_CONNECT_TIMEOUT
-from bluetrio.l2cap import RECEIVE_LIMIT, L2capChannel, check_channel_arguments
+from bluetrio.l2cap import (
+    DEFAULT_CREDIT_MPS,
+    RECEIVE_LIMIT,
+    L2capChannel,
+    check_channel_arguments,
+    check_credit_arguments,
+)
 from bluetrio.messages.btm import (
     AclLink,
     LinkChangedInd,
@@ -48,6 +55,7 @@ from bluetrio.messages.btm import (
 )
 from bluetrio.messages.btm_security import LinkSecuredInd, SecurityRequirement
 from bluetrio.messages.l2cap import DEFAULT_BR_EDR_MTU, ChannelMode
+from bluetrio.messages.l2cap_credit_service import CreditMode
 from bluetrio.messages.l2cap_service import ModePolicy
 
 if TYPE_CHECKING:
@@ -236,11 +244,14 @@ class Link:
 
     async def l2cap_connect(
         self,
-        psm: int,
+        psm: int | None = None,
         *,
+        spsm: int | None = None,
         mtu: int = DEFAULT_BR_EDR_MTU,
-        mode: ChannelMode = ChannelMode.BASIC,
+        mode: ChannelMode | CreditMode = ChannelMode.BASIC,
         mode_policy: ModePolicy = ModePolicy.FALL_BACK_TO_BASIC,
+        mps: int = DEFAULT_CREDIT_MPS,
+        credits: int = 0,
         security: SecurityRequirement | None = None,
         timeout: float = L2CAP_CONNECT_TIMEOUT,
         receive_limit: int = RECEIVE_LIMIT,
@@ -258,7 +269,29 @@ class Link:
         (0x0002 PSM not supported, 0x0003 security block...) or 0xFFFF for a local refusal,
         :class:`ConnectionClosedError` when the link is down, :class:`trio.TooSlowError`
         after ``timeout`` seconds.
+
+        With ``spsm`` instead of ``psm`` the channel is credit-based (Vol 3 Part A 4.22,
+        4.25): ``mode`` LE credit-based (the default on LE links) or enhanced credit-based
+        (LE or BR/EDR); ``mps`` the largest K-frame we receive; ``credits`` the receive
+        window we grant (raised to hold one SDU of ``mtu``). The peer's refusal carries its
+        result (0x0002 SPSM not supported, 0x0005 insufficient authentication...).
         """
+        if spsm is not None:
+            if psm is not None:
+                raise InvalidArgumentError("give a psm or an spsm, not both")
+            if not isinstance(mode, CreditMode):
+                mode = CreditMode.LE_CREDIT_BASED
+                if self.transport is LinkTransport.BR_EDR:
+                    mode = CreditMode.ENHANCED_CREDIT_BASED
+            (channel,) = await self.l2cap_connect_credit(
+                spsm, mode=mode, mtu=mtu, mps=mps, credits=credits, security=security,
+                timeout=timeout,
+            )  # fmt: skip
+            return channel
+        if psm is None:
+            raise InvalidArgumentError("give the psm (or the spsm) of the channel")
+        if isinstance(mode, CreditMode):
+            raise InvalidArgumentError("credit-based channels are opened with spsm=")
         psm, mtu = check_channel_arguments(psm, mtu)
         mode = arguments.instance("mode", mode, ChannelMode)
         mode_policy = arguments.instance("mode_policy", mode_policy, ModePolicy)
@@ -270,6 +303,36 @@ class Link:
         return await self._stack.channels.connect(
             self.handle, psm, mtu=mtu, mode=mode, mode_policy=mode_policy, security=security,
             timeout=timeout, receive_limit=receive_limit,
+        )  # fmt: skip
+
+    async def l2cap_connect_credit(
+        self,
+        spsm: int,
+        *,
+        count: int = 1,
+        mode: CreditMode = CreditMode.LE_CREDIT_BASED,
+        mtu: int = DEFAULT_BR_EDR_MTU,
+        mps: int = DEFAULT_CREDIT_MPS,
+        credits: int = 0,
+        security: SecurityRequirement | None = None,
+        timeout: float = L2CAP_CONNECT_TIMEOUT,
+    ) -> list[L2capChannel]:
+        """Open ``count`` credit-based channels to ``spsm`` in one request (up to five in
+        enhanced mode, Vol 3 Part A 4.25); the channels the peer accepted, in order (fewer
+        than ``count`` when it refused some). See :meth:`l2cap_connect` for the rest."""
+        mode = arguments.instance("mode", mode, CreditMode)
+        spsm, mtu, mps, credits = check_credit_arguments(
+            spsm, self.transport, mode, mtu, mps, credits
+        )
+        most = 5 if mode is CreditMode.ENHANCED_CREDIT_BASED else 1
+        count = arguments.integer("count", count, 1, most)
+        security = arguments.optional_instance("security", security, SecurityRequirement)
+        timeout = arguments.seconds("timeout", timeout)
+        if not self.connected:
+            raise ConnectionClosedError(f"link 0x{self.handle:04X} is down", self._reason)
+        return await self._stack.channels.connect_credit(
+            self.handle, spsm, mode=mode, count=count, mtu=mtu, mps=mps, credits=credits,
+            security=security, timeout=timeout,
         )  # fmt: skip
 
     async def __aenter__(self) -> Link:

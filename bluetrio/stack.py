@@ -61,7 +61,14 @@ from bluetrio.errors import (
     InvalidArgumentError,
 )
 from bluetrio.keystore import KeyStore, MemoryKeyStore
-from bluetrio.l2cap import RECEIVE_LIMIT, ChannelRegistry, L2capListener, check_channel_arguments
+from bluetrio.l2cap import (
+    DEFAULT_CREDIT_MPS,
+    RECEIVE_LIMIT,
+    ChannelRegistry,
+    L2capListener,
+    check_channel_arguments,
+    check_credit_arguments,
+)
 from bluetrio.link import (
     DISCONNECT_REASONS,
     DISCONNECT_TIMEOUT,
@@ -108,6 +115,7 @@ from bluetrio.messages.btm_security import PairCnf, PairReq, SecurityRequirement
 from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEventInd
 from bluetrio.messages.l2cap import DEFAULT_BR_EDR_MTU, ChannelMode
+from bluetrio.messages.l2cap_credit_service import CreditMode
 from bluetrio.messages.l2cap_service import ModePolicy
 from bluetrio.pairing import (
     PairingDelegate,
@@ -424,14 +432,17 @@ class Stack:
     @contextlib.asynccontextmanager
     async def l2cap_listen(
         self,
-        psm: int,
+        psm: int | None = None,
         *,
-        transport: LinkTransport = LinkTransport.BR_EDR,
+        spsm: int | None = None,
+        transport: LinkTransport | None = None,
         security: SecurityRequirement | None = None,
         mtu: int = DEFAULT_BR_EDR_MTU,
         mode: ChannelMode = ChannelMode.BASIC,
         mode_policy: ModePolicy = ModePolicy.FALL_BACK_TO_BASIC,
         receive_limit: int = RECEIVE_LIMIT,
+        mps: int = DEFAULT_CREDIT_MPS,
+        credits: int = 0,
     ) -> AsyncIterator[L2capListener]:
         """Accept L2CAP channels that peers open to ``psm``: a
         :class:`trio.abc.Listener` of :class:`~bluetrio.l2cap.L2capChannel`, usable with
@@ -440,9 +451,35 @@ class Stack:
         "pending" meanwhile) and refused with "security block" when it cannot.
         ``receive_limit``: octets each channel holds for the application before it breaks
         (basic mode has no flow control, see :mod:`bluetrio.l2cap`). Raises
-        :class:`~bluetrio.errors.L2capConnectionRefused` when the PSM is taken."""
+        :class:`~bluetrio.errors.L2capConnectionRefused` when the PSM is taken.
+
+        With ``spsm`` instead of ``psm`` it accepts credit-based channels (on LE, by default:
+        LE credit-based and enhanced credit-based; on BR/EDR, enhanced): ``mtu``/``mps`` what
+        we receive, ``credits`` the receive window granted. A link short of ``security`` is
+        refused with the spec's result (insufficient authentication, encryption, key size)."""
+        if spsm is not None:
+            if psm is not None:
+                raise InvalidArgumentError("give a psm or an spsm, not both")
+            on = arguments.instance("transport", transport or LinkTransport.LE, LinkTransport)
+            limits = (
+                CreditMode.LE_CREDIT_BASED
+                if on is LinkTransport.LE
+                else CreditMode.ENHANCED_CREDIT_BASED
+            )
+            spsm, mtu, mps, credits = check_credit_arguments(spsm, on, limits, mtu, mps, credits)
+            security = arguments.optional_instance("security", security, SecurityRequirement)
+            await self.ready()
+            async with self.channels.listen_credit(
+                spsm, on, security, mtu, mps, credits
+            ) as credit_listener:
+                yield credit_listener
+            return
+        if psm is None:
+            raise InvalidArgumentError("give the psm (or the spsm) to listen on")
         psm, mtu = check_channel_arguments(psm, mtu)
-        transport = arguments.instance("transport", transport, LinkTransport)
+        transport = arguments.instance(
+            "transport", transport or LinkTransport.BR_EDR, LinkTransport
+        )
         security = arguments.optional_instance("security", security, SecurityRequirement)
         mode = arguments.instance("mode", mode, ChannelMode)
         mode_policy = arguments.instance("mode_policy", mode_policy, ModePolicy)

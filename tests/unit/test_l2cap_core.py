@@ -488,11 +488,14 @@ def test_le_links_carry_only_le_commands() -> None:
     pair.open_link(LinkTransport.LE)
     inject(pair, "a", l2cap.ConnectionRequest(PSM, 0x40).to_bytes(1), cid=5)
     assert isinstance(commands_sent(pair, "a")[-1][1], l2cap.CommandReject)
-    # Credit based requests wait for their engine: rejected, not crashed.
+    # An LE credit based request is answered (by the credit-based procedures): SPSM 0x80
+    # is not registered.
     inject(
         pair, "a", l2cap.LeCreditBasedConnectionRequest(0x80, 0x40, 64, 64, 1).to_bytes(2), cid=5
     )
-    assert isinstance(commands_sent(pair, "a")[-1][1], l2cap.CommandReject)
+    answer = commands_sent(pair, "a")[-1][1]
+    assert isinstance(answer, l2cap.LeCreditBasedConnectionResponse)
+    assert answer.result == l2cap.LeCreditConnectionResult.SPSM_NOT_SUPPORTED
     inject(pair, "a", l2cap.ConnectionRequest(PSM, 0x40).to_bytes(3), cid=1)  # not signaling on LE
     assert pair.a.dropped_pdus == 1
 

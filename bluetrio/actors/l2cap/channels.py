@@ -45,6 +45,14 @@ class TxQueue:
     pdus: deque[bytes] = attrs.Factory(deque)
     congested: bool = False
 
+    def has_pdu(self) -> bool:
+        """A PDU is ready for the scheduler to take."""
+        return bool(self.pdus)
+
+    def take(self) -> bytes:
+        """The next PDU (only after :meth:`has_pdu`)."""
+        return self.pdus.popleft()
+
     def congestion_change(self) -> bool | None:
         """The new congestion state when it changed with the queue's length, else None."""
         length = len(self.pdus)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from bluetrio.actors.effects import Effects, Emit, Send, TimerExpired
+from bluetrio.actors.l2cap.credit_channels import CreditChannels
 from bluetrio.actors.l2cap.links import Lcb, RequestTimer
 from bluetrio.actors.l2cap.registry import REGISTRABLE_FIXED_CHANNELS, PsmRegistration, Registry
 from bluetrio.actors.l2cap.scheduler import Scheduler
@@ -20,6 +21,7 @@ from bluetrio.actors.l2cap.signaling import Signaling
 from bluetrio.actors.l2cap.states import ChannelState
 from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.errors import DecodeError
+from bluetrio.messages import l2cap_credit_service as credit_service
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import BtmCnf, ConnectionUpdateReq, ControllerReadyInd, LinkUpInd
 from bluetrio.messages.btm_security import LinkSecurityCnf, LinkSecurityReq
@@ -38,6 +40,13 @@ from bluetrio.messages.l2cap import (
     decode_basic_frame,
     encode_basic_frame,
     is_valid_psm,
+)
+from bluetrio.messages.l2cap_credit_service import (
+    L2caCreditConnectReq,
+    L2caCreditDeregisterReq,
+    L2caCreditRegisterReq,
+    L2caDataRsp,
+    L2caReconfigureReq,
 )
 from bluetrio.messages.l2cap_service import (
     LOCAL_REFUSAL,
@@ -69,7 +78,13 @@ class L2capCore:
 
     spec = LayerSpec(
         Layer.L2CAP,
-        handles=(AclLinkOpenedInd, AclDataInd, AclLinkClosedInd, *REQUESTS),
+        handles=(
+            AclLinkOpenedInd,
+            AclDataInd,
+            AclLinkClosedInd,
+            *REQUESTS,
+            *credit_service.REQUESTS,
+        ),
         subscribes=(LinkUpInd, ControllerReadyInd),
         emits=(AclDataReq, LinkSecurityReq, ConnectionUpdateReq),
     )
@@ -79,6 +94,7 @@ class L2capCore:
         self.registry = Registry()
         self.scheduler = Scheduler()
         self.signaling = Signaling(self.links, self.registry, self.scheduler)
+        self.credit = CreditChannels(self.signaling, self.scheduler)
         self.dropped_pdus = 0  # received PDUs no channel took (logged)
 
     # -- entry points -----------------------------------------------------------------------------
@@ -96,12 +112,16 @@ class L2capCore:
         return L2caCongestionInd(handle, cid, congested)
 
     def _dispatch(self, sender: str, message: Message, now: float) -> Effects:
-        signaling = self.signaling
+        signaling, credit = self.signaling, self.credit
         match message:
             case AclDataInd():
                 return self._on_data(message, now)
+            case L2caDataReq() if credit.owns(message.handle, message.cid):
+                return credit.send_data(sender, message)
             case L2caDataReq():
                 return self._on_data_request(sender, message)
+            case L2caDataRsp():
+                return credit.consumed(message, now)
             case AclDataCnf():
                 return self._on_data_confirmed(message)
             case L2caFixedDataReq():
@@ -123,7 +143,11 @@ class L2capCore:
                 self.scheduler.configure(info.acl_packets, info.le_acl_packets)
                 return []
             case TimerExpired(key=key) if isinstance(key.owner, RequestTimer):
+                if credit.owns_request(key.owner):
+                    return credit.on_timeout(key.owner, now)
                 return signaling.on_timeout(key.owner, now)
+            case LinkSecurityCnf() if credit.owns_security(message):
+                return credit.on_security(message, now)
             case LinkSecurityCnf():
                 return signaling.on_security(message, now)
             case BtmCnf():
@@ -132,8 +156,18 @@ class L2capCore:
                 return signaling.connect(sender, message, now)
             case L2caConnectRsp():
                 return signaling.on_upper_response(message, now)
+            case L2caDisconnectReq() if credit.owns(message.handle, message.cid):
+                return credit.disconnect(sender, message, now)
             case L2caDisconnectReq():
                 return signaling.disconnect(sender, message, now)
+            case L2caCreditConnectReq():
+                return credit.connect(sender, message, now)
+            case L2caReconfigureReq():
+                return credit.reconfigure(sender, message, now)
+            case L2caCreditRegisterReq():
+                return credit.register(sender, message)
+            case L2caCreditDeregisterReq():
+                return credit.deregister(sender, message)
             case L2caEchoReq():
                 return signaling.echo(sender, message, now)
             case L2caInfoReq():
@@ -168,7 +202,7 @@ class L2capCore:
         lcb = self.links.pop(handle, None)
         if lcb is None:
             return []
-        effects = self.signaling.link_closed(lcb, reason)
+        effects = self.signaling.link_closed(lcb, reason) + self.credit.link_closed(lcb, reason)
         for cid, owner in self.registry.fixed_channels_on(lcb.transport):
             effects.append(Send(owner, L2caFixedChannelInd(handle, cid, lcb.transport, False)))
         self.scheduler.forget_link(lcb)
@@ -188,7 +222,10 @@ class L2capCore:
             except DecodeError as error:
                 self._drop(lcb, f"{error}")
                 continue
-            if cid >= FIRST_DYNAMIC_CID:
+            credit_ccb = lcb.credit_channels.get(cid)
+            if credit_ccb is not None:
+                effects += self.credit.on_frame(lcb, credit_ccb, payload, now)
+            elif cid >= FIRST_DYNAMIC_CID:
                 ccb = lcb.channels.get(cid)
                 if ccb is None or ccb.state is not ChannelState.OPEN:
                     self._drop(lcb, f"{len(payload)} B for channel 0x{cid:04X}, which is not open")
@@ -260,6 +297,8 @@ class L2capCore:
             ccb = lcb.channels.get(cid)
             if ccb is not None:
                 effects.append(Send(ccb.owner, L2caDataCnf(lcb.handle, cid, count)))
+            else:
+                effects += self.credit.completed(lcb, cid, count)
         return effects
 
     # -- registrations ----------------------------------------------------------------------------

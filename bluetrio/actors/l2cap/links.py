@@ -9,6 +9,7 @@ drops the connection), with every channel, pending request and timer of the link
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -22,6 +23,9 @@ from bluetrio.messages.l2cap import (
     FixedCid,
     SignalingCode,
 )
+
+if TYPE_CHECKING:
+    from bluetrio.actors.l2cap.credit_channels import CreditCcb
 
 
 @attrs.frozen
@@ -52,6 +56,7 @@ class Lcb:
     link_id: int = 0  # hci's number for this link (AclLinkOpenedInd)
     role: Role | None = None
     channels: dict[int, Ccb] = attrs.Factory(dict)  # by our CID
+    credit_channels: dict[int, CreditCcb] = attrs.Factory(dict)  # credit-based, by our CID
     pending: dict[int, PendingRequest] = attrs.Factory(dict)  # by identifier
     signaling_queue: deque[bytes] = attrs.Factory(deque)  # link-level PDUs, sent first
     in_flight: deque[int] = attrs.Factory(deque)  # CID of each PDU at hci, oldest first
@@ -76,6 +81,10 @@ class Lcb:
         """The C-frame size the peer must accept (Vol 3 Part A 4: MTUsig 48 on BR/EDR, 23 on
         LE); we never send a larger one, since no procedure tells us the peer's."""
         return MIN_LE_SIGNALING_MTU if self.transport is LinkTransport.LE else MIN_SIGNALING_MTU
+
+    def used_cids(self) -> set[int]:
+        """Our CIDs taken by a channel of either kind."""
+        return self.channels.keys() | self.credit_channels.keys()
 
     def next_identifier(self) -> int | None:
         """A fresh identifier (1..255, Vol 3 Part A 4: 0x00 is never used), skipping those of

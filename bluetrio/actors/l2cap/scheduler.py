@@ -79,6 +79,14 @@ class Scheduler:
         self._want_turn(lcb)
         return queue.congestion_change()
 
+    def wake(self, lcb: Lcb, queue: TxQueue) -> None:
+        """A queue that makes its PDUs as they are taken (a credit-based channel's) may have
+        one ready now."""
+        ready = self._ready.setdefault(lcb.handle, deque())
+        if queue.has_pdu() and queue not in ready:
+            ready.append(queue)
+            self._want_turn(lcb)
+
     def _want_turn(self, lcb: Lcb) -> None:
         turns = self._turns[self._pool_key(lcb.transport)]
         if lcb.handle not in turns:
@@ -128,10 +136,12 @@ class Scheduler:
         if lcb.signaling_queue:
             return lcb.signaling_queue.popleft(), SIGNALING, None
         queue = self._next_queue(lcb.handle)
+        while queue is not None and not queue.has_pdu():
+            queue = self._next_queue(lcb.handle)  # it ran dry (a closed credit channel)
         if queue is None:
             return None, SIGNALING, None
-        pdu = queue.pdus.popleft()
-        if queue.pdus:
+        pdu = queue.take()
+        if queue.has_pdu():
             self._ready[lcb.handle].append(queue)
         return pdu, queue.cid, queue
 

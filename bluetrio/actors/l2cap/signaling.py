@@ -115,6 +115,9 @@ class Signaling:
         # Our LinkSecurityReq tokens: (handle, our CID) of the channel waiting on each.
         self.security_waits: dict[int, tuple[int, int]] = {}
         self.update_waits: dict[int, int] = {}  # ConnectionUpdateReq token -> handle
+        # Requests whose malformed data has an answer of its own rather than a Command Reject
+        # (a Credit Based Connection Request, 4.26), by code.
+        self.malformed: dict[int, Callable[[Lcb, int, bytes], Effects]] = {}
         # Commands by class; the credit-based engine adds its own (4.22-4.28).
         self.handlers: dict[type[SignalingCommand], Handler] = {
             CommandReject: self._on_command_reject,
@@ -214,6 +217,9 @@ class Signaling:
             command = raw.decode()
         except DecodeError as error:
             logger.warning("l2cap 0x%04X: %s", lcb.handle, error)
+            malformed = self.malformed.get(raw.code)
+            if malformed is not None:
+                return malformed(lcb, raw.identifier, raw.data)
             if raw.code in RESPONSE_CODES:
                 return []
             return self._reject(lcb, raw.identifier, RejectReason.COMMAND_NOT_UNDERSTOOD)
@@ -239,7 +245,7 @@ class Signaling:
             return refuse(f"0x{request.psm:04X} is not a valid PSM")
         if not MIN_BR_EDR_MTU <= request.mtu <= 0xFFFF:
             return refuse(f"MTU {request.mtu} is not {MIN_BR_EDR_MTU}..65535")
-        cid = lcb.cids.allocate(lcb.channels)
+        cid = lcb.cids.allocate(lcb.used_cids())
         if cid is None or len(lcb.channels) >= MAX_CHANNELS_PER_LINK:
             return refuse("no channel identifiers left on this link", ConnectionResult.NO_RESOURCES)
         negotiation = Negotiation(
@@ -320,7 +326,7 @@ class Signaling:
             return answer(ConnectionResult.INVALID_SOURCE_CID)
         if lcb.channel_by_remote(request.source_cid) is not None:
             return answer(ConnectionResult.SOURCE_CID_ALREADY_ALLOCATED)
-        cid = lcb.cids.allocate(lcb.channels)
+        cid = lcb.cids.allocate(lcb.used_cids())
         if cid is None or len(lcb.channels) >= MAX_CHANNELS_PER_LINK:
             return answer(ConnectionResult.NO_RESOURCES)
         negotiation = Negotiation(

@@ -48,6 +48,14 @@ PEER_ADDRESS = "F0:F1:F2:F3:F4:F6"  # static random (two top bits set)
 MTU, MPS, CREDITS = 2048, 2048, 256
 
 
+def larger_buffers(controller: Controller) -> Controller:
+    """LE ACL buffers of 251 octets (Bumble's default is 27), so that a K-frame of MPS 247
+    and its header travel in one packet."""
+    controller.le_acl_data_packet_length = 251
+    controller.total_num_le_acl_data_packets = 8
+    return controller
+
+
 def report(*words: object) -> None:
     print(*words, flush=True)
 
@@ -100,7 +108,7 @@ async def open_and_send(device: Device, name: str, spsm: int, count: int, sdu: i
 
 async def serve(spsm: int, open_name: str | None, count: int, sdu: int) -> None:
     link = LocalLink()  # type: ignore[no-untyped-call]  # Bumble leaves it untyped
-    own_controller = Controller("bumble-coc", link=link)
+    own_controller = larger_buffers(Controller("bumble-coc", link=link))
     host = Host(controller_source=own_controller, controller_sink=AsyncPipeSink(own_controller))
     device = Device(name="bumble-coc", address=Address(PEER_ADDRESS), host=host)
     await device.power_on()
@@ -121,7 +129,7 @@ async def serve(spsm: int, open_name: str | None, count: int, sdu: int) -> None:
     listening.bind(("127.0.0.1", 0))
     port = listening.getsockname()[1]
     async with await open_tcp_server_transport_with_socket(listening) as transport:
-        Controller("for-the-test", transport.source, transport.sink, link=link)
+        larger_buffers(Controller("for-the-test", transport.source, transport.sink, link=link))
         report("ADDRESS", device.random_address)
         report("PORT", port)
         report("READY")
