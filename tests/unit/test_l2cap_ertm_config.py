@@ -40,7 +40,7 @@ def test_peer_support_comes_from_the_extended_features() -> None:
 
 
 def test_our_request() -> None:
-    options = request_options(ERTM, RetransmissionSettings(mps=500, tx_window=20), ALL)
+    options = request_options(ERTM, RetransmissionSettings(mps=500, tx_window=20, fcs=True), ALL)
     assert options == (
         RetransmissionAndFlowControlOption(
             mode=ERTM,
@@ -56,6 +56,15 @@ def test_our_request() -> None:
     assert streaming[0].tx_window_size == streaming[0].max_transmit == 0
 
 
+def test_by_default_we_ask_for_no_fcs_of_a_peer_that_knows_the_option() -> None:
+    settings = RetransmissionSettings(mps=500)
+    assert FcsOption(fcs_type=FcsType.NO_FCS) in request_options(ERTM, settings, ALL)
+    without_option = ExtendedFeature.ENHANCED_RETRANSMISSION_MODE
+    assert not any(
+        isinstance(o, FcsOption) for o in request_options(ERTM, settings, without_option)
+    )
+
+
 def test_no_fcs_and_extended_window_options() -> None:
     settings = RetransmissionSettings(mps=500, tx_window=1000, fcs=False)
     options = request_options(ERTM, settings, ALL)
@@ -68,7 +77,7 @@ def test_no_fcs_and_extended_window_options() -> None:
 
 
 def test_the_response_gives_the_time_outs() -> None:
-    [request] = request_options(ERTM, RetransmissionSettings(mps=500), ALL)
+    [request] = request_options(ERTM, RetransmissionSettings(mps=500, fcs=True), ALL)
     assert isinstance(request, RetransmissionAndFlowControlOption)
     response = response_option(request)
     assert (response.retransmission_timeout, response.monitor_timeout) == (2000, 12000)
@@ -121,7 +130,8 @@ def test_each_request_bounds_what_the_other_side_sends() -> None:
     assert (a.parameters.local_tx_window, a.parameters.remote_tx_window) == (5, 9)
     assert (a.parameters.max_transmit, b.parameters.max_transmit) == (0, 7)
     assert a.parameters.retransmission_timeout == 2.0
-    assert a.format == b.format and a.format.fcs and not a.format.extended_control
+    # By default both ask for "No FCS", so neither side sends one.
+    assert a.format == b.format and not a.format.fcs and not a.format.extended_control
 
 
 @pytest.mark.parametrize(
