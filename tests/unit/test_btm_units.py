@@ -13,7 +13,7 @@ from bluetrio.actors.btm.config import StackConfig
 from bluetrio.actors.btm.controller_info import Query, Skipped
 from bluetrio.actors.btm.devices import DeviceRecords
 from bluetrio.actors.btm.le import LeManager
-from bluetrio.actors.effects import Effects, Emit
+from bluetrio.actors.effects import Effects, Emit, Send
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 from bluetrio.messages.hci.base import SUPPORTED_COMMAND_BITS
@@ -185,7 +185,6 @@ def test_advertising_report_from_a_bonded_rpa_names_the_identity() -> None:
 
 def test_a_reserved_encryption_enabled_is_not_shown_as_encryption() -> None:
     from bluetrio.actors.btm.core import BtmCore
-    from bluetrio.actors.effects import Emit
     from bluetrio.messages.btm import LinkChangedInd
     from bluetrio.messages.hci_service import HciEventInd
 
@@ -199,3 +198,25 @@ def test_a_reserved_encryption_enabled_is_not_shown_as_encryption() -> None:
     assert changed.link.encrypted is False  # 0x07 is reserved (Vol 4 Part E 7.7.8)
     commands = [getattr(e.message, "command", None) for e in effects if isinstance(e, Emit)]
     assert any(isinstance(c, hci.Disconnect) and c.connection_handle == 1 for c in commands)
+
+
+def test_a_reused_handle_ends_the_old_link_and_answers_what_waited_on_it() -> None:
+    from bluetrio.actors.btm.core import BtmCore
+    from bluetrio.messages.btm import LinkDownInd, LinkUpInd
+    from bluetrio.messages.btm_security import LinkSecurityCnf, LinkSecurityReq
+    from bluetrio.messages.hci_service import HciEventInd
+
+    core = BtmCore()
+    first, second = Address.parse("00:00:00:00:00:02"), Address.parse("00:00:00:00:00:03")
+    core.handle("hci", HciEventInd(hci.ConnectionComplete(0, 0x0001, first, 0x01, 0x00)), 0.0)
+    core.handle("l2cap", LinkSecurityReq(5, 0x0001), 0.0)  # its authentication is running
+    effects = core.handle(
+        "hci", HciEventInd(hci.ConnectionComplete(0, 0x0001, second, 0x01, 0x00)), 1.0
+    )
+    answers = [e.message for e in effects if isinstance(e, Send) and e.to == "l2cap"]
+    assert [(a.token, a.status) for a in answers if isinstance(a, LinkSecurityCnf)] == [(5, 0x0B)]
+    signals = [e.message for e in effects if isinstance(e, Emit)]
+    down = [m for m in signals if isinstance(m, LinkDownInd)]
+    up = [m for m in signals if isinstance(m, LinkUpInd)]
+    assert down and up and signals.index(down[0]) < signals.index(up[0])
+    assert up[0].link.address == second and core.links.get(1) == up[0].link

@@ -90,6 +90,7 @@ HARDWARE_FAILURE = 0x03  # Vol 1 Part F 1.3
 BRINGUP_TIMER = TimerKey(BringUpTimer(), "deadline")
 UNKNOWN_CONNECTION_ID = 0x02
 COMMAND_DISALLOWED = 0x0C
+CONNECTION_ALREADY_EXISTS = 0x0B
 UNSPECIFIED_ERROR = 0x1F
 ENCRYPTION_ENABLED = 0x01  # Connection_Complete Encryption_Enabled (Vol 4 Part E 7.7.3)
 LOCAL_TEARDOWN_REASON = 0x13  # Remote User Terminated Connection (Vol 4 Part E 7.1.6)
@@ -481,16 +482,25 @@ class BtmCore:
 
     def _link_created(self, link: AclLink, now: float) -> Effects:
         """``btm_acl_created``: the device record, the ACL entry, then the indications."""
-        if link.handle in self.links:
-            logger.warning(
-                "btm: connection complete for live handle 0x%04X; replacing", link.handle
-            )
+        effects: Effects = []
+        old = self.links.remove(link.handle)
+        if old is not None:
+            # The controller reused a live handle: the old link is gone (as HCI tells the ACL
+            # owner), and what waited on it is answered rather than left behind.
+            logger.warning("btm: connection complete for live handle 0x%04X", link.handle)
+            gone = "the controller reused the link's handle"
+            effects += [Send(s, BtmCnf(t)) for s, t in self._disconnect_waiters.pop(old.handle, [])]
+            effects += [
+                Send(s, BtmCnf(t, CONNECTION_ALREADY_EXISTS, gone))
+                for s, t in self._update_waiters.pop(old.handle, [])
+            ]
+            effects += self._link_gone(old, CONNECTION_ALREADY_EXISTS, now)
         self.links.add(link)
         record = self.devices.obtain(link.peer)
         if link.identity is not None and link.address != link.identity:
             record.last_private_address = link.address
         self.devices.attach_handle(record, link.handle)
-        effects = self.security.on_link_up(link, now)
+        effects += self.security.on_link_up(link, now)
         return effects + self._to_link_users(LinkUpInd(link))
 
     def _to_link_users(self, message: Message) -> Effects:
