@@ -15,6 +15,7 @@ import pytest
 import trio
 from interop_support import ReportingProcess, reporting_process
 
+from bluetrio import L2capChannel
 from bluetrio.address import Address, AddressType
 from bluetrio.messages.ad import AdvertisingData, Flags, LocalName
 from bluetrio.messages.btm import LinkTransport
@@ -49,6 +50,20 @@ def peer_process(tmp_path: Path, *arguments: str) -> Iterator[ReportingProcess]:
         yield peer
 
 
+async def expect_echo(channel: L2capChannel, data: bytes) -> None:
+    """Send ``data`` while reading the peer's echo; the echo must be the same octets."""
+    echoed = bytearray()
+
+    async def receive() -> None:
+        while len(echoed) < len(data):
+            echoed.extend(await channel.receive_some())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receive)
+        await channel.send_all(data)
+    assert hashlib.sha256(echoed).digest() == hashlib.sha256(data).digest()
+
+
 @pytest.fixture
 def bumble_echo(tmp_path: Path) -> Iterator[ReportingProcess]:
     yield from peer_process(tmp_path)
@@ -65,16 +80,7 @@ async def test_we_open_a_channel_to_bumble_and_it_echoes_megabytes(
             channel = await link.l2cap_connect(spsm=SPSM, mtu=2048, mps=247, credits=64)
             assert channel.mode is CreditMode.LE_CREDIT_BASED
             assert channel.peer_mtu == 2048  # Bumble's default
-            echoed = bytearray()
-
-            async def receive() -> None:
-                while len(echoed) < len(data):
-                    echoed.extend(await channel.receive_some())
-
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(receive)
-                await channel.send_all(data)
-            assert hashlib.sha256(echoed).digest() == hashlib.sha256(data).digest()
+            await expect_echo(channel, data)
             await channel.aclose()
     bumble_echo.wait_for("CLOSED")
 
@@ -107,3 +113,19 @@ async def test_bumble_opens_a_channel_to_our_listener(tmp_path: Path) -> None:
 
 def pseudo_random_digest(size: int) -> str:
     return hashlib.sha256(pseudo_random(size)).hexdigest()
+
+
+async def test_an_le_channel_to_bumble_over_root_canal(
+    tmp_path: Path, rootcanal_hci_port: int
+) -> None:
+    """Our host and Bumble's, each on its own Root Canal controller: we open, Bumble echoes."""
+    spec = f"tcp:127.0.0.1:{rootcanal_hci_port}"
+    data = pseudo_random(300_000)  # Root Canal moves LE data slowly
+    with trio.fail_after(STEP_LIMIT):
+        async with open_stack(spec, bring_up=True) as stack:
+            arguments = ("--controller", f"tcp-client:127.0.0.1:{rootcanal_hci_port}")
+            for peer in peer_process(tmp_path, *arguments):
+                address = peer.reports["ADDRESS"].split("/")[0]
+                async with stack.connect(Address.parse(address, AddressType.RANDOM)) as link:
+                    channel = await link.l2cap_connect(spsm=SPSM, mtu=2048)
+                    await expect_echo(channel, data)

@@ -5,7 +5,9 @@ interop tests.
     python bumble_le_coc_peer.py --spsm 0x0081 --open NAME --bytes N --sdu S
 
 Two Bumble controllers share one Bumble ``LocalLink``: the first belongs to a Bumble host
-(``Device``), the second is served to one HCI host over TCP on a port the system picks.
+(``Device``), the second is served to one HCI host over TCP on a port the system picks. With
+``--controller tcp-client:HOST:PORT`` the Bumble host uses that controller instead (Root
+Canal) and no port is served.
 
 Without ``--open`` the Bumble device advertises (connectable) and accepts LE credit-based
 channels on SPSM, sending back every SDU it receives on the channel it came on. With
@@ -40,6 +42,7 @@ from bumble.host import Host
 from bumble.l2cap import LeCreditBasedChannel, LeCreditBasedChannelSpec
 from bumble.link import LocalLink
 from bumble.logging import setup_basic_logging
+from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
@@ -106,11 +109,7 @@ async def open_and_send(device: Device, name: str, spsm: int, count: int, sdu: i
     report("ECHOED", len(received), hashlib.sha256(received).hexdigest())
 
 
-async def serve(spsm: int, open_name: str | None, count: int, sdu: int) -> None:
-    link = LocalLink()  # type: ignore[no-untyped-call]  # Bumble leaves it untyped
-    own_controller = larger_buffers(Controller("bumble-coc", link=link))
-    host = Host(controller_source=own_controller, controller_sink=AsyncPipeSink(own_controller))
-    device = Device(name="bumble-coc", address=Address(PEER_ADDRESS), host=host)
+async def start(device: Device, spsm: int, open_name: str | None) -> None:
     await device.power_on()
     if open_name is None:
         spec = LeCreditBasedChannelSpec(psm=spsm, mtu=MTU, mps=MPS, max_credits=CREDITS)
@@ -125,6 +124,13 @@ async def serve(spsm: int, open_name: str | None, count: int, sdu: int) -> None:
         )
         await device.start_advertising(auto_restart=True)
 
+
+async def serve(spsm: int, open_name: str | None, count: int, sdu: int) -> None:
+    link = LocalLink()  # type: ignore[no-untyped-call]  # Bumble leaves it untyped
+    own_controller = larger_buffers(Controller("bumble-coc", link=link))
+    host = Host(controller_source=own_controller, controller_sink=AsyncPipeSink(own_controller))
+    device = Device(name="bumble-coc", address=Address(PEER_ADDRESS), host=host)
+    await start(device, spsm, open_name)
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
     port = listening.getsockname()[1]
@@ -138,6 +144,20 @@ async def serve(spsm: int, open_name: str | None, count: int, sdu: int) -> None:
         await asyncio.Event().wait()  # until the test terminates us
 
 
+async def on_controller(spec: str, spsm: int, open_name: str | None, count: int, sdu: int) -> None:
+    """The Bumble host on an outside controller (Root Canal, a served controller)."""
+    async with await open_transport(spec) as transport:
+        device = Device.with_hci(
+            "bumble-coc", Address(PEER_ADDRESS), transport.source, transport.sink
+        )
+        await start(device, spsm, open_name)
+        report("ADDRESS", device.random_address)
+        report("READY")
+        if open_name is not None:
+            await open_and_send(device, open_name, spsm, count, sdu)
+        await asyncio.Event().wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     number = lambda text: int(text, 0)  # noqa: E731
@@ -145,9 +165,15 @@ def main() -> None:
     parser.add_argument("--open", metavar="NAME", help="open a channel to the device NAME")
     parser.add_argument("--bytes", type=number, default=100_000)
     parser.add_argument("--sdu", type=number, default=1000)
+    parser.add_argument(
+        "--controller", metavar="SPEC", help="a Bumble transport (tcp-client:HOST:PORT) to use"
+    )
     args = parser.parse_args()
     setup_basic_logging("WARNING")  # BUMBLE_LOGLEVEL overrides it
-    asyncio.run(serve(args.spsm, args.open, args.bytes, args.sdu))
+    if args.controller:
+        asyncio.run(on_controller(args.controller, args.spsm, args.open, args.bytes, args.sdu))
+    else:
+        asyncio.run(serve(args.spsm, args.open, args.bytes, args.sdu))
 
 
 if __name__ == "__main__":
