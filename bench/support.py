@@ -276,10 +276,10 @@ async def bumble_devices(
                 f"C0:00:00:{index >> 16 & 0xFF:02X}:{index >> 8 & 0xFF:02X}:{index & 0xFF:02X}"
             )
             if link is not None:
-                # Bumble's controllers default to 00:00:00:00:00:00: give each its own.
-                public = (
-                    f"00:00:00:{index >> 16 & 0xFF:02X}:{index >> 8 & 0xFF:02X}:{index & 0xFF:02X}"
-                )
+                # Bumble's controllers default to 00:00:00:00:00:00: give each its own, never
+                # that one (Bumble takes it for "any address" when it accepts a BR/EDR link).
+                n = index + 1
+                public = f"00:00:00:{n >> 16 & 0xFF:02X}:{n >> 8 & 0xFF:02X}:{n & 0xFF:02X}"
                 controller = Controller(f"c{index}", link=link, public_address=public)
                 set_bumble_le_buffers(controller)
                 host = Host(controller_source=controller, controller_sink=AsyncPipeSink(controller))
