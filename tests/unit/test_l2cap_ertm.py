@@ -526,3 +526,17 @@ def test_streaming_ignores_s_frames_and_survives_sar_violations() -> None:
     effects = channel.receive_pdu(i_frame(1, b"next"), 0.0)
     assert delivered(effects) == [b"next"]
     assert not channel.closed
+
+
+def test_a_peer_clearing_its_busy_with_a_poll_gets_everything_unacknowledged_again() -> None:
+    channel = engine()
+    queue(channel, b"a")
+    channel.receive_pdu(s_frame(Supervisory.RNR, 0), 0.1)
+    queue(channel, b"b")  # held while the peer is busy
+    effects = channel.receive_pdu(s_frame(Supervisory.RR, 0, poll=True), 0.2)
+    assert sent(effects) == [
+        SFrame(Supervisory.RR, 0, final=True),
+        IFrame(0, 0, Sar.UNSEGMENTED, b"a"),
+        IFrame(1, 0, Sar.UNSEGMENTED, b"b"),
+    ]
+    assert channel.unacked[0].transmissions == 2

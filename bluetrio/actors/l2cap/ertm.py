@@ -626,26 +626,30 @@ class RetransmissionChannel:
         self, frame: SFrame, retransmitted: bool, now: float, effects: list[ChannelEffect]
     ) -> None:
         function = frame.function
-        if function is Supervisory.RNR:
-            self.remote_busy = True
-        elif function is not Supervisory.SREJ:
-            was_busy = self.remote_busy
-            self.remote_busy = False
-            if was_busy and self.unacked and not self._retransmission_running:
-                self._start_retransmission(now, effects)
-        if function is Supervisory.REJ and not retransmitted:
-            self._retransmit_from(frame.req_seq, now, effects)
-        elif (
-            function is Supervisory.SREJ
-            and not self.remote_busy
-            and self._retransmit(frame.req_seq, effects)
-        ):
-            self._start_retransmission(now, effects)
-        if self.closed:
-            return
         if frame.poll:
             # Answer a poll with our receive state, F=1 (8.6.4.1 "Recv RR/RNR (P=1)").
             self._send_supervisory(Supervisory.RR, effects, final=True)
+        busy_cleared = False
+        if function is Supervisory.RNR:
+            self.remote_busy = True
+        elif function is not Supervisory.SREJ:
+            busy_cleared = self.remote_busy
+            self.remote_busy = False
+        if function is Supervisory.REJ and not retransmitted:
+            self._retransmit_from(frame.req_seq, now, effects)
+        elif function is Supervisory.RR and busy_cleared and frame.poll and not retransmitted:
+            # The peer polls as its local busy clears: it discarded what we sent meanwhile,
+            # so send everything unacknowledged again now rather than at our next time-out.
+            self._retransmit_from(frame.req_seq, now, effects)
+        elif busy_cleared and self.unacked and not self._retransmission_running:
+            self._start_retransmission(now, effects)
+        elif function is Supervisory.SREJ and not self.remote_busy:
+            self._retransmit_selected(frame.req_seq, now, effects)
+
+    def _retransmit_selected(self, seq: int, now: float, effects: list[ChannelEffect]) -> None:
+        """Send I-frame ``seq`` again, as an SREJ asks (3.3.2), and time its acknowledgement."""
+        if self._retransmit(seq, effects):
+            self._start_retransmission(now, effects)
 
     def _classify(self, tx_seq: int) -> RxEvent | None:
         """What ``tx_seq`` is to the receiver in its state; None for a frame outside the window.
