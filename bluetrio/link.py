@@ -185,6 +185,7 @@ class Link:
 
     @property
     def remote_features(self) -> tuple[int, ...]:
+        """The peer's features as last read by :meth:`read_remote_features` (empty before)."""
         return self._state.remote_features
 
     @property
@@ -225,6 +226,15 @@ class Link:
                 f"disconnecting link 0x{self.handle:04X}: no Disconnection Complete "
                 f"within {timeout:g} s"
             )
+
+    async def read_remote_features(self) -> tuple[int, ...]:
+        """Read the peer's features: LMP pages from page 0 (BR/EDR), or the LE feature mask.
+
+        Raises :class:`ConnectionClosedError` when the link is down.
+        """
+        if not self.connected:
+            raise ConnectionClosedError(f"link 0x{self.handle:04X} is down")
+        return await self._stack.read_remote_features(self.handle)
 
     async def pair(self) -> PairingResult:
         """Authenticate and encrypt the link, pairing first when there is no bond.

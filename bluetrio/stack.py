@@ -101,6 +101,8 @@ from bluetrio.messages.btm import (
     LeConnectionParameters,
     LinkTransport,
     LoadBondsReq,
+    ReadRemoteFeaturesReq,
+    RemoteFeaturesCnf,
     RemoteNameCnf,
     RemoteNameReq,
     ScanReport,
@@ -694,6 +696,24 @@ class Stack:
         reply = await self._btm_request(PairReq(self.runtime.new_token(), address))
         assert isinstance(reply, PairCnf)
         return pairing_result(reply)
+
+    async def read_remote_features(self, handle: int) -> tuple[int, ...]:
+        """Read the peer's features on link ``handle``: its LMP feature pages from page 0
+        (BR/EDR) or its LE feature mask (LE). The link's ``remote_features`` keeps them.
+
+        Raises :class:`HciError` when the controller refuses or there is no such link,
+        :class:`HciTimeout` when it never answers.
+        """
+        handle = arguments.integer("handle", handle, 0, MAX_CONNECTION_HANDLE)
+        await self.ready()
+        reply = await self._btm_request(ReadRemoteFeaturesReq(self.runtime.new_token(), handle))
+        assert isinstance(reply, RemoteFeaturesCnf)
+        what = f"reading the remote features of 0x{handle:04X}"
+        if reply.timed_out:
+            raise HciTimeout(f"{what}: {reply.error}")
+        if reply.status:
+            raise HciError(reply.status, f"{what}: {reply.error}")
+        return reply.features
 
     async def update_connection(self, handle: int, parameters: LeConnectionParameters) -> None:
         handle = arguments.integer("handle", handle, 0, MAX_CONNECTION_HANDLE)

@@ -320,6 +320,27 @@ class DisconnectReq(Message):
 
 
 @attrs.frozen
+class ReadRemoteFeaturesReq(Message):
+    """Read the peer's features on link ``handle``: its LMP feature pages (BR/EDR, Vol 4
+    Part E 7.1.21, 7.1.22) or its LE feature mask (7.8.21). Answered by RemoteFeaturesCnf."""
+
+    token: int
+    handle: int
+
+
+@attrs.frozen
+class RemoteFeaturesCnf(Message):
+    """``features``: the LMP pages from page 0, or the one LE feature mask; ``status`` 0 is
+    success (Vol 1 Part F)."""
+
+    token: int
+    status: int = 0
+    error: str | None = None
+    features: tuple[int, ...] = ()
+    timed_out: bool = False
+
+
+@attrs.frozen
 class ConnectionUpdateReq(Message):
     token: int
     handle: int

@@ -58,8 +58,10 @@ def answer(query: Query, bitmap: bytes) -> Any:
     return returns.get(opcode, SimpleNamespace(status=0))
 
 
-def drive(bitmap: bytes, skip: frozenset[int] = frozenset()) -> tuple[list[Any], Any]:
-    sequence = bringup_sequence(StackConfig())
+def drive(
+    bitmap: bytes, skip: frozenset[int] = frozenset(), config: StackConfig | None = None
+) -> tuple[list[Any], Any]:
+    sequence = bringup_sequence(config or StackConfig())
     sent: list[Any] = []
     reply: Any = None
     try:
@@ -93,10 +95,29 @@ def test_bringup_with_secure_connections_listed_enables_it() -> None:
 
 
 def test_optional_step_that_times_out_is_skipped_and_noted() -> None:
-    sent, info = drive(bitmap_without(), skip=frozenset({hci.ReadLocalName.OPCODE}))
+    unnamed = StackConfig(local_name=None)
+    sent, info = drive(bitmap_without(), frozenset({hci.ReadLocalName.OPCODE}), unnamed)
     assert info.local_name is None
     assert any("Read_Local_Name skipped" in note for note in info.notes)
     assert hci.SetEventMask.OPCODE in [command.OPCODE for command in sent]
+
+
+def test_bringup_does_not_read_the_name_it_writes() -> None:
+    sent, info = drive(bitmap_without(), config=StackConfig(local_name="written"))
+    assert hci.ReadLocalName() not in sent
+    assert hci.WriteLocalName("written") in sent
+    assert info.local_name == "written"
+
+
+def test_bringup_reads_the_name_when_it_writes_none() -> None:
+    sent, info = drive(bitmap_without(), config=StackConfig(local_name=None))
+    assert hci.ReadLocalName() in sent
+    assert info.local_name == "ctrl"
+
+
+def test_bringup_reports_no_name_when_writing_it_is_not_possible() -> None:
+    _, info = drive(bitmap_without(hci.WriteLocalName.OPCODE))
+    assert info.local_name is None
 
 
 def sole_request(effects: Effects) -> HciCommandReq:

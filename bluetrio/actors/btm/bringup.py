@@ -125,6 +125,14 @@ def bringup_sequence(config: StackConfig) -> Generator[Query, Any, ControllerInf
     if config.public_address is not None:
         # Before anything is read, so that what the stack learns is the new address.
         yield Query(hci.VendorWriteBdAddr(config.public_address))
-    info = yield from read_sequence(reset=False)
+    # A name the stack writes need not be read first: the written one is the name.
+    info = yield from read_sequence(reset=False, name=config.local_name is None)
     notes = yield from configure_sequence(info, config)
+    if config.local_name is not None and not _skipped(hci.WriteLocalName, notes):
+        info = attrs.evolve(info, local_name=config.local_name)
     return attrs.evolve(info, notes=info.notes + tuple(notes))
+
+
+def _skipped(command: type[hci.HciCommand], notes: list[str]) -> bool:
+    """Whether configure_sequence's ``notes`` say ``command`` was not sent or failed."""
+    return any(note.startswith(f"{command.NAME} ") for note in notes)

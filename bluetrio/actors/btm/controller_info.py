@@ -58,8 +58,9 @@ def optional_step(command: Any, notes: list[str]) -> Generator[Query, Any, Any |
     return answer
 
 
-def read_sequence(*, reset: bool = True) -> CommandSequence[ControllerInfo]:
-    """Reset (optionally) and read what the controller says about itself (Vol 4 Part E 7.4)."""
+def read_sequence(*, reset: bool = True, name: bool = True) -> CommandSequence[ControllerInfo]:
+    """Reset (optionally) and read what the controller says about itself (Vol 4 Part E 7.4);
+    ``name=False`` leaves out the local name (a host about to write it knows it)."""
     notes: list[str] = []
     if reset:
         yield Query(hci.Reset())
@@ -96,10 +97,10 @@ def read_sequence(*, reset: bool = True) -> CommandSequence[ControllerInfo]:
         le_count = le_buffers.total_num_le_acl_data_packets
         le_return = yield from optional_step(hci.LeReadLocalSupportedFeatures(), notes)
         le_features = le_return.le_features if le_return is not None else None
-    name = None
-    if listed(hci.ReadLocalName.OPCODE):
+    local_name = None
+    if name and listed(hci.ReadLocalName.OPCODE):
         name_return = yield from optional_step(hci.ReadLocalName(), notes)
-        name = name_return.local_name if name_return is not None else None
+        local_name = name_return.local_name if name_return is not None else None
     return ControllerInfo(
         address=address,
         hci_version=version.hci_version,
@@ -114,7 +115,7 @@ def read_sequence(*, reset: bool = True) -> CommandSequence[ControllerInfo]:
         acl_packets=buffers.total_num_acl_data_packets,
         le_acl_packet_length=le_length,
         le_acl_packets=le_count,
-        local_name=name,
+        local_name=local_name,
         notes=tuple(notes),
     )
 

@@ -21,6 +21,7 @@ from bluetrio.actors.btm.devices import DeviceRecords
 from bluetrio.actors.btm.le import LeManager
 from bluetrio.actors.btm.links import AclDatabase
 from bluetrio.actors.btm.privacy import LocalPrivacy
+from bluetrio.actors.btm.remote_features import RemoteFeatureReads
 from bluetrio.actors.btm.security import SECURITY_EVENTS, SecurityCore
 from bluetrio.actors.btm.security_policy import EncryptionMode
 from bluetrio.actors.btm.timer_owners import (
@@ -66,6 +67,8 @@ from bluetrio.messages.btm import (
     LinkTransport,
     LinkUpInd,
     LoadBondsReq,
+    ReadRemoteFeaturesReq,
+    RemoteFeaturesCnf,
     RemoteNameReq,
     Role,
     ScanReq,
@@ -95,12 +98,11 @@ UNSPECIFIED_ERROR = 0x1F
 ENCRYPTION_ENABLED = 0x01  # Connection_Complete Encryption_Enabled (Vol 4 Part E 7.7.3)
 LOCAL_TEARDOWN_REASON = 0x13  # Remote User Terminated Connection (Vol 4 Part E 7.1.6)
 LINK_TYPE_ACL = 0x01
-LMP_EXTENDED_FEATURES_BIT = 63  # Vol 2 Part C 3.3
 
 # Events BTM notes without acting on them (no feature of this stack depends on them yet).
 NOTED_EVENTS: tuple[type[hci.HciEvent], ...] = (
     hci.ModeChange, hci.MaxSlotsChange, hci.PageScanRepetitionModeChange,
-    hci.LinkSupervisionTimeoutChanged, hci.RemoteHostSupportedFeaturesNotification,
+    hci.LinkSupervisionTimeoutChanged,
     hci.ReadRemoteVersionInformationComplete, hci.ChangeConnectionLinkKeyComplete,
     hci.DataBufferOverflow, hci.HardwareError, hci.LeDataLengthChange, hci.LePhyUpdateComplete,
     hci.LeChannelSelectionAlgorithm, hci.LeScanTimeout, hci.LeScanRequestReceived,
@@ -137,6 +139,9 @@ class BtmCore:
         )  # fmt: skip
         self.bredr = BrEdrManager(self.commands, self.devices)
         self.bredr.policy = self.config.connection_policy
+        self.remote_features = RemoteFeatureReads(
+            self.commands, lambda handle, pages: self._changed(handle, remote_features=pages)
+        )
         self._bringup: SequenceRunner | None = None
         self._disconnect_waiters: dict[int, list[tuple[str, int]]] = {}
         self._update_waiters: dict[int, list[tuple[str, int]]] = {}
@@ -164,6 +169,7 @@ class BtmCore:
             hci.ReadRemoteSupportedFeaturesComplete: self._on_remote_features,
             hci.ReadRemoteExtendedFeaturesComplete: self._on_remote_features,
             hci.LeReadRemoteFeaturesComplete: self._on_remote_features,
+            hci.RemoteHostSupportedFeaturesNotification: self._on_host_features,
             hci.LeConnectionUpdateComplete: self._on_connection_update_complete,
             hci.LeRemoteConnectionParameterRequest: self._on_parameter_request,
             **{kind: self._on_security_event for kind in SECURITY_EVENTS},
@@ -179,6 +185,7 @@ class BtmCore:
             ConnectReq: self._connect,
             ConnectCancelReq: self._cancel_connect,
             DisconnectReq: self._disconnect,
+            ReadRemoteFeaturesReq: self._read_remote_features,
             ConnectionUpdateReq: self._update_connection,
             InquiryReq: self.bredr.start_inquiry,
             RemoteNameReq: self.bredr.request_name,
@@ -373,6 +380,15 @@ class BtmCore:
 
         return self.commands.send(hci.Disconnect(request.handle, request.reason), on_status)
 
+    def _read_remote_features(
+        self, sender: str, request: ReadRemoteFeaturesReq, now: float
+    ) -> Effects:
+        link = self.links.get(request.handle)
+        if link is None:
+            why = f"no link 0x{request.handle:04X}"
+            return [Send(sender, RemoteFeaturesCnf(request.token, UNKNOWN_CONNECTION_ID, why))]
+        return self.remote_features.read(sender, request.token, link)
+
     def _update_connection(self, sender: str, request: ConnectionUpdateReq, now: float) -> Effects:
         link = self.links.get(request.handle)
         if link is None or link.transport is not LinkTransport.LE:
@@ -446,8 +462,7 @@ class BtmCore:
             effects.append(Send(pending.sender, ConnectCnf(pending.request.token, 0, link)))
         elif role is Role.CENTRAL and self.le.take_abandoned(event.peer_address):
             return effects + self._drop_unwanted(link)
-        features = hci.LeReadRemoteFeatures(link.handle)
-        return effects + self.commands.send(features, self._log_failure)
+        return effects
 
     def _on_bredr_connection_complete(self, event: hci.ConnectionComplete, now: float) -> Effects:
         if event.link_type != LINK_TYPE_ACL:
@@ -472,8 +487,7 @@ class BtmCore:
             effects.append(Send(page.sender, ConnectCnf(page.request.token, 0, link)))
         elif late:
             return effects + self._drop_unwanted(link)
-        features = hci.ReadRemoteSupportedFeatures(link.handle)
-        return effects + self.commands.send(features, self._log_failure)
+        return effects
 
     def _drop_unwanted(self, link: AclLink) -> Effects:
         """A link that completed an attempt given up on (its caller was told it failed)."""
@@ -522,7 +536,8 @@ class BtmCore:
 
     def _link_gone(self, link: AclLink, reason: int, now: float) -> Effects:
         self.devices.detach_handle(link.handle)
-        effects = self.security.on_link_down(link.handle, reason, now)
+        effects = self.remote_features.on_link_down(link)
+        effects += self.security.on_link_down(link.handle, reason, now)
         return effects + self._to_link_users(LinkDownInd(link.handle, reason, link.link_id))
 
     def _changed(self, handle: int, **changes: Any) -> Effects:
@@ -556,23 +571,17 @@ class BtmCore:
         now: float,
     ) -> Effects:
         link = self.links.get(event.connection_handle)
-        if link is None or event.status != 0:
+        if link is None:
             return []
-        if isinstance(event, hci.LeReadRemoteFeaturesComplete):
-            return self._changed(link.handle, remote_features=(event.le_features,))
-        if isinstance(event, hci.ReadRemoteSupportedFeaturesComplete):
-            effects = self._changed(link.handle, remote_features=(event.lmp_features,))
-            if event.lmp_features >> LMP_EXTENDED_FEATURES_BIT & 1:
-                effects += self.commands.send(
-                    hci.ReadRemoteExtendedFeatures(link.handle, 1), self._log_failure
-                )
-            return effects
-        pages = (*link.remote_features[: event.page_number], event.extended_lmp_features)
-        effects = self._changed(link.handle, remote_features=pages)
-        if event.page_number < event.maximum_page_number:
-            next_page = hci.ReadRemoteExtendedFeatures(link.handle, event.page_number + 1)
-            effects += self.commands.send(next_page, self._log_failure)
-        return effects
+        return self.remote_features.on_event(event, link)
+
+    def _on_host_features(
+        self, event: hci.RemoteHostSupportedFeaturesNotification, now: float
+    ) -> Effects:
+        # Kept only for a connected peer: the page lives as long as its link does.
+        if self.links.by_address(event.bd_addr, LinkTransport.BR_EDR) is not None:
+            self.remote_features.on_host_features(event)
+        return []
 
     def _on_connection_update_complete(
         self, event: hci.LeConnectionUpdateComplete, now: float
