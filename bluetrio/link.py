@@ -74,6 +74,9 @@ UNSUPPORTED_FEATURE = 0x11  # Unsupported Feature or Parameter Value (Vol 1 Part
 # reports Disconnection Complete once the peer acknowledged (LE: a few connection events;
 # BR/EDR: LMP_detach, Vol 2 Part C 4.1.2) or the supervision timeout ran out.
 DISCONNECT_TIMEOUT = 10.0
+# Each page is one LMP (or LL) exchange, bounded by the controller's response timeout of 30 s
+# (Core 5.4 Vol 2 Part C 2.5.2; Vol 6 Part B 5.2).
+FEATURES_TIMEOUT = 30.0
 # Bound of the shielded disconnection when a ``async with`` block of a link ends: a lost
 # Disconnection Complete must not keep the block from ending.
 CLEANUP_TIMEOUT = 5.0
@@ -227,14 +230,15 @@ class Link:
                 f"within {timeout:g} s"
             )
 
-    async def read_remote_features(self) -> tuple[int, ...]:
+    async def read_remote_features(self, *, timeout: float = FEATURES_TIMEOUT) -> tuple[int, ...]:
         """Read the peer's features: LMP pages from page 0 (BR/EDR), or the LE feature mask.
 
-        Raises :class:`ConnectionClosedError` when the link is down.
+        Raises :class:`ConnectionClosedError` when the link is down, otherwise as
+        :meth:`Stack.read_remote_features`.
         """
         if not self.connected:
-            raise ConnectionClosedError(f"link 0x{self.handle:04X} is down")
-        return await self._stack.read_remote_features(self.handle)
+            raise ConnectionClosedError(f"link 0x{self.handle:04X} is down", self._reason)
+        return await self._stack.read_remote_features(self.handle, timeout=timeout)
 
     async def pair(self) -> PairingResult:
         """Authenticate and encrypt the link, pairing first when there is no bond.

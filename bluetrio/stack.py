@@ -72,6 +72,7 @@ from bluetrio.l2cap import (
 from bluetrio.link import (
     DISCONNECT_REASONS,
     DISCONNECT_TIMEOUT,
+    FEATURES_TIMEOUT,
     REMOTE_USER_TERMINATED,
     IncomingLinks,
     Link,
@@ -697,18 +698,27 @@ class Stack:
         assert isinstance(reply, PairCnf)
         return pairing_result(reply)
 
-    async def read_remote_features(self, handle: int) -> tuple[int, ...]:
+    async def read_remote_features(
+        self, handle: int, *, timeout: float = FEATURES_TIMEOUT
+    ) -> tuple[int, ...]:
         """Read the peer's features on link ``handle``: its LMP feature pages from page 0
         (BR/EDR) or its LE feature mask (LE). The link's ``remote_features`` keeps them.
 
-        Raises :class:`HciError` when the controller refuses or there is no such link,
-        :class:`HciTimeout` when it never answers.
+        Raises :class:`HciError` when the controller refuses, there is no such link or it
+        goes down meanwhile, :class:`HciTimeout` when the pages are not all read within
+        ``timeout`` seconds.
         """
         handle = arguments.integer("handle", handle, 0, MAX_CONNECTION_HANDLE)
+        timeout = arguments.seconds("timeout", timeout)
         await self.ready()
-        reply = await self._btm_request(ReadRemoteFeaturesReq(self.runtime.new_token(), handle))
-        assert isinstance(reply, RemoteFeaturesCnf)
         what = f"reading the remote features of 0x{handle:04X}"
+        reply: Message | None = None
+        with trio.move_on_after(timeout):
+            request = ReadRemoteFeaturesReq(self.runtime.new_token(), handle)
+            reply = await self._btm_request(request)
+        if reply is None:
+            raise HciTimeout(f"{what}: not read within {timeout:g} s")
+        assert isinstance(reply, RemoteFeaturesCnf)
         if reply.timed_out:
             raise HciTimeout(f"{what}: {reply.error}")
         if reply.status:

@@ -10,7 +10,7 @@ import trio.testing
 
 from bluetrio.actors.faults import FaultPolicy, Packet
 from bluetrio.address import Address
-from bluetrio.errors import ConnectionFailedError
+from bluetrio.errors import ConnectionFailedError, HciError
 from bluetrio.messages import hci
 from bluetrio.messages.ad import AdvertisingData, Flags
 from bluetrio.messages.btm import LinkTransport
@@ -68,6 +68,10 @@ async def test_role_change_with_a_reserved_role_disconnects_that_link_only(
             times=1,
         )
         async with a.connect(b_address, transport=LinkTransport.BR_EDR) as link:
+            # The features are read only when asked; their answer is what the fault replaces.
+            with trio.fail_after(30), pytest.raises(HciError) as down:
+                await link.read_remote_features()
+            assert down.value.status == 0x02  # the link went down with the read under way
             with trio.fail_after(30):
                 await link.wait_disconnected()
         assert link.disconnect_reason is not None
