@@ -26,7 +26,11 @@ import re
 import attrs
 
 from bluetrio.errors import InvalidArgumentError
-from bluetrio.messages.hci.bounds import event_length_bounds, le_event_length_bounds
+from bluetrio.messages.hci.bounds import (
+    EVENT_RECORD_SIZES,
+    event_length_bounds,
+    le_event_length_bounds,
+)
 from bluetrio.messages.packets import PacketType
 from bluetrio.transports.base import FramingLimits, Packet
 
@@ -214,6 +218,17 @@ class ControllerExpectations:
             bounds = le_event_length_bounds(buffer[subevent_at])
         if bounds is None or not bounds[0] <= length <= bounds[1]:
             return self._reject()
+        record_size = EVENT_RECORD_SIZES.get(code)
+        if record_size is not None:
+            # A count and that many records: one length per count. A stray 0x04 before an
+            # ACL packet reads as HCI_Inquiry_Result (its 0x02 indicator as the event code),
+            # so this check is what keeps such a byte from swallowing the packets after it.
+            count_at = header + 2
+            if length and count_at >= end:
+                return HeaderVerdict.WAIT
+            if not length or length != 1 + buffer[count_at] * record_size:
+                return self._reject()
+            return HeaderVerdict.ACCEPT
         return HeaderVerdict.ACCEPT if bounds[0] == bounds[1] else HeaderVerdict.ACCEPT_IF_FOLLOWED
 
     def observe(self, packet_type: PacketType, payload: bytes) -> None:

@@ -224,3 +224,22 @@ def test_a_variable_length_event_followed_by_noise_is_rescanned() -> None:
     packets = framer.feed(misframed + wire((PacketType.EVENT, RESET_COMPLETE)))
     assert (PacketType.EVENT, bytes.fromhex("0e04") + RESET_COMPLETE[:4]) not in packets
     assert packets[-1] == (PacketType.EVENT, RESET_COMPLETE)
+
+
+def test_a_stray_event_indicator_before_acl_is_not_an_inquiry_result() -> None:
+    # 0x04 0x02 0x40 reads as HCI_Inquiry_Result (7.7.2) of 64 bytes; its first parameter
+    # (0x20 responses of 14 bytes) needs 449, so the header is noise and no ACL packet is
+    # swallowed, even with more traffic after them.
+    framer = H4Framer()
+    framer.feed(wire((PacketType.EVENT, LE_CONNECTION_COMPLETE)))
+    empty = (PacketType.ACL, bytes.fromhex("40200000"))
+    packets = [empty] * 4 + [(PacketType.EVENT, RESET_COMPLETE)] * 12
+    assert framer.feed(b"\x04" + wire(*packets)) == packets
+    assert framer.discarded_bytes == 1
+
+
+def test_an_inquiry_result_of_the_length_its_count_gives_is_taken() -> None:
+    one_response = bytes.fromhex("020f01") + bytes(14)
+    framer = H4Framer()
+    assert framer.feed(b"\x04" + one_response[:2]) == []  # the count is not there yet
+    assert framer.feed(one_response[2:]) == [(PacketType.EVENT, one_response)]

@@ -17,6 +17,7 @@ from bluetrio.messages.fields import (
     FixedBytes,
     Layout,
     PaddedString,
+    RecordList,
     SInt8,
     TypedAddress,
     UInt,
@@ -70,6 +71,28 @@ EVENT_PARAMETER_BOUNDS: dict[int, Bounds] = _event_bounds()
 LE_SUBEVENT_PARAMETER_BOUNDS: dict[int, Bounds] = {
     code: layout_bounds(cls.LAYOUT, prefix=1) for code, cls in LE_EVENT_CLASSES.items()
 }
+
+
+def _record_sizes() -> dict[int, int]:
+    # An event whose parameters are nothing but a count octet and that many fixed-size records
+    # (HCI_Inquiry_Result 7.7.2, HCI_Number_Of_Completed_Packets 7.7.19...) has exactly one
+    # valid length for each count.
+    sizes = {}
+    for code, cls in EVENT_CLASSES.items():
+        if len(cls.LAYOUT) != 1:
+            continue
+        codec = cls.LAYOUT[0][1]
+        if not isinstance(codec, RecordList) or codec.counted_by is not None:
+            continue
+        size, longest = layout_bounds(codec.record.LAYOUT)
+        if size == longest:
+            sizes[code] = size
+    return sizes
+
+
+#: Event code to record size, for events whose Parameter_Total_Length must be
+#: 1 + count * size, with the count in the first parameter octet.
+EVENT_RECORD_SIZES: dict[int, int] = _record_sizes()
 
 
 def event_length_bounds(code: int) -> Bounds | None:
