@@ -167,7 +167,7 @@ class Pipe:
 
 # -- the properties ---------------------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from bluetrio.actors.l2cap.ertm import Recovery, RetransmissionMode  # noqa: E402
@@ -246,6 +246,43 @@ def run_pair(
     a_sdus=sdu_lists,
     b_sdus=sdu_lists,
     seed=st.integers(0, 2**32),
+)
+# A receiver whose local busy clears sends RR; when that RR is lost (its own poll was out, so
+# it carried no poll; or a duplicated F=1 answered a later poll) the sender, with SDUs queued
+# but nothing unacknowledged, ran no timer and took the peer for busy for good.
+@example(
+    configuration={
+        "extended": True,
+        "mps": 48,
+        "window": 1,
+        "recovery": Recovery.SREJ,
+        "receive_limit": 1,
+        "transmit_limit": 1,
+    },
+    loss=0.0,
+    duplication=0.125,
+    corruption=0.1953125,
+    read_rate=0.25,
+    a_sdus=[],
+    b_sdus=[b""] * 7,
+    seed=2871,
+)
+@example(
+    configuration={
+        "extended": False,
+        "mps": 48,
+        "window": 1,
+        "recovery": Recovery.SREJ,
+        "receive_limit": 1,
+        "transmit_limit": 1,
+    },
+    loss=0.25,
+    duplication=0.0,
+    corruption=0.125,
+    read_rate=0.21875,
+    a_sdus=[b""] * 5,
+    b_sdus=[b""] * 3,
+    seed=1,
 )
 def test_ertm_delivers_everything_in_order_through_loss_duplication_and_corruption(
     configuration: dict[str, object],

@@ -384,7 +384,7 @@ class RetransmissionChannel:
             return effects
         if timer is ChannelTimer.RETRANSMISSION:
             self._retransmission_running = False
-            if self.tx_state is TxState.XMIT and self.unacked:
+            if self.tx_state is TxState.XMIT and self._awaiting_peer():
                 self.tx_state = transition(
                     TX_TRANSITIONS, self.tx_state, TxEvent.RETRANSMISSION_TIMER_EXPIRED
                 )
@@ -483,7 +483,7 @@ class RetransmissionChannel:
             self.unacked[seq] = entry
             self._transmit_i_frame(seq, entry, effects)
             sent_any = True
-        if sent_any and not self._retransmission_running:
+        if (sent_any or self._awaiting_peer()) and not self._retransmission_running:
             self._start_retransmission(now, effects)
         if self._waiting_for_space and self.pending_octets < self.parameters.transmit_limit:
             self._waiting_for_space = False
@@ -525,8 +525,15 @@ class RetransmissionChannel:
                     return
                 seq = self._next(seq)
         # While the peer is busy the timer keeps polling it, so a lost RR cannot stall us.
-        if self.unacked:
+        if self._awaiting_peer():
             self._start_retransmission(now, effects)
+
+    def _awaiting_peer(self) -> bool:
+        """Whether we wait on the peer: for an acknowledgement, or, with frames queued, for
+        the RR that ends its busy condition (Vol 3 Part A 8.6.4.1). The retransmission timer
+        runs meanwhile and polls when it expires: that RR may be lost (and carries no poll when
+        the peer's own poll is out), and without a timer we would wait for good."""
+        return bool(self.unacked) or (self.remote_busy and bool(self.pending))
 
     def _send_poll(self, now: float, effects: list[ChannelEffect]) -> None:
         function = Supervisory.RNR if self.local_busy else Supervisory.RR
@@ -617,7 +624,7 @@ class RetransmissionChannel:
             self.unacked.pop(self.expected_ack_seq, None)
             self.expected_ack_seq = self._next(self.expected_ack_seq)
             acked_any = True
-        if not self.unacked:
+        if not self._awaiting_peer():
             self._cancel_retransmission(effects)
         elif acked_any and not self.remote_busy:
             self._start_retransmission(now, effects)
