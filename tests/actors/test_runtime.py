@@ -175,8 +175,9 @@ def test_thirty_virtual_seconds_take_milliseconds() -> None:
 
     trio.run(scenario, clock=clock)
     assert expired_at == [pytest.approx(30.0)]
-    # Not a timing assertion on the code under test: the scenario must not have slept 30 s.
-    assert time.perf_counter() - started < 5.0
+    # Not a timing assertion on the code under test: the scenario must not have slept the 30 s
+    # it simulated. Only that is checked, so a loaded machine cannot fail it.
+    assert time.perf_counter() - started < 30.0
 
 
 def test_restart_cancel_and_release() -> None:
