@@ -28,22 +28,62 @@ def all_modules() -> list[str]:
 
 
 def bluetrio_errors() -> set[type[BaseException]]:
+    """The error classes the package's modules define (not those they import, nor any class
+    a test put into a module's namespace)."""
     found: set[type[BaseException]] = set()
     for name in all_modules():
         module = importlib.import_module(name)
-        for _, value in inspect.getmembers(module, inspect.isclass):
-            if issubclass(value, errors.BluetrioError):
+        for value in vars(module).values():
+            if (
+                inspect.isclass(value)
+                and value.__module__ == name
+                and issubclass(value, errors.BluetrioError)
+            ):
                 found.add(value)
     return found
 
 
-def raised_names() -> set[str]:
+# These tests read the package's source files and compare them with each other, never with
+# the package as imported: a run whose tree changes under it (a checkout or merge while the
+# suite runs from that tree) would otherwise compare old objects with new files.
+
+
+def source_trees() -> dict[Path, ast.Module]:
+    return {path: ast.parse(path.read_text()) for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def base_names(node: ast.ClassDef) -> set[str]:
+    return {
+        base.id if isinstance(base, ast.Name) else base.attr
+        for base in node.bases
+        if isinstance(base, ast.Name | ast.Attribute)
+    }
+
+
+def error_names_in_errors_py(trees: dict[Path, ast.Module]) -> set[str]:
+    classes = [n for n in ast.walk(trees[PACKAGE / "errors.py"]) if isinstance(n, ast.ClassDef)]
+    names = {"BluetrioError"}
+    while grown := {c.name for c in classes if base_names(c) & names} - names:
+        names |= grown
+    return names
+
+
+def exported_names(trees: dict[Path, ast.Module]) -> set[str]:
+    for node in trees[PACKAGE / "__init__.py"].body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets
+        ):
+            return set(ast.literal_eval(node.value))
+    raise AssertionError("bluetrio/__init__.py has no __all__")
+
+
+def raised_names(trees: dict[Path, ast.Module] | None = None) -> set[str]:
     """Names of the exception classes that some ``raise`` statement of the package raises."""
     names: set[str] = set()
-    for path in PACKAGE.rglob("*.py"):
+    for path, tree in (trees or source_trees()).items():
         if path.name == "errors.py" and path.parent == PACKAGE:
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(tree):
             if isinstance(node, ast.Raise) and node.exc is not None:
                 exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
                 if isinstance(exc, ast.Name):
@@ -56,6 +96,16 @@ def raised_names() -> set[str]:
 def test_every_error_is_defined_in_errors_py() -> None:
     misplaced = {e.__qualname__ for e in bluetrio_errors() if e.__module__ != "bluetrio.errors"}
     assert misplaced == set()
+    trees = source_trees()
+    error_names = error_names_in_errors_py(trees)
+    defined_elsewhere = {
+        f"{path.relative_to(PACKAGE)}: {node.name}"
+        for path, tree in trees.items()
+        if path != PACKAGE / "errors.py"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and base_names(node) & error_names
+    }
+    assert defined_elsewhere == set()
 
 
 def test_every_error_is_exported_from_the_package() -> None:
@@ -87,12 +137,14 @@ def test_every_exported_error_is_raised_somewhere() -> None:
 
 
 def test_every_raised_exception_is_a_builtin_or_an_exported_error() -> None:
+    trees = source_trees()
+    exported = exported_names(trees)
     unknown = {
         name
-        for name in raised_names()
+        for name in raised_names(trees)
         if name[0].isupper()
         and not hasattr(builtins, name)
-        and name not in bluetrio.__all__
+        and name not in exported
         and name not in INTERNAL_EXCEPTIONS
         # trio's (the stream and channel contracts of bluetrio.l2cap)
         and name
