@@ -9,6 +9,8 @@ import subprocess
 import venv
 from pathlib import Path
 
+import pytest
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 USER_FILE = """\
@@ -30,6 +32,9 @@ trio.run(main)
 """
 
 
+# A pip install and a strict mypy run, each bounded by its own subprocess timeout: the
+# suite's 120 s per test would cut them short on a loaded machine.
+@pytest.mark.timeout(1500)
 def test_mypy_sees_the_editable_install(tmp_path: Path) -> None:
     environment = tmp_path / "venv"
     # The machine's packages (trio, mypy...) stay visible; bluetrio itself is installed anew.

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import trio
 
 from bluetrio.address import Address
@@ -88,6 +89,9 @@ def check_store(path: Path) -> int:
     return rounds[0] if rounds else 0
 
 
+# Up to MAX_KILLS interpreter start-ups: about a minute on a loaded machine, so the suite's
+# 120 s per test is too tight; the loop itself is bounded.
+@pytest.mark.timeout(600)
 def test_store_survives_sigkill_at_random_moments(tmp_path: Path) -> None:
     path = tmp_path / "bonds.json"
     environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
