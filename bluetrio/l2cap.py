@@ -589,24 +589,14 @@ class ChannelRegistry:
         mps: int,
         credits: int,
     ) -> AsyncIterator[L2capListener]:
-        key = (transport, spsm)
-        if key in self._credit_listeners:
+        if (transport, spsm) in self._credit_listeners:
             raise InvalidArgumentError(f"SPSM 0x{spsm:04X} is already being listened on")
         request = L2caCreditRegisterReq(
             self._app.runtime.new_token(), spsm, transport, security, mtu, mps, credits
         )
-        reply = await self._app.request(Layer.L2CAP, request)
-        assert isinstance(reply, L2caCnf)
-        if reply.result != 0:
-            raise L2capConnectionRefused(reply.result, reply.error or "registration refused")
         listener = L2capListener(self, spsm, transport, credit=True)
-        self._credit_listeners[key] = listener
-        try:
+        async with self._registered(request, listener, self._credit_listeners):
             yield listener
-        finally:
-            with trio.CancelScope(shield=True) as scope:
-                scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
-                await listener.aclose()
 
     async def disconnect(self, endpoint: _Endpoint) -> None:
         self._endpoints.pop((endpoint.handle, endpoint.cid), None)
@@ -645,20 +635,31 @@ class ChannelRegistry:
         mode_policy: ModePolicy,
         receive_limit: int = RECEIVE_LIMIT,
     ) -> AsyncIterator[L2capListener]:
-        key = (transport, psm)
-        if key in self._listeners:
+        if (transport, psm) in self._listeners:
             raise InvalidArgumentError(f"PSM 0x{psm:04X} is already being listened on")
         request = L2caRegisterPsmReq(
             self._app.runtime.new_token(), psm, transport, security, mtu, mode, mode_policy
         )
+        listener = L2capListener(self, psm, transport, receive_limit)
+        async with self._registered(request, listener, self._listeners):
+            yield listener
+
+    @contextlib.asynccontextmanager
+    async def _registered(
+        self,
+        request: Message,
+        listener: L2capListener,
+        listeners: dict[tuple[LinkTransport, int], L2capListener],
+    ) -> AsyncIterator[None]:
+        """Register a (S)PSM with the L2CAP layer and keep ``listener`` for its incoming
+        channels while the block runs; the shielded deregistration is bounded."""
         reply = await self._app.request(Layer.L2CAP, request)
         assert isinstance(reply, L2caCnf)
         if reply.result != 0:
             raise L2capConnectionRefused(reply.result, reply.error or "registration refused")
-        listener = L2capListener(self, psm, transport, receive_limit)
-        self._listeners[key] = listener
+        listeners[(listener.transport, listener.psm)] = listener
         try:
-            yield listener
+            yield
         finally:
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
