@@ -37,8 +37,8 @@ from support import (
     fmt,
     print_table,
     ratio,
+    run_throughput_bench,
     run_worker,
-    summary_json,
 )
 
 PSM = 0x1001
@@ -193,20 +193,7 @@ def main() -> None:
     parser.add_argument("--pings", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
     parser.add_argument("--profile", choices=CONTROLLERS, help="profile bluetrio's transfer")
-    parser.add_argument(
-        "--worker", choices=("bluetrio", "bumble"), dest="stack", help=argparse.SUPPRESS
-    )
-    parser.add_argument("--spec", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.stack:
-        args.profile = False
-        summary_json((bluetrio_worker if args.stack == "bluetrio" else bumble_worker)(args))
-    elif args.profile:
-        with controller_process(args.profile) as (spec, _pid):
-            args.spec, args.profile = spec, True
-            print(bluetrio_worker(args))
-    else:
-        main_run(args)
+    run_throughput_bench(parser, bluetrio_worker, bumble_worker, main_run)
 
 
 if __name__ == "__main__":

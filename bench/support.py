@@ -6,6 +6,7 @@ Nothing here is part of bluetrio; the benches import it from ``bench/``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -308,6 +309,32 @@ async def bumble_pair(
         connection = await a.connect(b.random_address)
         yield a, b, counter_a, counter_b, connection.handle
         await connection.disconnect()
+
+
+def run_throughput_bench(
+    parser: argparse.ArgumentParser,
+    bluetrio_worker: Callable[[argparse.Namespace], Any],
+    bumble_worker: Callable[[argparse.Namespace], Any],
+    main_run: Callable[[argparse.Namespace], None],
+) -> None:
+    """The command line every L2CAP throughput bench shares: with the hidden ``--worker`` a
+    fresh interpreter runs one stack's case and prints its JSON summary; ``--profile`` runs
+    bluetrio's case on one controller in this process (for a profiler); otherwise the whole
+    side-by-side run."""
+    parser.add_argument(
+        "--worker", choices=("bluetrio", "bumble"), dest="stack", help=argparse.SUPPRESS
+    )
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stack:
+        args.profile = False
+        summary_json((bluetrio_worker if args.stack == "bluetrio" else bumble_worker)(args))
+    elif args.profile:
+        with controller_process(args.profile) as (spec, _pid):
+            args.spec, args.profile = spec, True
+            print(bluetrio_worker(args))
+    else:
+        main_run(args)
 
 
 def summary_json(result: dict[str, Any]) -> None:
