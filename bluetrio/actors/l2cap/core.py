@@ -68,6 +68,7 @@ from bluetrio.messages.l2cap_service import (
     L2caInfoReq,
     L2caRegisterFixedChannelReq,
     L2caRegisterPsmReq,
+    ModePolicy,
 )
 
 logger = logging.getLogger(__name__)
@@ -314,6 +315,11 @@ class L2capCore:
             return answer(f"0x{request.psm:04X} is not a valid PSM")
         if not MIN_BR_EDR_MTU <= request.mtu <= 0xFFFF:
             return answer(f"MTU {request.mtu} is not {MIN_BR_EDR_MTU}..65535")
+        if (
+            request.mode not in self.signaling.supported_modes
+            and request.mode_policy is ModePolicy.REQUIRE
+        ):
+            return answer(f"{request.mode.name} mode is not available in this stack")
         key = (request.transport, request.psm)
         if key in self.registry.psms:
             return answer(f"PSM 0x{request.psm:04X} is already registered")

@@ -54,7 +54,7 @@ ENGINE_FEATURES = (
     | ExtendedFeature.FCS_OPTION
     | ExtendedFeature.EXTENDED_WINDOW_SIZE
 )
-_MODE_FEATURE = {
+MODE_FEATURES = {
     ChannelMode.ENHANCED_RETRANSMISSION: ExtendedFeature.ENHANCED_RETRANSMISSION_MODE,
     ChannelMode.STREAMING: ExtendedFeature.STREAMING_MODE,
 }
@@ -63,7 +63,7 @@ _MODE_FEATURE = {
 def peer_supports(mode: ChannelMode, extended_features: int) -> bool:
     """Whether a peer whose Information Response gave ``extended_features`` can run ``mode``
     (basic mode needs no feature bit)."""
-    feature = _MODE_FEATURE.get(mode)
+    feature = MODE_FEATURES.get(mode)
     if feature is None:
         return mode is ChannelMode.BASIC
     return bool(extended_features & feature)

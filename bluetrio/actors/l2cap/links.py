@@ -61,6 +61,10 @@ class Lcb:
     signaling_queue: deque[bytes] = attrs.Factory(deque)  # link-level PDUs, sent first
     in_flight: deque[int] = attrs.Factory(deque)  # CID of each PDU at hci, oldest first
     fixed_queues: dict[int, TxQueue] = attrs.Factory(dict)  # by fixed CID
+    # The peer's extended features (Vol 3 Part A 4.12), asked once per link before the first
+    # channel in a retransmission mode is configured; our CIDs of the channels waiting.
+    peer_features: int | None = None
+    features_waiting: list[int] = attrs.Factory(list)
     cids: CidAllocator = attrs.field(init=False)
     _next_identifier: int = 1
 

@@ -19,7 +19,12 @@ from typing import Any
 
 from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer, TimerKey
 from bluetrio.actors.l2cap.channels import MAX_CHANNELS_PER_LINK, Ccb
-from bluetrio.actors.l2cap.config import SUPPORTED_MODES, Negotiation
+from bluetrio.actors.l2cap.config import Negotiation
+from bluetrio.actors.l2cap.ertm_config import (
+    ENGINE_FEATURES,
+    ENGINE_MODES,
+    RetransmissionSettings,
+)
 from bluetrio.actors.l2cap.links import Lcb, PendingRequest, RequestTimer
 from bluetrio.actors.l2cap.registry import Registry
 from bluetrio.actors.l2cap.scheduler import Scheduler
@@ -42,6 +47,7 @@ from bluetrio.messages.l2cap import (
     LE_CODES,
     MIN_BR_EDR_MTU,
     RESPONSE_CODES,
+    ChannelMode,
     CommandReject,
     ConfigurationRequest,
     ConfigurationResponse,
@@ -84,6 +90,7 @@ from bluetrio.messages.l2cap_service import (
     L2caEchoReq,
     L2caInfoCnf,
     L2caInfoReq,
+    ModePolicy,
 )
 
 logger = logging.getLogger(__name__)
@@ -109,8 +116,11 @@ class Signaling:
         self.links = links
         self.registry = registry
         self.scheduler = scheduler
-        self.extended_features = ExtendedFeature.FIXED_CHANNELS
-        self.supported_modes = SUPPORTED_MODES
+        # The modes channels are opened in; the retransmission modes only once the core runs
+        # their engine on the data path.
+        self.supported_modes: frozenset[ChannelMode] = frozenset({ChannelMode.BASIC})
+        # Our choices for channels in a retransmission mode (None: ertm_config's defaults).
+        self.retransmission_settings: RetransmissionSettings | None = None
         self._tokens = itertools.count(1)
         # Our LinkSecurityReq tokens: (handle, our CID) of the channel waiting on each.
         self.security_waits: dict[int, tuple[int, int]] = {}
@@ -248,9 +258,7 @@ class Signaling:
         cid = lcb.cids.allocate(lcb.used_cids())
         if cid is None or len(lcb.channels) >= MAX_CHANNELS_PER_LINK:
             return refuse("no channel identifiers left on this link", ConnectionResult.NO_RESOURCES)
-        negotiation = Negotiation(
-            request.mtu, request.mode, request.mode_policy, self.supported_modes
-        )
+        negotiation = self._negotiation(request.mtu, request.mode, request.mode_policy)
         problem = negotiation.mode_problem()
         if problem is not None:
             return refuse(problem)
@@ -263,6 +271,19 @@ class Signaling:
             return self._ask_security(lcb, ccb, request.security)
         ccb.move(ChannelEvent.SECURITY_GRANTED)
         return self._send_connection_request(lcb, ccb, now)
+
+    @property
+    def extended_features(self) -> int:
+        """What our Information Response announces (4.12): fixed channels, and the
+        retransmission engine's modes and options when those modes are supported."""
+        features = ExtendedFeature.FIXED_CHANNELS
+        if self.supported_modes & ENGINE_MODES.keys():
+            features |= ENGINE_FEATURES
+        return int(features)
+
+    def _negotiation(self, mtu: int, mode: ChannelMode, policy: ModePolicy) -> Negotiation:
+        settings = self.retransmission_settings if mode in ENGINE_MODES else None
+        return Negotiation(mtu, mode, policy, self.supported_modes, settings)
 
     def _ask_security(self, lcb: Lcb, ccb: Ccb, requirement: Any) -> Effects:
         token = next(self._tokens)
@@ -329,8 +350,8 @@ class Signaling:
         cid = lcb.cids.allocate(lcb.used_cids())
         if cid is None or len(lcb.channels) >= MAX_CHANNELS_PER_LINK:
             return answer(ConnectionResult.NO_RESOURCES)
-        negotiation = Negotiation(
-            registration.mtu, registration.mode, registration.mode_policy, self.supported_modes
+        negotiation = self._negotiation(
+            registration.mtu, registration.mode, registration.mode_policy
         )
         if negotiation.mode_problem() is not None:
             return answer(ConnectionResult.NO_RESOURCES)
@@ -427,12 +448,47 @@ class Signaling:
 
     # -- configuration (4.4, 4.5) -----------------------------------------------------------------
     def _send_configuration(self, lcb: Lcb, ccb: Ccb, now: float, *, first: bool) -> Effects:
+        negotiation = ccb.negotiation
+        if negotiation.needs_peer_features:
+            # A retransmission mode is asked for only of a peer that has it (5.4).
+            if lcb.peer_features is None:
+                return self._discover_features(lcb, ccb, now)
+            problem = negotiation.peer_features_known(lcb.peer_features)
+            if problem is not None:
+                return self._fail_channel(lcb, ccb, problem, now)
         request = ConfigurationRequest(ccb.remote_cid, 0, ccb.negotiation.our_request())
         sent = self.request(lcb, request, now, cid=ccb.local_cid)
         if sent is None:
             return self._fail_channel(lcb, ccb, "too many signaling requests pending", now)
         ccb.move(ChannelEvent.CONFIG_REQ_SENT if first else ChannelEvent.OUR_CONFIG_RETRIED)
         return sent
+
+    def _discover_features(self, lcb: Lcb, ccb: Ccb, now: float) -> Effects:
+        """Ask the peer's extended features once per link (4.10); the channel's request
+        waits for the answer (or the RTX timer, after which the peer counts as basic only)."""
+        asked = bool(lcb.features_waiting)
+        lcb.features_waiting.append(ccb.local_cid)
+        if asked:
+            return []
+        command = InformationRequest(InformationType.EXTENDED_FEATURES)
+        sent = self.request(lcb, command, now)
+        if sent is None:
+            lcb.features_waiting.clear()
+            return self._fail_channel(lcb, ccb, "too many signaling requests pending", now)
+        return sent
+
+    def _features_answered(self, lcb: Lcb, features: int, now: float) -> Effects:
+        lcb.peer_features = features
+        waiting, lcb.features_waiting = lcb.features_waiting, []
+        effects: Effects = []
+        for cid in waiting:
+            ccb = lcb.channels.get(cid)
+            if ccb is not None and ccb.state in (
+                ChannelState.WAIT_CONFIG,
+                ChannelState.WAIT_SEND_CONFIG,
+            ):
+                effects += self._send_configuration(lcb, ccb, now, first=True)
+        return effects
 
     def _on_configuration_request(
         self, lcb: Lcb, identifier: int, request: ConfigurationRequest, now: float
@@ -466,7 +522,7 @@ class Signaling:
             return []
         ccb.move(ChannelEvent.PEER_CONFIG_ACCEPTED)
         if ccb.state is ChannelState.OPEN and not was_open:
-            return self._opened(lcb, ccb)
+            return self._opened(lcb, ccb, now)
         return []
 
     def _on_configuration_response(
@@ -494,10 +550,13 @@ class Signaling:
             return effects + sent
         ccb.move(ChannelEvent.OUR_CONFIG_ACCEPTED)
         if ccb.state is ChannelState.OPEN:
-            return effects + self._opened(lcb, ccb)
+            return effects + self._opened(lcb, ccb, now)
         return effects
 
-    def _opened(self, lcb: Lcb, ccb: Ccb) -> Effects:
+    def _opened(self, lcb: Lcb, ccb: Ccb, now: float) -> Effects:
+        mismatch = ccb.negotiation.mode_mismatch
+        if mismatch is not None:
+            return self._fail_channel(lcb, ccb, mismatch, now)
         parameters = ccb.negotiation.parameters()
         if ccb.initiator and ccb.token is not None:
             token, ccb.token = ccb.token, None
@@ -678,8 +737,17 @@ class Signaling:
         self, lcb: Lcb, identifier: int, response: InformationResponse, now: float
     ) -> Effects:
         pending = self._settle(lcb, identifier, SignalingCode.INFORMATION_REQUEST)
-        if pending is None or pending.requester is None:
+        if pending is None:
             return []
+        if pending.requester is None:  # our discovery of the peer's features
+            features = 0
+            if (
+                response.info_type == InformationType.EXTENDED_FEATURES
+                and response.result == InformationResult.SUCCESS
+                and len(response.data) >= 4
+            ):
+                features = struct.unpack_from("<I", response.data)[0]
+            return self._settled(lcb, pending) + self._features_answered(lcb, features, now)
         sender, token = pending.requester
         cnf = L2caInfoCnf(token, lcb.handle, response.result, response.data)
         return [*self._settled(lcb, pending), Send(sender, cnf)]
@@ -762,6 +830,10 @@ class Signaling:
         return self._request_failed(lcb, pending, f"no response to {pending.code.name}", now)
 
     def _request_failed(self, lcb: Lcb, pending: PendingRequest, why: str, now: float) -> Effects:
+        if pending.code is SignalingCode.INFORMATION_REQUEST and pending.requester is None:
+            # The peer did not tell its features: it counts as having basic mode only.
+            logger.info("l2cap 0x%04X: extended features unknown: %s", lcb.handle, why)
+            return self._features_answered(lcb, 0, now)
         if pending.requester is not None:
             sender, token = pending.requester
             match pending.code:
