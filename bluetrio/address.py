@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 
 import attrs
 
@@ -18,17 +19,21 @@ class AddressType(enum.IntEnum):
     RANDOM_IDENTITY = 0x03
 
 
+# Exactly two ASCII hex digits per byte. ``int(part, 16)`` alone is too lenient: it takes a
+# sign ("+1"), surrounding blanks (" 1"), an underscore and non-ASCII digits.
+_HEX_PAIR = re.compile(r"[0-9A-Fa-f]{2}", re.ASCII)
+
+
 def _parse_text(text: str) -> bytes:
     parts = text.strip().split(":")
     if len(parts) != 6 or not all(len(p) == 2 for p in parts):
         raise InvalidArgumentError(
             f"not a Bluetooth address: {text!r} (expected six hex pairs like 00:11:22:33:44:55)"
         )
-    try:
-        # Text is written most significant byte first; the wire order is little-endian.
-        return bytes(int(p, 16) for p in reversed(parts))
-    except ValueError:
-        raise InvalidArgumentError(f"not a Bluetooth address: {text!r} (bad hex digit)") from None
+    if not all(_HEX_PAIR.fullmatch(p) for p in parts):
+        raise InvalidArgumentError(f"not a Bluetooth address: {text!r} (bad hex digit)")
+    # Text is written most significant byte first; the wire order is little-endian.
+    return bytes(int(p, 16) for p in reversed(parts))
 
 
 def _text(value: bytes) -> str:
