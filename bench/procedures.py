@@ -38,7 +38,6 @@ from support import (
     bumble_devices,
     controller_process,
     count_bumble_commands,
-    counted_transport,
     fmt,
     print_table,
     ratio,
@@ -95,6 +94,7 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
     from bluetrio.messages.btm import LinkTransport
     from bluetrio.pairing import PairingDelegate
     from bluetrio.stack import open_stack
+    from bluetrio.testing.command_counter import counted_transport
 
     tally = Tally()
 

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,6 @@ from bluetrio.messages.hci_service import (  # noqa: E402
     AclLinkClosedInd,
     AclLinkOpenedInd,
 )
-from bluetrio.messages.packets import PacketType  # noqa: E402
-from bluetrio.transports.base import NowaitSend, Packet, Transport  # noqa: E402
 
 # The L2CAP channel the raw PDUs are addressed to: an LE fixed channel nobody else uses
 # (Vol 3 Part A 2.1 reserves 0x0020-0x003E for fixed channels).
@@ -364,53 +362,6 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
 
 
 Callback = Callable[[], None]
-
-
-class CommandCounter(Transport):
-    """A host transport that counts the HCI commands written through it, by opcode."""
-
-    def __init__(self, inner: Transport) -> None:
-        self.inner = inner
-        self.opcodes: list[int] = []
-
-    def _count(self, packets: Sequence[Packet]) -> None:
-        for packet_type, payload in packets:
-            if packet_type == PacketType.COMMAND:
-                self.opcodes.append(int.from_bytes(payload[:2], "little"))
-
-    async def send(self, packet_type: PacketType, payload: bytes) -> None:
-        self._count([(packet_type, payload)])
-        await self.inner.send(packet_type, payload)
-
-    async def send_batch(self, packets: Sequence[Packet]) -> None:
-        self._count(packets)
-        await self.inner.send_batch(packets)
-
-    def send_batch_nowait(self, packets: Sequence[Packet]) -> NowaitSend:
-        sent = self.inner.send_batch_nowait(packets)
-        if sent is not NowaitSend.REFUSED:
-            self._count(packets)
-        return sent
-
-    async def receive(self) -> Packet:
-        return await self.inner.receive()
-
-    async def receive_batch(self) -> list[Packet]:
-        return await self.inner.receive_batch()
-
-    def configure_framing(self, limits: Any) -> None:
-        self.inner.configure_framing(limits)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-@contextlib.asynccontextmanager
-async def counted_transport(spec: str | None) -> AsyncIterator[CommandCounter]:
-    from bluetrio.transports import open_transport
-
-    async with open_transport(spec if spec is not None else "virtual") as transport:
-        yield CommandCounter(transport)
 
 
 def count_bumble_commands(device: Any) -> list[int]:

@@ -10,6 +10,8 @@
   :func:`fuzz_case` runs one seeded case of a scenario (yours, or :func:`default_scenario`)
   and says whether the stack kept serving, ended with a typed error, or crashed, hung or
   leaked; :func:`run_fuzz` runs many.
+* Counting the HCI commands a procedure costs: :func:`counted_transport` wraps a transport in
+  a :class:`CommandCounter`.
 
 Example (pytest with pytest-trio, whose ``autojump_clock`` fixture is a MockClock)::
 
@@ -27,6 +29,7 @@ Example (pytest with pytest-trio, whose ``autojump_clock`` fixture is a MockCloc
 
 from bluetrio.actors.faults import FaultPolicy, Hop
 from bluetrio.controller.air import AirFaults
+from bluetrio.testing.command_counter import CommandCounter, counted_transport
 from bluetrio.testing.fuzz import (
     CaseOutcome,
     FuzzReport,
@@ -57,6 +60,7 @@ from bluetrio.testing.pair import mock_clock, open_stack_pair, open_virtual_stac
 __all__ = [
     "AirFaults",
     "CaseOutcome",
+    "CommandCounter",
     "CorruptingStream",
     "EvilController",
     "FaultPolicy",
@@ -69,6 +73,7 @@ __all__ = [
     "bringup_scenario",
     "command_complete_for",
     "command_status_for",
+    "counted_transport",
     "default_scenario",
     "event_with_code",
     "fuzz_case",

@@ -3,11 +3,11 @@ read again, and no read of the peer's features is sent unless asked (counts, not
 
 from __future__ import annotations
 
-from bench.support import CommandCounter, counted_transport
 from bluetrio.messages import hci
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.pairing import PairingDelegate
 from bluetrio.stack import open_stack
+from bluetrio.testing import CommandCounter, counted_transport
 
 FEATURE_READS = {
     hci.LeReadRemoteFeatures.OPCODE,
