@@ -458,6 +458,31 @@ def decode_exactly(cls: type[R], name: str, data: bytes, offset: int = 0) -> R:
     return value
 
 
+def decode_known_prefix(cls: type[R], name: str, data: bytes, offset: int = 0) -> R:
+    """Decode ``cls`` from ``data[offset:]``, ignoring octets after the parameters it knows.
+
+    Later versions of the specification append parameters to existing events and return
+    parameters, and a host built for an earlier one ignores the octets it does not know
+    (Core 5.4 Vol 4 Part E 5.4.4, and 7.7.14 for Command Complete's Return_Parameters).
+    Fewer octets than the known parameters need is still malformed.
+    """
+    try:
+        value, _ = cls.decode_fields(data, offset)
+    except DecodeError as error:
+        raise DecodeError(f"{name}: {error}") from None
+    return value
+
+
+def counted_records_only(layout: Layout) -> bool:
+    """Whether a layout is nothing but a one-octet count and that many records
+    (HCI_Inquiry_Result 7.7.2...): its length follows from its count, so octets beyond that
+    length are not an extension but a sign the packet boundary was lost."""
+    if len(layout) != 1:
+        return False
+    codec = layout[0][1]
+    return isinstance(codec, RecordList) and codec.counted_by is None
+
+
 def check_parameter_length(name: str, parameters: bytes) -> None:
     if len(parameters) > MAX_PARAMETER_LENGTH:
         raise InvalidArgumentError(

@@ -216,7 +216,7 @@ class ControllerExpectations:
             if subevent_at >= end:
                 return HeaderVerdict.WAIT
             bounds = le_event_length_bounds(buffer[subevent_at])
-        if bounds is None or not bounds[0] <= length <= bounds[1]:
+        if bounds is None or not bounds.shortest <= length <= bounds.longest:
             return self._reject()
         record_size = EVENT_RECORD_SIZES.get(code)
         if record_size is not None:
@@ -229,7 +229,12 @@ class ControllerExpectations:
             if not length or length != 1 + buffer[count_at] * record_size:
                 return self._reject()
             return HeaderVerdict.ACCEPT
-        return HeaderVerdict.ACCEPT if bounds[0] == bounds[1] else HeaderVerdict.ACCEPT_IF_FOLLOWED
+        # The length of the known parameters is trusted at once; any other length (variable
+        # parameters, or parameters a later specification appended, Vol 4 Part E 5.4.4)
+        # only when a packet indicator follows the packet.
+        if length == bounds.known:
+            return HeaderVerdict.ACCEPT
+        return HeaderVerdict.ACCEPT_IF_FOLLOWED
 
     def observe(self, packet_type: PacketType, payload: bytes) -> None:
         """Learn from one delivered packet (connection handles come and go with events)."""

@@ -74,17 +74,31 @@ def test_a_refused_page_cancellation_ends_the_page_and_a_late_link_is_dropped() 
 
 
 def test_a_malformed_successful_completion_reaches_its_continuation_as_a_failure() -> None:
-    # Found by the fuzzer: a Read_Encryption_Key_Size completion with trailing bytes made
-    # the security core raise DecodeError, which stopped the stack.
+    # Found by the fuzzer: a malformed Read_Encryption_Key_Size completion made the security
+    # core raise DecodeError, which stopped the stack. (Trailing bytes are no longer
+    # malformed, Vol 4 Part E 5.4.4; a completion short of the key size is.)
     seen: list[CommandOutcome] = []
     issuer = CommandIssuer()
     (request,) = requests(issuer.send(hci.ReadEncryptionKeySize(0x0040), _keep(seen)))
     opcode = hci.ReadEncryptionKeySize.OPCODE
-    returns = b"\x00\x40\x00\x10" + bytes(9)  # status, handle, key size, then 9 stray bytes
+    returns = b"\x00\x40\x00"  # status and handle, but no key size
     event = hci.CommandComplete(1, opcode, returns)
     issuer.on_confirmation(HciCommandCnf(request.token, opcode, event), 0.0)
     (outcome,) = seen
     assert not outcome.ok and "malformed return parameters" in outcome.describe()
+
+
+def test_a_completion_with_appended_return_parameters_is_a_success() -> None:
+    # A later specification may append return parameters (Vol 4 Part E 7.7.14).
+    seen: list[CommandOutcome] = []
+    issuer = CommandIssuer()
+    (request,) = requests(issuer.send(hci.ReadEncryptionKeySize(0x0040), _keep(seen)))
+    opcode = hci.ReadEncryptionKeySize.OPCODE
+    returns = b"\x00\x40\x00\x10" + bytes(9)  # status, handle, key size, then 9 more
+    event = hci.CommandComplete(1, opcode, returns)
+    issuer.on_confirmation(HciCommandCnf(request.token, opcode, event), 0.0)
+    (outcome,) = seen
+    assert outcome.ok and outcome.returned().key_size == 0x10
 
 
 def _keep(seen: list[CommandOutcome]) -> Any:

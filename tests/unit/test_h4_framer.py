@@ -155,11 +155,24 @@ def test_one_stray_acl_indicator_costs_nothing_after_it() -> None:
     assert framer.expectations is not None and framer.expectations.rejected_headers == 1
 
 
-def test_a_stray_event_indicator_with_an_impossible_length_is_noise() -> None:
-    # 0x04 0x04 0x0E: Connection Request (0x04) has 10 parameter bytes, never 14.
+def test_a_stray_event_indicator_before_an_event_is_found_out() -> None:
+    # 0x04 0x04 0x0E: Connection Request (0x04) of 14 bytes, 4 more than the 10 it has today.
+    # A later specification may append parameters (Vol 4 Part E 5.4.4), so only a packet
+    # indicator after those 14 bytes would make it real; as the line goes quiet without one,
+    # the header is noise and the events behind it are framed again.
     framer = H4Framer()
     packets = [(PacketType.EVENT, RESET_COMPLETE), (PacketType.EVENT, RESET_COMPLETE)]
-    assert framer.feed(b"\x04" + wire(*packets)) == packets
+    assert framer.feed(b"\x04" + wire(*packets)) == []
+    assert framer.resync() == packets
+    assert framer.discarded_bytes == 1
+
+
+def test_a_stray_event_indicator_with_a_length_below_the_known_parameters_is_noise() -> None:
+    # 0x04 0x04 0x02: Connection Request (0x04) has at least 10 parameter bytes, never 2.
+    framer = H4Framer()
+    short = bytes.fromhex("0402") + bytes(2)
+    packets = [(PacketType.EVENT, RESET_COMPLETE)]
+    assert framer.feed(b"\x04" + short[:2] + wire(*packets)) == packets
 
 
 def test_reserved_event_codes_are_noise() -> None:
@@ -243,3 +256,14 @@ def test_an_inquiry_result_of_the_length_its_count_gives_is_taken() -> None:
     framer = H4Framer()
     assert framer.feed(b"\x04" + one_response[:2]) == []  # the count is not there yet
     assert framer.feed(one_response[2:]) == [(PacketType.EVENT, one_response)]
+
+
+def test_an_event_a_later_specification_extended_is_framed_when_a_packet_follows() -> None:
+    # HCI_Disconnection_Complete (7.7.5) with two octets appended, as a later version may
+    # send (Vol 4 Part E 5.4.4): longer than its known four, it is taken once the next packet
+    # indicator shows where it ends.
+    extended = bytes.fromhex("0506") + bytes.fromhex("0040001300") + b"\xaa"
+    framer = H4Framer()
+    packets = [(PacketType.EVENT, extended), (PacketType.EVENT, RESET_COMPLETE)]
+    assert framer.feed(wire(*packets)) == packets
+    assert framer.discarded_bytes == 0

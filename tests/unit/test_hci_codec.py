@@ -85,18 +85,61 @@ def test_truncated_parameters_are_rejected(kind: type) -> None:
         assert kind.NAME in str(raised.value) or "subevent" in str(raised.value)
 
 
+def extends_without_change(kind: type) -> bool:
+    """Whether octets after the known parameters are ignored: events may gain parameters in a
+    later specification (Vol 4 Part E 5.4.4), except those that are only counted records."""
+    return issubclass(kind, hci.HciEvent) and not kind.EXACT_LENGTH
+
+
 @pytest.mark.parametrize("kind", LAYOUT_PACKETS, ids=lambda cls: cls.__name__)
-def test_trailing_bytes_and_bad_length_byte_are_rejected(kind: type) -> None:
+def test_trailing_bytes_and_bad_length_byte_are_judged(kind: type) -> None:
     packet = kind.example()
     data = wire(packet)
     if trailing_rest_length(packet) < 0:
         # from_parameters: a 255-byte packet cannot grow within the one-octet length.
-        with pytest.raises(DecodeError, match="unexpected byte"):
-            kind.from_parameters(packet.parameters() + b"\x00")
+        extended = packet.parameters() + b"\x00\x01"
+        if extends_without_change(kind):
+            assert kind.from_parameters(extended) == packet
+            if len(extended) <= 255:
+                assert parse(with_parameters(kind, packet, extended), kind) == packet
+        else:
+            with pytest.raises(DecodeError, match="unexpected byte"):
+                kind.from_parameters(extended)
     with pytest.raises(DecodeError, match="header says"):
         parse(data + b"\x00", kind)  # length byte disagrees with the data
     with pytest.raises(DecodeError, match="header says"):
         parse(data[:-1], kind) if len(data) > header_size(kind) else parse(data + b"\x01", kind)
+
+
+def test_an_event_a_later_specification_extended_decodes_and_a_short_one_does_not() -> None:
+    known = hci.DisconnectionComplete(status=0, connection_handle=0x0040, reason=0x13)
+    extended = known.to_bytes()[:1] + bytes((known.to_bytes()[1] + 3,)) + known.parameters()
+    assert hci.parse_event(extended + b"\xaa\xbb\xcc") == known
+    with pytest.raises(DecodeError, match="HCI_Disconnection_Complete"):
+        hci.parse_event(b"\x05\x03" + known.parameters()[:3])
+
+
+def test_return_parameters_a_later_specification_extended_decode() -> None:
+    returned = hci.ReadBdAddrReturn.example()
+    event = hci.CommandComplete(1, hci.ReadBdAddr.OPCODE, returned.to_bytes() + b"\x07")
+    assert event.decode_return() == returned
+    short = hci.CommandComplete(1, hci.ReadBdAddr.OPCODE, b"\x00" + returned.to_bytes()[1:6])
+    with pytest.raises(DecodeError):
+        short.decode_return()
+
+
+def test_counted_records_must_be_as_long_as_their_count_says() -> None:
+    # HCI_Inquiry_Result (7.7.2): the count gives the length, so a trailing octet is not an
+    # extension but a lost packet boundary.
+    assert hci.InquiryResult.EXACT_LENGTH
+    packet = hci.InquiryResult.example()
+    with pytest.raises(DecodeError, match="unexpected byte"):
+        hci.InquiryResult.from_parameters(packet.parameters() + b"\x00")
+
+
+def test_commands_still_refuse_trailing_bytes() -> None:
+    with pytest.raises(DecodeError, match="unexpected byte"):
+        hci.Reset.from_parameters(b"\x00")
 
 
 def spec_words(name: str) -> str:

@@ -21,7 +21,9 @@ from bluetrio.messages.fields import (
     check_parameter_length,
     command_header,
     compute_layout,
+    counted_records_only,
     decode_exactly,
+    decode_known_prefix,
 )
 
 # Opcode groups (Vol 4 Part E 5.4.1): the opcode is OGF (6 bits) << 10 | OCF (10 bits).
@@ -62,7 +64,8 @@ class ReturnParameters(WireStruct):
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
-        return decode_exactly(cls, cls.__name__, data)
+        # A later specification may append return parameters (Vol 4 Part E 7.7.14).
+        return decode_known_prefix(cls, cls.__name__, data)
 
 
 W = TypeVar("W", bound=WireStruct)
@@ -116,11 +119,17 @@ class HciCommand(WireStruct):
 
 
 class HciEvent(WireStruct):
-    """An HCI event packet (Vol 4 Part E 5.4.4)."""
+    """An HCI event packet (Vol 4 Part E 5.4.4).
+
+    Octets after the parameters this codec knows are ignored: later specifications append
+    parameters to existing events. Events that are only a count and that many records
+    (``EXACT_LENGTH``) must be exactly as long as their count says.
+    """
 
     __slots__ = ()
     EVENT_CODE: ClassVar[int]
     NAME: ClassVar[str]
+    EXACT_LENGTH: ClassVar[bool] = False
 
     @property
     def event_code(self) -> int:
@@ -135,7 +144,9 @@ class HciEvent(WireStruct):
 
     @classmethod
     def from_parameters(cls, data: bytes) -> Self:
-        return decode_exactly(cls, cls.NAME, data)
+        if cls.EXACT_LENGTH:
+            return decode_exactly(cls, cls.NAME, data)
+        return decode_known_prefix(cls, cls.NAME, data)
 
     def to_bytes(self) -> bytes:
         parameters = self.parameters()
@@ -167,7 +178,9 @@ class LeMetaEvent(HciEvent):
             raise InvalidArgumentError(
                 f"{cls.NAME}: parameters must start with subevent code 0x{cls.SUBEVENT_CODE:02X}"
             )
-        return decode_exactly(cls, cls.NAME, data, 1)
+        if cls.EXACT_LENGTH:
+            return decode_exactly(cls, cls.NAME, data, 1)
+        return decode_known_prefix(cls, cls.NAME, data, 1)
 
 
 @attrs.frozen
@@ -289,6 +302,7 @@ def event(code: int, name: str, *, hand_written: bool = False) -> Callable[[type
         cls.EVENT_CODE, cls.NAME = code, name
         if not hand_written:
             cls.LAYOUT = compute_layout(cls)
+            cls.EXACT_LENGTH = counted_records_only(cls.LAYOUT)
         EVENT_CLASSES[code] = cls
         return cls
 
@@ -303,6 +317,7 @@ def le_event(subevent: int, name: str) -> Callable[[type[L]], type[L]]:
             raise TypeError(f"LE subevent 0x{subevent:02X} registered twice")
         cls.SUBEVENT_CODE, cls.NAME = subevent, name
         cls.LAYOUT = compute_layout(cls)
+        cls.EXACT_LENGTH = counted_records_only(cls.LAYOUT)
         LE_EVENT_CLASSES[subevent] = cls
         return cls
 

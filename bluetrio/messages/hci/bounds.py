@@ -3,12 +3,18 @@
 A receiver that has lost packet boundaries (a stray byte on a UART) needs to tell a real
 event header from noise before it trusts the header's length (Core 5.4 Vol 4 Part A 3 leaves
 recovery to the host). An event whose every parameter has a fixed size can only have one
-Parameter_Total_Length; any event is at least as long as its fixed-size parameters. These are
-the lengths the codec accepts (it refuses short and trailing bytes), so a header refused here
-is one the codec would have refused as well.
+Parameter_Total_Length the codec knows, but a later specification may append parameters, which
+a host ignores (Core 5.4 Vol 4 Part E 5.4.4): so the known length is the one to trust at once,
+and a longer one only when the next packet indicator follows it. Any event is at least as long
+as its fixed-size parameters; an event that is only a count and that many fixed-size records
+has exactly one length per count. These are the lengths the codec accepts (it refuses short
+events, and trailing bytes only after counted records), so a header refused here is one the
+codec would have refused as well.
 """
 
 from __future__ import annotations
+
+import attrs
 
 from bluetrio.messages.fields import (
     MAX_PARAMETER_LENGTH,
@@ -21,6 +27,7 @@ from bluetrio.messages.fields import (
     SInt8,
     TypedAddress,
     UInt,
+    counted_records_only,
 )
 from bluetrio.messages.hci.base import EVENT_CLASSES, LE_EVENT_CLASSES, LE_META_EVENT_CODE
 
@@ -33,8 +40,19 @@ VENDOR_EVENT_CODE = 0xFF
 # below 0x40; the host unmasks only the ones it handles (7.8.1).
 LAST_DEFINED_LE_SUBEVENT = 0x3F
 
-Bounds = tuple[int, int]
-ANY_LENGTH: Bounds = (0, MAX_PARAMETER_LENGTH)
+
+@attrs.frozen
+class Bounds:
+    """The Parameter_Total_Length an event may have."""
+
+    shortest: int
+    longest: int
+    #: The length of the parameters the codec knows when every one has a fixed size; a
+    #: longer event carries parameters of a later specification.
+    known: int | None = None
+
+
+ANY_LENGTH = Bounds(0, MAX_PARAMETER_LENGTH)
 
 
 def _fixed_size(codec: FieldCodec[object]) -> int | None:
@@ -49,21 +67,28 @@ def _fixed_size(codec: FieldCodec[object]) -> int | None:
     return None
 
 
+def fixed_layout_size(layout: Layout) -> int | None:
+    """The size of a layout whose every field has a fixed size, else None."""
+    sizes = [_fixed_size(codec) for _, codec in layout]
+    if any(size is None for size in sizes):
+        return None
+    return sum(size for size in sizes if size is not None)
+
+
 def layout_bounds(layout: Layout, prefix: int = 0) -> Bounds:
     """The shortest and longest parameters a layout decodes from (``prefix`` bytes before
     the fields, e.g. an LE subevent code)."""
     sizes = [_fixed_size(codec) for _, codec in layout]
     fixed = prefix + sum(size for size in sizes if size is not None)
-    if all(size is not None for size in sizes):
-        return fixed, fixed
-    return fixed, MAX_PARAMETER_LENGTH
+    known = fixed if all(size is not None for size in sizes) else None
+    return Bounds(fixed, MAX_PARAMETER_LENGTH, known)
 
 
 def _event_bounds() -> dict[int, Bounds]:
     bounds = {}
     for code, cls in EVENT_CLASSES.items():
         bounds[code] = layout_bounds(cls.LAYOUT) if cls.LAYOUT else ANY_LENGTH
-    bounds[LE_META_EVENT_CODE] = (1, MAX_PARAMETER_LENGTH)
+    bounds[LE_META_EVENT_CODE] = Bounds(1, MAX_PARAMETER_LENGTH)
     return bounds
 
 
@@ -79,13 +104,12 @@ def _record_sizes() -> dict[int, int]:
     # valid length for each count.
     sizes = {}
     for code, cls in EVENT_CLASSES.items():
-        if len(cls.LAYOUT) != 1:
+        if not counted_records_only(cls.LAYOUT):
             continue
         codec = cls.LAYOUT[0][1]
-        if not isinstance(codec, RecordList) or codec.counted_by is not None:
-            continue
-        size, longest = layout_bounds(codec.record.LAYOUT)
-        if size == longest:
+        assert isinstance(codec, RecordList)
+        size = fixed_layout_size(codec.record.LAYOUT)
+        if size is not None:
             sizes[code] = size
     return sizes
 
@@ -109,4 +133,4 @@ def le_event_length_bounds(subevent: int) -> Bounds | None:
     """Likewise for an LE Meta event with this subevent code."""
     if not 0 < subevent <= LAST_DEFINED_LE_SUBEVENT:
         return None
-    return LE_SUBEVENT_PARAMETER_BOUNDS.get(subevent, (1, MAX_PARAMETER_LENGTH))
+    return LE_SUBEVENT_PARAMETER_BOUNDS.get(subevent, Bounds(1, MAX_PARAMETER_LENGTH))
