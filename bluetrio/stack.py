@@ -189,6 +189,9 @@ CommandAnswer = hci.CommandComplete | hci.CommandStatus
 
 
 BRINGUP_ANSWER_MARGIN = 5.0  # seconds
+# The device manager confirms loaded bonds itself, without the controller: only a lost
+# message delays the answer, and bring-up fails rather than wait for it forever.
+BONDS_ANSWER_TIMEOUT = 5.0  # seconds
 
 
 class Stack:
@@ -291,8 +294,11 @@ class Stack:
                     self._bringup_answered.set()
                     if isinstance(update, ControllerReadyInd):
                         self._info, self._failure = update.info, None
-                        await self._load_bonds(update.info.address)
-                        await self._serve_pairing(services, update.info.address)
+                        failure = await self._load_bonds(update.info.address)
+                        if failure is None:
+                            await self._serve_pairing(services, update.info.address)
+                        else:
+                            self._info, self._failure = None, failure
                     elif isinstance(update, ControllerFailedInd):
                         self._failure = update.reason
                     self._ready.set()
@@ -306,14 +312,21 @@ class Stack:
         await services.start(serve_pairing_delegate, self.app, self.pairing_delegate, keystore)
         self._pairing_served = True
 
-    async def _load_bonds(self, local_address: Address) -> None:
+    async def _load_bonds(self, local_address: Address) -> str | None:
+        """Give the device manager the key store's bonds; the reason it failed, or None."""
         if self.keystore is None and self._keystore_factory is not None:
             self.keystore = self._keystore_factory(local_address)
         if self.keystore is None:
-            return
+            return None
         bonds = await self.keystore.list()
         peers = tuple(BondedPeer(bond.peer_address, bond.peer_keys.irk) for bond in bonds)
-        await self._btm_request(LoadBondsReq(self.runtime.new_token(), peers))
+        with trio.move_on_after(BONDS_ANSWER_TIMEOUT):
+            await self._btm_request(LoadBondsReq(self.runtime.new_token(), peers))
+            return None
+        return (
+            f"bring-up: the device manager did not confirm loading {len(peers)} bond(s) "
+            f"within {BONDS_ANSWER_TIMEOUT:g} s"
+        )
 
     def start_bringup(self) -> None:
         if self.btm is None:
