@@ -95,6 +95,7 @@ from bluetrio.messages.btm import (
     ControllerFailedInd,
     ControllerReadyInd,
     DisconnectReq,
+    InquiryCancelReq,
     InquiryCnf,
     InquiryReq,
     InquiryResult,
@@ -749,13 +750,19 @@ class Stack:
     async def inquiry(
         self, duration: float = 5.12, *, max_responses: int = 0
     ) -> list[InquiryResult]:
-        """BR/EDR devices that answer a general inquiry of ``duration`` seconds."""
+        """BR/EDR devices that answer a general inquiry of ``duration`` seconds (a cancelled
+        caller cancels the inquiry)."""
         duration = arguments.seconds("inquiry duration", duration, maximum=MAX_INQUIRY_DURATION)
         max_responses = arguments.integer("max_responses", max_responses, 0, 255)
         await self.ready()
-        reply = await self._btm_request(
-            InquiryReq(self.runtime.new_token(), duration, max_responses)
-        )
+        token = self.runtime.new_token()
+        reply: Message | None = None
+        try:
+            reply = await self._btm_request(InquiryReq(token, duration, max_responses))
+        finally:
+            if reply is None:
+                cancel = InquiryCancelReq(self.runtime.new_token(), token)
+                await self._clean_up(cancel, "inquiry cancel")
         assert isinstance(reply, InquiryCnf)
         if reply.timed_out:
             raise HciTimeout(f"inquiry: {reply.error}")
@@ -775,7 +782,8 @@ class Stack:
                     ...
 
         Iteration ends when the inquiry completes; :meth:`inquiry` waits for the whole list.
-        Leaving the block early leaves the controller inquiring until ``duration`` ends.
+        Leaving the block before the inquiry completed (a break, a cancellation) cancels
+        it, so a new inquiry can start at once.
         """
         duration = arguments.seconds("inquiry duration", duration, maximum=MAX_INQUIRY_DURATION)
         max_responses = arguments.integer("max_responses", max_responses, 0, 255)
@@ -793,7 +801,13 @@ class Stack:
             InquiryResultInd, InquiryCnf, capacity=SCAN_BACKLOG, accepts=ours
         ) as mailbox:
             self.app.send(BtmCore.name, InquiryReq(token, duration, max_responses))
-            yield InquiryResults(mailbox)
+            results = InquiryResults(mailbox)
+            try:
+                yield results
+            finally:
+                if not results.ended:
+                    cancel = InquiryCancelReq(self.runtime.new_token(), token)
+                    await self._clean_up(cancel, "inquiry cancel")
 
     async def remote_name(self, address: Address | str) -> str:
         address = arguments.address("address", address)
@@ -855,6 +869,11 @@ class InquiryResults:
     def __init__(self, mailbox: Mailbox[Message]) -> None:
         self._mailbox = mailbox
         self._done = False
+
+    @property
+    def ended(self) -> bool:
+        """Whether the inquiry's end (its completion or failure) was read."""
+        return self._done
 
     def __aiter__(self) -> InquiryResults:
         return self

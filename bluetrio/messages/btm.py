@@ -357,6 +357,17 @@ class InquiryReq(Message):
 
 
 @attrs.frozen
+class InquiryCancelReq(Message):
+    """Stop the inquiry whose request had token ``inquiry`` (HCI_Inquiry_Cancel, Core 5.4
+    Vol 4 Part E 7.1.2); answered with :class:`BtmCnf`, at once if that inquiry has ended.
+    The inquiry's own :class:`InquiryCnf` then never comes: the controller sends no
+    Inquiry Complete for a cancelled inquiry."""
+
+    token: int
+    inquiry: int
+
+
+@attrs.frozen
 class InquiryResultInd(Message):
     """A device answered the inquiry whose request had token ``inquiry`` (or first sent its
     Extended Inquiry Response): sent as results come, before the :class:`InquiryCnf` that

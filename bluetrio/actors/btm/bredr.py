@@ -26,6 +26,7 @@ from bluetrio.messages.btm import (
     ConnectionPolicy,
     ConnectionRequestInd,
     ConnectReq,
+    InquiryCancelReq,
     InquiryCnf,
     InquiryReq,
     InquiryResult,
@@ -140,6 +141,18 @@ class BrEdrManager:
         logger.warning("btm: %s; cancelling it", error)
         answer = InquiryCnf(inquiry.token, UNSPECIFIED_ERROR, (), error, timed_out=True)
         return [*self.commands.send(hci.InquiryCancel()), Send(inquiry.sender, answer)]
+
+    def cancel_inquiry(self, sender: str, request: InquiryCancelReq, now: float) -> Effects:
+        """The application left the inquiry early: stop the controller's (7.1.2), so that a
+        new inquiry is not refused while this one would still run."""
+        if self.inquiry is None or self.inquiry.token != request.inquiry:
+            return [Send(sender, BtmCnf(request.token))]
+        self.inquiry = None
+
+        def answered(outcome: CommandOutcome, at: float) -> Effects:
+            return [Send(sender, outcome.confirmation(request.token))]
+
+        return [CancelTimer(INQUIRY_TIMER), *self.commands.send(hci.InquiryCancel(), answered)]
 
     def _on_inquiry_status(self, outcome: CommandOutcome, now: float) -> Effects:
         if outcome.ok or self.inquiry is None:
