@@ -227,41 +227,69 @@ class L2capChannel(trio.abc.HalfCloseableStream):
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
             await self._wait_window(len(data))
-            endpoint = self._endpoint
-            endpoint.unconfirmed += 1
-            if endpoint.credit is not None:
-                endpoint.unconfirmed_sizes.append(len(data))
-                endpoint.unconfirmed_octets += len(data)
-            self._registry.send(L2caDataReq(self.handle, self.cid, data))
+            self._registry.send(self._request(data))
             await trio.lowlevel.cancel_shielded_checkpoint()
         finally:
             self._sending = False
+
+    def _request(self, data: bytes) -> L2caDataReq:
+        """The request carrying one SDU, counted in the send window."""
+        endpoint = self._endpoint
+        endpoint.unconfirmed += 1
+        if endpoint.credit is not None:
+            endpoint.unconfirmed_sizes.append(len(data))
+            endpoint.unconfirmed_octets += len(data)
+        return L2caDataReq(self.handle, self.cid, data)
+
+    def _window_open(self, size: int) -> bool:
+        endpoint = self._endpoint
+        credit = endpoint.credit
+        if credit is None:
+            return endpoint.unconfirmed < SEND_WINDOW
+        return (
+            not endpoint.unconfirmed_octets
+            or endpoint.unconfirmed_octets + size <= credit.transmit_limit
+        )
 
     async def _wait_window(self, size: int = 1) -> None:
         endpoint = self._endpoint
         while True:
             self._check_sendable()
-            credit = endpoint.credit
-            if credit is None:
-                if endpoint.unconfirmed < SEND_WINDOW:
-                    return
-            elif (
-                not endpoint.unconfirmed_octets
-                or endpoint.unconfirmed_octets + size <= credit.transmit_limit
-            ):
+            if self._window_open(size):
                 return
             await endpoint.lot.park()
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        """Send ``data`` as SDUs of at most :attr:`peer_mtu` octets."""
+        """Send ``data`` as SDUs of at most :attr:`peer_mtu` octets.
+
+        As many SDUs as the send window takes are handed to the stack at once, as one
+        message hop, so the stack moves them as one burst.
+        """
         view = memoryview(data)
         if not view:
             self._check_sendable()
             await trio.lowlevel.checkpoint()
             return
-        size = self.peer_mtu
-        for offset in range(0, len(view), size):
-            await self.send_sdu(view[offset : offset + size])
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this channel")
+        self._sending = True
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            size = self.peer_mtu
+            offset = 0
+            while offset < len(view):
+                await self._wait_window(min(size, len(view) - offset))
+                burst: list[Message] = []
+                while offset < len(view):
+                    sdu = view[offset : offset + size]
+                    if burst and not self._window_open(len(sdu)):
+                        break
+                    burst.append(self._request(bytes(sdu)))
+                    offset += len(sdu)
+                self._registry.send_many(burst)
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
 
     async def wait_send_all_might_not_block(self) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -410,9 +438,14 @@ class ChannelRegistry:
         app.when_closed(self.close)
 
     def send(self, message: Message) -> None:
-        if self._app.runtime.closed:
+        self.send_many([message])
+
+    def send_many(self, messages: list[Message]) -> None:
+        """Hand ``messages`` to the L2CAP layer in order, as one hop."""
+        runtime = self._app.runtime
+        if runtime.closed:
             raise trio.BrokenResourceError("the stack is closed")
-        self._app.send(Layer.L2CAP, message)
+        runtime.send_many(self._app.name, Layer.L2CAP, messages)
 
     def _endpoint(self, handle: int, cid: int) -> _Endpoint:
         endpoint = self._endpoints.get((handle, cid))

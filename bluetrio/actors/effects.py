@@ -14,7 +14,7 @@ exhaustive and mypy narrows each case.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import attrs
 
@@ -118,6 +118,28 @@ class ProtocolCore(Protocol):
         Called by the shell after handling a message of that connection raised: the
         connection is being torn down and its state can no longer be trusted.
         """
+        ...
+
+
+@runtime_checkable
+class WakeupHooks(Protocol):
+    """What a core may add to :class:`ProtocolCore` to work per wake-up, not per message.
+
+    A shell wakes up for whatever its inbox holds (a burst of messages, expired timers) and
+    hands it to the core message by message. A core with these hooks hears when a wake-up
+    begins and ends, so it can gather work across the burst and do it once at the end (the
+    L2CAP scheduler serves its links once per wake-up and sends each link's PDUs to hci in
+    one request). A core driven message by message without the hooks (a synchronous test)
+    must still work: :meth:`begin_wakeup` is the only thing telling it to defer.
+    """
+
+    def begin_wakeup(self) -> None:
+        """Messages of one wake-up follow; work that can wait for :meth:`end_wakeup` may."""
+        ...
+
+    def end_wakeup(self, now: float) -> Effects:
+        """The wake-up's messages are handled: do the deferred work, return its effects
+        (applied before the wake-up's sends leave)."""
         ...
 
 

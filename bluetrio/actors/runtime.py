@@ -36,6 +36,7 @@ from bluetrio.actors.effects import (
     ShellEffect,
     StartTimer,
     TimerExpired,
+    WakeupHooks,
 )
 from bluetrio.actors.faults import FaultKind, FaultPolicy, Hop
 from bluetrio.actors.timers import TimerTable
@@ -283,6 +284,8 @@ class Actor:
         # destination and go out as one hop each when the wake-up ends: a burst crosses
         # every hop once instead of once per message (a channel hop costs microseconds).
         self._outbox: dict[str, list[Message]] | None = None
+        # A core that works per wake-up (see WakeupHooks) hears when each begins and ends.
+        self._hooks: WakeupHooks | None = core if isinstance(core, WakeupHooks) else None
         self.logger = logging.getLogger(f"bluetrio.{self.name}")
 
     def attach(self, runtime: Runtime, inbox: trio.MemoryReceiveChannel[InboxItem]) -> None:
@@ -342,7 +345,7 @@ class Actor:
                         item = await inbox.receive()
             except trio.EndOfChannel:
                 return
-            self._outbox = {}
+            self._begin_wakeup()
             try:
                 if item is None:  # the deadline came first
                     self._fire_expired_timers()
@@ -360,7 +363,7 @@ class Actor:
                 if len(timers):
                     self._fire_expired_timers()
             finally:
-                self.end_wakeup()
+                self._finish_wakeup()
 
     def handle_now(self, sender: str, messages: list[Message]) -> None:
         """Handle ``messages`` from a helper task of this actor's shell (the HCI transport
@@ -386,15 +389,38 @@ class Actor:
         now = trio.current_time()
         runtime.record(sender, self.name, messages, now)
         deadline = self.timers.next_deadline()
-        self._outbox = {}
+        self._begin_wakeup()
         try:
             for message in messages:
                 self.dispatch(sender, message, now)
         finally:
-            self.end_wakeup()
+            self._finish_wakeup()
         if self.timers.next_deadline() < deadline:
             # A timer armed here: wake the loop (an empty hop) so it waits for the new deadline.
             runtime.send_many(self.name, self.name, [])
+
+    def _begin_wakeup(self) -> None:
+        self._outbox = {}
+        if self._hooks is not None:
+            self._hooks.begin_wakeup()
+
+    def _finish_wakeup(self) -> None:
+        """The core's end-of-wake-up work first (its effects join the wake-up's), then
+        :meth:`end_wakeup`."""
+        hooks = self._hooks
+        if hooks is not None:
+            now = trio.current_time()
+            try:
+                effects = hooks.end_wakeup(now)
+            except Exception as exc:
+                self._outbox = None
+                raise StackError(
+                    f"{self.name} failed ending a wake-up: {exc!r}",
+                    self.runtime.flight_recorder_lines(),
+                ) from exc
+            if effects:
+                self.apply(effects, now)
+        self.end_wakeup()
 
     def end_wakeup(self) -> None:
         """The wake-up's messages are handled: send what they produced, one hop per

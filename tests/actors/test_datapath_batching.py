@@ -362,3 +362,49 @@ async def test_handle_now_never_overtakes_what_was_sent_before(
         await wait_for_expiry(sink)
         nursery.cancel_scope.cancel()
     assert unpacked(sink.hops) == [Item(1), Item(2), Item(3), Item(-1)]
+
+
+class SummingCore:
+    """Adds up the Items of one wake-up and reports the sum to ``sink`` when it ends (a core
+    with the runtime's wake-up hooks)."""
+
+    spec = LayerSpec("summing")
+
+    def __init__(self) -> None:
+        self.begun = self.ended = 0
+        self.total = 0
+
+    def begin_wakeup(self) -> None:
+        self.begun += 1
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        assert isinstance(message, Item)
+        self.total += message.number
+        return [Send("sink", message)]
+
+    def end_wakeup(self, now: float) -> Effects:
+        self.ended += 1
+        total, self.total = self.total, 0
+        return [Send("sink", Item(100 + total))]
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+async def test_a_core_with_wakeup_hooks_works_once_per_wakeup() -> None:
+    core = SummingCore()
+    runtime = Runtime()
+    runtime.add(Actor(core))
+    sink = RecordingActor("sink")
+    runtime.add(sink)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runtime.run)
+        runtime.send_many("test", "summing", [Item(1), Item(2), Item(3)])
+        await trio.testing.wait_all_tasks_blocked()
+        runtime.actor("summing").handle_now("test", [Item(4)])
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert (core.begun, core.ended) == (2, 2)
+    # What the end of a wake-up produced leaves in the same hop as the rest of the wake-up.
+    assert len(sink.hops) == 2
+    assert unpacked(sink.hops) == [Item(1), Item(2), Item(3), Item(106), Item(4), Item(104)]

@@ -73,6 +73,9 @@ from bluetrio.messages.l2cap_service import (
 
 logger = logging.getLogger(__name__)
 
+# Messages of the data path: within one wake-up the links are served after all of them, once.
+_DATA_PATH = frozenset({AclDataInd, AclDataCnf, L2caDataReq, L2caDataRsp, L2caFixedDataReq})
+
 
 class L2capCore:
     """Every link's LCB, its channels' CCBs, the registrations and the scheduler."""
@@ -97,13 +100,32 @@ class L2capCore:
         self.signaling = Signaling(self.links, self.registry, self.scheduler)
         self.credit = CreditChannels(self.signaling, self.scheduler)
         self.dropped_pdus = 0  # received PDUs no channel took (logged)
+        self._in_wakeup = False  # between the shell's begin_wakeup and end_wakeup
 
     # -- entry points -----------------------------------------------------------------------------
     def handle(self, sender: str, message: Message, now: float) -> Effects:
-        effects = self._dispatch(sender, message, now)
+        if not self._in_wakeup:  # driven message by message: serve the links at once
+            effects = self._dispatch(sender, message, now)
+            return effects + self._serve_links()
+        if type(message) in _DATA_PATH:
+            return self._dispatch(sender, message, now)
+        # Anything else (a disconnection, a link closing...) finds what was sent before it
+        # already handed to hci, as it would one message at a time.
+        effects = self._serve_links()
+        return effects + self._dispatch(sender, message, now)
+
+    def begin_wakeup(self) -> None:
+        """The shell's wake-up hook: the links are served once, when it ends, so a burst of
+        requests and completions leaves as one ``AclDataReq`` per link."""
+        self._in_wakeup = True
+
+    def end_wakeup(self, now: float) -> Effects:
+        self._in_wakeup = False
+        return self._serve_links()
+
+    def _serve_links(self) -> Effects:
         sent, changes = self.scheduler.pump(self.links)
-        for batch in sent:
-            effects.append(Emit(AclDataReq(batch.handle, batch.pdus)))
+        effects: Effects = [Emit(AclDataReq(batch.handle, batch.pdus)) for batch in sent]
         for queue, congested in changes:
             effects.append(Send(queue.owner, self._congestion(queue.cid, congested)))
         return effects
@@ -238,6 +260,8 @@ class L2capCore:
                 else:
                     effects.append(Send(ccb.owner, L2caDataInd(lcb.handle, cid, payload)))
             elif cid == lcb.signaling_cid:
+                if self._in_wakeup:  # a command may close channels: what was sent goes first
+                    effects += self._serve_links()
                 effects += self.signaling.on_c_frame(lcb, payload, now)
             else:
                 owner = self.registry.fixed.get(cid)
