@@ -37,6 +37,7 @@ from bluetrio.messages.btm_security import (
     OobDataInd,
     OobDataRsp,
     PairCnf,
+    PairingFailedInd,
     PasskeyDisplayInd,
     PasskeyEntryInd,
     PasskeyEntryRsp,
@@ -154,6 +155,11 @@ class PairingDelegate:
         """OOB data received from ``peer`` by other means (NFC...), or None."""
         return None
 
+    async def pairing_failed(self, peer: Address, reason: str) -> None:
+        """Pairing with ``peer`` failed (``reason`` says why), whoever started it: the peer's
+        attempts end here, as nobody on this side waits for their outcome. Pairings this
+        side started also raise :class:`PairingError` in the caller."""
+
     @property
     def provides_oob_data(self) -> bool:
         """Whether :meth:`oob_data` is overridden, so asking it is worth a round trip."""
@@ -235,7 +241,9 @@ class _PairingService:
             elif isinstance(message, OobDataInd):
                 nursery.start_soon(self._answer_oob, message)
             elif isinstance(message, PasskeyDisplayInd):
-                nursery.start_soon(self._guarded, self.delegate.display_passkey, message)
+                nursery.start_soon(self._show_passkey, message)
+            elif isinstance(message, PairingFailedInd):
+                nursery.start_soon(self._report_failure, message)
             elif isinstance(message, PromptCancelledInd):
                 scope = self.prompts.pop(message.prompt_id, None)
                 if scope is not None:
@@ -243,13 +251,17 @@ class _PairingService:
             elif isinstance(message, StoreBondReq):
                 nursery.start_soon(self._store, message)
 
-    async def _guarded(
-        self, show: Callable[[Address, int], Awaitable[None]], message: PasskeyDisplayInd
-    ) -> None:
+    async def _show_passkey(self, message: PasskeyDisplayInd) -> None:
         try:
-            await show(message.peer, message.passkey)
+            await self.delegate.display_passkey(message.peer, message.passkey)
         except Exception:
             logger.exception("pairing delegate failed to display a passkey")
+
+    async def _report_failure(self, message: PairingFailedInd) -> None:
+        try:
+            await self.delegate.pairing_failed(message.peer, message.reason)
+        except Exception:
+            logger.exception("pairing delegate failed to take a pairing failure")
 
     async def _ask(
         self, prompt_id: int, question: Callable[[], Awaitable[T]], declined: T

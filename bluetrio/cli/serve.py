@@ -34,7 +34,7 @@ from bluetrio.link import Link
 from bluetrio.messages.ad import AdvertisingData, Flags, LocalName
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.hci.status import describe_status
-from bluetrio.pairing import PairingDelegate
+from bluetrio.pairing import PairingDelegate, PeerOobData
 from bluetrio.stack import Stack, StackConfig, open_stack
 from bluetrio.transports.base import Transport
 
@@ -89,6 +89,39 @@ class AnnouncingKeyStore(JsonKeyStore):
         stored = await super().save(bond, allow_downgrade=allow_downgrade)
         self._say(f"bond with {bond.peer_address} ({bond.transport.value}) stored")
         return stored
+
+
+class ReportingDelegate(PairingDelegate):
+    """The user's delegate, plus a report line for each pairing that fails: a pairing the
+    peer started has nobody else here to hear how it ended."""
+
+    def __init__(self, inner: PairingDelegate, say: Report) -> None:
+        super().__init__(inner.io_capability)
+        self._inner = inner
+        self._say = say
+
+    async def accept_pairing(self, peer: Address) -> bool:
+        return await self._inner.accept_pairing(peer)
+
+    async def confirm_numeric(self, peer: Address, number: int) -> bool:
+        return await self._inner.confirm_numeric(peer, number)
+
+    async def enter_passkey(self, peer: Address) -> int | None:
+        return await self._inner.enter_passkey(peer)
+
+    async def display_passkey(self, peer: Address, passkey: int) -> None:
+        await self._inner.display_passkey(peer, passkey)
+
+    async def oob_data(self, peer: Address) -> PeerOobData | None:
+        return await self._inner.oob_data(peer)
+
+    @property
+    def provides_oob_data(self) -> bool:
+        return self._inner.provides_oob_data
+
+    async def pairing_failed(self, peer: Address, reason: str) -> None:
+        self._say(f"pairing with {peer} failed: {reason}")
+        await self._inner.pairing_failed(peer, reason)
 
 
 class _Reporter:
@@ -179,7 +212,7 @@ async def serve_command(
         **(stack_options or {}),
         config=config,
         pairable=options.pairable,
-        pairing_delegate=delegate,
+        pairing_delegate=ReportingDelegate(delegate, report),
         keystore=lambda local: AnnouncingKeyStore(bond_file(keystore_dir, local), local, report),
     ) as stack:
         await serve_devices(stack, options, report, services=services, task_status=task_status)

@@ -325,12 +325,22 @@ class LinkSecuredInd(SecurityMessage):
     used_stored_key: bool
 
 
+@attrs.frozen
+class PairingFailedInd(SecurityMessage):
+    """Pairing with ``peer`` ended without a key: whoever started it (this host or the
+    peer), ``status`` is the HCI status (Vol 1 Part F) and ``reason`` says why in words."""
+
+    peer: Address
+    status: int
+    reason: str
+
+
 # What the security service emits to whoever subscribes (bluetrio.actors.topology): the
 # prompts and notices for the user, and the bonds to store (a request to the key store
 # service on the application side). Confirmations go back to their requester instead.
 INDICATIONS: tuple[type[SecurityMessage], ...] = (
     UserConfirmInd, PasskeyEntryInd, PasskeyDisplayInd, OobDataInd, PromptCancelledInd,
-    StoreBondReq, BondRefusedInd, LinkSecuredInd,
+    StoreBondReq, BondRefusedInd, LinkSecuredInd, PairingFailedInd,
 )  # fmt: skip
 
 

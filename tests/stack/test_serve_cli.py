@@ -13,10 +13,10 @@ from bluetrio.address import Address
 from bluetrio.cli.common import YesPairingDelegate
 from bluetrio.cli.main import build_parser
 from bluetrio.cli.serve import Report, ServeOptions, serve_command
-from bluetrio.errors import InvalidArgumentError
+from bluetrio.errors import InvalidArgumentError, PairingError
 from bluetrio.link import Link
 from bluetrio.messages.btm import LinkTransport
-from bluetrio.pairing import IoCapability, PairingDelegate
+from bluetrio.pairing import IoCapability, PairingDelegate, TerminalPairingDelegate
 from bluetrio.stack import open_stack
 
 AIR = "virtual:serve-room"
@@ -28,6 +28,25 @@ class Agreeing(PairingDelegate):
         return True
 
 
+async def start_server(
+    nursery: trio.Nursery,
+    options: ServeOptions,
+    delegate: PairingDelegate,
+    tmp_path: Path,
+    output: io.StringIO,
+) -> None:
+    """Start ``bluetrio serve`` as SERVER on the test's air, printing to ``output``."""
+    await nursery.start(
+        lambda task_status: serve_command(
+            AIR, options, delegate, tmp_path, output, {"address": SERVER},
+            task_status=task_status,
+        )
+    )  # fmt: skip
+
+
+AGREEING = Agreeing(IoCapability.DISPLAY_YES_NO)
+
+
 def serve_and_visit(tmp_path: Path, options: ServeOptions) -> tuple[list[str], Address]:
     """Serve with ``options``; a visitor finds the server, connects over BR/EDR and pairs,
     then connects over LE; everything the server printed, and the visitor's address."""
@@ -36,15 +55,8 @@ def serve_and_visit(tmp_path: Path, options: ServeOptions) -> tuple[list[str], A
         output = io.StringIO()
         delegate = YesPairingDelegate(IoCapability.DISPLAY_YES_NO, output=output)
         async with trio.open_nursery() as nursery:
-            await nursery.start(
-                lambda task_status: serve_command(
-                    AIR, options, delegate, tmp_path, output, {"address": SERVER},
-                    task_status=task_status,
-                )
-            )  # fmt: skip
-            async with open_stack(
-                AIR, pairing_delegate=Agreeing(IoCapability.DISPLAY_YES_NO)
-            ) as visitor:
+            await start_server(nursery, options, delegate, tmp_path, output)
+            async with open_stack(AIR, pairing_delegate=AGREEING) as visitor:
                 visitor_address = (await visitor.ready()).address
                 found = [result.address for result in await visitor.inquiry(2.56)]
                 assert found == [SERVER]
@@ -137,3 +149,48 @@ def test_serve_options() -> None:
     )
     with pytest.raises(InvalidArgumentError):
         ServeOptions(name="")
+
+
+def serve_and_fail_pairing(tmp_path: Path, options: ServeOptions) -> tuple[list[str], Address]:
+    """Serve with ``options`` and a user who answers no; a visitor connects over BR/EDR and
+    tries to pair; everything the server printed, and the visitor's address."""
+
+    async def declining(prompt: str) -> str:
+        return "n"
+
+    async def scenario() -> tuple[list[str], Address]:
+        output = io.StringIO()
+        delegate = TerminalPairingDelegate(
+            IoCapability.DISPLAY_YES_NO, read_line=declining, output=output
+        )
+        async with trio.open_nursery() as nursery:
+            await start_server(nursery, options, delegate, tmp_path, output)
+            async with open_stack(AIR, pairing_delegate=AGREEING) as visitor:
+                visitor_address = (await visitor.ready()).address
+                async with visitor.connect(SERVER, transport=LinkTransport.BR_EDR) as link:
+                    with pytest.raises(PairingError):
+                        await link.pair()
+                await trio.sleep(1)  # the server reports the disconnection
+            nursery.cancel_scope.cancel()
+        return output.getvalue().splitlines(), visitor_address
+
+    return trio.run(scenario, clock=MockClock(autojump_threshold=0))
+
+
+def test_serve_says_when_a_pairing_the_visitor_started_fails(tmp_path: Path) -> None:
+    options = ServeOptions(discoverable=True, pairable=True)
+    lines, visitor = serve_and_fail_pairing(tmp_path, options)
+    failures = [line for line in lines if line.startswith(f"pairing with {visitor} failed: ")]
+    assert failures == [
+        f"pairing with {visitor} failed: pairing failed: Authentication Failure (0x05)"
+    ], lines
+    assert lines.index(failures[0]) < lines.index(
+        f"disconnected: {visitor}: Remote User Terminated Connection (0x13)"
+    )
+
+
+def test_serve_says_when_it_refuses_a_pairing_because_it_is_not_pairable(
+    tmp_path: Path,
+) -> None:
+    lines, visitor = serve_and_fail_pairing(tmp_path, ServeOptions(discoverable=True))
+    assert f"pairing with {visitor} failed: not pairable" in lines, lines

@@ -57,3 +57,26 @@ def test_explicit_capability_wins_and_is_checked() -> None:
     with pytest.raises(InvalidArgumentError):
         Confirms("display-yes-no")  # type: ignore[arg-type]
     assert TerminalPairingDelegate().io_capability is IoCapability.DISPLAY_YES_NO
+
+
+class HearsFailures(PairingDelegate):
+    async def pairing_failed(self, peer: Address, reason: str) -> None:
+        return None
+
+
+def test_hearing_of_failures_does_not_change_the_io_capability() -> None:
+    assert HearsFailures().io_capability is IoCapability.NO_INPUT_NO_OUTPUT
+
+
+def test_the_serve_command_keeps_the_users_capability_and_oob() -> None:
+    from bluetrio.cli.serve import ReportingDelegate
+
+    class HasOob(Confirms):
+        async def oob_data(self, peer: Address) -> None:
+            return None
+
+    lines: list[str] = []
+    wrapped = ReportingDelegate(HasOob(), lines.append)
+    assert wrapped.io_capability is IoCapability.DISPLAY_YES_NO
+    assert wrapped.provides_oob_data
+    assert not ReportingDelegate(Confirms(), lines.append).provides_oob_data

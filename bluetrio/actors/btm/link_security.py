@@ -34,6 +34,7 @@ from bluetrio.actors.btm.states import (
     LinkSecurityEvent,
     LinkSecurityState,
     PairingEvent,
+    PairingState,
 )
 from bluetrio.actors.btm.timer_owners import SecurityProcedureTimer
 from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer, TimerKey
@@ -44,6 +45,7 @@ from bluetrio.messages.btm_security import (
     LinkSecurityCnf,
     LinkSecurityReq,
     PairCnf,
+    PairingFailedInd,
     PairReq,
 )
 
@@ -313,10 +315,18 @@ class LinkSecurityProcedure:
         record._transition(Event.REJECTED)
         effects: Effects = [CancelTimer(procedure_timer(record.handle))]
         effects += self._answer_waiting(record, AUTHENTICATION_FAILURE, why)
+        effects += self.pairing_failed(record, AUTHENTICATION_FAILURE, why)
         effects += self.abandon_pairing(record, why)
         return effects + self.commands.send(
             hci.Disconnect(connection_handle=record.handle, reason=AUTHENTICATION_FAILURE)
         )
+
+    def pairing_failed(self, record: LinkRecord, status: int, why: str) -> Effects:
+        """Tell the application a pairing in progress on the link failed (the user hears of
+        it even when the peer started the pairing and nobody here waits for its outcome)."""
+        if record.pairing.state is PairingState.IDLE:
+            return []
+        return [Emit(PairingFailedInd(record.peer, status, why))]
 
     def abandon_pairing(self, record: LinkRecord, why: str) -> Effects:
         """End the link's pairing, if any, and withdraw its prompts."""
@@ -332,9 +342,12 @@ class LinkSecurityProcedure:
         return self.reject(record, "security procedure did not finish in time")
 
     def on_link_down(self, record: LinkRecord, reason: int, fallback: int) -> Effects:
-        return self._answer_waiting(
-            record, reason or fallback, f"link lost (reason 0x{reason:02X})"
-        ) + self.prompts.cancel_link(record.handle, "link lost")
+        why = f"link lost (reason 0x{reason:02X})"
+        return (
+            self._answer_waiting(record, reason or fallback, why)
+            + self.pairing_failed(record, reason or fallback, why)
+            + self.prompts.cancel_link(record.handle, "link lost")
+        )
 
     def is_secured(self, handle: int) -> bool:
         record = self.links.get(handle)

@@ -16,6 +16,7 @@ import logging
 from bluetrio.actors.btm.link_security import LinkSecurityProcedure
 from bluetrio.actors.btm.prompts import Prompt, PromptKind
 from bluetrio.actors.btm.security_policy import (
+    AUTHENTICATION_FAILURE,
     PAIRING_NOT_ALLOWED,
     SSP_KEY_TYPES,
     SUCCESS,
@@ -38,6 +39,7 @@ from bluetrio.messages.btm_security import (
     IoCapability,
     OobDataInd,
     OobDataRsp,
+    PairingFailedInd,
     PasskeyDisplayInd,
     PasskeyEntryInd,
     PasskeyEntryRsp,
@@ -97,6 +99,8 @@ class SecureSimplePairing:
         locally_requested = bool(record.waiting)
         if not (self.config.pairable or locally_requested):
             logger.info("security: not pairable; refusing pairing with %s", record.peer)
+            # Told even from IDLE: the peer asked to pair and was refused.
+            effects.append(Emit(PairingFailedInd(record.peer, PAIRING_NOT_ALLOWED, "not pairable")))
             effects += self.procedure.abandon_pairing(record, "not pairable")
             return effects + self._refuse_io_capability(event.bd_addr)
         pairing.local_io = self.io_capability
@@ -304,7 +308,9 @@ class SecureSimplePairing:
         else:
             why = f"pairing failed: {describe_status(event.status)}"
             logger.info("security: pairing with %s: %s", record.peer, why)
-        return self.procedure.abandon_pairing(record, why)
+        status = event.status or AUTHENTICATION_FAILURE
+        failed = self.procedure.pairing_failed(record, status, why)
+        return failed + self.procedure.abandon_pairing(record, why)
 
     def on_link_key_notification(self, event: hci.LinkKeyNotification, now: float) -> Effects:
         record = self.links.by_peer(event.bd_addr)
