@@ -123,13 +123,20 @@ class _Endpoint:
         self.peer_mtu = 0
         self.ended: str | None = None  # why the channel ended, from the stack's side
         self.broken = False  # ended by link loss, overflow or the stack closing (not the peer)
-        self.lot = trio.lowlevel.ParkingLot()
+        # Tasks waiting for room in the send window, and for received data: apart, so a
+        # confirmation never wakes the reader of a ping-pong and data never wakes a sender.
+        self.senders = trio.lowlevel.ParkingLot()
+        self.receivers = trio.lowlevel.ParkingLot()
+
+    def wake_all(self) -> None:
+        self.senders.unpark_all()
+        self.receivers.unpark_all()
 
     def end(self, reason: str, *, broken: bool) -> None:
         if self.ended is None:
             self.ended = reason
             self.broken = broken
-        self.lot.unpark_all()
+        self.wake_all()
 
 
 class L2capChannel(trio.abc.HalfCloseableStream):
@@ -257,7 +264,7 @@ class L2capChannel(trio.abc.HalfCloseableStream):
             self._check_sendable()
             if self._window_open(size):
                 return
-            await endpoint.lot.park()
+            await endpoint.senders.park()
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Send ``data`` as SDUs of at most :attr:`peer_mtu` octets.
@@ -301,7 +308,7 @@ class L2capChannel(trio.abc.HalfCloseableStream):
         the channel (the peer reads the end of the stream; our receiving ends too)."""
         endpoint = self._endpoint
         while endpoint.unconfirmed and endpoint.ended is None and not self._closed:
-            await endpoint.lot.park()
+            await endpoint.senders.park()
         await self.aclose()
 
     # -- receiving -----------------------------------------------------------------------------
@@ -312,29 +319,33 @@ class L2capChannel(trio.abc.HalfCloseableStream):
         self._receiving = True
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
-            sdu = await self._next_sdu()
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return sdu
+            endpoint = self._endpoint
+            if endpoint.received or endpoint.ended is not None or self._closed:
+                sdu = self._next_sdu()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return sdu
+            # Waiting is the schedule point: the SDU is returned as soon as this task runs.
+            while not (endpoint.received or endpoint.ended is not None or self._closed):
+                await endpoint.receivers.park()
+            return self._next_sdu()
         finally:
             self._receiving = False
 
-    async def _next_sdu(self) -> bytes:
+    def _next_sdu(self) -> bytes:
+        """The first SDU received, or the channel's ending raised."""
         endpoint = self._endpoint
-        while True:
-            if self._closed:
-                raise trio.ClosedResourceError("this channel was closed")
-            if endpoint.received:
-                sdu = endpoint.received.popleft()
-                endpoint.buffered -= len(sdu)
-                if endpoint.credit is not None and endpoint.ended is None:
-                    # Taken: its credits may go back to the peer.
-                    self._registry.send(L2caDataRsp(self.handle, self.cid))
-                return sdu
-            if endpoint.ended is not None:
-                if endpoint.broken:
-                    raise trio.BrokenResourceError(endpoint.ended)
-                raise trio.EndOfChannel(endpoint.ended)
-            await endpoint.lot.park()
+        if self._closed:
+            raise trio.ClosedResourceError("this channel was closed")
+        if endpoint.received:
+            sdu = endpoint.received.popleft()
+            endpoint.buffered -= len(sdu)
+            if endpoint.credit is not None and endpoint.ended is None:
+                # Taken: its credits may go back to the peer.
+                self._registry.send(L2caDataRsp(self.handle, self.cid))
+            return sdu
+        if endpoint.broken:
+            raise trio.BrokenResourceError(endpoint.ended)
+        raise trio.EndOfChannel(endpoint.ended)
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         if max_bytes is not None:
@@ -359,7 +370,7 @@ class L2capChannel(trio.abc.HalfCloseableStream):
             await trio.lowlevel.checkpoint()
             return
         self._closed = True
-        self._endpoint.lot.unpark_all()
+        self._endpoint.wake_all()
         await self._registry.disconnect(self._endpoint)
 
 
@@ -471,7 +482,7 @@ class ChannelRegistry:
             endpoint.end(reason, broken=True)
             self._disconnect_later(endpoint)
         else:
-            endpoint.lot.unpark_all()
+            endpoint.receivers.unpark_all()
 
     def _on_data_confirmed(self, confirm: L2caDataCnf) -> None:
         endpoint = self._endpoints.get((confirm.handle, confirm.cid))
@@ -479,7 +490,7 @@ class ChannelRegistry:
             endpoint.unconfirmed = max(0, endpoint.unconfirmed - confirm.count)
             for _ in range(min(confirm.count, len(endpoint.unconfirmed_sizes))):
                 endpoint.unconfirmed_octets -= endpoint.unconfirmed_sizes.popleft()
-            endpoint.lot.unpark_all()
+            endpoint.senders.unpark_all()
 
     def _on_congestion(self, indication: L2caCongestionInd) -> None:
         endpoint = self._endpoints.get((indication.handle, indication.cid))

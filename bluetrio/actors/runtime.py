@@ -366,13 +366,26 @@ class Actor:
                 self._finish_wakeup()
 
     def handle_now(self, sender: str, messages: list[Message]) -> None:
-        """Handle ``messages`` from a helper task of this actor's shell (the HCI transport
-        reader) at once, in that task, as one wake-up: a burst then costs no hop.
+        """Handle ``messages`` at once, in the calling task, as one wake-up: a burst then
+        costs no hop. Called by a helper task of this actor's shell (the HCI transport
+        reader); actors ending a wake-up hand their output to idle receivers the same way
+        (:meth:`end_wakeup`), so a packet crosses idle layers as nested calls instead of
+        one task switch per layer.
 
-        Only while the loop waits on an empty inbox, so nothing sent earlier is overtaken,
-        and without a tracer or fault policy, which must see every hop; otherwise the
-        messages take the inbox as one :meth:`Runtime.send_many` hop.
+        Only while the loop waits on an empty inbox and no wake-up of this actor is under
+        way (nor its output being sent), so nothing sent earlier is overtaken, and without a
+        tracer or fault policy, which must see every hop; otherwise the messages take the
+        inbox as one :meth:`Runtime.send_many` hop.
         """
+        deadline = self._claim()
+        if deadline is None:
+            self.runtime.send_many(sender, self.name, messages)
+        else:
+            self._handle_claimed(sender, messages, deadline)
+
+    def _claim(self) -> float | None:
+        """Begin a wake-up in the calling task if this actor is idle (see :meth:`handle_now`);
+        returns the deadline its loop waits for, or None when it is not idle."""
         runtime = self.runtime
         inbox = self._inbox
         waiting = inbox is not None and inbox.statistics()
@@ -384,20 +397,22 @@ class Actor:
             or runtime.tracer is not None
             or runtime.faults is not None
         ):
-            runtime.send_many(sender, self.name, messages)
-            return
-        now = trio.current_time()
-        runtime.record(sender, self.name, messages, now)
+            return None
         deadline = self.timers.next_deadline()
         self._begin_wakeup()
+        return deadline
+
+    def _handle_claimed(self, sender: str, messages: list[Message], deadline: float) -> None:
+        now = trio.current_time()
+        self.runtime.record(sender, self.name, messages, now)
         try:
-            for message in messages:
-                self.dispatch(sender, message, now)
+            message = messages[0] if len(messages) == 1 else Batch(tuple(messages))
+            self.deliver((sender, message, 0))
         finally:
             self._finish_wakeup()
         if self.timers.next_deadline() < deadline:
             # A timer armed here: wake the loop (an empty hop) so it waits for the new deadline.
-            runtime.send_many(self.name, self.name, [])
+            self.runtime.send_many(self.name, self.name, [])
 
     def _begin_wakeup(self) -> None:
         self._outbox = {}
@@ -424,13 +439,32 @@ class Actor:
 
     def end_wakeup(self) -> None:
         """The wake-up's messages are handled: send what they produced, one hop per
-        destination. Shells that own I/O extend this to flush their own output."""
-        outbox, self._outbox = self._outbox, None
-        if outbox:
-            runtime = self.runtime
-            now = trio.current_time()
-            for to, messages in outbox.items():
-                runtime.send_many(self.name, to, messages, now)
+        destination; a receiver that is idle handles its share at once, in this task.
+        Shells that own I/O extend this to flush their own output.
+
+        Every idle receiver is claimed before any of them runs, so what one of them sends
+        on at once to another receiver of this wake-up queues behind what this wake-up sent
+        it, as it would with every hop through an inbox.
+        """
+        outbox = self._outbox
+        try:
+            if outbox:
+                runtime = self.runtime
+                actors = runtime._actors
+                claims: list[tuple[str, list[Message], Actor | None, float | None]] = []
+                for to, messages in outbox.items():
+                    receiver = actors.get(to)
+                    deadline = None if receiver is None else receiver._claim()
+                    claims.append((to, messages, receiver, deadline))
+                for to, messages, receiver, deadline in claims:
+                    if receiver is None or deadline is None:
+                        runtime.send_many(self.name, to, messages)  # (unknown: StackError)
+                    else:
+                        receiver._handle_claimed(self.name, messages, deadline)
+        finally:
+            # Only now: while the output leaves, this actor is still busy, so a receiver
+            # answering at once queues behind it instead of overtaking what is not sent yet.
+            self._outbox = None
 
     def _fire_expired_timers(self) -> None:
         now = trio.current_time()

@@ -408,3 +408,58 @@ async def test_a_core_with_wakeup_hooks_works_once_per_wakeup() -> None:
     # What the end of a wake-up produced leaves in the same hop as the rest of the wake-up.
     assert len(sink.hops) == 2
     assert unpacked(sink.hops) == [Item(1), Item(2), Item(3), Item(106), Item(4), Item(104)]
+
+
+class RelayCore:
+    """Item n goes on to each of ``targets`` (as Item(n + step * place)); records the task it
+    ran in and what it got."""
+
+    def __init__(self, name: str, *targets: str, step: int = 10) -> None:
+        self.spec = LayerSpec(name)
+        self.targets = targets
+        self.step = step
+        self.got: list[Message] = []
+        self.tasks: list[trio.lowlevel.Task] = []
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        assert isinstance(message, Item)
+        self.got.append(message)
+        self.tasks.append(trio.lowlevel.current_task())
+        n = message.number
+        return [Send(to, Item(n + self.step * i)) for i, to in enumerate(self.targets, 1)]
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+async def test_an_idle_receiver_handles_a_wakeups_output_in_the_senders_task() -> None:
+    head, tail = RelayCore("head", "tail"), RelayCore("tail")
+    runtime = Runtime()
+    runtime.add(Actor(head))
+    runtime.add(Actor(tail))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runtime.run)
+        runtime.send_many("test", "head", [Item(1), Item(2)])
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert tail.got == [Item(11), Item(12)]
+    # No hop: the tail ran in the head's task, in the head's wake-up's end.
+    assert tail.tasks == head.tasks
+
+
+async def test_a_receiver_answering_at_once_never_overtakes_the_senders_output() -> None:
+    # head sends to "middle" and then to "last"; middle, handled at once, sends on to last.
+    head = RelayCore("head", "middle", "last")
+    middle, last = RelayCore("middle", "last", step=100), RelayCore("last")
+    runtime = Runtime()
+    for core in (head, middle, last):
+        runtime.add(Actor(core))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runtime.run)
+        runtime.send("test", "head", Item(1))
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    # What head sent last comes before what middle made of head's first message.
+    assert middle.got == [Item(11)]
+    assert last.got == [Item(21), Item(111)]
+    assert last.tasks[0] is head.tasks[0] and last.tasks[1] is not head.tasks[0]
