@@ -6,8 +6,9 @@ them only when asked: a read issued at every connection complete would take the 
 (Num_HCI_Command_Packets, Vol 4 Part E 7.7.14) just when the user may want to disconnect.
 
 BR/EDR page 1 holds the peer's host features; a Remote Host Supported Features Notification
-(Vol 4 Part E 7.7.50), sent while pairing or fetching the name, delivers that page, so a read
-after it skips page 1 (pages 0 and 2 still come from the controller).
+(Vol 4 Part E 7.7.50), which a controller sends when a remote name request reads the peer's
+features (7.1.19), delivers that page, so a read after it skips page 1 (pages 0 and 2 still
+come from the controller).
 """
 
 from __future__ import annotations
