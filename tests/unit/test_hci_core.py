@@ -417,3 +417,15 @@ def test_reassembly_never_holds_more_than_its_bound(
         reassembler.feed(handle, boundary, data)
         held = sum(len(p) for p in reassembler._partial.values())
         assert held == reassembler.buffered <= 256
+
+
+def test_events_with_parameters_of_a_later_specification_are_delivered_and_counted() -> None:
+    # Vol 4 Part E 5.4.4: octets past the known parameters are ignored, not an error.
+    core = HciCore()
+    known = hci.DisconnectionComplete(status=0, connection_handle=0x0040, reason=0x13)
+    payload = bytes((known.EVENT_CODE, len(known.parameters()) + 2)) + known.parameters()
+    effects = core.handle("hci", TransportPacketInd(PacketType.EVENT, payload + b"\x01\x02"), 0.0)
+    assert HciEventInd(known) in emitted(effects)
+    assert (core.extended_events, core.malformed_packets) == (1, 0)
+    core.handle("hci", event_packet(known), 0.0)
+    assert core.extended_events == 1

@@ -62,6 +62,7 @@ DEFAULT_COMMAND_TIMEOUT = 2.0  # seconds; the Linux kernel uses the same (HCI_CM
 LOCAL_HOST_TERMINATED = 0x16
 CONNECTION_ALREADY_EXISTS = 0x0B
 LINK_TYPE_ACL = 0x01  # Connection Complete Link_Type (Vol 4 Part E 7.7.3); 0x00 is SCO
+EVENT_HEADER_SIZE = 2  # Event_Code, Parameter_Total_Length (Vol 4 Part E 5.4.4)
 INTERNAL_TOKEN = 0  # commands the HCI actor sends on its own; their answers go nowhere
 
 
@@ -140,6 +141,9 @@ class HciCore:
         self.acl = AclScheduler()
         self.reassembler = AclReassembler()
         self.malformed_packets = 0
+        # Events longer than the parameters this codec knows: a later specification appended
+        # parameters, which the host ignores (Vol 4 Part E 5.4.4).
+        self.extended_events = 0
         self.ignored_completions = 0
         self.links_opened = 0  # numbers the links: AclLinkOpenedInd.link_id
         self.unknown_handle_packets = 0  # ACL packets dropped for handles with no link
@@ -338,6 +342,8 @@ class HciCore:
             self.malformed_packets += 1
             logger.warning("hci: malformed event dropped: %s", exc)
             return []
+        if not isinstance(event, hci.NumberOfCompletedPackets):  # its length is its count's
+            self._note_extension(event, packet.payload)
         effects: Effects = []
         match event:
             case hci.NumberOfCompletedPackets():
@@ -355,6 +361,12 @@ class HciCore:
                 effects += self._internal_command(hci.Reset(), now)
         effects.append(Emit(HciEventInd(event)))
         return effects
+
+    def _note_extension(self, event: hci.HciEvent, payload: bytes) -> None:
+        unknown = len(payload) - EVENT_HEADER_SIZE - len(event.parameters())
+        if unknown > 0:
+            self.extended_events += 1
+            logger.debug("hci: %s: %d octet(s) of later parameters ignored", event.name, unknown)
 
     # -- links: opened and closed in order with their data -----------------------------------
     def _open_link(self, handle: int, transport: LinkTransport) -> Effects:
