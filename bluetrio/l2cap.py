@@ -21,6 +21,14 @@ application does not read breaks the channel (it is disconnected and every call 
 :class:`trio.BrokenResourceError` saying so) rather than losing data quietly or growing
 memory. Credit-based channels bound what the peer may send by the credits they grant.
 
+Channels in Enhanced Retransmission mode (``mode=ChannelMode.ERTM``, Core 5.4 Vol 3 Part A
+8.6) and Streaming mode (8.7) are the same streams. An SDU is confirmed, and leaves the send
+window, when the peer acknowledged all of it (ERTM) or when the controller took its last frame
+(streaming); so ``send_eof`` and ``aclose`` after it lose nothing. Each SDU the application
+reads is reported to the engine, which holds the peer back (RNR, "receiver not ready") while
+SDUs wait unread, so an ERTM channel never breaks at ``receive_limit``; a streaming channel,
+like a basic one, does.
+
 Credit-based channels (LE credit-based, enhanced credit-based: Core 5.4 Vol 3 Part A 10.1)
 are opened with ``spsm=`` (``link.l2cap_connect(spsm=...)``, ``stack.l2cap_listen(spsm=...)``)
 and are the same streams. Sending waits while the SDUs handed to the stack and not yet
@@ -95,7 +103,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SEND_WINDOW = 32  # SDUs handed to the stack and not yet taken by the controller
+SEND_WINDOW = 32  # SDUs handed to the stack and not yet confirmed (see the module docstring)
+RETRANSMISSION_MODES = (ChannelMode.ENHANCED_RETRANSMISSION, ChannelMode.STREAMING)
 RECEIVE_LIMIT = 8 << 20  # default bound of what is received and not yet read, per channel
 LISTEN_BACKLOG = 16  # opened channels waiting for accept()
 CLEANUP_TIMEOUT = 5.0  # bound of the shielded disconnection in aclose()
@@ -121,6 +130,11 @@ class _Endpoint:
         self.unconfirmed_sizes: deque[int] = deque()
         self.unconfirmed_octets = 0
         self.peer_mtu = 0
+        # Enhanced Retransmission or Streaming mode: each SDU read is reported (L2caDataRsp)
+        # so the engine leaves its local busy condition; ERTM's flow control then bounds what
+        # the peer sends, so only Streaming mode (like basic) breaks at the receive limit.
+        self.reports_reads = False
+        self.flow_controlled = False
         self.ended: str | None = None  # why the channel ended, from the stack's side
         self.broken = False  # ended by link loss, overflow or the stack closing (not the peer)
         # Tasks waiting for room in the send window, and for received data: apart, so a
@@ -156,6 +170,9 @@ class L2capChannel(trio.abc.HalfCloseableStream):
             endpoint.credit = parameters
             endpoint.peer_mtu = max(endpoint.peer_mtu, parameters.peer_mtu)
             parameters = ChannelParameters(parameters.mtu, parameters.peer_mtu)
+        elif parameters.mode in RETRANSMISSION_MODES:
+            endpoint.reports_reads = True
+            endpoint.flow_controlled = parameters.mode is ChannelMode.ENHANCED_RETRANSMISSION
         self.parameters = parameters
         self._partial = b""
         self._closed = False
@@ -339,8 +356,9 @@ class L2capChannel(trio.abc.HalfCloseableStream):
         if endpoint.received:
             sdu = endpoint.received.popleft()
             endpoint.buffered -= len(sdu)
-            if endpoint.credit is not None and endpoint.ended is None:
-                # Taken: its credits may go back to the peer.
+            if (endpoint.credit is not None or endpoint.reports_reads) and endpoint.ended is None:
+                # Taken: its credits may go back to the peer, or the ERTM engine may leave
+                # its local busy condition.
                 self._registry.send(L2caDataRsp(self.handle, self.cid))
             return sdu
         if endpoint.broken:
@@ -471,10 +489,14 @@ class ChannelRegistry:
             return
         endpoint.received.append(indication.sdu)
         endpoint.buffered += len(indication.sdu)
-        if endpoint.credit is None and endpoint.buffered > endpoint.limit:
+        if (
+            endpoint.credit is None
+            and not endpoint.flow_controlled
+            and endpoint.buffered > endpoint.limit
+        ):
             reason = (
                 f"more than {endpoint.limit} received octets were not read: the channel was "
-                "disconnected (basic mode has no flow control)"
+                "disconnected (basic and streaming mode have no flow control)"
             )
             logger.warning("l2cap 0x%04X/0x%04X: %s", endpoint.handle, endpoint.cid, reason)
             endpoint.received.clear()

@@ -273,9 +273,10 @@ class Link:
         """Open an L2CAP channel to ``psm`` on this BR/EDR link (Core 5.4 Vol 3 Part A 7.2)
         and configure it; returns it open.
 
-        ``mtu``: the largest SDU we receive (48..65535). ``mode``: basic, or a retransmission
-        mode where the stack has its engine; with ``mode_policy`` FALL_BACK_TO_BASIC a mode
-        the stack or the peer lacks becomes basic, with REQUIRE the channel is refused.
+        ``mtu``: the largest SDU we receive (48..65535). ``mode``: basic,
+        ``ChannelMode.ERTM`` (Enhanced Retransmission) or ``ChannelMode.STREAMING``; with
+        ``mode_policy`` FALL_BACK_TO_BASIC a mode the stack or the peer lacks becomes basic,
+        with REQUIRE the channel is refused (``channel.mode`` says what was negotiated).
         ``security``: make the link meet it first (btm pairs and encrypts as needed).
         ``receive_limit``: octets the channel holds for the application before it breaks
         (basic mode has no flow control, see :mod:`bluetrio.l2cap`).

@@ -163,7 +163,7 @@ async def test_refusals_carry_the_result(autojump_clock: trio.testing.MockClock)
         with pytest.raises(L2capConnectionRefused, match="not available") as local:
             await link.l2cap_connect(
                 psm=PSM,
-                mode=ChannelMode.ENHANCED_RETRANSMISSION,
+                mode=ChannelMode.RETRANSMISSION,
                 mode_policy=ModePolicy.REQUIRE,
             )
         assert local.value.result == 0xFFFF
@@ -172,7 +172,7 @@ async def test_refusals_carry_the_result(autojump_clock: trio.testing.MockClock)
         with pytest.raises(InvalidArgumentError):
             await link.l2cap_connect(psm=PSM, mtu=47)
         async with b.l2cap_listen(psm=PSM) as listener:
-            # A mode the stack lacks falls back to basic when the policy allows it.
+            # A mode the listener does not use falls back to basic when the policy allows it.
             channel = await link.l2cap_connect(psm=PSM, mode=ChannelMode.STREAMING)
             assert channel.mode is ChannelMode.BASIC
             served = await listener.accept()

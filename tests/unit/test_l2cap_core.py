@@ -10,6 +10,7 @@ import pytest
 import bluetrio.messages.l2cap as l2cap
 from bluetrio.actors.l2cap.channels import CONGESTION_QUOTA, Ccb
 from bluetrio.actors.l2cap.config import MAX_CONFIG_ROUNDS
+from bluetrio.actors.l2cap.ertm_config import ENGINE_FEATURES
 from bluetrio.actors.l2cap.links import RequestTimer
 from bluetrio.actors.l2cap.scheduler import DEFAULT_BUDGET
 from bluetrio.actors.l2cap.signaling import acceptable_parameters
@@ -247,7 +248,9 @@ def test_echo_and_information() -> None:
     pair.request("a", L2caInfoReq(7, HANDLE, l2cap.InformationType.EXTENDED_FEATURES))
     info = pair.last("a", L2caInfoCnf)
     assert isinstance(info, L2caInfoCnf)
-    assert struct.unpack("<I", info.data)[0] == l2cap.ExtendedFeature.FIXED_CHANNELS
+    assert (
+        struct.unpack("<I", info.data)[0] == l2cap.ExtendedFeature.FIXED_CHANNELS | ENGINE_FEATURES
+    )
     pair.request("a", L2caInfoReq(8, HANDLE, l2cap.InformationType.CONNECTIONLESS_MTU))
     info = pair.last("a", L2caInfoCnf)
     assert isinstance(info, L2caInfoCnf) and info.result == 1

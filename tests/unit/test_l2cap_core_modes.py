@@ -12,17 +12,24 @@ import bluetrio.messages.l2cap as l2cap
 from bluetrio.actors.l2cap.channels import Ccb
 from bluetrio.actors.l2cap.config import MAX_CONFIG_ROUNDS, SUPPORTED_MODES
 from bluetrio.actors.l2cap.ertm import RetransmissionParameters
+from bluetrio.actors.l2cap.ertm_channels import EngineTimer
 from bluetrio.actors.l2cap.ertm_config import ENGINE_FEATURES, RetransmissionSettings
 from bluetrio.actors.l2cap.states import ChannelState
 from bluetrio.messages.hci_service import AclDataInd
 from bluetrio.messages.l2cap import ChannelMode, FcsType
+from bluetrio.messages.l2cap.retransmission_frames import FrameFormat, IFrame, Sar, encode_frame
+from bluetrio.messages.l2cap_credit_service import L2caDataRsp
 from bluetrio.messages.l2cap_service import (
     L2caConfigInd,
     L2caConnectCnf,
     L2caConnectInd,
     L2caConnectReq,
     L2caConnectRsp,
+    L2caDataCnf,
+    L2caDataInd,
+    L2caDataReq,
     L2caDisconnectInd,
+    L2caDisconnectReq,
     L2caRegisterPsmReq,
     ModePolicy,
 )
@@ -222,9 +229,9 @@ def test_a_large_window_shrinks_for_a_peer_without_extended_windows() -> None:
     assert not a.frame_format.extended_control and a.local_tx_window == 32
 
 
-def b_accepted_channel(pair: CorePair) -> int:
+def b_accepted_channel(pair: CorePair, policy: ModePolicy = ModePolicy.FALL_BACK_TO_BASIC) -> int:
     """b accepted a channel a asked for in ERTM; a's answers are what the test injects."""
-    pair.request("b", L2caRegisterPsmReq(1, PSM, mode=ERTM))
+    pair.request("b", L2caRegisterPsmReq(1, PSM, mode=ERTM, mode_policy=policy))
     pair.b.links[HANDLE].peer_features = int(ENGINE_FEATURES)
     pair.drop = lambda side, pdu: side == "b"
     inject(pair, l2cap.ConnectionRequest(PSM, 0x0050).to_bytes(1))
@@ -245,7 +252,7 @@ def responses(pair: CorePair) -> list[l2cap.ConfigurationResponse]:
 
 def test_unacceptable_values_are_countered_with_what_we_accept() -> None:
     pair = pair_with()
-    cid = b_accepted_channel(pair)
+    cid = b_accepted_channel(pair, ModePolicy.REQUIRE)
     bad = (
         l2cap.RetransmissionAndFlowControlOption(ERTM, 0, 3, 0, 0, 4),
         l2cap.FcsOption(7),
@@ -267,7 +274,7 @@ def test_unacceptable_values_are_countered_with_what_we_accept() -> None:
     assert response.options == (
         l2cap.RetransmissionAndFlowControlOption(ERTM, 10, 3, 2000, 12000, 65527),
     )
-    # A basic request is countered with our mode.
+    # A basic request is countered with our mode, which b requires.
     inject(pair, l2cap.ConfigurationRequest(cid, 0, ()).to_bytes(4))
     response = responses(pair)[-1]
     assert response.result == l2cap.ConfigurationResult.UNACCEPTABLE_PARAMETERS
@@ -277,7 +284,7 @@ def test_unacceptable_values_are_countered_with_what_we_accept() -> None:
 
 def test_our_request_takes_the_peers_counter() -> None:
     pair = pair_with()
-    b_accepted_channel(pair)
+    cid = b_accepted_channel(pair)
     ours = [
         (i, c) for i, c in commands(pair.wire["b"]) if isinstance(c, l2cap.ConfigurationRequest)
     ]
@@ -297,6 +304,7 @@ def test_our_request_takes_the_peers_counter() -> None:
     assert (rfc.tx_window_size, rfc.maximum_pdu_size) == (8, 200)
     assert not any(isinstance(o, l2cap.FcsOption) for o in retry.options)
     # A counter with basic mode: the policy (fall back) takes it.
+    assert ccb(pair, "b", cid).negotiation.mode is ERTM
     basic = (l2cap.RetransmissionAndFlowControlOption(0, 0, 0, 0, 0, 0),)
     inject(pair, l2cap.ConfigurationResponse(0x0050, 0, 1, basic).to_bytes(identifier))
     _, last = [
@@ -304,11 +312,20 @@ def test_our_request_takes_the_peers_counter() -> None:
     ][-1]
     assert isinstance(last, l2cap.ConfigurationRequest)
     assert not any(isinstance(o, l2cap.RetransmissionAndFlowControlOption) for o in last.options)
+    assert ccb(pair, "b", cid).negotiation.mode is ChannelMode.BASIC
+
+
+def test_a_peer_asking_for_basic_first_gets_it_when_we_may_fall_back() -> None:
+    pair = pair_with()
+    cid = b_accepted_channel(pair)
+    inject(pair, l2cap.ConfigurationRequest(cid, 0, ()).to_bytes(2))
+    assert responses(pair)[-1].result == 0
+    assert ccb(pair, "b", cid).negotiation.mode is ChannelMode.BASIC
 
 
 def test_counters_that_never_converge_disconnect() -> None:
     pair = pair_with()
-    cid = b_accepted_channel(pair)
+    cid = b_accepted_channel(pair, ModePolicy.REQUIRE)
     for identifier in range(2, 2 + MAX_CONFIG_ROUNDS):
         inject(pair, l2cap.ConfigurationRequest(cid, 0, ()).to_bytes(identifier))
     assert ccb(pair, "b", cid).state is ChannelState.WAIT_DISCONNECT
@@ -362,3 +379,143 @@ def test_an_unanswered_information_request_of_a_basic_peer(policy: ModePolicy) -
     else:
         assert confirm.parameters is not None
         assert confirm.parameters.mode is ChannelMode.BASIC
+
+
+# -- the data path ---------------------------------------------------------------------------
+
+
+def opened(
+    mode: ChannelMode = ERTM,
+    a_settings: RetransmissionSettings | None = None,
+    b_settings: RetransmissionSettings | None = None,
+) -> tuple[CorePair, int, int]:
+    pair = pair_with(a_settings=a_settings, b_settings=b_settings)
+    confirm, indication = open_channel(pair, mode)
+    assert confirm.result == 0 and indication is not None
+    return pair, confirm.cid, indication.cid
+
+
+def received(pair: CorePair, side: str, cid: int) -> list[bytes]:
+    return [m.sdu for m in pair.up[side] if isinstance(m, L2caDataInd) and m.cid == cid]
+
+
+def confirmed(pair: CorePair, side: str, cid: int) -> int:
+    return sum(m.count for m in pair.up[side] if isinstance(m, L2caDataCnf) and m.cid == cid)
+
+
+def i_frames(pair: CorePair, side: str, cid: int) -> list[bytes]:
+    remote = ccb(pair, side, cid).remote_cid
+    return [p for p in pair.wire[side] if l2cap.decode_basic_frame(p)[0] == remote]
+
+
+@pytest.mark.parametrize("mode", [ERTM, STREAMING])
+def test_sdus_go_both_ways_through_the_engines(mode: ChannelMode) -> None:
+    pair, a_cid, b_cid = opened(
+        mode,
+        a_settings=RetransmissionSettings(mps=100, receive_limit=64),
+        b_settings=RetransmissionSettings(mps=1010, receive_limit=64),
+    )
+    assert ccb(pair, "a", a_cid).engine is not None
+    sdus = [bytes([n]) * (n * 53 % 600 + 1) for n in range(20)]
+    for sdu in sdus:
+        pair.request("a", L2caDataReq(HANDLE, a_cid, sdu))
+        pair.request("b", L2caDataReq(HANDLE, b_cid, sdu[::-1]))
+    if mode is ERTM:
+        pair.fire("a", "acknowledgement")
+        pair.fire("b", "acknowledgement")
+    assert received(pair, "b", b_cid) == sdus
+    assert received(pair, "a", a_cid) == [sdu[::-1] for sdu in sdus]
+    # Every SDU is confirmed once delivered (ERTM: acknowledged; streaming: sent).
+    assert confirmed(pair, "a", a_cid) == confirmed(pair, "b", b_cid) == len(sdus)
+    # b's MPS is 1010 and a's 100: a's SDUs were cut to b's MPS, b's to a's.
+    assert max(len(p) for p in i_frames(pair, "b", b_cid)) <= 100 + 4 + 2 + 2
+    pair.request("a", L2caDisconnectReq(9, HANDLE, a_cid))
+    assert pair.timers["a"] == {} and pair.timers["b"] == {}
+
+
+def test_an_sdu_is_confirmed_only_when_the_peer_acknowledged_it() -> None:
+    pair, a_cid, b_cid = opened()
+    pair.request("a", L2caDataReq(HANDLE, a_cid, b"one"))
+    assert received(pair, "b", b_cid) == [b"one"]
+    assert confirmed(pair, "a", a_cid) == 0  # b acknowledges on its timer
+    timers = {key.name for key in pair.timers["b"]}
+    assert timers == {"acknowledgement"}
+    [key] = pair.timers["b"]
+    assert key.owner == EngineTimer(HANDLE, b_cid)
+    pair.fire("b", "acknowledgement")
+    assert confirmed(pair, "a", a_cid) == 1
+    assert pair.timers["a"] == {}  # nothing unacknowledged: no retransmission timer
+
+
+def test_a_lost_frame_is_sent_again_when_the_retransmission_timer_fires() -> None:
+    pair, a_cid, b_cid = opened()
+    remote = ccb(pair, "a", a_cid).remote_cid
+    lost = [False]
+
+    def lose_first_i_frame(side: str, pdu: bytes) -> bool:
+        if side == "a" and not lost[0] and l2cap.decode_basic_frame(pdu)[0] == remote:
+            lost[0] = True
+            return True
+        return False
+
+    pair.drop = lose_first_i_frame
+    pair.request("a", L2caDataReq(HANDLE, a_cid, b"lost once"))
+    assert received(pair, "b", b_cid) == []
+    assert {key.name for key in pair.timers["a"]} == {"retransmission"}
+    pair.fire("a", "retransmission")  # a polls, b answers F=1, a sends the frame again
+    pair.fire("b", "acknowledgement")
+    assert received(pair, "b", b_cid) == [b"lost once"]
+    assert confirmed(pair, "a", a_cid) == 1
+
+
+def test_an_engine_failure_disconnects_with_its_reason() -> None:
+    pair, a_cid, b_cid = opened()
+    remote = ccb(pair, "b", b_cid).remote_cid
+    # An I-frame acknowledging frames b never sent (ReqSeq 5) breaks the channel (8.6.5.3).
+    frame = encode_frame(remote, IFrame(0, 5, Sar.UNSEGMENTED, b"x"), FrameFormat(fcs=False))
+    pair.deliver("b", AclDataInd(HANDLE, (frame,)), "hci")
+    closed = pair.last("b", L2caDisconnectInd)
+    assert isinstance(closed, L2caDisconnectInd) and "ReqSeq" in closed.reason
+    assert pair.a.links[HANDLE].channels == {} and pair.b.links[HANDLE].channels == {}
+    assert pair.timers["a"] == {} and pair.timers["b"] == {}
+
+
+def test_an_unread_channel_holds_the_peer_back_until_read() -> None:
+    settings = RetransmissionSettings(mps=100, receive_limit=2)
+    pair, a_cid, b_cid = opened(b_settings=settings)
+    for n in range(6):
+        pair.request("a", L2caDataReq(HANDLE, a_cid, bytes([n])))
+        pair.fire("b", "acknowledgement")
+    # b delivered two and is locally busy (RNR): a keeps the rest.
+    assert received(pair, "b", b_cid) == [b"\x00", b"\x01"]
+    assert ccb(pair, "b", b_cid).engine.local_busy  # type: ignore[union-attr]
+    pair.request("b", L2caDataRsp(HANDLE, b_cid, 2))
+    for _ in range(4):
+        pair.fire("a")
+        pair.fire("b")
+        pair.request("b", L2caDataRsp(HANDLE, b_cid, 2))
+    assert received(pair, "b", b_cid) == [bytes([n]) for n in range(6)]
+    assert confirmed(pair, "a", a_cid) == 6
+
+
+def test_sdus_past_the_engines_queue_wait_in_order_until_it_has_room() -> None:
+    settings = RetransmissionSettings(mps=100, transmit_limit=300)
+    pair, a_cid, b_cid = opened(a_settings=settings)
+    pair.drop = lambda side, pdu: side == "b"  # b's acknowledgements are lost for now
+    sdus = [bytes([n]) * 250 for n in range(40)]
+    for sdu in sdus:
+        pair.request("a", L2caDataReq(HANDLE, a_cid, sdu))
+    a = ccb(pair, "a", a_cid)
+    assert a.held  # the engine's queue is full: the rest wait, not confirmed, not lost
+    assert confirmed(pair, "a", a_cid) == 0
+    pair.drop = lambda side, pdu: False
+    for _ in range(40):
+        if len(received(pair, "b", b_cid)) == len(sdus) and not a.held:
+            break
+        pair.request("b", L2caDataRsp(HANDLE, b_cid, len(sdus)))  # b's owner reads
+        pair.fire("b", "acknowledgement")
+        pair.fire("a", "retransmission")
+        pair.fire("a", "monitor")
+    assert received(pair, "b", b_cid)[: len(sdus)] == sdus
+    pair.fire("b", "acknowledgement")
+    assert confirmed(pair, "a", a_cid) == len(sdus)

@@ -15,6 +15,7 @@ from collections.abc import Container
 import attrs
 
 from bluetrio.actors.l2cap.config import Negotiation
+from bluetrio.actors.l2cap.ertm import RetransmissionChannel
 from bluetrio.actors.l2cap.states import TRANSITIONS, ChannelEvent, ChannelState
 from bluetrio.actors.state_machine import transition
 from bluetrio.messages.btm_security import SecurityRequirement
@@ -83,6 +84,12 @@ class Ccb:
     notified: bool = False  # the owner was told the channel failed or closed
     security_token: int | None = None
     disconnect_waiters: list[tuple[str, int]] = attrs.Factory(list)
+    # Enhanced Retransmission or Streaming mode (ertm_channels.py): the engine of the open
+    # channel, the owner's SDUs its full transmit queue refused (in order, until it has room),
+    # and whether each streamed I-frame at hci ends an SDU.
+    engine: RetransmissionChannel | None = None
+    held: deque[bytes] = attrs.Factory(deque)
+    streamed: deque[bool] = attrs.Factory(deque)
     tx: TxQueue = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:

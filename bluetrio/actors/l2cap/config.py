@@ -333,11 +333,10 @@ class Negotiation:
         return PeerRequestVerdict(ConfigurationResult.SUCCESS, (answered,))
 
     def _takes_basic_instead(self, peer_mode: int) -> bool:
-        """A peer asking for basic mode before we asked for ours gets it when our policy
-        allows and we do not know that it has our mode (5.4: a "state 1" device)."""
+        """A peer asking for basic mode before it accepted ours gets it when our policy
+        allows (5.4: a "state 1" device), whether or not it has our mode: it may want basic
+        mode for this PSM, and insisting would never converge with a peer that does."""
         if peer_mode != ChannelMode.BASIC or self.our_done:
-            return False
-        if self.peer_features is not None and peer_supports(self.mode, self.peer_features):
             return False
         return self._fall_back("") is None
 

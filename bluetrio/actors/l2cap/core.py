@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 
-from bluetrio.actors.effects import Effects, Emit, Send, TimerExpired
+from bluetrio.actors.effects import Effects, Emit, Send, TimerExpired, TimerKey
+from bluetrio.actors.l2cap.channels import Ccb
 from bluetrio.actors.l2cap.credit_channels import CreditChannels
+from bluetrio.actors.l2cap.ertm_channels import EngineTimer, Outcome, RetransmissionChannels
 from bluetrio.actors.l2cap.links import Lcb, RequestTimer
 from bluetrio.actors.l2cap.registry import REGISTRABLE_FIXED_CHANNELS, PsmRegistration, Registry
 from bluetrio.actors.l2cap.scheduler import Scheduler
@@ -99,6 +101,7 @@ class L2capCore:
         self.scheduler = Scheduler()
         self.signaling = Signaling(self.links, self.registry, self.scheduler)
         self.credit = CreditChannels(self.signaling, self.scheduler)
+        self.ertm = RetransmissionChannels(self.links, self.scheduler)
         self.dropped_pdus = 0  # received PDUs no channel took (logged)
         self._in_wakeup = False  # between the shell's begin_wakeup and end_wakeup
 
@@ -142,9 +145,11 @@ class L2capCore:
             case L2caDataReq() if credit.owns(message.handle, message.cid):
                 return credit.send_data(sender, message)
             case L2caDataReq():
-                return self._on_data_request(sender, message)
-            case L2caDataRsp():
+                return self._on_data_request(sender, message, now)
+            case L2caDataRsp() if credit.owns(message.handle, message.cid):
                 return credit.consumed(message, now)
+            case L2caDataRsp():
+                return self._on_sdus_consumed(message, now)
             case AclDataCnf():
                 return self._on_data_confirmed(message)
             case L2caFixedDataReq():
@@ -165,6 +170,10 @@ class L2capCore:
                 info = message.info
                 self.scheduler.configure(info.acl_packets, info.le_acl_packets)
                 return []
+            case TimerExpired(key=TimerKey(owner=EngineTimer() as owner, name=name)):
+                return self._engine_outcome(
+                    owner.handle, owner.cid, self.ertm.on_timer(owner, name, now), now
+                )
             case TimerExpired(key=key) if isinstance(key.owner, RequestTimer):
                 if credit.owns_request(key.owner):
                     return credit.on_timeout(key.owner, now)
@@ -252,6 +261,9 @@ class L2capCore:
                 ccb = lcb.channels.get(cid)
                 if ccb is None or ccb.state is not ChannelState.OPEN:
                     self._drop(lcb, f"{len(payload)} B for channel 0x{cid:04X}, which is not open")
+                elif ccb.engine is not None:
+                    outcome = self.ertm.on_pdu(lcb, ccb, pdu, now)
+                    effects += self._engine_outcome(lcb.handle, cid, outcome, now)
                 elif len(payload) > ccb.negotiation.mtu:
                     # Vol 3 Part A 5.1: an SDU larger than the MTU we announced is discarded.
                     self._drop(
@@ -279,7 +291,7 @@ class L2capCore:
         log("l2cap 0x%04X: dropped %s", lcb.handle, what)
 
     # -- sending ----------------------------------------------------------------------------------
-    def _on_data_request(self, sender: str, request: L2caDataReq) -> Effects:
+    def _on_data_request(self, sender: str, request: L2caDataReq, now: float) -> Effects:
         lcb = self.links.get(request.handle)
         ccb = lcb.channels.get(request.cid) if lcb is not None else None
         if lcb is None or ccb is None or ccb.state is not ChannelState.OPEN:
@@ -291,11 +303,35 @@ class L2capCore:
                 "l2cap: %s beyond the peer's MTU %d", request.summary(), ccb.negotiation.peer_mtu
             )
             return [Send(sender, L2caDataCnf(request.handle, request.cid, 1))]
+        if ccb.engine is not None:
+            outcome = self.ertm.send(lcb, ccb, request.sdu, now)
+            return self._engine_outcome(lcb.handle, ccb.local_cid, outcome, now)
         pdu = encode_basic_frame(ccb.remote_cid, request.sdu)
         change = self.scheduler.add(lcb, ccb.tx, (pdu,))
         if change is None:
             return []
         return [Send(ccb.owner, L2caCongestionInd(lcb.handle, ccb.local_cid, change))]
+
+    # -- channels in a retransmission mode ----------------------------------------------------
+    def _on_sdus_consumed(self, response: L2caDataRsp, now: float) -> Effects:
+        ccb = self._engine_channel(response.handle, response.cid)
+        if ccb is None:
+            return []
+        outcome = self.ertm.consumed(self.links[response.handle], ccb, response.count, now)
+        return self._engine_outcome(response.handle, response.cid, outcome, now)
+
+    def _engine_channel(self, handle: int, cid: int) -> Ccb | None:
+        lcb = self.links.get(handle)
+        ccb = lcb.channels.get(cid) if lcb is not None else None
+        return ccb if ccb is not None and ccb.engine is not None else None
+
+    def _engine_outcome(self, handle: int, cid: int, outcome: Outcome, now: float) -> Effects:
+        """The engine's effects; a channel it failed is disconnected with its reason."""
+        effects, failure = outcome
+        ccb = self._engine_channel(handle, cid)
+        if failure is not None and ccb is not None:
+            effects += self.signaling.fail_channel(self.links[handle], ccb, failure, now)
+        return effects
 
     def _on_fixed_data_request(self, request: L2caFixedDataReq) -> Effects:
         lcb = self.links.get(request.handle)
@@ -320,7 +356,9 @@ class L2capCore:
         effects: Effects = []
         for cid, count in self.scheduler.completed(lcb, confirm.completed).items():
             ccb = lcb.channels.get(cid)
-            if ccb is not None:
+            if ccb is not None and ccb.engine is not None:
+                effects += self.ertm.completed(lcb, ccb, count)
+            elif ccb is not None:
                 effects.append(Send(ccb.owner, L2caDataCnf(lcb.handle, cid, count)))
             else:
                 effects += self.credit.completed(lcb, cid, count)

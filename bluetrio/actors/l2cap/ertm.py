@@ -5,8 +5,9 @@ One :class:`RetransmissionChannel` is the data path of one BR/EDR channel config
 Enhanced Retransmission or Streaming mode. It knows nothing of links or signaling: it takes
 plain values (an SDU to send, a whole PDU received on the channel, a timer that expired, "the
 application took an SDU", the time) and answers with effects: :class:`TransmitPdu`,
-:class:`SduReceived`, :class:`StartChannelTimer` / :class:`CancelChannelTimer` (by name, with
-absolute deadlines), :class:`TransmitSpace` and :class:`ChannelFailed` with a reason.
+:class:`SduReceived`, :class:`SdusAcknowledged`, :class:`StartChannelTimer` /
+:class:`CancelChannelTimer` (by name, with absolute deadlines), :class:`TransmitSpace` and
+:class:`ChannelFailed` with a reason.
 
 Enhanced Retransmission mode (8.6)
     The transmitter numbers I-frames with TxSeq (``NextTxSeq``) and keeps each until the peer
@@ -133,6 +134,14 @@ class SduReceived:
 
 
 @attrs.frozen
+class SdusAcknowledged:
+    """The peer acknowledged every I-frame of ``count`` more SDUs (Enhanced Retransmission
+    mode): they were delivered, in order."""
+
+    count: int
+
+
+@attrs.frozen
 class StartChannelTimer:
     """(Re)start ``timer`` to expire at ``deadline``; then call ``timer_expired(timer, now)``."""
 
@@ -166,6 +175,7 @@ class ChannelFailed:
 ChannelEffect = (
     TransmitPdu
     | SduReceived
+    | SdusAcknowledged
     | StartChannelTimer
     | CancelChannelTimer
     | TransmitSpace
@@ -239,7 +249,6 @@ class _Unacked:
     sdu_length: int | None
     payload: bytes
     transmissions: int = 0
-    ends_sdu: bool = False
 
 
 @attrs.define
@@ -620,10 +629,15 @@ class RetransmissionChannel:
 
     def _acknowledge(self, req_seq: int, now: float, effects: list[ChannelEffect]) -> None:
         acked_any = False
+        sdus = 0
         while self.expected_ack_seq != req_seq:
-            self.unacked.pop(self.expected_ack_seq, None)
+            entry = self.unacked.pop(self.expected_ack_seq, None)
+            if entry is not None and entry.sar in (Sar.UNSEGMENTED, Sar.END):
+                sdus += 1
             self.expected_ack_seq = self._next(self.expected_ack_seq)
             acked_any = True
+        if sdus:
+            effects.append(SdusAcknowledged(sdus))
         if not self._awaiting_peer():
             self._cancel_retransmission(effects)
         elif acked_any and not self.remote_busy:

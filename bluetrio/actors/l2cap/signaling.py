@@ -19,7 +19,8 @@ from typing import Any
 
 from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer, TimerKey
 from bluetrio.actors.l2cap.channels import MAX_CHANNELS_PER_LINK, Ccb
-from bluetrio.actors.l2cap.config import Negotiation
+from bluetrio.actors.l2cap.config import SUPPORTED_MODES, Negotiation
+from bluetrio.actors.l2cap.ertm_channels import RetransmissionChannels
 from bluetrio.actors.l2cap.ertm_config import (
     ENGINE_FEATURES,
     ENGINE_MODES,
@@ -116,9 +117,8 @@ class Signaling:
         self.links = links
         self.registry = registry
         self.scheduler = scheduler
-        # The modes channels are opened in; the retransmission modes only once the core runs
-        # their engine on the data path.
-        self.supported_modes: frozenset[ChannelMode] = frozenset({ChannelMode.BASIC})
+        # The modes channels are opened in (basic, and those the retransmission engine runs).
+        self.supported_modes: frozenset[ChannelMode] = SUPPORTED_MODES
         # Our choices for channels in a retransmission mode (None: ertm_config's defaults).
         self.retransmission_settings: RetransmissionSettings | None = None
         self._tokens = itertools.count(1)
@@ -317,8 +317,7 @@ class Signaling:
                 ccb.connect_identifier,
                 self._connection_response(ccb, ConnectionResult.SECURITY_BLOCK),
             )
-            self.release(lcb, ccb)
-            return []
+            return self.release(lcb, ccb)
         ccb.move(ChannelEvent.SECURITY_GRANTED)
         if ccb.initiator:
             return self._send_connection_request(lcb, ccb, now)
@@ -383,8 +382,7 @@ class Signaling:
             )
             ccb.move(ChannelEvent.UPPER_REFUSED)
             self.send(lcb, ccb.connect_identifier, self._connection_response(ccb, result))
-            self.release(lcb, ccb)
-            return []
+            return self.release(lcb, ccb)
         ccb.move(ChannelEvent.UPPER_ACCEPTED)
         self.send(
             lcb, ccb.connect_identifier, self._connection_response(ccb, ConnectionResult.SUCCESS)
@@ -443,8 +441,7 @@ class Signaling:
                     L2caConnectCnf(ccb.token, lcb.handle, ccb.local_cid, result, error=error),
                 )
             )
-        self.release(lcb, ccb)
-        return effects
+        return effects + self.release(lcb, ccb)
 
     # -- configuration (4.4, 4.5) -----------------------------------------------------------------
     def _send_configuration(self, lcb: Lcb, ccb: Ccb, now: float, *, first: bool) -> Effects:
@@ -554,15 +551,20 @@ class Signaling:
         return effects
 
     def _opened(self, lcb: Lcb, ccb: Ccb, now: float) -> Effects:
-        mismatch = ccb.negotiation.mode_mismatch
-        if mismatch is not None:
-            return self._fail_channel(lcb, ccb, mismatch, now)
+        problem = ccb.negotiation.mode_mismatch or RetransmissionChannels.start(ccb)
+        if problem is not None:
+            return self._fail_channel(lcb, ccb, problem, now)
         parameters = ccb.negotiation.parameters()
         if ccb.initiator and ccb.token is not None:
             token, ccb.token = ccb.token, None
             cnf = L2caConnectCnf(token, lcb.handle, ccb.local_cid, 0, parameters)
             return [Send(ccb.owner, cnf)]
         return [Send(ccb.owner, L2caConfigInd(lcb.handle, ccb.local_cid, ccb.psm, parameters))]
+
+    def fail_channel(self, lcb: Lcb, ccb: Ccb, reason: str, now: float) -> Effects:
+        """A channel whose data path failed (a retransmission engine's ChannelFailed) is
+        disconnected, and its owner told why."""
+        return self._fail_channel(lcb, ccb, reason, now)
 
     def _fail_channel(self, lcb: Lcb, ccb: Ccb, reason: str, now: float) -> Effects:
         """A channel whose configuration failed is disconnected (Vol 3 Part A 7.1.3)."""
@@ -573,8 +575,7 @@ class Signaling:
         elif allowed(TRANSITIONS, ccb.state, ChannelEvent.DISCONNECT_REQUESTED):
             ccb.move(ChannelEvent.DISCONNECT_REQUESTED)
         else:
-            self.release(lcb, ccb)
-            return effects
+            return effects + self.release(lcb, ccb)
         return effects + self._send_disconnection(lcb, ccb, now)
 
     def _notify_closed(
@@ -617,22 +618,21 @@ class Signaling:
                 ccb.connect_identifier,
                 self._connection_response(ccb, ConnectionResult.NO_RESOURCES),
             )
-        self.release(lcb, ccb)
-        return done
+        return done + self.release(lcb, ccb)
 
     def _send_disconnection(self, lcb: Lcb, ccb: Ccb, now: float) -> Effects:
         request = DisconnectionRequest(ccb.remote_cid, ccb.local_cid)
+        stopped = RetransmissionChannels.stop(lcb, ccb)
         sent = self.request(lcb, request, now, cid=ccb.local_cid)
         if sent is None:
-            return self._closed(lcb, ccb)
+            return stopped + self._closed(lcb, ccb)
         self.scheduler.forget_queue(lcb, ccb.tx)
-        return sent
+        return stopped + sent
 
     def _closed(self, lcb: Lcb, ccb: Ccb) -> Effects:
         effects: Effects = [Send(s, L2caCnf(t)) for s, t in ccb.disconnect_waiters]
         ccb.disconnect_waiters.clear()
-        self.release(lcb, ccb)
-        return effects
+        return effects + self.release(lcb, ccb)
 
     def _on_disconnection_request(
         self, lcb: Lcb, identifier: int, request: DisconnectionRequest, now: float
@@ -858,12 +858,14 @@ class Signaling:
         return []
 
     # -- control blocks --------------------------------------------------------------------------
-    def release(self, lcb: Lcb, ccb: Ccb) -> None:
-        """Forget a channel; its pending requests are left to their responses or timers."""
+    def release(self, lcb: Lcb, ccb: Ccb) -> Effects:
+        """Forget a channel, with its retransmission engine and the engine's timers; its
+        pending requests are left to their responses or timers."""
         self.scheduler.forget_queue(lcb, ccb.tx)
         lcb.channels.pop(ccb.local_cid, None)
         if ccb.security_token is not None:
             self.security_waits.pop(ccb.security_token, None)
+        return RetransmissionChannels.stop(lcb, ccb)
 
     def link_closed(self, lcb: Lcb, reason: str) -> Effects:
         """Every channel and request of a link that went down ends, with its timers."""
@@ -872,7 +874,7 @@ class Signaling:
             effects += self._notify_closed(lcb, ccb, reason, link_lost=True)
             effects += [Send(s, L2caCnf(t)) for s, t in ccb.disconnect_waiters]
             ccb.move(ChannelEvent.LINK_CLOSED)
-            self.release(lcb, ccb)
+            effects += self.release(lcb, ccb)
         for pending in lcb.pending.values():
             effects.append(CancelTimer(self._timer(lcb, pending.identifier)))
             if pending.requester is not None:

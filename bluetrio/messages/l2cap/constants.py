@@ -218,6 +218,7 @@ class ChannelMode(enum.IntEnum):
     FLOW_CONTROL = 0x02
     ENHANCED_RETRANSMISSION = 0x03
     STREAMING = 0x04
+    ERTM = ENHANCED_RETRANSMISSION  # the spec's abbreviation, as an alias
 
 
 class FcsType(enum.IntEnum):
