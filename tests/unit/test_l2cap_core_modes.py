@@ -469,7 +469,7 @@ def test_a_lost_frame_is_sent_again_when_the_retransmission_timer_fires() -> Non
 
 
 def test_an_engine_failure_disconnects_with_its_reason() -> None:
-    pair, a_cid, b_cid = opened()
+    pair, _a_cid, b_cid = opened()
     remote = ccb(pair, "b", b_cid).remote_cid
     # An I-frame acknowledging frames b never sent (ReqSeq 5) breaks the channel (8.6.5.3).
     frame = encode_frame(remote, IFrame(0, 5, Sar.UNSEGMENTED, b"x"), FrameFormat(fcs=False))
