@@ -176,6 +176,7 @@ class Runtime:
             ) from None
         try:
             inbox.send_nowait((sender, message, trace_id))
+            self._actors[to]._waiting = False  # handed to its loop, which has not run yet
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             # The receiver has stopped (the stack is shutting down): nothing can use it now.
             logger.debug("dropped %s to stopped actor %s", type(message).__name__, to)
@@ -284,6 +285,9 @@ class Actor:
         # destination and go out as one hop each when the wake-up ends: a burst crosses
         # every hop once instead of once per message (a channel hop costs microseconds).
         self._outbox: dict[str, list[Message]] | None = None
+        # True while the loop waits on an empty inbox with nothing handed to it yet (the
+        # runtime clears it as it delivers): the actor is idle.
+        self._waiting = False
         # A core that works per wake-up (see WakeupHooks) hears when each begins and ends.
         self._hooks: WakeupHooks | None = core if isinstance(core, WakeupHooks) else None
         self.logger = logging.getLogger(f"bluetrio.{self.name}")
@@ -336,13 +340,25 @@ class Actor:
             deadline = timers.next_deadline()
             item: InboxItem | None = None
             try:
-                if deadline == math.inf:
-                    # No timer armed: wait without a cancel scope (the common data-path case;
-                    # a scope per wake-up was a third of the hop cost, see bench/hop_cost.py).
-                    item = await inbox.receive()
+                try:
+                    item = inbox.receive_nowait()
+                except trio.WouldBlock:
+                    # Idle: waiting on an empty inbox, where handle_now may claim this actor.
+                    self._waiting = True
+                    try:
+                        if deadline == math.inf:
+                            # No timer armed: wait without a cancel scope (the common data-path
+                            # case; a scope per wake-up was a third of the hop cost, see
+                            # bench/hop_cost.py).
+                            item = await inbox.receive()
+                        else:
+                            with trio.CancelScope(deadline=deadline):
+                                item = await inbox.receive()
+                    finally:
+                        self._waiting = False
                 else:
-                    with trio.CancelScope(deadline=deadline):
-                        item = await inbox.receive()
+                    # A schedule point per wake-up, as receive() makes when something is queued.
+                    await trio.lowlevel.cancel_shielded_checkpoint()
             except trio.EndOfChannel:
                 return
             self._begin_wakeup()
@@ -387,12 +403,8 @@ class Actor:
         """Begin a wake-up in the calling task if this actor is idle (see :meth:`handle_now`);
         returns the deadline its loop waits for, or None when it is not idle."""
         runtime = self.runtime
-        inbox = self._inbox
-        waiting = inbox is not None and inbox.statistics()
         if (
-            not waiting
-            or waiting.tasks_waiting_receive == 0
-            or waiting.current_buffer_used
+            not self._waiting
             or self._outbox is not None
             or runtime.tracer is not None
             or runtime.faults is not None

@@ -463,3 +463,42 @@ async def test_a_receiver_answering_at_once_never_overtakes_the_senders_output()
     assert middle.got == [Item(11)]
     assert last.got == [Item(21), Item(111)]
     assert last.tasks[0] is head.tasks[0] and last.tasks[1] is not head.tasks[0]
+
+
+class TaskSteps(trio.abc.Instrument):
+    """Counts the steps (task switches into it) of one task."""
+
+    def __init__(self) -> None:
+        self.task: trio.lowlevel.Task | None = None
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task is self.task:
+            self.steps += 1
+
+
+async def test_a_socket_read_wakes_the_reader_once() -> None:
+    ours, theirs = trio.socket.socketpair()
+    transport = H4StreamTransport(trio.SocketStream(ours), role=H4Role.CONTROLLER)
+    steps = TaskSteps()
+    batches: list[list[Packet]] = []
+
+    async def reader() -> None:
+        steps.task = trio.lowlevel.current_task()
+        for _ in range(3):
+            batches.append(await transport.receive_batch())
+
+    trio.lowlevel.add_instrument(steps)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            await trio.testing.wait_all_tasks_blocked()
+            for n in range(3):
+                await theirs.send(encode(PacketType.EVENT, RESET_COMPLETE) * (n + 1))
+                await trio.testing.wait_all_tasks_blocked()
+    finally:
+        trio.lowlevel.remove_instrument(steps)
+    assert [len(batch) for batch in batches] == [1, 2, 3]
+    # One step per read (its first, which names the task, is not counted): the transport's
+    # lock adds no schedule point of its own.
+    assert steps.steps == 3
