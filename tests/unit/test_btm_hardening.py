@@ -12,7 +12,15 @@ from bluetrio.actors.btm.le import CONNECT_TIMER
 from bluetrio.actors.effects import Effects, Emit, Send, TimerExpired
 from bluetrio.address import Address
 from bluetrio.messages import hci
-from bluetrio.messages.btm import ConnectCnf, ConnectReq, LinkTransport
+from bluetrio.messages.btm import (
+    BtmCnf,
+    ConnectCnf,
+    ConnectReq,
+    InquiryCancelReq,
+    InquiryCnf,
+    InquiryReq,
+    LinkTransport,
+)
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEventInd
 
 PEER = Address.parse("11:22:33:44:55:66")
@@ -107,3 +115,28 @@ def _keep(seen: list[CommandOutcome]) -> Any:
         return []
 
     return then
+
+
+def test_cancelling_an_inquiry_stops_it_and_a_late_result_is_ignored() -> None:
+    core = BtmCore()
+    (inquiry,) = requests(core.handle("app", InquiryReq(1, 5.12), 0.0))
+    answer(core, inquiry, hci.CommandStatus(0, 1, hci.Inquiry.OPCODE), 0.1)
+    (cancel,) = requests(core.handle("app", InquiryCancelReq(2, inquiry=1), 1.0))
+    assert isinstance(cancel.command, hci.InquiryCancel)
+    done = answer(core, cancel, hci.CommandComplete(1, hci.InquiryCancel.OPCODE, b"\x00"), 1.1)
+    assert messages(done) == [BtmCnf(2)]
+    # A result already on its way when the controller stopped goes nowhere; a new inquiry
+    # is not refused as "already running".
+    late = hci.InquiryResult((hci.InquiryResponse(PEER, 1, 0, 0x200404, 0),))
+    assert messages(core.handle("hci", HciEventInd(late), 1.2)) == []
+    (again,) = requests(core.handle("app", InquiryReq(3, 5.12), 1.3))
+    assert isinstance(again.command, hci.Inquiry)
+
+
+def test_cancelling_an_inquiry_that_ended_is_answered_at_once() -> None:
+    core = BtmCore()
+    (inquiry,) = requests(core.handle("app", InquiryReq(1, 5.12), 0.0))
+    answer(core, inquiry, hci.CommandStatus(0, 1, hci.Inquiry.OPCODE), 0.1)
+    ended = core.handle("hci", HciEventInd(hci.InquiryComplete(0)), 5.2)
+    assert [type(m) for m in messages(ended)] == [InquiryCnf]
+    assert messages(core.handle("app", InquiryCancelReq(2, inquiry=1), 5.3)) == [BtmCnf(2)]
