@@ -466,8 +466,10 @@ class Stack:
         :func:`trio.serve_listeners`. A peer's request is accepted once its link meets
         ``security`` (btm authenticates, pairs and encrypts as needed; the peer is told
         "pending" meanwhile) and refused with "security block" when it cannot.
+        ``mode``: basic, ``ChannelMode.ERTM`` or ``ChannelMode.STREAMING`` (a peer without it
+        gets basic mode with ``mode_policy`` FALL_BACK_TO_BASIC, a refusal with REQUIRE).
         ``receive_limit``: octets each channel holds for the application before it breaks
-        (basic mode has no flow control, see :mod:`bluetrio.l2cap`). Raises
+        (basic and streaming mode have no flow control, see :mod:`bluetrio.l2cap`). Raises
         :class:`~bluetrio.errors.L2capConnectionRefused` when the PSM is taken.
 
         With ``spsm`` instead of ``psm`` it accepts credit-based channels (on LE, by default:

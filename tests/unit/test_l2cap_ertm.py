@@ -528,6 +528,28 @@ def test_streaming_ignores_s_frames_and_survives_sar_violations() -> None:
     assert not channel.closed
 
 
+def test_frames_past_the_gap_of_a_busy_period_wait_for_the_answer_to_our_poll() -> None:
+    # Frames the peer sent before it heard our RNR, then our poll: asking for the gap with
+    # SREJ as well would have the peer send those frames a third time (MaxTransmit 3 failed
+    # channels that had lost nothing).
+    channel = engine(receive_limit=1, max_transmit=3)
+    channel.receive_pdu(i_frame(0, b"0"), 0.0)
+    assert channel.local_busy
+    assert channel.receive_pdu(i_frame(1, b"1"), 0.1) == []  # discarded while busy
+    effects = channel.sdu_consumed(0.2)
+    assert sent(effects) == [SFrame(Supervisory.RR, 1, poll=True)]
+    # Frame 2 was already on its way: no SREJ for 1, it is dropped too.
+    assert sent(channel.receive_pdu(i_frame(2, b"2"), 0.3)) == []
+    assert channel.rx_state is RxState.RECV
+    # The peer answers the poll and sends 1 and 2 again; both are delivered, in order.
+    effects = channel.receive_pdu(pdu(SFrame(Supervisory.RR, 0, final=True)), 0.4)
+    effects += channel.receive_pdu(i_frame(1, b"1"), 0.5)
+    channel.sdu_consumed(0.5)
+    effects += channel.receive_pdu(i_frame(2, b"2"), 0.6)
+    assert delivered(effects) == [b"1", b"2"]
+    assert not channel.closed
+
+
 def test_a_peer_clearing_its_busy_with_a_poll_gets_everything_unacknowledged_again() -> None:
     channel = engine()
     queue(channel, b"a")

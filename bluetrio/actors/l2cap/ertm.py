@@ -340,6 +340,8 @@ class RetransmissionChannel:
         self._ack_timer_running = False
         self.local_busy = False
         self.rnr_sent = False
+        # Our poll that ends a local busy condition is out (WAIT_F): see _receive_i_frame.
+        self.busy_poll_out = False
         self.undelivered = 0  # SDUs handed up and not yet taken by the application
         self.reassembly = _Reassembly(parameters.local_mtu)
         # Counters.
@@ -436,6 +438,7 @@ class RetransmissionChannel:
                     )
                     self._cancel_retransmission(effects)
                     self.retry_count = 1
+                    self.busy_poll_out = True
                     self._send_poll(now, effects)
                 else:
                     self._send_supervisory(Supervisory.RR, effects)
@@ -608,6 +611,7 @@ class RetransmissionChannel:
         if frame.final and self.tx_state is TxState.WAIT_F:
             # 8.6.4.2: the answer to our poll; stop the monitor timer and resume.
             self.tx_state = transition(TX_TRANSITIONS, self.tx_state, TxEvent.FINAL_RECEIVED)
+            self.busy_poll_out = False
             self.retry_count = 0
             effects.append(CancelChannelTimer(ChannelTimer.MONITOR))
             if isinstance(frame, SFrame):
@@ -714,6 +718,17 @@ class RetransmissionChannel:
             self.frames_dropped += 1
             return
         if event is RxEvent.UNEXPECTED_TX_SEQ_REJ and self.rx_state is RxState.REJ_SENT:
+            self.frames_dropped += 1
+            return
+        if (
+            self.busy_poll_out
+            and self.rx_state is RxState.RECV
+            and event in (RxEvent.UNEXPECTED_TX_SEQ_SREJ, RxEvent.UNEXPECTED_TX_SEQ_REJ)
+        ):
+            # The gap is what we discarded while busy, and our poll already asks the peer for
+            # everything from ExpectedTxSeq (it answers F=1 and resends, or its retransmission
+            # timer does): an SREJ or REJ now would have those frames sent once more, which
+            # counts against MaxTransmit without any loss. These frames come again too.
             self.frames_dropped += 1
             return
         self.rx_state = transition(RX_TRANSITIONS, self.rx_state, event)
