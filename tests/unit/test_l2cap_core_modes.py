@@ -131,7 +131,7 @@ def test_both_support_the_mode(mode: ChannelMode) -> None:
     )
     assert rfc.mode == mode and rfc.maximum_pdu_size == 1010
     if mode is ERTM:
-        assert (rfc.tx_window_size, rfc.max_transmit) == (32, 20)
+        assert (rfc.tx_window_size, rfc.max_transmit) == (32, 3)
         # Our positive response gives the peer its time-outs (5.4).
         [response, *_] = sent(pair, "b", l2cap.ConfigurationResponse)
         assert isinstance(response, l2cap.ConfigurationResponse)

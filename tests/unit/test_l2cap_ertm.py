@@ -470,21 +470,27 @@ def test_an_unsegmented_sdu_over_the_mtu_closes_the_channel() -> None:
 # -- receiver: local busy ---------------------------------------------------------------------
 
 
-def test_local_busy_sends_rnr_discards_and_polls_when_it_clears() -> None:
-    channel = engine(receive_limit=1)
+def test_local_busy_sends_rnr_takes_a_window_more_then_discards_and_polls() -> None:
+    channel = engine(receive_limit=1, local_tx_window=1)
     effects = channel.receive_pdu(i_frame(0, b"0"), 0.0)
     assert delivered(effects) == [b"0"]
     assert sent(effects) == [SFrame(Supervisory.RNR, 1)]
     assert channel.local_busy
-    # Not taken and not acknowledged while busy: the peer sends it again later.
-    assert channel.receive_pdu(i_frame(1, b"1"), 0.1) == []
-    assert channel.expected_tx_seq == 1
+    # What the peer sent before our RNR reached it (at most its window) is taken, and
+    # acknowledged with RNR, so it is not sent again.
+    effects = channel.receive_pdu(i_frame(1, b"1"), 0.1)
+    assert delivered(effects) == [b"1"]
+    assert sent(effects) == [SFrame(Supervisory.RNR, 2)]
+    # Past that the peer ignores our RNR: not taken and not acknowledged.
+    assert channel.receive_pdu(i_frame(2, b"2"), 0.1) == []
+    assert channel.expected_tx_seq == 2
+    channel.sdu_consumed(0.2)
     effects = channel.sdu_consumed(0.2)
     assert not channel.local_busy
-    assert sent(effects) == [SFrame(Supervisory.RR, 1, poll=True)]
+    assert sent(effects) == [SFrame(Supervisory.RR, 2, poll=True)]
     assert channel.tx_state is TxState.WAIT_F
-    effects = channel.receive_pdu(i_frame(1, b"1", final=True), 0.3)
-    assert delivered(effects) == [b"1"] and channel.tx_state is TxState.XMIT
+    effects = channel.receive_pdu(i_frame(2, b"2", final=True), 0.3)
+    assert delivered(effects) == [b"2"] and channel.tx_state is TxState.XMIT
 
 
 # -- streaming mode (8.7) ---------------------------------------------------------------------
@@ -529,24 +535,26 @@ def test_streaming_ignores_s_frames_and_survives_sar_violations() -> None:
 
 
 def test_frames_past_the_gap_of_a_busy_period_wait_for_the_answer_to_our_poll() -> None:
-    # Frames the peer sent before it heard our RNR, then our poll: asking for the gap with
-    # SREJ as well would have the peer send those frames a third time (MaxTransmit 3 failed
-    # channels that had lost nothing).
-    channel = engine(receive_limit=1, max_transmit=3)
-    channel.receive_pdu(i_frame(0, b"0"), 0.0)
-    assert channel.local_busy
-    assert channel.receive_pdu(i_frame(1, b"1"), 0.1) == []  # discarded while busy
-    effects = channel.sdu_consumed(0.2)
-    assert sent(effects) == [SFrame(Supervisory.RR, 1, poll=True)]
-    # Frame 2 was already on its way: no SREJ for 1, it is dropped too.
-    assert sent(channel.receive_pdu(i_frame(2, b"2"), 0.3)) == []
+    # A frame discarded while busy leaves a gap; frames the peer sent before it heard our
+    # poll land past it. Asking for the gap with SREJ as well would have the peer send the
+    # frame once more than the poll already does (MaxTransmit closed channels that lost
+    # nothing).
+    channel = engine(receive_limit=1, local_tx_window=2)
+    for seq in range(3):
+        channel.receive_pdu(i_frame(seq, bytes([seq])), 0.0)
+    assert channel.local_busy and channel.undelivered == 3
+    assert channel.receive_pdu(i_frame(3, b"3"), 0.1) == []  # discarded: the room is used
+    for _ in range(3):
+        effects = channel.sdu_consumed(0.2)
+    assert sent(effects) == [SFrame(Supervisory.RR, 3, poll=True)]
+    # Frame 4 was already on its way: no SREJ for 3, it is dropped too.
+    assert sent(channel.receive_pdu(i_frame(4, b"4"), 0.3)) == []
     assert channel.rx_state is RxState.RECV
-    # The peer answers the poll and sends 1 and 2 again; both are delivered, in order.
+    # The peer answers the poll and sends 3 and 4 again; both are delivered, in order.
     effects = channel.receive_pdu(pdu(SFrame(Supervisory.RR, 0, final=True)), 0.4)
-    effects += channel.receive_pdu(i_frame(1, b"1"), 0.5)
-    channel.sdu_consumed(0.5)
-    effects += channel.receive_pdu(i_frame(2, b"2"), 0.6)
-    assert delivered(effects) == [b"1", b"2"]
+    effects += channel.receive_pdu(i_frame(3, b"3"), 0.5)
+    effects += channel.receive_pdu(i_frame(4, b"4"), 0.6)
+    assert delivered(effects) == [b"3", b"4"]
     assert not channel.closed
 
 

@@ -45,7 +45,7 @@ def test_our_request() -> None:
         RetransmissionAndFlowControlOption(
             mode=ERTM,
             tx_window_size=20,
-            max_transmit=20,
+            max_transmit=3,
             retransmission_timeout=0,
             monitor_timeout=0,
             maximum_pdu_size=500,

@@ -24,9 +24,11 @@ Enhanced Retransmission mode (8.6)
     timer; the peer's F=1 answer tells what it has and the transmitter sends the rest again.
     An I-frame is transmitted at most MaxTransmit times and a poll repeated at most MaxTransmit
     times (0 means without limit, BR/EDR 5.4); past that the channel fails. An application that
-    stops reading makes the receiver locally busy: it sends RNR, discards new in-sequence
-    I-frames without acknowledging them (the peer keeps and later resends them) and, once the
-    application has caught up, polls with RR so the peer resumes at once.
+    stops reading makes the receiver locally busy: it sends RNR, still takes (and acknowledges)
+    what the peer sent before the RNR reached it, at most one window, discards new I-frames
+    past that without acknowledging them (the peer keeps and later resends them) and, once
+    the application has caught up, polls with RR so the peer resumes at once. Frames past a
+    gap that arrive while that poll is out draw no SREJ: the poll already has them resent.
 
 Invalid frames (3.3.7, 8.6.5.3)
     A frame that does not decode (bad length, bad FCS) is dropped and counted: the
@@ -713,8 +715,9 @@ class RetransmissionChannel:
         if event is RxEvent.DUPLICATE_TX_SEQ:
             self.frames_dropped += 1
             return
-        if self.local_busy and self.rx_state is RxState.RECV:
-            # Local busy (8.6.5.4): not taken, not acknowledged; the peer resends it later.
+        if self.local_busy and self.rx_state is RxState.RECV and self._busy_room_used():
+            # Local busy (8.6.5.4), and what a peer that heard our RNR can still have in
+            # flight is taken already: not taken, not acknowledged; the peer resends it later.
             self.frames_dropped += 1
             return
         if event is RxEvent.UNEXPECTED_TX_SEQ_REJ and self.rx_state is RxState.REJ_SENT:
@@ -763,6 +766,14 @@ class RetransmissionChannel:
         if self.closed:
             return
         self._schedule_ack(now, effects)
+
+    def _busy_room_used(self) -> bool:
+        """Whether a locally busy receiver has taken all it takes: the SDUs unread when it
+        became busy plus what the peer sent before our RNR reached it, at most its window.
+        Taking those (and acknowledging them with RNR) instead of discarding them spares the
+        peer a retransmission of each one per busy period, which counts against MaxTransmit
+        although nothing was lost; past that bound the peer ignores our RNR."""
+        return self.undelivered >= self.parameters.receive_limit + self.parameters.local_tx_window
 
     def _ack_outstanding(self) -> bool:
         return self._current_req_seq() != self.last_acked_sent

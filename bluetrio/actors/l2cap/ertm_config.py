@@ -75,11 +75,7 @@ class RetransmissionSettings:
 
     mps: int
     tx_window: int = ENHANCED_SEQUENCE_MODULUS // 2  # I-frames we take unacknowledged
-    # How often the peer may send one I-frame (0: without limit). Not the 3 of some stacks:
-    # without any loss, a receiver that was locally busy (RNR) and then recovers with SREJ
-    # has a frame sent again twice, once for the poll that ends its busy condition and once
-    # for the SREJ, so 3 closes channels that lost nothing (Bluedroid asks for 20 too).
-    max_transmit: int = 20
+    max_transmit: int = 3  # how often the peer may send one I-frame (0: without limit)
     # Ask for "No FCS" (5.5): HCI ACL under us is already checked by the baseband, and the
     # CRC is the dearest part of the data path in Python (about a fifth of the throughput).
     # The FCS is still used whenever the peer does not ask for "No FCS" too.
