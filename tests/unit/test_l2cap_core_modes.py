@@ -20,6 +20,7 @@ from bluetrio.messages.l2cap import ChannelMode, FcsType
 from bluetrio.messages.l2cap.retransmission_frames import FrameFormat, IFrame, Sar, encode_frame
 from bluetrio.messages.l2cap_credit_service import L2caDataRsp
 from bluetrio.messages.l2cap_service import (
+    L2caCnf,
     L2caConfigInd,
     L2caConnectCnf,
     L2caConnectInd,
@@ -519,3 +520,16 @@ def test_sdus_past_the_engines_queue_wait_in_order_until_it_has_room() -> None:
     assert received(pair, "b", b_cid)[: len(sdus)] == sdus
     pair.fire("b", "acknowledgement")
     assert confirmed(pair, "a", a_cid) == len(sdus)
+
+
+def test_a_listener_requiring_a_mode_the_stack_lacks_is_refused_at_registration() -> None:
+    pair = pair_with()
+    [answer] = pair.request(
+        "b",
+        L2caRegisterPsmReq(1, PSM, mode=ChannelMode.RETRANSMISSION, mode_policy=ModePolicy.REQUIRE),
+    )
+    assert isinstance(answer, L2caCnf) and answer.result == 0xFFFF
+    assert answer.error == "RETRANSMISSION mode is not available in this stack"
+    # With fallback allowed it registers, and its channels are basic.
+    [answer] = pair.request("b", L2caRegisterPsmReq(2, PSM, mode=ChannelMode.RETRANSMISSION))
+    assert isinstance(answer, L2caCnf) and answer.result == 0
