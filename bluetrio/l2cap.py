@@ -470,11 +470,12 @@ class ChannelRegistry:
         self.send_many([message])
 
     def send_many(self, messages: list[Message]) -> None:
-        """Hand ``messages`` to the L2CAP layer in order, as one hop."""
+        """Hand ``messages`` to the L2CAP layer in order, as one hop (handled at once, in
+        this task, when the layer is idle)."""
         runtime = self._app.runtime
         if runtime.closed:
             raise trio.BrokenResourceError("the stack is closed")
-        runtime.send_many(self._app.name, Layer.L2CAP, messages)
+        runtime.send_now(self._app.name, Layer.L2CAP, messages)
 
     def _endpoint(self, handle: int, cid: int) -> _Endpoint:
         endpoint = self._endpoints.get((handle, cid))

@@ -159,6 +159,25 @@ class Runtime:
         self.record(sender, to, messages, now)
         self._deliver(sender, to, Batch(tuple(messages)), 0)
 
+    def send_now(self, sender: str, to: str, messages: list[Message]) -> None:
+        """Like :meth:`send_many`, from a task that is not one of the stack's (the
+        application sending data): when ``to`` is idle it handles the messages at once, in
+        the caller's task (:meth:`Actor.handle_now`), so a burst costs no task switch.
+
+        A failure of that handling stops the actor, and with it the stack, as if its own
+        task had raised, and reaches the caller as :class:`trio.BrokenResourceError`.
+        """
+        actor = self._actors.get(to)
+        deadline = None if actor is None else actor._claim()
+        if actor is None or deadline is None:
+            self.send_many(sender, to, messages)
+            return
+        try:
+            actor._handle_claimed(sender, messages, deadline)
+        except Exception as exc:
+            actor.fail(exc)
+            raise trio.BrokenResourceError(f"the stack failed: {exc}") from exc
+
     def record(self, sender: str, to: str, messages: list[Message], now: float) -> None:
         """Enter ``messages`` in the flight recorder (what :meth:`send` does for one)."""
         flight = self._flight
@@ -281,6 +300,7 @@ class Actor:
         self._inbox: trio.MemoryReceiveChannel[InboxItem] | None = None
         self._scope: trio.CancelScope | None = None
         self._killed = False
+        self._failure: BaseException | None = None  # see fail()
         # While the loop handles one wake-up's messages, Sends are gathered here by
         # destination and go out as one hop each when the wake-up ends: a burst crosses
         # every hop once instead of once per message (a channel hop costs microseconds).
@@ -323,6 +343,8 @@ class Actor:
                     task_status.started()
                     await self._loop(self._inbox)
                     nursery.cancel_scope.cancel()
+        if self._failure is not None:
+            raise self._failure
         if self._killed:
             raise StackError(
                 f"actor {self.name!r} was killed (fault injection)",
@@ -331,6 +353,14 @@ class Actor:
 
     def kill(self) -> None:
         self._killed = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def fail(self, error: BaseException) -> None:
+        """Handling in another task raised ``error``: stop, raising it from this actor's task
+        (so the stack stops with it, as when the actor's own task raises)."""
+        if self._failure is None:
+            self._failure = error
         if self._scope is not None:
             self._scope.cancel()
 

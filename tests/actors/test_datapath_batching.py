@@ -8,6 +8,7 @@ import struct
 from collections.abc import Sequence
 
 import attrs
+import pytest
 import trio
 import trio.testing
 from test_controller_le import two_hosts  # the neighbouring module: two hosts on one air
@@ -21,6 +22,7 @@ from bluetrio.actors.runtime import Actor, Runtime
 from bluetrio.actors.topology import LayerSpec
 from bluetrio.controller import Air, VirtualController
 from bluetrio.controller.harness import connect
+from bluetrio.errors import StackError
 from bluetrio.messages import hci
 from bluetrio.messages.base import Batch, Message
 from bluetrio.messages.packets import PacketType
@@ -432,11 +434,16 @@ class RelayCore:
         return []
 
 
+def relay_runtime(*cores: RelayCore) -> Runtime:
+    runtime = Runtime()
+    for core in cores:
+        runtime.add(Actor(core))
+    return runtime
+
+
 async def test_an_idle_receiver_handles_a_wakeups_output_in_the_senders_task() -> None:
     head, tail = RelayCore("head", "tail"), RelayCore("tail")
-    runtime = Runtime()
-    runtime.add(Actor(head))
-    runtime.add(Actor(tail))
+    runtime = relay_runtime(head, tail)
     async with trio.open_nursery() as nursery:
         await nursery.start(runtime.run)
         runtime.send_many("test", "head", [Item(1), Item(2)])
@@ -451,9 +458,7 @@ async def test_a_receiver_answering_at_once_never_overtakes_the_senders_output()
     # head sends to "middle" and then to "last"; middle, handled at once, sends on to last.
     head = RelayCore("head", "middle", "last")
     middle, last = RelayCore("middle", "last", step=100), RelayCore("last")
-    runtime = Runtime()
-    for core in (head, middle, last):
-        runtime.add(Actor(core))
+    runtime = relay_runtime(head, middle, last)
     async with trio.open_nursery() as nursery:
         await nursery.start(runtime.run)
         runtime.send("test", "head", Item(1))
@@ -502,3 +507,48 @@ async def test_a_socket_read_wakes_the_reader_once() -> None:
     # One step per read (its first, which names the task, is not counted): the transport's
     # lock adds no schedule point of its own.
     assert steps.steps == 3
+
+
+async def test_send_now_runs_an_idle_actor_in_the_callers_task() -> None:
+    head, tail = RelayCore("head", "tail"), RelayCore("tail")
+    runtime = relay_runtime(head, tail)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runtime.run)
+        await trio.testing.wait_all_tasks_blocked()
+        runtime.send_now("app", "head", [Item(1), Item(2)])
+        # Handled before this task yielded, by this task, and so was what head sent on.
+        assert head.got == [Item(1), Item(2)] and tail.got == [Item(11), Item(12)]
+        assert head.tasks[0] is trio.lowlevel.current_task() is tail.tasks[0]
+        # Behind a queued message it waits its turn in the inbox.
+        runtime.send("app", "head", Item(3))
+        runtime.send_now("app", "head", [Item(4)])
+        assert head.got == [Item(1), Item(2)]
+        await trio.testing.wait_all_tasks_blocked()
+        assert head.got == [Item(n) for n in (1, 2, 3, 4)]
+        nursery.cancel_scope.cancel()
+
+
+class FailingCore:
+    spec = LayerSpec("failing")
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        raise ValueError("broken core")
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+async def test_a_failure_under_send_now_stops_the_stack_and_breaks_the_caller() -> None:
+    runtime = Runtime()
+    runtime.add(Actor(FailingCore()))
+    stopped: tuple[BaseException, ...] = ()
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runtime.run)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BrokenResourceError, match="broken core"):
+                runtime.send_now("app", "failing", [Item(1)])
+            await trio.sleep_forever()  # the runtime ends with the actor's failure
+    except* StackError as group:
+        stopped = group.exceptions
+    assert len(stopped) == 1 and "broken core" in str(stopped[0])

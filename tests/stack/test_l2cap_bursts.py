@@ -20,16 +20,14 @@ async def test_send_all_hands_the_window_to_l2cap_in_one_hop(
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hops: list[int] = []  # SDUs per hop from the application to L2CAP
-    original = Runtime.send_many
+    original = Runtime.send_now
 
-    def counting(
-        self: Runtime, sender: str, to: str, messages: list[Message], now: float | None = None
-    ) -> None:
+    def counting(self: Runtime, sender: str, to: str, messages: list[Message]) -> None:
         if to == Layer.L2CAP and messages and type(messages[0]) is L2caDataReq:
             hops.append(len(messages))
-        original(self, sender, to, messages, now)
+        original(self, sender, to, messages)
 
-    monkeypatch.setattr(Runtime, "send_many", counting)
+    monkeypatch.setattr(Runtime, "send_now", counting)
     async with (
         open_stack_pair() as (a, b),
         b.l2cap_listen(psm=PSM) as listener,

@@ -97,6 +97,8 @@ class Scheduler:
         ready = self._ready.get(handle)
         if not ready:
             return None
+        if len(ready) == 1:
+            return ready.popleft()
         best = min(queue.priority for queue in ready)
         for _ in range(len(ready)):
             queue = ready.popleft()
@@ -107,7 +109,8 @@ class Scheduler:
 
     # -- serving -------------------------------------------------------------------------------
     def pump(self, links: dict[int, Lcb]) -> tuple[list[Sent], list[tuple[TxQueue, bool]]]:
-        """Take what the budgets allow, link by link in turn, one PDU per turn."""
+        """Take what the budgets allow, link by link in turn, one PDU per turn; a link alone
+        in its pool's turns takes all the room left in one turn (nobody to alternate with)."""
         out: dict[int, list[bytes]] = {}
         changes: list[tuple[TxQueue, bool]] = []
         for key, turns in self._turns.items():
@@ -118,19 +121,24 @@ class Scheduler:
                 if lcb is None:
                     self._ready.pop(handle, None)
                     continue
-                pdu, cid, queue = self._take_one(lcb)
-                if pdu is None:
-                    continue
-                out.setdefault(handle, []).append(pdu)
-                lcb.in_flight.append(cid)
-                pool.in_flight += 1
-                if queue is not None:
-                    change = queue.congestion_change()
-                    if change is not None:
-                        changes.append((queue, change))
+                pdus = out.get(handle)
+                if pdus is None:
+                    pdus = out[handle] = []
+                for _ in range(1 if turns else pool.budget - pool.in_flight):
+                    pdu, cid, queue = self._take_one(lcb)
+                    if pdu is None:
+                        break
+                    pdus.append(pdu)
+                    lcb.in_flight.append(cid)
+                    pool.in_flight += 1
+                    if queue is not None:
+                        change = queue.congestion_change()
+                        if change is not None:
+                            changes.append((queue, change))
                 if lcb.signaling_queue or self._ready.get(handle):
                     turns.append(handle)
-        return [Sent(handle, tuple(pdus)) for handle, pdus in out.items()], changes
+        sent = [Sent(handle, tuple(pdus)) for handle, pdus in out.items() if pdus]
+        return sent, changes
 
     def _take_one(self, lcb: Lcb) -> tuple[bytes | None, int, TxQueue | None]:
         if lcb.signaling_queue:
