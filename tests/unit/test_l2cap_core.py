@@ -4,10 +4,12 @@ every channel state, every timer, the signaling error paths (Core 5.4 Vol 3 Part
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 
 import bluetrio.messages.l2cap as l2cap
+from bluetrio.actors.effects import TimerKey
 from bluetrio.actors.l2cap.channels import CONGESTION_QUOTA, Ccb
 from bluetrio.actors.l2cap.config import MAX_CONFIG_ROUNDS
 from bluetrio.actors.l2cap.ertm_config import ENGINE_FEATURES
@@ -150,6 +152,13 @@ def test_oversized_sdus_are_dropped_not_delivered() -> None:
 # -- timers --------------------------------------------------------------------------------------
 
 
+def give_up(pair: CorePair, side: str) -> None:
+    """Let one side's pending requests run out of time: the RTX, then the doubled RTX of the
+    one retransmission that fits in 60 s (Vol 3 Part A 6.2.1)."""
+    pair.fire(side)
+    pair.fire(side)
+
+
 def test_rtx_ends_an_unanswered_connection_request() -> None:
     pair = CorePair()
     pair.open_link()
@@ -157,10 +166,166 @@ def test_rtx_ends_an_unanswered_connection_request() -> None:
     pair.request("a", L2caConnectReq(2, HANDLE, PSM))
     [key] = pair.timers["a"]
     assert isinstance(key.owner, RequestTimer) and pair.timers["a"][key] == 10.0
-    pair.fire("a")
+    give_up(pair, "a")
     confirm = pair.last("a", L2caConnectCnf)
     assert isinstance(confirm, L2caConnectCnf) and "no response" in (confirm.error or "")
     assert pair.a.links[HANDLE].channels == {}
+
+
+def requests_sent(pair: CorePair, side: str, kind: type) -> list[tuple[int, object]]:
+    return [(i, c) for i, c in commands_sent(pair, side) if isinstance(c, kind)]
+
+
+def test_an_unanswered_request_is_sent_again_with_twice_the_rtx() -> None:
+    # Vol 3 Part A 6.2.1: same identifier, at least double the timeout, 60 s at most in all.
+    pair = CorePair()
+    pair.open_link()
+    pair.drop = lambda side, pdu: True
+    pair.request("a", L2caConnectReq(2, HANDLE, PSM))
+    [key] = pair.timers["a"]
+    assert pair.timers["a"][key] == 10.0
+    pair.fire("a")
+    first, again = requests_sent(pair, "a", l2cap.ConnectionRequest)
+    assert first == again and first[0] == key.owner.identifier
+    assert pair.timers["a"] == {key: 30.0}
+    assert not [m for m in pair.up["a"] if isinstance(m, L2caConnectCnf)]
+    pair.fire("a")
+    assert len(requests_sent(pair, "a", l2cap.ConnectionRequest)) == 2  # 30 + 40 > 60
+    confirm = pair.last("a", L2caConnectCnf)
+    assert isinstance(confirm, L2caConnectCnf) and "CONNECTION_REQUEST" in (confirm.error or "")
+    assert pair.now <= 60.0 and pair.timers["a"] == {} and pair.a.links[HANDLE].pending == {}
+
+
+def test_the_answer_to_the_request_sent_again_opens_the_channel() -> None:
+    pair = CorePair()
+    pair.open_link()
+    pair.request("b", L2caRegisterPsmReq(1, PSM))
+    lost = [True]
+
+    def lose_the_first(side: str, pdu: bytes) -> bool:
+        if side == "a" and lost:
+            return bool(lost.pop())
+        return False
+
+    pair.drop = lose_the_first
+    pair.request("a", L2caConnectReq(2, HANDLE, PSM))
+    assert pair.b.links[HANDLE].channels == {}
+    pair.fire("a")
+    indication = pair.last("b", L2caConnectInd)
+    assert isinstance(indication, L2caConnectInd)
+    pair.request("b", L2caConnectRsp(HANDLE, indication.cid))
+    confirm = pair.last("a", L2caConnectCnf)
+    assert isinstance(confirm, L2caConnectCnf) and confirm.result == 0
+    assert pair.timers["a"] == {} and pair.timers["b"] == {}
+
+
+def test_a_connection_request_received_again_is_answered_pending_while_undecided() -> None:
+    # 6.2.1: a duplicate request is processed as the original, not refused as a second
+    # channel with the same source CID.
+    pair = CorePair()
+    pair.open_link()
+    pair.request("b", L2caRegisterPsmReq(1, PSM))
+    pair.drop = lambda side, pdu: side == "b"
+    pair.request("a", L2caConnectReq(2, HANDLE, PSM))
+    (b_cid,) = pair.b.links[HANDLE].channels  # with b's upper layer
+    pair.drop = lambda side, pdu: False
+    pair.fire("a")
+    (answer,) = requests_sent(pair, "b", l2cap.ConnectionResponse)
+    assert isinstance(answer[1], l2cap.ConnectionResponse)
+    assert answer[1].result == l2cap.ConnectionResult.PENDING
+    assert list(pair.timers["a"].values()) == [10.0 + 60.0]  # ERTX now
+    pair.request("b", L2caConnectRsp(HANDLE, b_cid))
+    confirm = pair.last("a", L2caConnectCnf)
+    assert isinstance(confirm, L2caConnectCnf) and confirm.result == 0
+    assert list(pair.b.links[HANDLE].channels) == [b_cid]
+
+
+def test_a_connection_request_received_again_after_success_gets_success_again() -> None:
+    pair = CorePair()
+    pair.open_link()
+    pair.request("b", L2caRegisterPsmReq(1, PSM))
+    pair.request("a", L2caConnectReq(2, HANDLE, PSM))
+    indication = pair.last("b", L2caConnectInd)
+    assert isinstance(indication, L2caConnectInd)
+    pair.drop = lambda side, pdu: side == "b"  # b's success and configuration request
+    pair.request("b", L2caConnectRsp(HANDLE, indication.cid))
+    pair.drop = lambda side, pdu: False
+    pair.fire("a")  # a's request again: b says success again
+    successes = [
+        c for _, c in requests_sent(pair, "b", l2cap.ConnectionResponse)
+        if isinstance(c, l2cap.ConnectionResponse) and c.result == 0
+    ]  # fmt: skip
+    assert len(successes) == 2 and successes[0] == successes[1]
+    pair.fire("b")  # and b's configuration request comes again on its RTX
+    confirm = pair.last("a", L2caConnectCnf)
+    assert isinstance(confirm, L2caConnectCnf) and confirm.result == 0
+    assert channel(pair, "b", indication.cid).state is S.OPEN
+    assert list(pair.b.links[HANDLE].channels) == [indication.cid]
+
+
+def l2cap_frame_from_b(pair: CorePair, identifier: int, command: l2cap.SignalingCommand) -> Any:
+    frame = l2cap.encode_basic_frame(l2cap.FixedCid.SIGNALING, command.to_bytes(identifier))
+    return AclDataInd(HANDLE, (frame,))
+
+
+def test_an_expired_ertx_ends_the_request_without_sending_it_again() -> None:
+    pair = CorePair()
+    pair.open_link()
+    pair.request("b", L2caRegisterPsmReq(1, PSM, security=SecurityRequirement()))
+    pair.request("a", L2caConnectReq(2, HANDLE, PSM))
+    [key] = pair.timers["a"]
+    assert pair.timers["a"][key] == 60.0
+    pair.fire("a")
+    assert len(requests_sent(pair, "a", l2cap.ConnectionRequest)) == 1
+    assert pair.timers["a"] == {}
+
+
+def test_no_request_is_sent_again_for_a_channel_given_up() -> None:
+    pair = CorePair()
+    pair.open_link()
+    pair.drop = lambda side, pdu: True
+    pair.request("a", L2caConnectReq(2, HANDLE, PSM))
+    (cid,) = pair.a.links[HANDLE].channels
+    pair.request("a", L2caDisconnectReq(3, HANDLE, cid))
+    pair.fire("a")
+    assert len(requests_sent(pair, "a", l2cap.ConnectionRequest)) == 1
+    assert pair.timers["a"] == {} and pair.a.links[HANDLE].pending == {}
+
+
+def test_a_continued_configuration_response_waits_under_rtx() -> None:
+    # 4.5: a response with the continuation flag is followed by more; nothing is pending at
+    # the peer, so the rest is awaited under RTX (6.2.1), not ERTX.
+    pair = CorePair()
+    pair.open_link()
+    pair.request("b", L2caRegisterPsmReq(1, PSM))
+
+    def lose_b_config_responses(side: str, pdu: bytes) -> bool:
+        return side == "b" and pdu[4] == l2cap.SignalingCode.CONFIGURATION_RESPONSE
+
+    pair.drop = lose_b_config_responses
+    pair.request("a", L2caConnectReq(2, HANDLE, PSM))
+    indication = pair.last("b", L2caConnectInd)
+    assert isinstance(indication, L2caConnectInd)
+    pair.request("b", L2caConnectRsp(HANDLE, indication.cid))
+    [identifier] = [
+        i
+        for i, p in pair.a.links[HANDLE].pending.items()
+        if p.code is l2cap.SignalingCode.CONFIGURATION_REQUEST
+    ]
+    pair.now = 5.0
+    b_cid = indication.cid
+    a_cid = channel(pair, "b", b_cid).remote_cid
+    part = l2cap.ConfigurationResponse(a_cid, l2cap.CONTINUATION_FLAG, 0)
+    pair.deliver("a", l2cap_frame_from_b(pair, identifier, part), "hci")
+    assert pair.timers["a"] == {rtx_key(identifier): 15.0}
+    rest = l2cap.ConfigurationResponse(a_cid, 0, 0)
+    pair.deliver("a", l2cap_frame_from_b(pair, identifier, rest), "hci")
+    assert channel(pair, "a", a_cid).state is S.OPEN
+    assert pair.timers["a"] == {}
+
+
+def rtx_key(identifier: int) -> TimerKey:
+    return TimerKey(RequestTimer(HANDLE, identifier), "rtx")
 
 
 def test_ertx_runs_while_security_is_pending_and_ends_the_wait() -> None:
@@ -227,10 +392,10 @@ def test_an_unanswered_configuration_disconnects_and_the_disconnection_times_out
     assert channel(pair, "a", a_cid).state is S.WAIT_CONNECT_RSP  # b's answer was lost
     assert channel(pair, "b", b_cid).state is S.WAIT_CONFIG_REQ_RSP
     pair.drop = lambda side, pdu: True
-    pair.fire("b")  # b's configuration request went unanswered
+    give_up(pair, "b")  # b's configuration request went unanswered
     assert channel(pair, "b", b_cid).state is S.WAIT_DISCONNECT
     assert isinstance(pair.last("b", L2caDisconnectInd), L2caDisconnectInd)
-    pair.fire("b")  # and so did its disconnection request
+    give_up(pair, "b")  # and so did its disconnection request
     assert pair.b.links[HANDLE].channels == {}
     assert pair.timers["b"] == {}
 
@@ -256,7 +421,7 @@ def test_echo_and_information() -> None:
     assert isinstance(info, L2caInfoCnf) and info.result == 1
     pair.drop = lambda side, pdu: True
     pair.request("a", L2caEchoReq(9, HANDLE))
-    pair.fire("a")
+    give_up(pair, "a")
     echo = pair.last("a", L2caEchoCnf)
     assert isinstance(echo, L2caEchoCnf) and echo.error is not None
     too_long = pair.request("a", L2caEchoReq(10, HANDLE, bytes(45)))

@@ -334,6 +334,14 @@ def test_an_unanswered_request_fails_after_rtx() -> None:
     pair.feed(pair.a, APP, L2caCreditConnectReq(token=1, handle=HANDLE, spsm=SPSM))
     pair.a.wire.clear()  # the peer never answers
     (key,) = pair.a.timers
+    assert pair.a.timers[key] == 10.0
+    pair.now = 10.0
+    pair.feed(pair.a, "l2cap", TimerExpired(key))
+    # Vol 3 Part A 6.2.1: sent again with the same identifier, twice the timeout.
+    (again,) = pair.a.wire
+    assert again[4:6] == bytes([0x14, key.owner.identifier])
+    assert pair.a.timers[key] == 30.0 and not pair.a.of(L2caCreditConnectCnf)
+    pair.now = 30.0
     pair.feed(pair.a, "l2cap", TimerExpired(key))
     (cnf,) = pair.a.of(L2caCreditConnectCnf)
     assert isinstance(cnf, L2caCreditConnectCnf) and "no response" in (cnf.error or "")

@@ -175,6 +175,9 @@ class L2capCore:
                     owner.handle, owner.cid, self.ertm.on_timer(owner, name, now), now
                 )
             case TimerExpired(key=key) if isinstance(key.owner, RequestTimer):
+                resent = signaling.retransmit(key.owner, now)
+                if resent is not None:
+                    return resent
                 if credit.owns_request(key.owner):
                     return credit.on_timeout(key.owner, now)
                 return signaling.on_timeout(key.owner, now)

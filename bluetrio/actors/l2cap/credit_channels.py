@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer, TimerKey
+from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, TimerKey
 from bluetrio.actors.l2cap.channels import MAX_CHANNELS_PER_LINK, TxQueue
 from bluetrio.actors.l2cap.credit import (
     ChannelFailed,
@@ -37,9 +37,9 @@ from bluetrio.actors.l2cap.credit import (
     reconfiguration_result,
 )
 from bluetrio.actors.l2cap.credit_states import CREDIT_TRANSITIONS, CreditEvent, CreditState
-from bluetrio.actors.l2cap.links import Lcb, PendingRequest, RequestTimer
+from bluetrio.actors.l2cap.links import Lcb, RequestTimer
 from bluetrio.actors.l2cap.scheduler import Scheduler
-from bluetrio.actors.l2cap.signaling import ERTX_TIMEOUT, RTX, RTX_TIMEOUT, Signaling
+from bluetrio.actors.l2cap.signaling import RTX, Signaling
 from bluetrio.actors.state_machine import allowed, transition
 from bluetrio.messages.btm_security import LinkSecurityCnf, LinkSecurityReq, SecurityRequirement
 from bluetrio.messages.hci_service import LinkTransport
@@ -351,13 +351,12 @@ class CreditChannels:
     # -- sending requests ----------------------------------------------------------------------
     def _request(self, lcb: Lcb, command: Any, request: Request, now: float) -> Effects | None:
         """Send a request of ours with a fresh identifier and its RTX timer (6.2.1)."""
-        identifier = lcb.next_identifier()
-        if identifier is None:
+        sent = self.signaling.start_request(lcb, command, now)
+        if sent is None:
             return None
-        lcb.pending[identifier] = PendingRequest(identifier, SignalingCode(command.CODE))
+        identifier, effects = sent
         self.requests[lcb.handle, identifier] = request
-        self.signaling.send(lcb, identifier, command)
-        return [StartTimer(_timer(lcb.handle, identifier), now + RTX_TIMEOUT)]
+        return effects
 
     def _settle(self, lcb: Lcb, identifier: int, code: SignalingCode) -> Request | None:
         """Our request a response answers (same identifier and request code)."""
@@ -511,7 +510,7 @@ class CreditChannels:
         pending = lcb.pending.get(identifier)
         if response.result in _PENDING and pending is not None:
             if pending.code is SignalingCode.CREDIT_BASED_CONNECTION_REQUEST:
-                return [StartTimer(_timer(lcb.handle, identifier), now + ERTX_TIMEOUT)]
+                return self.signaling.extend(lcb, identifier, now)
             return []
         request = self._settle(lcb, identifier, SignalingCode.CREDIT_BASED_CONNECTION_REQUEST)
         if not isinstance(request, Opening):

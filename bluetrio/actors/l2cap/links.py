@@ -45,6 +45,13 @@ class PendingRequest:
     code: SignalingCode
     cid: int | None = None  # our channel it belongs to
     requester: tuple[str, int] | None = None  # (actor, token) of a user request
+    # What the RTX timer needs to send the request again (Vol 3 Part A 6.2.1): its C-frame,
+    # when it was first sent, the timeout now running, and whether the peer said "pending"
+    # (the ERTX timer runs instead, 6.2.2).
+    frame: bytes = b""
+    first_sent: float = 0.0
+    timeout: float = 0.0
+    extended: bool = False
 
 
 @attrs.define(eq=False)

@@ -44,6 +44,7 @@ from bluetrio.messages.hci_service import LinkTransport
 from bluetrio.messages.l2cap import (
     BR_EDR_CODES,
     COMMAND_HEADER_SIZE,
+    CONTINUATION_FLAG,
     FIRST_DYNAMIC_CID,
     LE_CODES,
     MIN_BR_EDR_MTU,
@@ -96,8 +97,15 @@ from bluetrio.messages.l2cap_service import (
 
 logger = logging.getLogger(__name__)
 
-# Vol 3 Part A 6.2.1: RTX 1-60 s for a response; ERTX 60-300 s once the peer said "pending".
+# Vol 3 Part A 6.2.1: the initial RTX is 1-60 s; when it expires the request may be sent
+# again (same identifier) with at least twice the timeout, and no more than 60 s may pass
+# from the first sending to giving up. Ours: 10 s, then 20 s, then the procedure fails (a
+# third sending would wait 40 s more, past the 60 s).
 RTX_TIMEOUT = 10.0
+MAX_RTX_TOTAL = 60.0
+# Vol 3 Part A 6.2.2: ERTX, 60-300 s, replaces RTX once the peer answered "pending"; when it
+# expires the procedure fails (the spec allows sending again; the peer said it was working
+# on the request, so a duplicate would only restart its wait).
 ERTX_TIMEOUT = 60.0
 # The C-frames we accept (our MTUsig; Vol 3 Part A 4: at least 48 on BR/EDR, 23 on LE).
 OUR_SIGNALING_MTU = 672
@@ -162,17 +170,74 @@ class Signaling:
     ) -> Effects | None:
         """Send a request of ours with a fresh identifier and its RTX timer; None when all
         identifiers are taken by pending requests."""
+        sent = self.start_request(lcb, command, now, cid=cid, requester=requester)
+        return None if sent is None else sent[1]
+
+    def start_request(
+        self,
+        lcb: Lcb,
+        command: SignalingCommand,
+        now: float,
+        *,
+        cid: int | None = None,
+        requester: tuple[str, int] | None = None,
+    ) -> tuple[int, Effects] | None:
+        """:meth:`request`, also giving the identifier the request took."""
         identifier = lcb.next_identifier()
         if identifier is None:
             return None
+        frame = encode_basic_frame(lcb.signaling_cid, command.to_bytes(identifier))
         lcb.pending[identifier] = PendingRequest(
-            identifier, SignalingCode(command.CODE), cid, requester
-        )
-        self.send(lcb, identifier, command)
-        return [StartTimer(self._timer(lcb, identifier), now + RTX_TIMEOUT)]
+            identifier, SignalingCode(command.CODE), cid, requester,
+            frame=frame, first_sent=now, timeout=RTX_TIMEOUT,
+        )  # fmt: skip
+        self.scheduler.add_signal(lcb, frame)
+        return identifier, [StartTimer(self._timer(lcb, identifier), now + RTX_TIMEOUT)]
 
     def _timer(self, lcb: Lcb, identifier: int) -> TimerKey:
         return TimerKey(RequestTimer(lcb.handle, identifier), RTX)
+
+    def extend(self, lcb: Lcb, identifier: int, now: float) -> Effects:
+        """The peer answered a request of ours "pending": ERTX replaces its RTX (6.2.2)."""
+        pending = lcb.pending.get(identifier)
+        if pending is None:
+            return []
+        pending.extended = True
+        pending.timeout = ERTX_TIMEOUT
+        return [StartTimer(self._timer(lcb, identifier), now + ERTX_TIMEOUT)]
+
+    def rearm(self, lcb: Lcb, identifier: int, now: float) -> Effects:
+        """The peer answered part of a request of ours and more follows (a Configuration
+        Response with the continuation flag, 4.5): the rest is awaited under a fresh RTX,
+        not ERTX, since nothing is pending at the peer."""
+        pending = lcb.pending.get(identifier)
+        if pending is None:
+            return []
+        pending.extended = False
+        pending.first_sent = now
+        pending.timeout = RTX_TIMEOUT
+        return [StartTimer(self._timer(lcb, identifier), now + RTX_TIMEOUT)]
+
+    def retransmit(self, owner: RequestTimer, now: float) -> Effects | None:
+        """The RTX timer of a request of ours expired: send it again with the same
+        identifier and twice the timeout (6.2.1), or None when the procedure has run out of
+        time (an expired ERTX, the 60 s bound, or a channel that is gone)."""
+        lcb = self.links.get(owner.handle)
+        pending = lcb.pending.get(owner.identifier) if lcb is not None else None
+        if lcb is None or pending is None or pending.extended or not pending.frame:
+            return None
+        if pending.cid is not None and pending.cid not in lcb.used_cids():
+            return None
+        doubled = pending.timeout * 2
+        if now + doubled - pending.first_sent > MAX_RTX_TOTAL:
+            return None
+        pending.timeout = doubled
+        logger.info(
+            "l2cap 0x%04X: no response to %s (identifier %d): sent again, waiting %g s",
+            lcb.handle, pending.code.name, pending.identifier, doubled,
+        )  # fmt: skip
+        self.scheduler.add_signal(lcb, pending.frame)
+        return [StartTimer(self._timer(lcb, owner.identifier), now + doubled)]
 
     def _settle(self, lcb: Lcb, identifier: int, code: SignalingCode) -> PendingRequest | None:
         """The pending request a response answers (same identifier and matching request
@@ -344,7 +409,10 @@ class Signaling:
             return answer(ConnectionResult.PSM_NOT_SUPPORTED)
         if request.source_cid < FIRST_DYNAMIC_CID:
             return answer(ConnectionResult.INVALID_SOURCE_CID)
-        if lcb.channel_by_remote(request.source_cid) is not None:
+        known = lcb.channel_by_remote(request.source_cid)
+        if known is not None and not known.initiator and known.connect_identifier == identifier:
+            return self._repeat_connection_response(lcb, known)
+        if known is not None:
             return answer(ConnectionResult.SOURCE_CID_ALREADY_ALLOCATED)
         cid = lcb.cids.allocate(lcb.used_cids())
         if cid is None or len(lcb.channels) >= MAX_CHANNELS_PER_LINK:
@@ -368,6 +436,25 @@ class Signaling:
             return self._ask_security(lcb, ccb, registration.security)
         ccb.move(ChannelEvent.SECURITY_GRANTED)
         return [Send(ccb.owner, L2caConnectInd(lcb.handle, cid, request.psm, lcb.transport))]
+
+    def _repeat_connection_response(self, lcb: Lcb, ccb: Ccb) -> Effects:
+        """The peer sent its Connection Request again, same identifier, after its RTX ran out
+        (6.2.1: a duplicate is processed as the original): it gets our answer again, pending
+        while we still wait on security or the upper layer."""
+        waiting = ccb.state in (ChannelState.WAIT_INCOMING_SECURITY, ChannelState.WAIT_CONNECT)
+        if waiting:
+            status = (
+                ConnectionStatus.AUTHENTICATION_PENDING
+                if ccb.state is ChannelState.WAIT_INCOMING_SECURITY
+                else ConnectionStatus.NO_FURTHER_INFORMATION
+            )
+            response = self._connection_response(ccb, ConnectionResult.PENDING, status)
+        elif ccb.state in CONNECTED_STATES:
+            response = self._connection_response(ccb, ConnectionResult.SUCCESS)
+        else:
+            return []  # being disconnected: the Disconnection Request says the rest
+        self.send(lcb, ccb.connect_identifier, response)
+        return []
 
     def on_upper_response(self, response: L2caConnectRsp, now: float) -> Effects:
         lcb = self.links.get(response.handle)
@@ -399,8 +486,7 @@ class Signaling:
         if response.result == ConnectionResult.PENDING:
             if ccb is not None and ccb.state is ChannelState.WAIT_CONNECT_RSP:
                 ccb.move(ChannelEvent.CONNECT_PENDING)
-            timer = self._timer(lcb, identifier)
-            return [StartTimer(timer, now + ERTX_TIMEOUT)]
+            return self.extend(lcb, identifier, now)
         del lcb.pending[identifier]
         effects = self._settled(lcb, pending)
         if ccb is None:
@@ -535,7 +621,9 @@ class Signaling:
         verdict = ccb.negotiation.on_our_response(response.result, response.flags, response.options)
         if verdict.pending:
             lcb.pending[identifier] = pending
-            return [StartTimer(self._timer(lcb, identifier), now + ERTX_TIMEOUT)]
+            if response.flags & CONTINUATION_FLAG:
+                return self.rearm(lcb, identifier, now)
+            return self.extend(lcb, identifier, now)  # result "pending" (4.5)
         if verdict.failure is not None:
             return effects + self._fail_channel(lcb, ccb, verdict.failure, now)
         if verdict.retry is not None:
