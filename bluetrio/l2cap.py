@@ -70,6 +70,7 @@ from bluetrio.messages.l2cap import (
 from bluetrio.messages.l2cap_credit_service import (
     CreditChannelParameters,
     CreditMode,
+    L2caCreditAcceptReq,
     L2caCreditConnectCnf,
     L2caCreditConnectInd,
     L2caCreditConnectReq,
@@ -429,6 +430,9 @@ class L2capListener(trio.abc.Listener[L2capChannel]):
                 raise trio.ClosedResourceError("this listener was closed")
             if self.backlog:
                 channel = self.backlog.popleft()
+                if self.credit and not channel._endpoint.ended:
+                    # Out of the backlog the L2CAP layer counts (L2caCreditRegisterReq).
+                    self._registry.send(L2caCreditAcceptReq(channel.handle, channel.cid))
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return channel
             await self._lot.park()
@@ -555,6 +559,8 @@ class ChannelRegistry:
         for cid in indication.cids:
             endpoint = self._endpoint(indication.handle, cid)
             if listener is None or listener.full:
+                # The layer refuses what passes the backlog (L2caCreditRegisterReq.backlog):
+                # only a listener that went away meanwhile gets here.
                 self._disconnect_later(endpoint)
             else:
                 channel = L2capChannel(self, endpoint, indication.spsm, indication.parameters)
@@ -659,8 +665,9 @@ class ChannelRegistry:
         if (transport, spsm) in self._credit_listeners:
             raise InvalidArgumentError(f"SPSM 0x{spsm:04X} is already being listened on")
         request = L2caCreditRegisterReq(
-            self._app.runtime.new_token(), spsm, transport, security, mtu, mps, credits
-        )
+            self._app.runtime.new_token(), spsm, transport, security, mtu, mps, credits,
+            backlog=LISTEN_BACKLOG,
+        )  # fmt: skip
         listener = L2capListener(self, spsm, transport, credit=True)
         async with self._registered(request, listener, self._credit_listeners):
             yield listener

@@ -78,6 +78,19 @@ class L2caCreditRegisterReq(Message):
     mtu: int = 2048
     mps: int = 247
     credits: int = 0  # the receive window; at least one SDU of ``mtu`` (see credit.py)
+    # Channels the peer opened that the sender has not taken yet (:class:`L2caCreditAcceptReq`)
+    # are at most this many; beyond, a request is refused for want of resources (4.23 result
+    # 0x0004, 4.26 result 0x0004). None: no bound (an owner that takes every channel at once).
+    backlog: int | None = None
+
+
+@attrs.frozen
+class L2caCreditAcceptReq(Message):
+    """The owner of a registration with a ``backlog`` took channel ``cid`` the peer opened:
+    it no longer counts against the backlog."""
+
+    handle: int
+    cid: int
 
 
 @attrs.frozen
@@ -168,4 +181,5 @@ REQUESTS: tuple[type[Message], ...] = (
     L2caCreditConnectReq,
     L2caReconfigureReq,
     L2caDataRsp,
+    L2caCreditAcceptReq,
 )

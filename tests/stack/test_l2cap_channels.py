@@ -261,3 +261,25 @@ async def test_a_reader_that_falls_behind_its_receive_limit_breaks_the_channel(
         assert await channel.receive_some() == b""
         with pytest.raises(trio.BrokenResourceError, match="were not read"):
             await served.receive_sdu()
+
+
+async def test_a_full_listener_backlog_refuses_with_no_resources(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Vol 3 Part A 4.3: result 0x0004, and the channels already waiting stay open.
+    monkeypatch.setattr("bluetrio.l2cap.LISTEN_BACKLOG", 2)
+    async with (
+        open_stack_pair() as (a, b),
+        bredr_link(a, b) as (link, _),
+        b.l2cap_listen(psm=PSM) as listener,
+    ):
+        waiting = [await link.l2cap_connect(psm=PSM) for _ in range(2)]
+        with pytest.raises(L2capConnectionRefused) as refused:
+            await link.l2cap_connect(psm=PSM)
+        assert refused.value.result == ConnectionResult.NO_RESOURCES
+        accepted = await listener.accept()
+        third = await link.l2cap_connect(psm=PSM)
+        await waiting[0].send_sdu(b"first")
+        assert await accepted.receive_sdu() == b"first"
+        for channel in (*waiting, third):
+            await channel.send_sdu(b"still open")

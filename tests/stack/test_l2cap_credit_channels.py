@@ -187,3 +187,26 @@ async def test_a_remote_close_ends_the_stream_and_a_link_loss_breaks_it(
         await peer_link.close()
         with pytest.raises(trio.BrokenResourceError):
             await second.receive_sdu()
+
+
+async def test_a_full_listener_backlog_refuses_with_no_resources(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Vol 3 Part A 4.23: result 0x0004 before the channel opens, never opened and closed.
+    monkeypatch.setattr("bluetrio.l2cap.LISTEN_BACKLOG", 2)
+    async with (
+        open_stack_pair() as (a, b),
+        le_link(a, b) as (link, _),
+        b.l2cap_listen(spsm=SPSM) as listener,
+    ):
+        waiting = [await link.l2cap_connect(spsm=SPSM) for _ in range(2)]
+        with pytest.raises(L2capConnectionRefused) as refused:
+            await link.l2cap_connect(spsm=SPSM)
+        assert refused.value.result == LeCreditConnectionResult.NO_RESOURCES
+        accepted = await listener.accept()  # one leaves the backlog: room for one more
+        third = await link.l2cap_connect(spsm=SPSM)
+        await waiting[0].send_sdu(b"first")
+        assert await accepted.receive_sdu() == b"first"
+        for channel in (*waiting, third):
+            await channel.send_sdu(b"still open")
+        assert (await listener.accept()).cid != accepted.cid

@@ -46,6 +46,7 @@ from bluetrio.messages.l2cap import (
 )
 from bluetrio.messages.l2cap_credit_service import (
     CreditMode,
+    L2caCreditAcceptReq,
     L2caCreditConnectCnf,
     L2caCreditConnectInd,
     L2caCreditConnectReq,
@@ -527,3 +528,52 @@ def test_every_state_event_pair_is_either_in_the_table_or_refused() -> None:
             else:
                 with pytest.raises(StateTransitionError):
                     transition(CREDIT_TRANSITIONS, state, event)
+
+
+# -- the owner's backlog -----------------------------------------------------------------------
+
+
+def test_a_full_backlog_refuses_an_le_channel_with_no_resources() -> None:
+    # 4.23 result 0x0004: refused before anything opens, never opened and then disconnected.
+    pair = Pair()
+    pair.register(pair.b, backlog=2)
+    first, second = pair.connect(), pair.connect()
+    assert first.cids and second.cids
+    refused = pair.connect()
+    assert refused.result == LeCreditConnectionResult.NO_RESOURCES and not refused.cids
+    assert len(pair.b.of(L2caCreditConnectInd)) == 2
+    assert not pair.b.of(L2caDisconnectInd) and len(pair.b.core.links[HANDLE].credit_channels) == 2
+    # The owner takes one: room for one more.
+    (taken, _) = pair.b.of(L2caCreditConnectInd)
+    assert isinstance(taken, L2caCreditConnectInd)
+    pair.feed(pair.b, APP, L2caCreditAcceptReq(HANDLE, taken.cids[0]))
+    assert pair.connect().cids
+    assert pair.connect().result == LeCreditConnectionResult.NO_RESOURCES
+
+
+def test_a_channel_closed_in_the_backlog_frees_its_place() -> None:
+    pair = Pair()
+    pair.register(pair.b, backlog=1)
+    opened = pair.connect()
+    assert pair.connect().result == LeCreditConnectionResult.NO_RESOURCES
+    done = pair.request(pair.a, L2caDisconnectReq(5, HANDLE, opened.cids[0]))
+    assert isinstance(done, L2caCnf)
+    assert pair.connect().cids
+
+
+def test_a_full_backlog_refuses_the_enhanced_channels_past_it() -> None:
+    # 4.26 result 0x0004: some refused, insufficient resources; those that fit open.
+    pair = Pair()
+    pair.register(pair.b, backlog=3)
+    cnf = pair.connect(mode=CreditMode.ENHANCED_CREDIT_BASED, count=5, mtu=200, mps=100)
+    assert len(cnf.cids) == 3
+    assert cnf.result == CreditConnectionResult.SOME_REFUSED_NO_RESOURCES
+    refused = pair.connect(mode=CreditMode.ENHANCED_CREDIT_BASED, count=2, mtu=200, mps=100)
+    assert not refused.cids
+    assert refused.result == CreditConnectionResult.SOME_REFUSED_NO_RESOURCES
+
+
+def test_a_registration_without_backlog_takes_every_channel() -> None:
+    pair = Pair()
+    pair.register(pair.b)
+    assert all(pair.connect().cids for _ in range(20))

@@ -44,6 +44,7 @@ from bluetrio.messages.l2cap import (
     is_valid_psm,
 )
 from bluetrio.messages.l2cap_credit_service import (
+    L2caCreditAcceptReq,
     L2caCreditConnectReq,
     L2caCreditDeregisterReq,
     L2caCreditRegisterReq,
@@ -150,6 +151,8 @@ class L2capCore:
                 return credit.consumed(message, now)
             case L2caDataRsp():
                 return self._on_sdus_consumed(message, now)
+            case L2caCreditAcceptReq():
+                return credit.accepted(message)
             case AclDataCnf():
                 return self._on_data_confirmed(message)
             case L2caFixedDataReq():

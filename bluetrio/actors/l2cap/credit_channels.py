@@ -68,6 +68,7 @@ from bluetrio.messages.l2cap import (
 from bluetrio.messages.l2cap_credit_service import (
     CreditChannelParameters,
     CreditMode,
+    L2caCreditAcceptReq,
     L2caCreditConnectCnf,
     L2caCreditConnectInd,
     L2caCreditConnectReq,
@@ -151,6 +152,7 @@ class CreditCcb:
     in_flight: deque[bool] = attrs.Factory(deque)  # last_of_sdu of each K-frame at hci
     disconnect_waiters: list[tuple[str, int]] = attrs.Factory(list)
     notified: bool = False  # the owner heard that the channel closed or failed
+    in_backlog: bool = False  # opened by the peer, not yet taken by its owner
     tx: CreditTxQueue = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -179,6 +181,7 @@ class CreditRegistration:
     mtu: int
     mps: int
     credits: int
+    backlog: int | None = None
 
 
 @attrs.define
@@ -341,8 +344,29 @@ class CreditChannels:
         self.registrations[key] = CreditRegistration(
             sender, request.spsm, request.transport, request.security, request.mtu,
             request.mps, receive_window(request.mtu, request.mps, request.credits),
+            request.backlog,
         )  # fmt: skip
         return answer()
+
+    def accepted(self, request: L2caCreditAcceptReq) -> Effects:
+        ccb = self.channel(request.handle, request.cid)
+        if ccb is not None:
+            ccb.in_backlog = False
+        return []
+
+    def _backlog_room(self, registration: CreditRegistration) -> int:
+        """How many more channels the peer may open to ``registration`` now: its backlog less
+        the channels opened to it (or being opened) that its owner has not taken."""
+        if registration.backlog is None:
+            return MAX_CHANNELS_PER_LINK
+        waiting = sum(
+            1
+            for lcb in self.links.values()
+            if lcb.transport is registration.transport
+            for ccb in lcb.credit_channels.values()
+            if ccb.in_backlog and ccb.spsm == registration.spsm
+        )
+        return max(0, registration.backlog - waiting)
 
     def deregister(self, sender: str, request: L2caCreditDeregisterReq) -> Effects:
         self.registrations.pop((request.transport, request.spsm), None)
@@ -577,8 +601,8 @@ class CreditChannels:
             return answer(LeCreditConnectionResult.UNACCEPTABLE_PARAMETERS)
         if mode.limits_problem(registration.mtu, registration.mps) is not None:
             return answer(LeCreditConnectionResult.NO_RESOURCES)
-        cids = self._allocate(lcb, 1)
-        if cids is None:
+        cids = self._allocate(lcb, 1) if self._backlog_room(registration) else None
+        if cids is None:  # no CID left, or the owner's backlog is full (4.23)
             return answer(LeCreditConnectionResult.NO_RESOURCES)
         peer = Limits(request.mtu, request.mps, request.initial_credits)
         answering = Answering(
@@ -616,6 +640,13 @@ class CreditChannels:
                 accepted.append(None)
             else:
                 accepted.append(index)
+        room = self._backlog_room(registration)
+        for position, choice in enumerate(accepted):
+            if choice is not None and room == 0:  # the owner's backlog is full (4.26)
+                accepted[position] = None
+                result = result or CreditConnectionResult.SOME_REFUSED_NO_RESOURCES
+            elif choice is not None:
+                room -= 1
         wanted = sum(1 for index in accepted if index is not None)
         cids = self._allocate(lcb, wanted) if wanted else []
         if cids is None:
@@ -647,6 +678,7 @@ class CreditChannels:
                 initiator=False, remote_cid=source,
             )  # fmt: skip
             ccb.move(CreditEvent.REQUEST_RECEIVED)
+            ccb.in_backlog = registration.backlog is not None
             mine[cid] = ccb
         security = registration.security
         if security is not None and security.needs_security:
