@@ -156,3 +156,15 @@ class L2capConnectionRefused(L2capError):
         super().__init__(f"{reason} (result 0x{result:04X})")
         self.result = result
         self.reason = reason
+
+
+class ConnectionParametersRejected(L2capError):
+    """The central did not take the connection parameters a peripheral asked for: it
+    rejected them (``result`` 0x0001 of the Connection Parameter Update Response, Core 5.4
+    Vol 3 Part A 4.21), or the request failed locally (``result`` 0xFFFF: no response within
+    the signaling timers, the link went down) with ``reason`` saying why."""
+
+    def __init__(self, result: int, reason: str) -> None:
+        super().__init__(f"{reason} (result 0x{result:04X})")
+        self.result = result
+        self.reason = reason

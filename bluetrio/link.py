@@ -26,11 +26,13 @@ import trio
 
 from bluetrio import arguments
 from bluetrio.actors.app_port import AppPort
+from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKeyType
 from bluetrio.errors import (
     BluetrioError,
     ConnectionClosedError,
+    ConnectionParametersRejected,
     HciTimeout,
     InvalidArgumentError,
     PairingError,
@@ -46,6 +48,7 @@ from bluetrio.l2cap import (
 )
 from bluetrio.messages.btm import (
     AclLink,
+    LeConnectionParameters,
     LinkChangedInd,
     LinkDownInd,
     LinkTransport,
@@ -56,7 +59,11 @@ from bluetrio.messages.btm import (
 from bluetrio.messages.btm_security import LinkSecuredInd, SecurityRequirement
 from bluetrio.messages.l2cap import DEFAULT_BR_EDR_MTU, ChannelMode
 from bluetrio.messages.l2cap_credit_service import CreditMode
-from bluetrio.messages.l2cap_service import ModePolicy
+from bluetrio.messages.l2cap_service import (
+    L2caCnf,
+    L2caConnectionParameterUpdateReq,
+    ModePolicy,
+)
 
 if TYPE_CHECKING:
     from bluetrio.pairing import PairingResult
@@ -77,6 +84,10 @@ DISCONNECT_TIMEOUT = 10.0
 # Each page is one LMP (or LL) exchange, bounded by the controller's response timeout of 30 s
 # (Core 5.4 Vol 2 Part C 2.5.2; Vol 6 Part B 5.2).
 FEATURES_TIMEOUT = 30.0
+# The peripheral's Connection Parameter Update Request is answered or has failed by the end
+# of its signaling timers (RTX 10 s, then 20 s: Vol 3 Part A 6.2.1); this bounds the wait
+# beyond them.
+PARAMETER_UPDATE_TIMEOUT = 40.0
 # Bound of the shielded disconnection when a ``async with`` block of a link ends: a lost
 # Disconnection Complete must not keep the block from ending.
 CLEANUP_TIMEOUT = 5.0
@@ -349,6 +360,58 @@ class Link:
             self.handle, spsm, mode=mode, count=count, mtu=mtu, mps=mps, credits=credits,
             security=security, timeout=timeout,
         )  # fmt: skip
+
+    async def request_connection_parameters(
+        self,
+        *,
+        interval_min: int,
+        interval_max: int,
+        latency: int = 0,
+        supervision_timeout: int,
+        timeout: float = PARAMETER_UPDATE_TIMEOUT,
+    ) -> None:
+        """As the peripheral of this LE link, ask the central for new connection parameters
+        with an L2CAP Connection Parameter Update Request (Core 5.4 Vol 3 Part A 4.20);
+        returns once the central accepted. The central then applies parameters within
+        the range (LE Connection Update Complete): :attr:`interval`, :attr:`latency` and
+        :attr:`supervision_timeout` follow when it does.
+
+        Intervals in 1.25 ms units (6..3200, ``interval_min`` <= ``interval_max``),
+        ``latency`` in connection events (0..499), ``supervision_timeout`` in 10 ms units
+        (10..3200, longer than (1 + latency) x interval_max x 2), as Vol 4 Part E 7.8.18
+        bounds them; anything else raises :class:`InvalidArgumentError` here, as does a link
+        that is not an LE link of which we are the peripheral (a central updates the
+        connection itself, :meth:`Stack.update_connection`).
+        Raises :class:`~bluetrio.errors.ConnectionParametersRejected` with result 0x0001
+        when the central rejects them, 0xFFFF when it does not answer within the signaling
+        timers or the link goes down; :class:`ConnectionClosedError` when the link is down;
+        :class:`trio.TooSlowError` after ``timeout`` seconds.
+        """
+        parameters = LeConnectionParameters(
+            arguments.integer("interval_min", interval_min, 0x0006, 0x0C80),
+            arguments.integer("interval_max", interval_max, 0x0006, 0x0C80),
+            arguments.integer("latency", latency, 0, 0x01F3),
+            arguments.integer("supervision_timeout", supervision_timeout, 0x000A, 0x0C80),
+        )
+        timeout = arguments.seconds("timeout", timeout)
+        if self.transport is not LinkTransport.LE:
+            raise InvalidArgumentError("connection parameter updates are for LE links")
+        if self.role is not Role.PERIPHERAL:
+            raise InvalidArgumentError(
+                "only the peripheral asks for connection parameters; as the central, "
+                "use stack.update_connection()"
+            )
+        if not self.connected:
+            raise ConnectionClosedError(f"link 0x{self.handle:04X} is down", self._reason)
+        app = self._stack.app
+        request = L2caConnectionParameterUpdateReq(app.runtime.new_token(), self.handle, parameters)
+        with trio.fail_after(timeout):
+            reply = await app.request(Layer.L2CAP, request)
+        assert isinstance(reply, L2caCnf)
+        if reply.result != 0:
+            raise ConnectionParametersRejected(
+                reply.result, reply.error or "the central rejected the connection parameters"
+            )
 
     async def __aenter__(self) -> Link:
         return self

@@ -133,6 +133,11 @@ class Signaling:
         # Our LinkSecurityReq tokens: (handle, our CID) of the channel waiting on each.
         self.security_waits: dict[int, tuple[int, int]] = {}
         self.update_waits: dict[int, int] = {}  # ConnectionUpdateReq token -> handle
+        # What a central accepts of a peripheral's Connection Parameter Update Request (4.20):
+        # the spec's ranges unless the device's policy is narrower.
+        self.parameters_acceptable: Callable[[ConnectionParameterUpdateRequest], bool] = (
+            acceptable_parameters
+        )
         # Requests whose malformed data has an answer of its own rather than a Command Reject
         # (a Credit Based Connection Request, 4.26), by code.
         self.malformed: dict[int, Callable[[Lcb, int, bytes], Effects]] = {}
@@ -865,7 +870,7 @@ class Signaling:
         if lcb.role is not Role.CENTRAL:
             # 4.20: a central's request is answered with a reject by the peripheral.
             return self._reject(lcb, identifier, RejectReason.COMMAND_NOT_UNDERSTOOD)
-        if not acceptable_parameters(request):
+        if not self.parameters_acceptable(request):
             self.send(
                 lcb,
                 identifier,
