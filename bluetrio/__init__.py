@@ -22,6 +22,7 @@ from bluetrio.errors import (
     ControllerNotReadyError,
     DecodeError,
     FcsError,
+    FixedChannelUnavailable,
     HciError,
     HciTimeout,
     InvalidArgumentError,
@@ -40,6 +41,7 @@ from bluetrio.errors import (
     TransportSpecError,
     WeakerKeyError,
 )
+from bluetrio.fixed_channels import FixedChannel
 from bluetrio.keystore import JsonKeyStore, KeyStore, MemoryKeyStore
 from bluetrio.l2cap import L2capChannel, L2capListener
 from bluetrio.link import IncomingLinks, Link
@@ -100,6 +102,8 @@ __all__ = [
     "DecodeError",
     "FaultPolicy",
     "FcsError",
+    "FixedChannel",
+    "FixedChannelUnavailable",
     "Flags",
     "HciError",
     "HciTimeout",

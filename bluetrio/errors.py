@@ -168,3 +168,14 @@ class ConnectionParametersRejected(L2capError):
         super().__init__(f"{reason} (result 0x{result:04X})")
         self.result = result
         self.reason = reason
+
+
+class FixedChannelUnavailable(L2capError):
+    """Fixed channel ``cid`` cannot be used by the application on this link: it is not one an
+    upper layer may register on the link's transport (Core 5.4 Vol 3 Part A 2.1, tables 2.1
+    and 2.3), another layer holds it, or it is already open on the link."""
+
+    def __init__(self, cid: int, reason: str) -> None:
+        super().__init__(reason)
+        self.cid = cid
+        self.reason = reason

@@ -18,8 +18,10 @@ application port keyed by that handle and, for channels, the channel id.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import trio
@@ -38,6 +40,7 @@ from bluetrio.errors import (
     PairingError,
     StackError,
 )
+from bluetrio.fixed_channels import FIXED_RECEIVE_LIMIT, FixedChannel
 from bluetrio.l2cap import CONNECT_TIMEOUT as L2CAP_CONNECT_TIMEOUT
 from bluetrio.l2cap import (
     DEFAULT_CREDIT_MPS,
@@ -360,6 +363,25 @@ class Link:
             self.handle, spsm, mode=mode, count=count, mtu=mtu, mps=mps, credits=credits,
             security=security, timeout=timeout,
         )  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def fixed_channel(
+        self, cid: int, *, receive_limit: int = FIXED_RECEIVE_LIMIT
+    ) -> AsyncIterator[FixedChannel]:
+        """Use fixed L2CAP channel ``cid`` of this link while the block runs, with raw PDUs
+        (ATT 0x0004 and SMP 0x0006 on LE, BR/EDR SMP 0x0007): ``send(pdu)``, ``receive()``
+        (see :mod:`bluetrio.fixed_channels`). ``receive_limit``: PDUs held for the
+        application before the channel breaks.
+
+        Raises :class:`~bluetrio.errors.FixedChannelUnavailable` for a CID the application may
+        not use on this transport, one another layer holds, or one already open on this
+        link; :class:`ConnectionClosedError` when the link is down.
+        """
+        if not self.connected:
+            raise ConnectionClosedError(f"link 0x{self.handle:04X} is down", self._reason)
+        fixed = self._stack.fixed_channels
+        async with fixed.open(self.handle, self.transport, cid, receive_limit) as channel:
+            yield channel
 
     async def request_connection_parameters(
         self,

@@ -60,6 +60,7 @@ from bluetrio.errors import (
     HciTimeout,
     InvalidArgumentError,
 )
+from bluetrio.fixed_channels import FixedChannelRegistry
 from bluetrio.keystore import KeyStore, MemoryKeyStore
 from bluetrio.l2cap import (
     DEFAULT_CREDIT_MPS,
@@ -219,6 +220,7 @@ class Stack:
         self.pairing_delegate = pairing_delegate
         self._registry = LinkRegistry(self, app)
         self.channels = ChannelRegistry(self, app)
+        self.fixed_channels = FixedChannelRegistry(app)
         app.when_closed(self._registry.close)
         self._pairing_served = False
         self._info: ControllerInfo | None = None

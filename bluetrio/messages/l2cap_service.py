@@ -225,6 +225,15 @@ class L2caRegisterFixedChannelReq(Message):
 
 
 @attrs.frozen
+class L2caDeregisterFixedChannelReq(Message):
+    """Stop receiving fixed channel ``cid`` (registered by the sender): its PDUs are dropped
+    again and the Information Response no longer lists it. Answered by :class:`L2caCnf`."""
+
+    token: int
+    cid: int
+
+
+@attrs.frozen
 class L2caFixedChannelInd(Message):
     """Fixed channel ``cid`` is usable on link ``handle`` (``open``) or not any more."""
 
@@ -236,11 +245,28 @@ class L2caFixedChannelInd(Message):
 
 @attrs.frozen
 class L2caFixedDataReq(Message):
-    """Send ``payload`` as one B-frame on fixed channel ``cid`` of link ``handle``."""
+    """Send ``payload`` as one B-frame on fixed channel ``cid`` of link ``handle``, from the
+    layer that registered it. Confirmed by :class:`L2caFixedDataCnf` once the controller took
+    it; when the link goes down first, :class:`L2caFixedChannelInd` says so instead."""
 
     handle: int
     cid: int
     payload: bytes
+
+    def summary(self) -> str:
+        return f"L2caFixedDataReq 0x{self.handle:04X}/0x{self.cid:04X} {len(self.payload)} B"
+
+
+@attrs.frozen
+class L2caFixedDataCnf(Message):
+    """``count`` PDUs of fixed channel ``cid`` left the controller's buffers (the sender's
+    window reopens by that many); with ``error``, one PDU that was not sent and why (no such
+    link, a channel the sender did not register, a payload beyond a B-frame)."""
+
+    handle: int
+    cid: int
+    count: int
+    error: str | None = None
 
 
 @attrs.frozen
@@ -311,6 +337,7 @@ REQUESTS: tuple[type[Message], ...] = (
     L2caDataReq,
     L2caDisconnectReq,
     L2caRegisterFixedChannelReq,
+    L2caDeregisterFixedChannelReq,
     L2caFixedDataReq,
     L2caEchoReq,
     L2caInfoReq,

@@ -34,11 +34,13 @@ from bluetrio.messages.l2cap_service import (
     L2caDataCnf,
     L2caDataInd,
     L2caDataReq,
+    L2caDeregisterFixedChannelReq,
     L2caDisconnectInd,
     L2caDisconnectReq,
     L2caEchoCnf,
     L2caEchoReq,
     L2caFixedChannelInd,
+    L2caFixedDataCnf,
     L2caFixedDataInd,
     L2caFixedDataReq,
     L2caInfoCnf,
@@ -689,6 +691,60 @@ def test_fixed_channels() -> None:
     assert pair.last("a", L2caFixedChannelInd) == L2caFixedChannelInd(
         HANDLE, 4, LinkTransport.LE, False
     )
+
+
+def test_fixed_channel_pdus_are_confirmed_when_the_controller_took_them() -> None:
+    pair = CorePair()
+    pair.open_link(LinkTransport.LE)
+    pair.request("a", L2caRegisterFixedChannelReq(1, l2cap.FixedCid.SMP))
+    answers = pair.request("a", L2caFixedDataReq(HANDLE, 6, b"\x01\x03\x00"))
+    assert L2caFixedDataCnf(HANDLE, 6, 1) in answers
+
+
+def test_fixed_channel_pdus_that_cannot_go_are_confirmed_with_the_reason() -> None:
+    pair = CorePair()
+    pair.open_link(LinkTransport.LE)
+    pair.deliver("a", L2caRegisterFixedChannelReq(1, l2cap.FixedCid.ATT), "att")
+    pair.request("a", L2caRegisterFixedChannelReq(2, l2cap.FixedCid.SMP))
+    pair.request("a", L2caRegisterFixedChannelReq(3, l2cap.FixedCid.SMP_BR_EDR))
+    for request in (
+        L2caFixedDataReq(HANDLE, 4, b"another layer's channel"),
+        L2caFixedDataReq(0x0999, 6, b"no such link"),
+        L2caFixedDataReq(HANDLE, 6, bytes(0x10000)),  # past a B-frame's length field
+        L2caFixedDataReq(HANDLE, 7, b"a BR/EDR channel on an LE link"),
+    ):
+        (answer,) = pair.request("a", request)
+        assert isinstance(answer, L2caFixedDataCnf) and answer.count == 1 and answer.error
+    assert pair.wire["a"] == []
+
+
+def test_a_deregistered_fixed_channel_is_dropped_and_no_longer_reported() -> None:
+    # Vol 3 Part A 4.12: the Fixed Channels Supported mask lists what is registered.
+    pair = CorePair()
+    pair.open_link()
+    pair.request("b", L2caRegisterFixedChannelReq(1, l2cap.FixedCid.SMP_BR_EDR))
+
+    def mask() -> int:
+        pair.request("a", L2caInfoReq(6, HANDLE, l2cap.InformationType.FIXED_CHANNELS))
+        info = pair.last("a", L2caInfoCnf)
+        assert isinstance(info, L2caInfoCnf)
+        return int(struct.unpack("<Q", info.data)[0])
+
+    assert mask() == (1 << 1) | (1 << 7)
+    done = pair.request("b", L2caDeregisterFixedChannelReq(2, l2cap.FixedCid.SMP_BR_EDR))
+    assert L2caCnf(2) in done
+    assert mask() == 1 << 1
+    pair.request("a", L2caRegisterFixedChannelReq(3, l2cap.FixedCid.SMP_BR_EDR))
+    pair.request("a", L2caFixedDataReq(HANDLE, 7, b"\x01"))
+    assert not [m for m in pair.up["b"] if isinstance(m, L2caFixedDataInd)]
+    assert pair.b.dropped_pdus == 1
+
+
+def test_only_the_owner_deregisters_a_fixed_channel() -> None:
+    pair = CorePair()
+    pair.deliver("a", L2caRegisterFixedChannelReq(1, l2cap.FixedCid.ATT), "smp")
+    pair.request("a", L2caDeregisterFixedChannelReq(2, l2cap.FixedCid.ATT))
+    assert pair.a.registry.fixed == {l2cap.FixedCid.ATT: "smp"}
 
 
 def test_the_scheduler_holds_what_hci_cannot_take_and_signals_congestion() -> None:

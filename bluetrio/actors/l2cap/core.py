@@ -37,6 +37,7 @@ from bluetrio.messages.hci_service import (
 )
 from bluetrio.messages.l2cap import (
     FIRST_DYNAMIC_CID,
+    MAX_PAYLOAD,
     MIN_BR_EDR_MTU,
     FixedCid,
     decode_basic_frame,
@@ -62,10 +63,12 @@ from bluetrio.messages.l2cap_service import (
     L2caDataCnf,
     L2caDataInd,
     L2caDataReq,
+    L2caDeregisterFixedChannelReq,
     L2caDeregisterPsmReq,
     L2caDisconnectReq,
     L2caEchoReq,
     L2caFixedChannelInd,
+    L2caFixedDataCnf,
     L2caFixedDataInd,
     L2caFixedDataReq,
     L2caInfoReq,
@@ -156,7 +159,7 @@ class L2capCore:
             case AclDataCnf():
                 return self._on_data_confirmed(message)
             case L2caFixedDataReq():
-                return self._on_fixed_data_request(message)
+                return self._on_fixed_data_request(sender, message)
             case AclLinkOpenedInd():
                 return self._on_link_opened(message)
             case AclLinkClosedInd():
@@ -218,6 +221,8 @@ class L2capCore:
                 return self._deregister_psm(sender, message)
             case L2caRegisterFixedChannelReq():
                 return self._register_fixed(sender, message)
+            case L2caDeregisterFixedChannelReq():
+                return self._deregister_fixed(sender, message)
         logger.debug("l2cap: ignored %s from %s", message.summary(), sender)
         return []
 
@@ -339,21 +344,25 @@ class L2capCore:
             effects += self.signaling.fail_channel(self.links[handle], ccb, failure, now)
         return effects
 
-    def _on_fixed_data_request(self, request: L2caFixedDataReq) -> Effects:
+    def _on_fixed_data_request(self, sender: str, request: L2caFixedDataReq) -> Effects:
+        def refuse(error: str) -> Effects:
+            logger.warning("l2cap: %s not sent: %s", request.summary(), error)
+            return [Send(sender, L2caFixedDataCnf(request.handle, request.cid, 1, error))]
+
         lcb = self.links.get(request.handle)
-        owner = self.registry.fixed.get(request.cid)
-        if (
-            lcb is None
-            or owner is None
-            or lcb.transport not in REGISTRABLE_FIXED_CHANNELS[request.cid]
-        ):
-            logger.warning("l2cap: %s on no such link or fixed channel", request.summary())
-            return []
-        queue = lcb.fixed_queue(request.cid, owner)
+        if lcb is None:
+            return refuse(f"no link 0x{request.handle:04X}")
+        if self.registry.fixed.get(request.cid) != sender:
+            return refuse(f"fixed channel 0x{request.cid:04X} is not registered by {sender}")
+        if lcb.transport not in REGISTRABLE_FIXED_CHANNELS[request.cid]:
+            return refuse(f"fixed channel 0x{request.cid:04X} does not exist on {lcb.transport}")
+        if len(request.payload) > MAX_PAYLOAD:
+            return refuse(f"{len(request.payload)} octets do not fit in a B-frame")
+        queue = lcb.fixed_queue(request.cid, sender)
         change = self.scheduler.add(lcb, queue, (encode_basic_frame(request.cid, request.payload),))
         if change is None:
             return []
-        return [Send(owner, L2caCongestionInd(lcb.handle, request.cid, change))]
+        return [Send(sender, L2caCongestionInd(lcb.handle, request.cid, change))]
 
     def _on_data_confirmed(self, confirm: AclDataCnf) -> Effects:
         lcb = self.links.get(confirm.handle)
@@ -366,6 +375,9 @@ class L2capCore:
                 effects += self.ertm.completed(lcb, ccb, count)
             elif ccb is not None:
                 effects.append(Send(ccb.owner, L2caDataCnf(lcb.handle, cid, count)))
+            elif cid in lcb.fixed_queues:
+                fixed = lcb.fixed_queues[cid]
+                effects.append(Send(fixed.owner, L2caFixedDataCnf(lcb.handle, cid, count)))
             else:
                 effects += self.credit.completed(lcb, cid, count)
         return effects
@@ -410,6 +422,9 @@ class L2capCore:
             error = f"fixed channel 0x{request.cid:04X} is registered by another layer"
             return [Send(sender, L2caCnf(request.token, LOCAL_REFUSAL, error))]
         self.registry.fixed[request.cid] = sender
+        for lcb in self.links.values():  # PDUs still queued are confirmed to the new owner
+            if request.cid in lcb.fixed_queues:
+                lcb.fixed_queues[request.cid].owner = sender
         effects: Effects = [Send(sender, L2caCnf(request.token))]
         for lcb in self.links.values():
             if lcb.transport in transports:
@@ -417,3 +432,8 @@ class L2capCore:
                     Send(sender, L2caFixedChannelInd(lcb.handle, request.cid, lcb.transport, True))
                 )
         return effects
+
+    def _deregister_fixed(self, sender: str, request: L2caDeregisterFixedChannelReq) -> Effects:
+        if self.registry.fixed.get(request.cid) == sender:
+            del self.registry.fixed[request.cid]
+        return [Send(sender, L2caCnf(request.token))]
