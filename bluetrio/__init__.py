@@ -73,6 +73,7 @@ from bluetrio.messages.btm_security import (
 )
 from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.l2cap import ChannelMode
+from bluetrio.messages.l2cap_credit_service import CreditMode
 from bluetrio.messages.l2cap_service import ChannelParameters, ModePolicy
 from bluetrio.pairing import PairingDelegate, PairingResult, TerminalPairingDelegate
 from bluetrio.stack import KeyStoreFactory, ScanReports, Stack, open_stack
@@ -99,6 +100,7 @@ __all__ = [
     "ControllerError",
     "ControllerInfo",
     "ControllerNotReadyError",
+    "CreditMode",
     "DecodeError",
     "FaultPolicy",
     "FcsError",
