@@ -577,3 +577,42 @@ def test_a_registration_without_backlog_takes_every_channel() -> None:
     pair = Pair()
     pair.register(pair.b)
     assert all(pair.connect().cids for _ in range(20))
+
+
+# -- requests received again (Vol 3 Part A 6.2.1) ---------------------------------------------
+
+
+def test_an_le_request_received_again_gets_the_same_response() -> None:
+    pair = Pair()
+    pair.register(pair.b)
+    request = LeCreditBasedConnectionRequest(SPSM, 0x0041, 100, 50, 3)
+    inject(pair, pair.b, request, identifier=9)
+    inject(pair, pair.b, request, identifier=9)  # the peer's RTX ran out
+    first, again = (decoded(frame) for frame in sent_commands(pair.b))
+    assert isinstance(first, LeCreditBasedConnectionResponse)
+    assert first == again and first.result == LeCreditConnectionResult.SUCCESS
+    assert len(pair.b.core.links[HANDLE].credit_channels) == 1
+    assert len(pair.b.of(L2caCreditConnectInd)) == 1
+    # A new request (another identifier) for the same source CID is still refused.
+    inject(pair, pair.b, request, identifier=10)
+    (refused,) = (decoded(frame) for frame in sent_commands(pair.b))
+    assert isinstance(refused, LeCreditBasedConnectionResponse)
+    assert refused.result == LeCreditConnectionResult.SOURCE_CID_ALREADY_ALLOCATED
+
+
+def test_a_request_received_again_during_the_security_check_waits_for_it() -> None:
+    pair = Pair()
+    pair.register(pair.b, security=SecurityRequirement())
+    request = CreditBasedConnectionRequest(SPSM, 100, 64, 3, (0x0041, 0x0042))
+    inject(pair, pair.b, request, identifier=9)
+    inject(pair, pair.b, request, identifier=9)
+    assert sent_commands(pair.b) == []  # neither answered before the link is checked
+    (ask,) = pair.b.security
+    pair.feed(pair.b, "btm", LinkSecurityCnf(ask.token, HANDLE, 0))
+    (response,) = (decoded(frame) for frame in sent_commands(pair.b))
+    assert isinstance(response, CreditBasedConnectionResponse)
+    assert response.result == CreditConnectionResult.ALL_SUCCESSFUL
+    assert len(pair.b.core.links[HANDLE].credit_channels) == 2
+    inject(pair, pair.b, request, identifier=9)
+    (again,) = (decoded(frame) for frame in sent_commands(pair.b))
+    assert again == response

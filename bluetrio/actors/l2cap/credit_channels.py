@@ -153,6 +153,10 @@ class CreditCcb:
     disconnect_waiters: list[tuple[str, int]] = attrs.Factory(list)
     notified: bool = False  # the owner heard that the channel closed or failed
     in_backlog: bool = False  # opened by the peer, not yet taken by its owner
+    # Of a channel the peer opened: its request's identifier and our response, sent again if
+    # the request comes again (6.2.1).
+    connect_identifier: int = 0
+    response: Any = None
     tx: CreditTxQueue = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -589,6 +593,9 @@ class CreditChannels:
             )
             return []
 
+        repeated = self._repeat_response(lcb, identifier, (request.source_cid,))
+        if repeated is not None:
+            return repeated
         registration = self.registrations.get((LinkTransport.LE, request.spsm))
         if registration is None:
             return answer(LeCreditConnectionResult.SPSM_NOT_SUPPORTED)
@@ -621,6 +628,9 @@ class CreditChannels:
             self.signaling.send(lcb, identifier, response)
             return []
 
+        repeated = self._repeat_response(lcb, identifier, sources)
+        if repeated is not None:
+            return repeated
         registration = self.registrations.get((lcb.transport, request.spsm))
         if registration is None:
             return refuse_all(CreditConnectionResult.SPSM_NOT_SUPPORTED)
@@ -659,6 +669,24 @@ class CreditChannels:
         answering = Answering(identifier, mode, sources, ours, result, peer, registration)
         return self._accept(lcb, answering)
 
+    def _repeat_response(
+        self, lcb: Lcb, identifier: int, sources: tuple[int, ...]
+    ) -> Effects | None:
+        """The peer's connection request again, with its identifier and source CIDs, after
+        its RTX ran out (6.2.1: a duplicate is processed as the original): our response
+        again, or nothing yet while the link's security is checked; None for a new request."""
+        known = [self._by_remote(lcb.handle, source) for source in sources if source]
+        ours = [
+            ccb
+            for ccb in known
+            if ccb is not None and not ccb.initiator and ccb.connect_identifier == identifier
+        ]
+        if not ours:
+            return None
+        if ours[0].response is not None:
+            self.signaling.send(lcb, identifier, ours[0].response)
+        return []
+
     def _on_malformed_enhanced_request(self, lcb: Lcb, identifier: int, data: bytes) -> Effects:
         """A Credit Based Connection Request whose length is not 8 + 2n for n of 1..5: every
         channel refused, "invalid parameters" (4.25, 4.26)."""
@@ -679,6 +707,7 @@ class CreditChannels:
             )  # fmt: skip
             ccb.move(CreditEvent.REQUEST_RECEIVED)
             ccb.in_backlog = registration.backlog is not None
+            ccb.connect_identifier = answering.identifier
             mine[cid] = ccb
         security = registration.security
         if security is not None and security.needs_security:
@@ -727,6 +756,8 @@ class CreditChannels:
                 tuple(0 if ccb is None else ccb.local_cid for ccb in ccbs),
             )  # fmt: skip
         self.signaling.send(lcb, answering.identifier, command)
+        for ccb in opened:
+            ccb.response = command
         indication = L2caCreditConnectInd(
             lcb.handle, opened[0].spsm, tuple(ccb.local_cid for ccb in opened),
             opened[0].parameters(), lcb.transport,
