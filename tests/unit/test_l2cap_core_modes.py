@@ -354,6 +354,7 @@ def test_an_unanswered_information_request_and_a_peer_that_asks_for_the_mode(
     [key] = pair.timers["a"]
     assert pair.timers["a"][key] == 10.0  # RTX
     pair.fire("a")
+    pair.fire("a")  # and the doubled RTX of the request sent again (Vol 3 Part A 6.2.1)
     # No answer: the peer counts as basic only, but its request showed it has ERTM.
     assert pair.a.links[HANDLE].peer_features == 0
     confirm = pair.last("a", L2caConnectCnf)
@@ -371,6 +372,7 @@ def test_an_unanswered_information_request_of_a_basic_peer(policy: ModePolicy) -
     assert isinstance(indication, L2caConnectInd)
     pair.request("b", L2caConnectRsp(HANDLE, indication.cid))
     pair.fire("a")
+    pair.fire("a")  # and the doubled RTX of the request sent again (Vol 3 Part A 6.2.1)
     assert pair.a.links[HANDLE].peer_features == 0
     confirm = pair.last("a", L2caConnectCnf)
     assert isinstance(confirm, L2caConnectCnf)
