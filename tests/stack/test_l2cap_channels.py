@@ -11,7 +11,10 @@ import trio
 import trio.testing
 
 from bluetrio import L2capChannel, L2capConnectionRefused, Link, Stack
+from bluetrio.actors.l2cap.signaling import RTX_TIMEOUT
 from bluetrio.address import Address
+from bluetrio.controller import Air
+from bluetrio.controller.connections import AclFrame
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.btm_security import IoCapability, SecurityRequirement
@@ -283,3 +286,26 @@ async def test_a_full_listener_backlog_refuses_with_no_resources(
         assert await accepted.receive_sdu() == b"first"
         for channel in (*waiting, third):
             await channel.send_sdu(b"still open")
+
+
+async def test_a_lost_connection_request_is_sent_again_and_the_channel_opens(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Vol 3 Part A 6.2.1: after the RTX, the same request (same identifier) once more.
+    def connection_requests(frame: object) -> bool:
+        data = getattr(frame, "data", b"")
+        return isinstance(frame, AclFrame) and data[2:4] == b"\x01\x00" and data[4:5] == b"\x02"
+
+    air = Air(name="connection request lost once")
+    async with (
+        open_stack_pair(air=air) as (a, b),
+        bredr_link(a, b) as (link, _),
+        b.l2cap_listen(psm=PSM) as listener,
+    ):
+        air.faults.drop(connection_requests, count=1)
+        started = trio.current_time()
+        channel = await link.l2cap_connect(psm=PSM)
+        assert trio.current_time() - started >= RTX_TIMEOUT
+        peer = await listener.accept()
+        await channel.send_sdu(b"after a retransmission")
+        assert await peer.receive_sdu() == b"after a retransmission"

@@ -14,7 +14,10 @@ import trio
 import trio.testing
 
 from bluetrio import ConnectionParametersRejected, InvalidArgumentError, Link, Stack
+from bluetrio.actors.l2cap.signaling import MAX_RTX_TOTAL, RTX_TIMEOUT
 from bluetrio.actors.topology import Layer
+from bluetrio.controller import Air
+from bluetrio.controller.connections import AclFrame
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.testing import open_stack_pair
 
@@ -82,3 +85,39 @@ async def test_bad_parameters_and_the_wrong_role_raise_in_the_caller(
             await central.request_connection_parameters(
                 interval_min=80, interval_max=80, supervision_timeout=600
             )
+
+
+def parameter_update_requests(frame: object) -> bool:
+    """An LE signaling C-frame carrying a Connection Parameter Update Request (code 0x12)."""
+    data = getattr(frame, "data", b"")
+    return isinstance(frame, AclFrame) and data[2:4] == b"\x05\x00" and data[4:5] == b"\x12"
+
+
+async def test_a_lost_request_is_sent_again_after_the_rtx(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Vol 3 Part A 6.2.1: the same request again after RTX, under twice the timeout.
+    air = Air(name="parameter update, lost once")
+    async with open_stack_pair(air=air) as (a, b), le_link(a, b) as (central, peripheral):
+        air.faults.drop(parameter_update_requests, count=1)
+        started = trio.current_time()
+        await peripheral.request_connection_parameters(
+            interval_min=80, interval_max=80, supervision_timeout=600
+        )
+        assert trio.current_time() - started >= RTX_TIMEOUT
+        await interval_becomes(central, 80)
+
+
+async def test_a_central_that_never_answers_ends_the_request_within_60_s(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    air = Air(name="parameter update, never answered")
+    async with open_stack_pair(air=air) as (a, b), le_link(a, b) as (_, peripheral):
+        air.faults.drop(parameter_update_requests)
+        started = trio.current_time()
+        with pytest.raises(ConnectionParametersRejected) as failed:
+            await peripheral.request_connection_parameters(
+                interval_min=80, interval_max=80, supervision_timeout=600
+            )
+        assert failed.value.result == 0xFFFF and "no response" in failed.value.reason
+        assert RTX_TIMEOUT * 3 <= trio.current_time() - started <= MAX_RTX_TOTAL
