@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import bluetrio.messages.l2cap as l2cap
-from bluetrio.actors.effects import TimerKey
+from bluetrio.actors.effects import Send, TimerKey
 from bluetrio.actors.l2cap.channels import CONGESTION_QUOTA, Ccb
 from bluetrio.actors.l2cap.config import MAX_CONFIG_ROUNDS
 from bluetrio.actors.l2cap.ertm_config import ENGINE_FEATURES
@@ -774,6 +774,31 @@ def test_the_scheduler_holds_what_hci_cannot_take_and_signals_congestion() -> No
         e.message for e in effects if isinstance(getattr(e, "message", None), L2caCongestionInd)
     ]
     assert drained == [L2caCongestionInd(HANDLE, a_cid, False)]
+
+
+def test_a_fixed_channel_congests_and_drains_on_its_own_link() -> None:
+    # The drained indication names the link whose queue drained (it was handle 0 for every
+    # queue but a BR/EDR channel's).
+    pair = CorePair()
+    pair.open_link(LinkTransport.LE)
+    core = pair.a
+    core.handle("upper", L2caRegisterFixedChannelReq(1, l2cap.FixedCid.ATT), 0.0)
+    effects = []
+    for _ in range(CONGESTION_QUOTA + DEFAULT_BUDGET + 1):
+        effects += core.handle("upper", L2caFixedDataReq(HANDLE, 4, b"\x52"), 0.0)
+    congestion = [e.message for e in effects if isinstance(e, Send)]
+    assert L2caCongestionInd(HANDLE, 4, True) in congestion
+    effects = []
+    for _ in range(12):
+        effects += core.handle("hci", AclDataCnf(HANDLE, DEFAULT_BUDGET), 0.0)
+    drained = [
+        e.message for e in effects if isinstance(getattr(e, "message", None), L2caCongestionInd)
+    ]
+    assert drained == [L2caCongestionInd(HANDLE, 4, False)]
+    confirmed = [
+        e.message for e in effects if isinstance(getattr(e, "message", None), L2caFixedDataCnf)
+    ]
+    assert sum(m.count for m in confirmed) == CONGESTION_QUOTA + DEFAULT_BUDGET + 1
 
 
 def test_link_loss_closes_every_channel_and_request() -> None:

@@ -133,13 +133,9 @@ class L2capCore:
     def _serve_links(self) -> Effects:
         sent, changes = self.scheduler.pump(self.links)
         effects: Effects = [Emit(AclDataReq(batch.handle, batch.pdus)) for batch in sent]
-        for queue, congested in changes:
-            effects.append(Send(queue.owner, self._congestion(queue.cid, congested)))
+        for handle, queue, congested in changes:
+            effects.append(Send(queue.owner, L2caCongestionInd(handle, queue.cid, congested)))
         return effects
-
-    def _congestion(self, cid: int, congested: bool) -> Message:
-        handle = next((h for h, lcb in self.links.items() if cid in lcb.channels), 0)
-        return L2caCongestionInd(handle, cid, congested)
 
     def _dispatch(self, sender: str, message: Message, now: float) -> Effects:
         signaling, credit = self.signaling, self.credit

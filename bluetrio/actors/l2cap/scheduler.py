@@ -108,11 +108,11 @@ class Scheduler:
         return None  # unreachable: some queue has the best priority
 
     # -- serving -------------------------------------------------------------------------------
-    def pump(self, links: dict[int, Lcb]) -> tuple[list[Sent], list[tuple[TxQueue, bool]]]:
+    def pump(self, links: dict[int, Lcb]) -> tuple[list[Sent], list[tuple[int, TxQueue, bool]]]:
         """Take what the budgets allow, link by link in turn, one PDU per turn; a link alone
         in its pool's turns takes all the room left in one turn (nobody to alternate with)."""
         out: dict[int, list[bytes]] = {}
-        changes: list[tuple[TxQueue, bool]] = []
+        changes: list[tuple[int, TxQueue, bool]] = []  # (link, queue, congested)
         for key, turns in self._turns.items():
             pool = self._pools[key]
             while turns and pool.in_flight < pool.budget:
@@ -134,7 +134,7 @@ class Scheduler:
                     if queue is not None:
                         change = queue.congestion_change()
                         if change is not None:
-                            changes.append((queue, change))
+                            changes.append((handle, queue, change))
                 if lcb.signaling_queue or self._ready.get(handle):
                     turns.append(handle)
         sent = [Sent(handle, tuple(pdus)) for handle, pdus in out.items() if pdus]
