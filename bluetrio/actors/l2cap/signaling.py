@@ -4,9 +4,11 @@ Commands arrive in C-frames on the signaling channel of a link (0x0001 on BR/EDR
 LE). Requests are answered with the identifier they came with; responses are taken only when
 their identifier and code match a request of ours still pending (otherwise silently
 discarded, 4), and each request of ours runs the RTX timer, or the ERTX timer once the peer
-answered "pending" (6.2.1). A command the channel does not carry, an unknown code, a bad
-length or a C-frame past our signaling MTU is answered with a Command Reject (4.1); a
-request naming a channel we do not have, with a Command Reject "invalid CID".
+answered "pending" (6.2.1, 6.2.2); an expired RTX sends the request again, within the 60 s
+the procedure may last, and a request of the peer's received again is answered again. A
+command the channel does not carry, an unknown code, a bad length or a C-frame past our
+signaling MTU is answered with a Command Reject (4.1); a request naming a channel we do not
+have, with a Command Reject "invalid CID".
 """
 
 from __future__ import annotations
