@@ -39,7 +39,7 @@ from bluetrio.actors.l2cap.credit import (
 from bluetrio.actors.l2cap.credit_states import CREDIT_TRANSITIONS, CreditEvent, CreditState
 from bluetrio.actors.l2cap.links import Lcb, RequestTimer
 from bluetrio.actors.l2cap.scheduler import Scheduler
-from bluetrio.actors.l2cap.signaling import RTX, Signaling
+from bluetrio.actors.l2cap.signaling import RTX, Signaling, no_response
 from bluetrio.actors.state_machine import allowed, transition
 from bluetrio.messages.btm_security import LinkSecurityCnf, LinkSecurityReq, SecurityRequirement
 from bluetrio.messages.hci_service import LinkTransport
@@ -1045,8 +1045,7 @@ class CreditChannels:
         if lcb is None:
             return []
         pending = lcb.pending.pop(owner.identifier, None)
-        what = pending.code.name if pending is not None else "a request"
-        return self._failed(lcb, request, f"no response to {what}", now)
+        return self._failed(lcb, request, no_response(pending, now), now)
 
     def _failed(self, lcb: Lcb, request: Request, why: str, now: float) -> Effects:
         match request:

@@ -922,7 +922,7 @@ class Signaling:
         pending = lcb.pending.pop(owner.identifier, None) if lcb is not None else None
         if lcb is None or pending is None:
             return []
-        return self._request_failed(lcb, pending, f"no response to {pending.code.name}", now)
+        return self._request_failed(lcb, pending, no_response(pending, now), now)
 
     def _request_failed(self, lcb: Lcb, pending: PendingRequest, why: str, now: float) -> Effects:
         if pending.code is SignalingCode.INFORMATION_REQUEST and pending.requester is None:
@@ -979,6 +979,15 @@ class Signaling:
             if handle == lcb.handle:
                 del self.update_waits[token]
         return effects
+
+
+def no_response(pending: PendingRequest | None, now: float) -> str:
+    """Why a request of ours failed when its last timer expired."""
+    if pending is None:
+        return "no response to a request"
+    waited = now - pending.first_sent
+    timer = "ERTX" if pending.extended else "RTX"
+    return f"no response to {pending.code.name} within {waited:g} s ({timer} expired)"
 
 
 def acceptable_parameters(request: ConnectionParameterUpdateRequest) -> bool:
