@@ -142,6 +142,16 @@ def test_states_along_the_way() -> None:
     assert channel(pair, "b", b_cid).state is S.WAIT_CONFIG_REQ_RSP
 
 
+def test_an_sdu_past_the_peers_mtu_closes_the_channel_with_the_reason() -> None:
+    pair, a_cid, _ = opened_pair()
+    pair.request("a", L2caDataReq(HANDLE, a_cid, bytes(673)))  # b receives up to 672
+    closed = pair.last("a", L2caDisconnectInd)
+    assert isinstance(closed, L2caDisconnectInd) and closed.cid == a_cid
+    assert "past the peer's MTU of 672" in closed.reason
+    assert not [m for m in pair.up["b"] if isinstance(m, L2caDataInd)]
+    assert pair.a.links[HANDLE].channels == {} and pair.b.links[HANDLE].channels == {}
+
+
 def test_oversized_sdus_are_dropped_not_delivered() -> None:
     pair, a_cid, b_cid = opened_pair()
     remote = channel(pair, "b", b_cid).remote_cid
@@ -416,8 +426,10 @@ def test_echo_and_information() -> None:
     pair.request("a", L2caInfoReq(7, HANDLE, l2cap.InformationType.EXTENDED_FEATURES))
     info = pair.last("a", L2caInfoCnf)
     assert isinstance(info, L2caInfoCnf)
-    assert (
-        struct.unpack("<I", info.data)[0] == l2cap.ExtendedFeature.FIXED_CHANNELS | ENGINE_FEATURES
+    assert struct.unpack("<I", info.data)[0] == (
+        l2cap.ExtendedFeature.FIXED_CHANNELS
+        | l2cap.ExtendedFeature.ENHANCED_CREDIT_BASED_FLOW_CONTROL
+        | ENGINE_FEATURES
     )
     pair.request("a", L2caInfoReq(8, HANDLE, l2cap.InformationType.CONNECTIONLESS_MTU))
     info = pair.last("a", L2caInfoCnf)

@@ -40,6 +40,9 @@ PSM = 0x1001
 ERTM = ChannelMode.ENHANCED_RETRANSMISSION
 STREAMING = ChannelMode.STREAMING
 
+# Fixed channels (bit 7) and enhanced credit-based channels (bit 10), Vol 3 Part A 4.12.
+BASE_FEATURES = 0x80 | 0x400
+
 
 def commands(pdus: list[bytes]) -> list[tuple[int, l2cap.SignalingCommand]]:
     found = []
@@ -124,7 +127,7 @@ def test_both_support_the_mode(mode: ChannelMode) -> None:
         [info] = sent(pair, side, l2cap.InformationRequest)
         assert isinstance(info, l2cap.InformationRequest)
         assert info.info_type == l2cap.InformationType.EXTENDED_FEATURES
-        assert pair.core(side).links[HANDLE].peer_features == ENGINE_FEATURES | 0x80
+        assert pair.core(side).links[HANDLE].peer_features == ENGINE_FEATURES | BASE_FEATURES
     [request, *_] = sent(pair, "a", l2cap.ConfigurationRequest)
     assert isinstance(request, l2cap.ConfigurationRequest)
     rfc = next(
@@ -150,8 +153,8 @@ def test_both_support_the_mode(mode: ChannelMode) -> None:
 
 def test_our_information_response_announces_the_engine() -> None:
     pair = pair_with(b_modes=frozenset({ChannelMode.BASIC}))
-    assert pair.a.signaling.extended_features == ENGINE_FEATURES | 0x80
-    assert pair.b.signaling.extended_features == 0x80
+    assert pair.a.signaling.extended_features == ENGINE_FEATURES | BASE_FEATURES
+    assert pair.b.signaling.extended_features == BASE_FEATURES
 
 
 def test_a_peer_without_the_mode_gets_basic_mode_when_the_policy_allows() -> None:

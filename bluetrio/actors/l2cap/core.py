@@ -306,10 +306,13 @@ class L2capCore:
             logger.warning("l2cap: %s for a channel that is not open", request.summary())
             return [Send(sender, L2caDataCnf(request.handle, request.cid, 1))]
         if len(request.sdu) > ccb.negotiation.peer_mtu:
-            logger.error(
-                "l2cap: %s beyond the peer's MTU %d", request.summary(), ccb.negotiation.peer_mtu
+            # The peer could not take it (Vol 3 Part A 5.1) and dropping it would lose what the
+            # owner sent without a word: the channel closes and the owner is told why.
+            reason = (
+                f"an SDU of {len(request.sdu)} octets was sent past the peer's MTU of "
+                f"{ccb.negotiation.peer_mtu}"
             )
-            return [Send(sender, L2caDataCnf(request.handle, request.cid, 1))]
+            return self.signaling.fail_channel(lcb, ccb, reason, now)
         if ccb.engine is not None:
             outcome = self.ertm.send(lcb, ccb, request.sdu, now)
             return self._engine_outcome(lcb.handle, ccb.local_cid, outcome, now)

@@ -346,9 +346,12 @@ class Signaling:
 
     @property
     def extended_features(self) -> int:
-        """What our Information Response announces (4.12): fixed channels, and the
-        retransmission engine's modes and options when those modes are supported."""
-        features = ExtendedFeature.FIXED_CHANNELS
+        """What our Information Response announces (4.12): fixed channels, enhanced
+        credit-based channels (which BR/EDR links carry too, 4.25), and the retransmission
+        engine's modes and options when those modes are supported."""
+        features = (
+            ExtendedFeature.FIXED_CHANNELS | ExtendedFeature.ENHANCED_CREDIT_BASED_FLOW_CONTROL
+        )
         if self.supported_modes & ENGINE_MODES.keys():
             features |= ENGINE_FEATURES
         return int(features)
