@@ -281,6 +281,34 @@ def l2cap_frame_from_b(pair: CorePair, identifier: int, command: l2cap.Signaling
     return AclDataInd(HANDLE, (frame,))
 
 
+def test_a_lost_configuration_response_is_recovered_by_the_request_sent_again() -> None:
+    # b's Configuration Request is answered, but the answer is lost: b sends the request again
+    # on its RTX (6.2.1) and a, open meanwhile, answers it again; both end open, once.
+    pair = CorePair()
+    pair.open_link()
+    pair.request("b", L2caRegisterPsmReq(1, PSM))
+    lost = [True]
+
+    def lose_a_first_config_response(side: str, pdu: bytes) -> bool:
+        if side == "a" and pdu[4] == l2cap.SignalingCode.CONFIGURATION_RESPONSE and lost:
+            return bool(lost.pop())
+        return False
+
+    pair.drop = lose_a_first_config_response
+    pair.request("a", L2caConnectReq(2, HANDLE, PSM))
+    indication = pair.last("b", L2caConnectInd)
+    assert isinstance(indication, L2caConnectInd)
+    pair.request("b", L2caConnectRsp(HANDLE, indication.cid))
+    assert channel(pair, "b", indication.cid).state is S.WAIT_CONFIG_RSP
+    pair.fire("b")
+    assert channel(pair, "b", indication.cid).state is S.OPEN
+    (a_cid,) = pair.a.links[HANDLE].channels
+    assert channel(pair, "a", a_cid).state is S.OPEN
+    assert [type(m) for m in pair.up["a"]] == [L2caConnectCnf]
+    assert len([m for m in pair.up["b"] if isinstance(m, L2caConfigInd)]) == 1
+    assert pair.timers == {"a": {}, "b": {}}
+
+
 def test_an_expired_ertx_ends_the_request_without_sending_it_again() -> None:
     pair = CorePair()
     pair.open_link()
