@@ -383,9 +383,13 @@ class H4Framer:
             packet_end = body_start + length
             if packet_end > end_of_data:
                 break
-            if verdict is HeaderVerdict.ACCEPT_IF_FOLLOWED and not _followed_by_indicator(
-                next_indicator, buffer, packet_end, end_of_data
-            ):
+            if verdict is HeaderVerdict.ACCEPT_IF_FOLLOWED:
+                follows = _what_follows(next_indicator, buffer, packet_end, end_of_data)
+                if follows is _Follows.UNKNOWN:
+                    break
+                if follows is _Follows.INDICATOR:
+                    verdict = HeaderVerdict.ACCEPT
+            if verdict is HeaderVerdict.ACCEPT_IF_FOLLOWED:
                 assert expectations is not None
                 expectations.rejected_headers += 1
                 self.discarded_bytes += 1
@@ -400,15 +404,28 @@ class H4Framer:
         return packets
 
 
-def _followed_by_indicator(
+class _Follows(enum.Enum):
+    INDICATOR = "a packet indicator, possibly after one stray byte"
+    NO_INDICATOR = "bytes that cannot start the next packet"
+    UNKNOWN = "one byte that is no indicator, then nothing yet"
+
+
+def _what_follows(
     indicator: re.Pattern[bytes], buffer: bytearray, packet_end: int, end_of_data: int
-) -> bool:
-    """Whether what follows a packet may be the next packet: an indicator right after it, or
-    after one stray byte (so that a stray byte costs the packet it precedes, not also the
-    one before it), or nothing yet."""
+) -> _Follows:
+    """What follows a packet whose length is not the known one: an indicator right after it,
+    or after one stray byte (so that a stray byte costs the packet it precedes, not also the
+    one before it), or nothing yet (the packet is the last one sent). One byte that is no
+    indicator with nothing after it is not judged until more comes: taking the packet then
+    would let a stray byte's false header swallow the packets after it up to one byte
+    before the end of what arrived."""
     if packet_end >= end_of_data or indicator.match(buffer, packet_end):
-        return True
-    return packet_end + 1 >= end_of_data or indicator.match(buffer, packet_end + 1) is not None
+        return _Follows.INDICATOR
+    if packet_end + 1 >= end_of_data:
+        return _Follows.UNKNOWN
+    if indicator.match(buffer, packet_end + 1) is not None:
+        return _Follows.INDICATOR
+    return _Follows.NO_INDICATOR
 
 
 _INDICATOR_BYTES = {packet_type: bytes((packet_type,)) for packet_type in PacketType}

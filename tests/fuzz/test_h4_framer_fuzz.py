@@ -163,6 +163,13 @@ def frame_then_quiet_line(framer: H4Framer, data: bytes) -> list[Packet]:
     at=0,
     stray=0x04,
 )
+# 0x04 before Hardware Error (04 10 01 90) reads as Connection Request of 16 octets, which
+# ends one byte before the end of what arrived: taken at once, it swallowed every packet after.
+@example(
+    packets=[(PacketType.EVENT, b"\x10\x01\x90"), *[EMPTY_LE_DATA] * 3],
+    at=0,
+    stray=0x04,
+)
 @given(
     st.lists(controller_packets(), min_size=1, max_size=12),
     st.integers(0, 12),
