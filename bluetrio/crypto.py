@@ -9,7 +9,7 @@ convention inside this module lets the spec's sample data be used verbatim in th
 Sections implemented:
 
 - LE security functions (Core 5.4 Vol 3 Part H 2.2): ``e``, ``aes_cmac``, ``ah``, ``c1``, ``s1``,
-  ``f4``, ``f5``, ``f6``, ``g2``, ``h6``, ``h7``.
+  ``f4``, ``f5``, ``f6``, ``g2``, ``h6``, ``h7``, ``h8``.
 - Resolvable private addresses (Vol 6 Part B 1.3.2.2, Vol 3 Part H 2.2.2).
 - Elliptic-curve Diffie-Hellman on P-192 and P-256 with public-key validation (the fix for
   CVE-2018-5383) and the SMP debug key (Vol 3 Part H 2.3.5.6.1).
@@ -53,6 +53,7 @@ __all__ = [
     "h5",
     "h6",
     "h7",
+    "h8",
     "is_debug_key",
     "random_bytes",
     "resolve_rpa",
@@ -250,6 +251,13 @@ def h7(salt: bytes, w: bytes) -> bytes:
     """Link key conversion function h7 (Vol 3 Part H 2.2.11)."""
     salt, w = _checked(("salt", salt, 16), ("w", w, 16))
     return aes_cmac(salt, w)
+
+
+def h8(k: bytes, s: bytes, key_id: bytes) -> bytes:
+    """Key derivation function h8 (Vol 3 Part H 2.2.12): AES-CMAC_IK(keyID) with
+    IK = AES-CMAC_S(K)."""
+    k, s, key_id = _checked(("k", k, 16), ("s", s, 16), ("key_id", key_id, 4))
+    return aes_cmac(aes_cmac(s, k), key_id)
 
 
 # --------------------------------------------------------------------------------------------

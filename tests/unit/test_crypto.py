@@ -154,6 +154,12 @@ def test_h7() -> None:
     assert crypto.h7(salt, key) == h("fb173597 c6a3c0ec d2998c2a 75a57011")
 
 
+def test_h8() -> None:
+    k = h("ec0234a3 57c8ad05 341010a6 0a397d9b")
+    s = h("1536d18d e3d20df9 9b7044c1 2f9ed5ba")
+    assert crypto.h8(k, s, h("cc030148")) == h("e5e5beba ae7228e7 22a38904 ed350f6d")
+
+
 # Cross-transport key derivation (Vol 3 Part H 2.4.2.4-2.4.2.5, sample data D.8-D.11): the
 # compositions that SMP performs with h6/h7.
 SALT_TMP1 = bytes(12) + b"tmp1"
@@ -197,6 +203,7 @@ def test_link_key_to_ltk_with_ct2() -> None:
         (lambda: crypto.g2(bytes(32), bytes(32), bytes(16), bytes(15)), "y"),
         (lambda: crypto.h6(bytes(16), b"btlinkkey"), "key_id"),
         (lambda: crypto.h7(bytes(16), bytes(32)), "w"),
+        (lambda: crypto.h8(bytes(16), bytes(16), b"lebr0"), "key_id"),
         (lambda: crypto.ssp_f1(bytes(32), bytes(24), bytes(16), b"\x00"), "u and v"),
         (lambda: crypto.ssp_g(bytes(20), bytes(20), bytes(16), bytes(16)), "u"),
         (lambda: crypto.ssp_f2(bytes(20), N1, N2, b"btlk", BREDR_A1, BREDR_A2), "w"),
@@ -311,6 +318,22 @@ def test_point_at_infinity_and_out_of_range_coordinates_are_refused() -> None:
             ours.shared_secret(p, ours.public_y)
         with pytest.raises(InvalidPublicKeyError):
             ours.shared_secret(b"\xff" * length, b"\xff" * length)
+
+
+def test_coordinates_reduced_modulo_p_are_refused() -> None:
+    # x + p or y + p names the same point modulo p; a check that reduced first would accept
+    # it. Both are out of range and refused (Vol 3 Part H 2.3.5.6.1).
+    p = Curve.P256.value.p
+    x = int.from_bytes(P256_PUBLIC_B_X, "big")
+    y = int.from_bytes(P256_PUBLIC_B_Y, "big")
+    ours = EcdhKeyPair.generate_p256()
+    for bad_x, bad_y in ((x + p, y), (x, y + p)):
+        if max(bad_x, bad_y) < 1 << 256:
+            with pytest.raises(InvalidPublicKeyError):
+                ours.shared_secret(bad_x.to_bytes(32, "big"), bad_y.to_bytes(32, "big"))
+    assert not Curve.P256.contains(x, y + p)
+    assert not Curve.P256.contains(x + p, y)
+    assert Curve.P256.contains(x, y)
 
 
 def test_off_curve_p192_key_is_refused() -> None:
