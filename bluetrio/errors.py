@@ -32,6 +32,15 @@ class FcsError(DecodeError):
     (Core 5.4 Vol 3 Part A 3.3.5)."""
 
 
+class SmpDecodeError(DecodeError):
+    """A received SMP PDU is malformed; ``reason`` is the Pairing Failed reason code that
+    answers it (Core 5.4 Vol 3 Part H 3.5.5: Command Not Supported or Invalid Parameters)."""
+
+    def __init__(self, message: str, reason: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class HciError(BluetrioError):
     """The controller answered a command with a non-zero status (Core 5.4 Vol 1 Part F).
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 import attrs
 
 from bluetrio.address import Address, AddressType
-from bluetrio.errors import DecodeError, InvalidArgumentError
+from bluetrio.errors import DecodeError, InvalidArgumentError, SmpDecodeError
 from bluetrio.messages.btm_security import IoCapability
 from bluetrio.messages.fields import (
     U16,
@@ -133,14 +133,6 @@ class KeypressType(enum.IntEnum):
     DIGIT_ERASED = 0x02
     CLEARED = 0x03
     ENTRY_COMPLETED = 0x04
-
-
-class SmpDecodeError(DecodeError):
-    """A received SMP PDU is malformed; ``reason`` is what the Pairing Failed says (3.5.5)."""
-
-    def __init__(self, message: str, reason: PairingFailedReason) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @attrs.frozen(slots=True)
