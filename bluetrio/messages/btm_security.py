@@ -29,7 +29,7 @@ import enum
 import attrs
 
 from bluetrio.address import Address
-from bluetrio.bonds import Bond, LinkKey, LinkKeyType, Transport
+from bluetrio.bonds import Bond, LinkKey, LinkKeyType, LongTermKey, Transport
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.base import Message
 
@@ -74,7 +74,8 @@ _IO_CAPABILITY_ALIASES = {"NO_IO": "NO_INPUT_NO_OUTPUT"}
 
 
 class AssociationModel(enum.Enum):
-    """Authentication stage 1 of Secure Simple Pairing (Vol 2 Part H 7.2)."""
+    """How pairing authenticates: Secure Simple Pairing's stage 1 (Vol 2 Part H 7.2) and the
+    LE association models (Vol 3 Part H 2.3.5.1)."""
 
     JUST_WORKS = "just works"
     NUMERIC_COMPARISON = "numeric comparison"
@@ -264,6 +265,7 @@ class UserConfirmInd(SecurityMessage):
     prompt_id: int
     peer: Address
     number: int | None
+    model: AssociationModel | None = None
 
 
 @attrs.frozen
@@ -272,6 +274,7 @@ class PasskeyEntryInd(SecurityMessage):
 
     prompt_id: int
     peer: Address
+    model: AssociationModel | None = None
 
 
 @attrs.frozen
@@ -280,6 +283,7 @@ class PasskeyDisplayInd(SecurityMessage):
 
     peer: Address
     passkey: int
+    model: AssociationModel | None = None
 
 
 @attrs.frozen
@@ -288,6 +292,7 @@ class OobDataInd(SecurityMessage):
 
     prompt_id: int
     peer: Address
+    model: AssociationModel | None = None
 
 
 @attrs.frozen
@@ -333,6 +338,55 @@ class PairingFailedInd(SecurityMessage):
     peer: Address
     status: int
     reason: str
+
+
+# -- LE encryption, for SMP (Core 5.4 Vol 3 Part H 2.4.4; Vol 4 Part E 7.8.24, 7.8.25) ---------
+
+
+@attrs.frozen
+class LeEncryptReq(SecurityMessage):
+    """As central of LE link ``handle``, start encryption (or refresh it, when the link is
+    encrypted already) with ``ltk``: LE_Enable_Encryption (Vol 4 Part E 7.8.24). Answered by
+    :class:`LeEncryptCnf` with the same ``token``."""
+
+    token: int
+    handle: int
+    ltk: LongTermKey
+
+
+@attrs.frozen
+class LeEncryptCnf(Message):
+    """Outcome of :class:`LeEncryptReq`: ``status`` 0 when Encryption Change (7.7.8) or
+    Encryption Key Refresh Complete (7.7.39) reported the link encrypted, else the HCI status
+    of the command or the event (0x02 no such link, 0x08 no answer in time, the
+    disconnection reason when the link went down)."""
+
+    token: int
+    handle: int
+    status: int
+    key_size: int | None = None
+    error: str | None = None
+
+
+@attrs.frozen
+class LeResponderKeyReq(SecurityMessage):
+    """As peripheral of LE link ``handle``, answer the next LE_Long_Term_Key_Request
+    (Vol 4 Part E 7.7.65.5) with ``ltk``: the STK of legacy pairing or the new Secure
+    Connections LTK. None withdraws it; then BTM answers from its bonds."""
+
+    handle: int
+    ltk: LongTermKey | None
+
+
+@attrs.frozen
+class LeEncryptionChangedInd(Message):
+    """Encryption of LE link ``handle`` changed (either role): ``status`` of the event,
+    ``encrypted`` afterwards, and the key size read from the controller when encrypted."""
+
+    handle: int
+    status: int
+    encrypted: bool
+    key_size: int | None = None
 
 
 # What the security service emits to whoever subscribes (bluetrio.actors.topology): the
