@@ -1,0 +1,439 @@
+"""The RFCOMM wire format (RFCOMM 1.2, over 3GPP TS 07.10): frames and multiplexer commands.
+
+A frame (TS 07.10 5.2.1, basic option) is address, control, length, an optional credit octet
+(RFCOMM 1.2 6.5.2: a UIH frame with the P/F bit set on a credit-based DLC), information and
+the FCS. The FCS (TS 07.10 5.2.1.6) covers address and control, and the length too in every
+frame but UIH. Multiplexer commands (TS 07.10 5.4.6) travel in UIH frames on DLCI 0 as type,
+length and value.
+
+Everything decoded from the wire is checked before it becomes a value here: a bad FCS, a
+length that disagrees with the frame, a control field no frame type has, a command whose
+value has the wrong length all raise :class:`~bluetrio.errors.DecodeError`.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, ClassVar
+
+import attrs
+
+from bluetrio.errors import DecodeError, InvalidArgumentError
+from bluetrio.messages.fields import UInt, WireStruct, decode_exactly, record
+
+PSM = 0x0003  # RFCOMM's L2CAP PSM (Assigned Numbers)
+MAX_DLCI = 61  # server channels 1-30 in either direction (RFCOMM 1.2 5.4)
+MIN_SERVER_CHANNEL = 1
+MAX_SERVER_CHANNEL = 30
+DEFAULT_FRAME_SIZE = 127  # N1 when no PN says otherwise (TS 07.10 5.7.2)
+MAX_FRAME_SIZE = 32767  # N1 fits a two-octet length field (TS 07.10 5.2.1.5)
+MAX_CREDITS = 255  # a credit octet (RFCOMM 1.2 6.5.2)
+MAX_INITIAL_CREDITS = 7  # PN's K field is three bits (RFCOMM 1.2 5.5.3)
+# Address, control, two length octets, the credit octet and the FCS: what one UIH frame adds
+# to its information (so N1 is at most the L2CAP MTU less this).
+FRAME_OVERHEAD = 6
+
+
+def server_channel_dlci(channel: int, server_is_initiator: bool) -> int:
+    """The DLCI of server channel ``channel``: the direction bit is set when the server is on
+    the device that opened the multiplexer (RFCOMM 1.2 5.4)."""
+    return (channel << 1) | int(server_is_initiator)
+
+
+def dlci_channel(dlci: int) -> int:
+    return dlci >> 1
+
+
+# -- the FCS (TS 07.10 5.2.1.6): CRC-8, polynomial x^8 + x^2 + x + 1, sent reflected ----------
+
+
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for value in range(256):
+        crc = value
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xE0 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def fcs(data: bytes) -> int:
+    """The frame check sequence over ``data`` (TS 07.10 Annex B: ones' complement of the
+    reflected CRC started at 0xFF)."""
+    crc = 0xFF
+    for octet in data:
+        crc = _CRC_TABLE[crc ^ octet]
+    return 0xFF - crc
+
+
+def fcs_valid(data: bytes, received: int) -> bool:
+    """Whether ``received`` is the FCS of ``data`` (the receiver's check in Annex B)."""
+    crc = 0xFF
+    for octet in (*data, received):
+        crc = _CRC_TABLE[crc ^ octet]
+    return crc == 0xCF
+
+
+# -- frames -----------------------------------------------------------------------------------
+
+
+class FrameType(enum.IntEnum):
+    """Control field values with the P/F bit clear (TS 07.10 5.2.1.3)."""
+
+    SABM = 0x2F
+    UA = 0x63
+    DM = 0x0F
+    DISC = 0x43
+    UIH = 0xEF
+
+
+POLL_FINAL = 0x10
+_FRAME_TYPES = {member.value: member for member in FrameType}
+
+
+@attrs.frozen
+class Frame:
+    """One RFCOMM frame. ``command`` is the C/R bit of the address as sent (its meaning depends
+    on which side opened the multiplexer, TS 07.10 5.2.1.2); ``credits`` is the credit octet of
+    a UIH frame with P/F set on a credit-based DLC (None when there is none)."""
+
+    type: FrameType
+    dlci: int
+    command: bool
+    poll_final: bool = False
+    information: bytes = b""
+    credits: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.dlci <= 63:
+            raise InvalidArgumentError(f"DLCI {self.dlci} does not fit in six bits")
+        if self.type is not FrameType.UIH and (self.information or self.credits is not None):
+            raise InvalidArgumentError(f"a {self.type.name} frame carries no information")
+        if self.credits is not None:
+            if not self.poll_final:
+                raise InvalidArgumentError("credits travel in a UIH frame with P/F set")
+            if not 0 <= self.credits <= MAX_CREDITS:
+                raise InvalidArgumentError(f"{self.credits} credits do not fit in an octet")
+        if len(self.information) > MAX_FRAME_SIZE:
+            raise InvalidArgumentError(
+                f"{len(self.information)} octets exceed the longest frame ({MAX_FRAME_SIZE})"
+            )
+
+    def encode(self) -> bytes:
+        return encode_frame(
+            self.type, self.dlci, self.command, self.poll_final, self.information, self.credits
+        )
+
+
+def encode_frame(
+    frame_type: FrameType,
+    dlci: int,
+    command: bool,
+    poll_final: bool = False,
+    information: bytes = b"",
+    credits: int | None = None,
+) -> bytes:
+    """The wire octets of a frame (the data path calls this without building a :class:`Frame`;
+    the caller keeps within the limits :class:`Frame` checks)."""
+    address = (dlci << 2) | (0x02 if command else 0) | 0x01
+    control = frame_type | (POLL_FINAL if poll_final else 0)
+    size = len(information)
+    length = bytes(((size << 1) | 1,)) if size < 128 else bytes(((size << 1) & 0xFE, size >> 7))
+    header = bytes((address, control)) + length
+    checked = header[:2] if frame_type is FrameType.UIH else header
+    credit = b"" if credits is None else bytes((credits,))
+    return header + credit + information + bytes((fcs(checked),))
+
+
+def decode_frame(data: bytes, *, credit_based: bool = True) -> Frame:
+    """Decode one frame (a whole L2CAP SDU). ``credit_based``: whether a UIH frame with P/F
+    set on a DLC other than 0 carries a credit octet (RFCOMM 1.2 6.5.2); the caller knows this
+    from the DLC's PN negotiation."""
+    if len(data) < 4:
+        raise DecodeError(f"an RFCOMM frame has at least 4 octets, got {len(data)}")
+    address, control = data[0], data[1]
+    if not address & 0x01:
+        raise DecodeError("the address field has one octet (EA set) in RFCOMM")
+    frame_type = _FRAME_TYPES.get(control & ~POLL_FINAL)
+    if frame_type is None:
+        raise DecodeError(f"control field 0x{control:02X} is no frame type RFCOMM uses")
+    dlci = address >> 2
+    poll_final = bool(control & POLL_FINAL)
+    if data[2] & 0x01:
+        size, offset = data[2] >> 1, 3
+    else:
+        if len(data) < 5:
+            raise DecodeError("a two-octet length field needs a frame of at least 5 octets")
+        size, offset = (data[2] >> 1) | (data[3] << 7), 4
+    checked = data[:2] if frame_type is FrameType.UIH else data[:offset]
+    if not fcs_valid(checked, data[-1]):
+        raise DecodeError("bad FCS")
+    credits: int | None = None
+    if frame_type is FrameType.UIH and poll_final and dlci != 0 and credit_based:
+        if offset >= len(data) - 1:
+            raise DecodeError("a UIH frame with P/F set lacks its credit octet")
+        credits = data[offset]
+        offset += 1
+    if offset + size + 1 != len(data):
+        raise DecodeError(
+            f"the length field says {size} octets of information, the frame holds "
+            f"{len(data) - offset - 1}"
+        )
+    if size and frame_type is not FrameType.UIH:
+        raise DecodeError(f"a {frame_type.name} frame carries no information")
+    return Frame(frame_type, dlci, bool(address & 0x02), poll_final, data[offset:-1], credits)
+
+
+# -- multiplexer commands (TS 07.10 5.4.6.3, RFCOMM 1.2 5.5) ---------------------------------
+
+
+class CommandType(enum.IntEnum):
+    """The six type bits of a multiplexer command (TS 07.10 5.4.6.3)."""
+
+    PN = 0x20  # DLC parameter negotiation
+    PSC = 0x10  # power saving control (not used by RFCOMM)
+    CLD = 0x30  # multiplexer close down
+    TEST = 0x08
+    FCON = 0x28  # flow control on (aggregate)
+    FCOFF = 0x18
+    MSC = 0x38  # modem status
+    NSC = 0x04  # non-supported command response
+    RPN = 0x24  # remote port negotiation
+    RLS = 0x14  # remote line status
+    SNC = 0x34  # service negotiation (not used by RFCOMM)
+
+
+_COMMAND_TYPES = {member.value: member for member in CommandType}
+
+
+@attrs.frozen
+class MultiplexerCommand:
+    """One command or response on DLCI 0. ``type_code`` is the six-bit type as received (it may
+    be one we do not know, which is answered with NSC); ``command`` is its C/R bit."""
+
+    type_code: int
+    command: bool
+    value: bytes = b""
+
+    @property
+    def kind(self) -> CommandType | None:
+        return _COMMAND_TYPES.get(self.type_code)
+
+    def encode(self) -> bytes:
+        size = len(self.value)
+        length = bytes(((size << 1) | 1,)) if size < 128 else bytes(((size << 1) & 0xFE, size >> 7))
+        head = (self.type_code << 2) | (0x02 if self.command else 0) | 0x01
+        return bytes((head,)) + length + self.value
+
+
+def decode_commands(data: bytes) -> list[MultiplexerCommand]:
+    """The commands in a UIH frame's information on DLCI 0 (several may share one frame,
+    TS 07.10 5.4.6.1)."""
+    commands = []
+    offset = 0
+    while offset < len(data):
+        head = data[offset]
+        if not head & 0x01:
+            raise DecodeError("a multiplexer command type of more than one octet")
+        size = 0
+        shift = 0
+        offset += 1
+        while True:  # the length field is extended by its EA bits
+            if offset >= len(data):
+                raise DecodeError("a multiplexer command ends inside its length field")
+            octet = data[offset]
+            offset += 1
+            size |= (octet >> 1) << shift
+            shift += 7
+            if octet & 0x01:
+                break
+            if shift > 14:
+                raise DecodeError("a multiplexer command length of more than two octets")
+        if offset + size > len(data):
+            raise DecodeError(
+                f"a multiplexer command says {size} octets, {len(data) - offset} remain"
+            )
+        commands.append(
+            MultiplexerCommand(head >> 2, bool(head & 0x02), data[offset : offset + size])
+        )
+        offset += size
+    return commands
+
+
+U8 = Annotated[int, UInt(1)]
+U16 = Annotated[int, UInt(2)]
+
+
+class CommandValue(WireStruct):
+    """The value of a multiplexer command with a fixed layout."""
+
+    __slots__ = ()
+    NAME: ClassVar[str] = ""
+
+    @classmethod
+    def decode(cls, value: bytes) -> CommandValue:
+        return decode_exactly(cls, cls.NAME, value)
+
+
+def _dlci_octet(dlci: int) -> int:
+    # A DLCI inside a command value sits where an address field would (EA set, C/R 1:
+    # TS 07.10 5.4.6.3.7); PN's first octet is the bare DLCI (5.4.6.3.1).
+    return (dlci << 2) | 0x03
+
+
+CREDIT_REQUEST = 0xF  # PN CL bits asking for credit-based flow control (RFCOMM 1.2 5.5.3)
+CREDIT_ACCEPT = 0xE  # PN CL bits of a response accepting it
+
+
+@record
+@attrs.frozen
+class ParameterNegotiation(CommandValue):
+    """PN (TS 07.10 5.4.6.3.1, RFCOMM 1.2 5.5.3): the DLC's frame size N1, priority and, in the
+    convergence layer bits, credit-based flow control with K initial credits."""
+
+    NAME: ClassVar[str] = "PN"
+    dlci: U8
+    frame_type_and_cl: U8  # I bits (0: UIH frames) and CL bits (credit flow control)
+    priority: U8
+    ack_timer: U8  # T1 in 10 ms units, unused by RFCOMM
+    frame_size: U16  # N1
+    retransmissions: U8  # N2, unused by RFCOMM
+    window: U8  # K: initial credits with credit-based flow control
+
+    @classmethod
+    def build(
+        cls, dlci: int, *, frame_size: int, priority: int, credit_flow: int, credits: int
+    ) -> ParameterNegotiation:
+        return cls(dlci, credit_flow << 4, priority, 0, frame_size, 0, credits)
+
+    @property
+    def convergence_layer(self) -> int:
+        return self.frame_type_and_cl >> 4
+
+    def problems(self) -> str | None:
+        """Why this PN is not one RFCOMM accepts (checked on receipt)."""
+        if not 1 < self.dlci <= MAX_DLCI:
+            return f"PN names DLCI {self.dlci}, not a server channel's"
+        if self.frame_size == 0 or self.frame_size > MAX_FRAME_SIZE:
+            return f"PN frame size {self.frame_size} is not 1..{MAX_FRAME_SIZE}"
+        if self.priority > 63:
+            return f"PN priority {self.priority} is not 0..63"
+        return None
+
+
+MODEM_FLOW = 0x02  # FC: the sender cannot take frames (TS 07.10 5.4.6.3.7)
+MODEM_RTC = 0x04  # ready to communicate
+MODEM_RTR = 0x08  # ready to receive
+MODEM_IC = 0x40  # incoming call
+MODEM_DV = 0x80  # data valid
+DEFAULT_MODEM_SIGNALS = MODEM_RTC | MODEM_RTR | MODEM_DV | 0x01
+
+
+@attrs.frozen
+class ModemStatus:
+    """MSC (TS 07.10 5.4.6.3.7): the DLC's V.24 signals and an optional break."""
+
+    dlci: int
+    signals: int = DEFAULT_MODEM_SIGNALS
+    break_octet: int | None = None
+
+    @property
+    def flow_stopped(self) -> bool:
+        return bool(self.signals & MODEM_FLOW)
+
+    def encode(self) -> bytes:
+        extra = b"" if self.break_octet is None else bytes((self.break_octet,))
+        return bytes((_dlci_octet(self.dlci), self.signals | 0x01)) + extra
+
+    @classmethod
+    def decode(cls, value: bytes) -> ModemStatus:
+        if len(value) not in (2, 3):
+            raise DecodeError(f"MSC: {len(value)} octets, not 2 or 3")
+        return cls(value[0] >> 2, value[1], value[2] if len(value) == 3 else None)
+
+
+@attrs.frozen
+class RemotePortNegotiation:
+    """RPN (TS 07.10 5.4.6.3.9): with only the DLCI a request for the port's settings;
+    otherwise the 7 octets of settings (baud rate, data bits/stop bits/parity, flow control,
+    XON, XOFF, parameter mask)."""
+
+    dlci: int
+    settings: bytes | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.settings is not None and len(self.settings) != 7:
+            raise InvalidArgumentError("RPN settings are 7 octets")
+
+    def encode(self) -> bytes:
+        return bytes((_dlci_octet(self.dlci),)) + (self.settings or b"")
+
+    @classmethod
+    def decode(cls, value: bytes) -> RemotePortNegotiation:
+        if len(value) not in (1, 8):
+            raise DecodeError(f"RPN: {len(value)} octets, not 1 or 8")
+        return cls(value[0] >> 2, value[1:] if len(value) == 8 else None)
+
+
+# 9600 bit/s, 8 data bits, 1 stop bit, no parity, no flow control, XON 0x11, XOFF 0x13 (the
+# defaults of TS 07.10 5.4.6.3.9); the mask accepts every parameter as given.
+DEFAULT_PORT_SETTINGS = bytes((0x03, 0x03, 0x00, 0x11, 0x13, 0xFF, 0x3F))
+
+
+@attrs.frozen
+class RemoteLineStatus:
+    """RLS (TS 07.10 5.4.6.3.10): a line status (overrun, parity, framing error) of a DLC."""
+
+    dlci: int
+    status: int
+
+    def encode(self) -> bytes:
+        return bytes((_dlci_octet(self.dlci), self.status))
+
+    @classmethod
+    def decode(cls, value: bytes) -> RemoteLineStatus:
+        if len(value) != 2:
+            raise DecodeError(f"RLS: {len(value)} octets, not 2")
+        return cls(value[0] >> 2, value[1])
+
+
+def check_empty(kind: CommandType, value: bytes) -> None:
+    """FCon, FCoff and CLD carry nothing (TS 07.10 5.4.6.3.4-6)."""
+    if value:
+        raise DecodeError(f"{kind.name}: {len(value)} octets, not 0")
+
+
+def non_supported(command: MultiplexerCommand) -> MultiplexerCommand:
+    """The NSC response naming ``command`` (TS 07.10 5.4.6.3.8)."""
+    octet = (command.type_code << 2) | (0x02 if command.command else 0) | 0x01
+    return MultiplexerCommand(CommandType.NSC, False, bytes((octet,)))
+
+
+__all__ = [
+    "CREDIT_ACCEPT",
+    "CREDIT_REQUEST",
+    "DEFAULT_FRAME_SIZE",
+    "DEFAULT_MODEM_SIGNALS",
+    "DEFAULT_PORT_SETTINGS",
+    "FRAME_OVERHEAD",
+    "MAX_FRAME_SIZE",
+    "PSM",
+    "CommandType",
+    "Frame",
+    "FrameType",
+    "ModemStatus",
+    "MultiplexerCommand",
+    "ParameterNegotiation",
+    "RemoteLineStatus",
+    "RemotePortNegotiation",
+    "decode_commands",
+    "decode_frame",
+    "encode_frame",
+    "fcs",
+    "fcs_valid",
+    "non_supported",
+    "server_channel_dlci",
+]
