@@ -116,6 +116,12 @@ class ReportingProcess:
                     pytest.fail(f"{self.what} never reported {word}; its log:\n{log}")
                 self._buffer += chunk
 
+    def tell(self, line: str) -> None:
+        """Write ``line`` to the process's standard input (a peer that waits for it)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+
 
 @contextlib.contextmanager
 def reporting_process(
@@ -123,12 +129,16 @@ def reporting_process(
 ) -> Iterator[ReportingProcess]:
     """Run ``command`` (stderr to ``log_path``) until it reports ``ready``; stop it on exit."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=log)
+        process = subprocess.Popen(
+            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log
+        )
         try:
             running = ReportingProcess(process, log_path, what)
             running.wait_for(ready)
             yield running
         finally:
             stop_process(process)
-            assert process.stdout is not None
+            assert process.stdin is not None and process.stdout is not None
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.close()
             process.stdout.close()

@@ -29,6 +29,8 @@ pytest.importorskip("bumble")
 PEERS = Path(__file__).parent / "peers"
 SPSM = 0x0081
 MEGABYTES = 3
+# Root Canal moves LE data at about 0.08 MB/s: a modest amount there.
+ROOT_CANAL_SIZE = 300_000
 # Guards against a hang only.
 STEP_LIMIT = 60.0
 
@@ -115,12 +117,42 @@ def pseudo_random_digest(size: int) -> str:
     return hashlib.sha256(pseudo_random(size)).hexdigest()
 
 
+async def test_bumble_opens_an_le_channel_to_our_listener_over_root_canal(
+    tmp_path: Path, rootcanal_hci_port: int
+) -> None:
+    """Our host and Bumble's, each on its own Root Canal controller: Bumble finds our
+    advertisement, connects, opens a channel to our listener, and we echo what it sends."""
+    name = "bluetrio-coc"
+    size = ROOT_CANAL_SIZE
+    spec = f"tcp:127.0.0.1:{rootcanal_hci_port}"
+    received = bytearray()
+    with trio.fail_after(STEP_LIMIT):
+        async with (
+            open_stack(spec, bring_up=True) as stack,
+            stack.l2cap_listen(spsm=SPSM, transport=LinkTransport.LE, mtu=2048) as listener,
+            stack.advertise(AdvertisingData([Flags(0x06), LocalName(name)])),
+        ):
+            controller = f"tcp-client:127.0.0.1:{rootcanal_hci_port}"
+            arguments = ("--controller", controller, "--open", name, "--bytes", str(size))
+            for peer in peer_process(tmp_path, *arguments):
+                channel = await listener.accept()
+                assert channel.mode is CreditMode.LE_CREDIT_BASED
+                while len(received) < size:
+                    sdu = await channel.receive_sdu()
+                    received.extend(sdu)
+                    await channel.send_sdu(sdu)
+                echoed = await trio.to_thread.run_sync(peer.wait_for, "ECHOED", STEP_LIMIT)
+    sent = peer.reports["SENT"]
+    assert hashlib.sha256(received).hexdigest() == sent == pseudo_random_digest(size)
+    assert echoed.split() == [str(size), sent]
+
+
 async def test_an_le_channel_to_bumble_over_root_canal(
     tmp_path: Path, rootcanal_hci_port: int
 ) -> None:
     """Our host and Bumble's, each on its own Root Canal controller: we open, Bumble echoes."""
     spec = f"tcp:127.0.0.1:{rootcanal_hci_port}"
-    data = pseudo_random(300_000)  # Root Canal moves LE data slowly
+    data = pseudo_random(ROOT_CANAL_SIZE)
     with trio.fail_after(STEP_LIMIT):
         async with open_stack(spec, bring_up=True) as stack:
             arguments = ("--controller", f"tcp-client:127.0.0.1:{rootcanal_hci_port}")

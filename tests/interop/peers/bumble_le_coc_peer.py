@@ -4,8 +4,9 @@ interop tests.
     python bumble_le_coc_peer.py --spsm 0x0081                 # echo server
     python bumble_le_coc_peer.py --spsm 0x0081 --open NAME --bytes N --sdu S
 
-Two Bumble controllers share one Bumble ``LocalLink``: the first belongs to a Bumble host
-(``Device``), the second is served to one HCI host over TCP on a port the system picks. With
+Two Bumble controllers share one Bumble ``LocalLink`` (``bumble_local_link.py``): the first
+belongs to a Bumble host (``Device``), the second is served to one HCI host over TCP on a port
+the system picks. With
 ``--controller tcp-client:HOST:PORT`` the Bumble host uses that controller instead (Root
 Canal) and no port is served.
 
@@ -31,32 +32,19 @@ import argparse
 import asyncio
 import hashlib
 import random
-import socket
 from typing import Any
 
-from bumble.controller import Controller
 from bumble.core import AdvertisingData
 from bumble.device import Device
 from bumble.hci import Address
-from bumble.host import Host
 from bumble.l2cap import LeCreditBasedChannel, LeCreditBasedChannelSpec
-from bumble.link import LocalLink
 from bumble.logging import setup_basic_logging
 from bumble.transport import open_transport
-from bumble.transport.common import AsyncPipeSink
-from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
+from bumble_local_link import local_link_controllers
 
 PEER_ADDRESS = "F0:F1:F2:F3:F4:F6"  # static random (two top bits set)
 # Bumble's channel defaults: what it accepts and how many K-frames it lets in flight.
 MTU, MPS, CREDITS = 2048, 2048, 256
-
-
-def larger_buffers(controller: Controller) -> Controller:
-    """LE ACL buffers of 251 octets (Bumble's default is 27), so that a K-frame of MPS 247
-    and its header travel in one packet."""
-    controller.le_acl_data_packet_length = 251
-    controller.total_num_le_acl_data_packets = 8
-    return controller
 
 
 def report(*words: object) -> None:
@@ -126,16 +114,9 @@ async def start(device: Device, spsm: int, open_name: str | None) -> None:
 
 
 async def serve(spsm: int, open_name: str | None, count: int, sdu: int) -> None:
-    link = LocalLink()  # type: ignore[no-untyped-call]  # Bumble leaves it untyped
-    own_controller = larger_buffers(Controller("bumble-coc", link=link))
-    host = Host(controller_source=own_controller, controller_sink=AsyncPipeSink(own_controller))
-    device = Device(name="bumble-coc", address=Address(PEER_ADDRESS), host=host)
-    await start(device, spsm, open_name)
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    async with await open_tcp_server_transport_with_socket(listening) as transport:
-        larger_buffers(Controller("for-the-test", transport.source, transport.sink, link=link))
+    async with local_link_controllers(bredr=False) as (host, port):
+        device = Device(name="bumble-coc", address=Address(PEER_ADDRESS), host=host)
+        await start(device, spsm, open_name)
         report("ADDRESS", device.random_address)
         report("PORT", port)
         report("READY")
