@@ -13,9 +13,19 @@ from interop_support import (
     free_port_block,
     is_listening,
     reporting_process,
+    start_process,
+    stop_leftover_processes,
     stop_process,
     wait_for_port_listening,
 )
+
+
+@pytest.fixture(autouse=True)
+def no_process_outlives_its_test() -> Iterator[None]:
+    """Whatever a test started and did not stop (its run abandoned by pytest-timeout) is
+    stopped when it ends, so that it cannot slow or disturb the tests after it."""
+    yield
+    stop_leftover_processes()
 
 
 @pytest.fixture
@@ -26,7 +36,7 @@ def rootcanal_hci_port() -> Iterator[int]:
     base = free_port_block(4)
     # The binary itself, not ``python -m rootcanal``: that wrapper runs it as a child which
     # terminating the wrapper would leave running.
-    process = subprocess.Popen(
+    process = start_process(
         [binaries.get_package_binary_resource_path("rootcanal"), f"-test_port={base}",
          f"-hci_port={base + 1}", f"-link_port={base + 2}", f"-link_ble_port={base + 3}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -46,7 +56,7 @@ def bumble_controllers(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     pytest.importorskip("bumble")
     pty_link = tmp_path / "bumble-pty"
     port = free_port_block(1)
-    process = subprocess.Popen(
+    process = start_process(
         [sys.executable, "-m", "bumble.apps.controllers", f"pty:{pty_link}",
          f"tcp-server:127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -3,16 +3,28 @@ that report on stdout."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import selectors
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+import trio
+
+T = TypeVar("T")
+
+# A whole interop test's deadline (trio.fail_after), under pytest-timeout's 120 s: a test
+# that hangs then fails in its own run, so its ``finally`` blocks stop what it started.
+TEST_LIMIT = 100.0
+# Every process started through this module and not stopped yet, for
+# :func:`stop_leftover_processes`.
+_running: set[subprocess.Popen[bytes]] = set()
 
 
 def free_port_block(size: int) -> int:
@@ -64,14 +76,36 @@ def wait_for_port_listening(
     pytest.fail(f"{what} is not listening on port {port}: {output[-2000:]!r}")
 
 
+async def run_asyncio(coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+    """Run an asyncio coroutine (a Bumble host) in a worker thread, cancelled inside its own
+    event loop after ``timeout`` seconds: a trio deadline cannot interrupt a worker thread."""
+    return await trio.to_thread.run_sync(asyncio.run, asyncio.wait_for(coroutine, timeout))
+
+
+def start_process(command: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(command, **options)``, remembered until :func:`stop_process`."""
+    process: subprocess.Popen[bytes] = subprocess.Popen(list(command), **options)
+    _running.add(process)
+    return process
+
+
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     """Terminate ``process``, killing it if it does not exit within ten seconds."""
+    _running.discard(process)
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def stop_leftover_processes() -> None:
+    """Stop every process :func:`start_process` started and nothing stopped. A test whose
+    run was abandoned (pytest-timeout) never reached its own clean-up, and its peers would
+    otherwise outlive it."""
+    for process in list(_running):
+        stop_process(process)
 
 
 def is_listening(port: int) -> bool:
@@ -129,9 +163,7 @@ def reporting_process(
 ) -> Iterator[ReportingProcess]:
     """Run ``command`` (stderr to ``log_path``) until it reports ``ready``; stop it on exit."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log
-        )
+        process = start_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
         try:
             running = ReportingProcess(process, log_path, what)
             running.wait_for(ready)

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 import trio
+from interop_support import TEST_LIMIT, run_asyncio
 
 from bluetrio.controller import Air, VirtualController
 from bluetrio.transports.base import Transport
@@ -89,27 +90,25 @@ async def bumble_scenario(port_a: int, port_b: int) -> dict[str, object]:
 
 
 async def test_bumble_hosts_connect_pair_encrypt_and_talk_rfcomm() -> None:
-    air = Air()
-    controllers = [VirtualController(air) for _ in range(2)]
-    async with trio.open_nursery() as nursery:
-        ports = []
-        for controller in controllers:
+    with trio.fail_after(TEST_LIMIT):
+        air = Air()
+        controllers = [VirtualController(air) for _ in range(2)]
+        async with trio.open_nursery() as nursery:
+            ports = []
+            for controller in controllers:
 
-            async def handler(
-                transport: Transport, controller: VirtualController = controller
-            ) -> None:
-                await controller.serve(transport)
+                async def handler(
+                    transport: Transport, controller: VirtualController = controller
+                ) -> None:
+                    await controller.serve(transport)
 
-            bound = await nursery.start(serve_h4, TcpSpec("127.0.0.1", 0), handler)
-            assert isinstance(bound, TcpSpec)
-            ports.append(bound.port)
-        with trio.fail_after(30):
-            observed = await trio.to_thread.run_sync(
-                asyncio.run, bumble_scenario(ports[0], ports[1])
-            )
-        nursery.cancel_scope.cancel()
-    assert observed["server_got"] == b"hello over rfcomm"
-    assert observed["client_got"] == b"HELLO OVER RFCOMM"
-    assert observed["authenticated"] is True
-    # Both Bumble hosts enable Secure Connections, so the link uses AES-CCM (0x02).
-    assert observed["encryption"] == 0x02
+                bound = await nursery.start(serve_h4, TcpSpec("127.0.0.1", 0), handler)
+                assert isinstance(bound, TcpSpec)
+                ports.append(bound.port)
+            observed = await run_asyncio(bumble_scenario(ports[0], ports[1]), 30)
+            nursery.cancel_scope.cancel()
+        assert observed["server_got"] == b"hello over rfcomm"
+        assert observed["client_got"] == b"HELLO OVER RFCOMM"
+        assert observed["authenticated"] is True
+        # Both Bumble hosts enable Secure Connections, so the link uses AES-CCM (0x02).
+        assert observed["encryption"] == 0x02

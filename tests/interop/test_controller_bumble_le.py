@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import trio
+from interop_support import TEST_LIMIT, run_asyncio
 
 from bluetrio import crypto
 from bluetrio.controller import Air
@@ -98,20 +99,20 @@ async def bumble_scenario(port: int) -> dict[str, Any]:
 
 
 async def test_two_bumble_hosts_scan_connect_pair_and_read() -> None:
-    air = Air()
-    async with trio.open_nursery() as nursery:
-        bound = await nursery.start(
-            functools.partial(serve_controllers, TcpSpec("127.0.0.1", 0), air)
-        )
-        assert isinstance(bound, TcpSpec)
-        with trio.fail_after(20):
-            result = await trio.to_thread.run_sync(asyncio.run, bumble_scenario(bound.port))
-        nursery.cancel_scope.cancel()
-    assert result["value"] == VALUE
-    assert result["encrypted"]
-    assert result["secure_connections"]
-    assert result["central_role"] == 0  # Bumble's hci.Role.CENTRAL
-    assert result["peripheral_connections"] == 1
+    with trio.fail_after(TEST_LIMIT):
+        air = Air()
+        async with trio.open_nursery() as nursery:
+            bound = await nursery.start(
+                functools.partial(serve_controllers, TcpSpec("127.0.0.1", 0), air)
+            )
+            assert isinstance(bound, TcpSpec)
+            result = await run_asyncio(bumble_scenario(bound.port), 20)
+            nursery.cancel_scope.cancel()
+        assert result["value"] == VALUE
+        assert result["encrypted"]
+        assert result["secure_connections"]
+        assert result["central_role"] == 0  # Bumble's hci.Role.CENTRAL
+        assert result["peripheral_connections"] == 1
 
 
 async def bumble_active_scan_with_duplicate_filter(port: int) -> bool:
@@ -159,18 +160,16 @@ async def bumble_active_scan_with_duplicate_filter(port: int) -> bool:
 
 
 async def test_bumble_active_scan_with_duplicate_filter_sees_an_empty_scan_response() -> None:
-    air = Air()
-    async with trio.open_nursery() as nursery:
-        bound = await nursery.start(
-            functools.partial(serve_controllers, TcpSpec("127.0.0.1", 0), air)
-        )
-        assert isinstance(bound, TcpSpec)
-        with trio.fail_after(20):
-            found = await trio.to_thread.run_sync(
-                asyncio.run, bumble_active_scan_with_duplicate_filter(bound.port)
+    with trio.fail_after(TEST_LIMIT):
+        air = Air()
+        async with trio.open_nursery() as nursery:
+            bound = await nursery.start(
+                functools.partial(serve_controllers, TcpSpec("127.0.0.1", 0), air)
             )
-        nursery.cancel_scope.cancel()
-    assert found
+            assert isinstance(bound, TcpSpec)
+            found = await run_asyncio(bumble_active_scan_with_duplicate_filter(bound.port), 20)
+            nursery.cancel_scope.cancel()
+        assert found
 
 
 # Bumble hands IRKs to the controller as given; both sides share these.
@@ -250,21 +249,19 @@ async def bumble_offloaded_privacy(port: int) -> dict[str, Any]:
 
 
 async def test_bumble_hosts_offloading_privacy_connect_by_identity() -> None:
-    air = Air()
-    async with trio.open_nursery() as nursery:
-        bound = await nursery.start(
-            functools.partial(serve_controllers, TcpSpec("127.0.0.1", 0), air)
-        )
-        assert isinstance(bound, TcpSpec)
-        with trio.fail_after(20):
-            result = await trio.to_thread.run_sync(
-                asyncio.run, bumble_offloaded_privacy(bound.port)
+    with trio.fail_after(TEST_LIMIT):
+        air = Air()
+        async with trio.open_nursery() as nursery:
+            bound = await nursery.start(
+                functools.partial(serve_controllers, TcpSpec("127.0.0.1", 0), air)
             )
-        nursery.cancel_scope.cancel()
-    assert result["found"], "the peripheral's RPA was never reported as its identity"
-    assert result["address_type"] == 0x03  # Random (static) Identity Address
-    assert result["peer_address"] == PERIPHERAL_IDENTITY
-    # The RPA in Enhanced Connection Complete is the peripheral's, from its IRK (Bumble's
-    # text is most significant octet first; HCI carried the IRK least significant first).
-    rpa = bytes.fromhex(result["peer_rpa"].replace(":", ""))
-    assert crypto.resolve_rpa(crypto.reverse(PERIPHERAL_IRK), rpa)
+            assert isinstance(bound, TcpSpec)
+            result = await run_asyncio(bumble_offloaded_privacy(bound.port), 20)
+            nursery.cancel_scope.cancel()
+        assert result["found"], "the peripheral's RPA was never reported as its identity"
+        assert result["address_type"] == 0x03  # Random (static) Identity Address
+        assert result["peer_address"] == PERIPHERAL_IDENTITY
+        # The RPA in Enhanced Connection Complete is the peripheral's, from its IRK (Bumble's
+        # text is most significant octet first; HCI carried the IRK least significant first).
+        rpa = bytes.fromhex(result["peer_rpa"].replace(":", ""))
+        assert crypto.resolve_rpa(crypto.reverse(PERIPHERAL_IRK), rpa)

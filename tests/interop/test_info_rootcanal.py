@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import trio
+from interop_support import TEST_LIMIT
 
 from bluetrio.actors.btm.controller_info import read_controller_info
 from bluetrio.cli.main import main
@@ -21,9 +23,10 @@ def test_info_against_rootcanal(
 
 
 async def test_two_rootcanal_controllers_have_distinct_addresses(rootcanal_hci_port: int) -> None:
-    spec = f"tcp:127.0.0.1:{rootcanal_hci_port}"
-    async with open_stack(spec) as first, open_stack(spec) as second:
-        info_a = await read_controller_info(first.command)
-        info_b = await read_controller_info(second.command)
-    assert info_a.address != info_b.address
-    assert info_a.acl_packets > 0 and info_a.le_acl_packet_length is not None
+    with trio.fail_after(TEST_LIMIT):
+        spec = f"tcp:127.0.0.1:{rootcanal_hci_port}"
+        async with open_stack(spec) as first, open_stack(spec) as second:
+            info_a = await read_controller_info(first.command)
+            info_b = await read_controller_info(second.command)
+        assert info_a.address != info_b.address
+        assert info_a.acl_packets > 0 and info_a.le_acl_packet_length is not None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from interop_support import ReportingProcess, reporting_process
+from interop_support import TEST_LIMIT, ReportingProcess, reporting_process
 
 from bluetrio import L2capChannel
 from bluetrio.address import Address
@@ -28,9 +28,8 @@ pytest.importorskip("bumble")
 PEER_SCRIPT = Path(__file__).parent / "peers" / "bumble_classic_l2cap_peer.py"
 PSM = 0x1001
 SIZE = 3 * 1024 * 1024
-# Guards against a hang only: one peer report, and a whole test (under pytest-timeout's 120 s).
+# Guards against a hang only: one peer report.
 STEP_LIMIT = 90.0
-TEST_LIMIT = 100.0
 # Bumble's controller hands the host each L2CAP PDU it receives whole, in one ACL packet of
 # any length (it does not fragment toward the host), while bluetrio's H4 framer takes a
 # BR/EDR ACL packet of at most 1021 octets (a 3-DH5 payload, what a controller forwards as one

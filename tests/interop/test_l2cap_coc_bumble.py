@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from interop_support import ReportingProcess, reporting_process
+from interop_support import TEST_LIMIT, ReportingProcess, reporting_process
 
 from bluetrio import L2capChannel
 from bluetrio.address import Address, AddressType
@@ -74,43 +74,45 @@ def bumble_echo(tmp_path: Path) -> Iterator[ReportingProcess]:
 async def test_we_open_a_channel_to_bumble_and_it_echoes_megabytes(
     bumble_echo: ReportingProcess,
 ) -> None:
-    spec = f"tcp:127.0.0.1:{bumble_echo.reports['PORT']}"
-    peer = Address.parse(bumble_echo.reports["ADDRESS"].split("/")[0], AddressType.RANDOM)
-    data = pseudo_random(MEGABYTES * 1_000_000)
-    with trio.fail_after(STEP_LIMIT):
-        async with open_stack(spec, bring_up=True) as stack, stack.connect(peer) as link:
-            channel = await link.l2cap_connect(spsm=SPSM, mtu=2048, mps=247, credits=64)
-            assert channel.mode is CreditMode.LE_CREDIT_BASED
-            assert channel.peer_mtu == 2048  # Bumble's default
-            await expect_echo(channel, data)
-            await channel.aclose()
-    bumble_echo.wait_for("CLOSED")
+    with trio.fail_after(TEST_LIMIT):
+        spec = f"tcp:127.0.0.1:{bumble_echo.reports['PORT']}"
+        peer = Address.parse(bumble_echo.reports["ADDRESS"].split("/")[0], AddressType.RANDOM)
+        data = pseudo_random(MEGABYTES * 1_000_000)
+        with trio.fail_after(STEP_LIMIT):
+            async with open_stack(spec, bring_up=True) as stack, stack.connect(peer) as link:
+                channel = await link.l2cap_connect(spsm=SPSM, mtu=2048, mps=247, credits=64)
+                assert channel.mode is CreditMode.LE_CREDIT_BASED
+                assert channel.peer_mtu == 2048  # Bumble's default
+                await expect_echo(channel, data)
+                await channel.aclose()
+        bumble_echo.wait_for("CLOSED")
 
 
 async def test_bumble_opens_a_channel_to_our_listener(tmp_path: Path) -> None:
-    name = "bluetrio-coc"
-    size = MEGABYTES * 1_000_000
-    arguments = ("--open", name, "--bytes", str(size), "--sdu", "2000")
-    for peer in peer_process(tmp_path, *arguments):
-        spec = f"tcp:127.0.0.1:{peer.reports['PORT']}"
-        received = bytearray()
-        with trio.fail_after(STEP_LIMIT):
-            async with (
-                open_stack(spec, bring_up=True) as stack,
-                stack.l2cap_listen(spsm=SPSM, transport=LinkTransport.LE, mtu=4096) as listener,
-                stack.advertise(AdvertisingData([Flags(0x06), LocalName(name)])),
-            ):
-                channel = await listener.accept()
-                assert channel.peer_mtu == 2048
-                # Echo every SDU back as it came.
-                while len(received) < size:
-                    sdu = await channel.receive_sdu()
-                    received.extend(sdu)
-                    await channel.send_sdu(sdu)
-                opened = await trio.to_thread.run_sync(peer.wait_for, "ECHOED")
-        sent = peer.reports["SENT"]
-        assert hashlib.sha256(received).hexdigest() == sent == pseudo_random_digest(size)
-        assert opened.split() == [str(size), sent]
+    with trio.fail_after(TEST_LIMIT):
+        name = "bluetrio-coc"
+        size = MEGABYTES * 1_000_000
+        arguments = ("--open", name, "--bytes", str(size), "--sdu", "2000")
+        for peer in peer_process(tmp_path, *arguments):
+            spec = f"tcp:127.0.0.1:{peer.reports['PORT']}"
+            received = bytearray()
+            with trio.fail_after(STEP_LIMIT):
+                async with (
+                    open_stack(spec, bring_up=True) as stack,
+                    stack.l2cap_listen(spsm=SPSM, transport=LinkTransport.LE, mtu=4096) as listener,
+                    stack.advertise(AdvertisingData([Flags(0x06), LocalName(name)])),
+                ):
+                    channel = await listener.accept()
+                    assert channel.peer_mtu == 2048
+                    # Echo every SDU back as it came.
+                    while len(received) < size:
+                        sdu = await channel.receive_sdu()
+                        received.extend(sdu)
+                        await channel.send_sdu(sdu)
+                    opened = await trio.to_thread.run_sync(peer.wait_for, "ECHOED")
+            sent = peer.reports["SENT"]
+            assert hashlib.sha256(received).hexdigest() == sent == pseudo_random_digest(size)
+            assert opened.split() == [str(size), sent]
 
 
 def pseudo_random_digest(size: int) -> str:
@@ -122,42 +124,44 @@ async def test_bumble_opens_an_le_channel_to_our_listener_over_root_canal(
 ) -> None:
     """Our host and Bumble's, each on its own Root Canal controller: Bumble finds our
     advertisement, connects, opens a channel to our listener, and we echo what it sends."""
-    name = "bluetrio-coc"
-    size = ROOT_CANAL_SIZE
-    spec = f"tcp:127.0.0.1:{rootcanal_hci_port}"
-    received = bytearray()
-    with trio.fail_after(STEP_LIMIT):
-        async with (
-            open_stack(spec, bring_up=True) as stack,
-            stack.l2cap_listen(spsm=SPSM, transport=LinkTransport.LE, mtu=2048) as listener,
-            stack.advertise(AdvertisingData([Flags(0x06), LocalName(name)])),
-        ):
-            controller = f"tcp-client:127.0.0.1:{rootcanal_hci_port}"
-            arguments = ("--controller", controller, "--open", name, "--bytes", str(size))
-            for peer in peer_process(tmp_path, *arguments):
-                channel = await listener.accept()
-                assert channel.mode is CreditMode.LE_CREDIT_BASED
-                while len(received) < size:
-                    sdu = await channel.receive_sdu()
-                    received.extend(sdu)
-                    await channel.send_sdu(sdu)
-                echoed = await trio.to_thread.run_sync(peer.wait_for, "ECHOED", STEP_LIMIT)
-    sent = peer.reports["SENT"]
-    assert hashlib.sha256(received).hexdigest() == sent == pseudo_random_digest(size)
-    assert echoed.split() == [str(size), sent]
+    with trio.fail_after(TEST_LIMIT):
+        name = "bluetrio-coc"
+        size = ROOT_CANAL_SIZE
+        spec = f"tcp:127.0.0.1:{rootcanal_hci_port}"
+        received = bytearray()
+        with trio.fail_after(STEP_LIMIT):
+            async with (
+                open_stack(spec, bring_up=True) as stack,
+                stack.l2cap_listen(spsm=SPSM, transport=LinkTransport.LE, mtu=2048) as listener,
+                stack.advertise(AdvertisingData([Flags(0x06), LocalName(name)])),
+            ):
+                controller = f"tcp-client:127.0.0.1:{rootcanal_hci_port}"
+                arguments = ("--controller", controller, "--open", name, "--bytes", str(size))
+                for peer in peer_process(tmp_path, *arguments):
+                    channel = await listener.accept()
+                    assert channel.mode is CreditMode.LE_CREDIT_BASED
+                    while len(received) < size:
+                        sdu = await channel.receive_sdu()
+                        received.extend(sdu)
+                        await channel.send_sdu(sdu)
+                    echoed = await trio.to_thread.run_sync(peer.wait_for, "ECHOED", STEP_LIMIT)
+        sent = peer.reports["SENT"]
+        assert hashlib.sha256(received).hexdigest() == sent == pseudo_random_digest(size)
+        assert echoed.split() == [str(size), sent]
 
 
 async def test_an_le_channel_to_bumble_over_root_canal(
     tmp_path: Path, rootcanal_hci_port: int
 ) -> None:
     """Our host and Bumble's, each on its own Root Canal controller: we open, Bumble echoes."""
-    spec = f"tcp:127.0.0.1:{rootcanal_hci_port}"
-    data = pseudo_random(ROOT_CANAL_SIZE)
-    with trio.fail_after(STEP_LIMIT):
-        async with open_stack(spec, bring_up=True) as stack:
-            arguments = ("--controller", f"tcp-client:127.0.0.1:{rootcanal_hci_port}")
-            for peer in peer_process(tmp_path, *arguments):
-                address = peer.reports["ADDRESS"].split("/")[0]
-                async with stack.connect(Address.parse(address, AddressType.RANDOM)) as link:
-                    channel = await link.l2cap_connect(spsm=SPSM, mtu=2048)
-                    await expect_echo(channel, data)
+    with trio.fail_after(TEST_LIMIT):
+        spec = f"tcp:127.0.0.1:{rootcanal_hci_port}"
+        data = pseudo_random(ROOT_CANAL_SIZE)
+        with trio.fail_after(STEP_LIMIT):
+            async with open_stack(spec, bring_up=True) as stack:
+                arguments = ("--controller", f"tcp-client:127.0.0.1:{rootcanal_hci_port}")
+                for peer in peer_process(tmp_path, *arguments):
+                    address = peer.reports["ADDRESS"].split("/")[0]
+                    async with stack.connect(Address.parse(address, AddressType.RANDOM)) as link:
+                        channel = await link.l2cap_connect(spsm=SPSM, mtu=2048)
+                        await expect_echo(channel, data)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from interop_support import TEST_LIMIT
 
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKeyType
@@ -204,34 +205,35 @@ async def test_pair_with_bumble_then_reconnect_with_the_bond(
     capsys: pytest.CaptureFixture[str],
     terminal: Terminal,
 ) -> None:
-    keystore = tmp_path / "bonds"
-    async with (
-        served_controllers() as (bumble_port, bluetrio_port),
-        bumble_peer(bumble_port, bumbles, tmp_path / "bumble.log") as peer,
-    ):
-        peer_address = await peer.expect_address("ADDRESS")
-        await peer.expect("READY")
-        run_cli = functools.partial(
-            run_pair_cli, bluetrio_port, peer_address, ours, keystore, capsys
-        )
+    with trio.fail_after(TEST_LIMIT):
+        keystore = tmp_path / "bonds"
+        async with (
+            served_controllers() as (bumble_port, bluetrio_port),
+            bumble_peer(bumble_port, bumbles, tmp_path / "bumble.log") as peer,
+        ):
+            peer_address = await peer.expect_address("ADDRESS")
+            await peer.expect("READY")
+            run_cli = functools.partial(
+                run_pair_cli, bluetrio_port, peer_address, ours, keystore, capsys
+            )
 
-        printed, shown = await pair_answering_the_peer(peer, model, terminal, run_cli)
-        assert f"paired ({model.value}), bond stored" in printed, peer.log_tail()
-        assert f"link key: {key_type.name.lower()}, encryption key size 16" in printed
-        if model is AssociationModel.NUMERIC_COMPARISON:
-            asked = re.search(r"Does \S+ show (\d{6})\?", printed)
-            assert asked is not None and asked.group(1) == shown
-        assert int(await peer.expect("LINK_KEY")) == key_type
-        assert int(await peer.expect("ENCRYPTION")) == AES_CCM
-        await peer.expect("DISCONNECTED")
-        assert len(list(keystore.glob("*.json"))) == 1
+            printed, shown = await pair_answering_the_peer(peer, model, terminal, run_cli)
+            assert f"paired ({model.value}), bond stored" in printed, peer.log_tail()
+            assert f"link key: {key_type.name.lower()}, encryption key size 16" in printed
+            if model is AssociationModel.NUMERIC_COMPARISON:
+                asked = re.search(r"Does \S+ show (\d{6})\?", printed)
+                assert asked is not None and asked.group(1) == shown
+            assert int(await peer.expect("LINK_KEY")) == key_type
+            assert int(await peer.expect("ENCRYPTION")) == AES_CCM
+            await peer.expect("DISCONNECTED")
+            assert len(list(keystore.glob("*.json"))) == 1
 
-        second_start = len(peer.lines)
-        printed, _ = await pair_answering_the_peer(peer, None, terminal, run_cli)
-        assert "reconnected with the stored bond, no pairing" in printed, peer.log_tail()
-        assert f"link key: {key_type.name.lower()}" in printed
-        assert "Does " not in printed and "Passkey" not in printed
-        assert int(await peer.expect("ENCRYPTION")) == AES_CCM
-        await peer.expect("DISCONNECTED")
-        # Bumble found the key it stored: it neither paired nor was handed a new key.
-        assert peer.reports_since(second_start) == ["CONNECTED", "ENCRYPTION", "DISCONNECTED"]
+            second_start = len(peer.lines)
+            printed, _ = await pair_answering_the_peer(peer, None, terminal, run_cli)
+            assert "reconnected with the stored bond, no pairing" in printed, peer.log_tail()
+            assert f"link key: {key_type.name.lower()}" in printed
+            assert "Does " not in printed and "Passkey" not in printed
+            assert int(await peer.expect("ENCRYPTION")) == AES_CCM
+            await peer.expect("DISCONNECTED")
+            # Bumble found the key it stored: it neither paired nor was handed a new key.
+            assert peer.reports_since(second_start) == ["CONNECTED", "ENCRYPTION", "DISCONNECTED"]
