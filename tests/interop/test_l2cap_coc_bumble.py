@@ -5,6 +5,7 @@ listener; the data each way checked with a digest (Core 5.4 Vol 3 Part A 4.22, 1
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import sys
@@ -41,6 +42,7 @@ def pseudo_random(count: int) -> bytes:
     return random.Random(count).randbytes(count)
 
 
+@contextlib.contextmanager
 def peer_process(tmp_path: Path, *arguments: str) -> Iterator[ReportingProcess]:
     command = [
         sys.executable,
@@ -69,7 +71,8 @@ async def expect_echo(channel: L2capChannel, data: bytes) -> None:
 
 @pytest.fixture
 def bumble_echo(tmp_path: Path) -> Iterator[ReportingProcess]:
-    yield from peer_process(tmp_path)
+    with peer_process(tmp_path) as peer:
+        yield peer
 
 
 async def test_we_open_a_channel_to_bumble_and_it_echoes_megabytes(
@@ -94,7 +97,7 @@ async def test_bumble_opens_a_channel_to_our_listener(tmp_path: Path) -> None:
         name = "bluetrio-coc"
         size = MEGABYTES * 1_000_000
         arguments = ("--open", name, "--bytes", str(size), "--sdu", "2000")
-        for peer in peer_process(tmp_path, *arguments):
+        with peer_process(tmp_path, *arguments) as peer:
             spec = f"tcp:127.0.0.1:{peer.reports['PORT']}"
             received = bytearray()
             with trio.fail_after(STEP_LIMIT):
@@ -146,7 +149,7 @@ async def test_bumble_opens_an_le_channel_to_our_listener_on_an_outside_controll
         ):
             controller = f"tcp-client:127.0.0.1:{port}"
             arguments = ("--controller", controller, "--open", name, "--bytes", str(size))
-            for peer in peer_process(tmp_path, *arguments):
+            with peer_process(tmp_path, *arguments) as peer:
                 channel = await listener.accept()
                 assert channel.mode is CreditMode.LE_CREDIT_BASED
                 while len(received) < size:
@@ -169,7 +172,7 @@ async def test_we_open_an_le_channel_to_bumble_on_an_outside_controller(
     with trio.fail_after(TEST_LIMIT):
         async with open_stack(f"tcp:127.0.0.1:{port}", bring_up=True) as stack:
             arguments = ("--controller", f"tcp-client:127.0.0.1:{port}")
-            for peer in peer_process(tmp_path, *arguments):
+            with peer_process(tmp_path, *arguments) as peer:
                 address = peer.reports["ADDRESS"].split("/")[0]
                 async with stack.connect(Address.parse(address, AddressType.RANDOM)) as link:
                     channel = await link.l2cap_connect(spsm=SPSM, mtu=2048)
