@@ -30,14 +30,13 @@ from bluetrio import arguments
 from bluetrio.actors.app_port import AppPort
 from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
-from bluetrio.bonds import LinkKeyType
+from bluetrio.bonds import BondStrength, LinkKeyType
 from bluetrio.errors import (
     BluetrioError,
     ConnectionClosedError,
     ConnectionParametersRejected,
     HciTimeout,
     InvalidArgumentError,
-    PairingError,
     StackError,
 )
 from bluetrio.fixed_channels import FIXED_RECEIVE_LIMIT, FixedChannel
@@ -78,7 +77,6 @@ logger = logging.getLogger(__name__)
 DISCONNECT_REASONS = frozenset({0x05, 0x13, 0x14, 0x15, 0x1A, 0x29, 0x3B})
 REMOTE_USER_TERMINATED = 0x13
 LOCAL_HOST_TERMINATED = 0x16  # Connection Terminated by Local Host (Vol 1 Part F 1.3)
-UNSUPPORTED_FEATURE = 0x11  # Unsupported Feature or Parameter Value (Vol 1 Part F 1.3)
 
 # How long a disconnection may take before the wait ends with HciTimeout. The controller
 # reports Disconnection Complete once the peer acknowledged (LE: a few connection events;
@@ -114,6 +112,7 @@ class Link:
         self._stack = stack
         self._state = state
         self._key_type: LinkKeyType | None = None
+        self._strength: BondStrength | None = None  # of an LE link's key (SMP)
         # The security core reads the key size when Encryption Change (v1) does not carry it.
         self._checked_key_size = 0
         self._down = trio.Event()
@@ -179,10 +178,17 @@ class Link:
     def security_level(self) -> SecurityLevel:
         if not self.encrypted:
             return SecurityLevel.NONE
-        key_type = self._key_type
-        if key_type is None or not key_type.is_authenticated:
+        key_type, strength = self._key_type, self._strength
+        if key_type is not None:
+            authenticated = key_type.is_authenticated
+            secure_connections = key_type.is_secure_connections
+        elif strength is not None:  # an LE key from SMP
+            authenticated, secure_connections = strength.authenticated, strength.secure_connections
+        else:
             return SecurityLevel.ENCRYPTED
-        if key_type.is_secure_connections and self.key_size == 16:
+        if not authenticated:
+            return SecurityLevel.ENCRYPTED
+        if secure_connections and self.key_size == 16:
             return SecurityLevel.SECURE_CONNECTIONS
         return SecurityLevel.AUTHENTICATED
 
@@ -263,12 +269,7 @@ class Link:
         """
         if not self.connected:
             raise ConnectionClosedError(f"link 0x{self.handle:04X} is down", self._reason)
-        if self.transport is LinkTransport.LE:
-            raise PairingError(
-                UNSUPPORTED_FEATURE,
-                f"pairing the LE link to {self.peer} needs SMP, which this version lacks",
-            )
-        return await self._stack.pair(self.address)
+        return await self._stack.pair(self.address, handle=self.handle)
 
     async def l2cap_connect(
         self,
@@ -459,10 +460,12 @@ class Link:
         self._state = state
         if not state.encrypted:
             self._key_type = None
+            self._strength = None
             self._checked_key_size = 0
 
     def _secured(self, indication: LinkSecuredInd) -> None:
         self._key_type = indication.key_type
+        self._strength = indication.strength
         self._checked_key_size = indication.key_size
 
     def _gone(self, reason: int) -> None:

@@ -26,7 +26,7 @@ import trio
 from bluetrio.actors.app_port import AppPort, Mailbox
 from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
-from bluetrio.bonds import LinkKeyType
+from bluetrio.bonds import Bond, KeyDistribution, LinkKeyType, Transport
 from bluetrio.errors import InvalidArgumentError, PairingError
 from bluetrio.keystore import KeyStore, KeyStoreError, MemoryKeyStore, WeakerKeyError
 from bluetrio.messages import hci
@@ -75,14 +75,47 @@ class PairingResult:
     """A link authenticated and encrypted by ``link.pair()`` or ``stack.pair(address)``.
 
     ``model`` is the association model when pairing happened, None when a bond was used.
+    ``key_type`` is the BR/EDR link key's type (None on LE). ``authenticated``: the key is
+    MITM-protected; ``secure_connections``: it comes from Secure Connections pairing (P-256),
+    not legacy pairing. On LE, ``bond`` holds the keys SMP exchanged (Vol 3 Part H 3.6.1),
+    which :attr:`distributed` names.
     """
 
     address: Address
     handle: int
-    key_type: LinkKeyType
+    key_type: LinkKeyType | None
     key_size: int
     used_stored_key: bool
     model: AssociationModel | None
+    transport: Transport = Transport.BR_EDR
+    authenticated: bool = False
+    secure_connections: bool = False
+    bond: Bond | None = None
+
+    @property
+    def legacy(self) -> bool:
+        """Made by legacy pairing (LE legacy, or BR/EDR without Secure Connections)."""
+        return not self.secure_connections
+
+    @property
+    def distributed(self) -> tuple[str, ...]:
+        """The keys each side handed over, e.g. ``("peer LTK", "peer IRK", "local IRK")``."""
+        if self.bond is None:
+            return ()
+        return (
+            *_key_names("peer", self.bond.peer_keys),
+            *_key_names("local", self.bond.local_keys),
+        )
+
+
+def _key_names(side: str, keys: KeyDistribution) -> tuple[str, ...]:
+    present = (
+        ("LTK", keys.ltk),
+        ("IRK", keys.irk),
+        ("identity address", keys.identity_address),
+        ("CSRK", keys.csrk),
+    )
+    return tuple(f"{side} {name}" for name, value in present if value is not None)
 
 
 def derive_io_capability(delegate_class: type[PairingDelegate]) -> IoCapability:
@@ -306,15 +339,17 @@ class _PairingService:
             self.app.send(self.btm, OobDataRsp(message.prompt_id, data))
 
     async def _store(self, message: StoreBondReq) -> None:
-        peer = message.bond.peer_address
+        peer, transport = message.bond.peer_address, message.bond.transport
         try:
             await self.keystore.save(message.bond)
         except WeakerKeyError as error:
-            self.app.send(self.btm, StoreBondRsp(peer, False, str(error), weaker=True))
+            self.app.send(
+                self.btm, StoreBondRsp(peer, False, str(error), weaker=True, transport=transport)
+            )
         except KeyStoreError as error:
-            self.app.send(self.btm, StoreBondRsp(peer, False, str(error)))
+            self.app.send(self.btm, StoreBondRsp(peer, False, str(error), transport=transport))
         else:
-            self.app.send(self.btm, StoreBondRsp(peer, True))
+            self.app.send(self.btm, StoreBondRsp(peer, True, transport=transport))
 
 
 async def serve_pairing_delegate(
@@ -356,15 +391,32 @@ async def serve_pairing_delegate(
 
 def pairing_result(reply: PairCnf) -> PairingResult:
     """What a :class:`PairCnf` says, or :class:`PairingError` when it reports a failure."""
-    if reply.status != 0 or reply.handle is None or reply.key_type is None:
+    if reply.status != 0 or reply.handle is None or (reply.key_type is None and reply.bond is None):
         why = f": {reply.error}" if reply.error else ""
         raise PairingError(reply.status, f"securing the link to {reply.address}{why}")
     assert reply.key_size is not None
+    if reply.key_type is not None:
+        return PairingResult(
+            address=reply.address,
+            handle=reply.handle,
+            key_type=reply.key_type,
+            key_size=reply.key_size,
+            used_stored_key=reply.used_stored_key,
+            model=reply.model,
+            authenticated=reply.key_type.is_authenticated,
+            secure_connections=reply.key_type.is_secure_connections,
+        )
+    bond = reply.bond
+    assert bond is not None
     return PairingResult(
         address=reply.address,
         handle=reply.handle,
-        key_type=reply.key_type,
+        key_type=None,
         key_size=reply.key_size,
         used_stored_key=reply.used_stored_key,
         model=reply.model,
+        transport=Transport.LE,
+        authenticated=bond.authenticated,
+        secure_connections=bond.secure_connections,
+        bond=bond,
     )

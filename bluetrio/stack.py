@@ -702,9 +702,11 @@ class Stack:
         if reply.status and not (missing_ok and reply.status == UNKNOWN_CONNECTION_ID):
             raise HciError(reply.status, f"disconnect: {reply.error}")
 
-    async def pair(self, address: Address | str) -> PairingResult:
-        """Authenticate and encrypt the BR/EDR link to ``address``, pairing first when there
-        is no bond (:meth:`Link.pair` does the same for a link in hand).
+    async def pair(self, address: Address | str, *, handle: int | None = None) -> PairingResult:
+        """Authenticate and encrypt the link to ``address``, pairing first when there is no
+        bond (:meth:`Link.pair` does the same for a link in hand): link ``handle`` when
+        given, else the BR/EDR link to ``address``, or its LE link when there is none (LE
+        pairing is SMP's, Core 5.4 Vol 3 Part H).
 
         The link must be up (connect first). Raises :class:`PairingError` when pairing,
         authentication or encryption fails, or when the security policy refuses the link
@@ -712,7 +714,9 @@ class Stack:
         """
         address = arguments.address("address", address)
         await self.ready()
-        reply = await self._btm_request(PairReq(self.runtime.new_token(), address))
+        if handle is not None:
+            handle = arguments.integer("handle", handle, 0, MAX_CONNECTION_HANDLE)
+        reply = await self._btm_request(PairReq(self.runtime.new_token(), address, handle))
         assert isinstance(reply, PairCnf)
         return pairing_result(reply)
 
@@ -991,7 +995,8 @@ async def open_stack(
         tap = _StackTap(faults, snoop_writer) if (faults or snoop_writer) else None
         runtime = Runtime(tracer=tracer, faults=faults, flight_recorder_size=flight_recorder_size)
         hci_core = HciCore(command_timeout=command_timeout)
-        btm_core = BtmCore(config)
+        # btm serves SMP (LE pairing) when the stack runs it, a test's stand-in included.
+        btm_core = BtmCore(config, smp=any(layer.name == Layer.SMP for layer in extra_layers))
         app = AppPort()
         # The stack's layers, bottom up, one line each. Each core declares what it handles,
         # subscribes to, owns and emits; the runtime checks that the declarations fit together

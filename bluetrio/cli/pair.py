@@ -55,10 +55,13 @@ def describe(result: PairingResult) -> list[str]:
     else:
         model = result.model.value if result.model is not None else "unknown model"
         how = f"paired ({model}), bond stored"
-    return [
-        f"{result.address}: {how}",
-        f"link key: {result.key_type.name.lower()}, encryption key size {result.key_size}",
-    ]
+    if result.key_type is not None:
+        key = f"link key: {result.key_type.name.lower()}"
+    else:
+        kind = "LE Secure Connections" if result.secure_connections else "LE legacy"
+        authenticated = "authenticated" if result.authenticated else "unauthenticated"
+        key = f"keys: {kind}, {authenticated}"
+    return [f"{result.address}: {how}", f"{key}, encryption key size {result.key_size}"]
 
 
 async def pair_classic(

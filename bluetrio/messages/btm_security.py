@@ -29,7 +29,7 @@ import enum
 import attrs
 
 from bluetrio.address import Address
-from bluetrio.bonds import Bond, LinkKey, LinkKeyType, LongTermKey, Transport
+from bluetrio.bonds import Bond, BondStrength, LinkKey, LinkKeyType, LongTermKey, Transport
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.base import Message
 
@@ -168,13 +168,16 @@ class SecurityServiceReq(SecurityMessage):
 
 @attrs.frozen
 class PairReq(SecurityMessage):
-    """Authenticate and encrypt the BR/EDR link to ``address`` (pairing when no bond exists).
+    """Authenticate and encrypt the link to ``address`` (pairing when no bond exists): link
+    ``handle`` when given (an LE link goes to SMP), else the BR/EDR link to ``address``, or
+    the LE link when there is none.
 
     Answered by :class:`PairCnf` with the same ``token``.
     """
 
     token: int
     address: Address
+    handle: int | None = None
 
 
 @attrs.frozen
@@ -218,6 +221,7 @@ class StoreBondRsp(SecurityMessage):
     stored: bool
     error: str | None = None
     weaker: bool = False  # refused because the stored bond is stronger (CVE-2020-15802)
+    transport: Transport = Transport.BR_EDR  # of the bond
 
 
 # -- btm → app ---------------------------------------------------------------------------------
@@ -229,7 +233,8 @@ class PairCnf(SecurityMessage):
 
     ``status`` is an HCI status (0 = success; Vol 1 Part F). On success the link is
     authenticated and encrypted with ``key_size`` octets. ``model`` is the association model
-    when pairing happened on this request (None when a stored key was used).
+    when pairing happened on this request (None when a stored key was used). An LE link has
+    no ``key_type``: ``bond`` holds the keys it is encrypted with (SMP's, Vol 3 Part H).
     """
 
     token: int
@@ -241,6 +246,7 @@ class PairCnf(SecurityMessage):
     used_stored_key: bool = False
     key_size: int | None = None
     error: str | None = None
+    bond: Bond | None = None
 
 
 @attrs.frozen
@@ -321,13 +327,15 @@ class BondRefusedInd(SecurityMessage):
 
 @attrs.frozen
 class LinkSecuredInd(SecurityMessage):
-    """Link ``handle`` is authenticated and encrypted with an acceptable key."""
+    """Link ``handle`` is authenticated and encrypted with an acceptable key: a BR/EDR link
+    key of ``key_type``, or (LE, ``key_type`` None) a key from SMP of ``strength``."""
 
     handle: int
     peer: Address
-    key_type: LinkKeyType
+    key_type: LinkKeyType | None
     key_size: int
     used_stored_key: bool
+    strength: BondStrength | None = None
 
 
 @attrs.frozen

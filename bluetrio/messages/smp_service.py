@@ -24,7 +24,7 @@ from bluetrio.address import Address
 from bluetrio.bonds import Bond
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.base import Message
-from bluetrio.messages.btm import Role
+from bluetrio.messages.btm import Role, SecurityLevel
 from bluetrio.messages.btm_security import (
     MAX_KEY_SIZE,
     MIN_KEY_SIZE,
@@ -37,19 +37,9 @@ from bluetrio.messages.btm_security import (
 # The HCI status (Vol 1 Part F 1.3) of a pairing that failed with an SMP Pairing Failed
 # reason: Authentication Failure; the SMP reason travels alongside in ``smp_reason``.
 PAIRING_FAILED_STATUS = 0x05
-
-
-class LeSecurityLevel(enum.IntEnum):
-    """LE security mode 1 levels (Core 5.4 Vol 3 Part C 10.2.1).
-
-    LE encrypts only with a key from pairing, so there is no "authenticated but not
-    encrypted" level as BR/EDR's security mode 4 has: every level above 1 encrypts.
-    """
-
-    NO_SECURITY = 1
-    UNAUTHENTICATED_ENCRYPTION = 2
-    AUTHENTICATED_ENCRYPTION = 3
-    AUTHENTICATED_SECURE_CONNECTIONS = 4  # with a 128-bit key (16 octets)
+# The token of the SmpPairCnf with which SMP reports the end of a pairing the peer started
+# (after SmpPairingInd): nobody asked for it, and BTM's own requests use tokens from 1.
+PEER_STARTED_TOKEN = 0
 
 
 def _check_bool(_instance: object, attribute: attrs.Attribute[bool], value: object) -> None:
@@ -89,16 +79,18 @@ class LeSecurityRequirement:
         )
 
     @property
-    def level(self) -> LeSecurityLevel:
+    def level(self) -> SecurityLevel:
+        """The LE security mode 1 level asked for (Vol 3 Part C 10.2.1): LE encrypts only
+        with a key from pairing, so every level asked for encrypts (level 1 asks nothing)."""
         if self.mitm and self.secure_connections:
-            return LeSecurityLevel.AUTHENTICATED_SECURE_CONNECTIONS
+            return SecurityLevel.SECURE_CONNECTIONS
         if self.mitm:
-            return LeSecurityLevel.AUTHENTICATED_ENCRYPTION
-        return LeSecurityLevel.UNAUTHENTICATED_ENCRYPTION
+            return SecurityLevel.AUTHENTICATED
+        return SecurityLevel.ENCRYPTED
 
     @property
     def effective_min_key_size(self) -> int:
-        if self.level is LeSecurityLevel.AUTHENTICATED_SECURE_CONNECTIONS:
+        if self.level is SecurityLevel.SECURE_CONNECTIONS:
             return MAX_KEY_SIZE
         return self.min_key_size
 
@@ -182,7 +174,8 @@ class SmpPairCnf(SecurityMessage):
     reason in ``smp_reason``. On success ``bond`` holds the keys the link is now encrypted
     with (the new pairing's, stored or not, or the stored bond used when
     ``used_stored_key``), ``model`` the association model when pairing ran, ``key_size``
-    the encryption key size.
+    the encryption key size. A pairing the peer started ends with one too, with token
+    :data:`PEER_STARTED_TOKEN`, so BTM learns the strength of the new key.
     """
 
     token: int

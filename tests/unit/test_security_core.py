@@ -669,7 +669,7 @@ def test_per_link_security_events_for_no_link_create_no_state(
             drive(h.core, make(unlinked(0x10000 + i)))
 
     assert memory_growth(flood) < 32 * 1024
-    assert len(h.core.links) == 1 and len(h.core.prompts) == 0 and len(h.core.le_keys) == 0
+    assert len(h.core.links) == 1 and len(h.core.prompts) == 0 and len(h.core.le) == 0
     assert h.core.link_keys == {}
 
 

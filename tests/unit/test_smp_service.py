@@ -7,18 +7,19 @@ import pytest
 from bluetrio.address import Address
 from bluetrio.bonds import Bond, Transport
 from bluetrio.errors import InvalidArgumentError
+from bluetrio.messages.btm import SecurityLevel
 from bluetrio.messages.btm_security import SecurityRequirement
-from bluetrio.messages.smp_service import LeSecurityLevel, LeSecurityRequirement
+from bluetrio.messages.smp_service import LeSecurityRequirement
 
 LOCAL = Address.parse("C0:00:00:00:00:01/R")
 PEER = Address.parse("C0:00:00:00:00:02/R")
 
 
 def test_levels_of_le_security_mode_1() -> None:
-    assert LeSecurityRequirement().level is LeSecurityLevel.UNAUTHENTICATED_ENCRYPTION
-    assert LeSecurityRequirement(mitm=True).level is LeSecurityLevel.AUTHENTICATED_ENCRYPTION
+    assert LeSecurityRequirement().level is SecurityLevel.ENCRYPTED
+    assert LeSecurityRequirement(mitm=True).level is SecurityLevel.AUTHENTICATED
     level_4 = LeSecurityRequirement(mitm=True, secure_connections=True)
-    assert level_4.level is LeSecurityLevel.AUTHENTICATED_SECURE_CONNECTIONS
+    assert level_4.level is SecurityLevel.SECURE_CONNECTIONS
     # Level 4 needs a 128-bit key whatever the minimum says.
     assert level_4.effective_min_key_size == 16
     assert level_4.shortfall(authenticated=True, secure_connections=True, key_size=15)

@@ -46,7 +46,6 @@ from bluetrio.actors.effects import (
 from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import btm as btm_service
-from bluetrio.messages import btm_security as security_service
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import (
@@ -127,6 +126,7 @@ class BtmCore:
         config: StackConfig | None = None,
         *,
         security: SecurityCore | None = None,
+        smp: bool = False,
     ) -> None:
         self.config = config or StackConfig()
         self.commands = CommandIssuer()
@@ -148,9 +148,11 @@ class BtmCore:
         self._update_waiters: dict[int, list[tuple[str, int]]] = {}
         # link_id of each handle hci opened whose Connection Complete is still to come.
         self._opened: dict[int, int] = {}
+        # ``smp``: the stack runs an SMP layer, which BTM serves for LE security.
         self.security = security or SecurityCore(
-            commands=self.commands, config=self.config.security
-        )
+            commands=self.commands, config=self.config.security, smp=smp,
+            remember_identity=self._remember_identity,
+        )  # fmt: skip
         self._events: dict[type[hci.HciEvent], Callable[[Any, float], Effects]] = {
             hci.ConnectionComplete: self._on_bredr_connection_complete,
             hci.LeConnectionComplete: self._on_le_connection_complete,
@@ -206,7 +208,7 @@ class BtmCore:
             hci_events=(*self._events, hci.HciEvent),
             # hci emits it just before the Connection Complete: the link's number (link_id).
             subscribes=(AclLinkOpenedInd,),
-            emits=(HciCommandReq, *btm_service.INDICATIONS, *security_service.INDICATIONS),
+            emits=(HciCommandReq, *btm_service.INDICATIONS, *self.security.emitted_types),
         )  # fmt: skip
 
     # -- entry point ------------------------------------------------------------------------
@@ -313,6 +315,11 @@ class BtmCore:
         for bond in request.bonds:
             self.devices.remember_bond(bond.address, bond.irk)
         return [Send(sender, BtmCnf(request.token))]
+
+    def _remember_identity(self, identity: Address, irk: bytes | None) -> None:
+        """A new LE bond: its IRK resolves the peer's private addresses from now on (Vol 3
+        Part C 10.8.2.3), so it is known when it reconnects with a new RPA."""
+        self.devices.remember_bond(identity, irk)
 
     def _extended_advertising_supported(self) -> bool:
         return self.info is not None and self.info.supports(

@@ -9,7 +9,8 @@ BTM hands it the security HCI events (:meth:`SecurityCore.on_hci_event`), every
 * :mod:`.key_database`: the bonds' keys;
 * :mod:`.link_security`: the per-link procedure to "authenticated and encrypted";
 * :mod:`.ssp`: Secure Simple Pairing, with :mod:`.prompts` for the user's answers;
-* :mod:`.le_keys`: LE_Long_Term_Key_Request replies (until SMP owns them);
+* :mod:`.le_security`: LE links, for SMP: encryption, LTK replies (:mod:`.le_keys`), bonds,
+  prompts, and the requesters of LE links;
 * :mod:`.security_records` the per-link state, :mod:`.states` its transition tables.
 
 Security state exists only for links that are up: :meth:`on_link_down` releases it.
@@ -24,7 +25,7 @@ from typing import Any
 from bluetrio.actors.btm.commands import CommandIssuer
 from bluetrio.actors.btm.config import SecurityConfig
 from bluetrio.actors.btm.key_database import KeyDatabase
-from bluetrio.actors.btm.le_keys import LeKeyResponder
+from bluetrio.actors.btm.le_security import SMP_BOUND, LeSecurity
 from bluetrio.actors.btm.link_security import (
     DEFAULT_PROCEDURE_TIMEOUT,
     LinkSecurityProcedure,
@@ -34,7 +35,12 @@ from bluetrio.actors.btm.prompts import DEFAULT_PROMPT_TIMEOUT, Prompts
 from bluetrio.actors.btm.security_policy import UNSPECIFIED_ERROR
 from bluetrio.actors.btm.security_records import SecurityLinks
 from bluetrio.actors.btm.ssp import SecureSimplePairing
-from bluetrio.actors.btm.timer_owners import PromptTimer, SecurityProcedureTimer
+from bluetrio.actors.btm.timer_owners import (
+    LeEncryptionTimer,
+    LeSecurityTimer,
+    PromptTimer,
+    SecurityProcedureTimer,
+)
 from bluetrio.actors.effects import Effects, Emit, ReleaseTimers, TimerExpired
 from bluetrio.address import Address
 from bluetrio.bonds import LinkKey
@@ -42,6 +48,9 @@ from bluetrio.messages import hci
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import AclLink, LinkTransport
 from bluetrio.messages.btm_security import (
+    INDICATIONS,
+    LeEncryptReq,
+    LeResponderKeyReq,
     LinkSecurityReq,
     OobDataRsp,
     PairReq,
@@ -50,6 +59,7 @@ from bluetrio.messages.btm_security import (
     StoreBondRsp,
     UserConfirmRsp,
 )
+from bluetrio.messages.smp_service import SmpBondInd, SmpPairCnf, SmpPairingInd, SmpPromptReq
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +76,8 @@ class SecurityCore:
         config: SecurityConfig,
         prompt_timeout: float = DEFAULT_PROMPT_TIMEOUT,
         procedure_timeout: float = DEFAULT_PROCEDURE_TIMEOUT,
+        smp: bool = False,
+        remember_identity: Callable[[Address, bytes | None], None] = lambda address, irk: None,
     ) -> None:
         self.commands = commands
         self.config = config
@@ -77,17 +89,32 @@ class SecurityCore:
             prompts=self.prompts, timeout=procedure_timeout,
         )  # fmt: skip
         self.ssp = SecureSimplePairing(self.procedure)
-        self.le_keys = LeKeyResponder(commands=commands, config=config, keys=self.keys)
-        procedure, ssp = self.procedure, self.ssp
+        # SMP is a layer of its own (Vol 3 Part H); BTM serves it when the stack runs one.
+        self.le = LeSecurity(
+            commands=commands, config=config, keys=self.keys, prompts=self.prompts, smp=smp,
+            remember_identity=remember_identity, timeout=procedure_timeout,
+        )  # fmt: skip
+        ssp, le = self.ssp, self.le
         self._message_handlers: dict[type[Message], MessageHandler] = {
             SecurityServiceReq: self._on_service,
-            PairReq: procedure.on_pair_request,
-            LinkSecurityReq: procedure.on_link_security_request,
-            UserConfirmRsp: _from_anyone(ssp.on_user_confirm_response),
-            PasskeyEntryRsp: _from_anyone(ssp.on_passkey_response),
-            OobDataRsp: _from_anyone(ssp.on_oob_response),
+            PairReq: self._on_pair_request,
+            LinkSecurityReq: self._on_link_security_request,
+            UserConfirmRsp: _from_anyone(
+                self._by_prompt(le.on_user_confirm, ssp.on_user_confirm_response)
+            ),
+            PasskeyEntryRsp: _from_anyone(self._by_prompt(le.on_passkey, ssp.on_passkey_response)),
+            OobDataRsp: _from_anyone(self._by_prompt(le.on_oob, ssp.on_oob_response)),
             StoreBondRsp: _from_anyone(self._on_store_bond_response),
+            SmpPairCnf: _from_anyone(le.on_pair_confirm),
+            SmpPairingInd: _from_anyone(le.on_pairing_indication),
+            SmpBondInd: _from_anyone(le.on_bond),
+            SmpPromptReq: _from_anyone(le.on_prompt_request),
+            LeEncryptReq: le.on_encrypt_request,
+            LeResponderKeyReq: _from_anyone(le.on_responder_key),
         }
+        # What the security core emits: the indications for the application, and what SMP
+        # takes when the stack runs it (the topology refuses an emit nobody receives).
+        self.emitted_types: tuple[type[Message], ...] = (*INDICATIONS, *(SMP_BOUND if smp else ()))
 
     @property
     def message_types(self) -> tuple[type[Message], ...]:
@@ -118,19 +145,26 @@ class SecurityCore:
             case SecurityProcedureTimer(handle=handle):
                 return self.procedure.on_procedure_timeout(handle, now)
             case PromptTimer(prompt_id=prompt_id):
+                if self.le.owns_prompt(prompt_id):
+                    return self.le.on_prompt_timeout(prompt_id, now)
                 return self.ssp.on_prompt_timeout(prompt_id, now)
+            case LeSecurityTimer(handle=handle):
+                return self.le.on_procedure_timeout(handle, now)
+            case LeEncryptionTimer(handle=handle):
+                return self.le.on_encryption_timeout(handle, now)
         logger.debug("security: stale timer %s", expired.key)
         return []
 
     def on_link_up(self, link: AclLink, now: float) -> Effects:
         if link.transport is LinkTransport.LE:
-            self.le_keys.on_link_up(link.handle, link.peer)
+            self.le.on_link_up(link)
         else:
             self.links.add(link.handle, link.peer)
         return []
 
     def on_link_down(self, handle: int, reason: int, now: float) -> Effects:
-        self.le_keys.on_link_down(handle)
+        if self.le.owns(handle):
+            return self.le.on_link_down(handle, reason)
         record = self.links.remove(handle)
         if record is None:
             return []
@@ -140,6 +174,49 @@ class SecurityCore:
     # -- queries for other BTM modules -------------------------------------------------------
     def is_secured(self, handle: int) -> bool:
         return self.procedure.is_secured(handle)
+
+    # -- requesters: a BR/EDR link's own procedure, an LE link's SMP ------------------------
+    def _on_pair_request(self, sender: str, message: PairReq, now: float) -> Effects:
+        if message.handle is not None:
+            record = self.le.records.get(message.handle)
+            if record is not None:
+                return self.le.on_pair_request(sender, message, record, now)
+        elif self.links.by_peer(message.address) is None:
+            record = self.le.by_peer(message.address)
+            if record is not None:
+                return self.le.on_pair_request(sender, message, record, now)
+        return self.procedure.on_pair_request(sender, message, now)
+
+    def _on_link_security_request(
+        self, sender: str, message: LinkSecurityReq, now: float
+    ) -> Effects:
+        if self.le.owns(message.handle):
+            return self.le.on_link_security_request(sender, message, now)
+        return self.procedure.on_link_security_request(sender, message, now)
+
+    def _by_prompt(
+        self, le: Callable[[Any, float], Effects], bredr: Callable[[Any, float], Effects]
+    ) -> Callable[[Any, float], Effects]:
+        """An answer to a prompt goes to whoever asked it: SMP for an LE link, else SSP."""
+
+        def answer(message: Any, now: float) -> Effects:
+            if self.le.owns_prompt(message.prompt_id):
+                return le(message, now)
+            return bredr(message, now)
+
+        return answer
+
+    def _on_encryption_change(self, event: Any, now: float) -> Effects:
+        if self.le.owns(event.connection_handle):
+            return self.le.on_encryption_change(event, now)
+        return self.procedure.on_encryption_change(event, now)
+
+    def _on_key_refresh_complete(
+        self, event: hci.EncryptionKeyRefreshComplete, now: float
+    ) -> Effects:
+        if self.le.owns(event.connection_handle):
+            return self.le.on_key_refresh_complete(event, now)
+        return self.procedure.on_key_refresh_complete(event, now)
 
     # -- the app-side service ----------------------------------------------------------------
     def _on_service(self, sender: str, message: SecurityServiceReq, now: float) -> Effects:
@@ -170,11 +247,9 @@ _EVENT_HANDLERS: dict[type, Callable[[SecurityCore, Any, float], Effects]] = {
     hci.AuthenticationComplete: lambda core, e, now: core.procedure.on_authentication_complete(
         e, now
     ),
-    hci.EncryptionChange: lambda core, e, now: core.procedure.on_encryption_change(e, now),
-    hci.EncryptionChangeV2: lambda core, e, now: core.procedure.on_encryption_change(e, now),
-    hci.EncryptionKeyRefreshComplete: lambda core, e, now: core.procedure.on_key_refresh_complete(
-        e, now
-    ),
+    hci.EncryptionChange: lambda core, e, now: core._on_encryption_change(e, now),
+    hci.EncryptionChangeV2: lambda core, e, now: core._on_encryption_change(e, now),
+    hci.EncryptionKeyRefreshComplete: lambda core, e, now: core._on_key_refresh_complete(e, now),
     hci.LinkKeyNotification: lambda core, e, now: core.ssp.on_link_key_notification(e, now),
     hci.IoCapabilityRequest: lambda core, e, now: core.ssp.on_io_capability_request(e, now),
     hci.IoCapabilityResponse: lambda core, e, now: core.ssp.on_io_capability_response(e, now),
@@ -185,7 +260,7 @@ _EVENT_HANDLERS: dict[type, Callable[[SecurityCore, Any, float], Effects]] = {
     hci.SimplePairingComplete: lambda core, e, now: core.ssp.on_simple_pairing_complete(e, now),
     hci.PinCodeRequest: lambda core, e, now: core.ssp.on_pin_code_request(e, now),
     hci.KeypressNotification: lambda core, e, now: core.ssp.on_keypress_notification(e, now),
-    hci.LeLongTermKeyRequest: lambda core, e, now: core.le_keys.on_long_term_key_request(e, now),
+    hci.LeLongTermKeyRequest: lambda core, e, now: core.le.on_long_term_key_request(e, now),
 }
 
 SECURITY_EVENTS: tuple[type, ...] = tuple(_EVENT_HANDLERS)

@@ -148,3 +148,65 @@ PAIRING_TRANSITIONS: Mapping[tuple[PairingState, PairingEvent], PairingState] = 
     (_P.COMPLETED, _PE.LINK_KEY_NOTIFIED): _P.IDLE,
     (_P.COMPLETED, _PE.PAIRING_FAILED): _P.IDLE,
 }
+
+
+# -- LE links: what BTM does for SMP (Core 5.4 Vol 3 Part H 2.4.4; Vol 4 Part E 7.8.24) -------
+#
+# Two machines run per LE link too, both released with the link. The pairing protocol itself
+# is SMP's; BTM only tracks whether it waits on SMP for its requesters, and drives the
+# controller's encryption for SMP.
+
+
+class LeSecurityState(enum.Enum):
+    """BTM's requesters of one LE link (PairReq, LinkSecurityReq, a peer's Security Request)."""
+
+    IDLE = "idle"  # nothing asked of SMP
+    WAITING_SMP = "waiting for SMP"  # our SmpPairReq is out; its SmpPairCnf answers them
+
+
+class LeSecurityEvent(enum.Enum):
+    PAIR_REQUESTED = "SmpPairReq sent"
+    SMP_ANSWERED = "SmpPairCnf received for our SmpPairReq"
+    TIMED_OUT = "no SmpPairCnf within the procedure deadline"
+
+
+_LS = LeSecurityState
+_LSE = LeSecurityEvent
+
+LE_SECURITY_TRANSITIONS: Mapping[tuple[LeSecurityState, LeSecurityEvent], LeSecurityState] = {
+    (_LS.IDLE, _LSE.PAIR_REQUESTED): _LS.WAITING_SMP,
+    (_LS.WAITING_SMP, _LSE.SMP_ANSWERED): _LS.IDLE,
+    (_LS.WAITING_SMP, _LSE.TIMED_OUT): _LS.IDLE,
+}
+
+
+class LeEncryptionState(enum.Enum):
+    """The controller's encryption of one LE link as BTM drives it."""
+
+    IDLE = "idle"
+    ENABLING = "enabling"  # central: LE_Enable_Encryption (7.8.24) sent for SMP's LeEncryptReq
+    REPLIED = "replied"  # peripheral: LE_Long_Term_Key_Request_Reply (7.8.25) sent
+
+
+class LeEncryptionEvent(enum.Enum):
+    ENABLE_SENT = "LE_Enable_Encryption sent"
+    KEY_REPLIED = "LE_Long_Term_Key_Request_Reply sent"
+    CHANGED = "Encryption_Change (7.7.8) or Encryption_Key_Refresh_Complete (7.7.39) success"
+    FAILED = "the command refused, Encryption_Change with an error, or the deadline passed"
+
+
+_LN = LeEncryptionState
+_LNE = LeEncryptionEvent
+
+LE_ENCRYPTION_TRANSITIONS: Mapping[
+    tuple[LeEncryptionState, LeEncryptionEvent], LeEncryptionState
+] = {
+    (_LN.IDLE, _LNE.ENABLE_SENT): _LN.ENABLING,
+    (_LN.IDLE, _LNE.KEY_REPLIED): _LN.REPLIED,
+    (_LN.IDLE, _LNE.CHANGED): _LN.IDLE,  # the peer (central) refreshed or paused encryption
+    (_LN.ENABLING, _LNE.CHANGED): _LN.IDLE,
+    (_LN.ENABLING, _LNE.FAILED): _LN.IDLE,
+    (_LN.REPLIED, _LNE.CHANGED): _LN.IDLE,
+    (_LN.REPLIED, _LNE.FAILED): _LN.IDLE,
+    (_LN.REPLIED, _LNE.KEY_REPLIED): _LN.REPLIED,  # the central started again
+}

@@ -62,3 +62,17 @@ class PromptTimer(SecurityTimer):
     """A question put to the pairing delegate, answered within the prompt timeout."""
 
     prompt_id: int
+
+
+@attrs.frozen
+class LeSecurityTimer(SecurityTimer):
+    """BTM's wait on SMP for the requesters of LE link ``handle``."""
+
+    handle: int
+
+
+@attrs.frozen
+class LeEncryptionTimer(SecurityTimer):
+    """LE_Enable_Encryption on link ``handle``, until Encryption Change (Vol 4 Part E 7.7.8)."""
+
+    handle: int
