@@ -216,6 +216,9 @@ class Bond:
     authenticated: bool = False
     secure_connections: bool = False
     key_size: int = attrs.field(default=16, validator=_check_key_size)
+    # Made with the P-256 debug key (Vol 3 Part H 2.3.5.6.1), whose private key everyone
+    # knows: anyone who recorded the pairing can decrypt the link.
+    debug_key: bool = False
     created_at: float = attrs.field(factory=time.time)
     updated_at: float = attrs.field(factory=time.time)
 

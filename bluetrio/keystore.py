@@ -196,6 +196,7 @@ def _bond_to_json(bond: Bond) -> dict[str, Any]:
         "authenticated": bond.authenticated,
         "secure_connections": bond.secure_connections,
         "key_size": bond.key_size,
+        "debug_key": bond.debug_key,
         "created_at": bond.created_at,
         "updated_at": bond.updated_at,
     }
@@ -326,6 +327,8 @@ _BOND_FIELDS = tuple(_bond_to_json(Bond(Address(bytes(6)), Address(bytes(6)), Tr
 
 
 def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
+    if isinstance(value, dict) and "debug_key" not in value:
+        value = {**value, "debug_key": False}  # written before bonds recorded it
     data = _object(value, where, _BOND_FIELDS)
     try:
         return Bond(
@@ -338,6 +341,7 @@ def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
             authenticated=_boolean(data["authenticated"], f"{where}.authenticated"),
             secure_connections=_boolean(data["secure_connections"], f"{where}.secure_connections"),
             key_size=_integer(data["key_size"], f"{where}.key_size", 7, 16),
+            debug_key=_boolean(data["debug_key"], f"{where}.debug_key"),
             created_at=_timestamp(data["created_at"], f"{where}.created_at"),
             updated_at=_timestamp(data["updated_at"], f"{where}.updated_at"),
         )

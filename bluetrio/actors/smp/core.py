@@ -1,0 +1,270 @@
+"""The Security Manager core (Core 5.4 Vol 3 Part H): sans-IO, driven by the generic shell.
+
+It registers the SMP fixed channels with L2CAP (0x0006 on LE, 0x0007 on BR/EDR; Vol 3 Part A
+2.1), keeps one :class:`~bluetrio.actors.smp.pairing.PairingContext` per LE link from the
+moment btm reports it up until it goes down, and checks every received PDU in this order
+before a handler sees it:
+
+1. the link's SMP timed out: nothing more is processed until it reconnects (3.4);
+2. the code is one SMP defines, else Command Not Supported (3.3, 3.5.5);
+3. the code is in the allowed set of the current phase, else Unspecified Reason;
+4. the length is the one the code fixes, else Invalid Parameters (3.3);
+5. every value decodes (no reserved value), else Invalid Parameters;
+
+and only then hands it to the pairing. btm owns HCI and the bonds: the core asks it to
+encrypt (``LeEncryptReq``, ``LeResponderKeyReq``), to prompt the user, and to keep bonds.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bluetrio import crypto
+from bluetrio.actors.effects import Effects, Emit, ReleaseTimers, Send, TimerExpired
+from bluetrio.actors.smp.attempts import RepeatedAttempts
+from bluetrio.actors.smp.config import SmpConfig
+from bluetrio.actors.smp.pairing import PairingContext, timeout_key
+from bluetrio.actors.smp.states import Phase
+from bluetrio.actors.topology import Layer, LayerSpec
+from bluetrio.address import Address
+from bluetrio.crypto import EcdhKeyPair
+from bluetrio.errors import SmpDecodeError
+from bluetrio.messages.base import Message
+from bluetrio.messages.btm import ControllerReadyInd, LinkDownInd, LinkUpInd
+from bluetrio.messages.btm_security import (
+    LeEncryptCnf,
+    LeEncryptionChangedInd,
+    LeEncryptReq,
+    LeResponderKeyReq,
+)
+from bluetrio.messages.hci_service import LinkTransport
+from bluetrio.messages.l2cap import FixedCid
+from bluetrio.messages.l2cap_service import (
+    L2caCnf,
+    L2caFixedChannelInd,
+    L2caFixedDataCnf,
+    L2caFixedDataInd,
+    L2caFixedDataReq,
+    L2caRegisterFixedChannelReq,
+)
+from bluetrio.messages.smp import (
+    PDU_CLASSES,
+    PairingFailedReason,
+    SmpCode,
+    decode_pdu,
+    pdu_length,
+    split_pdu,
+)
+from bluetrio.messages.smp_service import (
+    SmpBondInd,
+    SmpBondRsp,
+    SmpPairCnf,
+    SmpPairingInd,
+    SmpPairReq,
+    SmpPromptReq,
+    SmpPromptRsp,
+)
+
+logger = logging.getLogger(__name__)
+
+# Tokens of the core's own requests to L2CAP.
+_REGISTER_LE, _REGISTER_BREDR = 1, 2
+
+
+class SmpCore:
+    spec = LayerSpec(
+        Layer.SMP,
+        handles=(
+            SmpPairReq,
+            SmpPromptRsp,
+            SmpBondRsp,
+            LeEncryptCnf,
+            L2caCnf,
+            L2caFixedChannelInd,
+            L2caFixedDataInd,
+            L2caFixedDataCnf,
+        ),
+        subscribes=(ControllerReadyInd, LinkUpInd, LinkDownInd, LeEncryptionChangedInd),
+        emits=(
+            L2caRegisterFixedChannelReq,
+            L2caFixedDataReq,
+            LeEncryptReq,
+            LeResponderKeyReq,
+            SmpPairingInd,
+            SmpBondInd,
+            SmpPromptReq,
+            SmpPairCnf,
+        ),
+    )
+
+    def __init__(self, config: SmpConfig | None = None) -> None:
+        self.config = config or SmpConfig()
+        self.links: dict[int, PairingContext] = {}
+        self.attempts = RepeatedAttempts()
+        self.local_address = Address(bytes(6))
+        self.registered = False
+        self._key_pair: EcdhKeyPair | None = None
+        self._oob_random: bytes | None = None
+        self.dropped_pdus = 0
+
+    # -- keys --------------------------------------------------------------------------------
+    def key_pair(self) -> EcdhKeyPair:
+        """Our P-256 key pair (Vol 3 Part H 2.3.5.6.1): the debug key only when configured."""
+        if self._key_pair is None:
+            if self.config.use_debug_key:
+                self._key_pair = EcdhKeyPair.from_private(crypto.DEBUG_PRIVATE_KEY)
+            else:
+                self._key_pair = EcdhKeyPair.generate_p256()
+        return self._key_pair
+
+    def local_oob_random(self) -> bytes:
+        if self._oob_random is None:
+            self._oob_random = crypto.random_bytes(16)
+        return self._oob_random
+
+    def local_oob_data(self) -> tuple[bytes, bytes]:
+        """(r, C) to hand the peer out of band (2.3.5.6.4): C = f4(PKx, PKx, r, 0), MSB first."""
+        x = self.key_pair().public_x
+        r = self.local_oob_random()
+        return r, crypto.f4(x, x, r, b"\x00")
+
+    # -- entry points ------------------------------------------------------------------------
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        match message:
+            case L2caFixedDataInd(cid=FixedCid.SMP):
+                return self._on_pdu(message.handle, message.payload, now)
+            case L2caFixedDataInd():
+                # SMP over BR/EDR (0x0007, 3.2) is not run: a pairing is refused there.
+                self.dropped_pdus += 1
+                return []
+            case SmpPairReq():
+                return self._on_pair_request(sender, message, now)
+            case SmpPromptRsp():
+                context = self.links.get(message.handle)
+                return [] if context is None else context.on_prompt(message, now)
+            case LeEncryptCnf():
+                context = self.links.get(message.handle)
+                return [] if context is None else context.on_encrypt_cnf(message, now)
+            case LeEncryptionChangedInd():
+                context = self.links.get(message.handle)
+                if context is None:
+                    return []
+                return context.on_encryption_changed(
+                    message.encrypted, message.status, message.key_size, now
+                )
+            case SmpBondRsp():
+                if not message.accepted:
+                    logger.warning(
+                        "link 0x%04X: bond with %s not kept: %s",
+                        message.handle,
+                        message.peer,
+                        message.reason,
+                    )
+                return []
+            case TimerExpired(key=key) if key.name == "timeout":
+                handle = key.owner[1] if isinstance(key.owner, tuple) else None
+                context = self.links.get(handle) if isinstance(handle, int) else None
+                return [] if context is None else context.timed_out(now)
+            case ControllerReadyInd():
+                self.local_address = message.info.address
+                if self.registered:
+                    return []
+                self.registered = True
+                return [
+                    Emit(L2caRegisterFixedChannelReq(_REGISTER_LE, FixedCid.SMP)),
+                    Emit(L2caRegisterFixedChannelReq(_REGISTER_BREDR, FixedCid.SMP_BR_EDR)),
+                ]
+            case LinkUpInd(link=link) if link.transport is LinkTransport.LE:
+                self.links[link.handle] = PairingContext(
+                    link.handle,
+                    link.role,
+                    link.address,
+                    self.local_address,
+                    self.config,
+                    self.key_pair,
+                    self.local_oob_random,
+                    self.attempts,
+                )
+                return []
+            case LinkDownInd():
+                return self.drop_connection(message.handle, "link down", now)
+            case L2caCnf() if message.result != 0:
+                logger.error("SMP fixed channel registration refused: %s", message.error)
+                return []
+            case _:
+                return []
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        context = self.links.pop(handle, None)
+        if context is None:
+            return []
+        effects: Effects = [ReleaseTimers(timeout_key(handle).owner)]
+        pending = context.pending
+        if pending is not None and pending.sender is not None:
+            effects.append(
+                Send(
+                    pending.sender,
+                    SmpPairCnf(pending.token, handle, 0x08, error=f"the link went down: {reason}"),
+                )
+            )
+        return effects
+
+    def _on_pair_request(self, sender: str, request: SmpPairReq, now: float) -> Effects:
+        context = self.links.get(request.handle)
+        if context is None:
+            return [
+                Send(
+                    sender,
+                    SmpPairCnf(
+                        request.token, request.handle, 0x02, error="no LE link with this handle"
+                    ),
+                )
+            ]
+        return context.pair(sender, request.token, request.requirement, request.bond, now)
+
+    def _on_pdu(self, handle: int, payload: bytes, now: float) -> Effects:
+        context = self.links.get(handle)
+        if context is None:
+            self.dropped_pdus += 1
+            return []
+        # 1. After an SMP timeout nothing runs on the link until it reconnects (3.4).
+        if context.phase is Phase.TIMED_OUT:
+            self.dropped_pdus += 1
+            return []
+        try:
+            code, data = split_pdu(payload)
+        except SmpDecodeError as error:
+            return context.fail(PairingFailedReason(error.reason), str(error), now)
+        # 2. A code SMP does not define.
+        if code not in PDU_CLASSES:
+            return context.fail(
+                PairingFailedReason.COMMAND_NOT_SUPPORTED, f"unknown SMP code 0x{code:02X}", now
+            )
+        # 3. A code the current phase does not expect; a stray Pairing Failed is not answered.
+        if code not in context.expected:
+            if code == SmpCode.PAIRING_FAILED:
+                return []
+            return context.fail(
+                PairingFailedReason.UNSPECIFIED_REASON,
+                f"{SmpCode(code).name} not expected in {context.phase.value}",
+                now,
+            )
+        # 4. and 5. The length the code fixes, then the values.
+        if len(data) != pdu_length(code):
+            return context.fail(
+                PairingFailedReason.INVALID_PARAMETERS,
+                f"{SmpCode(code).name} with {len(data)} octets",
+                now,
+            )
+        try:
+            pdu = decode_pdu(payload)
+        except SmpDecodeError as error:
+            if code == SmpCode.PAIRING_FAILED:
+                return context.fail(
+                    PairingFailedReason.UNSPECIFIED_REASON,
+                    f"the peer failed the pairing ({error})",
+                    now,
+                    send=False,
+                )
+            return context.fail(PairingFailedReason(error.reason), str(error), now)
+        return context.receive(pdu, now)
