@@ -98,6 +98,7 @@ class SmpCorePair:
     drop: Callable[[str, bytes], bool] = lambda side, pdu: False
     tamper: Callable[[str, bytes], bytes] = lambda side, pdu: pdu
     responder_key: LongTermKey | None = None
+    refuse_encryption: bool = False  # the controller fails every encryption (Key Missing)
     _queue: deque[tuple[str, str, Message]] = attrs.Factory(deque)
     _token: int = 100
 
@@ -226,7 +227,8 @@ class SmpCorePair:
                         del self.timers[side][key]
 
     def _encrypt(self, side: str, request: LeEncryptReq) -> None:
-        ok = self.responder_key is not None and self.responder_key == request.ltk
+        given = self.responder_key
+        ok = not self.refuse_encryption and given is not None and given == request.ltk
         status = 0 if ok else 0x06
         size = request.ltk.key_size if ok else None
         self._queue.append((side, BTM, LeEncryptCnf(request.token, HANDLE, status, size)))
