@@ -89,7 +89,7 @@ def timeout_key(handle: int) -> TimerKey:
     return TimerKey(("smp", handle), "timeout")
 
 
-class PairingAborted(Exception):
+class _PairingAborted(Exception):
     """Raised inside a step to fail the pairing with ``reason`` (3.5.5)."""
 
     def __init__(self, reason: Reason, detail: str) -> None:
@@ -309,7 +309,7 @@ class PairingContext:
             effects.append(StartTimer(timeout_key(self.handle), now + SMP_TIMEOUT))
         try:
             return effects + self._step(pdu, now)
-        except PairingAborted as abort:
+        except _PairingAborted as abort:
             return self.fail(abort.reason, abort.detail, now)
 
     def _step(self, pdu: SmpPdu, now: float) -> Effects:
@@ -398,7 +398,7 @@ class PairingContext:
             (asked.responder_key_distribution, pdu.responder_key_distribution),
         ):
             if (mine & theirs) != theirs:
-                raise PairingAborted(
+                raise _PairingAborted(
                     Reason.INVALID_PARAMETERS,
                     "the response distributes keys the request did not offer",
                 )
@@ -413,13 +413,13 @@ class PairingContext:
         requirement = self._requirement()
         for name, size in (("request", request.max_key_size), ("response", response.max_key_size)):
             if not 7 <= size <= 16:
-                raise PairingAborted(
+                raise _PairingAborted(
                     Reason.INVALID_PARAMETERS, f"the {name}'s maximum key size {size} is not 7..16"
                 )
         self.key_size = min(request.max_key_size, response.max_key_size)
         minimum = max(self.config.min_key_size, requirement.effective_min_key_size)
         if self.key_size < minimum:
-            raise PairingAborted(
+            raise _PairingAborted(
                 Reason.ENCRYPTION_KEY_SIZE,
                 f"a {self.key_size}-octet key is below the {minimum} octets required",
             )
@@ -431,7 +431,7 @@ class PairingContext:
         if not self.secure and (
             self.config.secure_connections_only or requirement.secure_connections
         ):
-            raise PairingAborted(
+            raise _PairingAborted(
                 Reason.AUTHENTICATION_REQUIREMENTS,
                 "Secure Connections is required, the peer pairs only legacy",
             )
@@ -445,7 +445,7 @@ class PairingContext:
             responder_oob=response.oob_data_flag is OobDataFlag.PRESENT,
         )
         if (requirement.mitm or self.config.mitm) and not self.method.authenticated:
-            raise PairingAborted(
+            raise _PairingAborted(
                 Reason.AUTHENTICATION_REQUIREMENTS,
                 "MITM protection is required and the IO capabilities allow only Just Works",
             )
@@ -498,7 +498,7 @@ class PairingContext:
         self.prompt_open = False
         try:
             return self._on_answer(answer, now)
-        except PairingAborted as abort:
+        except _PairingAborted as abort:
             return self.fail(abort.reason, abort.detail, now)
 
     def _on_answer(self, answer: SmpPromptRsp, now: float) -> Effects:
@@ -510,21 +510,21 @@ class PairingContext:
                 AssociationModel.NUMERIC_COMPARISON: Reason.NUMERIC_COMPARISON_FAILED,
                 AssociationModel.OUT_OF_BAND: Reason.OOB_NOT_AVAILABLE,
             }.get(model, Reason.UNSPECIFIED_REASON)
-            raise PairingAborted(reason, "the user declined or did not answer")
+            raise _PairingAborted(reason, "the user declined or did not answer")
         if model is AssociationModel.PASSKEY_ENTRY:
             if answer.passkey is None or not 0 <= answer.passkey <= _MAX_PASSKEY:
-                raise PairingAborted(Reason.PASSKEY_ENTRY_FAILED, "no valid passkey entered")
+                raise _PairingAborted(Reason.PASSKEY_ENTRY_FAILED, "no valid passkey entered")
             self.passkey = answer.passkey
             return self._passkey_known(now)
         if model is AssociationModel.OUT_OF_BAND:
             if not self.secure:
                 if answer.oob_tk is None or len(answer.oob_tk) != 16:
-                    raise PairingAborted(Reason.OOB_NOT_AVAILABLE, "no 16-octet OOB TK given")
+                    raise _PairingAborted(Reason.OOB_NOT_AVAILABLE, "no 16-octet OOB TK given")
                 self.tk = answer.oob_tk
                 return self._legacy_tk_ready(now)
             oob = answer.oob
             if oob is None or oob.r_256 is None or oob.c_256 is None:
-                raise PairingAborted(Reason.OOB_NOT_AVAILABLE, "no P-256 OOB data given")
+                raise _PairingAborted(Reason.OOB_NOT_AVAILABLE, "no P-256 OOB data given")
             self.peer_oob = (oob.r_256, oob.c_256)
             return self._oob_step(now)
         # Numeric Comparison or an accepted Just Works.
@@ -608,14 +608,14 @@ class PairingContext:
     def _on_confirm(self, value: bytes, now: float) -> Effects:
         if self.initiator:
             if not self.our_confirm_sent:
-                raise PairingAborted(Reason.UNSPECIFIED_REASON, "a confirm value before ours")
+                raise _PairingAborted(Reason.UNSPECIFIED_REASON, "a confirm value before ours")
             self.peer_confirm = value
             self._move(PhaseEvent.CONFIRM_RECEIVED)
             self._expect(SmpCode.PAIRING_RANDOM)
             assert self.our_random is not None
             return self._send(PairingRandom(reverse(self.our_random)), now)
         if self.peer_confirm is not None:
-            raise PairingAborted(Reason.UNSPECIFIED_REASON, "a second confirm value")
+            raise _PairingAborted(Reason.UNSPECIFIED_REASON, "a second confirm value")
         self.peer_confirm = value
         return self._responder_confirm(now)
 
@@ -624,10 +624,10 @@ class PairingContext:
             return self._secure_random(random, now)
         assert self.our_random is not None and self.tk is not None
         if self.peer_confirm is None or not self.our_confirm_sent:
-            raise PairingAborted(Reason.UNSPECIFIED_REASON, "a random value before the confirms")
+            raise _PairingAborted(Reason.UNSPECIFIED_REASON, "a random value before the confirms")
         # The peer's random must reproduce the confirm value it committed to (2.3.5.5).
         if not hmac.compare_digest(self._legacy_confirm(random), self.peer_confirm):
-            raise PairingAborted(
+            raise _PairingAborted(
                 Reason.CONFIRM_VALUE_FAILED, "the peer's confirm value does not match its random"
             )
         # STK = s1(TK, Srand, Mrand) (2.3.5.5), shortened to the agreed size (2.3.4).
@@ -645,7 +645,7 @@ class PairingContext:
     # -- Secure Connections (2.3.5.6) ----------------------------------------------------------
     def _on_public_key(self, pdu: PairingPublicKey, now: float) -> Effects:
         if self.peer_public is not None:
-            raise PairingAborted(Reason.UNSPECIFIED_REASON, "a second public key")
+            raise _PairingAborted(Reason.UNSPECIFIED_REASON, "a second public key")
         x, y = reverse(pdu.public_key_x), reverse(pdu.public_key_y)
         ours = self.keys()
         try:
@@ -653,12 +653,12 @@ class PairingContext:
             # (CVE-2020-26558), 2.3.5.6.1.
             self.dhkey = ours.shared_secret(x, y)
         except ReflectedPublicKeyError as error:
-            raise PairingAborted(Reason.DHKEY_CHECK_FAILED, str(error)) from None
+            raise _PairingAborted(Reason.DHKEY_CHECK_FAILED, str(error)) from None
         except InvalidPublicKeyError as error:
-            raise PairingAborted(Reason.DHKEY_CHECK_FAILED, str(error)) from None
+            raise _PairingAborted(Reason.DHKEY_CHECK_FAILED, str(error)) from None
         if crypto.is_debug_key(x, y):
             if not self.config.allow_debug_keys:
-                raise PairingAborted(
+                raise _PairingAborted(
                     Reason.AUTHENTICATION_REQUIREMENTS,
                     "the peer uses the P-256 debug key and debug mode is off",
                 )
@@ -724,7 +724,7 @@ class PairingContext:
         if self.our_random is None:
             # OOB responder still waiting for the user's OOB data: Na waits with it.
             if self.peer_random is not None:
-                raise PairingAborted(Reason.UNSPECIFIED_REASON, "a second random value")
+                raise _PairingAborted(Reason.UNSPECIFIED_REASON, "a second random value")
             self.peer_random = random
             return []
         model = self.method.model
@@ -735,13 +735,13 @@ class PairingContext:
             ):
                 pass  # the responder of Just Works / Numeric Comparison got no confirm
             elif self.peer_confirm is None:
-                raise PairingAborted(Reason.UNSPECIFIED_REASON, "a random value before a confirm")
+                raise _PairingAborted(Reason.UNSPECIFIED_REASON, "a random value before a confirm")
             else:
                 theirs, ours = self._public(not self.initiator), self._public(self.initiator)
                 z = self._passkey_bit()
                 expected = crypto.f4(theirs[0], ours[0], random, z)
                 if not hmac.compare_digest(expected, self.peer_confirm):
-                    raise PairingAborted(
+                    raise _PairingAborted(
                         Reason.CONFIRM_VALUE_FAILED,
                         "the peer's confirm value does not match its nonce",
                     )
@@ -773,7 +773,7 @@ class PairingContext:
             r, c = self.peer_oob
             peer_x = self.peer_public[0]
             if not hmac.compare_digest(crypto.f4(peer_x, peer_x, r, b"\x00"), c):
-                raise PairingAborted(
+                raise _PairingAborted(
                     Reason.CONFIRM_VALUE_FAILED, "the peer's OOB confirm value does not match"
                 )
         if self.our_random is not None:
@@ -832,7 +832,7 @@ class PairingContext:
             if self.peer_check is None:
                 return []
             if not hmac.compare_digest(self.peer_check, eb):
-                raise PairingAborted(
+                raise _PairingAborted(
                     Reason.DHKEY_CHECK_FAILED, "the peer's DHKey check value does not match"
                 )
             self._move(PhaseEvent.DHKEY_CHECKED)
@@ -840,7 +840,7 @@ class PairingContext:
         if self.peer_check is None:
             return []
         if not hmac.compare_digest(self.peer_check, ea):
-            raise PairingAborted(
+            raise _PairingAborted(
                 Reason.DHKEY_CHECK_FAILED, "the peer's DHKey check value does not match"
             )
         self._move(PhaseEvent.DHKEY_CHECKED)
@@ -968,17 +968,17 @@ class PairingContext:
         if self.phase is Phase.ENCRYPTION:
             # Sent after the peer's Encryption Change; ours may still be on its way.
             if len(self.early_keys) >= 5:
-                raise PairingAborted(Reason.UNSPECIFIED_REASON, "keys before encryption")
+                raise _PairingAborted(Reason.UNSPECIFIED_REASON, "keys before encryption")
             self.early_keys.append(pdu)
             return []
         if not self.keys_expected or pdu.CODE is not self.keys_expected[0]:
-            raise PairingAborted(
+            raise _PairingAborted(
                 Reason.UNSPECIFIED_REASON, f"{type(pdu).__name__} out of the order of 3.6.1"
             )
         if isinstance(pdu, IdentityAddressInformation):
             address = pdu.address
             if address.is_random and not _is_static_random(address):
-                raise PairingAborted(
+                raise _PairingAborted(
                     Reason.INVALID_PARAMETERS, "an identity address must be public or static random"
                 )
         self.keys_expected.pop(0)
