@@ -51,10 +51,13 @@ from bluetrio.messages.btm_security import (
     UserConfirmRsp,
 )
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
+from bluetrio.messages.smp import KeypressType
+from bluetrio.messages.smp_service import KeypressInd
 
 __all__ = [
     "AssociationModel",
     "IoCapability",
+    "KeypressType",
     "PairingDelegate",
     "PairingError",
     "PairingResult",
@@ -188,6 +191,15 @@ class PairingDelegate:
         """OOB data received from ``peer`` by other means (NFC...), or None."""
         return None
 
+    async def pairing_model(self, peer: Address, model: AssociationModel) -> None:
+        """Told, before each question of a pairing with ``peer``, which association model it
+        uses: a UI that says "compare these numbers" or "type the passkey shown" keeps its
+        user from answering one model's question as another's (method confusion)."""
+
+    async def keypress(self, peer: Address, kind: KeypressType) -> None:
+        """The user of ``peer`` pressed a key while typing the passkey we display (Keypress
+        Notification, Vol 3 Part H 3.5.8); optional, for a UI that shows progress."""
+
     async def pairing_failed(self, peer: Address, reason: str) -> None:
         """Pairing with ``peer`` failed (``reason`` says why), whoever started it: the peer's
         attempts end here, as nobody on this side waits for their outcome. Pairings this
@@ -241,6 +253,9 @@ class TerminalPairingDelegate(PairingDelegate):
     async def display_passkey(self, peer: Address, passkey: int) -> None:
         self._say(f"Type {passkey:06d} on {peer}")
 
+    async def pairing_model(self, peer: Address, model: AssociationModel) -> None:
+        self._say(f"Pairing with {peer}: {model.value}")
+
 
 async def _local_address(app: AppPort) -> Address:
     reply = await app.request(Layer.HCI, HciCommandReq(app.runtime.new_token(), hci.ReadBdAddr()))
@@ -283,12 +298,25 @@ class _PairingService:
                     scope.cancel()
             elif isinstance(message, StoreBondReq):
                 nursery.start_soon(self._store, message)
+            elif isinstance(message, KeypressInd):
+                nursery.start_soon(self._show_keypress, message)
 
     async def _show_passkey(self, message: PasskeyDisplayInd) -> None:
         try:
+            await self._tell_model(message.peer, message.model)
             await self.delegate.display_passkey(message.peer, message.passkey)
         except Exception:
             logger.exception("pairing delegate failed to display a passkey")
+
+    async def _show_keypress(self, message: KeypressInd) -> None:
+        try:
+            await self.delegate.keypress(message.peer, message.kind)
+        except Exception:
+            logger.exception("pairing delegate failed to take a keypress")
+
+    async def _tell_model(self, peer: Address, model: AssociationModel | None) -> None:
+        if model is not None:
+            await self.delegate.pairing_model(peer, model)
 
     async def _report_failure(self, message: PairingFailedInd) -> None:
         try:
@@ -297,12 +325,19 @@ class _PairingService:
             logger.exception("pairing delegate failed to take a pairing failure")
 
     async def _ask(
-        self, prompt_id: int, question: Callable[[], Awaitable[T]], declined: T
+        self,
+        prompt_id: int,
+        question: Callable[[], Awaitable[T]],
+        declined: T,
+        told: tuple[Address, AssociationModel | None] | None = None,
     ) -> tuple[bool, T]:
-        """(still wanted, the delegate's answer); ``declined`` when the delegate raised."""
+        """(still wanted, the delegate's answer); ``declined`` when the delegate raised.
+        ``told``: the peer and model the delegate hears of first."""
         with trio.CancelScope() as scope:
             self.prompts[prompt_id] = scope
             try:
+                if told is not None:
+                    await self._tell_model(*told)
                 return True, await question()
             except Exception:
                 logger.exception("pairing delegate failed; answering no")
@@ -313,27 +348,37 @@ class _PairingService:
 
     async def _answer_confirmation(self, message: UserConfirmInd) -> None:
         peer, number = message.peer, message.number
+        told = (peer, message.model)
         if number is None:
             wanted, accepted = await self._ask(
-                message.prompt_id, lambda: self.delegate.accept_pairing(peer), False
+                message.prompt_id, lambda: self.delegate.accept_pairing(peer), False, told
             )
         else:
             wanted, accepted = await self._ask(
-                message.prompt_id, lambda: self.delegate.confirm_numeric(peer, number), False
+                message.prompt_id,
+                lambda: self.delegate.confirm_numeric(peer, number),
+                False,
+                told,
             )
         if wanted:
             self.app.send(self.btm, UserConfirmRsp(message.prompt_id, accepted is True))
 
     async def _answer_passkey(self, message: PasskeyEntryInd) -> None:
         wanted, passkey = await self._ask(
-            message.prompt_id, lambda: self.delegate.enter_passkey(message.peer), None
+            message.prompt_id,
+            lambda: self.delegate.enter_passkey(message.peer),
+            None,
+            (message.peer, message.model),
         )
         if wanted:
             self.app.send(self.btm, PasskeyEntryRsp(message.prompt_id, passkey))
 
     async def _answer_oob(self, message: OobDataInd) -> None:
         wanted, data = await self._ask(
-            message.prompt_id, lambda: self.delegate.oob_data(message.peer), None
+            message.prompt_id,
+            lambda: self.delegate.oob_data(message.peer),
+            None,
+            (message.peer, message.model),
         )
         if wanted:
             self.app.send(self.btm, OobDataRsp(message.prompt_id, data))

@@ -33,6 +33,7 @@ from bluetrio.messages.btm_security import (
     SecurityMessage,
     SecurityRequirement,
 )
+from bluetrio.messages.smp import KeypressType
 
 # The HCI status (Vol 1 Part F 1.3) of a pairing that failed with an SMP Pairing Failed
 # reason: Authentication Failure; the SMP reason travels alongside in ``smp_reason``.
@@ -235,3 +236,26 @@ class SmpPromptReq(SecurityMessage):
     kind: SmpPromptKind
     model: AssociationModel
     number: int | None = None
+
+
+@attrs.frozen
+class SmpKeypressInd(SecurityMessage):
+    """SMP → btm: the peer on link ``handle`` sent a Keypress Notification (Vol 3 Part H
+    3.5.8) while its user types the passkey; btm tells the user (:class:`KeypressInd`)."""
+
+    handle: int
+    peer: Address
+    kind: KeypressType
+
+
+@attrs.frozen
+class KeypressInd(SecurityMessage):
+    """btm → app: the user of ``peer`` pressed a key while typing the passkey (LE Keypress
+    Notification, Vol 3 Part H 3.5.8; BR/EDR HCI_Keypress_Notification, Vol 4 Part E 7.7.49)."""
+
+    peer: Address
+    kind: KeypressType
+
+
+# What the security service emits to the application beyond btm_security.INDICATIONS.
+APP_INDICATIONS: tuple[type[SecurityMessage], ...] = (KeypressInd,)

@@ -61,6 +61,10 @@ class ScriptedDelegate(PairingDelegate):
         self.confirm = confirm
         self.typo = typo
         self.numbers: list[int] = []
+        self.models: list[AssociationModel] = []
+
+    async def pairing_model(self, peer: Address, model: AssociationModel) -> None:
+        self.models.append(model)
 
     async def confirm_numeric(self, peer: Address, number: int) -> bool:
         self.numbers.append(number)
@@ -151,6 +155,10 @@ def test_ssp_models_and_key_types(
             assert (result.key_size, result.used_stored_key) == (16, False)
             if model is AssociationModel.NUMERIC_COMPARISON:
                 assert first.numbers == second.numbers and len(first.numbers) == 1
+            # Each question came with the model it belongs to (method confusion).
+            assert all(told is model for told in first.models + second.models)
+            if model is not AssociationModel.JUST_WORKS:
+                assert first.models and second.models
 
     run(main)
 

@@ -58,12 +58,15 @@ from bluetrio.messages.btm_security import (
     UserConfirmRsp,
 )
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
+from bluetrio.messages.smp import KeypressType
 from bluetrio.messages.smp_service import (
     PAIRING_FAILED_STATUS,
     PEER_STARTED_TOKEN,
+    KeypressInd,
     LeSecurityRequirement,
     SmpBondInd,
     SmpBondRsp,
+    SmpKeypressInd,
     SmpPairCnf,
     SmpPairingInd,
     SmpPairReq,
@@ -644,3 +647,10 @@ def test_messages_for_links_that_do_not_exist_create_no_state() -> None:
         h.event(hci.LeLongTermKeyRequest(handle, bytes(8), 0))
         h.event(hci.EncryptionChange(0, handle, 1))
     assert len(h.core.le) == 1 and len(h.core.prompts) == 0 and not h.timers
+
+
+def test_a_keypress_of_the_peer_reaches_the_user() -> None:
+    h = Harness()
+    h.message(SmpKeypressInd(HANDLE, PEER, KeypressType.DIGIT_ERASED), sender="smp")
+    h.message(SmpKeypressInd(0x0999, PEER, KeypressType.CLEARED), sender="smp")
+    assert h.of(KeypressInd) == [KeypressInd(PEER, KeypressType.DIGIT_ERASED)]

@@ -46,6 +46,8 @@ from bluetrio.messages.btm_security import (
     bredr_bond,
 )
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
+from bluetrio.messages.smp import KeypressType
+from bluetrio.messages.smp_service import APP_INDICATIONS, KeypressInd
 
 LOCAL = Address.parse("00:00:00:00:00:01")
 PEER = Address.parse("00:00:00:00:00:02")
@@ -101,7 +103,7 @@ class Harness:
             elif isinstance(effect, Send) and effect.to == "app":
                 self.app.append(effect.message)  # an answer to the app's own request
             elif isinstance(effect, Emit):
-                assert type(effect.message) in INDICATIONS  # the topology routes it to the app
+                assert type(effect.message) in (*INDICATIONS, *APP_INDICATIONS)  # routed to the app
                 self.app.append(effect.message)
             elif isinstance(effect, Send):
                 self.others.append((effect.to, effect.message))
@@ -212,7 +214,7 @@ def test_each_io_capability_pair_gives_the_table_model(
             assert h.sent(hci.UserPasskeyRequestReply)[0].numeric_value == 123456
         else:
             h.event(hci.UserPasskeyNotification(PEER, 654321))
-            assert h.to_app(PasskeyDisplayInd) == [PasskeyDisplayInd(PEER, 654321)]
+            assert h.to_app(PasskeyDisplayInd) == [PasskeyDisplayInd(PEER, 654321, P)]
         key_type = LinkKeyType.AUTHENTICATED_P256
     else:
         h.event(hci.UserConfirmationRequest(PEER, 999999))
@@ -1018,3 +1020,12 @@ def test_any_event_sequence_keeps_the_tables_and_answers_every_request(seed: int
         + [(to, m.token) for to, m in h.others if isinstance(m, LinkSecurityCnf)]
     )
     assert answered == sorted(asked)
+
+
+def test_a_keypress_of_the_peer_reaches_the_user() -> None:
+    h = Harness()
+    h.event(hci.KeypressNotification(PEER, 1))
+    assert h.to_app(KeypressInd) == [KeypressInd(PEER, KeypressType.DIGIT_ENTERED)]
+    h.event(hci.KeypressNotification(PEER, 9))  # reserved (Vol 4 Part E 7.7.49)
+    h.event(hci.KeypressNotification(unlinked(0x77), 0))  # no link
+    assert len(h.to_app(KeypressInd)) == 1

@@ -91,9 +91,11 @@ from bluetrio.messages.btm_security import (
 )
 from bluetrio.messages.smp_service import (
     PEER_STARTED_TOKEN,
+    KeypressInd,
     LeSecurityRequirement,
     SmpBondInd,
     SmpBondRsp,
+    SmpKeypressInd,
     SmpPairCnf,
     SmpPairingInd,
     SmpPairReq,
@@ -495,6 +497,12 @@ class LeSecurity:
             return OobDataInd(prompt_id, peer, model)
 
         return self.prompts.ask(Prompt(handle, record.peer, kind), build, now)
+
+    def on_keypress(self, message: SmpKeypressInd, now: float) -> Effects:
+        record = self.records.get(message.handle)
+        if record is None:
+            return []
+        return [Emit(KeypressInd(record.peer, message.kind))]
 
     def on_user_confirm(self, message: UserConfirmRsp, now: float) -> Effects:
         return self._prompt_answered(

@@ -59,7 +59,14 @@ from bluetrio.messages.btm_security import (
     StoreBondRsp,
     UserConfirmRsp,
 )
-from bluetrio.messages.smp_service import SmpBondInd, SmpPairCnf, SmpPairingInd, SmpPromptReq
+from bluetrio.messages.smp_service import (
+    APP_INDICATIONS,
+    SmpBondInd,
+    SmpKeypressInd,
+    SmpPairCnf,
+    SmpPairingInd,
+    SmpPromptReq,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,12 +116,17 @@ class SecurityCore:
             SmpPairingInd: _from_anyone(le.on_pairing_indication),
             SmpBondInd: _from_anyone(le.on_bond),
             SmpPromptReq: _from_anyone(le.on_prompt_request),
+            SmpKeypressInd: _from_anyone(le.on_keypress),
             LeEncryptReq: le.on_encrypt_request,
             LeResponderKeyReq: _from_anyone(le.on_responder_key),
         }
         # What the security core emits: the indications for the application, and what SMP
         # takes when the stack runs it (the topology refuses an emit nobody receives).
-        self.emitted_types: tuple[type[Message], ...] = (*INDICATIONS, *(SMP_BOUND if smp else ()))
+        self.emitted_types: tuple[type[Message], ...] = (
+            *INDICATIONS,
+            *APP_INDICATIONS,
+            *(SMP_BOUND if smp else ()),
+        )
 
     @property
     def message_types(self) -> tuple[type[Message], ...]:

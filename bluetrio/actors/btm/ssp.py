@@ -50,6 +50,8 @@ from bluetrio.messages.btm_security import (
     bredr_bond,
 )
 from bluetrio.messages.hci.status import describe_status
+from bluetrio.messages.smp import KeypressType
+from bluetrio.messages.smp_service import KeypressInd
 
 logger = logging.getLogger(__name__)
 
@@ -162,9 +164,10 @@ class SecureSimplePairing:
             pairing.peer_auth or 0,
         )
         prompt = Prompt(record.handle, record.peer, PromptKind.CONFIRM)
-        if pairing.model is AssociationModel.NUMERIC_COMPARISON:
+        model = pairing.model
+        if model is AssociationModel.NUMERIC_COMPARISON:
             number = event.numeric_value
-            return self.prompts.ask(prompt, lambda i, p: UserConfirmInd(i, p, number), now)
+            return self.prompts.ask(prompt, lambda i, p: UserConfirmInd(i, p, number, model), now)
         if self.config.secure_connections_only:
             logger.info("security: Just Works with %s refused in SC-only mode", record.peer)
             return self._answer_confirmation(event.bd_addr, False)
@@ -177,7 +180,7 @@ class SecureSimplePairing:
             # Our side asked for this pairing, or a headless device (NoInputNoOutput) made
             # itself pairable: nothing to ask.
             return self._answer_confirmation(event.bd_addr, True)
-        return self.prompts.ask(prompt, lambda i, p: UserConfirmInd(i, p, None), now)
+        return self.prompts.ask(prompt, lambda i, p: UserConfirmInd(i, p, None, model), now)
 
     def on_user_passkey_request(self, event: hci.UserPasskeyRequest, now: float) -> Effects:
         record = self._pairing_link(event.bd_addr, Step.USER_STEP)
@@ -186,7 +189,8 @@ class SecureSimplePairing:
         record.pairing._transition(Step.USER_STEP)
         record.pairing.model = AssociationModel.PASSKEY_ENTRY
         prompt = Prompt(record.handle, record.peer, PromptKind.PASSKEY)
-        return self.prompts.ask(prompt, PasskeyEntryInd, now)
+        passkey_entry = AssociationModel.PASSKEY_ENTRY
+        return self.prompts.ask(prompt, lambda i, p: PasskeyEntryInd(i, p, passkey_entry), now)
 
     def on_user_passkey_notification(
         self, event: hci.UserPasskeyNotification, now: float
@@ -196,11 +200,19 @@ class SecureSimplePairing:
             return []
         record.pairing._transition(Step.USER_STEP)
         record.pairing.model = AssociationModel.PASSKEY_ENTRY
-        return [Emit(PasskeyDisplayInd(record.peer, event.passkey))]
+        return [Emit(PasskeyDisplayInd(record.peer, event.passkey, AssociationModel.PASSKEY_ENTRY))]
 
     def on_keypress_notification(self, event: hci.KeypressNotification, now: float) -> Effects:
-        logger.debug("security: keypress %d from %s", event.notification_type, event.bd_addr)
-        return []
+        # The same notification types as SMP's Keypress Notification (Vol 4 Part E 7.7.49,
+        # Vol 3 Part H 3.5.8); a reserved one is nothing to show.
+        try:
+            kind = KeypressType(event.notification_type)
+        except ValueError:
+            logger.info("security: reserved keypress type %d ignored", event.notification_type)
+            return []
+        if self.links.by_peer(event.bd_addr) is None:
+            return []
+        return [Emit(KeypressInd(event.bd_addr, kind))]
 
     def on_remote_oob_data_request(self, event: hci.RemoteOobDataRequest, now: float) -> Effects:
         record = self._pairing_link(event.bd_addr, Step.USER_STEP)
