@@ -103,10 +103,18 @@ def test_trace_files_that_are_not_traces(
 
 
 def test_pair_says_which_transport_to_give(capsys: pytest.CaptureFixture[str]) -> None:
-    error = one_line_error(capsys, ["pair", "-t", "virtual", "00:11:22:33:44:55"])
-    assert "say --classic to pair over BR/EDR" in error and "LE pairing needs SMP" in error
-    error = one_line_error(capsys, ["pair", "-t", "virtual", "00:11:22:33:44:55", "--le"])
-    assert "LE pairing needs SMP" in error
+    # Nobody on the air has the address: the short scan finds it on neither transport.
+    assert main(["pair", "-t", "virtual", "00:11:22:33:44:55"]) == 1
+    progress, error = capsys.readouterr().err.splitlines()
+    assert progress.startswith("bluetrio pair: looking for 00:11:22:33:44:55")
+    assert error.startswith("bluetrio pair: ") and error.endswith("say --le or --classic")
+    assert "seen on neither LE nor BR/EDR" in error
+
+
+def test_pair_refuses_an_le_address_type_for_bredr(capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = ["pair", "-t", "virtual", "00:11:22:33:44:55", "--classic"]
+    error = one_line_error(capsys, [*arguments, "--address-type", "random"])
+    assert "--address-type is for LE addresses" in error
 
 
 @pytest.mark.parametrize("command", ["info", "scan", "pair", "serve"])

@@ -14,108 +14,19 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from bluetrio.actors.effects import Effects, Emit, Send
 from bluetrio.actors.runtime import Actor
-from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address
-from bluetrio.bonds import Bond, KeyDistribution, LongTermKey, Transport
+from bluetrio.bonds import LongTermKey, Transport
 from bluetrio.errors import PairingError
 from bluetrio.keystore import MemoryKeyStore
-from bluetrio.messages.base import Message
-from bluetrio.messages.btm import LinkTransport, LinkUpInd, Role, SecurityLevel
-from bluetrio.messages.btm_security import (
-    AssociationModel,
-    LeEncryptCnf,
-    LeEncryptionChangedInd,
-    LeEncryptReq,
-    LeResponderKeyReq,
-)
-from bluetrio.messages.smp_service import (
-    PAIRING_FAILED_STATUS,
-    SmpBondInd,
-    SmpBondRsp,
-    SmpPairCnf,
-    SmpPairReq,
-    SmpPromptRsp,
-)
+from bluetrio.messages.btm import LinkTransport, Role, SecurityLevel
+from bluetrio.messages.btm_security import AssociationModel
+from bluetrio.messages.smp_service import PAIRING_FAILED_STATUS
 from bluetrio.testing import open_stack_pair
+from bluetrio.testing.smp_stand_in import StandInSmp
 
 KEY = LongTermKey(bytes(range(16)), ediv=0x2468, rand=bytes(range(8)))
 OTHER_KEY = LongTermKey(bytes(range(1, 17)), ediv=0x2468, rand=bytes(range(8)))
-
-
-class StandInSmp:
-    """In SMP's place: as central, encrypts with the bond's LTK or with ``key``; as
-    peripheral, provides ``provide`` for the LTK request. Keeps what btm told it."""
-
-    spec = LayerSpec(
-        Layer.SMP,
-        handles=(SmpPairReq, SmpPromptRsp, SmpBondRsp, LeEncryptCnf),
-        subscribes=(LinkUpInd, LeEncryptionChangedInd),
-        emits=(LeEncryptReq, LeResponderKeyReq, SmpBondInd),
-    )
-
-    def __init__(self, key: LongTermKey = KEY, provide: LongTermKey | None = None) -> None:
-        self.key = key
-        self.provide = provide
-        self.local: Address | None = None
-        self.requests: list[SmpPairReq] = []
-        self.changes: list[LeEncryptionChangedInd] = []
-        self.bond_answers: list[SmpBondRsp] = []
-        self.changed = trio.Event()
-        self._pending: dict[int, tuple[str, SmpPairReq, LongTermKey]] = {}
-        self._peers: dict[int, Address] = {}
-        self._provided: dict[int, LongTermKey] = {}
-
-    def handle(self, sender: str, message: Message, now: float) -> Effects:
-        match message:
-            case LinkUpInd(link=link) if link.transport is LinkTransport.LE:
-                self._peers[link.handle] = link.peer
-                if link.role is Role.PERIPHERAL and self.provide is not None:
-                    self._provided[link.handle], self.provide = self.provide, None  # once
-                    return [Emit(LeResponderKeyReq(link.handle, self._provided[link.handle]))]
-            case SmpPairReq():
-                self.requests.append(message)
-                bond = message.bond
-                ltk = bond.peer_keys.ltk if bond is not None and bond.peer_keys.ltk else self.key
-                self._pending[message.handle] = (sender, message, ltk)
-                return [Emit(LeEncryptReq(message.token, message.handle, ltk))]
-            case LeEncryptCnf():
-                return self._encrypted(message)
-            case LeEncryptionChangedInd():
-                self.changes.append(message)
-                self.changed.set()
-                provided = self._provided.pop(message.handle, None)
-                if provided is not None and message.encrypted and self.local is not None:
-                    bond = bond_between(self.local, self._peers[message.handle], provided)
-                    return [Emit(SmpBondInd(message.handle, bond))]
-            case SmpBondRsp():
-                self.bond_answers.append(message)
-        return []
-
-    def _encrypted(self, cnf: LeEncryptCnf) -> Effects:
-        sender, request, ltk = self._pending.pop(cnf.handle)
-        if cnf.status != 0:
-            failed = SmpPairCnf(
-                request.token, request.handle, PAIRING_FAILED_STATUS, error=cnf.error or "no"
-            )
-            return [Send(sender, failed)]
-        if request.bond is not None:
-            reused = SmpPairCnf(request.token, request.handle, 0, None, request.bond, True, 16)
-            return [Send(sender, reused)]
-        assert self.local is not None
-        bond = bond_between(self.local, request.peer, ltk)
-        model = AssociationModel.JUST_WORKS
-        answer = SmpPairCnf(request.token, request.handle, 0, model, bond, False, 16)
-        return [Emit(SmpBondInd(request.handle, bond)), Send(sender, answer)]
-
-    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
-        return []
-
-
-def bond_between(local: Address, peer: Address, key: LongTermKey) -> Bond:
-    keys = KeyDistribution(ltk=key)
-    return Bond(local, peer, Transport.LE, peer_keys=keys, local_keys=keys, secure_connections=True)
 
 
 async def test_link_pair_on_le_encrypts_with_smp_key_and_stores_the_bond_then_reuses_it(
