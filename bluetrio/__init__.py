@@ -33,6 +33,10 @@ from bluetrio.errors import (
     PairingError,
     ProtocolError,
     ReflectedPublicKeyError,
+    SdpError,
+    SdpErrorResponse,
+    SdpTimeout,
+    ServiceNotFound,
     SmpDecodeError,
     StackError,
     StateTransitionError,
@@ -76,6 +80,7 @@ from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.l2cap import ChannelMode
 from bluetrio.messages.l2cap_credit_service import CreditMode
 from bluetrio.messages.l2cap_service import ChannelParameters, ModePolicy
+from bluetrio.messages.sdp_records import ServiceRecord
 from bluetrio.pairing import PairingDelegate, PairingResult, TerminalPairingDelegate
 from bluetrio.stack import KeyStoreFactory, ScanReports, Stack, open_stack
 from bluetrio.tracing.recorder import TraceRecorder
@@ -141,10 +146,15 @@ __all__ = [
     "Role",
     "ScanReport",
     "ScanReports",
+    "SdpError",
+    "SdpErrorResponse",
+    "SdpTimeout",
     "SecurityConfig",
     "SecurityLevel",
     "SecurityRequirement",
     "ServiceData",
+    "ServiceNotFound",
+    "ServiceRecord",
     "ServiceUuids",
     "SmpDecodeError",
     "Stack",

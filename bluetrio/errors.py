@@ -188,3 +188,28 @@ class FixedChannelUnavailable(L2capError):
         super().__init__(reason)
         self.cid = cid
         self.reason = reason
+
+
+class SdpError(BluetrioError):
+    """An SDP query failed: the channel could not be opened or closed under it, or the
+    server's response was malformed or went past the client's bounds."""
+
+
+class SdpErrorResponse(SdpError):
+    """The SDP server answered with an error response; ``error_code`` is its ErrorCode
+    (Core 5.4 Vol 3 Part B 4.4.1: 0x0002 invalid service record handle, 0x0003 invalid
+    request syntax, 0x0004 invalid PDU size, 0x0005 invalid continuation state, 0x0006
+    insufficient resources)."""
+
+    def __init__(self, error_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.error_code = error_code
+
+
+class SdpTimeout(SdpError):
+    """The SDP server did not answer in time."""
+
+
+class ServiceNotFound(SdpError):
+    """The peer's SDP server has no record of the service asked for (or none that says how
+    to reach it, such as an RFCOMM channel)."""

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import attrs
 import trio
 
-from bluetrio import arguments
+from bluetrio import arguments, sdp
 from bluetrio.actors.app_port import AppPort, Mailbox
 from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.actors.btm.core import BtmCore
@@ -49,6 +49,7 @@ from bluetrio.actors.runtime import (
     Runtime,
     raise_single_error,
 )
+from bluetrio.actors.sdp.core import SdpCore
 from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
 from bluetrio.errors import (
@@ -122,6 +123,8 @@ from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEvent
 from bluetrio.messages.l2cap import DEFAULT_BR_EDR_MTU, ChannelMode
 from bluetrio.messages.l2cap_credit_service import CreditMode
 from bluetrio.messages.l2cap_service import ModePolicy
+from bluetrio.messages.sdp import ALL_ATTRIBUTES, AttributeRange
+from bluetrio.messages.sdp_records import ServiceRecord, UuidLike
 from bluetrio.pairing import (
     PairingDelegate,
     PairingResult,
@@ -510,6 +513,35 @@ class Stack:
             psm, transport, security, mtu, mode, mode_policy, receive_limit
         ) as listener:
             yield listener
+
+    # -- SDP (bluetrio/sdp.py) -----------------------------------------------------------------
+    async def sdp_search(
+        self,
+        address: Address | str,
+        uuid: UuidLike,
+        *,
+        attribute_ids: tuple[AttributeRange, ...] = ALL_ATTRIBUTES,
+        timeout: float = sdp.DEFAULT_SEARCH_TIMEOUT,
+    ) -> tuple[ServiceRecord, ...]:
+        """The service records of the peer at ``address`` that mention ``uuid`` (a 16/32-bit
+        assigned number, a UUID or its string), with their ``attribute_ids`` (all by default),
+        searched over the BR/EDR link to it (one is opened for the search when there is none).
+        Raises :class:`~bluetrio.errors.SdpTimeout`, :class:`~bluetrio.errors.SdpErrorResponse`
+        or :class:`~bluetrio.errors.SdpError`."""
+        return await sdp.search(self, address, uuid, attribute_ids, timeout)
+
+    async def sdp_find_rfcomm_channel(
+        self, address: Address | str, uuid: UuidLike, *, timeout: float = sdp.DEFAULT_SEARCH_TIMEOUT
+    ) -> int:
+        """The RFCOMM server channel of the peer's service ``uuid``; raises
+        :class:`~bluetrio.errors.ServiceNotFound` when no record gives one."""
+        return await sdp.rfcomm_channel(self, address, uuid, timeout)
+
+    def sdp_register(self, record: ServiceRecord) -> contextlib.AbstractAsyncContextManager[int]:
+        """``async with stack.sdp_register(record) as handle:`` publishes ``record`` (see
+        :mod:`bluetrio.messages.sdp_records` for builders) in our SDP server while the block
+        runs, under ServiceRecordHandle ``handle``."""
+        return sdp.register(self, record)
 
     @contextlib.asynccontextmanager
     async def scan(
@@ -1004,10 +1036,13 @@ async def open_stack(
         # An extra layer called "l2cap" (a bench's or a test's stand-in) takes L2CAP's place.
         replaced = any(layer.name == Layer.L2CAP for layer in extra_layers)
         l2cap_core = None if replaced else L2capCore()
+        # SDP runs over our L2CAP; an extra layer called "sdp" takes its place.
+        without_sdp = replaced or any(layer.name == Layer.SDP for layer in extra_layers)
         layers = (
             HciActor(hci_core, tapped(opened, tap)),
             Actor(btm_core),
             *(() if l2cap_core is None else (Actor(l2cap_core),)),
+            *(() if without_sdp else (Actor(SdpCore()),)),
             *extra_layers,
             app,
         )

@@ -101,6 +101,13 @@ def _variable_header(kind: ElementType, length: int) -> bytes:
     return bytes((_header(kind, 7),)) + length.to_bytes(4, "big")
 
 
+def sequence_header(length: int) -> bytes:
+    """The header of a data element sequence of ``length`` octets, for a sequence built
+    from encoded parts (a server's attribute lists, which may pass :data:`MAX_ELEMENT_SIZE`
+    in all)."""
+    return _variable_header(ElementType.SEQUENCE, length)
+
+
 def _check_size(name: str, size: int) -> None:
     if size > MAX_ELEMENT_SIZE:
         raise InvalidArgumentError(
