@@ -81,14 +81,13 @@ CLIENT_MTU = 672
 MAXIMUM_ATTRIBUTE_BYTES = 0xFFFF
 
 
-class QueryFailed(Exception):
-    """Ends the running query with ``failure`` (internal to this module)."""
+@attrs.frozen
+class QueryFailed:
+    """Why the running query ends without a result."""
 
-    def __init__(self, failure: QueryFailure, error: str, error_code: int | None = None) -> None:
-        super().__init__(error)
-        self.failure = failure
-        self.error = error
-        self.error_code = error_code
+    failure: QueryFailure
+    error: str
+    error_code: int | None = None
 
 
 @attrs.define
@@ -340,34 +339,35 @@ class SdpClient:
         if transaction is None:
             logger.info("SDP response on 0x%04X with no request outstanding, dropped", handle)
             return []
-        try:
-            more = self._take(transaction, sdu)
-            if more is not None:
-                transaction.rounds += 1
-                if transaction.rounds > MAX_ROUNDS:
-                    raise QueryFailed(
-                        QueryFailure.TOO_LARGE, f"more than {MAX_ROUNDS} continuation rounds"
-                    )
+        outcome: QueryFailed | SdpQueryCnf
+        more = self._take(transaction, sdu)
+        if isinstance(more, bytes):
+            transaction.rounds += 1
+            if transaction.rounds <= MAX_ROUNDS:
                 transaction.transaction_id = self._transaction_id(link)
                 request = attrs.evolve(transaction.request, continuation=more)
                 return self._send(link, request, transaction.transaction_id, now)
-            answer = self._result(transaction)
-        except QueryFailed as failure:
-            logger.info("SDP query on 0x%04X failed: %s", handle, failure.error)
-            return self._answer(link, self._failure(transaction.query, failure), now)
-        return self._answer(link, answer, now)
+            outcome = QueryFailed(
+                QueryFailure.TOO_LARGE, f"more than {MAX_ROUNDS} continuation rounds"
+            )
+        else:
+            outcome = self._result(transaction) if more is None else more
+        if isinstance(outcome, QueryFailed):
+            logger.info("SDP query on 0x%04X failed: %s", handle, outcome.error)
+            return self._answer(link, self._failure(transaction.query, outcome), now)
+        return self._answer(link, outcome, now)
 
     @staticmethod
-    def _take(transaction: Transaction, sdu: bytes) -> bytes | None:
+    def _take(transaction: Transaction, sdu: bytes) -> bytes | QueryFailed | None:
         """Check one response and keep what it carries; the continuation state when more
-        follows, None when the response is complete."""
+        follows, None when the response is complete, or why the query fails."""
         try:
             raw = split_pdu(sdu)
             response = raw.decode()
         except DecodeError as error:
-            raise QueryFailed(QueryFailure.MALFORMED_RESPONSE, f"malformed: {error}") from None
+            return QueryFailed(QueryFailure.MALFORMED_RESPONSE, f"malformed: {error}")
         if raw.transaction_id != transaction.transaction_id:
-            raise QueryFailed(
+            return QueryFailed(
                 QueryFailure.MALFORMED_RESPONSE,
                 f"response with transaction ID 0x{raw.transaction_id:04X}, "
                 f"expected 0x{transaction.transaction_id:04X}",
@@ -377,14 +377,14 @@ class SdpClient:
                 name = ErrorCode(response.error_code).name
             except ValueError:
                 name = "unknown"
-            raise QueryFailed(
+            return QueryFailed(
                 QueryFailure.PEER_ERROR,
                 f"the server answered error 0x{response.error_code:04X} ({name})",
                 response.error_code,
             )
         expected = _RESPONSE_OF[type(transaction.request)]
         if type(response) is not expected:
-            raise QueryFailed(
+            return QueryFailed(
                 QueryFailure.MALFORMED_RESPONSE,
                 f"{type(response).__name__} to a {type(transaction.request).__name__}",
             )
@@ -395,17 +395,17 @@ class SdpClient:
             if transaction.total_records is None:
                 transaction.total_records = total
             if total != transaction.total_records or total > request.maximum_records:
-                raise QueryFailed(
+                return QueryFailed(
                     QueryFailure.MALFORMED_RESPONSE,
                     f"TotalServiceRecordCount {total} (asked at most {request.maximum_records})",
                 )
             if len(transaction.handles) + len(response.handles) > total:
-                raise QueryFailed(
+                return QueryFailed(
                     QueryFailure.MALFORMED_RESPONSE, f"more handles than the {total} announced"
                 )
             transaction.handles += response.handles
             if response.continuation and not response.handles:
-                raise QueryFailed(QueryFailure.MALFORMED_RESPONSE, "a part without handles")
+                return QueryFailed(QueryFailure.MALFORMED_RESPONSE, "a part without handles")
             return response.continuation or None
         assert isinstance(response, ServiceAttributeResponse | ServiceSearchAttributeResponse)
         part = (
@@ -415,18 +415,18 @@ class SdpClient:
         )
         transaction.size += len(part)
         if transaction.size > MAX_RESPONSE_SIZE:
-            raise QueryFailed(QueryFailure.TOO_LARGE, f"more than {MAX_RESPONSE_SIZE} octets")
+            return QueryFailed(QueryFailure.TOO_LARGE, f"more than {MAX_RESPONSE_SIZE} octets")
         if response.continuation and not part:
-            raise QueryFailed(QueryFailure.MALFORMED_RESPONSE, "a part without attribute bytes")
+            return QueryFailed(QueryFailure.MALFORMED_RESPONSE, "a part without attribute bytes")
         transaction.parts.append(part)
         return response.continuation or None
 
     @staticmethod
-    def _result(transaction: Transaction) -> SdpQueryCnf:
+    def _result(transaction: Transaction) -> SdpQueryCnf | QueryFailed:
         waiting = transaction.query.request
         if isinstance(transaction.request, ServiceSearchRequest):
             if len(transaction.handles) != transaction.total_records:
-                raise QueryFailed(
+                return QueryFailed(
                     QueryFailure.MALFORMED_RESPONSE,
                     f"{len(transaction.handles)} handles of the {transaction.total_records} "
                     "announced",
@@ -441,7 +441,7 @@ class SdpClient:
                     raise DecodeError("the attribute lists are not a data element sequence")
                 records = tuple(ServiceRecord.from_element(item) for item in element.items)
         except DecodeError as error:
-            raise QueryFailed(
+            return QueryFailed(
                 QueryFailure.MALFORMED_RESPONSE, f"malformed attribute list: {error}"
-            ) from None
+            )
         return SdpQueryCnf(waiting.token, waiting.handle, records=records)
