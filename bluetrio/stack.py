@@ -50,6 +50,8 @@ from bluetrio.actors.runtime import (
     raise_single_error,
 )
 from bluetrio.actors.sdp.core import SdpCore
+from bluetrio.actors.smp.config import SmpConfig
+from bluetrio.actors.smp.core import SmpCore
 from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
 from bluetrio.errors import (
@@ -117,7 +119,7 @@ from bluetrio.messages.btm import (
     SetDiscoverableReq,
     StartBringUpReq,
 )
-from bluetrio.messages.btm_security import PairCnf, PairReq, SecurityRequirement
+from bluetrio.messages.btm_security import IoCapability, PairCnf, PairReq, SecurityRequirement
 from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEventInd
 from bluetrio.messages.l2cap import DEFAULT_BR_EDR_MTU, ChannelMode
@@ -936,6 +938,21 @@ class InquiryResults:
         raise StopAsyncIteration
 
 
+def smp_config(config: StackConfig, delegate: PairingDelegate | None) -> SmpConfig:
+    """What the Security Manager offers and requires, from the stack's security policy and
+    the pairing delegate's abilities (as btm takes them for BR/EDR)."""
+    security = config.security
+    return SmpConfig(
+        io_capability=IoCapability(delegate.io_capability)
+        if delegate is not None
+        else IoCapability.NO_INPUT_NO_OUTPUT,
+        pairable=security.pairable,
+        min_key_size=security.min_encryption_key_size,
+        secure_connections_only=security.secure_connections_only,
+        oob_available=delegate is not None and delegate.provides_oob_data,
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_stack(
     transport: str | TransportSpec | Transport,
@@ -1027,8 +1044,13 @@ async def open_stack(
         tap = _StackTap(faults, snoop_writer) if (faults or snoop_writer) else None
         runtime = Runtime(tracer=tracer, faults=faults, flight_recorder_size=flight_recorder_size)
         hci_core = HciCore(command_timeout=command_timeout)
-        # btm serves SMP (LE pairing) when the stack runs it, a test's stand-in included.
-        btm_core = BtmCore(config, smp=any(layer.name == Layer.SMP for layer in extra_layers))
+        # An extra layer called "smp" (a test's stand-in) takes SMP's place; btm serves
+        # SMP (LE pairing) whenever the stack runs one.
+        smp_replaced = any(layer.name == Layer.SMP for layer in extra_layers)
+        smp_core = (
+            None if smp_replaced or not config.le else SmpCore(smp_config(config, pairing_delegate))
+        )
+        btm_core = BtmCore(config, smp=smp_replaced or smp_core is not None)
         app = AppPort()
         # The stack's layers, bottom up, one line each. Each core declares what it handles,
         # subscribes to, owns and emits; the runtime checks that the declarations fit together
@@ -1042,6 +1064,7 @@ async def open_stack(
             HciActor(hci_core, tapped(opened, tap)),
             Actor(btm_core),
             *(() if l2cap_core is None else (Actor(l2cap_core),)),
+            *(() if smp_core is None else (Actor(smp_core),)),
             *(() if without_sdp else (Actor(SdpCore()),)),
             *extra_layers,
             app,

@@ -359,6 +359,8 @@ class PairingContext:
                 wait,
             )
             return refusal
+        if self.pending is None and not self.config.pairable:
+            return self._send(PairingFailed(Reason.PAIRING_NOT_SUPPORTED), now)
         effects: Effects = [StartTimer(timeout_key(self.handle), now + SMP_TIMEOUT)]
         self.request = pdu
         requirement = self._requirement()

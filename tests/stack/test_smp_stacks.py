@@ -1,0 +1,123 @@
+"""Two bluetrio stacks pair over LE on the virtual controller with the real Security Manager
+(Core 5.4 Vol 3 Part H): link.pair() on the central, the peripheral answering the Pairing
+Request, encryption through btm (LE_Enable_Encryption / LE_Long_Term_Key_Request_Reply),
+the bonds in both key stores, and re-encryption with the stored LTK on reconnection."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from bluetrio.actors.runtime import Actor
+from bluetrio.actors.smp.config import SmpConfig
+from bluetrio.actors.smp.core import SmpCore
+from bluetrio.address import Address
+from bluetrio.bonds import Transport
+from bluetrio.errors import PairingError
+from bluetrio.keystore import MemoryKeyStore
+from bluetrio.messages.btm import LinkTransport, SecurityLevel
+from bluetrio.messages.btm_security import AssociationModel, IoCapability
+from bluetrio.pairing import PairingDelegate
+from bluetrio.testing import open_stack_pair
+
+
+class Stores:
+    """The key store each stack made for itself, kept for the test to read."""
+
+    def __init__(self) -> None:
+        self.made: list[MemoryKeyStore] = []
+
+    def __call__(self, address: Address) -> MemoryKeyStore:
+        store = MemoryKeyStore(address)
+        self.made.append(store)
+        return store
+
+
+async def test_sc_just_works_bonds_both_sides_then_reconnection_reuses_the_ltk(
+    autojump_clock: MockClock,
+) -> None:
+    central_store, peripheral_store = Stores(), Stores()
+    first = {"keystore": central_store}
+    second = {"keystore": peripheral_store, "pairable": True}
+    async with open_stack_pair(first, second) as (a, b):
+        address = (await b.ready()).address
+        async with b.advertise(), a.connect(address) as link, b.accept(LinkTransport.LE) as peer:
+            with trio.fail_after(30):
+                result = await link.pair()
+            assert result.transport is Transport.LE and result.model is AssociationModel.JUST_WORKS
+            assert result.secure_connections and not result.authenticated
+            assert result.key_size == 16 and not result.used_stored_key
+            assert link.encrypted and link.security_level is SecurityLevel.ENCRYPTED
+            await trio.sleep(1)
+            assert peer.encrypted
+            (central_bond,) = await central_store.made[0].list()
+            (peripheral_bond,) = await peripheral_store.made[0].list()
+            assert central_bond.peer_keys.ltk == peripheral_bond.local_keys.ltk
+            assert central_bond.peer_keys.ltk is not None
+            assert central_bond.peer_keys.irk is not None and peripheral_bond.peer_keys.irk
+            assert not central_bond.debug_key
+            await link.disconnect()
+        async with b.advertise(), a.connect(address) as link, b.accept(LinkTransport.LE):
+            with trio.fail_after(30):
+                again = await link.pair()
+            assert again.used_stored_key and link.encrypted
+
+
+class Typist(PairingDelegate):
+    """Shows a passkey, or types the one the other side showed."""
+
+    shown: list[int]
+
+    def __init__(self, io_capability: IoCapability, shown: list[int]) -> None:
+        super().__init__(io_capability)
+        self.shown = shown
+
+    async def display_passkey(self, peer: Address, passkey: int) -> None:
+        self.shown.append(passkey)
+
+    async def enter_passkey(self, peer: Address) -> int | None:
+        with trio.fail_after(10):
+            while not self.shown:
+                await trio.sleep(0.1)
+        return self.shown[0]
+
+    async def confirm_numeric(self, peer: Address, number: int) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("secure", [True, False], ids=["sc", "legacy"])
+async def test_passkey_entry_over_the_air(autojump_clock: MockClock, secure: bool) -> None:
+    shown: list[int] = []
+    # The central asks for MITM protection (its AuthReq, 3.5.1).
+    smp_a = SmpCore(
+        SmpConfig(io_capability=IoCapability.KEYBOARD_ONLY, mitm=True, secure_connections=secure)
+    )
+    smp_b = SmpCore(SmpConfig(io_capability=IoCapability.DISPLAY_ONLY, secure_connections=secure))
+    first = {
+        "pairing_delegate": Typist(IoCapability.KEYBOARD_ONLY, shown),
+        "extra_layers": [Actor(smp_a)],
+    }
+    second = {
+        "pairing_delegate": Typist(IoCapability.DISPLAY_ONLY, shown),
+        "extra_layers": [Actor(smp_b)],
+        "pairable": True,
+    }
+    async with open_stack_pair(first, second) as (a, b):
+        address = (await b.ready()).address
+        async with b.advertise(), a.connect(address) as link, b.accept(LinkTransport.LE):
+            with trio.fail_after(60):
+                result = await link.pair()
+            assert result.model is AssociationModel.PASSKEY_ENTRY and result.authenticated
+            assert result.secure_connections is secure
+            assert link.security_level >= SecurityLevel.AUTHENTICATED
+            assert len(shown) == 1
+
+
+async def test_a_peripheral_not_pairable_refuses(autojump_clock: MockClock) -> None:
+    async with open_stack_pair({}, {"pairable": False}) as (a, b):
+        address = (await b.ready()).address
+        async with b.advertise(), a.connect(address) as link, b.accept(LinkTransport.LE):
+            with trio.fail_after(30), pytest.raises(PairingError):
+                await link.pair()
+            assert not link.encrypted
