@@ -67,21 +67,21 @@ async def test_raw_att_pdus_both_ways(autojump_clock: trio.testing.MockClock) ->
                 assert await server.receive() == struct.pack("<BH", 0x52, n)
 
 
-async def test_att_and_smp_at_once_and_each_link_its_own(
+async def test_att_while_the_security_manager_pairs_on_smp(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with (
-        open_stack_pair() as (a, b),
+        open_stack_pair({}, {"pairable": True}) as (a, b),
         le_link(a, b) as (link, peer_link),
         link.fixed_channel(ATT) as att,
-        link.fixed_channel(SMP) as smp,
         peer_link.fixed_channel(ATT) as peer_att,
-        peer_link.fixed_channel(SMP) as peer_smp,
     ):
-        await smp.send(bytes([0x01, 0x03, 0x00, 0x01, 0x10, 0x07, 0x07]))  # Pairing Request
-        await att.send(bytes([0x0A, 0x01, 0x00]))  # Read Request
-        assert await peer_smp.receive() == bytes([0x01, 0x03, 0x00, 0x01, 0x10, 0x07, 0x07])
-        assert await peer_att.receive() == bytes([0x0A, 0x01, 0x00])
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(link.pair)
+            for n in range(8):
+                await att.send(bytes([0x0A, n, 0x00]))  # Read Request
+                assert await peer_att.receive() == bytes([0x0A, n, 0x00])
+        assert link.encrypted
 
 
 async def test_a_lost_link_breaks_the_channel_after_what_was_received(
@@ -120,15 +120,10 @@ async def test_cids_that_cannot_be_had(autojump_clock: trio.testing.MockClock) -
                     pass
             with pytest.raises(InvalidArgumentError):
                 await channel.send(bytes(0x10000))
-        # Held by another layer (the SMP layer, once there is one).
-        registry = a.runtime.actor(Layer.L2CAP).core.registry  # type: ignore[attr-defined]
-        registry.fixed[SMP] = "smp"
-        try:
-            with pytest.raises(FixedChannelUnavailable) as taken:
-                async with link.fixed_channel(SMP):
-                    pass
-        finally:
-            del registry.fixed[SMP]  # no such actor to tell when the link closes
+        # Held by another layer: the Security Manager's.
+        with pytest.raises(FixedChannelUnavailable, match="another layer") as taken:
+            async with link.fixed_channel(SMP):
+                pass
         assert taken.value.cid == SMP
 
 

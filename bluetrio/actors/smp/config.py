@@ -30,12 +30,13 @@ def _irk(_instance: object, _attribute: attrs.Attribute[bytes], value: object) -
 @attrs.frozen
 class SmpConfig:
     """``pairable``: answer a Pairing Request the peer sends unasked (else Pairing Not
-    Supported); a pairing btm asks for runs either way. ``min_key_size``: the shortest encryption key accepted (16 unless lowered, never below
-    7). ``allow_debug_keys``: accept a peer's P-256 debug key; ``use_debug_key``: pair with
-    it ourselves (Vol 3 Part H 2.3.5.6.1; both only for sniffing in a lab). A bond made with
-    it is marked ``debug_key``. ``confirm_just_works``: ask the user before a Just Works
-    pairing completes. ``oob_available``: the device has the peer's OOB data (the user gives
-    it when asked). ``identity_resolving_key``: the IRK distributed with our identity address."""
+    Supported); a pairing btm asks for runs either way. ``min_key_size``: the shortest
+    encryption key accepted (16 unless lowered, never below 7). ``allow_debug_keys``: accept
+    a peer's P-256 debug key; ``use_debug_key``: pair with it ourselves (Vol 3 Part H
+    2.3.5.6.1; both only for sniffing in a lab); a bond made with it is marked
+    ``debug_key``. ``confirm_just_works``: ask the user before a Just Works pairing
+    completes. ``oob_available``: the device has the peer's OOB data (the user gives it when
+    asked). ``identity_resolving_key``: the IRK distributed with our identity address."""
 
     io_capability: IoCapability = IoCapability.NO_INPUT_NO_OUTPUT
     pairable: bool = True

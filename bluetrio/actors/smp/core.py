@@ -1,9 +1,9 @@
 """The Security Manager core (Core 5.4 Vol 3 Part H): sans-IO, driven by the generic shell.
 
-It registers the SMP fixed channels with L2CAP (0x0006 on LE, 0x0007 on BR/EDR; Vol 3 Part A
-2.1), keeps one :class:`~bluetrio.actors.smp.pairing.PairingContext` per LE link from the
-moment btm reports it up until it goes down, and checks every received PDU in this order
-before a handler sees it:
+It registers the LE SMP fixed channel with L2CAP (0x0006; Vol 3 Part A 2.1), keeps one
+:class:`~bluetrio.actors.smp.pairing.PairingContext` per LE link from the moment btm reports
+it up until it goes down, and checks every received PDU in this order before a handler sees
+it:
 
 1. the link's SMP timed out: nothing more is processed until it reconnects (3.4);
 2. the code is one SMP defines, else Command Not Supported (3.3, 3.5.5);
@@ -68,7 +68,7 @@ from bluetrio.messages.smp_service import (
 logger = logging.getLogger(__name__)
 
 # Tokens of the core's own requests to L2CAP.
-_REGISTER_LE, _REGISTER_BREDR = 1, 2
+_REGISTER_LE = 1
 
 
 class SmpCore:
@@ -133,10 +133,6 @@ class SmpCore:
         match message:
             case L2caFixedDataInd(cid=FixedCid.SMP):
                 return self._on_pdu(message.handle, message.payload, now)
-            case L2caFixedDataInd():
-                # SMP over BR/EDR (0x0007, 3.2) is not run: a pairing is refused there.
-                self.dropped_pdus += 1
-                return []
             case SmpPairReq():
                 return self._on_pair_request(sender, message, now)
             case SmpPromptRsp():
@@ -170,10 +166,10 @@ class SmpCore:
                 if self.registered:
                     return []
                 self.registered = True
-                return [
-                    Emit(L2caRegisterFixedChannelReq(_REGISTER_LE, FixedCid.SMP)),
-                    Emit(L2caRegisterFixedChannelReq(_REGISTER_BREDR, FixedCid.SMP_BR_EDR)),
-                ]
+                # Only the LE channel: SMP over BR/EDR (0x0007, 3.2) is not run here, and the
+                # Information Response lists what is registered (Vol 3 Part A 4.12), so a
+                # peer is not invited to it.
+                return [Emit(L2caRegisterFixedChannelReq(_REGISTER_LE, FixedCid.SMP))]
             case LinkUpInd(link=link) if link.transport is LinkTransport.LE:
                 self.links[link.handle] = PairingContext(
                     link.handle,
