@@ -1044,19 +1044,19 @@ async def open_stack(
         tap = _StackTap(faults, snoop_writer) if (faults or snoop_writer) else None
         runtime = Runtime(tracer=tracer, faults=faults, flight_recorder_size=flight_recorder_size)
         hci_core = HciCore(command_timeout=command_timeout)
-        # An extra layer called "smp" (a test's stand-in) takes SMP's place; btm serves
-        # SMP (LE pairing) whenever the stack runs one.
+        # An extra layer called "l2cap" or "smp" (a bench's or a test's stand-in) takes that
+        # layer's place; SMP runs on L2CAP's fixed channel, so a stand-in L2CAP has none.
+        replaced = any(layer.name == Layer.L2CAP for layer in extra_layers)
         smp_replaced = any(layer.name == Layer.SMP for layer in extra_layers)
-        smp_core = (
-            None if smp_replaced or not config.le else SmpCore(smp_config(config, pairing_delegate))
-        )
+        smp_core = None
+        if not (replaced or smp_replaced) and config.le:
+            smp_core = SmpCore(smp_config(config, pairing_delegate))
+        # btm serves SMP (LE pairing) whenever the stack runs one.
         btm_core = BtmCore(config, smp=smp_replaced or smp_core is not None)
         app = AppPort()
         # The stack's layers, bottom up, one line each. Each core declares what it handles,
         # subscribes to, owns and emits; the runtime checks that the declarations fit together
         # when it starts and routes from them (bluetrio.actors.topology).
-        # An extra layer called "l2cap" (a bench's or a test's stand-in) takes L2CAP's place.
-        replaced = any(layer.name == Layer.L2CAP for layer in extra_layers)
         l2cap_core = None if replaced else L2capCore()
         # SDP runs over our L2CAP; an extra layer called "sdp" takes its place.
         without_sdp = replaced or any(layer.name == Layer.SDP for layer in extra_layers)

@@ -140,11 +140,20 @@ async def test_an_unknown_spsm_and_a_short_security_are_refused_with_their_resul
         with pytest.raises(L2capConnectionRefused) as unknown:
             await link.l2cap_connect(spsm=0x0091)
         assert unknown.value.result == LeCreditConnectionResult.SPSM_NOT_SUPPORTED
-        # LE links cannot be secured yet (no SMP): a protected SPSM refuses the channel.
-        async with b.l2cap_listen(spsm=SPSM, security=SecurityRequirement()):
+        # MITM protection cannot be had between two devices without IO (Vol 3 Part H
+        # 2.3.5.1): the pairing the protected SPSM asks for fails, and so does the channel.
+        async with b.l2cap_listen(spsm=SPSM, security=SecurityRequirement(mitm=True)):
             with pytest.raises(L2capConnectionRefused) as short:
                 await link.l2cap_connect(spsm=SPSM)
         assert short.value.result == LeCreditConnectionResult.INSUFFICIENT_AUTHENTICATION
+        assert not link.encrypted
+        # An SPSM that asks for encryption only: the Security Manager pairs (Just Works),
+        # then the channel opens.
+        async with b.l2cap_listen(spsm=SPSM, security=SecurityRequirement()) as listener:
+            channel = await link.l2cap_connect(spsm=SPSM)
+            await listener.accept()
+            assert link.encrypted
+            await channel.aclose()
 
 
 async def test_enhanced_channels_on_a_bredr_link(autojump_clock: trio.testing.MockClock) -> None:

@@ -327,7 +327,7 @@ def test_the_live_link_follows_pairing_on_both_sides() -> None:
     run(main)
 
 
-def test_pairing_an_le_link_says_smp_is_missing() -> None:
+def test_pairing_an_le_link_runs_the_security_manager() -> None:
     async def main() -> None:
         board = Board()
         async with (
@@ -336,7 +336,8 @@ def test_pairing_an_le_link_says_smp_is_missing() -> None:
             b.advertise(),
             a.connect(address_of(b)) as link,
         ):
-            with pytest.raises(PairingError, match="SMP"):
-                await link.pair()
+            result = await link.pair()
+            assert result.transport is Transport.LE and result.secure_connections
+            assert link.encrypted
 
     run(main)
