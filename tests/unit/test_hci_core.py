@@ -429,3 +429,50 @@ def test_events_with_parameters_of_a_later_specification_are_delivered_and_count
     assert (core.extended_events, core.malformed_packets) == (1, 0)
     core.handle("hci", event_packet(known), 0.0)
     assert core.extended_events == 1
+
+
+def pdu_of(payload: bytes) -> bytes:
+    return struct.pack("<HH", len(payload), 0x0040) + payload
+
+
+def test_a_wakeup_hands_up_one_acl_data_ind_per_link_in_arrival_order() -> None:
+    core = configured_core()
+    connect(core, 0x0040, le=True)
+    connect(core, 0x0001, le=False)
+    first, second, third = pdu_of(b"one"), pdu_of(b"two"), pdu_of(b"three")
+    core.begin_wakeup()
+    effects = core.handle("hci", acl(0x0040, 0b00, first), 0.0)
+    effects += core.handle("hci", acl(0x0001, 0b10, second), 0.0)
+    # Completions of our own packets do not hold back or split the gathered data.
+    completed = hci.NumberOfCompletedPackets(((0x0040, 0),))
+    effects += core.handle("hci", event_packet(completed), 0.0)
+    effects += core.handle("hci", acl(0x0040, 0b00, third), 0.0)
+    assert emitted(effects) == []
+    effects = core.end_wakeup(0.0)
+    assert emitted(effects) == [AclDataInd(0x0040, (first, third)), AclDataInd(0x0001, (second,))]
+    assert core.end_wakeup(0.0) == []  # nothing handed up twice
+
+
+def test_data_gathered_in_a_wakeup_reaches_the_owner_before_the_link_closes() -> None:
+    core = configured_core()
+    connect(core, 0x0040, le=True)
+    pdu = pdu_of(b"last words")
+    core.begin_wakeup()
+    effects = core.handle("hci", acl(0x0040, 0b00, pdu), 0.0)
+    effects += core.handle("hci", event_packet(hci.DisconnectionComplete(0, 0x0040, 0x13)), 0.0)
+    effects += core.handle("hci", acl(0x0040, 0b00, pdu_of(b"too late")), 0.0)
+    effects += core.end_wakeup(0.0)
+    to_owner = [m for m in emitted(effects) if not isinstance(m, HciEventInd)]
+    assert to_owner == [AclDataInd(0x0040, (pdu,)), AclLinkClosedInd(0x0040, 0x13)]
+
+
+def test_data_gathered_in_a_wakeup_goes_up_before_a_reset_closes_its_link() -> None:
+    core = configured_core()
+    connect(core, 0x0040, le=True)
+    pdu = pdu_of(b"before reset")
+    core.begin_wakeup()
+    effects = core.handle("hci", acl(0x0040, 0b00, pdu), 0.0)
+    effects += core.handle("btm", HciCommandReq(9, hci.Reset()), 0.0)
+    effects += core.end_wakeup(0.0)
+    to_owner = [m for m in emitted(effects) if not isinstance(m, HciEventInd)]
+    assert to_owner == [AclDataInd(0x0040, (pdu,)), AclLinkClosedInd(0x0040, 0x16)]

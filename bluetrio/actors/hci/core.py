@@ -147,6 +147,11 @@ class HciCore:
         self.ignored_completions = 0
         self.links_opened = 0  # numbers the links: AclLinkOpenedInd.link_id
         self.unknown_handle_packets = 0  # ACL packets dropped for handles with no link
+        # PDUs reassembled during the current wake-up, per handle in arrival order: they leave
+        # as one AclDataInd per handle when the wake-up ends, or before anything that must
+        # follow them (an event, a link opened or closed).
+        self._received: dict[int, list[bytes]] = {}
+        self._in_wakeup = False  # between the shell's begin_wakeup and end_wakeup
 
     # -- entry point -------------------------------------------------------------------------
     def handle(self, sender: str, message: Message, now: float) -> Effects:
@@ -167,6 +172,22 @@ class HciCore:
     def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
         self.reassembler.forget(handle)
         return []
+
+    def begin_wakeup(self) -> None:
+        """The shell's wake-up hook: the PDUs of a burst of ACL packets are gathered and
+        handed up as one ``AclDataInd`` per link when the wake-up ends."""
+        self._in_wakeup = True
+
+    def end_wakeup(self, now: float) -> Effects:
+        self._in_wakeup = False
+        return self._flush_received()
+
+    def _flush_received(self) -> Effects:
+        """The gathered PDUs, one ``AclDataInd`` per link, in the order the links spoke."""
+        if not self._received:
+            return []
+        received, self._received = self._received, {}
+        return [Emit(AclDataInd(handle, tuple(pdus))) for handle, pdus in received.items()]
 
     # -- commands ----------------------------------------------------------------------------
     def _on_command_request(self, sender: str, request: HciCommandReq, now: float) -> Effects:
@@ -198,11 +219,14 @@ class HciCore:
     def _on_reset_sent(self) -> Effects:
         # After HCI_Reset the controller forgets every connection and buffer (Vol 4 Part E
         # 7.3.2): what was in flight will never be reported completed, and the ACL data owner
-        # learns that each link is closed before anything of a new link reaches it.
+        # learns that each link is closed (after the data received on it) before anything of
+        # a new link reaches it.
         self.reassembler.reset()
-        return [
+        effects = self._flush_received()
+        effects += [
             Emit(AclLinkClosedInd(handle, LOCAL_HOST_TERMINATED)) for handle in self.acl.reset()
         ]
+        return effects
 
     def _answer(self, pending: _PendingCommand, cnf: HciCommandCnf) -> Effects:
         if pending.sender == self.name:
@@ -342,14 +366,16 @@ class HciCore:
             self.malformed_packets += 1
             logger.warning("hci: malformed event dropped: %s", exc)
             return []
-        if not isinstance(event, hci.NumberOfCompletedPackets):  # its length is its count's
-            self._note_extension(event, packet.payload)
-        effects: Effects = []
+        if type(event) is hci.NumberOfCompletedPackets:
+            # Only frees our own buffers: the data received meanwhile may go on gathering.
+            return self._on_completed_packets(event)
+        self._note_extension(event, packet.payload)  # (NOCP's length is its count's)
+        # Any other event (a link opened or closed, one the upper layers act on) follows the
+        # data that arrived before it.
+        effects = self._flush_received()
         match event:
-            case hci.NumberOfCompletedPackets():
-                return self._on_completed_packets(event)
             case hci.CommandComplete() | hci.CommandStatus():
-                return self._on_command_answer(event, now)
+                return effects + self._on_command_answer(event, now)
             case hci.ConnectionComplete(status=0) if event.link_type == LINK_TYPE_ACL:
                 effects += self._open_link(event.connection_handle, LinkTransport.BR_EDR)
             case hci.LeConnectionComplete(status=0) | hci.LeEnhancedConnectionComplete(status=0):
@@ -427,7 +453,14 @@ class HciCore:
             logger.warning("hci: %s", self.reassembler.problems[-1])
         if pdu is None:
             return []
-        return [Emit(AclDataInd(handle, (pdu,)))]
+        if not self._in_wakeup:  # driven packet by packet (no wake-up hooks): at once
+            return [Emit(AclDataInd(handle, (pdu,)))]
+        pending = self._received.get(handle)
+        if pending is None:
+            self._received[handle] = [pdu]
+        else:
+            pending.append(pdu)
+        return []
 
     # -- ACL toward the controller -----------------------------------------------------------
     def _on_acl_request(self, sender: str, request: AclDataReq) -> Effects:
