@@ -310,6 +310,9 @@ class Actor:
         self._waiting = False
         # A core that works per wake-up (see WakeupHooks) hears when each begins and ends.
         self._hooks: WakeupHooks | None = core if isinstance(core, WakeupHooks) else None
+        # The clock read once per wake-up: its messages, timers and end share one instant
+        # (a wake-up runs without a checkpoint, so the time a reading would give barely moves).
+        self._now = 0.0
         self.logger = logging.getLogger(f"bluetrio.{self.name}")
 
     def attach(self, runtime: Runtime, inbox: trio.MemoryReceiveChannel[InboxItem]) -> None:
@@ -391,12 +394,13 @@ class Actor:
                     await trio.lowlevel.cancel_shielded_checkpoint()
             except trio.EndOfChannel:
                 return
-            self._begin_wakeup()
+            now = trio.current_time()
+            self._begin_wakeup(now)
             try:
                 if item is None:  # the deadline came first
-                    self._fire_expired_timers()
+                    self._fire_expired_timers(now)
                     continue
-                self.deliver(item)
+                self.deliver(item, now)
                 # Drain what is already queued without another scheduling round trip.
                 while True:
                     try:
@@ -405,9 +409,9 @@ class Actor:
                         break
                     except trio.EndOfChannel:
                         return
-                    self.deliver(item)
+                    self.deliver(item, now)
                 if len(timers):
-                    self._fire_expired_timers()
+                    self._fire_expired_timers(now)
             finally:
                 self._finish_wakeup()
 
@@ -441,22 +445,23 @@ class Actor:
         ):
             return None
         deadline = self.timers.next_deadline()
-        self._begin_wakeup()
+        self._begin_wakeup(trio.current_time())
         return deadline
 
     def _handle_claimed(self, sender: str, messages: list[Message], deadline: float) -> None:
-        now = trio.current_time()
+        now = self._now
         self.runtime.record(sender, self.name, messages, now)
         try:
             message = messages[0] if len(messages) == 1 else Batch(tuple(messages))
-            self.deliver((sender, message, 0))
+            self.deliver((sender, message, 0), now)
         finally:
             self._finish_wakeup()
         if self.timers.next_deadline() < deadline:
             # A timer armed here: wake the loop (an empty hop) so it waits for the new deadline.
             self.runtime.send_many(self.name, self.name, [])
 
-    def _begin_wakeup(self) -> None:
+    def _begin_wakeup(self, now: float) -> None:
+        self._now = now
         self._outbox = {}
         if self._hooks is not None:
             self._hooks.begin_wakeup()
@@ -466,7 +471,7 @@ class Actor:
         :meth:`end_wakeup`."""
         hooks = self._hooks
         if hooks is not None:
-            now = trio.current_time()
+            now = self._now
             try:
                 effects = hooks.end_wakeup(now)
             except Exception as exc:
@@ -508,14 +513,12 @@ class Actor:
             # answering at once queues behind it instead of overtaking what is not sent yet.
             self._outbox = None
 
-    def _fire_expired_timers(self) -> None:
-        now = trio.current_time()
+    def _fire_expired_timers(self, now: float) -> None:
         for key in self.timers.pop_expired(now):
             self.dispatch(self.name, TimerExpired(key), now)
 
-    def deliver(self, item: InboxItem) -> None:
+    def deliver(self, item: InboxItem, now: float) -> None:
         sender, message, trace_id = item
-        now = trio.current_time()
         if trace_id:
             tracer = self.runtime.tracer
             if tracer is not None:

@@ -144,8 +144,8 @@ class RecordingActor(Actor):
         self.hops: list[Message] = []
         self.arrived = trio.Event()
 
-    def deliver(self, item: tuple[str, Message, int]) -> None:
-        super().deliver(item)
+    def deliver(self, item: tuple[str, Message, int], now: float) -> None:
+        super().deliver(item, now)
         self.hops.append(item[1])
         self.arrived.set()
 
