@@ -154,6 +154,9 @@ class ServiceRecord:
             if not (isinstance(attribute_id, UnsignedInt) and attribute_id.size == 2):
                 raise DecodeError(f"attribute ID {attribute_id!r} is not a 16-bit integer")
             pairs.append((attribute_id.value, items[index + 1]))
+        # Servers are to list attributes in ascending ID order (Vol 3 Part B 2.2) and some
+        # do not (Bumble's RFCOMM records); the order carries nothing, so it is restored.
+        pairs.sort(key=lambda pair: pair[0])
         try:
             return cls(tuple(pairs))
         except InvalidArgumentError as error:
