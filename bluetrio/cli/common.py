@@ -28,13 +28,15 @@ def address_argument(text: str) -> Address:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+def add_stack_arguments(
+    parser: argparse.ArgumentParser, *, transport_required: bool = True
+) -> None:
     """``-t SPEC``, ``--snoop FILE`` and ``--address BD_ADDR``: what every command that opens
-    a stack takes."""
+    a stack takes (``-t`` optional for a command that has a default of its own)."""
     parser.add_argument(
         "-t",
         "--transport",
-        required=True,
+        required=transport_required,
         metavar="SPEC",
         help=f"controller transport: {TRANSPORT_FORMS}; virtual:AIR names a shared air "
         "(a radio medium), each stack on it gets its own controller",

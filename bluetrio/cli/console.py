@@ -7,8 +7,8 @@ error. :class:`TerminalConsole` is for a person at a terminal: it reads keys in 
 and redraws the line being typed below each message that arrives, so incoming lines never
 break what is being typed. :func:`open_console` picks one for the standard streams.
 
-A question (a pairing confirmation) takes the next line entered, before the conversation
-does; without a pending question lines go to :meth:`Console.read_line`.
+A question (a pairing confirmation) takes the first line entered that the conversation has
+not taken; without a pending question lines go to :meth:`Console.read_line`.
 """
 
 from __future__ import annotations
@@ -92,19 +92,27 @@ class Console:
             return None
 
     async def ask(self, question: str) -> str | None:
-        """Ask ``question``; the next line entered is the answer (``None``: the input ended
-        before one came)."""
-        if self.input_ended:
-            await trio.lowlevel.checkpoint()
-            return None
-        answers, answer = trio.open_memory_channel[str | None](1)
-        self._answers = answers
+        """Ask ``question``; the first line the conversation has not taken is the answer (one
+        typed ahead, or the next entered); ``None`` when the input ends before one comes."""
         self._show_question(question)
         try:
-            return await answer.receive()
+            await trio.lowlevel.checkpoint()
+            try:
+                return self._lines.receive_nowait()
+            except trio.WouldBlock:
+                pass
+            except trio.EndOfChannel:
+                return None
+            if self.input_ended:
+                return None
+            answers, answer = trio.open_memory_channel[str | None](1)
+            self._answers = answers
+            try:
+                return await answer.receive()
+            finally:
+                if self._answers is answers:
+                    self._answers = None
         finally:
-            if self._answers is answers:
-                self._answers = None
             self._show_question(None)
 
     def show(self, sender: str, text: str) -> None:
@@ -243,7 +251,8 @@ async def open_console(
     try:
         fd = stdin.fileno()
         interactive = os.isatty(fd) and stdout.isatty()
-    except (OSError, ValueError):  # closed, or not a real file
+    except (AttributeError, OSError, ValueError):
+        # Started with standard input closed (sys.stdin is None), or not a real file.
         fd, interactive = -1, False
     source = StandardInput(fd)
     console: Console

@@ -3,76 +3,18 @@ stack has closed: a real process, a real SIGINT, no traceback."""
 
 from __future__ import annotations
 
-import os
-import selectors
-import signal
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
+from cli_process import WITHIN
+from cli_process import BluetrioProcess as Command
 
 from bluetrio.messages.packets import PacketType
 from bluetrio.tracing.btsnoop import read_btsnoop
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-# A wait for the process to get ready, not an assertion on how fast it is.
-READY_WITHIN = 60.0
-EXIT_INTERRUPTED = 130
 LE_SET_SCAN_ENABLE, LE_SET_EXTENDED_SCAN_ENABLE = 0x200C, 0x2042
-
-
-def _default_sigint() -> None:
-    # A shell starts background jobs with SIGINT ignored, and a child keeps that; give the
-    # command the disposition of a program started from a terminal.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-class Command:
-    """``bluetrio ARGS`` in a subprocess, its output read as it comes."""
-
-    def __init__(self, arguments: Sequence[str]) -> None:
-        environment = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bluetrio.cli.main", *arguments],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=environment,
-            preexec_fn=_default_sigint,
-        )
-        self.output = {"stdout": b"", "stderr": b""}
-
-    def wait_for(self, text: str) -> None:
-        """Read both outputs until one has ``text``; fail if the process ends first."""
-        streams = {"stdout": self.process.stdout, "stderr": self.process.stderr}
-        deadline = time.monotonic() + READY_WITHIN
-        with selectors.DefaultSelector() as selector:
-            for name, stream in streams.items():
-                assert stream is not None
-                selector.register(stream, selectors.EVENT_READ, name)
-            while not any(text.encode() in output for output in self.output.values()):
-                remaining = deadline - time.monotonic()
-                ready = selector.select(remaining) if remaining > 0 else []
-                chunks = [(key.data, os.read(key.fd, 4096)) for key, _ in ready]
-                if not any(chunk for _, chunk in chunks):
-                    self.process.kill()
-                    pytest.fail(f"never printed {text!r}: {self.output}")
-                for name, chunk in chunks:
-                    self.output[name] += chunk
-
-    def interrupt(self) -> tuple[int, str, str]:
-        """Send SIGINT; the exit status and everything printed."""
-        self.process.send_signal(signal.SIGINT)
-        stdout, stderr = self.process.communicate(timeout=READY_WITHIN)
-        return (
-            self.process.returncode,
-            (self.output["stdout"] + stdout).decode(),
-            (self.output["stderr"] + stderr).decode(),
-        )
+EXIT_INTERRUPTED = 130
+READY_WITHIN = WITHIN
 
 
 def assert_quiet_interrupt(status: int, stderr: str) -> None:

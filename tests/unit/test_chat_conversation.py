@@ -187,18 +187,27 @@ async def test_a_send_failing_as_the_peer_closes_is_the_peers_end() -> None:
     assert ending is Ending.PEER_CLOSED
 
 
-async def test_a_question_takes_the_next_line_before_the_conversation() -> None:
+async def test_a_question_takes_the_first_line_the_conversation_has_not_taken() -> None:
     keyboard = Keyboard()
     console, _, notes = plain_console(keyboard)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(console.run)
         await keyboard.type("yes\nhello\n")
+        # Entered while the question waits.
         assert await console.ask("Does 00:11:22:33:44:55 show 123456?") == "yes"
         assert await console.read_line() == "hello"
+        await keyboard.type("y\nagain\n")
+        await trio.testing.wait_all_tasks_blocked()  # both lines read ahead, queued
+        assert await console.ask("Confirm?") == "y"
+        assert await console.read_line() == "again"
         await keyboard.end()
         assert await console.read_line() is None
         assert await console.ask("Another question?") is None
-    assert notes.getvalue() == "bluetrio chat: Does 00:11:22:33:44:55 show 123456?\n"
+    assert notes.getvalue().splitlines() == [
+        "bluetrio chat: Does 00:11:22:33:44:55 show 123456?",
+        "bluetrio chat: Confirm?",
+        "bluetrio chat: Another question?",
+    ]
 
 
 async def test_notes_go_to_their_own_stream_and_messages_stay_bare_lines() -> None:
