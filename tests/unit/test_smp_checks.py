@@ -15,7 +15,12 @@ from bluetrio.messages import smp
 from bluetrio.messages.btm_security import IoCapability, LeEncryptReq, LeResponderKeyReq
 from bluetrio.messages.smp import PairingFailedReason as Reason
 from bluetrio.messages.smp import SmpCode
-from bluetrio.messages.smp_service import LeSecurityRequirement, SmpBondInd, SmpPromptRsp
+from bluetrio.messages.smp_service import (
+    LeSecurityRequirement,
+    SmpBondInd,
+    SmpKeypressInd,
+    SmpPromptRsp,
+)
 from bluetrio.testing.smp_cores import HANDLE, SmpCorePair
 
 REQUEST = smp.PairingRequest(
@@ -412,6 +417,8 @@ def test_a_keypress_notification_is_taken_during_passkey_entry() -> None:
     before = len(pair.wire["b"])
     pair.inject("b", smp.KeypressNotification(smp.KeypressType.DIGIT_ENTERED).to_bytes())
     assert len(pair.wire["b"]) == before  # taken, no failure
+    (shown,) = [m for m in pair.emitted["b"] if isinstance(m, SmpKeypressInd)]
+    assert shown.kind is smp.KeypressType.DIGIT_ENTERED and shown.peer == pair.a_address
 
 
 def test_a_second_pair_request_while_pairing_is_refused_in_the_caller() -> None:

@@ -58,6 +58,7 @@ from bluetrio.messages.smp import (
 from bluetrio.messages.smp_service import (
     SmpBondInd,
     SmpBondRsp,
+    SmpKeypressInd,
     SmpPairCnf,
     SmpPairingInd,
     SmpPairReq,
@@ -94,6 +95,7 @@ class SmpCore:
             SmpBondInd,
             SmpPromptReq,
             SmpPairCnf,
+            SmpKeypressInd,
         ),
     )
 

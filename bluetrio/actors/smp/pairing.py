@@ -69,6 +69,7 @@ from bluetrio.messages.smp_service import (
     PAIRING_FAILED_STATUS,
     LeSecurityRequirement,
     SmpBondInd,
+    SmpKeypressInd,
     SmpPairCnf,
     SmpPairingInd,
     SmpPromptKind,
@@ -330,8 +331,8 @@ class PairingContext:
                 self.peer_check = reverse(pdu.check)
                 return self._dhkey_check_step(now)
             case KeypressNotification():
-                logger.debug("link 0x%04X: keypress %s", self.handle, pdu.notification_type.name)
-                return []
+                # The peer's user is typing the passkey (3.5.8): tell ours.
+                return [Emit(SmpKeypressInd(self.handle, self.peer, pdu.notification_type))]
             case _:
                 return self._on_key(pdu, now)
 
