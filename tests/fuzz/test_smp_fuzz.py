@@ -72,10 +72,11 @@ def test_arbitrary_pdus_in_every_phase(
         assert context.expected <= frozenset(smp.SmpCode)
         results = [m for m in pair.emitted[side] + pair.answered[side] if isinstance(m, SmpPairCnf)]
         bonds = [m for m in pair.emitted[side] if isinstance(m, SmpBondInd)]
-        failed = [r for r in results if r.status != 0]
-        if failed:
-            # A failed pairing leaves no key: no bond, nothing held, the STK/LTK withdrawn.
-            assert not bonds or any(r.status == 0 for r in results)
+        ended = context.phase in (Phase.IDLE, Phase.TIMED_OUT)
+        if results and results[-1].status != 0 and ended:
+            # The last pairing failed and none runs: no key is left with btm, no bond came
+            # of it (a bond only with a pairing that succeeded).
+            assert len(bonds) <= sum(r.status == 0 for r in results)
             given_keys = [m for m in pair.emitted[side] if isinstance(m, LeResponderKeyReq)]
             assert not given_keys or given_keys[-1].ltk is None
         if context.phase in (Phase.IDLE, Phase.TIMED_OUT):
