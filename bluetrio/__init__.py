@@ -33,6 +33,7 @@ from bluetrio.errors import (
     PairingError,
     ProtocolError,
     ReflectedPublicKeyError,
+    RfcommError,
     SdpError,
     SdpErrorResponse,
     SdpTimeout,
@@ -82,6 +83,7 @@ from bluetrio.messages.l2cap_credit_service import CreditMode
 from bluetrio.messages.l2cap_service import ChannelParameters, ModePolicy
 from bluetrio.messages.sdp_records import ServiceRecord
 from bluetrio.pairing import PairingDelegate, PairingResult, TerminalPairingDelegate
+from bluetrio.rfcomm import RfcommListener, RfcommStream
 from bluetrio.stack import KeyStoreFactory, ScanReports, Stack, open_stack
 from bluetrio.tracing.recorder import TraceRecorder
 
@@ -143,6 +145,9 @@ __all__ = [
     "PeerOobData",
     "ProtocolError",
     "ReflectedPublicKeyError",
+    "RfcommError",
+    "RfcommListener",
+    "RfcommStream",
     "Role",
     "ScanReport",
     "ScanReports",

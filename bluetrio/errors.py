@@ -167,6 +167,16 @@ class L2capConnectionRefused(L2capError):
         self.reason = reason
 
 
+class RfcommError(BluetrioError):
+    """An RFCOMM DLC could not be opened or a server channel not registered: ``reason`` says
+    why (the peer's DM, no answer within T1 or T2, the multiplexer's L2CAP channel refused,
+    a server channel taken...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ConnectionParametersRejected(L2capError):
     """The central did not take the connection parameters a peripheral asked for: it
     rejected them (``result`` 0x0001 of the Connection Parameter Update Response, Core 5.4

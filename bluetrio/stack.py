@@ -43,6 +43,7 @@ from bluetrio.actors.faults import Direction, FaultPolicy
 from bluetrio.actors.hci.core import DEFAULT_COMMAND_TIMEOUT, HciCore
 from bluetrio.actors.hci.shell import HciActor
 from bluetrio.actors.l2cap.core import L2capCore
+from bluetrio.actors.rfcomm.core import RfcommCore
 from bluetrio.actors.runtime import (
     DEFAULT_FLIGHT_RECORDER_SIZE,
     Actor,
@@ -125,6 +126,7 @@ from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq, HciEvent
 from bluetrio.messages.l2cap import DEFAULT_BR_EDR_MTU, ChannelMode
 from bluetrio.messages.l2cap_credit_service import CreditMode
 from bluetrio.messages.l2cap_service import ModePolicy
+from bluetrio.messages.rfcomm import MAX_FRAME_SIZE
 from bluetrio.messages.sdp import ALL_ATTRIBUTES, AttributeRange
 from bluetrio.messages.sdp_records import ServiceRecord, UuidLike
 from bluetrio.pairing import (
@@ -132,6 +134,16 @@ from bluetrio.pairing import (
     PairingResult,
     pairing_result,
     serve_pairing_delegate,
+)
+from bluetrio.rfcomm import (
+    CONNECT_TIMEOUT as RFCOMM_CONNECT_TIMEOUT,
+)
+from bluetrio.rfcomm import (
+    RfcommListener,
+    RfcommRegistry,
+    RfcommStream,
+    check_channel,
+    check_frame_size,
 )
 from bluetrio.tracing.recorder import TraceRecorder
 from bluetrio.transports import open_transport
@@ -226,6 +238,7 @@ class Stack:
         self._registry = LinkRegistry(self, app)
         self.channels = ChannelRegistry(self, app)
         self.fixed_channels = FixedChannelRegistry(app)
+        self.rfcomm = RfcommRegistry(app)
         app.when_closed(self._registry.close)
         self._pairing_served = False
         self._info: ControllerInfo | None = None
@@ -544,6 +557,72 @@ class Stack:
         :mod:`bluetrio.messages.sdp_records` for builders) in our SDP server while the block
         runs, under ServiceRecordHandle ``handle``."""
         return sdp.register(self, record)
+
+    async def rfcomm_connect(
+        self,
+        address: Address | str,
+        *,
+        channel: int,
+        frame_size: int = MAX_FRAME_SIZE,
+        timeout: float = RFCOMM_CONNECT_TIMEOUT,
+    ) -> RfcommStream:
+        """Open an RFCOMM DLC to server ``channel`` (1-30) of the device at ``address`` and
+        return it as a stream (see :mod:`bluetrio.rfcomm`). The BR/EDR link to it is used if
+        there is one, or opened, and then closed with the last stream that needed it; the
+        multiplexer is opened on it when there is none (RFCOMM 1.2 5.2).
+        ``frame_size``: the largest frame we propose (N1); the L2CAP MTUs and the peer may
+        lower it (``stream.frame_size`` says what was agreed).
+        Raises :class:`~bluetrio.errors.RfcommError` with the reason (the peer's DM, no answer
+        within T1/T2, the L2CAP channel refused), :class:`trio.TooSlowError` after ``timeout``
+        seconds."""
+        address = arguments.address("address", address)
+        channel = check_channel(channel)
+        frame_size = check_frame_size(frame_size)
+        timeout = arguments.seconds("timeout", timeout)
+        await self.ready()
+        link = next(
+            (
+                up
+                for up in self.links
+                if up.peer == address and up.transport is LinkTransport.BR_EDR and up.connected
+            ),
+            None,
+        )
+        ours = link is None or self.rfcomm.opened_by_us(link.handle)
+        if link is None:
+            link = await self.open_link(address, transport=LinkTransport.BR_EDR)
+        if ours:
+            self.rfcomm.use_link(link)
+        try:
+            stream = await self.rfcomm.connect(
+                link.handle, channel, frame_size=frame_size, timeout=timeout
+            )
+        except BaseException:
+            if ours:
+                await self.rfcomm.release_link(link)
+            raise
+        if ours:
+            stream.link = link
+        return stream
+
+    @contextlib.asynccontextmanager
+    async def rfcomm_listen(
+        self,
+        *,
+        channel: int | None = None,
+        security: SecurityRequirement | None = None,
+    ) -> AsyncIterator[RfcommListener]:
+        """Accept RFCOMM DLCs that peers open to server ``channel`` (the lowest free one when
+        None; ``listener.channel`` says which): a :class:`trio.abc.Listener` of
+        :class:`~bluetrio.rfcomm.RfcommStream`. A DLC opens once its link meets ``security``
+        (btm authenticates, pairs and encrypts as needed) and is refused with DM when it
+        cannot. Raises :class:`~bluetrio.errors.RfcommError` when the channel is taken."""
+        if channel is not None:
+            channel = check_channel(channel)
+        security = arguments.optional_instance("security", security, SecurityRequirement)
+        await self.ready()
+        async with self.rfcomm.listen(channel or 0, security) as listener:
+            yield listener
 
     @contextlib.asynccontextmanager
     async def scan(
@@ -1058,12 +1137,12 @@ async def open_stack(
         # subscribes to, owns and emits; the runtime checks that the declarations fit together
         # when it starts and routes from them (bluetrio.actors.topology).
         l2cap_core = None if replaced else L2capCore()
-        # SDP runs over our L2CAP; an extra layer called "sdp" takes its place.
+        # SDP and RFCOMM run over our L2CAP; an extra layer called "sdp" takes SDP's place.
         without_sdp = replaced or any(layer.name == Layer.SDP for layer in extra_layers)
         layers = (
             HciActor(hci_core, tapped(opened, tap)),
             Actor(btm_core),
-            *(() if l2cap_core is None else (Actor(l2cap_core),)),
+            *(() if l2cap_core is None else (Actor(l2cap_core), Actor(RfcommCore()))),
             *(() if smp_core is None else (Actor(smp_core),)),
             *(() if without_sdp else (Actor(SdpCore()),)),
             *extra_layers,

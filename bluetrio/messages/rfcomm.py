@@ -14,7 +14,7 @@ value has the wrong length all raise :class:`~bluetrio.errors.DecodeError`.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Self
 
 import attrs
 
@@ -274,7 +274,7 @@ class CommandValue(WireStruct):
     NAME: ClassVar[str] = ""
 
     @classmethod
-    def decode(cls, value: bytes) -> CommandValue:
+    def decode(cls, value: bytes) -> Self:
         return decode_exactly(cls, cls.NAME, value)
 
 

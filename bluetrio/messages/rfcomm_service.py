@@ -1,0 +1,159 @@
+"""The service primitives of RFCOMM: what the application exchanges with the RFCOMM actor.
+
+A DLC is named by the ACL link ``handle`` its multiplexer runs on and its ``dlci`` (RFCOMM 1.2
+5.4). Requests carry a ``token`` when they expect a confirmation, answered to their sender;
+indications of a DLC go to the actor that opened it (:class:`RfcommConnectReq`) or registered
+its server channel (:class:`RfcommRegisterReq`).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from bluetrio.messages.base import Message
+from bluetrio.messages.btm_security import SecurityRequirement
+from bluetrio.messages.rfcomm import DEFAULT_FRAME_SIZE
+
+
+@attrs.frozen
+class RfcommCnf(Message):
+    """The answer to a request without a result of its own: ``error`` None is success;
+    ``channel`` is the server channel a registration took."""
+
+    token: int
+    error: str | None = None
+    channel: int = 0
+
+
+@attrs.frozen
+class RfcommRegisterReq(Message):
+    """Accept DLCs to server ``channel`` (1-30; 0 takes the lowest free one), each once its
+    link meets ``security`` (through btm). Answered by :class:`RfcommCnf`."""
+
+    token: int
+    channel: int = 0
+    security: SecurityRequirement | None = None
+
+
+@attrs.frozen
+class RfcommDeregisterReq(Message):
+    """Stop accepting DLCs to ``channel`` (open DLCs stay open). Answered by
+    :class:`RfcommCnf`."""
+
+    token: int
+    channel: int
+
+
+@attrs.frozen
+class RfcommConnectReq(Message):
+    """Open a DLC to the peer's server ``channel`` on BR/EDR link ``handle``, opening the
+    multiplexer first when there is none. ``frame_size``: the N1 we propose (RFCOMM 1.2 5.5.3;
+    the L2CAP MTUs may make it smaller). Answered by :class:`RfcommConnectCnf`."""
+
+    token: int
+    handle: int
+    channel: int
+    frame_size: int = DEFAULT_FRAME_SIZE
+    security: SecurityRequirement | None = None
+
+
+@attrs.frozen
+class RfcommConnectCnf(Message):
+    """Outcome of :class:`RfcommConnectReq`: without ``error``, DLC ``dlci`` is open with
+    frame size ``frame_size``."""
+
+    token: int
+    handle: int
+    dlci: int = 0
+    frame_size: int = 0
+    error: str | None = None
+
+
+@attrs.frozen
+class RfcommConnectInd(Message):
+    """A peer opened DLC ``dlci`` to our server ``channel`` (it met the channel's security);
+    it is open."""
+
+    handle: int
+    dlci: int
+    channel: int
+    frame_size: int
+
+
+@attrs.frozen
+class RfcommDataReq(Message):
+    """Send ``data`` (at most the DLC's frame size) in one UIH frame. Confirmed by
+    :class:`RfcommDataCnf` once the frame left the controller."""
+
+    handle: int
+    dlci: int
+    data: bytes
+
+    def summary(self) -> str:
+        return f"RfcommDataReq 0x{self.handle:04X}/{self.dlci} {len(self.data)} B"
+
+
+@attrs.frozen
+class RfcommDataCnf(Message):
+    """``count`` frames of DLC ``dlci`` left the controller (the sender's window reopens by
+    that many); with ``error``, one request that was not sent and why."""
+
+    handle: int
+    dlci: int
+    count: int
+    error: str | None = None
+
+
+@attrs.frozen
+class RfcommDataInd(Message):
+    """The information of one UIH frame received on DLC ``dlci``."""
+
+    handle: int
+    dlci: int
+    data: bytes
+
+    def summary(self) -> str:
+        return f"RfcommDataInd 0x{self.handle:04X}/{self.dlci} {len(self.data)} B"
+
+
+@attrs.frozen
+class RfcommDataRsp(Message):
+    """The application read ``count`` more frames of DLC ``dlci``: their credits may go back
+    to the peer (RFCOMM 1.2 6.5)."""
+
+    handle: int
+    dlci: int
+    count: int = 1
+
+
+@attrs.frozen
+class RfcommDisconnectReq(Message):
+    """Close DLC ``dlci`` once what was sent on it left (DISC, RFCOMM 1.2 5.2). Answered by
+    :class:`RfcommCnf` when the peer answered or T1 ran out."""
+
+    token: int
+    handle: int
+    dlci: int
+
+
+@attrs.frozen
+class RfcommDisconnectInd(Message):
+    """DLC ``dlci`` is closed: by the peer in order (``orderly``: its DISC or DM), because the
+    multiplexer or the link went down (``link_lost``), or because the DLC failed (``reason``
+    says how)."""
+
+    handle: int
+    dlci: int
+    reason: str
+    link_lost: bool = False
+    orderly: bool = False
+
+
+REQUESTS: tuple[type[Message], ...] = (
+    RfcommRegisterReq,
+    RfcommDeregisterReq,
+    RfcommConnectReq,
+    RfcommDataReq,
+    RfcommDataRsp,
+    RfcommDisconnectReq,
+)

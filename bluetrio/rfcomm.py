@@ -1,0 +1,430 @@
+"""RFCOMM DLCs as Trio streams: the application's side of the RFCOMM layer.
+
+    stream = await stack.rfcomm_connect(address, channel=3)
+    await stream.send_all(b"hello")
+    reply = await stream.receive_some()
+    await stream.aclose()
+
+    async with stack.rfcomm_listen(channel=3) as listener:
+        await trio.serve_listeners(handler, [listener])
+
+An :class:`RfcommStream` is a :class:`trio.abc.HalfCloseableStream` of bytes over one DLC.
+Flow: at most :data:`SEND_WINDOW` frames are handed to the stack and not yet taken by the
+controller; ``send_all`` waits beyond that, and the RFCOMM layer sends as the peer's credits
+allow (RFCOMM 1.2 6.5). What is received waits here until read; each frame read gives its
+credit back to the peer, so the peer never sends more than the receive window the layer
+granted.
+
+Endings: after :meth:`RfcommStream.aclose` every call raises :class:`trio.ClosedResourceError`.
+When the peer closes the DLC, what was received is still read, then ``receive_some`` returns
+``b""`` while ``send_all`` raises :class:`trio.BrokenResourceError`. When the link or the
+multiplexer is lost, every call raises :class:`trio.BrokenResourceError` with the reason once
+the received data is read. RFCOMM has no half-close: ``send_eof`` waits until everything sent
+left the stack, then closes the DLC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import trio
+
+from bluetrio import arguments
+from bluetrio.actors.app_port import AppPort
+from bluetrio.actors.topology import Layer
+from bluetrio.errors import RfcommError, StackError
+from bluetrio.messages.base import Message
+from bluetrio.messages.btm_security import SecurityRequirement
+from bluetrio.messages.rfcomm import MAX_FRAME_SIZE, MAX_SERVER_CHANNEL, MIN_SERVER_CHANNEL
+from bluetrio.messages.rfcomm_service import (
+    RfcommCnf,
+    RfcommConnectCnf,
+    RfcommConnectInd,
+    RfcommConnectReq,
+    RfcommDataCnf,
+    RfcommDataInd,
+    RfcommDataReq,
+    RfcommDataRsp,
+    RfcommDeregisterReq,
+    RfcommDisconnectInd,
+    RfcommDisconnectReq,
+    RfcommRegisterReq,
+)
+
+if TYPE_CHECKING:
+    from bluetrio.link import Link
+
+logger = logging.getLogger(__name__)
+
+SEND_WINDOW = 32  # frames handed to the stack and not yet confirmed, per DLC
+LISTEN_BACKLOG = 16  # DLCs opened by peers and not yet accepted
+CLEANUP_TIMEOUT = 25.0  # bound of the shielded close in aclose(): T1 and some
+CONNECT_TIMEOUT = 60.0  # the multiplexer may wait for pairing: T1 and T2 with room
+
+
+class _Dlc:
+    """The application's state of one DLC, kept current by :class:`RfcommRegistry` in order
+    with every message."""
+
+    def __init__(self, handle: int, dlci: int) -> None:
+        self.handle = handle
+        self.dlci = dlci
+        self.received: deque[bytes] = deque()
+        self.unconfirmed = 0
+        self.ended: str | None = None
+        self.broken = False
+        self.senders = trio.lowlevel.ParkingLot()
+        self.receivers = trio.lowlevel.ParkingLot()
+
+    def wake_all(self) -> None:
+        self.senders.unpark_all()
+        self.receivers.unpark_all()
+
+    def end(self, reason: str, *, broken: bool) -> None:
+        if self.ended is None:
+            self.ended = reason
+            self.broken = broken
+        self.wake_all()
+
+
+class RfcommStream(trio.abc.HalfCloseableStream):
+    """One open DLC (see the module docstring)."""
+
+    def __init__(self, registry: RfcommRegistry, dlc: _Dlc, channel: int, frame_size: int) -> None:
+        self._registry = registry
+        self._dlc = dlc
+        self.channel = channel
+        self.frame_size = frame_size  # N1: the most one frame carries
+        self._partial = b""
+        self._closed = False
+        self._sending = False
+        self._receiving = False
+        self.link: Link | None = None  # the link this stream opened, closed with it
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else (self._dlc.ended or "open")
+        return f"<RfcommStream 0x{self.handle:04X} DLCI {self.dlci} channel {self.channel} {state}>"
+
+    @property
+    def handle(self) -> int:
+        return self._dlc.handle
+
+    @property
+    def dlci(self) -> int:
+        return self._dlc.dlci
+
+    def _check_sendable(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("this stream was closed")
+        if self._dlc.ended is not None:
+            raise trio.BrokenResourceError(self._dlc.ended)
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Send ``data`` in frames of at most :attr:`frame_size` octets, as many at once as
+        the send window takes."""
+        view = memoryview(data).cast("B")
+        if self._sending:
+            raise trio.BusyResourceError("another task is sending on this stream")
+        self._sending = True
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            dlc = self._dlc
+            size = self.frame_size
+            offset = 0
+            while offset < len(view):
+                while True:
+                    self._check_sendable()
+                    if dlc.unconfirmed < SEND_WINDOW:
+                        break
+                    await dlc.senders.park()
+                burst: list[Message] = []
+                while offset < len(view) and dlc.unconfirmed < SEND_WINDOW:
+                    chunk = bytes(view[offset : offset + size])
+                    burst.append(RfcommDataReq(self.handle, self.dlci, chunk))
+                    dlc.unconfirmed += 1
+                    offset += len(chunk)
+                self._registry.send_many(burst)
+            self._check_sendable()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        dlc = self._dlc
+        while True:
+            self._check_sendable()
+            if dlc.unconfirmed < SEND_WINDOW:
+                break
+            await dlc.senders.park()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def wait_sent(self) -> None:
+        """Wait until everything sent left the controller (or the DLC ended)."""
+        dlc = self._dlc
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while dlc.unconfirmed and dlc.ended is None and not self._closed:
+            await dlc.senders.park()
+        if dlc.unconfirmed:
+            self._check_sendable()
+
+    async def send_eof(self) -> None:
+        """Wait until what was sent left the stack, then close the DLC (RFCOMM has no
+        half-close: our receiving ends too)."""
+        await self.wait_sent()
+        await self.aclose()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if max_bytes is not None:
+            max_bytes = arguments.integer("max_bytes", max_bytes, 1, 1 << 31)
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving on this stream")
+        self._receiving = True
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            dlc = self._dlc
+            waited = False
+            while not (self._partial or dlc.received or dlc.ended is not None or self._closed):
+                waited = True
+                await dlc.receivers.park()
+            if self._closed:
+                raise trio.ClosedResourceError("this stream was closed")
+            if not self._partial:
+                if not dlc.received:
+                    if dlc.broken:
+                        raise trio.BrokenResourceError(dlc.ended)
+                    if not waited:
+                        await trio.lowlevel.cancel_shielded_checkpoint()
+                    return b""
+                self._partial = dlc.received.popleft()
+                if dlc.ended is None:  # taken: its credit may go back to the peer
+                    self._registry.send_many([RfcommDataRsp(self.handle, self.dlci)])
+            if max_bytes is None or max_bytes >= len(self._partial):
+                data, self._partial = self._partial, b""
+            else:
+                data, self._partial = self._partial[:max_bytes], self._partial[max_bytes:]
+            if not waited:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+            return data
+        finally:
+            self._receiving = False
+
+    async def aclose(self) -> None:
+        """Close the DLC (DISC, bounded by :data:`CLEANUP_TIMEOUT`, shielded), and the link
+        if this stream opened it."""
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
+        self._dlc.wake_all()
+        await self._registry.disconnect(self._dlc)
+        if self.link is not None:
+            await self._registry.release_link(self.link)
+
+
+class RfcommListener(trio.abc.Listener[RfcommStream]):
+    """The DLCs that peers open to one server channel."""
+
+    def __init__(self, registry: RfcommRegistry, channel: int) -> None:
+        self._registry = registry
+        self.channel = channel
+        self.backlog: deque[RfcommStream] = deque()
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+
+    def _arrived(self, stream: RfcommStream) -> None:
+        self.backlog.append(stream)
+        self._lot.unpark()
+
+    async def accept(self) -> RfcommStream:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("this listener was closed")
+            if self.backlog:
+                stream = self.backlog.popleft()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return stream
+            await self._lot.park()
+
+    async def aclose(self) -> None:
+        """Stop listening; DLCs opened and not accepted are closed."""
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
+        self._lot.unpark_all()
+        await self._registry.stop_listening(self)
+        while self.backlog:
+            await self.backlog.popleft().aclose()
+
+
+class RfcommRegistry:
+    """The application's DLCs and listeners, kept current by observers of the application
+    port (in order with every other message)."""
+
+    def __init__(self, app: AppPort) -> None:
+        self._app = app
+        self._dlcs: dict[tuple[int, int], _Dlc] = {}
+        self._listeners: dict[int, RfcommListener] = {}
+        self._link_users: dict[int, int] = {}  # links opened for streams: streams using each
+        app.observe(RfcommDataInd, self._on_data)
+        app.observe(RfcommDataCnf, self._on_data_confirmed)
+        app.observe(RfcommDisconnectInd, self._on_disconnected)
+        app.observe(RfcommConnectInd, self._on_connected)
+        app.when_closed(self.close)
+
+    def send_many(self, messages: list[Message]) -> None:
+        """Hand ``messages`` to the RFCOMM layer in order, as one hop."""
+        runtime = self._app.runtime
+        if runtime.closed:
+            raise trio.BrokenResourceError("the stack is closed")
+        runtime.send_now(self._app.name, Layer.RFCOMM, messages)
+
+    def _dlc(self, handle: int, dlci: int) -> _Dlc:
+        dlc = self._dlcs.get((handle, dlci))
+        if dlc is None:
+            dlc = self._dlcs[handle, dlci] = _Dlc(handle, dlci)
+        return dlc
+
+    # -- observers -----------------------------------------------------------------------------
+    def _on_data(self, indication: RfcommDataInd) -> None:
+        dlc = self._dlcs.get((indication.handle, indication.dlci))
+        if dlc is None or dlc.ended is not None:
+            return
+        # Bounded by the credits the layer grants (or its flow control): never past them.
+        dlc.received.append(indication.data)
+        dlc.receivers.unpark_all()
+
+    def _on_data_confirmed(self, confirm: RfcommDataCnf) -> None:
+        dlc = self._dlcs.get((confirm.handle, confirm.dlci))
+        if dlc is None:
+            return
+        dlc.unconfirmed = max(0, dlc.unconfirmed - confirm.count)
+        if confirm.error is not None:
+            dlc.end(f"data was not sent: {confirm.error}", broken=True)
+        dlc.senders.unpark_all()
+
+    def _on_disconnected(self, indication: RfcommDisconnectInd) -> None:
+        dlc = self._dlcs.get((indication.handle, indication.dlci))
+        if dlc is not None:
+            # The peer closing ends the stream; anything else breaks it.
+            dlc.end(indication.reason, broken=not indication.orderly)
+
+    def _on_connected(self, indication: RfcommConnectInd) -> None:
+        dlc = self._dlc(indication.handle, indication.dlci)
+        listener = self._listeners.get(indication.channel)
+        if listener is None or listener._closed or len(listener.backlog) >= LISTEN_BACKLOG:
+            self._disconnect_later(dlc)
+            return
+        listener._arrived(RfcommStream(self, dlc, indication.channel, indication.frame_size))
+
+    def close(self) -> None:
+        """The stack closed: every stream is broken."""
+        for dlc in self._dlcs.values():
+            dlc.end("the stack closed", broken=True)
+        for listener in self._listeners.values():
+            listener._closed = True
+            listener._lot.unpark_all()
+
+    # -- requests ------------------------------------------------------------------------------
+    async def connect(
+        self, handle: int, channel: int, *, frame_size: int, timeout: float
+    ) -> RfcommStream:
+        token = self._app.runtime.new_token()
+        request = RfcommConnectReq(token, handle, channel, frame_size)
+
+        def abandoned(late: Message) -> None:
+            if isinstance(late, RfcommConnectCnf) and late.error is None:
+                self._disconnect_later(self._dlc(handle, late.dlci))
+
+        with trio.fail_after(timeout):
+            reply = await self._app.request(Layer.RFCOMM, request, if_abandoned=abandoned)
+        assert isinstance(reply, RfcommConnectCnf)
+        if reply.error is not None:
+            raise RfcommError(reply.error)
+        return RfcommStream(self, self._dlc(handle, reply.dlci), channel, reply.frame_size)
+
+    async def disconnect(self, dlc: _Dlc) -> None:
+        self._dlcs.pop((dlc.handle, dlc.dlci), None)
+        if dlc.ended is not None or self._app.runtime.closed:
+            await trio.lowlevel.checkpoint()
+            return
+        dlc.end("this stream was closed", broken=False)
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+            request = RfcommDisconnectReq(self._app.runtime.new_token(), dlc.handle, dlc.dlci)
+            with contextlib.suppress(StackError):
+                await self._app.request(Layer.RFCOMM, request)
+        if scope.cancelled_caught:
+            logger.warning("rfcomm 0x%04X DLC %d: no disconnection in time", dlc.handle, dlc.dlci)
+
+    def _disconnect_later(self, dlc: _Dlc) -> None:
+        """Close a DLC from an observer (no task to wait in)."""
+        self._dlcs.pop((dlc.handle, dlc.dlci), None)
+        token = self._app.runtime.new_token()
+        self._app.router.abandon(token, lambda reply: None)
+        self.send_many([RfcommDisconnectReq(token, dlc.handle, dlc.dlci)])
+
+    def use_link(self, link: Link) -> None:
+        self._link_users[link.handle] = self._link_users.get(link.handle, 0) + 1
+
+    def opened_by_us(self, handle: int) -> bool:
+        return handle in self._link_users
+
+    async def release_link(self, link: Link) -> None:
+        """The last stream using a link opened for streams closes it."""
+        users = self._link_users.get(link.handle, 0) - 1
+        if users > 0:
+            self._link_users[link.handle] = users
+            await trio.lowlevel.checkpoint()
+            return
+        self._link_users.pop(link.handle, None)
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+            with contextlib.suppress(StackError, trio.BrokenResourceError):
+                await link.disconnect()
+
+    @contextlib.asynccontextmanager
+    async def listen(
+        self, channel: int, security: SecurityRequirement | None
+    ) -> AsyncIterator[RfcommListener]:
+        reply = await self._app.request(
+            Layer.RFCOMM, RfcommRegisterReq(self._app.runtime.new_token(), channel, security)
+        )
+        assert isinstance(reply, RfcommCnf)
+        if reply.error is not None:
+            raise RfcommError(reply.error)
+        listener = RfcommListener(self, reply.channel)
+        self._listeners[reply.channel] = listener
+        try:
+            yield listener
+        finally:
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+                await listener.aclose()
+
+    async def stop_listening(self, listener: RfcommListener) -> None:
+        if self._listeners.get(listener.channel) is not listener:
+            await trio.lowlevel.checkpoint()
+            return
+        del self._listeners[listener.channel]
+        if not self._app.runtime.closed:
+            request = RfcommDeregisterReq(self._app.runtime.new_token(), listener.channel)
+            with contextlib.suppress(StackError):
+                await self._app.request(Layer.RFCOMM, request)
+
+
+def check_channel(channel: int) -> int:
+    return arguments.integer("channel", channel, MIN_SERVER_CHANNEL, MAX_SERVER_CHANNEL)
+
+
+def check_frame_size(frame_size: int) -> int:
+    return arguments.integer("frame_size", frame_size, 1, MAX_FRAME_SIZE)
+
+
+__all__ = ["SEND_WINDOW", "RfcommListener", "RfcommRegistry", "RfcommStream"]

@@ -1,0 +1,138 @@
+"""RFCOMM DLCs between two bluetrio stacks on the virtual controller: by server channel, both
+directions, several DLCs on one multiplexer, megabytes with a checksum, and the multiplexer
+opened by both sides at once (RFCOMM 1.2; TS 07.10)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import pytest
+import trio
+import trio.testing
+
+from bluetrio import RfcommError, RfcommStream, Stack
+from bluetrio.errors import InvalidArgumentError
+from bluetrio.messages.btm import LinkTransport
+from bluetrio.testing import open_stack_pair
+
+
+def pattern(size: int, seed: int = 0) -> bytes:
+    block = hashlib.sha256(seed.to_bytes(4, "little")).digest() * 64
+    return (block * (size // len(block) + 1))[:size]
+
+
+async def read_exactly(stream: RfcommStream, size: int) -> bytes:
+    parts = []
+    got = 0
+    while got < size:
+        data = await stream.receive_some()
+        assert data, "the stream ended early"
+        parts.append(data)
+        got += len(data)
+    return b"".join(parts)
+
+
+async def address_of(stack: Stack) -> str:
+    info = await stack.ready()
+    await stack.set_discoverable(True)
+    return str(info.address)
+
+
+async def test_a_dlc_by_channel_carries_bytes_both_ways(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_stack_pair() as (a, b), b.rfcomm_listen(channel=5) as listener:
+        stream = await a.rfcomm_connect(await address_of(b), channel=5)
+        served = await listener.accept()
+        assert stream.channel == served.channel == 5
+        assert stream.frame_size == served.frame_size > 600
+        await stream.send_all(b"ping")
+        assert await served.receive_some() == b"ping"
+        await served.send_all(pattern(5000))
+        assert await read_exactly(stream, 5000) == pattern(5000)
+        await stream.aclose()
+        assert await served.receive_some() == b""
+        with pytest.raises(trio.BrokenResourceError):
+            await served.send_all(b"late")
+        await served.aclose()
+
+
+async def test_megabytes_with_a_checksum_each_way(autojump_clock: trio.testing.MockClock) -> None:
+    size = 3 << 20
+    async with open_stack_pair() as (a, b), b.rfcomm_listen() as listener:
+        stream = await a.rfcomm_connect(await address_of(b), channel=listener.channel)
+        served = await listener.accept()
+        for sender, receiver, seed in ((stream, served, 1), (served, stream, 2)):
+            data = pattern(size, seed)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(sender.send_all, data)
+                received = await read_exactly(receiver, size)
+            assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
+        await stream.send_eof()
+
+
+async def test_several_dlcs_on_one_multiplexer(autojump_clock: trio.testing.MockClock) -> None:
+    async with (
+        open_stack_pair() as (a, b),
+        b.rfcomm_listen(channel=1) as first,
+        b.rfcomm_listen(channel=2) as second,
+        a.rfcomm_listen(channel=3) as back,
+    ):
+        address = await address_of(b)
+        one = await a.rfcomm_connect(address, channel=1)
+        two = await a.rfcomm_connect(address, channel=2)
+        served_one, served_two = await first.accept(), await second.accept()
+        assert one.handle == two.handle and one.dlci != two.dlci
+        # The other direction on the same multiplexer: the DLCI's direction bit differs.
+        info = await a.ready()
+        reverse = await b.rfcomm_connect(str(info.address), channel=3)
+        served_back = await back.accept()
+        assert reverse.dlci % 2 == 1
+        await one.send_all(b"one")
+        await two.send_all(b"two")
+        await reverse.send_all(b"three")
+        assert await served_one.receive_some() == b"one"
+        assert await served_two.receive_some() == b"two"
+        assert await served_back.receive_some() == b"three"
+        for stream in (one, two, reverse, served_one, served_two, served_back):
+            await stream.aclose()
+
+
+async def test_an_unregistered_channel_is_refused(autojump_clock: trio.testing.MockClock) -> None:
+    async with open_stack_pair() as (a, b), b.rfcomm_listen(channel=4):
+        with pytest.raises(RfcommError, match="DM"):
+            await a.rfcomm_connect(await address_of(b), channel=9)
+        with pytest.raises(InvalidArgumentError):
+            await a.rfcomm_connect(await address_of(b), channel=31)
+
+
+async def test_both_sides_open_the_multiplexer_at_once(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bluetrio.actors.rfcomm")
+    async with (
+        open_stack_pair() as (a, b),
+        a.rfcomm_listen(channel=7) as at_a,
+        b.rfcomm_listen(channel=7) as at_b,
+    ):
+        address_a, address_b = await address_of(a), await address_of(b)
+        async with (
+            a.connect(address_b, transport=LinkTransport.BR_EDR),
+            b.accept(LinkTransport.BR_EDR),
+        ):
+            streams: dict[str, RfcommStream] = {}
+
+            async def open_from(name: str, stack: Stack, address: str) -> None:
+                streams[name] = await stack.rfcomm_connect(address, channel=7)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(open_from, "a", a, address_b)
+                nursery.start_soon(open_from, "b", b, address_a)
+            served_at_b, served_at_a = await at_b.accept(), await at_a.accept()
+            await streams["a"].send_all(b"from a")
+            await streams["b"].send_all(b"from b")
+            assert await served_at_b.receive_some() == b"from a"
+            assert await served_at_a.receive_some() == b"from b"
+            assert streams["a"].handle == served_at_a.handle  # one multiplexer carries both
+    assert caplog.text.count("both sides open RFCOMM") == 2
