@@ -1,0 +1,600 @@
+"""The RFCOMM core driven synchronously: the multiplexer's transition table entry by entry,
+DLCs opened both ways with PN, credits and MSC, security before a DLC opens, every timer, and
+the answers to frames and commands that break the rules (RFCOMM 1.2, TS 07.10)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bluetrio.actors.rfcomm.control_blocks import (
+    IDLE_TIMEOUT,
+    INITIAL_CREDITS,
+    MUX_DISC_WAIT,
+    PEER_PAIRING_WAIT,
+    RECEIVE_WINDOW,
+    T1,
+    T2,
+)
+from bluetrio.actors.rfcomm.states import MUX_TRANSITIONS, MuxEvent, MuxState
+from bluetrio.messages.btm_security import LinkSecurityCnf, SecurityRequirement
+from bluetrio.messages.hci_service import LinkTransport
+from bluetrio.messages.l2cap_service import (
+    ChannelParameters,
+    L2caConfigInd,
+    L2caConnectCnf,
+    L2caConnectInd,
+    L2caConnectReq,
+    L2caConnectRsp,
+    L2caDataInd,
+    L2caDisconnectInd,
+    L2caDisconnectReq,
+)
+from bluetrio.messages.rfcomm import (
+    CREDIT_ACCEPT,
+    CREDIT_REQUEST,
+    DEFAULT_PORT_SETTINGS,
+    MODEM_FLOW,
+    PSM,
+    CommandType,
+    Frame,
+    FrameType,
+    ModemStatus,
+    MultiplexerCommand,
+    ParameterNegotiation,
+    RemoteLineStatus,
+    RemotePortNegotiation,
+    decode_commands,
+)
+from bluetrio.messages.rfcomm_service import (
+    RfcommCnf,
+    RfcommConnectCnf,
+    RfcommConnectInd,
+    RfcommConnectReq,
+    RfcommDataCnf,
+    RfcommDataInd,
+    RfcommDataReq,
+    RfcommDataRsp,
+    RfcommDisconnectInd,
+    RfcommDisconnectReq,
+    RfcommRegisterReq,
+)
+from bluetrio.testing.rfcomm_core import CID, HANDLE, Driver, raw_uih, uih
+
+SERVER = 3
+OUTGOING_DLCI = 6  # channel 3 on the peer, which did not open the multiplexer
+INCOMING_DLCI = 6  # channel 3 here, when the peer opened the multiplexer
+
+
+def pn(
+    dlci: int, *, frame_size: int = 1000, credit_flow: int = CREDIT_REQUEST, credits: int = 7
+) -> bytes:
+    return ParameterNegotiation.build(
+        dlci, frame_size=frame_size, priority=7, credit_flow=credit_flow, credits=credits
+    ).encode_fields()
+
+
+def open_outgoing(driver: Driver, *, credits: int = 2) -> None:
+    """We open the multiplexer and a DLC to the peer's channel 3 with credit flow."""
+    driver.open_as_initiator()
+    (command,) = driver.commands()
+    assert command.kind is CommandType.PN and command.command
+    asked = ParameterNegotiation.decode(command.value)
+    assert (asked.dlci, asked.convergence_layer, asked.window) == (
+        OUTGOING_DLCI, CREDIT_REQUEST, INITIAL_CREDITS,
+    )  # fmt: skip
+    answer = pn(OUTGOING_DLCI, frame_size=800, credit_flow=CREDIT_ACCEPT, credits=credits)
+    driver.peer_command(CommandType.PN, answer, command=False)
+    (sabm,) = driver.frames()
+    assert (sabm.type, sabm.dlci, sabm.poll_final) == (FrameType.SABM, OUTGOING_DLCI, True)
+    driver.peer_sends(Frame(FrameType.UA, OUTGOING_DLCI, True, True))
+    (opened,) = driver.taken(RfcommConnectCnf)
+    assert isinstance(opened, RfcommConnectCnf)
+    assert (opened.error, opened.dlci, opened.frame_size) == (None, OUTGOING_DLCI, 800)
+
+
+def open_incoming(driver: Driver, security: SecurityRequirement | None = None) -> None:
+    driver.deliver(RfcommRegisterReq(9, SERVER, security))
+    driver.open_as_responder()
+    driver.peer_command(CommandType.PN, pn(INCOMING_DLCI))
+    driver.peer_sends(Frame(FrameType.SABM, INCOMING_DLCI, True, True))
+
+
+# -- DLCs ---------------------------------------------------------------------------------------
+def test_an_outgoing_dlc_negotiates_credits_and_modem_status() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    msc, credits = driver.frames()
+    assert ModemStatus.decode(driver_commands_of(msc)[0].value).dlci == OUTGOING_DLCI
+    assert (credits.dlci, credits.credits, credits.information) == (
+        OUTGOING_DLCI, RECEIVE_WINDOW - INITIAL_CREDITS, b"",
+    )  # fmt: skip
+    # Two credits from the PN response: two frames go, the third waits for a credit.
+    for data in (b"a", b"b", b"c"):
+        driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, data))
+    assert [f.information for f in driver.frames()] == [b"a", b"b"]
+    driver.peer_sends(uih(OUTGOING_DLCI, credits=1, command=False))
+    assert [f.information for f in driver.frames()] == [b"c"]
+    driver.l2cap_confirms()
+    assert sum(m.count for m in driver.taken(RfcommDataCnf)) == 3
+
+
+def driver_commands_of(frame: Frame) -> list[MultiplexerCommand]:
+    return decode_commands(frame.information)
+
+
+def test_an_incoming_dlc_waits_for_security_then_opens() -> None:
+    driver = Driver()
+    open_incoming(driver, SecurityRequirement())
+    (answer,) = driver.commands()  # the PN response, credits granted
+    accepted = ParameterNegotiation.decode(answer.value)
+    assert (accepted.convergence_layer, accepted.window) == (CREDIT_ACCEPT, INITIAL_CREDITS)
+    assert not driver.frames()  # no UA before btm's answer
+    request = driver.security_request()
+    assert request.handle == HANDLE
+    driver.deliver(LinkSecurityCnf(request.token, HANDLE, 0), sender="btm")
+    ua, _msc, _credits = driver.frames()
+    assert (ua.type, ua.dlci) == (FrameType.UA, INCOMING_DLCI)
+    (indication,) = driver.taken(RfcommConnectInd)
+    assert isinstance(indication, RfcommConnectInd)
+    assert (indication.channel, indication.dlci, indication.frame_size) == (3, 6, 1000)
+
+
+def test_security_not_met_is_answered_with_dm() -> None:
+    driver = Driver()
+    open_incoming(driver, SecurityRequirement(mitm=True))
+    driver.frames()
+    request = driver.security_request()
+    driver.deliver(LinkSecurityCnf(request.token, HANDLE, 0x05, error="no"), sender="btm")
+    (dm,) = driver.frames()
+    assert (dm.type, dm.dlci) == (FrameType.DM, INCOMING_DLCI)
+    assert not driver.taken(RfcommConnectInd)
+
+
+def test_sabm_without_pn_opens_with_the_defaults() -> None:
+    driver = Driver()
+    driver.deliver(RfcommRegisterReq(9, SERVER))
+    driver.open_as_responder()
+    driver.peer_sends(Frame(FrameType.SABM, INCOMING_DLCI, True, True))
+    ua, _msc = driver.frames()  # no credits: the DLC has none
+    assert ua.type is FrameType.UA
+    (indication,) = driver.taken(RfcommConnectInd)
+    assert indication.frame_size == 127
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        Frame(FrameType.SABM, 10, True, True),  # channel 5: not registered
+        Frame(FrameType.SABM, 7, True, True),  # channel 3 with the wrong direction bit
+        Frame(FrameType.DISC, 6, True, True),  # not connected (TS 07.10 5.3.4)
+        Frame(FrameType.UIH, 6, True, information=b"x"),  # data on a closed DLC
+    ],
+)
+def test_frames_for_a_dlc_that_is_not_open_get_dm(frame: Frame) -> None:
+    driver = Driver()
+    driver.deliver(RfcommRegisterReq(9, SERVER))
+    driver.open_as_responder()
+    driver.peer_sends(frame)
+    (dm,) = driver.frames()
+    assert (dm.type, dm.dlci) == (FrameType.DM, frame.dlci)
+
+
+def test_a_frame_over_n1_closes_the_dlc_with_dm() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    driver.peer_sends(uih(OUTGOING_DLCI, bytes(801), command=False))
+    (dm,) = driver.frames()
+    assert (dm.type, dm.dlci) == (FrameType.DM, OUTGOING_DLCI)
+    (ended,) = driver.taken(RfcommDisconnectInd)
+    assert "N1" in ended.reason and not ended.orderly
+    assert not driver.taken(RfcommDataInd)
+
+
+def test_frames_beyond_the_credits_granted_close_the_dlc() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    for _ in range(RECEIVE_WINDOW):
+        driver.peer_sends(uih(OUTGOING_DLCI, b"d", command=False))
+    assert len(driver.taken(RfcommDataInd)) == RECEIVE_WINDOW
+    assert not driver.frames()
+    driver.peer_sends(uih(OUTGOING_DLCI, b"one too many", command=False))
+    (dm,) = driver.frames()
+    assert dm.type is FrameType.DM
+    (ended,) = driver.taken(RfcommDisconnectInd)
+    assert "credit" in ended.reason
+
+
+def test_credits_go_back_as_the_application_reads() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    for _ in range(10):
+        driver.peer_sends(uih(OUTGOING_DLCI, b"d", command=False))
+    for _ in range(7):
+        driver.deliver(RfcommDataRsp(HANDLE, OUTGOING_DLCI))
+    assert not driver.frames()  # fewer than a batch read
+    driver.deliver(RfcommDataRsp(HANDLE, OUTGOING_DLCI))
+    (credit,) = driver.frames()
+    assert (credit.credits, credit.information) == (8, b"")
+    # Credits owed ride on data when there is data to send.
+    driver.deliver(RfcommDataRsp(HANDLE, OUTGOING_DLCI, 2))
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, b"up"))
+    (data,) = driver.frames()
+    assert (data.information, data.credits) == (b"up", 2)
+
+
+def test_a_bad_fcs_is_discarded() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    wire = bytearray(uih(OUTGOING_DLCI, b"data", command=False).encode())
+    wire[-1] ^= 0xFF
+    driver.peer_raw(bytes(wire))
+    assert not driver.frames() and not driver.taken(RfcommDataInd)
+    assert driver.core.multiplexers.discarded == 1
+
+
+def test_data_request_beyond_n1_or_on_a_closed_dlc_is_refused_to_its_sender() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, bytes(801)))
+    driver.deliver(RfcommDataReq(HANDLE, 20, b"x"))
+    refusals = driver.taken(RfcommDataCnf)
+    assert [r.error is not None for r in refusals] == [True, True]
+
+
+def test_closing_waits_for_what_was_sent_then_disc_ua() -> None:
+    driver = Driver()
+    open_outgoing(driver, credits=0)
+    driver.frames()
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, b"last"))
+    driver.deliver(RfcommDisconnectReq(5, HANDLE, OUTGOING_DLCI))
+    assert not driver.frames()  # no credit yet: the data waits, DISC after it
+    driver.peer_sends(uih(OUTGOING_DLCI, credits=1, command=False))
+    data, disc = driver.frames()
+    assert (data.information, disc.type) == (b"last", FrameType.DISC)
+    driver.peer_sends(Frame(FrameType.UA, OUTGOING_DLCI, True, True))
+    (closed,) = driver.taken(RfcommCnf)
+    assert closed.error is None
+
+
+def test_a_close_waiting_for_credits_gives_up_after_t1_and_says_so() -> None:
+    driver = Driver()
+    open_outgoing(driver, credits=0)
+    driver.frames()
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, b"stuck"))
+    driver.deliver(RfcommDisconnectReq(5, HANDLE, OUTGOING_DLCI))
+    driver.advance(T1)
+    (lost,) = driver.taken(RfcommDataCnf)
+    assert lost.error is not None and "not sent" in lost.error
+    (disc,) = driver.frames()
+    assert disc.type is FrameType.DISC
+
+
+def test_the_peer_closing_a_dlc_is_orderly() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    driver.peer_sends(Frame(FrameType.DISC, OUTGOING_DLCI, False, True))
+    (ua,) = driver.frames()
+    assert ua.type is FrameType.UA
+    (ended,) = driver.taken(RfcommDisconnectInd)
+    assert ended.orderly
+
+
+# -- multiplexer commands -----------------------------------------------------------------------
+def test_commands_are_answered() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    driver.peer_command(CommandType.TEST, b"echo")
+    driver.peer_command(CommandType.RPN, RemotePortNegotiation(OUTGOING_DLCI).encode())
+    driver.peer_command(CommandType.RLS, RemoteLineStatus(OUTGOING_DLCI, 0x03).encode())
+    driver.peer_command(0x3D)  # no such command
+    driver.peer_command(CommandType.MSC, ModemStatus(OUTGOING_DLCI).encode())
+    answers = driver.commands()
+    assert [(a.kind, a.command) for a in answers] == [
+        (CommandType.TEST, False),
+        (CommandType.RPN, False),
+        (CommandType.RLS, False),
+        (CommandType.NSC, False),
+        (CommandType.MSC, False),
+    ]
+    assert answers[0].value == b"echo"
+    assert RemotePortNegotiation.decode(answers[1].value).settings == DEFAULT_PORT_SETTINGS
+    assert answers[3].value == bytes(((0x3D << 2) | 0x03,))
+
+
+def test_fcoff_stops_data_and_fcon_resumes_it() -> None:
+    driver = Driver()
+    open_outgoing(driver, credits=5)
+    driver.frames()
+    driver.peer_command(CommandType.FCOFF)
+    driver.commands()
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, b"held"))
+    assert not driver.frames()
+    driver.peer_command(CommandType.FCON)
+    frames = driver.frames()
+    assert [f.information for f in frames if f.dlci == OUTGOING_DLCI] == [b"held"]
+
+
+def test_without_credits_msc_flow_control_holds_the_peer() -> None:
+    driver = Driver()
+    driver.deliver(RfcommRegisterReq(9, SERVER))
+    driver.open_as_responder()
+    driver.peer_command(CommandType.PN, pn(INCOMING_DLCI, credit_flow=0))
+    driver.peer_sends(Frame(FrameType.SABM, INCOMING_DLCI, True, True))
+    driver.frames(credit_based=False)
+    for _ in range(RECEIVE_WINDOW):
+        driver.deliver(raw_uih_from_peer(INCOMING_DLCI, b"x"), sender="l2cap")
+    (flow,) = [
+        c for f in driver.frames(credit_based=False) if f.dlci == 0 for c in driver_commands_of(f)
+    ]
+    assert ModemStatus.decode(flow.value).signals & MODEM_FLOW
+    driver.deliver(RfcommDataRsp(HANDLE, INCOMING_DLCI, RECEIVE_WINDOW))
+    (resume,) = [c for f in driver.frames(credit_based=False) for c in driver_commands_of(f)]
+    assert not ModemStatus.decode(resume.value).signals & MODEM_FLOW
+    # The peer stopping us holds our data (no credits on this DLC).
+    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI, 0x8F).encode())
+    driver.frames(credit_based=False)
+    driver.deliver(RfcommDataReq(HANDLE, INCOMING_DLCI, b"held"))
+    assert not driver.frames(credit_based=False)
+    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI).encode())
+    assert b"held" in [f.information for f in driver.frames(credit_based=False)]
+
+
+def raw_uih_from_peer(dlci: int, data: bytes) -> L2caDataInd:
+    return L2caDataInd(HANDLE, CID, raw_uih(dlci, data))
+
+
+# -- timers -------------------------------------------------------------------------------------
+def test_no_ua_to_sabm_within_t1_fails_the_multiplexer() -> None:
+    driver = Driver()
+    driver.deliver(RfcommConnectReq(1, HANDLE, SERVER))
+    request = driver.last_emitted(L2caConnectReq)
+    driver.deliver(
+        L2caConnectCnf(request.token, HANDLE, CID, 0, ChannelParameters(1691, 672)),
+        sender="l2cap",
+    )
+    driver.advance(T1 - 0.1)
+    assert not driver.taken(RfcommConnectCnf)
+    driver.advance(0.1)
+    (failed,) = driver.taken(RfcommConnectCnf)
+    assert "T1" in (failed.error or "")
+    assert isinstance(driver.emitted[-1], L2caDisconnectReq) and driver.mcb is None
+
+
+def test_no_pn_response_within_t2_fails_the_dlc() -> None:
+    driver = Driver()
+    driver.open_as_initiator()
+    driver.advance(T2)
+    (failed,) = driver.taken(RfcommConnectCnf)
+    assert "T2" in (failed.error or "")
+
+
+def test_no_ua_to_a_dlc_sabm_within_t1_fails_it() -> None:
+    driver = Driver()
+    driver.open_as_initiator()
+    driver.frames()
+    driver.peer_command(CommandType.PN, pn(OUTGOING_DLCI, credit_flow=CREDIT_ACCEPT), command=False)
+    driver.advance(T1)
+    (failed,) = driver.taken(RfcommConnectCnf)
+    assert "UA" in (failed.error or "")
+
+
+def test_a_peer_that_never_sends_sabm_is_given_120_s() -> None:
+    driver = Driver()
+    driver.deliver(L2caConnectInd(HANDLE, CID, PSM, LinkTransport.BR_EDR), sender="l2cap")
+    driver.deliver(L2caConfigInd(HANDLE, CID, PSM, ChannelParameters(1691, 1691)), sender="l2cap")
+    driver.advance(PEER_PAIRING_WAIT - 1)
+    assert driver.mcb is not None and driver.mcb.state is MuxState.WAIT_SABME
+    driver.advance(1)
+    assert driver.mcb is None and isinstance(driver.emitted[-1], L2caDisconnectReq)
+
+
+def test_the_idle_multiplexer_is_closed_after_its_last_dlc() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    driver.peer_sends(Frame(FrameType.DISC, OUTGOING_DLCI, False, True))
+    driver.frames()
+    driver.advance(IDLE_TIMEOUT)
+    (disc,) = driver.frames()
+    assert (disc.type, disc.dlci) == (FrameType.DISC, 0)
+    assert driver.mcb is not None and driver.mcb.state is MuxState.DISC_WAIT_UA
+    driver.peer_sends(Frame(FrameType.UA, 0, False, True))
+    assert driver.mcb is None and isinstance(driver.emitted[-1], L2caDisconnectReq)
+
+
+def test_an_unanswered_multiplexer_disc_still_closes_l2cap() -> None:
+    driver = Driver()
+    driver.open_as_responder()
+    driver.advance(IDLE_TIMEOUT)
+    driver.frames()
+    driver.advance(MUX_DISC_WAIT)
+    assert driver.mcb is None and isinstance(driver.emitted[-1], L2caDisconnectReq)
+
+
+def test_a_dlc_asked_for_while_the_multiplexer_closes_reopens_it() -> None:
+    driver = Driver()
+    driver.open_as_responder()
+    driver.advance(IDLE_TIMEOUT)
+    driver.deliver(RfcommConnectReq(2, HANDLE, SERVER))
+    driver.peer_sends(Frame(FrameType.UA, 0, True, True))
+    assert isinstance(driver.emitted[-1], L2caConnectReq)
+    assert driver.mcb is not None and driver.mcb.state is MuxState.WAIT_CONN_CNF
+
+
+# -- collisions (Bluedroid's handling of RFCOMM 1.2 5.2.1) --------------------------------------
+def start_collision(driver: Driver) -> L2caConnectReq:
+    driver.deliver(RfcommConnectReq(1, HANDLE, SERVER))
+    ours = driver.last_emitted(L2caConnectReq)
+    driver.deliver(L2caConnectInd(HANDLE, 0x0041, PSM, LinkTransport.BR_EDR), sender="l2cap")
+    assert not any(isinstance(m, L2caConnectRsp) for m in driver.emitted)  # held
+    assert isinstance(ours, L2caConnectReq)
+    return ours
+
+
+def test_collision_peer_accepts_ours_so_we_refuse_its_own() -> None:
+    driver = Driver()
+    ours = start_collision(driver)
+    driver.deliver(
+        L2caConnectCnf(ours.token, HANDLE, CID, 0, ChannelParameters(1691, 1691)), sender="l2cap"
+    )
+    refusal = driver.last_emitted(L2caConnectRsp)
+    assert (refusal.cid, refusal.result) == (0x0041, 4)
+    assert driver.mcb is not None and driver.mcb.state is MuxState.SABME_WAIT_UA
+
+
+def test_collision_peer_refuses_ours_so_we_take_its_channel() -> None:
+    driver = Driver()
+    ours = start_collision(driver)
+    driver.deliver(L2caConnectCnf(ours.token, HANDLE, result=4), sender="l2cap")
+    accepted = driver.last_emitted(L2caConnectRsp)
+    assert (accepted.cid, accepted.result) == (0x0041, 0)
+    assert driver.mcb is not None and not driver.mcb.initiator
+    assert driver.mcb.state is MuxState.CONFIGURE and driver.mcb.waiting  # the DLC waits
+
+
+def test_collision_back_off_gives_ours_up() -> None:
+    driver = Driver()
+    ours = start_collision(driver)
+    driver.advance(12.0)
+    accepted = driver.last_emitted(L2caConnectRsp)
+    assert (accepted.cid, accepted.result) == (0x0041, 0)
+    # Ours, accepted late, is not needed any more.
+    driver.deliver(
+        L2caConnectCnf(ours.token, HANDLE, 0x0042, 0, ChannelParameters(1691, 1691)),
+        sender="l2cap",
+    )
+    disconnect = driver.last_emitted(L2caDisconnectReq)
+    assert disconnect.cid == 0x0042
+
+
+# -- the multiplexer's table, entry by entry -----------------------------------------------------
+def reach(driver: Driver, state: MuxState) -> None:
+    match state:
+        case MuxState.WAIT_CONN_CNF:
+            driver.deliver(RfcommConnectReq(1, HANDLE, SERVER))
+        case MuxState.CONFIGURE:
+            driver.deliver(L2caConnectInd(HANDLE, CID, PSM, LinkTransport.BR_EDR), sender="l2cap")
+        case MuxState.WAIT_SABME:
+            reach(driver, MuxState.CONFIGURE)
+            driver.deliver(
+                L2caConfigInd(HANDLE, CID, PSM, ChannelParameters(1691, 1691)), sender="l2cap"
+            )
+        case MuxState.SABME_WAIT_UA:
+            reach(driver, MuxState.WAIT_CONN_CNF)
+            fire(driver, MuxEvent.CONN_CNF)
+        case MuxState.CONNECTED:
+            driver.open_as_responder()
+        case MuxState.DISC_WAIT_UA:
+            driver.open_as_responder()
+            driver.advance(IDLE_TIMEOUT)
+    assert driver.mcb is not None and driver.mcb.state is state
+    driver.frames()
+
+
+def fire(driver: Driver, event: MuxEvent) -> None:
+    mcb = driver.mcb
+    assert mcb is not None
+    peer_is_initiator = not mcb.initiator
+    match event:
+        case MuxEvent.START_REQ:
+            driver.deliver(RfcommConnectReq(2, HANDLE, SERVER))
+        case MuxEvent.CONN_CNF:
+            token = mcb.connect_token
+            driver.deliver(
+                L2caConnectCnf(token or 0, HANDLE, CID, 0, ChannelParameters(1691, 1691)),
+                sender="l2cap",
+            )
+        case MuxEvent.CONN_IND:
+            driver.deliver(L2caConnectInd(HANDLE, CID, PSM, LinkTransport.BR_EDR), sender="l2cap")
+        case MuxEvent.CONF_IND:
+            driver.deliver(
+                L2caConfigInd(HANDLE, CID, PSM, ChannelParameters(1691, 1691)), sender="l2cap"
+            )
+        case MuxEvent.DISC_IND if mcb.state is MuxState.WAIT_CONN_CNF:
+            # Before the channel exists, L2CAP says it is gone by refusing it.
+            driver.deliver(L2caConnectCnf(mcb.connect_token or 0, HANDLE, result=2), sender="l2cap")
+        case MuxEvent.DISC_IND:
+            driver.deliver(L2caDisconnectInd(HANDLE, CID, "gone"), sender="l2cap")
+        case MuxEvent.TIMEOUT:
+            if mcb.state is MuxState.WAIT_CONN_CNF:  # only a collision arms it here
+                driver.deliver(
+                    L2caConnectInd(HANDLE, 0x0041, PSM, LinkTransport.BR_EDR), sender="l2cap"
+                )
+            driver.advance(max(driver.timers[mcb.timer] - driver.now, 0))
+        case MuxEvent.SABME:
+            driver.peer_sends(Frame(FrameType.SABM, 0, peer_is_initiator, True))
+        case MuxEvent.UA | MuxEvent.DM:
+            kind = FrameType.UA if event is MuxEvent.UA else FrameType.DM
+            driver.peer_sends(Frame(kind, 0, not peer_is_initiator, True))
+        case MuxEvent.DISC:
+            driver.peer_sends(Frame(FrameType.DISC, 0, peer_is_initiator, True))
+        case MuxEvent.UIH:
+            driver.peer_sends(Frame(FrameType.UIH, 0, peer_is_initiator))
+        case MuxEvent.TEST_CMD | MuxEvent.TEST_RSP:
+            driver.peer_command(CommandType.TEST, b"t", command=event is MuxEvent.TEST_CMD)
+        case MuxEvent.FCON_CMD:
+            driver.peer_command(CommandType.FCON)
+        case MuxEvent.FCOFF_CMD:
+            driver.peer_command(CommandType.FCOFF)
+        case MuxEvent.NSC:
+            driver.peer_command(0x3D)
+        case MuxEvent.NSC_RSP:
+            driver.peer_command(CommandType.NSC, b"\x83", command=False)
+
+
+# Entries this stack cannot produce on their own, and why.
+NOT_GENERATED = {
+    # Our L2CAP confirms a channel only once configured both ways: CONF_CNF comes with
+    # CONN_CNF (tested there), never alone.
+    (MuxState.CONFIGURE, MuxEvent.CONF_CNF),
+    (MuxState.WAIT_SABME, MuxEvent.CONF_CNF),
+    (MuxState.SABME_WAIT_UA, MuxEvent.CONF_CNF),
+    # A multiplexer in IDLE is released: there is no L2CAP channel to carry frames to it.
+    (MuxState.IDLE, MuxEvent.DISC),
+    (MuxState.IDLE, MuxEvent.UIH),
+    # The last DLC closing starts the idle timer; its TIMEOUT is the close request.
+    (MuxState.CONNECTED, MuxEvent.CLOSE_REQ),
+}
+
+# Where the table's next state is followed by a move of its own.
+THEN = {
+    (MuxState.WAIT_CONN_CNF, MuxEvent.CONN_CNF): MuxState.SABME_WAIT_UA,  # CONF_CNF with it
+    (MuxState.WAIT_CONN_CNF, MuxEvent.TIMEOUT): MuxState.CONFIGURE,  # the peer's channel taken
+}
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [key for key in MUX_TRANSITIONS if key not in NOT_GENERATED],
+    ids=lambda value: str(value),
+)
+def test_multiplexer_transition(state: MuxState, event: MuxEvent) -> None:
+    driver = Driver()
+    if state is MuxState.IDLE:
+        fire_from_idle(driver, event)
+    else:
+        reach(driver, state)
+        fire(driver, event)
+    expected = THEN.get((state, event), MUX_TRANSITIONS[state, event])
+    if expected is MuxState.IDLE:
+        assert driver.mcb is None  # released
+    else:
+        assert driver.mcb is not None and driver.mcb.state is expected
+
+
+def fire_from_idle(driver: Driver, event: MuxEvent) -> None:
+    if event is MuxEvent.START_REQ:
+        driver.deliver(RfcommConnectReq(1, HANDLE, SERVER))
+    else:
+        driver.deliver(L2caConnectInd(HANDLE, CID, PSM, LinkTransport.BR_EDR), sender="l2cap")
+
+
+def test_every_table_entry_is_tested_or_explained() -> None:
+    assert set(MUX_TRANSITIONS) >= NOT_GENERATED
