@@ -293,8 +293,10 @@ class RfcommRegistry:
 
     # -- observers -----------------------------------------------------------------------------
     def _on_data(self, indication: RfcommDataInd) -> None:
-        dlc = self._dlcs.get((indication.handle, indication.dlci))
-        if dlc is None or dlc.ended is not None:
+        # The DLC's state exists from its first message: data may come before the caller of
+        # rfcomm_connect resumes with the confirmation.
+        dlc = self._dlc(indication.handle, indication.dlci)
+        if dlc.ended is not None:
             return
         # Bounded by the credits the layer grants (or its flow control): never past them.
         dlc.received.append(indication.data)
@@ -310,10 +312,9 @@ class RfcommRegistry:
         dlc.senders.unpark_all()
 
     def _on_disconnected(self, indication: RfcommDisconnectInd) -> None:
-        dlc = self._dlcs.get((indication.handle, indication.dlci))
-        if dlc is not None:
-            # The peer closing ends the stream; anything else breaks it.
-            dlc.end(indication.reason, broken=not indication.orderly)
+        # The peer closing ends the stream; anything else breaks it.
+        dlc = self._dlc(indication.handle, indication.dlci)
+        dlc.end(indication.reason, broken=not indication.orderly)
 
     def _on_connected(self, indication: RfcommConnectInd) -> None:
         dlc = self._dlc(indication.handle, indication.dlci)

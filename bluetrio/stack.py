@@ -128,7 +128,14 @@ from bluetrio.messages.l2cap_credit_service import CreditMode
 from bluetrio.messages.l2cap_service import ModePolicy
 from bluetrio.messages.rfcomm import MAX_FRAME_SIZE
 from bluetrio.messages.sdp import ALL_ATTRIBUTES, AttributeRange
-from bluetrio.messages.sdp_records import ServiceRecord, UuidLike
+from bluetrio.messages.sdp_records import (
+    SERIAL_PORT,
+    ServiceRecord,
+    UuidLike,
+    as_uuid,
+    rfcomm_service_record,
+    serial_port_record,
+)
 from bluetrio.pairing import (
     PairingDelegate,
     PairingResult,
@@ -562,21 +569,28 @@ class Stack:
         self,
         address: Address | str,
         *,
-        channel: int,
+        channel: int | None = None,
+        uuid: UuidLike | None = None,
         frame_size: int = MAX_FRAME_SIZE,
         timeout: float = RFCOMM_CONNECT_TIMEOUT,
     ) -> RfcommStream:
-        """Open an RFCOMM DLC to server ``channel`` (1-30) of the device at ``address`` and
-        return it as a stream (see :mod:`bluetrio.rfcomm`). The BR/EDR link to it is used if
-        there is one, or opened, and then closed with the last stream that needed it; the
-        multiplexer is opened on it when there is none (RFCOMM 1.2 5.2).
+        """Open an RFCOMM DLC to server ``channel`` (1-30) of the device at ``address``, or
+        to the channel its SDP record for service ``uuid`` gives, and return it as a stream
+        (see :mod:`bluetrio.rfcomm`). The BR/EDR link to it is used if there is one, or
+        opened, and then closed with the last stream that needed it; the multiplexer is
+        opened on it when there is none (RFCOMM 1.2 5.2).
         ``frame_size``: the largest frame we propose (N1); the L2CAP MTUs and the peer may
         lower it (``stream.frame_size`` says what was agreed).
         Raises :class:`~bluetrio.errors.RfcommError` with the reason (the peer's DM, no answer
-        within T1/T2, the L2CAP channel refused), :class:`trio.TooSlowError` after ``timeout``
+        within T1/T2, the L2CAP channel refused), :class:`~bluetrio.errors.ServiceNotFound`
+        when no record gives ``uuid`` a channel, :class:`trio.TooSlowError` after ``timeout``
         seconds."""
         address = arguments.address("address", address)
-        channel = check_channel(channel)
+        if (channel is None) == (uuid is None):
+            raise InvalidArgumentError("give the channel or the uuid of the service")
+        service = None if uuid is None else as_uuid(uuid)
+        if channel is not None:
+            channel = check_channel(channel)
         frame_size = check_frame_size(frame_size)
         timeout = arguments.seconds("timeout", timeout)
         await self.ready()
@@ -594,6 +608,9 @@ class Stack:
         if ours:
             self.rfcomm.use_link(link)
         try:
+            if service is not None:
+                channel = await self.sdp_find_rfcomm_channel(address, service)
+            assert channel is not None
             stream = await self.rfcomm.connect(
                 link.handle, channel, frame_size=frame_size, timeout=timeout
             )
@@ -609,20 +626,38 @@ class Stack:
     async def rfcomm_listen(
         self,
         *,
+        uuid: UuidLike | None = None,
+        name: str | None = None,
         channel: int | None = None,
         security: SecurityRequirement | None = None,
     ) -> AsyncIterator[RfcommListener]:
         """Accept RFCOMM DLCs that peers open to server ``channel`` (the lowest free one when
         None; ``listener.channel`` says which): a :class:`trio.abc.Listener` of
-        :class:`~bluetrio.rfcomm.RfcommStream`. A DLC opens once its link meets ``security``
-        (btm authenticates, pairs and encrypts as needed) and is refused with DM when it
-        cannot. Raises :class:`~bluetrio.errors.RfcommError` when the channel is taken."""
+        :class:`~bluetrio.rfcomm.RfcommStream`. With ``uuid``, the service is published in
+        our SDP server while the block runs (service class ``uuid``, named ``name``; the
+        Serial Port Profile's record for 0x1101), so peers find the channel by SDP. A DLC
+        opens once its link meets ``security`` (btm authenticates, pairs and encrypts as
+        needed) and is refused with DM when it cannot. Raises
+        :class:`~bluetrio.errors.RfcommError` when the channel is taken."""
         if channel is not None:
             channel = check_channel(channel)
+        service = None if uuid is None else as_uuid(uuid)
+        if name is not None and not isinstance(name, str):
+            raise InvalidArgumentError(f"name: expected a str, got {name!r}")
+        if name is not None and service is None:
+            raise InvalidArgumentError("a name is published with the service's uuid: give both")
         security = arguments.optional_instance("security", security, SecurityRequirement)
         await self.ready()
         async with self.rfcomm.listen(channel or 0, security) as listener:
-            yield listener
+            if service is None:
+                yield listener
+                return
+            if service == SERIAL_PORT:
+                record = serial_port_record(listener.channel, name or "Serial Port")
+            else:
+                record = rfcomm_service_record(service, name or "RFCOMM", listener.channel)
+            async with self.sdp_register(record):
+                yield listener
 
     @contextlib.asynccontextmanager
     async def scan(

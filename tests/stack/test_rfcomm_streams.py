@@ -12,8 +12,11 @@ import trio
 import trio.testing
 
 from bluetrio import RfcommError, RfcommStream, Stack
-from bluetrio.errors import InvalidArgumentError
+from bluetrio.address import Address
+from bluetrio.errors import InvalidArgumentError, ServiceNotFound
 from bluetrio.messages.btm import LinkTransport
+from bluetrio.messages.btm_security import IoCapability, SecurityRequirement
+from bluetrio.pairing import PairingDelegate
 from bluetrio.testing import open_stack_pair
 
 
@@ -136,3 +139,80 @@ async def test_both_sides_open_the_multiplexer_at_once(
             assert await served_at_a.receive_some() == b"from b"
             assert streams["a"].handle == served_at_a.handle  # one multiplexer carries both
     assert caplog.text.count("both sides open RFCOMM") == 2
+
+
+async def test_a_dlc_by_sdp_uuid(autojump_clock: trio.testing.MockClock) -> None:
+    service = "0b1e0000-0000-4000-8000-00805f9b34fb"
+    async with (
+        open_stack_pair() as (a, b),
+        b.rfcomm_listen(uuid=service, name="bluetrio test") as listener,
+        b.rfcomm_listen(uuid=0x1101) as serial,
+    ):
+        address = await address_of(b)
+        stream = await a.rfcomm_connect(address, uuid=service)
+        served = await listener.accept()
+        assert stream.channel == listener.channel != serial.channel
+        await stream.send_all(b"found by SDP")
+        assert await served.receive_some() == b"found by SDP"
+        spp = await a.rfcomm_connect(address, uuid=0x1101)
+        assert spp.channel == serial.channel
+        await (await serial.accept()).aclose()
+        await spp.aclose()
+        await stream.aclose()
+        with pytest.raises(InvalidArgumentError):
+            await a.rfcomm_connect(address, channel=1, uuid=service)
+
+
+async def test_a_uuid_nobody_serves_is_not_found(autojump_clock: trio.testing.MockClock) -> None:
+    async with open_stack_pair() as (a, b), b.rfcomm_listen(channel=2):
+        with pytest.raises(ServiceNotFound):
+            await a.rfcomm_connect(await address_of(b), uuid=0x1101)
+
+
+class Confirming(PairingDelegate):
+    io_capability = IoCapability.DISPLAY_YES_NO
+
+    async def confirm_numeric(self, peer: Address, number: int) -> bool:
+        return True
+
+    async def accept_pairing(self, peer: Address) -> bool:
+        return True
+
+
+async def test_a_protected_channel_pairs_before_the_dlc_opens(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    options = {"pairing_delegate": Confirming(), "pairable": True}
+    async with open_stack_pair(options, options) as (a, b):
+        requirement = SecurityRequirement(authentication=True, encryption=True)
+        async with b.rfcomm_listen(channel=6, security=requirement) as listener:
+            stream = await a.rfcomm_connect(await address_of(b), channel=6)
+            served = await listener.accept()
+            (link,) = a.links
+            assert link.encrypted
+            await stream.send_all(b"secret")
+            assert await served.receive_some() == b"secret"
+
+
+async def test_a_lost_link_breaks_pending_calls(autojump_clock: trio.testing.MockClock) -> None:
+    async with open_stack_pair() as (a, b), b.rfcomm_listen(channel=5) as listener:
+        stream = await a.rfcomm_connect(await address_of(b), channel=5)
+        served = await listener.accept()
+        raised: list[BaseException] = []
+
+        async def pending_receive() -> None:
+            try:
+                await stream.receive_some()
+            except trio.BrokenResourceError as error:
+                raised.append(error)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pending_receive)
+            await trio.testing.wait_all_tasks_blocked()
+            (link,) = b.links
+            await link.disconnect()
+        assert raised
+        with pytest.raises(trio.BrokenResourceError):
+            await stream.send_all(b"into the void")
+        with pytest.raises(trio.BrokenResourceError):
+            await served.receive_some()

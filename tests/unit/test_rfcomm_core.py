@@ -598,3 +598,26 @@ def fire_from_idle(driver: Driver, event: MuxEvent) -> None:
 
 def test_every_table_entry_is_tested_or_explained() -> None:
     assert set(MUX_TRANSITIONS) >= NOT_GENERATED
+
+
+def test_a_disc_sent_when_the_peer_lifts_flow_control_waits_t1_from_then() -> None:
+    # Regression: the pump run by an MSC took time 0 for now, so the DISC it sent after the
+    # last held frame had a T1 that had long expired, and the DLC closed without its UA.
+    driver = Driver()
+    driver.deliver(RfcommRegisterReq(9, SERVER))
+    assert [c.channel for c in driver.taken(RfcommCnf)] == [SERVER]
+    driver.open_as_responder()
+    driver.peer_command(CommandType.PN, pn(INCOMING_DLCI, credit_flow=0))
+    driver.peer_sends(Frame(FrameType.SABM, INCOMING_DLCI, True, True))
+    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI).encode(), command=False)
+    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI, 0x8F).encode())
+    driver.advance(100.0)
+    driver.deliver(RfcommDataReq(HANDLE, INCOMING_DLCI, b"held"))
+    driver.deliver(RfcommDisconnectReq(5, HANDLE, INCOMING_DLCI))
+    driver.frames(credit_based=False)
+    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI).encode())
+    assert FrameType.DISC in [f.type for f in driver.frames(credit_based=False)]
+    driver.advance(1.0)
+    assert not driver.taken(RfcommCnf)  # still waiting for the UA
+    driver.peer_sends(Frame(FrameType.UA, INCOMING_DLCI, False, True))
+    assert [c.error for c in driver.taken(RfcommCnf)] == [None]

@@ -85,7 +85,7 @@ class RfcommCore:
             case RfcommDataReq():
                 return dlcs.send_data(sender, message, now)
             case RfcommDataRsp():
-                return dlcs.read(message)
+                return dlcs.read(message, now)
             case RfcommConnectReq():
                 return mux.connect(sender, message, now)
             case RfcommDisconnectReq():

@@ -387,7 +387,7 @@ class DlcProcedures:
         return effects
 
     # -- multiplexer commands about a DLC ------------------------------------------------------
-    def on_msc_command(self, mcb: Mcb, status: ModemStatus) -> Effects:
+    def on_msc_command(self, mcb: Mcb, status: ModemStatus, now: float) -> Effects:
         effects: Effects = [multiplexer_message(mcb, CommandType.MSC, False, status.encode())]
         dlc = mcb.dlcs.get(status.dlci)
         if dlc is None or dlc.state is not DlcState.OPEN:
@@ -398,7 +398,7 @@ class DlcProcedures:
         if not dlc.credit_based:
             dlc.peer_flow_stopped = status.flow_stopped
             if not dlc.peer_flow_stopped:
-                effects += self.pump(mcb, dlc, 0.0)
+                effects += self.pump(mcb, dlc, now)
         return effects
 
     def on_msc_response(self, mcb: Mcb, status: ModemStatus) -> Effects:
@@ -464,7 +464,7 @@ class DlcProcedures:
                 effects += self.pump(mcb, dlc, now)
         return effects
 
-    def read(self, report: RfcommDataRsp) -> Effects:
+    def read(self, report: RfcommDataRsp, now: float) -> Effects:
         mcb = self._muxes.get(report.handle)
         dlc = mcb.dlcs.get(report.dlci) if mcb is not None else None
         if mcb is None or dlc is None or dlc.state is not DlcState.OPEN:
@@ -475,7 +475,7 @@ class DlcProcedures:
             dlc.owed += count
             if dlc.owed >= CREDIT_RETURN_BATCH or dlc.peer_credits < CREDIT_RETURN_BATCH:
                 if dlc.send_queue and dlc.send_credits:
-                    return self.pump(mcb, dlc, 0.0)
+                    return self.pump(mcb, dlc, now)
                 return [self._credit_frame(mcb, dlc)] if dlc.owed else []
             return []
         if dlc.local_flow_stopped and dlc.unread <= RECEIVE_WINDOW // 2:

@@ -385,7 +385,7 @@ class Multiplexers:
             case CommandType.PN, False:
                 return dlcs.on_pn_response(mcb, ParameterNegotiation.decode(value), now)
             case CommandType.MSC, True:
-                return dlcs.on_msc_command(mcb, ModemStatus.decode(value))
+                return dlcs.on_msc_command(mcb, ModemStatus.decode(value), now)
             case CommandType.MSC, False:
                 return dlcs.on_msc_response(mcb, ModemStatus.decode(value))
             case CommandType.RPN, True:
