@@ -10,9 +10,15 @@ import pytest
 import trio
 import trio.testing
 
-from bluetrio import ServiceNotFound
+from bluetrio import SdpTimeout, ServiceNotFound
+from bluetrio.actors.effects import Effects, Emit
+from bluetrio.actors.runtime import Actor
+from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.errors import InvalidArgumentError
-from bluetrio.messages.btm import LinkTransport
+from bluetrio.messages import sdp_service
+from bluetrio.messages.base import Message
+from bluetrio.messages.btm import ControllerReadyInd, LinkTransport
+from bluetrio.messages.l2cap_service import L2caConnectInd, L2caConnectRsp, L2caRegisterPsmReq
 from bluetrio.messages.sdp import AttributeRange, UnsignedInt
 from bluetrio.messages.sdp_records import (
     SERIAL_PORT,
@@ -100,3 +106,39 @@ async def test_bad_arguments_raise_in_the_caller(autojump_clock: trio.testing.Mo
         with pytest.raises(InvalidArgumentError):
             async with a.sdp_register("record"):  # type: ignore[arg-type]
                 pass
+
+
+class SilentSdpServer:
+    """Stands in for the peer's SDP layer: takes channels to PSM 0x0001 and never answers."""
+
+    spec = LayerSpec(
+        Layer.SDP,
+        handles=sdp_service.REQUESTS,
+        subscribes=(ControllerReadyInd,),
+        emits=(L2caRegisterPsmReq, L2caConnectRsp),
+    )
+
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        match message:
+            case ControllerReadyInd():
+                return [Emit(L2caRegisterPsmReq(1, 0x0001))]
+            case L2caConnectInd(handle=handle, cid=cid):
+                return [Emit(L2caConnectRsp(handle, cid, 0))]
+        return []
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        return []
+
+
+async def test_a_server_that_never_answers_is_a_typed_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    silent = {"extra_layers": [Actor(SilentSdpServer())]}
+    async with open_stack_pair(second=silent) as (a, b):
+        address = (await b.ready()).address
+        await b.set_discoverable(True)
+        with pytest.raises(SdpTimeout, match="no SDP response within 20 s"):
+            await a.sdp_search(address, CHAT)
+        # The overall deadline of the call, shorter than the server's, is a timeout too.
+        with pytest.raises(SdpTimeout, match="within 5 s"):
+            await a.sdp_search(address, CHAT, timeout=5)
