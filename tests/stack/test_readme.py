@@ -1,7 +1,8 @@
-"""The README's library example runs as printed."""
+"""The README's examples and its first command run as printed."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -35,3 +36,22 @@ def test_readme_link_example_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1:] == ["reason 0x13"]
     assert "PERIPHERAL NONE" in result.stdout
+
+
+def test_readme_first_command_runs_with_nothing_on_standard_input() -> None:
+    # As CI runs it: no terminal, standard input empty. The main job exits 0 at its end.
+    first_block = re.search(r"```\n(.*?)```", README.read_text(), flags=re.S)
+    assert first_block is not None
+    install, command = first_block.group(1).strip().split(" && ")
+    assert install == "pip install -e ."
+    program, *arguments = command.split()
+    assert program == "bluetrio"
+    result = subprocess.run(
+        [sys.executable, "-m", "bluetrio.cli.main", *arguments],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(README.parent)},
+    )
+    assert result.returncode == 0, result.stderr
