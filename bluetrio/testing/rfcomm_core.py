@@ -83,10 +83,12 @@ class Driver:
         """Let time pass, firing the timers that expire on the way, in order."""
         end = self.now + seconds
         while True:
-            due = sorted((d, k.name, k) for k, d in self.timers.items() if d <= end)
+            due = [(d, k) for k, d in self.timers.items() if d <= end]
             if not due:
                 break
-            deadline, _, key = due[0]
+            # Equal deadlines fire in the order the timers were started (min keeps the first);
+            # two DLCs' timers of one name and deadline have keys that do not order.
+            deadline, key = min(due, key=lambda item: item[0])
             del self.timers[key]
             self.now = deadline
             self.deliver(TimerExpired(key), sender="rfcomm")
