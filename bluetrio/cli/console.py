@@ -13,6 +13,7 @@ not taken; without a pending question lines go to :meth:`Console.read_line`.
 
 from __future__ import annotations
 
+import abc
 import codecs
 import contextlib
 import os
@@ -54,7 +55,7 @@ class StandardInput(trio.abc.ReceiveStream):
         await trio.lowlevel.checkpoint()
 
 
-class Console:
+class Console(abc.ABC):
     """What every console does: lines entered go to a pending question or to the
     conversation; the input's end ends both."""
 
@@ -74,8 +75,9 @@ class Console:
             if self._answers is not None:
                 self._answers.send_nowait(None)
 
+    @abc.abstractmethod
     async def _read(self) -> None:
-        raise NotImplementedError
+        """Read standard input into lines until it ends (each console reads its own way)."""
 
     async def _enter(self, line: str) -> None:
         if self._answers is not None:
@@ -115,16 +117,17 @@ class Console:
         finally:
             self._show_question(None)
 
+    @abc.abstractmethod
     def show(self, sender: str, text: str) -> None:
         """A message from ``sender``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def note(self, text: str) -> None:
         """What the chat is doing (connecting, pairing, closing)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _show_question(self, question: str | None) -> None:
-        raise NotImplementedError
+        """Show the pending question, or clear it with ``None``."""
 
 
 class PlainConsole(Console):

@@ -36,7 +36,7 @@ class Submitted:
 
 @attrs.frozen
 class InputEnded:
-    pass
+    """The user ended the input (Ctrl-D on an empty line)."""
 
 
 EditorEvent = Submitted | InputEnded
