@@ -41,12 +41,12 @@ from support import (
     bluetrio_pair,
     bumble_pair,
     controller_process,
+    fastest_runs,
     fmt,
     l2cap_pdu,
     print_table,
     process_cpu_seconds,
     ratio,
-    run_worker,
     summary_json,
 )
 
@@ -216,26 +216,13 @@ def worker(args: argparse.Namespace) -> None:
 def main_run(args: argparse.Namespace) -> None:
     rows = []
     for controller in args.controllers:
-        results: dict[str, dict[str, Any]] = {}
-        runs: dict[str, list[dict[str, Any]]] = {"bluetrio": [], "bumble": []}
-        for _ in range(args.repeat):
-            for stack in ("bluetrio", "bumble"):  # alternating, so both see the same load
-                with controller_process(controller) as (spec, pid):
-                    arguments = [
-                        "--worker", stack, "--megabytes", str(args.megabytes), "--size",
-                        str(args.size), "--window", str(args.window), "--pings",
-                        str(args.pings),
-                    ]  # fmt: skip
-                    if spec:
-                        arguments += ["--spec", spec, "--controller-pid", str(pid)]
-                    run = run_worker(Path(__file__), arguments)
-                if "error" in run:
-                    print(f"{controller}/{stack}: {run['error']}", file=sys.stderr)
-                else:
-                    runs[stack].append(run)
-        for stack, done in runs.items():
-            # The fastest run: the others only add the noise of a shared machine.
-            results[stack] = max(done, key=lambda run: run["mb_per_s"], default={})
+        arguments = [
+            "--megabytes", str(args.megabytes), "--size", str(args.size),
+            "--window", str(args.window), "--pings", str(args.pings),
+        ]  # fmt: skip
+        results = fastest_runs(
+            Path(__file__), controller, args.repeat, arguments, controller_pid=True
+        )
         ours, theirs = results["bluetrio"], results["bumble"]
         rows.append(
             [

@@ -9,10 +9,12 @@ controllers, in one run.
 For each controller -- ``local`` (bluetrio's in-process virtual controller / Bumble's
 LocalLink), ``served`` (``bluetrio controller --listen`` over TCP) and ``rootcanal`` -- two
 bluetrio stacks, then two Bumble devices, make a BR/EDR link; B listens on a PSM, A opens a
-basic-mode channel (MTU ``--mtu`` both ways) and sends ``--megabytes`` as fast as the channel
-takes it, timed until B received the last octet; then B echoes and A times ``--pings`` paced
-round trips of one small SDU. Each case runs in a fresh interpreter. Ratios are bluetrio
-over Bumble (throughput: higher is better; round trip: lower is better).
+basic-mode channel (MTU ``--mtu`` both ways) and sends ``--megabytes`` as fast as the
+channel takes it, timed until B received the last octet; then B echoes and A times
+``--pings`` paced round trips of one small SDU. Each case runs in a fresh interpreter; host
+CPU-s/MB is the bench process's CPU during the transfer per MB (both hosts, and for
+``local`` both controllers). Ratios are bluetrio over Bumble (throughput: higher is better;
+round trip: lower is better).
 """
 
 from __future__ import annotations
@@ -33,12 +35,8 @@ import trio
 from support import (
     CONTROLLERS,
     bumble_devices,
-    controller_process,
-    fmt,
-    print_table,
-    ratio,
+    print_throughput_table,
     run_throughput_bench,
-    run_worker,
 )
 
 PSM = 0x1001
@@ -67,7 +65,7 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
                 served: L2capChannel = await listener.accept()
                 payload = bytes(total)
                 profiler = cProfile.Profile() if args.profile else None
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(channel.send_all, payload)
                     if profiler:
@@ -78,6 +76,7 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
                     if profiler:
                         profiler.disable()
                 out["mb_per_s"] = args.megabytes / (time.perf_counter() - start)
+                out["cpu_per_mb"] = (time.process_time() - cpu) / args.megabytes
                 times = []
                 for _ in range(args.pings):
                     begin = time.perf_counter()
@@ -130,13 +129,14 @@ def bumble_worker(args: argparse.Namespace) -> dict[str, Any]:
             served[0].sink = count
             step = channel.peer_mtu
             payload = bytes(step)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for offset in range(0, total, step):
                 channel.write(payload[: min(step, total - offset)])
                 if offset // step % 32 == 0:
                     await asyncio.sleep(0)
             await done.wait()
             out["mb_per_s"] = args.megabytes / (time.perf_counter() - start)
+            out["cpu_per_mb"] = (time.process_time() - cpu) / args.megabytes
             echoed = asyncio.Queue[bytes]()
             served[0].sink = served[0].write
             channel.sink = echoed.put_nowait
@@ -153,36 +153,14 @@ def bumble_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main_run(args: argparse.Namespace) -> None:
-    rows = []
-    for controller in args.controllers:
-        best: dict[str, dict[str, Any]] = {"bluetrio": {}, "bumble": {}}
-        for _ in range(args.repeat):
-            for stack in ("bluetrio", "bumble"):  # alternating, so both see the same load
-                with controller_process(controller) as (spec, _pid):
-                    arguments = ["--worker", stack, "--megabytes", str(args.megabytes),
-                                 "--mtu", str(args.mtu), "--pings", str(args.pings)]  # fmt: skip
-                    if spec:
-                        arguments += ["--spec", spec]
-                    run = run_worker(Path(__file__), arguments)
-                if "error" in run:
-                    print(f"{controller}/{stack}: {run['error']}", file=sys.stderr)
-                elif run["mb_per_s"] > best[stack].get("mb_per_s", 0.0):
-                    best[stack] = run  # the fastest run: the others add a shared machine's noise
-        ours, theirs = best["bluetrio"], best["bumble"]
-        rows.append(
-            [
-                controller,
-                f"{fmt(ours.get('mb_per_s'))} / {fmt(theirs.get('mb_per_s'))}",
-                ratio(ours.get("mb_per_s"), theirs.get("mb_per_s")),
-                f"{fmt(ours.get('rtt_ms'), 3)} / {fmt(theirs.get('rtt_ms'), 3)}",
-                ratio(ours.get("rtt_ms"), theirs.get("rtt_ms")),
-            ]
-        )
-    print(
+    arguments = [
+        "--megabytes", str(args.megabytes), "--mtu", str(args.mtu), "--pings", str(args.pings),
+    ]  # fmt: skip
+    title = (
         f"BR/EDR L2CAP basic-mode channel, {args.megabytes} MB, MTU {args.mtu}, "
-        f"{args.pings} paced pings, best of {args.repeat}; cells are bluetrio / Bumble"
+        f"{args.pings} paced pings"
     )
-    print_table(["controller", "MB/s", "ratio", "round trip ms", "ratio"], rows)
+    print_throughput_table(Path(__file__), args, arguments, title)
 
 
 def main() -> None:

@@ -33,12 +33,11 @@ import trio
 from support import (
     CONTROLLERS,
     bumble_devices,
-    controller_process,
+    fastest_runs,
     fmt,
     print_table,
     ratio,
     run_throughput_bench,
-    run_worker,
 )
 
 SPSM = 0x0081
@@ -193,26 +192,11 @@ def _result(
 def main_run(args: argparse.Namespace) -> None:
     rows = []
     for controller in args.controllers:
-        runs: dict[str, list[dict[str, Any]]] = {"bluetrio": [], "bumble": []}
-        for _ in range(args.repeat):
-            for stack in ("bluetrio", "bumble"):  # alternating, so both see the same load
-                with controller_process(controller) as (spec, _pid):
-                    arguments = [
-                        "--worker", stack, "--megabytes", str(args.megabytes), "--sdu",
-                        str(args.sdu), "--mps", str(args.mps), "--credits", str(args.credits),
-                        "--pings", str(args.pings),
-                    ]  # fmt: skip
-                    if spec:
-                        arguments += ["--spec", spec]
-                    run = run_worker(Path(__file__), arguments)
-                if "error" in run:
-                    print(f"{controller}/{stack}: {run['error']}", file=sys.stderr)
-                else:
-                    runs[stack].append(run)
-        best = {
-            stack: max(done, key=lambda run: run["mb_per_s"], default={})
-            for stack, done in runs.items()
-        }
+        arguments = [
+            "--megabytes", str(args.megabytes), "--sdu", str(args.sdu), "--mps", str(args.mps),
+            "--credits", str(args.credits), "--pings", str(args.pings),
+        ]  # fmt: skip
+        best = fastest_runs(Path(__file__), controller, args.repeat, arguments)
         ours, theirs = best["bluetrio"], best["bumble"]
         rows.append(
             [

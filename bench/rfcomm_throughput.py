@@ -3,7 +3,8 @@ controllers, in one run.
 
     python bench/rfcomm_throughput.py                      # all three controllers
     python bench/rfcomm_throughput.py --controllers local --megabytes 2
-    python bench/rfcomm_throughput.py --profile local      # cProfile of bluetrio's transfer
+    python bench/rfcomm_throughput.py --profile served     # cProfile of bluetrio's transfer
+    python bench/rfcomm_throughput.py --profile served --profile-sort cumulative
 
 For each controller -- ``local`` (bluetrio's in-process virtual controller / Bumble's
 LocalLink), ``served`` (``bluetrio controller --listen`` over TCP) and ``rootcanal`` -- two
@@ -11,8 +12,9 @@ bluetrio stacks, then two Bumble devices, make a BR/EDR link; B listens on an RF
 channel, A opens a DLC (frame size ``--frame-size``, credit-based flow control) and sends
 ``--megabytes`` as fast as the DLC takes it, timed until B received the last octet; then B
 echoes and A times ``--pings`` paced round trips of a few octets. Each case runs in a fresh
-interpreter. Ratios are bluetrio over Bumble (throughput: higher is better; round trip: lower
-is better).
+interpreter; host CPU-s/MB is the bench process's CPU during the transfer per MB (both
+hosts, and for ``local`` both controllers). Ratios are bluetrio over Bumble (throughput:
+higher is better; round trip: lower is better).
 """
 
 from __future__ import annotations
@@ -33,12 +35,8 @@ import trio
 from support import (
     CONTROLLERS,
     bumble_devices,
-    controller_process,
-    fmt,
-    print_table,
-    ratio,
+    print_throughput_table,
     run_throughput_bench,
-    run_worker,
 )
 
 CHANNEL = 5
@@ -76,7 +74,7 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
                 served = await listener.accept()
                 payload = bytes(total)
                 profiler = cProfile.Profile() if args.profile else None
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(stream.send_all, payload)
                     if profiler:
@@ -87,6 +85,7 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
                     if profiler:
                         profiler.disable()
                 out["mb_per_s"] = args.megabytes / (time.perf_counter() - start)
+                out["cpu_per_mb"] = (time.process_time() - cpu) / args.megabytes
                 times = []
                 for _ in range(args.pings):
                     begin = time.perf_counter()
@@ -97,7 +96,8 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
                 out["rtt_ms"] = statistics.median(times) * 1000
                 out["frame_size"] = stream.frame_size
                 if profiler:
-                    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+                    stats = pstats.Stats(profiler, stream=sys.stderr)
+                    stats.sort_stats(args.profile_sort).print_stats(args.profile_lines)
                 await stream.aclose()
                 await served.aclose()
 
@@ -138,12 +138,13 @@ def bumble_worker(args: argparse.Namespace) -> dict[str, Any]:
 
             served[0].sink = count
             chunk = bytes(64 * 1024)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for offset in range(0, total, len(chunk)):
                 dlc.write(chunk[: min(len(chunk), total - offset)])
                 await dlc.drain()
             await done.wait()
             out["mb_per_s"] = args.megabytes / (time.perf_counter() - start)
+            out["cpu_per_mb"] = (time.process_time() - cpu) / args.megabytes
             echoed = asyncio.Queue[bytes]()
             served[0].sink = served[0].write
             dlc.sink = echoed.put_nowait
@@ -162,37 +163,14 @@ def bumble_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main_run(args: argparse.Namespace) -> None:
-    rows = []
-    for controller in args.controllers:
-        best: dict[str, dict[str, Any]] = {"bluetrio": {}, "bumble": {}}
-        for _ in range(args.repeat):
-            for stack in ("bluetrio", "bumble"):  # alternating, so both see the same load
-                with controller_process(controller) as (spec, _pid):
-                    arguments = ["--worker", stack, "--megabytes", str(args.megabytes),
-                                 "--frame-size", str(args.frame_size),
-                                 "--pings", str(args.pings)]  # fmt: skip
-                    if spec:
-                        arguments += ["--spec", spec]
-                    run = run_worker(Path(__file__), arguments)
-                if "error" in run:
-                    print(f"{controller}/{stack}: {run['error']}", file=sys.stderr)
-                elif run["mb_per_s"] > best[stack].get("mb_per_s", 0.0):
-                    best[stack] = run  # the fastest run: the others add a shared machine's noise
-        ours, theirs = best["bluetrio"], best["bumble"]
-        rows.append(
-            [
-                controller,
-                f"{fmt(ours.get('mb_per_s'))} / {fmt(theirs.get('mb_per_s'))}",
-                ratio(ours.get("mb_per_s"), theirs.get("mb_per_s")),
-                f"{fmt(ours.get('rtt_ms'), 3)} / {fmt(theirs.get('rtt_ms'), 3)}",
-                ratio(ours.get("rtt_ms"), theirs.get("rtt_ms")),
-            ]
-        )
-    print(
-        f"RFCOMM DLC, {args.megabytes} MB, frame size {args.frame_size}, {args.pings} paced "
-        f"pings, best of {args.repeat}; cells are bluetrio / Bumble"
+    arguments = [
+        "--megabytes", str(args.megabytes), "--frame-size", str(args.frame_size),
+        "--pings", str(args.pings),
+    ]  # fmt: skip
+    title = (
+        f"RFCOMM DLC, {args.megabytes} MB, frame size {args.frame_size}, {args.pings} paced pings"
     )
-    print_table(["controller", "MB/s", "ratio", "round trip ms", "ratio"], rows)
+    print_throughput_table(Path(__file__), args, arguments, title)
 
 
 def main() -> None:
@@ -203,6 +181,10 @@ def main() -> None:
     parser.add_argument("--pings", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
     parser.add_argument("--profile", choices=CONTROLLERS, help="profile bluetrio's transfer")
+    parser.add_argument(
+        "--profile-sort", default="tottime", help="pstats order (tottime, cumulative, ...)"
+    )
+    parser.add_argument("--profile-lines", type=int, default=25, help="profile rows printed")
     run_throughput_bench(parser, bluetrio_worker, bumble_worker, main_run)
 
 

@@ -41,6 +41,7 @@ from bluetrio.messages.base import Message
 from bluetrio.messages.btm_security import SecurityRequirement
 from bluetrio.messages.rfcomm import MAX_FRAME_SIZE, MAX_SERVER_CHANNEL, MIN_SERVER_CHANNEL
 from bluetrio.messages.rfcomm_service import (
+    READ_REPORT_BATCH,
     RfcommCnf,
     RfcommConnectCnf,
     RfcommConnectInd,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SEND_WINDOW = 32  # frames handed to the stack and not yet confirmed, per DLC
+RECEIVE_JOIN_LIMIT = 65536  # octets one receive_some joins from frames waiting
 LISTEN_BACKLOG = 16  # DLCs opened by peers and not yet accepted
 CLEANUP_TIMEOUT = 25.0  # bound of the shielded close in aclose(): T1 and some
 CONNECT_TIMEOUT = 60.0  # the multiplexer may wait for pairing: T1 and T2 with room
@@ -75,6 +77,7 @@ class _Dlc:
         self.dlci = dlci
         self.received: deque[bytes] = deque()
         self.unconfirmed = 0
+        self.unreported = 0  # frames read and not yet reported to the layer (RfcommDataRsp)
         self.ended: str | None = None
         self.broken = False
         self.senders = trio.lowlevel.ParkingLot()
@@ -200,9 +203,7 @@ class RfcommStream(trio.abc.HalfCloseableStream):
                     if not waited:
                         await trio.lowlevel.cancel_shielded_checkpoint()
                     return b""
-                self._partial = dlc.received.popleft()
-                if dlc.ended is None:  # taken: its credit may go back to the peer
-                    self._registry.send_many([RfcommDataRsp(self.handle, self.dlci)])
+                self._partial = self._take_received(max_bytes)
             if max_bytes is None or max_bytes >= len(self._partial):
                 data, self._partial = self._partial, b""
             else:
@@ -212,6 +213,31 @@ class RfcommStream(trio.abc.HalfCloseableStream):
             return data
         finally:
             self._receiving = False
+
+    def _take_received(self, max_bytes: int | None) -> bytes:
+        """The first frame received and as many after it as fit in ``max_bytes`` (or
+        :data:`RECEIVE_JOIN_LIMIT`), joined: a reader that falls behind catches up in fewer
+        calls. The frames taken are reported read in batches (their credits go back to the
+        peer), so a busy DLC does not cost a message per frame."""
+        dlc = self._dlc
+        received = dlc.received
+        data = received.popleft()
+        taken = 1
+        limit = RECEIVE_JOIN_LIMIT if max_bytes is None else max_bytes
+        if received and len(data) + len(received[0]) <= limit:
+            parts = [data]
+            size = len(data)
+            while received and size + len(received[0]) <= limit:
+                part = received.popleft()
+                parts.append(part)
+                size += len(part)
+            taken = len(parts)
+            data = b"".join(parts)
+        dlc.unreported += taken
+        if dlc.unreported >= READ_REPORT_BATCH and dlc.ended is None:
+            self._registry.send_many([RfcommDataRsp(self.handle, self.dlci, dlc.unreported)])
+            dlc.unreported = 0
+        return data
 
     async def aclose(self) -> None:
         """Close the DLC (DISC, bounded by :data:`CLEANUP_TIMEOUT`, shielded), and the link

@@ -116,10 +116,17 @@ class RfcommDataInd(Message):
         return f"RfcommDataInd 0x{self.handle:04X}/{self.dlci} {len(self.data)} B"
 
 
+# The application may gather up to this many frames read before it reports them (one
+# RfcommDataRsp for several): the layer's credit return never waits for more (see
+# ``CREDIT_RETURN_BATCH`` in the RFCOMM core's control blocks).
+READ_REPORT_BATCH = 8
+
+
 @attrs.frozen
 class RfcommDataRsp(Message):
     """The application read ``count`` more frames of DLC ``dlci``: their credits may go back
-    to the peer (RFCOMM 1.2 6.5)."""
+    to the peer (RFCOMM 1.2 6.5). Reads may be reported in batches of at most
+    :data:`READ_REPORT_BATCH`."""
 
     handle: int
     dlci: int

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bluetrio.actors.rfcomm.control_blocks import (
+    CREDIT_RETURN_BATCH,
     IDLE_TIMEOUT,
     INITIAL_CREDITS,
     MUX_DISC_WAIT,
@@ -46,6 +47,7 @@ from bluetrio.messages.rfcomm import (
     decode_commands,
 )
 from bluetrio.messages.rfcomm_service import (
+    READ_REPORT_BATCH,
     RfcommCnf,
     RfcommConnectCnf,
     RfcommConnectInd,
@@ -210,19 +212,48 @@ def test_credits_go_back_as_the_application_reads() -> None:
     driver = Driver()
     open_outgoing(driver)
     driver.frames()
-    for _ in range(10):
+    for _ in range(CREDIT_RETURN_BATCH + 2):
         driver.peer_sends(uih(OUTGOING_DLCI, b"d", command=False))
-    for _ in range(7):
+    for _ in range(CREDIT_RETURN_BATCH - 1):
         driver.deliver(RfcommDataRsp(HANDLE, OUTGOING_DLCI))
     assert not driver.frames()  # fewer than a batch read
     driver.deliver(RfcommDataRsp(HANDLE, OUTGOING_DLCI))
     (credit,) = driver.frames()
-    assert (credit.credits, credit.information) == (8, b"")
+    assert (credit.credits, credit.information) == (CREDIT_RETURN_BATCH, b"")
     # Credits owed ride on data when there is data to send.
     driver.deliver(RfcommDataRsp(HANDLE, OUTGOING_DLCI, 2))
     driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, b"up"))
     (data,) = driver.frames()
     assert (data.information, data.credits) == (b"up", 2)
+
+
+def test_credits_go_back_in_bulk_even_when_the_peer_runs_out() -> None:
+    # Regression: once the peer held fewer than a batch of credits, every frame read sent a
+    # credit frame of its own, and the peer then sent one frame per credit frame.
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    for _ in range(RECEIVE_WINDOW):  # every credit granted is used
+        driver.peer_sends(uih(OUTGOING_DLCI, b"d", command=False))
+    returned = []
+    for _ in range(RECEIVE_WINDOW):
+        driver.deliver(RfcommDataRsp(HANDLE, OUTGOING_DLCI))
+        returned += [frame.credits for frame in driver.frames()]
+    assert returned == [CREDIT_RETURN_BATCH] * (RECEIVE_WINDOW // CREDIT_RETURN_BATCH)
+
+
+def test_reads_reported_in_batches_never_leave_the_peer_without_credits() -> None:
+    # The application holds back fewer than READ_REPORT_BATCH reads at a time: whatever it
+    # holds, a peer that used every credit has some back once the rest were reported.
+    assert READ_REPORT_BATCH - 1 + CREDIT_RETURN_BATCH <= RECEIVE_WINDOW
+    for held in range(READ_REPORT_BATCH):
+        driver = Driver()
+        open_outgoing(driver)
+        driver.frames()
+        for _ in range(RECEIVE_WINDOW):
+            driver.peer_sends(uih(OUTGOING_DLCI, b"d", command=False))
+        driver.deliver(RfcommDataRsp(HANDLE, OUTGOING_DLCI, RECEIVE_WINDOW - held))
+        assert sum(frame.credits or 0 for frame in driver.frames()) >= CREDIT_RETURN_BATCH
 
 
 def test_a_bad_fcs_is_discarded() -> None:

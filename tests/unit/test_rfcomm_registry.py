@@ -5,7 +5,13 @@ the caller of rfcomm_connect resumes with its confirmation and makes the stream 
 from __future__ import annotations
 
 from bluetrio.actors.app_port import AppPort
-from bluetrio.messages.rfcomm_service import RfcommDataInd, RfcommDisconnectInd
+from bluetrio.messages.base import Message
+from bluetrio.messages.rfcomm_service import (
+    READ_REPORT_BATCH,
+    RfcommDataInd,
+    RfcommDataRsp,
+    RfcommDisconnectInd,
+)
 from bluetrio.rfcomm import RfcommRegistry, RfcommStream
 
 
@@ -26,3 +32,35 @@ async def test_an_ending_before_the_connect_confirmation_ends_the_stream() -> No
     registry._on_disconnected(RfcommDisconnectInd(1, 6, "the peer closed the DLC", orderly=True))
     stream = stream_made_after(registry)
     assert await stream.receive_some() == b""
+
+
+def recording(registry: RfcommRegistry) -> list[Message]:
+    sent: list[Message] = []
+    registry.send_many = sent.extend  # type: ignore[method-assign]
+    return sent
+
+
+async def test_reads_are_reported_to_the_layer_in_batches() -> None:
+    registry = RfcommRegistry(AppPort())
+    sent = recording(registry)
+    stream = stream_made_after(registry)
+    for _ in range(2 * READ_REPORT_BATCH + 3):
+        registry._on_data(RfcommDataInd(1, 6, b"d"))
+    for _ in range(2 * READ_REPORT_BATCH + 3):
+        assert await stream.receive_some(1) == b"d"
+    assert sent == [RfcommDataRsp(1, 6, READ_REPORT_BATCH)] * 2
+
+
+async def test_a_read_takes_every_frame_waiting_that_fits() -> None:
+    registry = RfcommRegistry(AppPort())
+    sent = recording(registry)
+    stream = stream_made_after(registry)
+    for data in (b"ab", b"cd", b"ef"):
+        registry._on_data(RfcommDataInd(1, 6, data))
+    assert await stream.receive_some(5) == b"abcd"  # "ef" does not fit whole: it waits
+    assert await stream.receive_some() == b"ef"
+    for _ in range(READ_REPORT_BATCH):
+        registry._on_data(RfcommDataInd(1, 6, b"x"))
+    assert await stream.receive_some() == b"x" * READ_REPORT_BATCH
+    # Three frames, then eight in one read: eleven reported at once.
+    assert sent == [RfcommDataRsp(1, 6, READ_REPORT_BATCH + 3)]

@@ -27,7 +27,12 @@ MUX_DISC_WAIT = 3.0  # our DISC on DLCI 0 waits this long for UA
 
 INITIAL_CREDITS = 7  # what PN's three-bit K field carries (RFCOMM 1.2 5.5.3)
 RECEIVE_WINDOW = 32  # frames the peer may send that the application has not read
-CREDIT_RETURN_BATCH = 8  # credits returned once this many frames were read
+# Credits go back once this many frames were read (or ride on data sooner). Never fewer: one
+# credit per frame read makes the peer send one frame per credit frame. It cannot stall: with
+# ``peer_credits + unread + owed == RECEIVE_WINDOW``, a peer without credits and an
+# application that read all but fewer than ``READ_REPORT_BATCH`` (of the service primitives)
+# frames leaves ``owed`` above it.
+CREDIT_RETURN_BATCH = RECEIVE_WINDOW // 2
 L2CAP_WINDOW = 32  # SDUs handed to L2CAP and not yet confirmed, per multiplexer
 MAX_SEND_QUEUE = 64  # frames of one DLC waiting for credits or for the L2CAP window
 MAX_PARKED_DLCS = 60  # DLCs per multiplexer: every DLCI 2..61 once

@@ -473,7 +473,7 @@ class DlcProcedures:
         dlc.unread -= count
         if dlc.credit_based:
             dlc.owed += count
-            if dlc.owed >= CREDIT_RETURN_BATCH or dlc.peer_credits < CREDIT_RETURN_BATCH:
+            if dlc.owed >= CREDIT_RETURN_BATCH:  # in bulk (see CREDIT_RETURN_BATCH)
                 if dlc.send_queue and dlc.send_credits:
                     return self.pump(mcb, dlc, now)
                 return [self._credit_frame(mcb, dlc)] if dlc.owed else []
