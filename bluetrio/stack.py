@@ -542,7 +542,7 @@ class Stack:
         address: Address | str,
         uuid: UuidLike,
         *,
-        attribute_ids: tuple[AttributeRange, ...] = ALL_ATTRIBUTES,
+        attribute_ids: tuple[AttributeRange | int, ...] = ALL_ATTRIBUTES,
         timeout: float = sdp.DEFAULT_SEARCH_TIMEOUT,
     ) -> tuple[ServiceRecord, ...]:
         """The service records of the peer at ``address`` that mention ``uuid`` (a 16/32-bit
@@ -551,6 +551,32 @@ class Stack:
         Raises :class:`~bluetrio.errors.SdpTimeout`, :class:`~bluetrio.errors.SdpErrorResponse`
         or :class:`~bluetrio.errors.SdpError`."""
         return await sdp.search(self, address, uuid, attribute_ids, timeout)
+
+    async def sdp_service_search(
+        self,
+        address: Address | str,
+        uuids: UuidLike | tuple[UuidLike, ...] | list[UuidLike],
+        *,
+        max_records: int = sdp.MAX_RECORDS,
+        timeout: float = sdp.DEFAULT_SEARCH_TIMEOUT,
+    ) -> tuple[int, ...]:
+        """The ServiceRecordHandles of the peer's records that hold every UUID of ``uuids``
+        (one UUID-like value or up to 12), at most ``max_records`` of them (Service Search,
+        Core 5.4 Vol 3 Part B 4.5); raises as :meth:`sdp_search` does."""
+        return await sdp.service_search(self, address, uuids, max_records, timeout)
+
+    async def sdp_service_attributes(
+        self,
+        address: Address | str,
+        record_handle: int,
+        *,
+        attribute_ids: tuple[AttributeRange | int, ...] = ALL_ATTRIBUTES,
+        timeout: float = sdp.DEFAULT_SEARCH_TIMEOUT,
+    ) -> ServiceRecord:
+        """The attributes ``attribute_ids`` (IDs or :class:`AttributeRange`, all by default)
+        of the peer's record at ``record_handle`` (Service Attribute, Vol 3 Part B 4.6); an
+        unknown handle raises :class:`~bluetrio.errors.SdpErrorResponse` with code 0x0002."""
+        return await sdp.service_attributes(self, address, record_handle, attribute_ids, timeout)
 
     async def sdp_find_rfcomm_channel(
         self, address: Address | str, uuid: UuidLike, *, timeout: float = sdp.DEFAULT_SEARCH_TIMEOUT
