@@ -29,6 +29,7 @@ from bluetrio.messages.fields import (
     FieldCodec,
     Rest,
     WireStruct,
+    _take,
     compute_layout,
     decode_exactly,
 )
@@ -128,8 +129,12 @@ class Nil:
 
 
 @attrs.frozen
-class UnsignedInt:
-    """An unsigned integer of ``size`` octets (1, 2, 4, 8 or 16)."""
+class _Integer:
+    """An integer element of ``size`` octets (1, 2, 4, 8 or 16, 3.3); a subclass says
+    whether it is two's-complement (:attr:`SIGNED`) and its type descriptor (3.2)."""
+
+    SIGNED: ClassVar[bool]
+    KIND: ClassVar[ElementType]
 
     value: int
     size: int = 2
@@ -139,8 +144,15 @@ class UnsignedInt:
             raise InvalidArgumentError(f"an integer has 1, 2, 4, 8 or 16 octets, not {self.size}")
         if type(self.value) is bool or not isinstance(self.value, int):
             raise InvalidArgumentError(f"expected an integer, got {self.value!r}")
-        if not 0 <= self.value < 1 << (8 * self.size):
-            raise InvalidArgumentError(f"{self.value} does not fit in {self.size} unsigned octets")
+        bits = 8 * self.size
+        low, high = (-(1 << (bits - 1)), 1 << (bits - 1)) if self.SIGNED else (0, 1 << bits)
+        if not low <= self.value < high:
+            kind = "signed" if self.SIGNED else "unsigned"
+            raise InvalidArgumentError(f"{self.value} does not fit in {self.size} {kind} octets")
+
+    @classmethod
+    def from_octets(cls, raw: bytes) -> Self:
+        return cls(int.from_bytes(raw, "big", signed=cls.SIGNED), len(raw))
 
     @property
     def depth(self) -> int:
@@ -148,36 +160,24 @@ class UnsignedInt:
 
     def encode(self) -> bytes:
         index = _FIXED_SIZES.index(self.size)
-        return bytes((_header(ElementType.UNSIGNED, index),)) + self.value.to_bytes(
-            self.size, "big"
-        )
+        value = self.value.to_bytes(self.size, "big", signed=self.SIGNED)
+        return bytes((_header(self.KIND, index),)) + value
 
 
 @attrs.frozen
-class SignedInt:
+class UnsignedInt(_Integer):
+    """An unsigned integer of ``size`` octets (1, 2, 4, 8 or 16)."""
+
+    SIGNED = False
+    KIND = ElementType.UNSIGNED
+
+
+@attrs.frozen
+class SignedInt(_Integer):
     """A two's-complement integer of ``size`` octets (1, 2, 4, 8 or 16)."""
 
-    value: int
-    size: int = 2
-
-    def __attrs_post_init__(self) -> None:
-        if self.size not in INTEGER_SIZES:
-            raise InvalidArgumentError(f"an integer has 1, 2, 4, 8 or 16 octets, not {self.size}")
-        if type(self.value) is bool or not isinstance(self.value, int):
-            raise InvalidArgumentError(f"expected an integer, got {self.value!r}")
-        bound = 1 << (8 * self.size - 1)
-        if not -bound <= self.value < bound:
-            raise InvalidArgumentError(f"{self.value} does not fit in {self.size} signed octets")
-
-    @property
-    def depth(self) -> int:
-        return 0
-
-    def encode(self) -> bytes:
-        index = _FIXED_SIZES.index(self.size)
-        return bytes((_header(ElementType.SIGNED, index),)) + self.value.to_bytes(
-            self.size, "big", signed=True
-        )
+    SIGNED = True
+    KIND = ElementType.SIGNED
 
 
 @attrs.frozen
@@ -306,43 +306,39 @@ def _check_items(name: str, items: object) -> int:
 
 
 @attrs.frozen
-class Sequence:
-    """A data element sequence: ``items`` in order."""
+class _Container:
+    """A sequence or alternative of data elements (3.2, types 6 and 7), encoded once when
+    made, its nesting depth and size checked then."""
+
+    KIND: ClassVar[ElementType]
 
     items: tuple[DataElement, ...]
     depth: int = attrs.field(init=False, repr=False, eq=False)
     encoded: bytes = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "depth", _check_items("sequence", self.items))
+        name = self.KIND.name.lower()
+        object.__setattr__(self, "depth", _check_items(name, self.items))
         body = b"".join(item.encode() for item in self.items)
-        _check_size("sequence", len(body))
-        object.__setattr__(
-            self, "encoded", _variable_header(ElementType.SEQUENCE, len(body)) + body
-        )
+        _check_size(name, len(body))
+        object.__setattr__(self, "encoded", _variable_header(self.KIND, len(body)) + body)
 
     def encode(self) -> bytes:
         return self.encoded
 
 
 @attrs.frozen
-class Alternative:
+class Sequence(_Container):
+    """A data element sequence: ``items`` in order."""
+
+    KIND = ElementType.SEQUENCE
+
+
+@attrs.frozen
+class Alternative(_Container):
     """A data element alternative: one of ``items`` is to be chosen."""
 
-    items: tuple[DataElement, ...]
-    depth: int = attrs.field(init=False, repr=False, eq=False)
-    encoded: bytes = attrs.field(init=False, repr=False, eq=False)
-
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "depth", _check_items("alternative", self.items))
-        body = b"".join(item.encode() for item in self.items)
-        _check_size("alternative", len(body))
-        object.__setattr__(
-            self, "encoded", _variable_header(ElementType.ALTERNATIVE, len(body)) + body
-        )
-
-    def encode(self) -> bytes:
-        return self.encoded
+    KIND = ElementType.ALTERNATIVE
 
 
 DataElement: TypeAlias = (
@@ -395,9 +391,9 @@ def decode_element(data: bytes, offset: int = 0, depth: int = 0) -> tuple[DataEl
         raw = data[start:end]
         match element_type:
             case ElementType.UNSIGNED:
-                return UnsignedInt(int.from_bytes(raw, "big"), size), end
+                return UnsignedInt.from_octets(raw), end
             case ElementType.SIGNED:
-                return SignedInt(int.from_bytes(raw, "big", signed=True), size), end
+                return SignedInt.from_octets(raw), end
             case ElementType.UUID:
                 value = int.from_bytes(raw, "big")
                 full = uuid_module.UUID(bytes=raw) if size == 16 else uuid16(value)
@@ -520,13 +516,6 @@ def pattern_of(element: DataElement) -> tuple[Uuid, ...]:
 # -- PDU field codecs (big-endian, 4.2) ----------------------------------------------------------
 
 T = TypeVar("T")
-
-
-def _take(data: bytes, offset: int, size: int) -> int:
-    end = offset + size
-    if end > len(data):
-        raise DecodeError(f"needs {size} octet(s) at offset {offset}, {len(data) - offset} left")
-    return end
 
 
 class BigUInt(FieldCodec[int]):

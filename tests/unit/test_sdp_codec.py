@@ -155,6 +155,10 @@ def test_element_size_is_bounded_on_construction() -> None:
         lambda: sdp.UnsignedInt(1, 3),
         lambda: sdp.UnsignedInt(True, 1),
         lambda: sdp.SignedInt(128, 1),
+        lambda: sdp.SignedInt(-129, 1),
+        lambda: sdp.SignedInt(1, 3),
+        lambda: sdp.SignedInt(False, 1),
+        lambda: sdp.Alternative((1,)),  # type: ignore[arg-type]
         lambda: sdp.Uuid(uuid.UUID(int=5), 2),
         lambda: sdp.Uuid(sdp.uuid16(0x10000), 2),
         lambda: sdp.Uuid.of("not a uuid"),
@@ -167,6 +171,21 @@ def test_element_size_is_bounded_on_construction() -> None:
 def test_bad_values_are_refused_on_construction(make: object) -> None:
     with pytest.raises(InvalidArgumentError):
         make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("size", sorted(sdp.INTEGER_SIZES))
+def test_each_integer_kind_takes_its_own_range_and_stays_its_own_type(size: int) -> None:
+    bits = 8 * size
+    for value in (0, (1 << bits) - 1):
+        element = sdp.UnsignedInt(value, size)
+        assert sdp.decode_element(element.encode()) == (element, 1 + size)
+    for value in (-(1 << (bits - 1)), (1 << (bits - 1)) - 1):
+        element = sdp.SignedInt(value, size)
+        assert sdp.decode_element(element.encode()) == (element, 1 + size)
+    # The same value is two different elements (type descriptors 1 and 2, 3.2).
+    assert sdp.UnsignedInt(1, size) != sdp.SignedInt(1, size)
+    assert sdp.UnsignedInt(1, size).encode()[1:] == sdp.SignedInt(1, size).encode()[1:]
+    assert sdp.Sequence((sdp.Nil(),)) != sdp.Alternative((sdp.Nil(),))
 
 
 def test_uuids_of_the_base_uuid_are_one_service_in_every_size() -> None:
