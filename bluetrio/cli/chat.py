@@ -10,7 +10,9 @@
 
 Standard input gives the lines to send and standard output gets the peer's lines (see
 :mod:`bluetrio.cli.console`): the end of the input ends the chat once everything sent was
-delivered, the peer closing ends it too, and the process exits 0 either way.
+delivered, the peer closing ends it too, and the process exits 0 either way, unless lines
+entered were not delivered (the peer closed first): those are named in notes (standard error,
+or the terminal) and the exit status is :data:`EXIT_NOT_DELIVERED`.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ ANSWER_WAIT = 10.0
 # What a listener needs of the link before the DLC opens (Security Mode 4 level 2, Vol 3
 # Part C 5.2.2.8): authenticated and encrypted, as phones expect of a serial port.
 LISTEN_SECURITY = SecurityRequirement(authentication=True, encryption=True)
+# The exit status when lines entered were not delivered (the chat itself went well).
+EXIT_NOT_DELIVERED = 1
 
 
 def uuid_argument(text: str) -> uuid_module.UUID:
@@ -303,7 +307,7 @@ async def discover(stack: Stack, console: Console) -> Address:
     raise BluetrioError(f"no device called {FRIEND_NAME!r} answered the inquiry")
 
 
-async def embedded_chat(console: Console, options: dict[str, Any]) -> Ending:
+async def embedded_chat(console: Console, options: dict[str, Any]) -> Conversation:
     comparison = NumberComparison()
     async with (
         open_friend(comparison),
@@ -335,7 +339,8 @@ async def converse(
     peer: str,
     *,
     wait_for_answers: bool = False,
-) -> Ending:
+) -> Conversation:
+    """The conversation on ``stream``, run to its end (see :class:`Conversation`)."""
     conversation = Conversation(stream, console, peer)
 
     async def answered(conversation: Conversation) -> None:
@@ -345,7 +350,7 @@ async def converse(
 
     ending = await conversation.run(answered if wait_for_answers else None)
     console.note(ending.value if ending is Ending.WE_CLOSED else f"{peer} ended the chat")
-    return ending
+    return conversation
 
 
 # -- two processes ----------------------------------------------------------------------------
@@ -363,7 +368,7 @@ def _stack_options(args: argparse.Namespace, console: Console) -> dict[str, Any]
     }
 
 
-async def listen_chat(args: argparse.Namespace, console: Console) -> Ending:
+async def listen_chat(args: argparse.Namespace, console: Console) -> Conversation:
     config = StackConfig(local_name=args.name, discoverable=True)
     options = _stack_options(args, console)
     async with open_stack(args.transport, config=config, **options) as stack:
@@ -380,7 +385,7 @@ async def listen_chat(args: argparse.Namespace, console: Console) -> Ending:
                 return await converse(stream, console, peer)
 
 
-async def connect_chat(args: argparse.Namespace, console: Console) -> Ending:
+async def connect_chat(args: argparse.Namespace, console: Console) -> Conversation:
     peer: Address = args.connect
     async with open_stack(args.transport, **_stack_options(args, console)) as stack:
         info = await stack.ready()
@@ -394,13 +399,16 @@ async def connect_chat(args: argparse.Namespace, console: Console) -> Ending:
             return await converse(stream, console, str(peer))
 
 
-async def chat(args: argparse.Namespace) -> Ending:
+async def chat(args: argparse.Namespace) -> int:
+    """The chat ``args`` ask for; its exit status."""
     async with open_console() as console:
         if args.transport is None:
-            return await embedded_chat(console, {"snoop": args.snoop, "trace": args.trace})
-        if args.listen:
-            return await listen_chat(args, console)
-        return await connect_chat(args, console)
+            conversation = await embedded_chat(console, {"snoop": args.snoop, "trace": args.trace})
+        elif args.listen:
+            conversation = await listen_chat(args, console)
+        else:
+            conversation = await connect_chat(args, console)
+    return EXIT_NOT_DELIVERED if conversation.undelivered else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -411,5 +419,4 @@ def run(args: argparse.Namespace) -> int:
             "with -t SPEC, say --listen or --connect ADDRESS (without -t, bluetrio chat runs "
             "its demo with a friend in the same process)"
         )
-    trio.run(chat, args)
-    return 0
+    return trio.run(chat, args)

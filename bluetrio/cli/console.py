@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import codecs
+import collections
 import contextlib
 import os
 import shutil
@@ -25,7 +26,7 @@ from typing import TextIO
 import trio
 
 from bluetrio.cli.line_editor import InputEnded, LineEditor, Submitted
-from bluetrio.cli.lines import LineDecoder, printable
+from bluetrio.cli.lines import LineDecoder, display_width, printable, tail_fitting
 
 READ_SIZE = 4096
 # Lines read ahead of the conversation: reading stops (and so does a pipe's writer) while
@@ -33,6 +34,8 @@ READ_SIZE = 4096
 LINES_AHEAD = 16
 CLEAR_LINE = "\r\x1b[K"  # carriage return, then ECMA-48 EL (erase to the end of the line)
 OWN_NAME = "you"
+# Seconds :meth:`Console.withdraw` waits for the reading task to stop (it stops at once).
+WITHDRAW_WAIT = 1.0
 
 
 class StandardInput(trio.abc.ReceiveStream):
@@ -64,27 +67,71 @@ class Console(abc.ABC):
         self._entered, self._lines = trio.open_memory_channel[str](LINES_AHEAD)
         self._answers: trio.MemorySendChannel[str | None] | None = None
         self.input_ended = False
+        self.withdrawn = False  # reading stopped before the input ended (see withdraw)
+        self._reading = trio.CancelScope()
+        self._started = False
+        self._stopped = trio.Event()
+        # Lines read and not yet in the queue (the first on its way in): withdrawn with it.
+        self._backlog: collections.deque[str] = collections.deque()
 
     async def run(self) -> None:
-        """Read the input until it ends (run it in a task for the console's lifetime)."""
+        """Read the input until it ends or :meth:`withdraw` stops it (run it in a task for
+        the console's lifetime)."""
+        self._started = True
         try:
-            await self._read()
+            with self._reading:
+                await self._read()
         finally:
             self.input_ended = True
             self._entered.close()
             if self._answers is not None:
                 self._answers.send_nowait(None)
+            self._stopped.set()
+
+    async def withdraw(self) -> list[str]:
+        """Stop reading the input and take back the lines entered that the conversation has
+        not taken, in order: when the conversation ends before the input does, these were
+        never sent, and the user must be told (:attr:`withdrawn` then says that what
+        followed them in the input was not read)."""
+        self.withdrawn = not self.input_ended
+        self._reading.cancel()
+        if self._started:
+            with trio.CancelScope(shield=True):
+                # The reading task stops at its next checkpoint (a read in a thread is
+                # abandoned at once): bounded, as shielded cleanup must be.
+                with trio.move_on_after(WITHDRAW_WAIT):
+                    await self._stopped.wait()
+        lines = []
+        while True:
+            try:
+                lines.append(self._lines.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+        lines.extend(self._backlog)
+        self._backlog.clear()
+        return lines
 
     @abc.abstractmethod
     async def _read(self) -> None:
         """Read standard input into lines until it ends (each console reads its own way)."""
 
-    async def _enter(self, line: str) -> None:
-        if self._answers is not None:
-            answers, self._answers = self._answers, None
-            answers.send_nowait(line)
-            return
-        await self._entered.send(line)
+    async def _enter(self, lines: list[str]) -> None:
+        """Give ``lines`` (read together) to the pending question or the conversation, in
+        order; those not given yet when reading stops stay for :meth:`withdraw`."""
+        self._backlog.extend(lines)
+        while self._backlog:
+            line = self._backlog[0]
+            self._entering(line)
+            if self._answers is not None:
+                answers, self._answers = self._answers, None
+                answers.send_nowait(line)
+            else:
+                await self._entered.send(line)
+            self._backlog.popleft()
+
+    @abc.abstractmethod
+    def _entering(self, line: str) -> None:
+        """``line`` goes to the question or the conversation now."""
 
     async def read_line(self) -> str | None:
         """The next line entered for the conversation; ``None`` once the input ended."""
@@ -141,10 +188,12 @@ class PlainConsole(Console):
     async def _read(self) -> None:
         decoder = LineDecoder()
         while data := await self._source.receive_some(READ_SIZE):
-            for line in decoder.feed(data):
-                await self._enter(line)
-        for line in decoder.finish():
-            await self._enter(line)
+            await self._enter(decoder.feed(data))
+        await self._enter(decoder.finish())
+
+    def _entering(self, line: str) -> None:
+        # Not echoed: standard output carries the peer's lines alone.
+        return
 
     def show(self, sender: str, text: str) -> None:
         print(printable(text), file=self._output, flush=True)
@@ -176,18 +225,15 @@ class TerminalConsole(Console):
         self._redraw()
         while data := await self._source.receive_some(READ_SIZE):
             events = self._editor.feed(decoder.decode(data))
-            for event in events:
-                if isinstance(event, InputEnded):
-                    self._write(CLEAR_LINE)
-                    return
-                assert isinstance(event, Submitted)
-                self._submitted(event.line)  # redraws the prompt below it
-                await self._enter(event.line)
+            submitted = [event.line for event in events if isinstance(event, Submitted)]
+            await self._enter(submitted)
+            if any(isinstance(event, InputEnded) for event in events):
+                break  # the editor takes no key after the end
             if not events:
                 self._redraw()
         self._write(CLEAR_LINE)
 
-    def _submitted(self, line: str) -> None:
+    def _entering(self, line: str) -> None:
         # The line stays on the screen as what was said (or answered), above a new prompt:
         # the conversation's once it answers a question.
         said = f"{self.prompt}{line}"
@@ -217,9 +263,10 @@ class TerminalConsole(Console):
     def _redraw(self) -> None:
         # Only the end of a long line, so it never wraps (a wrapped line would leave its
         # first rows on the screen at the next redraw).
+        # Counted in columns: a wide character takes two, a combining mark none.
         columns = shutil.get_terminal_size().columns
-        room = max(columns - len(self.prompt) - 1, 1)
-        self._write(f"{CLEAR_LINE}{self.prompt}{self._editor.text[-room:]}")
+        room = max(columns - display_width(self.prompt) - 1, 1)
+        self._write(f"{CLEAR_LINE}{self.prompt}{tail_fitting(self._editor.text, room)}")
 
     def _write(self, text: str) -> None:
         self._output.write(text)

@@ -7,6 +7,11 @@ has no half-close, that waits for what was sent to leave, then closes the DLC), 
 conversation lasts until the peer's end arrives too, for at most :data:`LINGER` seconds. The
 peer's end ends the conversation at once. A lost link raises
 :class:`~bluetrio.errors.ConnectionClosedError`. The stream stays the caller's to close.
+
+Nothing the user entered is lost without a word: when the conversation ends before the input
+does (the peer closed, the link was lost), the lines not sent (the one being sent, those
+queued in the console) are :attr:`Conversation.undelivered` and each is noted on the console.
+A line counts as delivered once the stream took all of it (``send_all`` returned).
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ class Conversation:
         self.peer = peer
         self.lines_sent = 0
         self.lines_received = 0
+        self.undelivered: list[str] = []  # the lines entered that were not sent, in order
+        self.ending: Ending | None = None  # once run returned
+        self._sending: str | None = None  # the line being sent
         self._received = trio.Event()  # set and replaced at each line received
 
     async def wait_received(self, count: int) -> None:
@@ -52,7 +60,32 @@ class Conversation:
         self, before_closing: Callable[[Conversation], Awaitable[None]] | None = None
     ) -> Ending:
         """Converse until one side ends it; ``before_closing`` runs when our input has
-        ended, before our end is sent (receiving goes on meanwhile)."""
+        ended, before our end is sent (receiving goes on meanwhile). Lines not delivered
+        are noted on the console and kept in :attr:`undelivered`."""
+        try:
+            self.ending = await self._converse(before_closing)
+        except ConnectionClosedError:
+            await self._report_undelivered()
+            raise
+        await self._report_undelivered()
+        return self.ending
+
+    async def _report_undelivered(self) -> None:
+        unsent = [self._sending] if self._sending is not None else []
+        self._sending = None
+        self.undelivered = unsent + await self.console.withdraw()
+        if not self.undelivered:
+            return
+        count = len(self.undelivered)
+        self.console.note(f"{count} line(s) you entered were not delivered to {self.peer}:")
+        for line in self.undelivered:
+            self.console.note(f"not delivered: {line}")
+        if self.console.withdrawn:
+            self.console.note("the input after these lines was not read")
+
+    async def _converse(
+        self, before_closing: Callable[[Conversation], Awaitable[None]] | None
+    ) -> Ending:
         ending = Ending.PEER_CLOSED
         peer_finished = trio.Event()
         try:
@@ -88,7 +121,9 @@ class Conversation:
 
     async def _send(self) -> None:
         while (line := await self.console.read_line()) is not None:
+            self._sending = line  # until the stream took all of it
             await self.stream.send_all(encode_line(line))
+            self._sending = None
             self.lines_sent += 1
 
     async def _receive(self) -> None:

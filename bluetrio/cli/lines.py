@@ -5,6 +5,9 @@ A line ends at LF, CR or CR LF (a phone's serial terminal app may send any of th
 arrives is UTF-8, decoded with replacement characters for invalid bytes, so a peer sending
 garbage shows garbage instead of ending the chat. A line grows to at most ``limit``
 characters: a longer one is cut into several, so memory stays bounded and nothing is dropped.
+
+A terminal shows a character in two columns, one or none (:func:`display_width`): the line
+being typed is drawn by columns, not characters, so that it never wraps.
 """
 
 from __future__ import annotations
@@ -104,3 +107,41 @@ def printable(text: str) -> str:
         else f"\\x{ord(character):02x}"
         for character in text
     )
+
+
+# Zero-width characters that are not combining marks: ZERO WIDTH SPACE, NON-JOINER, JOINER.
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d")
+
+
+def character_width(character: str) -> int:
+    """Columns one printable character takes on a terminal: 2 for East Asian Wide and
+    Fullwidth characters (Unicode Standard Annex #11: ``W`` and ``F``), 0 for combining marks
+    (drawn over the character before them) and the zero-width spaces and joiners, else 1."""
+    if (
+        unicodedata.combining(character)
+        or unicodedata.category(character) in ("Mn", "Me")
+        or character in _ZERO_WIDTH
+    ):
+        return 0
+    return 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` (printable, one line) takes on a terminal."""
+    return sum(character_width(character) for character in text)
+
+
+def tail_fitting(text: str, columns: int) -> str:
+    """The longest end of ``text`` that takes at most ``columns`` columns, not starting with
+    combining marks whose base character it leaves out (they would draw on nothing)."""
+    used, start = 0, len(text)
+    while start > 0:
+        width = character_width(text[start - 1])
+        if used + width > columns:
+            break
+        used += width
+        start -= 1
+    if start > 0:
+        while start < len(text) and character_width(text[start]) == 0:
+            start += 1
+    return text[start:]

@@ -55,7 +55,7 @@ async def test_the_embedded_chat_finds_pairs_looks_up_connects_and_converses(
         await keyboard.type("hello\nsecond line\n")
         await keyboard.send.aclose()
         with trio.fail_after(120):
-            ending = await embedded_chat(keyboard.console, {})
+            ending = (await embedded_chat(keyboard.console, {})).ending
     assert ending is Ending.WE_CLOSED
     assert keyboard.output.getvalue() == "echo: hello\necho: second line\n"
     notes = keyboard.noted()

@@ -9,8 +9,9 @@ import pytest
 import trio
 import trio.testing
 
-from bluetrio.cli.console import CLEAR_LINE, PlainConsole, TerminalConsole
+from bluetrio.cli.console import CLEAR_LINE, LINES_AHEAD, PlainConsole, TerminalConsole
 from bluetrio.cli.conversation import LINGER, Conversation, Ending
+from bluetrio.cli.lines import display_width
 from bluetrio.errors import ConnectionClosedError
 
 
@@ -258,4 +259,131 @@ async def test_the_terminal_asks_in_the_prompt_line() -> None:
             await keyboard.type("y\n")
         assert answers == ["y"]
         assert output.getvalue().endswith(f"Confirm 123456? [y/N] y\n{CLEAR_LINE}you> ")
+        await keyboard.end()
+
+
+async def test_lines_still_queued_when_the_peer_closes_are_named_as_not_delivered() -> None:
+    ours, theirs = trio.testing.lockstep_stream_pair()
+    keyboard = Keyboard()
+    console, output, notes = plain_console(keyboard)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(console.run)
+        await keyboard.type("one\ntwo\nthree\nfour\n")
+        await trio.testing.wait_all_tasks_blocked()  # all four read ahead, queued
+        conversation = Conversation(ours, console, "friend")
+
+        async def peer() -> None:
+            assert await read_until(theirs, b"\n") == b"one\n"
+            await trio.testing.wait_all_tasks_blocked()  # "one" sent, "two" on its way
+            await theirs.aclose()  # "three" and "four" wait in the queue
+
+        nursery.start_soon(peer)
+        assert await conversation.run() is Ending.PEER_CLOSED
+        nursery.cancel_scope.cancel()
+    assert conversation.lines_sent == 1
+    assert conversation.undelivered == ["two", "three", "four"]
+    assert notes.getvalue().splitlines() == [
+        "bluetrio chat: 3 line(s) you entered were not delivered to friend:",
+        "bluetrio chat: not delivered: two",
+        "bluetrio chat: not delivered: three",
+        "bluetrio chat: not delivered: four",
+        "bluetrio chat: the input after these lines was not read",
+    ]
+    assert output.getvalue() == ""
+
+
+async def test_lines_read_beyond_a_full_queue_are_not_lost_either() -> None:
+    ours, theirs = trio.testing.lockstep_stream_pair()
+    keyboard = Keyboard()
+    console, _, _ = plain_console(keyboard)
+    typed = [f"line {number}" for number in range(LINES_AHEAD + 3)]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(console.run)
+        await keyboard.type("".join(f"{line}\n" for line in typed))
+        await trio.testing.wait_all_tasks_blocked()  # the queue is full, one line waits
+        await theirs.aclose()
+        conversation = Conversation(ours, console, "friend")
+        assert await conversation.run() is Ending.PEER_CLOSED
+        nursery.cancel_scope.cancel()
+    # Every line read is accounted for: sent (none) or named: the one the send failed on,
+    # the queue it left room in, the one waiting to enter it and the one read after it.
+    assert conversation.lines_sent == 0
+    assert conversation.undelivered == typed
+
+
+async def test_a_lost_link_names_the_lines_not_delivered_then_raises() -> None:
+    keyboard = Keyboard()
+    console, _, notes = plain_console(keyboard)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(console.run)
+        await keyboard.type("are you there?\nhello?\n")
+        await trio.testing.wait_all_tasks_blocked()
+        conversation = Conversation(BrokenStream(), console, "friend")
+        with pytest.raises(ConnectionClosedError, match="was lost"):
+            await conversation.run()
+        nursery.cancel_scope.cancel()
+    assert conversation.undelivered == ["are you there?", "hello?"]
+    assert "not delivered: hello?" in notes.getvalue()
+
+
+async def test_nothing_is_reported_when_everything_was_sent() -> None:
+    ours, theirs = trio.testing.memory_stream_pair()
+    keyboard = Keyboard()
+    console, _, notes = plain_console(keyboard)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(console.run)
+        await keyboard.type("one\ntwo\n")
+        await keyboard.end()
+        conversation = Conversation(ours, console, "friend")
+
+        async def peer() -> None:
+            assert await read_until(theirs, b"two\n") == b"one\ntwo\n"
+            await theirs.aclose()
+
+        nursery.start_soon(peer)
+        assert await conversation.run() in (Ending.WE_CLOSED, Ending.PEER_CLOSED)
+    assert (conversation.lines_sent, conversation.undelivered) == (2, [])
+    assert "not delivered" not in notes.getvalue()
+
+
+async def test_the_terminal_shows_the_lines_not_delivered() -> None:
+    ours, theirs = trio.testing.lockstep_stream_pair()
+    keyboard = Keyboard()
+    output = io.StringIO()
+    console = TerminalConsole(keyboard.source, output)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(console.run)
+        await keyboard.type("hi\r")
+        await trio.testing.wait_all_tasks_blocked()
+        await theirs.aclose()
+        conversation = Conversation(ours, console, "friend")
+        assert await conversation.run() is Ending.PEER_CLOSED
+        nursery.cancel_scope.cancel()
+    assert conversation.undelivered == ["hi"]
+    assert output.getvalue().endswith(
+        f"{CLEAR_LINE}* 1 line(s) you entered were not delivered to friend:\n"
+        f"{CLEAR_LINE}* not delivered: hi\n"
+        f"{CLEAR_LINE}* the input after these lines was not read\n"
+    )
+
+
+async def test_the_terminal_draws_a_line_of_wide_characters_within_its_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "20")  # what shutil.get_terminal_size reads first
+    keyboard = Keyboard()
+    output = io.StringIO()
+    console = TerminalConsole(keyboard.source, output)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(console.run)
+        await keyboard.type("日本語" * 4 + "e\u0301")
+        await trio.testing.wait_all_tasks_blocked()
+        drawn = output.getvalue().rsplit(CLEAR_LINE, 1)[1]
+        # "you> " (5 columns), then the end of the line in the 14 columns left before the
+        # last one: six wide characters and the accented e, 13 columns (the whole line, 14
+        # characters, would take 25 and wrap).
+        assert drawn == "you> 日本語日本語e\u0301"
+        assert display_width(drawn) == 18
+        await keyboard.type("\r")
+        assert await console.read_line() == "日本語" * 4 + "e\u0301"
         await keyboard.end()

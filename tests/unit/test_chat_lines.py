@@ -1,5 +1,5 @@
 """The chat's lines: cut from bytes (LF, CR, CR LF, bounded, UTF-8 with replacement), made
-into bytes, shown safely; and the terminal's line editor."""
+into bytes, shown safely, measured in terminal columns; and the terminal's line editor."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bluetrio.cli.line_editor import InputEnded, LineEditor, Submitted
-from bluetrio.cli.lines import LineDecoder, LineSplitter, encode_line, printable
+from bluetrio.cli.lines import (
+    LineDecoder,
+    LineSplitter,
+    character_width,
+    display_width,
+    encode_line,
+    printable,
+    tail_fitting,
+)
 
 
 def test_every_line_end_a_phone_may_send_ends_one_line() -> None:
@@ -115,3 +123,58 @@ def test_ctrl_d_ends_the_input_only_on_an_empty_line() -> None:
 def test_the_line_typed_is_bounded() -> None:
     editor = LineEditor(limit=3)
     assert editor.feed("abcdef\n") == [Submitted("abc")]
+
+
+def test_wide_characters_take_two_columns_and_combining_marks_none() -> None:
+    assert display_width("hello") == 5
+    assert display_width("日本語") == 6  # East Asian Wide
+    assert display_width("\uff21\uff22") == 4  # FULLWIDTH LATIN CAPITAL LETTER A, B
+    assert display_width("e\u0301") == 1  # e and a combining acute accent
+    assert display_width("\u20dd") == 0  # an enclosing mark
+    assert display_width("a\u200db") == 2  # a zero-width joiner
+    assert display_width("ｱ") == 1  # halfwidth katakana
+    assert display_width("😀") == 2
+
+
+def test_the_end_that_fits_never_starts_with_a_mark_whose_base_is_cut() -> None:
+    assert tail_fitting("日本語", 5) == "本語"
+    assert tail_fitting("日本語", 1) == ""  # half a wide character is not drawn
+    assert tail_fitting("cafe\u0301s", 1) == "s"  # not the accent without its e
+    assert tail_fitting("cafe\u0301s", 2) == "e\u0301s"
+    assert tail_fitting("cafe\u0301s", 3) == "fe\u0301s"
+    assert tail_fitting("abc", 10) == "abc"
+
+
+# Printable text mixing narrow, wide and fullwidth characters and combining marks.
+terminal_text = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x4E40),  # CJK ideographs
+        st.characters(min_codepoint=0xFF01, max_codepoint=0xFF20),  # fullwidth forms
+        st.characters(min_codepoint=0x0300, max_codepoint=0x036F),  # combining marks
+        st.characters(whitelist_categories=("L", "M", "N", "P", "S", "Zs")),
+    ),
+    max_size=60,
+)
+
+
+@given(terminal_text, st.integers(min_value=0, max_value=80))
+def test_the_end_that_fits_is_the_longest_end_within_the_columns(text: str, columns: int) -> None:
+    shown = tail_fitting(text, columns)
+    assert text.endswith(shown)
+    assert display_width(shown) <= columns
+    # The longest end of the text that fits and starts on a base character (or is all of it).
+    ends = [
+        text[start:]
+        for start in range(len(text) + 1)
+        if display_width(text[start:]) <= columns
+        and (start in (0, len(text)) or character_width(text[start]) > 0)
+    ]
+    assert shown == max(ends, key=len)
+
+
+@given(terminal_text)
+def test_display_width_adds_up_over_any_split(text: str) -> None:
+    for cut in range(len(text) + 1):
+        assert display_width(text[:cut]) + display_width(text[cut:]) == display_width(text)
+    assert display_width(text) <= 2 * len(text)
