@@ -1,19 +1,24 @@
 """``bluetrio chat`` as a user runs it: real processes driven through pipes. The embedded
 demo answers each line piped in and exits 0 at the end of the input; two ``bluetrio chat``
-processes talk through one served virtual controller."""
+processes talk through one served virtual controller; lines piped in that a peer closed
+before taking are named on standard error, with exit status 1."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import trio
 from cli_process import BLUETRIO, ENVIRONMENT, REPOSITORY, WITHIN
 from cli_process import BluetrioProcess as Chat
+
+from bluetrio.stack import open_stack
 
 LISTENER = "00:1B:DC:CA:70:01"
 
@@ -94,7 +99,9 @@ def test_the_example_runs_the_same_chat() -> None:
     assert result.stdout == "echo: from the example\n"
 
 
-def test_two_chats_talk_through_a_served_controller(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def served_controller(tmp_path: Path) -> Iterator[str]:
+    """``bluetrio controller --listen unix:PATH`` while the block runs; yields its -t SPEC."""
     socket_path = tmp_path / "air.sock"
     controller = subprocess.Popen(
         [*BLUETRIO, "controller", "--listen", f"unix:{socket_path}"],
@@ -108,7 +115,14 @@ def test_two_chats_talk_through_a_served_controller(tmp_path: Path) -> None:
         while not socket_path.exists():
             assert time.monotonic() < deadline, "the controller never listened"
             time.sleep(0.05)
-        spec = f"unix:{socket_path}"
+        yield f"unix:{socket_path}"
+    finally:
+        controller.kill()
+        controller.wait()
+
+
+def test_two_chats_talk_through_a_served_controller(tmp_path: Path) -> None:
+    with served_controller(tmp_path) as spec:
         listener = Chat(
             ["chat", "-t", spec, "--listen", "--name", "kitchen", "--address", LISTENER,
              "--yes", "--keystore", str(tmp_path / "listener")],
@@ -129,9 +143,6 @@ def test_two_chats_talk_through_a_served_controller(tmp_path: Path) -> None:
         caller.type("bye")  # the last line, ended by the end of the input
         caller_status, caller_out, caller_notes = caller.finish()
         listener_status, listener_out, listener_notes = listener.finish()
-    finally:
-        controller.kill()
-        controller.wait()
     assert caller_status == 0, caller_notes
     assert listener_status == 0, listener_notes
     assert caller_out == "hello from the listener\n"
@@ -139,6 +150,45 @@ def test_two_chats_talk_through_a_served_controller(tmp_path: Path) -> None:
     assert "SDP:" in caller_notes and "yes (--yes)" in caller_notes
     assert "you ended the chat" in caller_notes
     assert "ended the chat" in listener_notes
+
+
+async def test_lines_piped_in_that_the_peer_closed_before_are_named_and_exit_1(
+    tmp_path: Path,
+) -> None:
+    # The peer is a stack in this process: it takes the DLC, reads one piece of what the
+    # chat sends, then closes while the chat still has most of its piped lines to send.
+    lines = [f"line {number:03d}" for number in range(200)]
+    channel = 5
+    with served_controller(tmp_path) as spec:
+        async with (
+            open_stack(spec, address=LISTENER) as peer,
+            peer.rfcomm_listen(channel=channel) as listener,
+        ):
+            caller = Chat(
+                ["chat", "-t", spec, "--connect", LISTENER, "--channel", str(channel),
+                 "--yes", "--keystore", str(tmp_path / "caller")],
+                stdin=True,
+            )  # fmt: skip
+            caller.type("".join(f"{line}\n" for line in lines))  # the pipe stays open
+            stream = await listener.accept()
+            received = await stream.receive_some()
+            await stream.aclose()
+            await trio.to_thread.run_sync(caller.wait_for, "input after these lines", "stderr")
+            status, output, notes = await trio.to_thread.run_sync(caller.finish)
+    assert status == 1, notes
+    assert output == ""
+    named = [
+        note.removeprefix("bluetrio chat: not delivered: ")
+        for note in notes.splitlines()
+        if note.startswith("bluetrio chat: not delivered: ")
+    ]
+    assert f"bluetrio chat: {len(named)} line(s) you entered were not delivered" in notes
+    # The lines named are the run of lines after those sent: none lost without a word.
+    assert named, notes
+    first = lines.index(named[0])
+    assert named == lines[first : first + len(named)]
+    assert b"".join(f"{line}\n".encode() for line in lines[:first]).startswith(received)
+    assert "ended the chat" in notes
 
 
 @pytest.mark.parametrize(
