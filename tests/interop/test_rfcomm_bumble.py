@@ -5,78 +5,58 @@ directions, megabytes checked with SHA-256."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import random
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trio
-from interop_support import TEST_LIMIT, ReportingProcess, reporting_process
+from bumble_classic_support import (
+    CONTROLLER_KINDS,
+    bumble_peer,
+    controller_spec,
+    peer_address,
+    send_and_check_echo,
+    wait_for,
+)
+from interop_support import TEST_LIMIT, ReportingProcess
 
 from bluetrio import RfcommStream
-from bluetrio.address import Address
 from bluetrio.stack import open_stack
 
 pytestmark = pytest.mark.interop
 
 pytest.importorskip("bumble")
 
-PEER_SCRIPT = Path(__file__).parent / "peers" / "bumble_rfcomm_peer.py"
 CHANNEL = 5
 SIZE = 2 * 1024 * 1024
-STEP_LIMIT = 90.0  # guards against a hang only: one peer report
 # As the peer's FRAME_SIZE: an L2CAP PDU in one ACL packet from Bumble's controller.
 FRAME_SIZE = 1000
 
 
-@pytest.fixture(params=["bumble", "served", "rootcanal"])
+@pytest.fixture(params=CONTROLLER_KINDS)
 def controllers(request: pytest.FixtureRequest) -> str:
-    if request.param == "bumble":
-        return "bumble"
-    fixture = "served_controller_port" if request.param == "served" else "rootcanal_hci_port"
-    port = request.getfixturevalue(fixture)
-    assert isinstance(port, int)
-    return f"tcp-client:127.0.0.1:{port}"
+    return controller_spec(request)
 
 
 @contextlib.contextmanager
-def bumble_peer(controllers: str, log: Path, *extra: str) -> Iterator[tuple[ReportingProcess, str]]:
-    command = [sys.executable, str(PEER_SCRIPT), "--channel", str(CHANNEL), *extra]
-    if controllers != "bumble":
-        command += ["--controller", controllers]
-    with reporting_process(command, log, "the Bumble peer") as peer:
-        if controllers == "bumble":
-            yield peer, f"tcp:127.0.0.1:{peer.reports['PORT']}"
-        else:
-            yield peer, controllers.replace("tcp-client:", "tcp:", 1)
-
-
-async def wait_for(peer: ReportingProcess, word: str) -> str:
-    return await trio.to_thread.run_sync(peer.wait_for, word, STEP_LIMIT)
+def rfcomm_peer(controllers: str, log: Path, *extra: str) -> Iterator[tuple[ReportingProcess, str]]:
+    arguments = ("--channel", str(CHANNEL), *extra)
+    with bumble_peer("bumble_rfcomm_peer.py", controllers, log, *arguments) as started:
+        yield started
 
 
 async def test_we_open_a_dlc_to_bumble(controllers: str, tmp_path: Path) -> None:
     payload = random.Random(1).randbytes(SIZE)
     with (
         trio.fail_after(TEST_LIMIT),
-        bumble_peer(controllers, tmp_path / "bumble.log") as (peer, ours),
+        rfcomm_peer(controllers, tmp_path / "bumble.log") as (peer, ours),
     ):
-        bumble = Address.parse(peer.reports["ADDRESS"].split("/")[0])
+        bumble = peer_address(peer)
         async with open_stack(ours, bring_up=True) as stack:
             stream = await stack.rfcomm_connect(bumble, channel=CHANNEL, frame_size=FRAME_SIZE)
             await wait_for(peer, "OPENED")
-            echoed = hashlib.sha256()
-            count = 0
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(stream.send_all, payload)
-                while count < SIZE:
-                    chunk = await stream.receive_some()
-                    assert chunk, "the stream ended early"
-                    echoed.update(chunk)
-                    count += len(chunk)
-            assert echoed.hexdigest() == hashlib.sha256(payload).hexdigest()
+            await send_and_check_echo(stream, payload)
             await stream.aclose()
             await wait_for(peer, "CLOSED")
 
@@ -90,7 +70,7 @@ async def test_bumble_opens_a_dlc_to_us(controllers: str, tmp_path: Path) -> Non
     extra = ("--open", "-", "--bytes", str(SIZE))
     with (
         trio.fail_after(TEST_LIMIT),
-        bumble_peer(controllers, tmp_path / "bumble.log", *extra) as (peer, ours),
+        rfcomm_peer(controllers, tmp_path / "bumble.log", *extra) as (peer, ours),
     ):
         async with open_stack(ours, bring_up=True) as stack:
             address = (await stack.ready()).address

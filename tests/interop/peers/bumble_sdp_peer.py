@@ -3,47 +3,41 @@
     python bumble_sdp_peer.py [--controller tcp-client:127.0.0.1:PORT]
     python bumble_sdp_peer.py [--controller ...] --find ADDRESS
 
-With ``--controller`` the Bumble host uses that controller (Root Canal, bluetrio's served
-controller). Without it, two Bumble controllers share one Bumble ``LocalLink``
-(``bumble_local_link.py``), the second served to the test's host over TCP.
+The controller, bring-up and reports are ``bumble_peer_common.py``'s. Without ``--find`` it is
+connectable and its SDP server holds two records: an RFCOMM service of UUID ``CHAT`` on
+channel 5 named "bumble chat", and an RFCOMM service of UUID ``LARGE`` on channel 6 whose
+description is 2000 octets (more than one response carries). With ``--find`` it connects to
+ADDRESS over BR/EDR (``-``: the first line of its standard input) and looks up the Serial Port
+service with Bumble's SDP client, with each of the three transactions. It also reports:
 
-Without ``--find`` it is connectable and its SDP server holds two records: an RFCOMM service
-of UUID ``CHAT`` on channel 5 named "bumble chat", and an RFCOMM service of UUID ``LARGE`` on
-channel 6 whose description is 2000 octets (more than one response carries). With ``--find``
-it connects to ADDRESS over BR/EDR (``-``: the first line of its standard input) and looks up
-the Serial Port service with Bumble's SDP client. It reports on stdout, one line per fact:
-
-    ADDRESS <bd_addr>          its public address
-    PORT <port>                (no --controller) where the second controller listens
-    READY                      connectable (or about to connect)
     CHANNEL <n>                (--find) the RFCOMM channel of our Serial Port record
-    NAME <text>                (--find) its service name
+    NAME <text>                (--find) its service name (Service Search Attribute)
     DESCRIPTION <length>       (--find) octets of the description of the LARGE record
+    HANDLES <h> ...            (--find) the handles of Serial Port records (Service Search)
+    CLASSES <hex> ...          (--find) the first one's service classes (Service Attribute)
 """
 
 from __future__ import annotations
-
-import argparse
-import asyncio
-import sys
 
 from bumble import rfcomm, sdp
 from bumble.core import UUID, PhysicalTransport
 from bumble.device import Device
 from bumble.hci import Address
-from bumble.logging import setup_basic_logging
-from bumble.transport import open_transport
-from bumble_local_link import local_link_controllers
+from bumble_peer_common import (
+    address_to_open,
+    announce,
+    classic_only,
+    controller_parser,
+    report,
+    run_peer,
+    run_until_ended,
+)
 
 RANDOM_ADDRESS = Address("C0:00:00:B0:B0:03")
 CHAT = UUID("8ce255c0-200a-11e0-ac64-0800200c9a66")
 LARGE = UUID("8ce255c0-200a-11e0-ac64-0800200c9a67")
 SERIAL_PORT = UUID.from_16_bits(0x1101)
 DESCRIPTION_LENGTH = 2000
-
-
-def report(*words: object) -> None:
-    print(*words, flush=True)
 
 
 def records() -> dict[int, list[sdp.ServiceAttribute]]:
@@ -73,50 +67,32 @@ async def find(device: Device, address: str) -> None:
         report("NAME", found[0].value.value.decode())
         (large,) = await client.search_attributes([LARGE], [0x0101])
         report("DESCRIPTION", len(large[0].value.value))
+        handles = await client.search_services([SERIAL_PORT])
+        report("HANDLES", *(f"0x{handle:08X}" for handle in handles))
+        attributes = await client.get_attributes(
+            handles[0], [sdp.SDP_SERVICE_CLASS_ID_LIST_ATTRIBUTE_ID]
+        )
+        (classes,) = attributes
+        report("CLASSES", *(item.value.to_hex_str() for item in classes.value.value))
     await connection.disconnect()
 
 
-async def run_device(device: Device, options: argparse.Namespace, port: int | None) -> None:
-    device.classic_enabled = True
-    device.le_enabled = False
-    if options.find is None:
-        device.sdp_service_records = records()
-    await device.power_on()
-    await device.set_connectable(True)
-    await device.set_discoverable(True)
-    report("ADDRESS", device.public_address)
-    if port is not None:
-        report("PORT", port)
-    report("READY")
-    address = options.find
-    if address == "-":
-        address = (await asyncio.to_thread(sys.stdin.readline)).strip()
-    if address is not None:
-        await find(device, address)
-    await asyncio.Event().wait()  # until the test terminates us
-
-
-async def on_controller(options: argparse.Namespace) -> None:
-    async with await open_transport(options.controller) as transport:
-        device = Device.with_hci("bumble-sdp", RANDOM_ADDRESS, transport.source, transport.sink)
-        await run_device(device, options, None)
-
-
-async def on_local_link(options: argparse.Namespace) -> None:
-    async with local_link_controllers(bredr=True) as (host, port):
-        device = Device(name="bumble-sdp", address=RANDOM_ADDRESS, host=host)
-        await run_device(device, options, port)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--controller", metavar="SPEC", help="a Bumble transport (tcp-client:HOST:PORT) to use"
-    )
+    parser = controller_parser(__doc__.splitlines()[0])
     parser.add_argument("--find", metavar="ADDRESS", help="look up our Serial Port record")
-    args = parser.parse_args()
-    setup_basic_logging("WARNING")  # BUMBLE_LOGLEVEL overrides it
-    asyncio.run(on_controller(args) if args.controller else on_local_link(args))
+    options = parser.parse_args()
+
+    async def serve(device: Device, port: int | None) -> None:
+        classic_only(device)
+        if options.find is None:
+            device.sdp_service_records = records()
+        await announce(device, port)
+        address = await address_to_open(options.find)
+        if address is not None:
+            await find(device, address)
+        await run_until_ended()
+
+    run_peer("bumble-sdp", RANDOM_ADDRESS, options, serve)
 
 
 if __name__ == "__main__":
