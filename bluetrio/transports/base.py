@@ -28,13 +28,17 @@ class FramingLimits:
 
     The ACL lengths are the controller's buffer sizes read at bring-up (Read_Buffer_Size,
     LE_Read_Buffer_Size: Vol 4 Part E 7.4.5, 7.8.2); None until known, 0 for LE when LE
-    shares the BR/EDR buffers. ``iso_enabled``: the host has enabled isochronous channels,
-    so ISO data packets may arrive. A transport that frames a byte stream uses these to tell
-    a real packet header from noise; packet-based transports ignore them.
+    shares the BR/EDR buffers. ``host_acl_data_length`` is the Host_ACL_Data_Packet_Length the
+    host announced with Host_Buffer_Size: the controller sizes the ACL packets it sends the
+    host by it (Vol 4 Part E 7.3.39), whatever its own buffers are; None until announced.
+    ``iso_enabled``: the host has enabled isochronous channels, so ISO data packets may
+    arrive. A transport that frames a byte stream uses these to tell a real packet header
+    from noise; packet-based transports ignore them.
     """
 
     bredr_acl_data_length: int | None = None
     le_acl_data_length: int | None = None
+    host_acl_data_length: int | None = None
     iso_enabled: bool = False
 
 

@@ -177,9 +177,13 @@ class ControllerExpectations:
         if link is _Link.LE and learned == 0:  # LE shares the BR/EDR buffers (7.8.2)
             learned = limits.bredr_acl_data_length
         if learned is None:
-            return self.default_acl_bound
-        floor = LE_MAX_AIR_PAYLOAD if link is _Link.LE else BR_EDR_MAX_AIR_PAYLOAD
-        return max(learned, floor)
+            bound = self.default_acl_bound
+        else:
+            floor = LE_MAX_AIR_PAYLOAD if link is _Link.LE else BR_EDR_MAX_AIR_PAYLOAD
+            bound = max(learned, floor)
+        # The controller's buffer sizes bound what the host sends it; what it sends the host
+        # is bounded by what the host announced (Vol 4 Part E 7.3.39), which may be larger.
+        return max(bound, limits.host_acl_data_length or 0)
 
     def verdict(
         self, packet_type: int, buffer: bytes | bytearray, header: int, length: int, end: int

@@ -33,11 +33,11 @@ pytest.importorskip("bumble")
 PSM = 0x1001
 SIZE = 3 * 1024 * 1024
 # Bumble's controller hands the host each L2CAP PDU it receives whole, in one ACL packet of
-# any length (it does not fragment toward the host), while bluetrio's H4 framer takes a
-# BR/EDR ACL packet of at most 1021 octets (a 3-DH5 payload, what a controller forwards as one
-# packet) and treats a longer header as noise. So on Bumble's controllers both sides accept
-# SDUs of 1017 octets at most (1021 less the basic header); elsewhere 2048.
-MTU = {"bumble": 1017}
+# any length (it does not fragment toward the host). bluetrio announces with Host_Buffer_Size
+# the ACL length it takes (Core 5.4 Vol 4 Part E 7.3.39) and its H4 framer accepts that much,
+# so the same 2048-octet MTU works on every controller; before bring-up sent it, the framer
+# refused a packet longer than the controller's 1021-octet buffers as noise on Bumble's.
+MTU: dict[str, int] = {}
 DEFAULT_MTU = 2048
 
 

@@ -26,7 +26,8 @@ async def test_bringup_commands_and_no_local_name_read() -> None:
     assert hci.ReadLocalName.OPCODE not in transport.opcodes
     assert hci.WriteLocalName.OPCODE in transport.opcodes
     assert info.local_name == "bluetrio"
-    assert len(transport.opcodes) == 21
+    assert hci.HostBufferSize.OPCODE in transport.opcodes
+    assert len(transport.opcodes) == 22
 
 
 async def test_le_connect_is_one_command_and_disconnect_one() -> None:

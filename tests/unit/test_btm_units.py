@@ -94,6 +94,13 @@ def test_bringup_with_secure_connections_listed_enables_it() -> None:
     assert hci.WriteSecureConnectionsHostSupport(1) in sent
 
 
+def test_bringup_announces_the_acl_length_the_host_takes() -> None:
+    # Core 5.4 Vol 4 Part E 7.3.39: without it a controller may size what it sends the host
+    # by anything; with it, by what the host reassembles.
+    sent, _ = drive(bitmap_without())
+    assert hci.HostBufferSize(4096, 255, 16, 16) in sent
+
+
 def test_optional_step_that_times_out_is_skipped_and_noted() -> None:
     unnamed = StackConfig(local_name=None)
     sent, info = drive(bitmap_without(), frozenset({hci.ReadLocalName.OPCODE}), unnamed)

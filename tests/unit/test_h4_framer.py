@@ -267,3 +267,19 @@ def test_an_event_a_later_specification_extended_is_framed_when_a_packet_follows
     packets = [(PacketType.EVENT, extended), (PacketType.EVENT, RESET_COMPLETE)]
     assert framer.feed(wire(*packets)) == packets
     assert framer.discarded_bytes == 0
+
+
+def test_acl_up_to_the_length_the_host_announced_is_taken() -> None:
+    # A controller sizes what it sends by Host_Buffer_Size (Core 5.4 Vol 4 Part E 7.3.39),
+    # not by its own buffers: Bumble's sends a whole 2052-octet PDU in one packet.
+    framer = H4Framer()
+    framer.feed(wire((PacketType.EVENT, CONNECTION_COMPLETE)))
+    framer.configure(FramingLimits(bredr_acl_data_length=1021))
+    long = ACL_HELLO[:2] + (2052).to_bytes(2, "little") + bytes(2052)
+    assert framer.feed(wire((PacketType.ACL, long))) == []
+    framer = H4Framer()
+    framer.feed(wire((PacketType.EVENT, CONNECTION_COMPLETE)))
+    framer.configure(FramingLimits(bredr_acl_data_length=1021, host_acl_data_length=4096))
+    assert framer.feed(wire((PacketType.ACL, long))) == [(PacketType.ACL, long)]
+    too_long = ACL_HELLO[:2] + (4097).to_bytes(2, "little") + bytes(4097)
+    assert framer.feed(wire((PacketType.ACL, too_long))) == []

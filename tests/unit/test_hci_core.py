@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from bluetrio.actors.effects import CancelTimer, Emit, Send, StartTimer, TimerExpired
 from bluetrio.actors.hci.acl import AclReassembler
-from bluetrio.actors.hci.core import CREDIT_RECOVERY_TIMER, HciCore, TransportWrite
+from bluetrio.actors.hci.core import (
+    CREDIT_RECOVERY_TIMER,
+    ConfigureFraming,
+    HciCore,
+    TransportWrite,
+)
 from bluetrio.address import Address, AddressType
 from bluetrio.messages import hci
 from bluetrio.messages.hci_service import (
@@ -27,6 +32,7 @@ from bluetrio.messages.hci_service import (
     TransportPacketInd,
 )
 from bluetrio.messages.packets import PacketType
+from bluetrio.transports.base import FramingLimits
 
 PEER = Address.parse("11:22:33:44:55:66")
 
@@ -476,3 +482,26 @@ def test_data_gathered_in_a_wakeup_goes_up_before_a_reset_closes_its_link() -> N
     effects += core.end_wakeup(0.0)
     to_owner = [m for m in emitted(effects) if not isinstance(m, HciEventInd)]
     assert to_owner == [AclDataInd(0x0040, (pdu,)), AclLinkClosedInd(0x0040, 0x16)]
+
+
+def framing(effects: list[object]) -> list[FramingLimits]:
+    return [e.limits for e in effects if isinstance(e, ConfigureFraming)]
+
+
+def test_the_length_announced_by_host_buffer_size_reaches_the_framer() -> None:
+    # Core 5.4 Vol 4 Part E 7.3.39: the controller sizes the ACL packets it sends the host by
+    # Host_ACL_Data_Packet_Length, so the framer must accept that much once it is taken.
+    core = configured_core()
+    core.handle("btm", HciCommandReq(3, hci.HostBufferSize(4096, 255, 16, 16)), 0.0)
+    effects = core.handle("hci", complete(hci.HostBufferSize.OPCODE), 0.0)
+    assert framing(effects) == [
+        FramingLimits(bredr_acl_data_length=27, le_acl_data_length=20, host_acl_data_length=4096)
+    ]
+
+
+def test_a_refused_host_buffer_size_leaves_the_framer_as_it_was() -> None:
+    core = configured_core()
+    core.handle("btm", HciCommandReq(3, hci.HostBufferSize(4096, 255, 16, 16)), 0.0)
+    status = bytes([hci.HciStatus.INVALID_HCI_COMMAND_PARAMETERS])
+    assert framing(core.handle("hci", complete(hci.HostBufferSize.OPCODE, status), 0.0)) == []
+    assert core.host_acl_data_length is None

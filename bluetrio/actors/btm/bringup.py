@@ -67,6 +67,27 @@ SECURE_CONNECTIONS_HOST_FEATURE_PAGE_2_BIT = (
 )
 
 
+# What the host announces with Host_Buffer_Size (Vol 4 Part E 7.3.39). The controller sizes
+# the ACL packets it sends the host by the length, so it must cover what the host reassembles
+# comfortably: 4096 holds a whole PDU of every default MTU the layers open (RFCOMM's 1691,
+# SDP's 672, ATT's 517) for a controller that does not fragment towards the host, while
+# keeping an H4 framer's bound for telling headers from noise small. The counts matter only
+# with controller-to-host flow control, which the host leaves off (7.3.38).
+HOST_ACL_DATA_PACKET_LENGTH = 4096
+HOST_SYNCHRONOUS_DATA_PACKET_LENGTH = 255  # the one-octet field's maximum
+HOST_TOTAL_NUM_ACL_DATA_PACKETS = 16
+HOST_TOTAL_NUM_SYNCHRONOUS_DATA_PACKETS = 16
+
+
+def host_buffer_size() -> hci.HostBufferSize:
+    return hci.HostBufferSize(
+        HOST_ACL_DATA_PACKET_LENGTH,
+        HOST_SYNCHRONOUS_DATA_PACKET_LENGTH,
+        HOST_TOTAL_NUM_ACL_DATA_PACKETS,
+        HOST_TOTAL_NUM_SYNCHRONOUS_DATA_PACKETS,
+    )
+
+
 def mask_of(bits: Iterable[int]) -> int:
     return sum(1 << bit for bit in bits)
 
@@ -78,7 +99,7 @@ def scan_enable_value(discoverable: bool, connectable: bool) -> int:
 def configure_sequence(info: ControllerInfo, config: StackConfig) -> CommandSequence[list[str]]:
     """The host configuration for ``info``'s controller; returns the notes of skipped steps."""
     notes: list[str] = []
-    steps: list[Any] = [hci.SetEventMask(mask_of(EVENT_MASK_BITS))]
+    steps: list[Any] = [hci.SetEventMask(mask_of(EVENT_MASK_BITS)), host_buffer_size()]
     page2_supported = len(info.lmp_features) > 2
     if page2_supported:
         steps.append(hci.SetEventMaskPage2(mask_of(EVENT_MASK_PAGE_2_BITS)))

@@ -145,6 +145,7 @@ class HciCore:
         # parameters, which the host ignores (Vol 4 Part E 5.4.4).
         self.extended_events = 0
         self.ignored_completions = 0
+        self.host_acl_data_length: int | None = None  # announced by Host_Buffer_Size
         self.links_opened = 0  # numbers the links: AclLinkOpenedInd.link_id
         self.unknown_handle_packets = 0  # ACL packets dropped for handles with no link
         # PDUs reassembled during the current wake-up, per handle in arrival order: they leave
@@ -222,6 +223,7 @@ class HciCore:
         # learns that each link is closed (after the data received on it) before anything of
         # a new link reaches it.
         self.reassembler.reset()
+        self.host_acl_data_length = None  # Reset returns it to the controller's default
         effects = self._flush_received()
         effects += [
             Emit(AclLinkClosedInd(handle, LOCAL_HOST_TERMINATED)) for handle in self.acl.reset()
@@ -248,6 +250,8 @@ class HciCore:
                 effects += self._answer(pending, confirmation)
                 if pending.opcode in BUFFER_SIZE_OPCODES and confirmation.event is not None:
                     effects.append(ConfigureFraming(self._framing_limits()))
+                elif isinstance(pending.request.command, hci.HostBufferSize):
+                    effects += self._learn_host_buffer_size(pending.request.command, event)
                 break
         else:
             if opcode != 0:  # opcode 0 only carries credits (Vol 4 Part E 7.7.14)
@@ -298,12 +302,23 @@ class HciCore:
                     self.acl.le.configure(length, total)
         return None
 
+    def _learn_host_buffer_size(
+        self, command: hci.HostBufferSize, event: hci.CommandComplete | hci.CommandStatus
+    ) -> Effects:
+        """Once the controller took Host_Buffer_Size, the ACL packets it sends are sized by
+        the length the host announced (Vol 4 Part E 7.3.39), whichever actor announced it."""
+        if not isinstance(event, hci.CommandComplete) or event.status != 0:
+            return []
+        self.host_acl_data_length = command.host_acl_data_packet_length
+        return [ConfigureFraming(self._framing_limits())]
+
     def _framing_limits(self) -> FramingLimits:
         """What the transport may check ACL lengths against (see :class:`FramingLimits`)."""
         bredr, le = self.acl.bredr.packet_length, self.acl.le.packet_length
         return FramingLimits(
             bredr_acl_data_length=bredr or None,
             le_acl_data_length=0 if self.acl.le_shares_bredr else (le or None),
+            host_acl_data_length=self.host_acl_data_length,
         )
 
     def _set_credits(self, credits: int, now: float) -> Effects:
