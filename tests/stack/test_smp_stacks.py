@@ -64,6 +64,52 @@ async def test_sc_just_works_bonds_both_sides_then_reconnection_reuses_the_ltk(
             assert again.used_stored_key and link.encrypted
 
 
+@pytest.mark.parametrize("reversed_roles", [False, True], ids=["same-roles", "reversed-roles"])
+async def test_legacy_bond_re_encrypts_with_the_key_its_ediv_and_rand_name(
+    autojump_clock: MockClock, reversed_roles: bool
+) -> None:
+    """A legacy bond: the central encrypts with the LTK the peripheral distributed, named by
+    its EDIV and Rand (Vol 3 Part H 2.4.4.2), and the peripheral answers with that key. With
+    the roles reversed later, the key the old central distributed serves. The virtual
+    controller ends the link with a MIC failure when the two sides hold different keys (the
+    failure Bumble's host caused by answering with the central's key)."""
+    central_store, peripheral_store = Stores(), Stores()
+    legacy = SmpConfig(secure_connections=False)
+    first = {"keystore": central_store, "extra_layers": [Actor(SmpCore(legacy))]}
+    second = {
+        "keystore": peripheral_store,
+        "pairable": True,
+        "extra_layers": [Actor(SmpCore(legacy))],
+    }
+    async with open_stack_pair(first, second) as (a, b):
+        address_a, address_b = (await a.ready()).address, (await b.ready()).address
+        async with b.advertise(), a.connect(address_b) as link, b.accept(LinkTransport.LE):
+            with trio.fail_after(30):
+                result = await link.pair()
+            assert not result.secure_connections and not result.used_stored_key
+            await trio.sleep(1)
+            await link.disconnect()
+        (central_bond,) = await central_store.made[0].list()
+        (peripheral_bond,) = await peripheral_store.made[0].list()
+        for distributed in (central_bond.peer_keys.ltk, central_bond.local_keys.ltk):
+            assert distributed is not None
+            assert distributed.ediv != 0 or distributed.rand != bytes(8)
+        assert central_bond.peer_keys.ltk == peripheral_bond.local_keys.ltk
+        assert central_bond.local_keys.ltk == peripheral_bond.peer_keys.ltk
+        assert central_bond.peer_keys.ltk != central_bond.local_keys.ltk
+        central, peripheral, target = (b, a, address_a) if reversed_roles else (a, b, address_b)
+        async with (
+            peripheral.advertise(),
+            central.connect(target) as link,
+            peripheral.accept(LinkTransport.LE) as peer,
+        ):
+            with trio.fail_after(30):
+                again = await link.pair()
+            assert again.used_stored_key and link.encrypted
+            await trio.sleep(1)
+            assert peer.encrypted and link.connected
+
+
 class Typist(PairingDelegate):
     """Shows a passkey, or types the one the other side showed."""
 

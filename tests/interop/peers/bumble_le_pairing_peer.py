@@ -41,8 +41,40 @@ def report(*words: object) -> None:
     print(*words, flush=True)
 
 
+def answer_ltk_requests_by_ediv_and_rand(device: Device) -> None:
+    """Answer the controller's LTK request with the key its EDIV and Rand name.
+
+    Bumble 0.0.236 stores the legacy LTK it distributed as responder under ``ltk_central``
+    and answers an LTK request on a peripheral link with ``ltk_peripheral``, the key the
+    central distributed (google/bumble pull request 890): the central encrypts with the
+    peripheral's key (Core 5.4 Vol 3 Part H 2.4.4.2), the two controllers hold different keys
+    and the link ends with a MIC failure. The key named by the request's EDIV and Rand is
+    the one the spec means (Vol 6 Part B 5.1.3.1).
+    """
+
+    async def long_term_key(handle: int, rand: bytes, ediv: int) -> bytes | None:
+        connection = device.lookup_connection(handle)
+        if connection is None:
+            return None
+        during_pairing = device.smp_manager.get_long_term_key(connection, rand, ediv)
+        if during_pairing is not None:
+            return during_pairing
+        keys = await device.keystore.get(str(connection.peer_address))
+        if keys is None:
+            return None
+        if keys.ltk is not None and ediv == 0 and rand == bytes(8):
+            return keys.ltk.value  # Secure Connections: EDIV and Rand are zero (2.4.4.1)
+        for key in (keys.ltk_central, keys.ltk_peripheral):
+            if key is not None and key.value and (key.ediv, key.rand) == (ediv, rand):
+                return key.value
+        return None
+
+    device.host.long_term_key_provider = long_term_key
+
+
 def configure(device: Device, secure_connections: bool) -> None:
     device.keystore = MemoryKeyStore()
+    answer_ltk_requests_by_ediv_and_rand(device)
     # Its identity is the static random address it connects with (Vol 3 Part H 3.6.5), not
     # the controller's public address, so a central finds the bond again by that address.
     device.pairing_config_factory = lambda connection: PairingConfig(
