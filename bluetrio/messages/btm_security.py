@@ -253,7 +253,10 @@ class PairCnf(SecurityMessage):
 class LinkSecurityCnf(SecurityMessage):
     """Outcome of :class:`LinkSecurityReq`: ``status`` 0 when the link meets the requirement;
     otherwise an HCI status (0x2F Insufficient Security when the link is secured but short of
-    what was asked, 0x02 when there is no such link) and ``error`` says why."""
+    what was asked, 0x02 when there is no such link) and ``error`` says why. ``strength``
+    (LE links, success or not): how strong the key encrypting the link is, None when the link
+    is not encrypted or its key's strength is unknown; a refusal names what falls short by it
+    (Vol 3 Part A 4.23: key size, authentication or encryption)."""
 
     token: int
     handle: int
@@ -261,6 +264,7 @@ class LinkSecurityCnf(SecurityMessage):
     key_type: LinkKeyType | None = None
     key_size: int | None = None
     error: str | None = None
+    strength: BondStrength | None = None
 
 
 @attrs.frozen

@@ -12,6 +12,10 @@ import trio
 import trio.testing
 
 from bluetrio import L2capChannel, L2capConnectionRefused, Link, Stack
+from bluetrio.actors.btm.config import SecurityConfig, StackConfig
+from bluetrio.actors.runtime import Actor
+from bluetrio.actors.smp.config import SmpConfig
+from bluetrio.actors.smp.core import SmpCore
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.btm_security import SecurityRequirement
@@ -131,6 +135,25 @@ async def test_enhanced_channels_open_in_one_request_and_reconfigure(
         with pytest.raises(L2capConnectionRefused) as refused:
             await peers[0].reconfigure(mtu=500, mps=64)
         assert refused.value.result == 0x0001
+
+
+async def test_an_le_link_encrypted_with_a_short_key_is_refused_as_key_size_too_short(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The link is encrypted with a 7-octet key (the peripheral offers no more), a channel to
+    the central's SPSM needs 16: the central's pairing for a longer key fails, and the
+    refusal names the key size (4.23), judged by the LE key's strength."""
+    short_keys = StackConfig(security=SecurityConfig(pairable=True, min_encryption_key_size=7))
+    central = {"config": short_keys, "extra_layers": [Actor(SmpCore(SmpConfig(min_key_size=7)))]}
+    seven = SmpConfig(min_key_size=7, max_key_size=7)
+    peripheral = {"config": short_keys, "extra_layers": [Actor(SmpCore(seven))]}
+    async with open_stack_pair(central, peripheral) as (a, b), le_link(a, b) as (link, peer):
+        paired = await link.pair()
+        assert paired.key_size == 7 and link.encrypted
+        async with a.l2cap_listen(spsm=SPSM, security=SecurityRequirement(min_key_size=16)):
+            with pytest.raises(L2capConnectionRefused) as short:
+                await peer.l2cap_connect(spsm=SPSM)
+        assert short.value.result == LeCreditConnectionResult.ENCRYPTION_KEY_SIZE_TOO_SHORT
 
 
 async def test_an_unknown_spsm_and_a_short_security_are_refused_with_their_results(

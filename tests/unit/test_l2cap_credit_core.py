@@ -15,6 +15,7 @@ from bluetrio.actors.effects import Emit, Send, StartTimer, TimerExpired, TimerK
 from bluetrio.actors.l2cap.core import L2capCore
 from bluetrio.actors.l2cap.credit_states import CREDIT_TRANSITIONS, CreditEvent, CreditState
 from bluetrio.actors.state_machine import allowed
+from bluetrio.bonds import BondStrength
 from bluetrio.errors import StateTransitionError
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm_security import LinkSecurityCnf, LinkSecurityReq, SecurityRequirement
@@ -286,6 +287,15 @@ def test_a_source_cid_already_allocated_is_refused() -> None:
         (LinkSecurityCnf(0, HANDLE, 0x02, error="no BR/EDR link"), "INSUFFICIENT_AUTHENTICATION"),
         (LinkSecurityCnf(0, HANDLE, 0x2F, key_size=7), "ENCRYPTION_KEY_SIZE_TOO_SHORT"),
         (LinkSecurityCnf(0, HANDLE, 0x2F, key_type=None), "INSUFFICIENT_AUTHENTICATION"),
+        # LE: the strength of the key encrypting the link (LE has no link key type).
+        (
+            LinkSecurityCnf(0, HANDLE, 0x2F, strength=BondStrength(True, False, 7)),
+            "ENCRYPTION_KEY_SIZE_TOO_SHORT",
+        ),
+        (
+            LinkSecurityCnf(0, HANDLE, 0x2F, strength=BondStrength(True, True, 16)),
+            "INSUFFICIENT_ENCRYPTION",
+        ),
     ],
 )
 def test_a_link_short_of_the_spsm_security_is_refused(

@@ -331,7 +331,10 @@ class LeSecurity:
                 ok = False
         if waiter.link_security:
             key_size = record.key_size if ok else None
-            cnf = LinkSecurityCnf(waiter.token, record.handle, status, None, key_size, error)
+            strength = record.strength if record.encrypted else None
+            cnf = LinkSecurityCnf(
+                waiter.token, record.handle, status, None, key_size, error, strength
+            )
             return Send(waiter.sender, cnf)
         return Send(
             waiter.sender,

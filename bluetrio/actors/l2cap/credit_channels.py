@@ -1131,7 +1131,22 @@ def security_result(
     confirm: LinkSecurityCnf, requirement: SecurityRequirement | None
 ) -> LeCreditConnectionResult:
     """The refusal (same values in 4.23 and 4.26) for a link that does not meet the security
-    of a registration: too short a key, no encryption, or no authentication."""
+    of a registration: too short a key, no encryption, or no authentication.
+
+    An LE link is judged by the strength of the key encrypting it (``confirm.strength``;
+    LE has no link key type): a key shorter than required is "key size too short", one
+    without the MITM protection or Secure Connections asked for is "insufficient
+    authentication", and a key that meets both yet does not serve is "insufficient
+    encryption". A BR/EDR link, or an LE link not encrypted, by its key type and size."""
+    strength = confirm.strength
+    if strength is not None and requirement is not None:
+        if strength.key_size < requirement.min_key_size:
+            return LeCreditConnectionResult.ENCRYPTION_KEY_SIZE_TOO_SHORT
+        if (requirement.mitm and not strength.authenticated) or (
+            requirement.secure_connections and not strength.secure_connections
+        ):
+            return LeCreditConnectionResult.INSUFFICIENT_AUTHENTICATION
+        return LeCreditConnectionResult.INSUFFICIENT_ENCRYPTION
     short = confirm.key_size is not None and requirement is not None
     if short and confirm.key_size < requirement.min_key_size:  # type: ignore[operator,union-attr]
         return LeCreditConnectionResult.ENCRYPTION_KEY_SIZE_TOO_SHORT
