@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -205,6 +205,9 @@ class Bond:
 
     ``local_address`` and ``peer_address`` are identity addresses. ``created_at`` and
     ``updated_at`` are Unix times; stores keep the creation time of the bond they replace.
+    ``peer_link_address`` (LE): the address the peer connected with when it bonded, as on
+    the air; a peer on a static random address that distributed another identity is found
+    by it when it connects again.
     """
 
     local_address: Address
@@ -221,6 +224,7 @@ class Bond:
     debug_key: bool = False
     created_at: float = attrs.field(factory=time.time)
     updated_at: float = attrs.field(factory=time.time)
+    peer_link_address: Address | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.link_key is not None:
@@ -245,3 +249,12 @@ class Bond:
 
     def strength(self) -> BondStrength:
         return BondStrength(self.authenticated, self.secure_connections, self.key_size)
+
+
+def distributed_irk(bonds: Iterable[Bond]) -> bytes | None:
+    """The IRK we gave the peers of ``bonds`` (Vol 3 Part H 3.6.4), that of the latest LE
+    bond when they differ: our RPAs must be made from it for those peers to resolve them."""
+    given = [b for b in bonds if b.transport is Transport.LE and b.local_keys.irk is not None]
+    if not given:
+        return None
+    return max(given, key=lambda bond: bond.updated_at).local_keys.irk

@@ -199,6 +199,9 @@ def _bond_to_json(bond: Bond) -> dict[str, Any]:
         "debug_key": bond.debug_key,
         "created_at": bond.created_at,
         "updated_at": bond.updated_at,
+        "peer_link_address": (
+            None if bond.peer_link_address is None else _address_to_json(bond.peer_link_address)
+        ),
     }
 
 
@@ -327,8 +330,9 @@ _BOND_FIELDS = tuple(_bond_to_json(Bond(Address(bytes(6)), Address(bytes(6)), Tr
 
 
 def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
-    if isinstance(value, dict) and "debug_key" not in value:
-        value = {**value, "debug_key": False}  # written before bonds recorded it
+    # Fields written only by later versions of this format: their values before.
+    if isinstance(value, dict):
+        value = {"debug_key": False, "peer_link_address": None, **value}
     data = _object(value, where, _BOND_FIELDS)
     try:
         return Bond(
@@ -344,6 +348,9 @@ def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
             debug_key=_boolean(data["debug_key"], f"{where}.debug_key"),
             created_at=_timestamp(data["created_at"], f"{where}.created_at"),
             updated_at=_timestamp(data["updated_at"], f"{where}.updated_at"),
+            peer_link_address=_optional(
+                data["peer_link_address"], f"{where}.peer_link_address", _address_from_json
+            ),
         )
     except InvalidArgumentError as error:  # fields that disagree with each other
         _damaged(where, str(error))

@@ -146,8 +146,15 @@ class Link:
 
     @property
     def identity(self) -> Address | None:
-        """The peer's identity address, when its private address was resolved."""
+        """The peer's identity address, when its private address was resolved (or it
+        connects with the address it bonded over and distributed another identity)."""
         return self._state.identity
+
+    @property
+    def local_address(self) -> Address | None:
+        """LE: the address we used on the air for this link (public, static random or our
+        RPA), with its type; None on BR/EDR."""
+        return self._state.local_address
 
     @property
     def peer(self) -> Address:

@@ -55,6 +55,7 @@ from bluetrio.actors.smp.config import SmpConfig
 from bluetrio.actors.smp.core import SmpCore
 from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
+from bluetrio.bonds import distributed_irk
 from bluetrio.errors import (
     BluetrioError,
     ConnectionFailedError,
@@ -347,9 +348,13 @@ class Stack:
         if self.keystore is None:
             return None
         bonds = await self.keystore.list()
-        peers = tuple(BondedPeer(bond.peer_address, bond.peer_keys.irk) for bond in bonds)
+        peers = tuple(
+            BondedPeer(bond.peer_address, bond.peer_keys.irk, bond.peer_link_address)
+            for bond in bonds
+        )
+        request = LoadBondsReq(self.runtime.new_token(), peers, distributed_irk(bonds))
         with trio.move_on_after(BONDS_ANSWER_TIMEOUT):
-            await self._btm_request(LoadBondsReq(self.runtime.new_token(), peers))
+            await self._btm_request(request)
             return None
         return (
             f"bring-up: the device manager did not confirm loading {len(peers)} bond(s) "

@@ -46,6 +46,11 @@ class AclLink:
     10.8.2.3), so the application sees who the peer is rather than its current RPA.
     ``link_id`` is the number hci gave the link when it opened it
     (:class:`~bluetrio.messages.hci_service.AclLinkOpenedInd`); 0 when not known.
+    ``local_address`` (LE): the address we used on the air when the link was made, with its
+    type: public, our static random address, or our resolvable private address (the
+    Own_Address_Type of LE_Create_Connection or of the advertising, or the controller's
+    Local_Resolvable_Private_Address, Vol 4 Part E 7.7.65.10); SMP's c1, f5 and f6 take it
+    (Vol 3 Part H 2.2.3, 2.2.7, 2.2.8). None on BR/EDR.
     """
 
     handle: int
@@ -60,6 +65,7 @@ class AclLink:
     supervision_timeout: int = 0  # units of 10 ms
     remote_features: tuple[int, ...] = ()  # LMP feature pages, or the LE feature mask
     link_id: int = 0
+    local_address: Address | None = None
 
     @property
     def peer(self) -> Address:
@@ -177,6 +183,17 @@ class ControllerReadyInd(Message):
 
 
 @attrs.frozen
+class LocalIdentityInd(Message):
+    """Our LE identity (Vol 3 Part H 2.4.2.1, 3.6.4, 3.6.5): the identity address we
+    distribute (public, or our static random address) and the IRK from which our resolvable
+    private addresses are made. Sent at bring-up, before :class:`ControllerReadyInd`, and
+    again when the stored bonds bring back the IRK distributed before."""
+
+    address: Address
+    irk: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen
 class ControllerFailedInd(Message):
     """Bring-up could not finish (a mandatory command failed)."""
 
@@ -237,8 +254,8 @@ class ConnectionRequestInd(Message):
 # Indications the device manager emits to whoever subscribes (bluetrio.actors.topology); scan
 # reports go to the requester of the scan instead.
 INDICATIONS: tuple[type[Message], ...] = (
-    ControllerReadyInd, ControllerFailedInd, LinkUpInd, LinkDownInd, LinkChangedInd,
-    ConnectionRequestInd,
+    ControllerReadyInd, LocalIdentityInd, ControllerFailedInd, LinkUpInd, LinkDownInd,
+    LinkChangedInd, ConnectionRequestInd,
 )  # fmt: skip
 
 
@@ -429,15 +446,22 @@ class StartBringUpReq(Message):
 
 @attrs.frozen
 class BondedPeer:
-    """What BTM needs of a stored bond: the identity address and the peer's IRK, if any."""
+    """What BTM needs of a stored bond: the identity address, the peer's IRK, if any, and
+    the address it connected with when it bonded (``link_address``), which names it again
+    when it is not a resolvable private one."""
 
     address: Address
     irk: bytes | None = None
+    link_address: Address | None = None
 
 
 @attrs.frozen
 class LoadBondsReq(Message):
-    """Seed the device records with stored bonds (from the key store, at start)."""
+    """Seed the device records with stored bonds (from the key store, at start).
+
+    ``local_irk``: the IRK we distributed in those bonds, which our resolvable private
+    addresses must keep using so the bonded peers resolve them (None: none distributed)."""
 
     token: int
     bonds: tuple[BondedPeer, ...]
+    local_irk: bytes | None = attrs.field(default=None, repr=False)

@@ -206,7 +206,9 @@ def test_advertising_report_from_a_bonded_rpa_names_the_identity() -> None:
     records = DeviceRecords()
     identity = Address.parse("C0:00:00:00:00:01", AddressType.RANDOM)
     records.remember_bond(identity, SPEC_IRK)
-    le = LeManager(CommandIssuer(), records, lambda: 0, extended_supported=lambda: False)
+    le = LeManager(
+        CommandIssuer(), records, lambda: Address(bytes(6)), extended_supported=lambda: False
+    )
     assert le.peer_identity(SPEC_RPA) == (identity, True)
     assert records.find(SPEC_RPA) is records.find(identity)
 
@@ -248,3 +250,59 @@ def test_a_reused_handle_ends_the_old_link_and_answers_what_waited_on_it() -> No
     up = [m for m in signals if isinstance(m, LinkUpInd)]
     assert down and up and signals.index(down[0]) < signals.index(up[0])
     assert up[0].link.address == second and core.links.get(1) == up[0].link
+
+
+STATIC_PEER = Address.parse("C3:00:00:00:00:07", AddressType.RANDOM)
+
+
+def test_a_bond_made_over_a_static_address_is_found_by_it() -> None:
+    records = DeviceRecords()
+    identity = Address.parse("00:00:00:00:00:07")
+    records.remember_bond(identity, None, STATIC_PEER)
+    found = records.bonded_as(STATIC_PEER)
+    assert found is not None and found.address == identity
+    assert records.bonded_as(Address.parse("C3:00:00:00:00:08", AddressType.RANDOM)) is None
+    # An RPA names nobody for long: its IRK resolves the peer instead.
+    records.remember_bond(Address.parse("00:00:00:00:00:09"), SPEC_IRK, SPEC_RPA)
+    assert records.bonded_as(SPEC_RPA) is None
+
+
+def test_the_irk_we_distributed_is_that_of_the_latest_le_bond() -> None:
+    from bluetrio.bonds import Bond, KeyDistribution, Transport, distributed_irk
+
+    local = Address.parse("00:00:00:00:00:01")
+
+    def bond(irk: bytes | None, at: float, transport: Transport = Transport.LE) -> Bond:
+        keys = KeyDistribution(irk=irk) if transport is Transport.LE else KeyDistribution()
+        return Bond(local, STATIC_PEER, transport, local_keys=keys, updated_at=at)
+
+    assert distributed_irk([]) is None
+    assert distributed_irk([bond(None, 5.0), bond(None, 1.0, Transport.BR_EDR)]) is None
+    assert distributed_irk([bond(b"\x01" * 16, 1.0), bond(b"\x02" * 16, 2.0)]) == b"\x02" * 16
+
+
+def _le_link_up(core: Any, event: hci.HciEvent) -> Any:
+    from bluetrio.messages.btm import LinkUpInd
+    from bluetrio.messages.hci_service import HciEventInd
+
+    effects = core.handle("hci", HciEventInd(event), 0.0)
+    (up,) = [e.message for e in effects if isinstance(e, Emit) and isinstance(e.message, LinkUpInd)]
+    return up.link
+
+
+def test_an_le_link_carries_our_address_on_it() -> None:
+    """Our address on the link: the controller's RPA when the enhanced event names one
+    (Vol 4 Part E 7.7.65.10), else the address the advertising was started with."""
+    from bluetrio.actors.btm.core import BtmCore
+
+    static = Address.parse("C3:00:00:00:00:01", AddressType.RANDOM)
+    core = BtmCore(StackConfig(static_address=static))
+    core.le.advertising_address = core.own_address()
+    plain = hci.LeConnectionComplete(0, 0x0001, 0x01, STATIC_PEER, 0x0030, 0, 0x0100, 0)
+    assert _le_link_up(core, plain).local_address == static
+    controller_rpa = Address.parse("4A:00:00:00:00:02")
+    enhanced = hci.LeEnhancedConnectionComplete(
+        0, 0x0002, 0x01, STATIC_PEER, controller_rpa, Address(bytes(6)), 0x0030, 0, 0x0100, 0
+    )
+    local = _le_link_up(core, enhanced).local_address
+    assert local == controller_rpa.with_type(AddressType.RANDOM)

@@ -269,6 +269,26 @@ async def test_json_store_survives_reopening_with_every_field(tmp_path: Path) ->
     assert [p.name for p in tmp_path.iterdir()] == ["bonds.json"]
 
 
+async def test_the_address_a_peer_bonded_over_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "bonds.json"
+    static = Address.parse("C3:11:22:33:44:55", AddressType.RANDOM)
+    saved = await JsonKeyStore(path, LOCAL).save(attrs.evolve(le_bond(), peer_link_address=static))
+    (loaded,) = await JsonKeyStore(path, LOCAL).list()
+    assert loaded == saved and loaded.peer_link_address == static
+
+
+async def test_a_store_written_before_bonds_had_their_link_address_reads(tmp_path: Path) -> None:
+    document = await valid_document(tmp_path)
+    bonds = document["bonds"]
+    assert isinstance(bonds, list)
+    del bonds[0]["peer_link_address"]
+    path = tmp_path / "old.json"
+    path.write_bytes(json.dumps(document).encode())
+    (loaded,) = await JsonKeyStore(path, LOCAL).list()
+    assert loaded.peer_link_address is None
+    assert without_times(loaded) == without_times(le_bond())
+
+
 async def test_one_file_per_local_identity_in_a_directory(tmp_path: Path) -> None:
     other_local = Address.parse("00:11:22:33:44:55", AddressType.RANDOM)
     first = JsonKeyStore.in_directory(tmp_path, LOCAL)
@@ -338,6 +358,7 @@ def second_bond(document: dict[str, object]) -> bytes:
         (lambda d: damaged_bond(d, "updated_at", float("inf")), "not valid JSON: Infinity"),
         (lambda d: damaged_bond(d, "key_size", 16.0), "key_size: expected an integer"),
         (lambda d: damaged_bond(d, "authenticated", 1), "authenticated: expected true or false"),
+        (lambda d: damaged_bond(d, "peer_link_address", "C3:11"), "peer_link_address: expected"),
         (lambda d: damaged_bond(d, "extra", 1), r"bonds\[0\]: unknown field\(s\) extra"),
         (lambda d: second_bond(d), r"bonds\[1\]: a second bond with AA:BB:CC:DD:EE:FF \(le\)"),
         (lambda d: json.dumps(d)[:-1].encode() + b', "version": 1}', "repeated key.*version"),

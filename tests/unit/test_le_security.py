@@ -24,7 +24,7 @@ from bluetrio.actors.effects import (
     TimerExpired,
 )
 from bluetrio.address import Address, AddressType
-from bluetrio.bonds import Bond, KeyDistribution, LongTermKey, Transport
+from bluetrio.bonds import Bond, BondStrength, KeyDistribution, LongTermKey, Transport
 from bluetrio.crypto import reverse
 from bluetrio.messages import hci
 from bluetrio.messages.btm import AclLink, LinkTransport, Role
@@ -122,7 +122,7 @@ class Harness:
             commands=CommandIssuer(),
             config=SecurityConfig(**config),
             smp=smp,
-            remember_identity=lambda address, irk: self.identities.append((address, irk)),
+            remember_identity=lambda address, irk, link: self.identities.append((address, irk)),
         )
         self.now = 0.0
         self.commands: list[Any] = []
@@ -237,7 +237,10 @@ def test_requests_while_smp_works_are_answered_by_its_one_answer() -> None:
         SmpPairCnf(request.token, HANDLE, 0, AssociationModel.JUST_WORKS, le_bond(), False, 16)
     )
     assert h.sent_to("app", PairCnf)[0].status == 0
-    assert h.sent_to("l2cap", LinkSecurityCnf) == [LinkSecurityCnf(6, HANDLE, 0, None, 16)]
+    strength = BondStrength(False, True, 16)
+    assert h.sent_to("l2cap", LinkSecurityCnf) == [
+        LinkSecurityCnf(6, HANDLE, 0, None, 16, strength=strength)
+    ]
 
 
 def test_a_link_secured_already_answers_at_once() -> None:

@@ -91,6 +91,20 @@ def _optional_public_address(instance: Any, attribute: attrs.Attribute[Any], val
         )
 
 
+def _optional_static_address(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    # Vol 6 Part B 1.3.2.1: the two most significant bits are 1, and the 46 random bits are
+    # neither all zeros nor all ones.
+    random_bits = (1 << 46) - 1
+    static = isinstance(value, Address) and value.is_static_random
+    if not static or int.from_bytes(value.value, "little") & random_bits in (0, random_bits):
+        raise InvalidArgumentError(
+            f"{attribute.name} must be a static random Address (two top bits set, the rest "
+            f"neither all zeros nor all ones; Vol 6 Part B 1.3.2.1), got {value!r}"
+        )
+
+
 def _instance_of(kind: type) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, kind):
@@ -106,6 +120,13 @@ class StackConfig:
     ``public_address``: the BD_ADDR to give the controller at bring-up, with the vendor
     Write_BD_ADDR command (:class:`~bluetrio.messages.hci.VendorWriteBdAddr`); None keeps the
     controller's own. Bring-up fails when the controller refuses it.
+
+    ``static_address``: a static random address (Vol 6 Part B 1.3.2.1) set at bring-up and
+    used on the LE air (advertising, scanning, connecting) when ``privacy`` is off; with
+    ``static_identity`` it is also the identity address SMP distributes (Vol 3 Part H
+    3.6.5), else the public address is. ``privacy``: our resolvable private address on the
+    air, made from ``local_irk`` (None: the IRK of the stored bonds, else a new one), the IRK
+    SMP distributes so bonded peers resolve it.
     """
 
     local_name: str | None = attrs.field(default="bluetrio", validator=_local_name)
@@ -121,6 +142,8 @@ class StackConfig:
     connection_policy: ConnectionPolicy = attrs.field(
         default=ConnectionPolicy.ACCEPT_ALL, validator=_instance_of(ConnectionPolicy)
     )
+    static_address: Address | None = attrs.field(default=None, validator=_optional_static_address)
+    static_identity: bool = attrs.field(default=True, validator=_flag)
     privacy: bool = attrs.field(default=False, validator=_flag)  # our own RPA on the air
     local_irk: bytes | None = attrs.field(default=None, validator=_optional_irk)
     rpa_rotation: float = attrs.field(default=DEFAULT_RPA_ROTATION, validator=_positive)

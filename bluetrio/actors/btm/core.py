@@ -67,6 +67,7 @@ from bluetrio.messages.btm import (
     LinkTransport,
     LinkUpInd,
     LoadBondsReq,
+    LocalIdentityInd,
     ReadRemoteFeaturesReq,
     RemoteFeaturesCnf,
     RemoteNameReq,
@@ -134,8 +135,11 @@ class BtmCore:
         self.devices = DeviceRecords(self.config.device_records)
         self.info: ControllerInfo | None = None
         self.privacy: LocalPrivacy | None = None
+        # Our IRK (Vol 3 Part H 2.4.2.1): made at bring-up on LE, for our RPAs and for SMP
+        # to distribute; the stored bonds bring back the one distributed before.
+        self.local_irk: bytes | None = None
         self.le = LeManager(
-            self.commands, self.devices, self._own_address_type,
+            self.commands, self.devices, self.own_address,
             extended_supported=self._extended_advertising_supported,
         )  # fmt: skip
         self.bredr = BrEdrManager(self.commands, self.devices)
@@ -288,10 +292,20 @@ class BtmCore:
         for note in info.notes:
             logger.info("btm: bring-up: %s", note)
         effects: Effects = []
-        if self.config.privacy and info.le_supported:
-            irk = self.config.local_irk or crypto.random_bytes(16)
-            self.privacy = LocalPrivacy(irk, self.config.rpa_rotation, self.commands.send)
-            effects += self.privacy.start(now, self.le.radio_idle)
+        self.privacy = None
+        if info.le_supported:
+            if self.local_irk is None:  # kept over a new bring-up (a controller error)
+                self.local_irk = self.config.local_irk or crypto.random_bytes(16)
+            static = self.config.static_address
+            if self.config.privacy:
+                self.privacy = LocalPrivacy(
+                    self.local_irk, self.config.rpa_rotation, self.commands.send
+                )
+                effects += self.privacy.start(now, self.le.radio_idle)
+            elif static is not None:
+                # Our static random address on the air (Vol 6 Part B 1.3.2.1).
+                effects += self.commands.send(hci.LeSetRandomAddress(static), self._log_failure)
+            effects.append(Emit(LocalIdentityInd(self.identity_address, self.local_irk)))
         return [CancelTimer(BRINGUP_TIMER), *effects, Emit(ControllerReadyInd(info))]
 
     def _on_bringup_failed(self, outcome: CommandOutcome, now: float) -> Effects:
@@ -313,23 +327,70 @@ class BtmCore:
 
     def _load_bonds(self, sender: str, request: LoadBondsReq, now: float) -> Effects:
         for bond in request.bonds:
-            self.devices.remember_bond(bond.address, bond.irk)
-        return [Send(sender, BtmCnf(request.token))]
+            self.devices.remember_bond(bond.address, bond.irk, bond.link_address)
+        effects: Effects = [Send(sender, BtmCnf(request.token))]
+        stored = request.local_irk
+        if stored is None or self.local_irk is None or stored == self.local_irk:
+            return effects
+        if self.config.local_irk is not None:
+            logger.warning("btm: the bonds hold another IRK of ours than the configured one")
+            return effects
+        # The peers bonded with us resolve our RPAs with the IRK we gave them: keep it.
+        self.local_irk = stored
+        effects.append(Emit(LocalIdentityInd(self.identity_address, stored)))
+        if self.privacy is not None:
+            self.privacy.irk = stored
+            effects += self.privacy.rotate(now, self.le.radio_idle)
+        return effects
 
-    def _remember_identity(self, identity: Address, irk: bytes | None) -> None:
+    def _remember_identity(
+        self, identity: Address, irk: bytes | None, link_address: Address | None
+    ) -> None:
         """A new LE bond: its IRK resolves the peer's private addresses from now on (Vol 3
-        Part C 10.8.2.3), so it is known when it reconnects with a new RPA."""
-        self.devices.remember_bond(identity, irk)
+        Part C 10.8.2.3), and the address it bonded over names it too, so it is known when
+        it reconnects with a new RPA or the same static address."""
+        self.devices.remember_bond(identity, irk, link_address)
 
     def _extended_advertising_supported(self) -> bool:
         return self.info is not None and self.info.supports(
             hci.LeSetExtendedAdvertisingParameters.OPCODE
         )
 
-    def _own_address_type(self) -> int:
+    def own_address(self) -> Address:
+        """The address we transmit with on LE now: our RPA, our static random address, or
+        the public address (Vol 6 Part B 1.3)."""
         if self.privacy is not None and self.privacy.address is not None:
-            return AddressType.RANDOM
-        return AddressType.PUBLIC
+            return self.privacy.address
+        if self.config.static_address is not None and self.privacy is None:
+            return self.config.static_address.with_type(AddressType.RANDOM)
+        public = self.info.address if self.info is not None else Address(bytes(6))
+        return public.with_type(AddressType.PUBLIC)
+
+    @property
+    def identity_address(self) -> Address:
+        """The identity address SMP distributes (Vol 3 Part H 3.6.5)."""
+        static = self.config.static_address
+        if static is not None and self.config.static_identity:
+            return static.with_type(AddressType.RANDOM)
+        public = self.info.address if self.info is not None else Address(bytes(6))
+        return public.with_type(AddressType.PUBLIC)
+
+    def _local_link_address(
+        self,
+        event: hci.LeConnectionComplete | hci.LeEnhancedConnectionComplete,
+        role: Role,
+        own: Address | None,
+    ) -> Address:
+        """Our address on a new LE link (Vol 4 Part E 7.7.65.10): the RPA the controller
+        generated, else the one LE_Create_Connection or the advertising named."""
+        rpa = getattr(event, "local_resolvable_private_address", None)
+        if isinstance(rpa, Address) and any(rpa.value):
+            return Address(rpa.value, AddressType.RANDOM)
+        if own is not None:
+            return own
+        if role is Role.PERIPHERAL and self.le.advertising_address is not None:
+            return self.le.advertising_address
+        return self.own_address()
 
     # -- timers --------------------------------------------------------------------------------
     def _on_timer(self, expired: TimerExpired, now: float) -> Effects:
@@ -458,13 +519,19 @@ class BtmCore:
         else:
             resolved, was_resolved = self.le.peer_identity(address)
             identity = resolved if was_resolved else None
+            bonded = self.devices.bonded_as(address) if identity is None else None
+            if bonded is not None:
+                identity = bonded.address  # it bonded over this address with that identity
+        local = self._local_link_address(
+            event, role, pending.own_address if pending is not None else None
+        )
         if role is Role.PERIPHERAL:
             self.le.on_connected_as_peripheral()
         link = AclLink(
             event.connection_handle, LinkTransport.LE, address, role, identity,
             interval=event.connection_interval, latency=event.peripheral_latency,
             supervision_timeout=event.supervision_timeout,
-            link_id=self._opened.pop(event.connection_handle, 0),
+            link_id=self._opened.pop(event.connection_handle, 0), local_address=local,
         )  # fmt: skip
         effects += self._link_created(link, now)
         if pending is not None:

@@ -35,6 +35,9 @@ class DeviceRecord:
     irk: bytes | None = None  # the peer's IRK, to resolve its RPAs (Vol 3 Part H 2.4.2.1)
     handles: set[int] = attrs.field(factory=set)
     last_private_address: Address | None = None
+    # The address it connected with when it bonded, if not its identity nor an RPA: a peer
+    # on a static random (or public) address that distributed another identity.
+    bonding_address: Address | None = None
     name: str | None = None
     class_of_device: int | None = None
 
@@ -82,6 +85,16 @@ class DeviceRecords:
                 return record
         return None
 
+    def bonded_as(self, address: Address) -> DeviceRecord | None:
+        """The bonded record whose peer connected with ``address`` (not an RPA) when it
+        bonded, yet distributed another identity (Vol 3 Part H 3.6.5)."""
+        if address.is_resolvable_private:
+            return None
+        for record in self._records.values():
+            if record.paired and record.bonding_address == identity_key(address):
+                return record
+        return None
+
     def obtain(self, address: Address) -> DeviceRecord:
         """The record of ``address``, allocated (evicting if the pool is full) if new."""
         record = self.find(address)
@@ -93,12 +106,21 @@ class DeviceRecords:
         self._records[record.address] = record
         return record
 
-    def remember_bond(self, address: Address, irk: bytes | None) -> DeviceRecord:
-        """Mark ``address`` paired (a stored bond), keeping its IRK for resolution."""
+    def remember_bond(
+        self, address: Address, irk: bytes | None, link_address: Address | None = None
+    ) -> DeviceRecord:
+        """Mark ``address`` paired (a stored bond), keeping its IRK for resolution and the
+        address it bonded over (``link_address``) when that names it too."""
         record = self.obtain(address)
         record.paired = True
         if irk is not None:
             record.irk = irk
+        if (
+            link_address is not None
+            and not link_address.is_resolvable_private
+            and identity_key(link_address) != record.address
+        ):
+            record.bonding_address = identity_key(link_address)
         return record
 
     def forget(self, address: Address) -> bool:

@@ -70,13 +70,15 @@ ADVERTISING_HANDLE = 0x00
 SCAN_CACHE_SIZE = 256  # advertisers remembered to merge their scan responses
 ALL_CHANNELS = 0x07
 
-OwnAddressType = Callable[[], int]
+# The address we transmit with now: public, our static random address or our RPA.
+OwnAddress = Callable[[], Address]
 
 
 @attrs.define
 class _PendingConnect:
     sender: str
     request: ConnectReq
+    own_address: Address  # what LE_Create_Connection's Own_Address_Type named
     cancel_reason: str | None = None  # set once we asked the controller to cancel
     timed_out: bool = False
 
@@ -93,16 +95,19 @@ class LeManager:
         self,
         commands: CommandIssuer,
         devices: DeviceRecords,
-        own_address_type: OwnAddressType,
+        own_address: OwnAddress,
         *,
         extended_supported: Callable[[], bool],
     ) -> None:
         self.commands = commands
         self.devices = devices
-        self.own_address_type = own_address_type
+        self.own_address = own_address
         self.extended_supported = extended_supported
         self.advertising: AdvertisingParameters | None = None
         self.advertising_extended = False
+        # The address the advertising (or the last that ran) was started with: a link made
+        # by a central answering it carries that address as ours.
+        self.advertising_address: Address | None = None
         self.scanning = False
         self.scan_subscriber: str | None = None
         self.connecting: _PendingConnect | None = None
@@ -168,12 +173,17 @@ class LeManager:
             self.advertising = parameters
             self.advertising_extended = extended
 
+        self.advertising_address = self.own_address()
         return self._run(sender, request.token, sequence, now, started)
+
+    def _own_address_type(self) -> int:
+        """Own_Address_Type (Vol 4 Part E 7.8.5): 0x00 public, 0x01 the random address."""
+        return AddressType.RANDOM if self.own_address().is_random else AddressType.PUBLIC
 
     def _legacy_advertising(self, p: AdvertisingParameters) -> CommandSequence[None]:
         kind = LEGACY_ADVERTISING_TYPES.get((p.connectable, p.scannable), 0x00)
         yield Query(hci.LeSetAdvertisingParameters(
-            p.interval_min, p.interval_max, kind, self.own_address_type(), Address(bytes(6)),
+            p.interval_min, p.interval_max, kind, self._own_address_type(), Address(bytes(6)),
             ALL_CHANNELS, 0))  # fmt: skip
         yield Query(hci.LeSetAdvertisingData(p.data.encode(LEGACY_DATA_LIMIT)))
         if p.scan_response is not None:
@@ -186,7 +196,7 @@ class LeManager:
         )
         yield Query(hci.LeSetExtendedAdvertisingParameters(
             ADVERTISING_HANDLE, properties, p.interval_min, p.interval_max, ALL_CHANNELS,
-            self.own_address_type(), Address(bytes(6)), 0, 0x7F, 0x01, 0, 0x01, 0, 0))  # fmt: skip
+            self._own_address_type(), Address(bytes(6)), 0, 0x7F, 0x01, 0, 0x01, 0, 0))  # fmt: skip
         # One command carries 251 octets (7.8.54); longer data needs fragmenting, which the
         # validation below refuses rather than send half of it.
         data = p.data.encode(EXT_DATA_PER_COMMAND)
@@ -232,7 +242,7 @@ class LeManager:
     def _scan_sequence(self, request: ScanReq) -> CommandSequence[None]:
         yield Query(
             hci.LeSetScanParameters(
-                int(request.active), request.interval, request.window, self.own_address_type(), 0
+                int(request.active), request.interval, request.window, self._own_address_type(), 0
             )
         )
         yield Query(hci.LeSetScanEnable(1, int(request.filter_duplicates)))
@@ -319,11 +329,12 @@ class LeManager:
                     ),
                 )
             ]
-        self.connecting = _PendingConnect(sender, request)
+        own = self.own_address()
+        self.connecting = _PendingConnect(sender, request, own)
         self.abandoned = None
         p = request.parameters
         command = hci.LeCreateConnection(
-            0x0060, 0x0030, 0, request.address, self.own_address_type(), p.interval_min,
+            0x0060, 0x0030, 0, request.address, int(own.type), p.interval_min,
             p.interval_max, p.latency, p.supervision_timeout, 0, 0)  # fmt: skip
         return [
             *self.commands.send(command, self._on_create_status),

@@ -132,6 +132,10 @@ _PROMPT_KINDS = {
 }
 
 
+# A new LE bond for btm's device records: identity, IRK, the address it bonded over.
+RememberIdentity = Callable[[Address, bytes | None, Address | None], None]
+
+
 def le_security_timer(handle: int) -> TimerKey:
     return TimerKey(LeSecurityTimer(handle), "smp")
 
@@ -205,7 +209,7 @@ class LeSecurity:
         keys: KeyDatabase,
         prompts: Prompts,
         smp: bool,
-        remember_identity: Callable[[Address, bytes | None], None] = lambda address, irk: None,
+        remember_identity: RememberIdentity = lambda address, irk, link_address: None,
         timeout: float = DEFAULT_LE_PROCEDURE_TIMEOUT,
         encryption_timeout: float = LE_ENCRYPTION_TIMEOUT,
     ) -> None:
@@ -453,7 +457,7 @@ class LeSecurity:
                 Emit(SmpBondRsp(message.handle, peer, False, refusal)),
             ]
         self.keys.replace_le_bond(bond)
-        self.remember_identity(identity_key(peer), bond.peer_keys.irk)
+        self.remember_identity(identity_key(peer), bond.peer_keys.irk, bond.peer_link_address)
         return [Emit(StoreBondReq(bond)), Emit(SmpBondRsp(message.handle, peer, True))]
 
     def _bond_refusal(self, bond: Bond, record: LeLinkRecord | None) -> str | None:

@@ -25,7 +25,7 @@ from typing import Any
 from bluetrio.actors.btm.commands import CommandIssuer
 from bluetrio.actors.btm.config import SecurityConfig
 from bluetrio.actors.btm.key_database import KeyDatabase
-from bluetrio.actors.btm.le_security import SMP_BOUND, LeSecurity
+from bluetrio.actors.btm.le_security import SMP_BOUND, LeSecurity, RememberIdentity
 from bluetrio.actors.btm.link_security import (
     DEFAULT_PROCEDURE_TIMEOUT,
     LinkSecurityProcedure,
@@ -84,7 +84,7 @@ class SecurityCore:
         prompt_timeout: float = DEFAULT_PROMPT_TIMEOUT,
         procedure_timeout: float = DEFAULT_PROCEDURE_TIMEOUT,
         smp: bool = False,
-        remember_identity: Callable[[Address, bytes | None], None] = lambda address, irk: None,
+        remember_identity: RememberIdentity = lambda address, irk, link_address: None,
     ) -> None:
         self.commands = commands
         self.config = config

@@ -23,14 +23,14 @@ from bluetrio import crypto
 from bluetrio.actors.effects import Effects, Emit, ReleaseTimers, Send, TimerExpired
 from bluetrio.actors.smp.attempts import RepeatedAttempts
 from bluetrio.actors.smp.config import SmpConfig
-from bluetrio.actors.smp.pairing import PairingContext, timeout_key
+from bluetrio.actors.smp.pairing import LocalIdentity, PairingContext, timeout_key
 from bluetrio.actors.smp.states import Phase
 from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address
 from bluetrio.crypto import EcdhKeyPair
 from bluetrio.errors import SmpDecodeError
 from bluetrio.messages.base import Message
-from bluetrio.messages.btm import ControllerReadyInd, LinkDownInd, LinkUpInd
+from bluetrio.messages.btm import ControllerReadyInd, LinkDownInd, LinkUpInd, LocalIdentityInd
 from bluetrio.messages.btm_security import (
     LeEncryptCnf,
     LeEncryptionChangedInd,
@@ -85,7 +85,13 @@ class SmpCore:
             L2caFixedDataInd,
             L2caFixedDataCnf,
         ),
-        subscribes=(ControllerReadyInd, LinkUpInd, LinkDownInd, LeEncryptionChangedInd),
+        subscribes=(
+            ControllerReadyInd,
+            LocalIdentityInd,
+            LinkUpInd,
+            LinkDownInd,
+            LeEncryptionChangedInd,
+        ),
         emits=(
             L2caRegisterFixedChannelReq,
             L2caFixedDataReq,
@@ -103,7 +109,11 @@ class SmpCore:
         self.config = config or SmpConfig()
         self.links: dict[int, PairingContext] = {}
         self.attempts = RepeatedAttempts()
-        self.local_address = Address(bytes(6))
+        self.local_address = Address(bytes(6))  # the controller's public address
+        # Our identity address and IRK as btm tells them (LocalIdentityInd); until then the
+        # public address and the configured IRK.
+        self.identity_address: Address | None = None
+        self.irk: bytes | None = None
         self.registered = False
         self._key_pair: EcdhKeyPair | None = None
         self._oob_random: bytes | None = None
@@ -118,6 +128,13 @@ class SmpCore:
             else:
                 self._key_pair = EcdhKeyPair.generate_p256()
         return self._key_pair
+
+    def identity(self) -> LocalIdentity:
+        """What we distribute as Identity Information and Identity Address Information."""
+        address = self.identity_address or self.local_address
+        return LocalIdentity(
+            address, self.irk or self.config.identity_resolving_key, self.local_address
+        )
 
     def local_oob_random(self) -> bytes:
         if self._oob_random is None:
@@ -163,6 +180,9 @@ class SmpCore:
                 handle = key.owner[1] if isinstance(key.owner, tuple) else None
                 context = self.links.get(handle) if isinstance(handle, int) else None
                 return [] if context is None else context.timed_out(now)
+            case LocalIdentityInd(address=address, irk=irk):
+                self.identity_address, self.irk = address, irk
+                return []
             case ControllerReadyInd():
                 self.local_address = message.info.address
                 if self.registered:
@@ -177,11 +197,12 @@ class SmpCore:
                     link.handle,
                     link.role,
                     link.address,
-                    self.local_address,
+                    link.local_address or self.local_address,
                     self.config,
                     self.key_pair,
                     self.local_oob_random,
                     self.attempts,
+                    self.identity,
                 )
                 return []
             case LinkDownInd():

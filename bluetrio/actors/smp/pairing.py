@@ -114,6 +114,17 @@ def _is_static_random(address: Address) -> bool:
     return address.value[5] >> 6 == 0b11
 
 
+@attrs.frozen
+class LocalIdentity:
+    """Who we are to a peer we bond with: the identity address and IRK we distribute (Vol 3
+    Part H 3.6.4, 3.6.5; btm's, whose RPAs that IRK makes), and the device address whose
+    key store keeps the bond."""
+
+    address: Address
+    irk: bytes = attrs.field(repr=False)
+    device: Address
+
+
 @attrs.define
 class Pending:
     """The SmpPairReq this context answers (token 0: the peer started the pairing)."""
@@ -128,12 +139,13 @@ class Pending:
 class PairingContext:
     handle: int
     role: Role
-    peer: Address
-    local: Address
+    peer: Address  # the peer's address on the air, with its type
+    local: Address  # ours on this link (AclLink.local_address), as c1, f5 and f6 take it
     config: SmpConfig
     keys: Callable[[], EcdhKeyPair]
     local_oob_random: Callable[[], bytes]
     attempts: RepeatedAttempts
+    identity: Callable[[], LocalIdentity]
     phase: Phase = Phase.IDLE
     expected: frozenset[SmpCode] = frozenset()
     pending: Pending | None = None
@@ -1007,9 +1019,10 @@ class PairingContext:
             effects += self._send(EncryptionInformation(reverse(ltk.value)), now)
             effects += self._send(CentralIdentification(ltk.ediv, reverse(ltk.rand)), now)
         if flags.id_key:
-            irk = self.config.identity_resolving_key
-            identity = self.local.with_type(
-                AddressType.RANDOM if self.local.is_random else AddressType.PUBLIC
+            ours = self.identity()
+            irk = ours.irk
+            identity = ours.address.with_type(
+                AddressType.RANDOM if ours.address.is_random else AddressType.PUBLIC
             )
             effects += self._send(IdentityInformation(reverse(irk)), now)
             effects += self._send(IdentityAddressInformation(identity), now)
@@ -1042,7 +1055,7 @@ class PairingContext:
             local = attrs.evolve(local, ltk=shared)
         identity = peer.identity_address or self.peer
         bond = Bond(
-            local_address=self.local,
+            local_address=self.identity().device,
             peer_address=identity,
             transport=Transport.LE,
             peer_keys=peer,
@@ -1051,6 +1064,7 @@ class PairingContext:
             secure_connections=self.secure,
             key_size=self.key_size,
             debug_key=self.peer_used_debug_key or self.config.use_debug_key,
+            peer_link_address=self.peer,
         )
         assert self.request is not None and self.response is not None
         bonding = (
@@ -1102,7 +1116,8 @@ class PairingContext:
             and self.response.initiator_key_distribution.link_key
         ):
             return None
-        if bond.peer_address.is_random or self.local.is_random or self.key_size != 16:
+        ours = self.identity()
+        if bond.peer_address.is_random or ours.address.is_random or self.key_size != 16:
             return None
         ct2 = self.request.auth_req.ct2 and self.response.auth_req.ct2
         intermediate = crypto.h7(_SALT_TMP1, self.ltk) if ct2 else crypto.h6(self.ltk, b"tmp1")
@@ -1112,7 +1127,7 @@ class PairingContext:
             else LinkKeyType.UNAUTHENTICATED_P256
         )
         return Bond(
-            local_address=self.local,
+            local_address=ours.device,
             peer_address=bond.peer_address,
             transport=Transport.BR_EDR,
             link_key=LinkKey(crypto.h6(intermediate, b"lebr"), key_type),
@@ -1201,10 +1216,11 @@ class PairingContext:
             self.keys,
             self.local_oob_random,
             self.attempts,
+            self.identity,
             self.phase,
             self.encrypted,
         )
-        fresh = PairingContext(*keep[:8], phase=keep[8], encrypted=keep[9])
+        fresh = PairingContext(*keep[:9], phase=keep[9], encrypted=keep[10])
         for field in attrs.fields(PairingContext):
             setattr(self, field.name, getattr(fresh, field.name))
         self._expect(ALLOWED[self.role, self.phase])
