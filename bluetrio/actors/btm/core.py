@@ -363,8 +363,7 @@ class BtmCore:
             return self.privacy.address
         if self.config.static_address is not None and self.privacy is None:
             return self.config.static_address.with_type(AddressType.RANDOM)
-        public = self.info.address if self.info is not None else Address(bytes(6))
-        return public.with_type(AddressType.PUBLIC)
+        return self._public_address()
 
     @property
     def identity_address(self) -> Address:
@@ -372,6 +371,9 @@ class BtmCore:
         static = self.config.static_address
         if static is not None and self.config.static_identity:
             return static.with_type(AddressType.RANDOM)
+        return self._public_address()
+
+    def _public_address(self) -> Address:
         public = self.info.address if self.info is not None else Address(bytes(6))
         return public.with_type(AddressType.PUBLIC)
 
