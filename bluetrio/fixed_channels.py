@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import deque
 from collections.abc import AsyncIterator
 
 import trio
@@ -34,6 +33,7 @@ from bluetrio.actors.app_port import AppPort
 from bluetrio.actors.l2cap.registry import REGISTRABLE_FIXED_CHANNELS
 from bluetrio.actors.topology import Layer
 from bluetrio.errors import FixedChannelUnavailable, InvalidArgumentError, StackError
+from bluetrio.message_streams import Endpoint, MessageChannel
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import LinkDownInd
 from bluetrio.messages.hci_service import LinkTransport
@@ -56,33 +56,26 @@ FIXED_RECEIVE_LIMIT = 256  # default bound of PDUs received and not yet read
 CLEANUP_TIMEOUT = 5.0  # bound of the shielded deregistration when the last block ends
 
 
-class _FixedEndpoint:
+class _FixedEndpoint(Endpoint):
     """The application's state of one fixed channel on one link, kept current in order with
-    every message by :class:`FixedChannelRegistry`."""
+    every message by :class:`FixedChannelRegistry`. It only ends broken: the link went down
+    or the channel overflowed."""
 
     def __init__(self, handle: int, cid: int, limit: int) -> None:
-        self.handle = handle
+        super().__init__(handle)
         self.cid = cid
         self.limit = limit
-        self.received: deque[bytes] = deque()
-        self.unconfirmed = 0
         self.congested = False
-        self.ended: str | None = None
-        self.lot = trio.lowlevel.ParkingLot()
-
-    def end(self, reason: str) -> None:
-        if self.ended is None:
-            self.ended = reason
-        self.lot.unpark_all()
 
 
-class FixedChannel:
+class FixedChannel(MessageChannel[_FixedEndpoint]):
     """One fixed channel of one link (see the module docstring). PDUs in, PDUs out."""
 
+    noun = "fixed channel"
+
     def __init__(self, registry: FixedChannelRegistry, endpoint: _FixedEndpoint) -> None:
+        super().__init__(endpoint)
         self._registry = registry
-        self._endpoint = endpoint
-        self._closed = False
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else (self._endpoint.ended or "open")
@@ -101,12 +94,6 @@ class FixedChannel:
         """The stack's transmit queue of this channel is past its quota."""
         return self._endpoint.congested
 
-    def _check_usable(self) -> None:
-        if self._closed:
-            raise trio.ClosedResourceError("this fixed channel was closed")
-        if self._endpoint.ended is not None:
-            raise trio.BrokenResourceError(self._endpoint.ended)
-
     async def send(self, pdu: bytes | bytearray | memoryview) -> None:
         """Send one PDU as a B-frame (at most 65535 octets), waiting while
         :data:`FIXED_SEND_WINDOW` PDUs are in the stack."""
@@ -115,11 +102,7 @@ class FixedChannel:
             raise InvalidArgumentError(f"a PDU of {len(data)} octets does not fit in a B-frame")
         await trio.lowlevel.checkpoint_if_cancelled()
         endpoint = self._endpoint
-        while True:
-            self._check_usable()
-            if endpoint.unconfirmed < FIXED_SEND_WINDOW:
-                break
-            await endpoint.lot.park()
+        await self._wait_for_room(lambda: endpoint.unconfirmed < FIXED_SEND_WINDOW)
         endpoint.unconfirmed += 1
         self._registry.send(L2caFixedDataReq(self.handle, self.cid, data))
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -130,8 +113,8 @@ class FixedChannel:
         await trio.lowlevel.checkpoint_if_cancelled()
         endpoint = self._endpoint
         while endpoint.unconfirmed:
-            self._check_usable()
-            await endpoint.lot.park()
+            self._check_sendable()
+            await endpoint.senders.park()
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def receive(self) -> bytes:
@@ -148,11 +131,11 @@ class FixedChannel:
                 return pdu
             if endpoint.ended is not None:
                 raise trio.BrokenResourceError(endpoint.ended)
-            await endpoint.lot.park()
+            await endpoint.receivers.park()
 
     def _close(self) -> None:
         self._closed = True
-        self._endpoint.lot.unpark_all()
+        self._endpoint.wake_all()
 
 
 class FixedChannelRegistry:
@@ -194,10 +177,10 @@ class FixedChannelRegistry:
             )
             logger.warning("fixed channel 0x%04X/0x%04X: %s", endpoint.handle, endpoint.cid, reason)
             endpoint.received.clear()
-            endpoint.end(reason)
+            endpoint.end(reason, broken=True)
             return
         endpoint.received.append(indication.payload)
-        endpoint.lot.unpark_all()
+        endpoint.receivers.unpark_all()
 
     def _on_confirmed(self, confirm: L2caFixedDataCnf) -> None:
         endpoint = self._endpoints.get((confirm.handle, confirm.cid))
@@ -207,19 +190,19 @@ class FixedChannelRegistry:
             logger.warning(
                 "fixed channel 0x%04X/0x%04X: %s", confirm.handle, confirm.cid, confirm.error
             )
-            endpoint.end(f"a PDU was not sent: {confirm.error}")
+            endpoint.end(f"a PDU was not sent: {confirm.error}", broken=True)
         endpoint.unconfirmed = max(0, endpoint.unconfirmed - confirm.count)
-        endpoint.lot.unpark_all()
+        endpoint.senders.unpark_all()
 
     def _on_channel(self, indication: L2caFixedChannelInd) -> None:
         endpoint = self._endpoints.get((indication.handle, indication.cid))
         if endpoint is not None and not indication.open:
-            endpoint.end(f"link 0x{indication.handle:04X} is down")
+            endpoint.end(f"link 0x{indication.handle:04X} is down", broken=True)
 
     def _on_link_down(self, indication: LinkDownInd) -> None:
         for endpoint in self._endpoints.values():
             if endpoint.handle == indication.handle:
-                endpoint.end(f"link 0x{indication.handle:04X} is down")
+                endpoint.end(f"link 0x{indication.handle:04X} is down", broken=True)
 
     def _on_congestion(self, indication: L2caCongestionInd) -> None:
         endpoint = self._endpoints.get((indication.handle, indication.cid))
@@ -229,7 +212,7 @@ class FixedChannelRegistry:
     def close(self) -> None:
         """The stack closed: every fixed channel is broken."""
         for endpoint in self._endpoints.values():
-            endpoint.end("the stack closed")
+            endpoint.end("the stack closed", broken=True)
 
     # -- requests --------------------------------------------------------------------------------
     @contextlib.asynccontextmanager

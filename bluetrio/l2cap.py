@@ -57,6 +57,7 @@ from bluetrio import arguments
 from bluetrio.actors.app_port import AppPort
 from bluetrio.actors.topology import Layer
 from bluetrio.errors import InvalidArgumentError, L2capConnectionRefused, StackError
+from bluetrio.message_streams import ChannelRequests, Endpoint, MessageListener, MessageStream
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm_security import SecurityRequirement
 from bluetrio.messages.hci_service import LinkTransport
@@ -112,17 +113,14 @@ CLEANUP_TIMEOUT = 5.0  # bound of the shielded disconnection in aclose()
 CONNECT_TIMEOUT = 30.0
 
 
-class _Endpoint:
+class _Endpoint(Endpoint):
     """The application's state of one channel, kept current by :class:`ChannelRegistry`
-    in order with every message (it exists from the first message of the channel, which may
-    come before the caller that opened it resumes)."""
+    in order with every message."""
 
     def __init__(self, handle: int, cid: int) -> None:
-        self.handle = handle
+        super().__init__(handle)
         self.cid = cid
-        self.received: deque[bytes] = deque()
         self.buffered = 0
-        self.unconfirmed = 0
         self.congested = False
         self.limit = RECEIVE_LIMIT
         # Credit-based channels: the transmit limit in octets, what is unconfirmed, and the
@@ -136,26 +134,12 @@ class _Endpoint:
         # the peer sends, so only Streaming mode (like basic) breaks at the receive limit.
         self.reports_reads = False
         self.flow_controlled = False
-        self.ended: str | None = None  # why the channel ended, from the stack's side
-        self.broken = False  # ended by link loss, overflow or the stack closing (not the peer)
-        # Tasks waiting for room in the send window, and for received data: apart, so a
-        # confirmation never wakes the reader of a ping-pong and data never wakes a sender.
-        self.senders = trio.lowlevel.ParkingLot()
-        self.receivers = trio.lowlevel.ParkingLot()
-
-    def wake_all(self) -> None:
-        self.senders.unpark_all()
-        self.receivers.unpark_all()
-
-    def end(self, reason: str, *, broken: bool) -> None:
-        if self.ended is None:
-            self.ended = reason
-            self.broken = broken
-        self.wake_all()
 
 
-class L2capChannel(trio.abc.HalfCloseableStream):
+class L2capChannel(MessageStream[_Endpoint]):
     """One open connection-oriented channel (see the module docstring)."""
+
+    noun = "channel"
 
     def __init__(
         self,
@@ -164,8 +148,8 @@ class L2capChannel(trio.abc.HalfCloseableStream):
         psm: int,
         parameters: ChannelParameters | CreditChannelParameters,
     ) -> None:
+        super().__init__(endpoint)
         self._registry = registry
-        self._endpoint = endpoint
         self.psm = psm
         if isinstance(parameters, CreditChannelParameters):
             endpoint.credit = parameters
@@ -175,10 +159,6 @@ class L2capChannel(trio.abc.HalfCloseableStream):
             endpoint.reports_reads = True
             endpoint.flow_controlled = parameters.mode is ChannelMode.ENHANCED_RETRANSMISSION
         self.parameters = parameters
-        self._partial = b""
-        self._closed = False
-        self._sending = False
-        self._receiving = False
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else (self._endpoint.ended or "open")
@@ -231,13 +211,6 @@ class L2capChannel(trio.abc.HalfCloseableStream):
         return self._endpoint.congested
 
     # -- sending -------------------------------------------------------------------------------
-    def _check_sendable(self) -> None:
-        if self._closed:
-            raise trio.ClosedResourceError("this channel was closed")
-        endpoint = self._endpoint
-        if endpoint.ended is not None:
-            raise trio.BrokenResourceError(endpoint.ended)
-
     async def send_sdu(self, sdu: bytes | bytearray | memoryview) -> None:
         """Send one SDU (at most :attr:`peer_mtu` octets), waiting while :data:`SEND_WINDOW`
         SDUs are in the stack."""
@@ -246,16 +219,11 @@ class L2capChannel(trio.abc.HalfCloseableStream):
             raise InvalidArgumentError(
                 f"an SDU of {len(data)} octets exceeds the peer's MTU of {self.peer_mtu}"
             )
-        if self._sending:
-            raise trio.BusyResourceError("another task is sending on this channel")
-        self._sending = True
-        try:
+        with self._one_sender:
             await trio.lowlevel.checkpoint_if_cancelled()
             await self._wait_window(len(data))
             self._registry.send(self._request(data))
             await trio.lowlevel.cancel_shielded_checkpoint()
-        finally:
-            self._sending = False
 
     def _request(self, data: bytes) -> L2caDataReq:
         """The request carrying one SDU, counted in the send window."""
@@ -277,12 +245,7 @@ class L2capChannel(trio.abc.HalfCloseableStream):
         )
 
     async def _wait_window(self, size: int = 1) -> None:
-        endpoint = self._endpoint
-        while True:
-            self._check_sendable()
-            if self._window_open(size):
-                return
-            await endpoint.senders.park()
+        await self._wait_for_room(lambda: self._window_open(size))
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Send ``data`` as SDUs of at most :attr:`peer_mtu` octets.
@@ -295,10 +258,7 @@ class L2capChannel(trio.abc.HalfCloseableStream):
             self._check_sendable()
             await trio.lowlevel.checkpoint()
             return
-        if self._sending:
-            raise trio.BusyResourceError("another task is sending on this channel")
-        self._sending = True
-        try:
+        with self._one_sender:
             await trio.lowlevel.checkpoint_if_cancelled()
             size = self.peer_mtu
             offset = 0
@@ -313,8 +273,6 @@ class L2capChannel(trio.abc.HalfCloseableStream):
                     offset += len(sdu)
                 self._registry.send_many(burst)
             await trio.lowlevel.cancel_shielded_checkpoint()
-        finally:
-            self._sending = False
 
     async def wait_send_all_might_not_block(self) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -332,10 +290,7 @@ class L2capChannel(trio.abc.HalfCloseableStream):
     # -- receiving -----------------------------------------------------------------------------
     async def receive_sdu(self) -> bytes:
         """The next SDU; :class:`trio.EndOfChannel` once the peer closed the channel."""
-        if self._receiving:
-            raise trio.BusyResourceError("another task is receiving on this channel")
-        self._receiving = True
-        try:
+        with self._one_receiver:
             await trio.lowlevel.checkpoint_if_cancelled()
             endpoint = self._endpoint
             if endpoint.received or endpoint.ended is not None or self._closed:
@@ -346,8 +301,6 @@ class L2capChannel(trio.abc.HalfCloseableStream):
             while not (endpoint.received or endpoint.ended is not None or self._closed):
                 await endpoint.receivers.park()
             return self._next_sdu()
-        finally:
-            self._receiving = False
 
     def _next_sdu(self) -> bytes:
         """The first SDU received, or the channel's ending raised."""
@@ -376,24 +329,15 @@ class L2capChannel(trio.abc.HalfCloseableStream):
                 return b""
         else:
             await trio.lowlevel.checkpoint()
-        if max_bytes is None or max_bytes >= len(self._partial):
-            data, self._partial = self._partial, b""
-        else:
-            data, self._partial = self._partial[:max_bytes], self._partial[max_bytes:]
-        return data
+        return self._take_partial(max_bytes)
 
     # -- closing -------------------------------------------------------------------------------
-    async def aclose(self) -> None:
+    async def _close_channel(self) -> None:
         """Disconnect the channel (bounded by :data:`CLEANUP_TIMEOUT`, shielded)."""
-        if self._closed:
-            await trio.lowlevel.checkpoint()
-            return
-        self._closed = True
-        self._endpoint.wake_all()
         await self._registry.disconnect(self._endpoint)
 
 
-class L2capListener(trio.abc.Listener[L2capChannel]):
+class L2capListener(MessageListener[L2capChannel]):
     """The channels opened by peers to one PSM, as :func:`trio.serve_listeners` takes them."""
 
     def __init__(
@@ -405,48 +349,25 @@ class L2capListener(trio.abc.Listener[L2capChannel]):
         *,
         credit: bool = False,
     ) -> None:
+        super().__init__()
         self._registry = registry
         self.receive_limit = receive_limit
         self.psm = psm  # the SPSM of a credit-based listener
         self.transport = transport
         self.credit = credit
-        self.backlog: deque[L2capChannel] = deque()
         self.opening = 0  # accepted by us, still being configured
-        self._lot = trio.lowlevel.ParkingLot()
-        self._closed = False
 
     @property
     def full(self) -> bool:
         return len(self.backlog) + self.opening >= LISTEN_BACKLOG
 
-    def _arrived(self, channel: L2capChannel) -> None:
-        self.backlog.append(channel)
-        self._lot.unpark()
+    def _accepted(self, channel: L2capChannel) -> None:
+        if self.credit and not channel._endpoint.ended:
+            # Out of the backlog the L2CAP layer counts (L2caCreditRegisterReq).
+            self._registry.send(L2caCreditAcceptReq(channel.handle, channel.cid))
 
-    async def accept(self) -> L2capChannel:
-        await trio.lowlevel.checkpoint_if_cancelled()
-        while True:
-            if self._closed:
-                raise trio.ClosedResourceError("this listener was closed")
-            if self.backlog:
-                channel = self.backlog.popleft()
-                if self.credit and not channel._endpoint.ended:
-                    # Out of the backlog the L2CAP layer counts (L2caCreditRegisterReq).
-                    self._registry.send(L2caCreditAcceptReq(channel.handle, channel.cid))
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                return channel
-            await self._lot.park()
-
-    async def aclose(self) -> None:
-        """Stop listening; channels opened and not accepted are disconnected."""
-        if self._closed:
-            await trio.lowlevel.checkpoint()
-            return
-        self._closed = True
-        self._lot.unpark_all()
+    async def _stop_listening(self) -> None:
         await self._registry.stop_listening(self)
-        while self.backlog:
-            await self.backlog.popleft().aclose()
 
 
 class ChannelRegistry:
@@ -456,6 +377,7 @@ class ChannelRegistry:
     def __init__(self, stack: Stack, app: AppPort) -> None:
         self._stack = stack
         self._app = app
+        self._requests = ChannelRequests(app, Layer.L2CAP)
         self._endpoints: dict[tuple[int, int], _Endpoint] = {}
         self._listeners: dict[tuple[LinkTransport, int], L2capListener] = {}
         self._opening: dict[tuple[int, int], L2capListener] = {}
@@ -474,12 +396,8 @@ class ChannelRegistry:
         self.send_many([message])
 
     def send_many(self, messages: list[Message]) -> None:
-        """Hand ``messages`` to the L2CAP layer in order, as one hop (handled at once, in
-        this task, when the layer is idle)."""
-        runtime = self._app.runtime
-        if runtime.closed:
-            raise trio.BrokenResourceError("the stack is closed")
-        runtime.send_now(self._app.name, Layer.L2CAP, messages)
+        """Hand ``messages`` to the L2CAP layer in order, as one hop."""
+        self._requests.send_many(messages)
 
     def _endpoint(self, handle: int, cid: int) -> _Endpoint:
         endpoint = self._endpoints.get((handle, cid))
@@ -576,8 +494,7 @@ class ChannelRegistry:
         for endpoint in self._endpoints.values():
             endpoint.end("the stack closed", broken=True)
         for listener in [*self._listeners.values(), *self._credit_listeners.values()]:
-            listener._closed = True
-            listener._lot.unpark_all()
+            listener._shut()
 
     # -- requests --------------------------------------------------------------------------------
     async def connect(
@@ -673,30 +590,21 @@ class ChannelRegistry:
             yield listener
 
     async def disconnect(self, endpoint: _Endpoint) -> None:
-        self._endpoints.pop((endpoint.handle, endpoint.cid), None)
-        if endpoint.ended is not None or self._app.runtime.closed:
-            await trio.lowlevel.checkpoint()
-            return
-        endpoint.end("this channel was closed", broken=False)
-        with trio.CancelScope(shield=True) as scope:
-            scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
-            request = L2caDisconnectReq(
-                self._app.runtime.new_token(), endpoint.handle, endpoint.cid
-            )
-            with contextlib.suppress(StackError):
-                await self._app.request(Layer.L2CAP, request)
-        if scope.cancelled_caught:
-            logger.warning(
-                "l2cap 0x%04X/0x%04X: no disconnection in time", endpoint.handle, endpoint.cid
-            )
+        handle, cid = endpoint.handle, endpoint.cid
+        self._endpoints.pop((handle, cid), None)
+        await self._requests.close_channel(
+            endpoint,
+            lambda token: L2caDisconnectReq(token, handle, cid),
+            timeout=CLEANUP_TIMEOUT,
+            what="channel",
+            label=f"l2cap 0x{handle:04X}/0x{cid:04X}",
+        )
 
     def _disconnect_later(self, endpoint: _Endpoint) -> None:
-        """Disconnect a channel from an observer (no task to wait in): the confirmation is
-        taken by nobody and dropped."""
-        self._endpoints.pop((endpoint.handle, endpoint.cid), None)
-        token = self._app.runtime.new_token()
-        self._app.router.abandon(token, lambda reply: None)
-        self.send(L2caDisconnectReq(token, endpoint.handle, endpoint.cid))
+        """Disconnect a channel from an observer (no task to wait in)."""
+        handle, cid = endpoint.handle, endpoint.cid
+        self._endpoints.pop((handle, cid), None)
+        self._requests.close_later(lambda token: L2caDisconnectReq(token, handle, cid))
 
     @contextlib.asynccontextmanager
     async def listen(
