@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import trio
@@ -46,6 +46,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommConnectCnf,
     RfcommConnectInd,
     RfcommConnectReq,
+    RfcommConnectRsp,
     RfcommDataCnf,
     RfcommDataInd,
     RfcommDataReq,
@@ -53,10 +54,12 @@ from bluetrio.messages.rfcomm_service import (
     RfcommDeregisterReq,
     RfcommDisconnectInd,
     RfcommDisconnectReq,
+    RfcommMultiplexerCloseReq,
     RfcommRegisterReq,
 )
 
 if TYPE_CHECKING:
+    from bluetrio.address import Address
     from bluetrio.link import Link
 
 logger = logging.getLogger(__name__)
@@ -106,7 +109,15 @@ class RfcommStream(trio.abc.HalfCloseableStream):
         self._closed = False
         self._sending = False
         self._receiving = False
-        self.link: Link | None = None  # the link this stream opened, closed with it
+        self._peer_link = registry.link_of(dlc.handle)
+        self.link: Link | None = None  # a link opened for streams: this one holds it
+
+    @property
+    def peer(self) -> Address:
+        """The device at the other end: its identity address when known, else its address."""
+        if self._peer_link is None:
+            raise RfcommError(f"link 0x{self.handle:04X} of this stream is not known")
+        return self._peer_link.peer
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else (self._dlc.ended or "open")
@@ -293,11 +304,14 @@ class RfcommRegistry:
     """The application's DLCs and listeners, kept current by observers of the application
     port (in order with every other message)."""
 
-    def __init__(self, app: AppPort) -> None:
+    def __init__(self, app: AppPort, links: Callable[[int], Link | None] = lambda handle: None):
         self._app = app
+        self.link_of = links  # the live Link of a handle
         self._dlcs: dict[tuple[int, int], _Dlc] = {}
         self._listeners: dict[int, RfcommListener] = {}
-        self._link_users: dict[int, int] = {}  # links opened for streams: streams using each
+        # Links opened for streams, each held by its streams in either direction (and by the
+        # rfcomm_connect calls still opening one): the last to let go closes the link.
+        self._link_users: dict[int, int] = {}
         app.observe(RfcommDataInd, self._on_data)
         app.observe(RfcommDataCnf, self._on_data_confirmed)
         app.observe(RfcommDisconnectInd, self._on_disconnected)
@@ -343,12 +357,23 @@ class RfcommRegistry:
         dlc.end(indication.reason, broken=not indication.orderly)
 
     def _on_connected(self, indication: RfcommConnectInd) -> None:
-        dlc = self._dlc(indication.handle, indication.dlci)
+        """A peer opens a DLC to one of our channels: taken while its listener has room in
+        the backlog, refused (DM, before any UA) otherwise."""
+        handle, dlci = indication.handle, indication.dlci
         listener = self._listeners.get(indication.channel)
         if listener is None or listener._closed or len(listener.backlog) >= LISTEN_BACKLOG:
-            self._disconnect_later(dlc)
+            reason = "no listener" if listener is None or listener._closed else "backlog full"
+            self.send_many([RfcommConnectRsp(handle, dlci, False, reason)])
             return
-        listener._arrived(RfcommStream(self, dlc, indication.channel, indication.frame_size))
+        self._dlcs.pop((handle, dlci), None)  # a new DLC: nothing of an earlier one stays
+        dlc = self._dlc(handle, dlci)
+        stream = RfcommStream(self, dlc, indication.channel, indication.frame_size)
+        link = self.link_of(handle)
+        if link is not None and self.opened_by_us(handle):
+            self.use_link(link)
+            stream.link = link
+        listener._arrived(stream)
+        self.send_many([RfcommConnectRsp(handle, dlci, True)])
 
     def close(self) -> None:
         """The stack closed: every stream is broken."""
@@ -376,8 +401,12 @@ class RfcommRegistry:
             raise RfcommError(reply.error)
         return RfcommStream(self, self._dlc(handle, reply.dlci), channel, reply.frame_size)
 
+    def _forget(self, dlc: _Dlc) -> None:
+        if self._dlcs.get((dlc.handle, dlc.dlci)) is dlc:
+            del self._dlcs[dlc.handle, dlc.dlci]
+
     async def disconnect(self, dlc: _Dlc) -> None:
-        self._dlcs.pop((dlc.handle, dlc.dlci), None)
+        self._forget(dlc)
         if dlc.ended is not None or self._app.runtime.closed:
             await trio.lowlevel.checkpoint()
             return
@@ -392,7 +421,7 @@ class RfcommRegistry:
 
     def _disconnect_later(self, dlc: _Dlc) -> None:
         """Close a DLC from an observer (no task to wait in)."""
-        self._dlcs.pop((dlc.handle, dlc.dlci), None)
+        self._forget(dlc)
         token = self._app.runtime.new_token()
         self._app.router.abandon(token, lambda reply: None)
         self.send_many([RfcommDisconnectReq(token, dlc.handle, dlc.dlci)])
@@ -404,7 +433,9 @@ class RfcommRegistry:
         return handle in self._link_users
 
     async def release_link(self, link: Link) -> None:
-        """The last stream using a link opened for streams closes it."""
+        """The last holder of a link opened for streams closes it: the multiplexer first
+        (DISC on DLCI 0 and its UA), then the link. A DLC still on the multiplexer (one the
+        peer is opening, which will hold the link as a stream) keeps both."""
         users = self._link_users.get(link.handle, 0) - 1
         if users > 0:
             self._link_users[link.handle] = users
@@ -413,6 +444,16 @@ class RfcommRegistry:
         self._link_users.pop(link.handle, None)
         with trio.CancelScope(shield=True) as scope:
             scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+            if not self._app.runtime.closed and link.connected:
+                token = self._app.runtime.new_token()
+                with contextlib.suppress(StackError):
+                    reply = await self._app.request(
+                        Layer.RFCOMM, RfcommMultiplexerCloseReq(token, link.handle)
+                    )
+                    if isinstance(reply, RfcommCnf) and reply.error is not None:
+                        logger.info("rfcomm 0x%04X: link kept: %s", link.handle, reply.error)
+                        self._link_users[link.handle] = 0  # the coming stream holds it
+                        return
             with contextlib.suppress(StackError, trio.BrokenResourceError):
                 await link.disconnect()
 

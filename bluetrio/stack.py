@@ -246,7 +246,7 @@ class Stack:
         self._registry = LinkRegistry(self, app)
         self.channels = ChannelRegistry(self, app)
         self.fixed_channels = FixedChannelRegistry(app)
-        self.rfcomm = RfcommRegistry(app)
+        self.rfcomm = RfcommRegistry(app, self._registry.get)
         app.when_closed(self._registry.close)
         self._pairing_served = False
         self._info: ControllerInfo | None = None

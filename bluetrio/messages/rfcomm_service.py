@@ -71,13 +71,24 @@ class RfcommConnectCnf(Message):
 
 @attrs.frozen
 class RfcommConnectInd(Message):
-    """A peer opened DLC ``dlci`` to our server ``channel`` (it met the channel's security);
-    it is open."""
+    """A peer asks for DLC ``dlci`` to our server ``channel`` and the link meets the channel's
+    security: answer with :class:`RfcommConnectRsp` (the peer hears UA or DM only then)."""
 
     handle: int
     dlci: int
     channel: int
     frame_size: int
+
+
+@attrs.frozen
+class RfcommConnectRsp(Message):
+    """Accept the DLC of an :class:`RfcommConnectInd` (UA: it is open) or refuse it (DM, for
+    ``reason``: a listener whose backlog is full, or none)."""
+
+    handle: int
+    dlci: int
+    accept: bool
+    reason: str = ""
 
 
 @attrs.frozen
@@ -156,6 +167,16 @@ class RfcommDisconnectInd(Message):
     orderly: bool = False
 
 
+@attrs.frozen
+class RfcommMultiplexerCloseReq(Message):
+    """The application lets the multiplexer on link ``handle`` go: it closes now when no DLC
+    uses it (DISC on DLCI 0, then L2CAP), and :class:`RfcommCnf` answers once it is closed
+    (at once when there is none; with ``error`` when DLCs still use it, which it keeps)."""
+
+    token: int
+    handle: int
+
+
 REQUESTS: tuple[type[Message], ...] = (
     RfcommRegisterReq,
     RfcommDeregisterReq,
@@ -163,4 +184,6 @@ REQUESTS: tuple[type[Message], ...] = (
     RfcommDataReq,
     RfcommDataRsp,
     RfcommDisconnectReq,
+    RfcommConnectRsp,
+    RfcommMultiplexerCloseReq,
 )

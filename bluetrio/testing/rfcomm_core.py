@@ -43,6 +43,7 @@ from bluetrio.messages.rfcomm import (
     decode_frame,
     encode_frame,
 )
+from bluetrio.messages.rfcomm_service import RfcommConnectInd, RfcommConnectRsp
 
 M = TypeVar("M", bound=Message)
 
@@ -61,13 +62,20 @@ class Driver:
     to_app: list[Message] = attrs.Factory(list)
     emitted: list[Message] = attrs.Factory(list)  # everything but L2caDataReq
     sent: list[bytes] = attrs.Factory(list)  # SDUs handed to L2CAP, not yet taken by the test
+    # Whether the application takes every DLC a peer opens (as a listener with room does);
+    # otherwise the test answers each RfcommConnectInd itself.
+    auto_accept: bool = True
 
     def deliver(self, message: Message, sender: str = APP) -> None:
         self._apply(self.core.handle(sender, message, self.now))
 
     def _apply(self, effects: Effects) -> None:
+        answers: list[Message] = []
         for effect in effects:
             match effect:
+                case Send(message=RfcommConnectInd() as indication) if self.auto_accept:
+                    self.to_app.append(indication)
+                    answers.append(RfcommConnectRsp(indication.handle, indication.dlci, True))
                 case Emit(message=L2caDataReq() as request):
                     self.sent.append(request.sdu)
                 case Emit(message=message):
@@ -78,6 +86,8 @@ class Driver:
                     self.timers[key] = deadline
                 case CancelTimer(key=key):
                     self.timers.pop(key, None)
+        for answer in answers:
+            self.deliver(answer)
 
     def advance(self, seconds: float) -> None:
         """Let time pass, firing the timers that expire on the way, in order."""

@@ -11,13 +11,16 @@ import pytest
 import trio
 import trio.testing
 
+import bluetrio.rfcomm
 from bluetrio import RfcommError, RfcommStream, Stack
 from bluetrio.address import Address
+from bluetrio.controller import Air
 from bluetrio.errors import InvalidArgumentError, ServiceNotFound
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.btm_security import IoCapability, SecurityRequirement
 from bluetrio.pairing import PairingDelegate
 from bluetrio.testing import open_stack_pair
+from bluetrio.testing.pair import open_virtual_stack
 
 
 def pattern(size: int, seed: int = 0) -> bytes:
@@ -216,3 +219,54 @@ async def test_a_lost_link_breaks_pending_calls(autojump_clock: trio.testing.Moc
             await stream.send_all(b"into the void")
         with pytest.raises(trio.BrokenResourceError):
             await served.receive_some()
+
+
+async def test_a_link_is_held_while_the_peers_dlcs_use_it(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Regression: closing the last stream we opened disconnected the link under the streams
+    # the peer had opened on it; and the multiplexer was never closed before the link went.
+    caplog.set_level(logging.INFO, logger="bluetrio.actors.rfcomm")
+    async with (
+        open_stack_pair() as (a, b),
+        a.rfcomm_listen(channel=3) as at_a,
+        b.rfcomm_listen(channel=5) as at_b,
+    ):
+        ours = await a.rfcomm_connect(await address_of(b), channel=5)  # opens the link
+        served_at_b = await at_b.accept()
+        theirs = await b.rfcomm_connect(await address_of(a), channel=3)  # on that link
+        served_at_a = await at_a.accept()
+        assert ours.peer == served_at_a.peer and ours.handle == served_at_a.handle
+        assert str(ours.peer) == await address_of(b) and str(theirs.peer) == await address_of(a)
+        assert (served_at_a.channel, served_at_a.dlci) == (3, theirs.dlci)
+        await ours.aclose()
+        assert await served_at_b.receive_some() == b""
+        (link,) = a.links
+        await theirs.send_all(b"still here")
+        assert await served_at_a.receive_some() == b"still here"
+        assert link.connected
+        await served_at_a.aclose()  # the last stream on the link: multiplexer, then link
+        await link.wait_disconnected()
+        assert await theirs.receive_some() == b""
+    # b heard DISC on DLCI 0 (it answered UA) before the link went down.
+    assert "multiplexer closed: the peer closed the multiplexer" in caplog.text
+
+
+async def test_a_full_backlog_refuses_the_dlc_with_dm(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the DLC was opened (UA) and then closed, so the peer's connect succeeded.
+    monkeypatch.setattr(bluetrio.rfcomm, "LISTEN_BACKLOG", 1)
+    air = Air(name="backlog")
+    async with (
+        open_stack_pair(air=air) as (a, b),
+        open_virtual_stack(air) as c,
+        b.rfcomm_listen(channel=5) as listener,
+    ):
+        address = await address_of(b)
+        waiting = await a.rfcomm_connect(address, channel=5)  # fills the backlog of one
+        with pytest.raises(RfcommError, match="DM"):
+            await c.rfcomm_connect(address, channel=5)
+        served = await listener.accept()
+        await waiting.send_all(b"first")
+        assert await served.receive_some() == b"first"

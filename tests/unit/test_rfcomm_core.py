@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bluetrio.actors.rfcomm.control_blocks import (
+    ACCEPT_WAIT,
     CREDIT_RETURN_BATCH,
     IDLE_TIMEOUT,
     INITIAL_CREDITS,
@@ -52,12 +53,14 @@ from bluetrio.messages.rfcomm_service import (
     RfcommConnectCnf,
     RfcommConnectInd,
     RfcommConnectReq,
+    RfcommConnectRsp,
     RfcommDataCnf,
     RfcommDataInd,
     RfcommDataReq,
     RfcommDataRsp,
     RfcommDisconnectInd,
     RfcommDisconnectReq,
+    RfcommMultiplexerCloseReq,
     RfcommRegisterReq,
 )
 from bluetrio.testing.rfcomm_core import CID, HANDLE, Driver, raw_uih, uih
@@ -536,6 +539,8 @@ def fire(driver: Driver, event: MuxEvent) -> None:
     match event:
         case MuxEvent.START_REQ:
             driver.deliver(RfcommConnectReq(2, HANDLE, SERVER))
+        case MuxEvent.CLOSE_REQ:  # the application lets the idle multiplexer go
+            driver.deliver(RfcommMultiplexerCloseReq(3, HANDLE))
         case MuxEvent.CONN_CNF:
             token = mcb.connect_token
             driver.deliver(
@@ -590,8 +595,6 @@ NOT_GENERATED = {
     # A multiplexer in IDLE is released: there is no L2CAP channel to carry frames to it.
     (MuxState.IDLE, MuxEvent.DISC),
     (MuxState.IDLE, MuxEvent.UIH),
-    # The last DLC closing starts the idle timer; its TIMEOUT is the close request.
-    (MuxState.CONNECTED, MuxEvent.CLOSE_REQ),
 }
 
 # Where the table's next state is followed by a move of its own.
@@ -652,3 +655,100 @@ def test_a_disc_sent_when_the_peer_lifts_flow_control_waits_t1_from_then() -> No
     assert not driver.taken(RfcommCnf)  # still waiting for the UA
     driver.peer_sends(Frame(FrameType.UA, INCOMING_DLCI, False, True))
     assert [c.error for c in driver.taken(RfcommCnf)] == [None]
+
+
+# -- closing the multiplexer and refusing DLCs nobody takes ---------------------------------------
+def test_closing_our_last_dlc_closes_the_multiplexer_at_once() -> None:
+    # Regression: only the 2 s idle timer closed it, so a link dropped right after the last
+    # DLC closed never carried DISC on DLCI 0.
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    driver.deliver(RfcommDisconnectReq(5, HANDLE, OUTGOING_DLCI))
+    (disc,) = driver.frames()
+    driver.peer_sends(Frame(FrameType.UA, OUTGOING_DLCI, False, True))
+    assert [c.error for c in driver.taken(RfcommCnf)] == [None]
+    (close_down,) = driver.frames()
+    assert (disc.dlci, close_down.type, close_down.dlci) == (OUTGOING_DLCI, FrameType.DISC, 0)
+    assert driver.mcb is not None and driver.mcb.state is MuxState.DISC_WAIT_UA
+    driver.peer_sends(Frame(FrameType.UA, 0, False, True))
+    assert driver.mcb is None and isinstance(driver.emitted[-1], L2caDisconnectReq)
+
+
+def test_the_peer_closing_the_last_dlc_leaves_it_the_idle_time() -> None:
+    driver = Driver()
+    open_outgoing(driver)
+    driver.frames()
+    driver.peer_sends(Frame(FrameType.DISC, OUTGOING_DLCI, False, True))
+    driver.frames()
+    assert driver.mcb is not None and driver.mcb.state is MuxState.CONNECTED
+    assert driver.timers[driver.mcb.timer] == driver.now + IDLE_TIMEOUT
+
+
+def test_letting_the_multiplexer_go_closes_it_then_answers() -> None:
+    driver = Driver()
+    driver.deliver(RfcommMultiplexerCloseReq(40, HANDLE))  # none: answered at once
+    open_outgoing(driver)
+    driver.frames()
+    driver.deliver(RfcommMultiplexerCloseReq(41, HANDLE))  # a DLC uses it: kept
+    assert [(c.token, c.error is not None) for c in driver.taken(RfcommCnf)] == [
+        (40, False), (41, True),
+    ]  # fmt: skip
+    driver.peer_sends(Frame(FrameType.DISC, OUTGOING_DLCI, False, True))
+    driver.frames()
+    driver.deliver(RfcommMultiplexerCloseReq(42, HANDLE))  # idle now: DISC without waiting
+    (disc,) = driver.frames()
+    assert (disc.type, disc.dlci) == (FrameType.DISC, 0)
+    assert not driver.taken(RfcommCnf)
+    driver.peer_sends(Frame(FrameType.UA, 0, False, True))
+    assert [(c.token, c.error) for c in driver.taken(RfcommCnf)] == [(42, None)]
+    assert isinstance(driver.emitted[-1], L2caDisconnectReq)
+
+
+def test_letting_go_a_multiplexer_whose_disc_is_unanswered_answers_after_the_wait() -> None:
+    driver = Driver()
+    driver.open_as_responder()
+    driver.advance(IDLE_TIMEOUT)  # the idle close down is under way
+    driver.deliver(RfcommMultiplexerCloseReq(43, HANDLE))
+    driver.advance(MUX_DISC_WAIT - 0.1)
+    assert not driver.taken(RfcommCnf)
+    driver.advance(0.1)
+    assert [(c.token, c.error) for c in driver.taken(RfcommCnf)] == [(43, None)]
+    assert driver.mcb is None
+
+
+def test_an_incoming_dlc_is_refused_with_dm_before_any_ua() -> None:
+    # Regression: a DLC to a listener whose backlog was full was opened (UA) and then closed.
+    driver = Driver(auto_accept=False)
+    open_incoming(driver)
+    driver.frames()
+    (asked,) = driver.taken(RfcommConnectInd)
+    assert not driver.frames()  # the peer waits for the owner's answer
+    driver.deliver(RfcommConnectRsp(HANDLE, asked.dlci, False, "backlog full"))
+    (dm,) = driver.frames()
+    assert (dm.type, dm.dlci) == (FrameType.DM, INCOMING_DLCI)
+    assert driver.mcb is not None and INCOMING_DLCI not in driver.mcb.dlcs
+
+
+def test_an_incoming_dlc_accepted_opens() -> None:
+    driver = Driver(auto_accept=False)
+    open_incoming(driver)
+    driver.frames()
+    (asked,) = driver.taken(RfcommConnectInd)
+    driver.deliver(RfcommConnectRsp(HANDLE, asked.dlci, True), sender="someone else")
+    assert not driver.frames()  # only the channel's owner answers
+    driver.deliver(RfcommConnectRsp(HANDLE, asked.dlci, True))
+    ua, msc, _credits = driver.frames()
+    assert (ua.type, ua.dlci, msc.dlci) == (FrameType.UA, INCOMING_DLCI, 0)
+
+
+def test_an_incoming_dlc_its_owner_never_answers_is_refused_after_the_wait() -> None:
+    driver = Driver(auto_accept=False)
+    open_incoming(driver)
+    driver.frames()
+    driver.taken(RfcommConnectInd)
+    driver.advance(ACCEPT_WAIT)
+    (dm,) = driver.frames()
+    assert (dm.type, dm.dlci) == (FrameType.DM, INCOMING_DLCI)
+    (ended,) = driver.taken(RfcommDisconnectInd)
+    assert ended.dlci == INCOMING_DLCI

@@ -24,6 +24,7 @@ PEER_PAIRING_WAIT = 120.0  # SABM from a peer that may still be pairing or askin
 COLLISION_BACKOFF = (2.0, 12.0)  # random wait before yielding to the peer's channel (5.2.1)
 IDLE_TIMEOUT = 2.0  # a connected multiplexer without a DLC is closed after this
 MUX_DISC_WAIT = 3.0  # our DISC on DLCI 0 waits this long for UA
+ACCEPT_WAIT = 5.0  # an incoming DLC's owner answers (well within the peer's T1 for our UA)
 
 INITIAL_CREDITS = 7  # what PN's three-bit K field carries (RFCOMM 1.2 5.5.3)
 RECEIVE_WINDOW = 32  # frames the peer may send that the application has not read
@@ -100,6 +101,7 @@ class Mcb:
     in_flight: deque[int] = attrs.field(factory=deque)  # per SDU at L2CAP: DLCI, -1 control
     flow_off: bool = False  # the peer sent FCoff
     restart: bool = False  # a DLC asked for the multiplexer while it was closing
+    close_waiters: list[tuple[str, int]] = attrs.field(factory=list)  # (actor, token)
 
     @property
     def timer(self) -> TimerKey:

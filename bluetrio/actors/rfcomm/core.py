@@ -41,10 +41,12 @@ from bluetrio.messages.rfcomm import MAX_SERVER_CHANNEL, MIN_SERVER_CHANNEL, PSM
 from bluetrio.messages.rfcomm_service import (
     RfcommCnf,
     RfcommConnectReq,
+    RfcommConnectRsp,
     RfcommDataReq,
     RfcommDataRsp,
     RfcommDeregisterReq,
     RfcommDisconnectReq,
+    RfcommMultiplexerCloseReq,
     RfcommRegisterReq,
 )
 
@@ -90,6 +92,10 @@ class RfcommCore:
                 return mux.connect(sender, message, now)
             case RfcommDisconnectReq():
                 return dlcs.disconnect(sender, message, now)
+            case RfcommConnectRsp():
+                return dlcs.on_connect_response(sender, message, now)
+            case RfcommMultiplexerCloseReq():
+                return mux.close_request(sender, message, now)
             case RfcommRegisterReq():
                 return self._register(sender, message)
             case RfcommDeregisterReq():

@@ -5,9 +5,11 @@ credits, MSC's FC bit (6.4), and btm's security check before an incoming DLC ope
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer, TimerKey
 from bluetrio.actors.rfcomm.control_blocks import (
+    ACCEPT_WAIT,
     CREDIT_RETURN_BATCH,
     IDLE_TIMEOUT,
     INITIAL_CREDITS,
@@ -40,6 +42,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommCnf,
     RfcommConnectCnf,
     RfcommConnectInd,
+    RfcommConnectRsp,
     RfcommDataCnf,
     RfcommDataInd,
     RfcommDataReq,
@@ -65,6 +68,8 @@ class DlcProcedures:
         self._security_waits: dict[int, tuple[int, int]] = {}  # token -> (handle, dlci)
         self._token = 0
         self.discarded = 0  # frames dropped because they broke the rules (logged)
+        # The multiplexer's close down once we closed its last DLC (set by the multiplexer).
+        self.close_multiplexer: Callable[[Mcb, float], Effects] = lambda mcb, now: []
 
     def new_token(self) -> int:
         self._token += 1
@@ -224,15 +229,38 @@ class DlcProcedures:
         return [response(mcb, FrameType.DM, dlci), *self.release(mcb, dlc, now)]
 
     def _grant(self, mcb: Mcb, dlc: Dlc, now: float) -> Effects:
+        """The link meets the channel's security: its owner decides (a listener with room in
+        its backlog accepts), and only then does the peer hear UA or DM."""
         self.move(mcb, dlc, DlcEvent.SECURITY_GRANTED)
         if not dlc.negotiated:  # no PN came: the defaults of TS 07.10 5.7, no credits
             dlc.frame_size = min(dlc.frame_size, mcb.max_frame_size)
         indication = RfcommConnectInd(mcb.handle, dlc.dlci, dlc.channel, dlc.frame_size)
         return [
-            response(mcb, FrameType.UA, dlc.dlci),
             Send(dlc.owner, indication),
-            *self._opened(mcb, dlc, now),
+            StartTimer(dlc_timer(mcb, dlc.dlci), now + ACCEPT_WAIT),
         ]
+
+    def on_connect_response(self, sender: str, answer: RfcommConnectRsp, now: float) -> Effects:
+        mcb = self._muxes.get(answer.handle)
+        dlc = mcb.dlcs.get(answer.dlci) if mcb is not None else None
+        if mcb is None or dlc is None or dlc.state is not DlcState.WAIT_ACCEPT:
+            return []  # the DLC went away meanwhile (its owner heard RfcommDisconnectInd)
+        if dlc.owner != sender:
+            logger.warning("rfcomm: %s answered for DLC %d of %s", sender, dlc.dlci, dlc.owner)
+            return []
+        if answer.accept:
+            self.move(mcb, dlc, DlcEvent.ACCEPTED)
+            effects: Effects = [
+                CancelTimer(dlc_timer(mcb, dlc.dlci)),
+                response(mcb, FrameType.UA, dlc.dlci),
+            ]
+            return effects + self._opened(mcb, dlc, now)
+        logger.info(
+            "rfcomm 0x%04X: DLC %d to channel %d refused: %s",
+            mcb.handle, dlc.dlci, dlc.channel, answer.reason or "by its owner",
+        )  # fmt: skip
+        self.move(mcb, dlc, DlcEvent.REFUSED)
+        return [response(mcb, FrameType.DM, dlc.dlci), *self.release(mcb, dlc, now)]
 
     def _opened(self, mcb: Mcb, dlc: Dlc, now: float) -> Effects:
         """Both ends send MSC once the DLC is open (RFCOMM 1.2 6.3) and we grant the rest of
@@ -303,7 +331,7 @@ class DlcProcedures:
         if not self.move(mcb, dlc, DlcEvent.DISC):
             return []
         effects = [response(mcb, FrameType.UA, dlci)]
-        if before is DlcState.OPEN:
+        if before in (DlcState.OPEN, DlcState.WAIT_ACCEPT):
             return effects + self._ended(mcb, dlc, "the peer closed the DLC", now, orderly=True)
         if before is DlcState.WAIT_UA:
             return effects + self._fail(mcb, dlc, "the peer closed the DLC as it opened")
@@ -352,18 +380,22 @@ class DlcProcedures:
         return effects + self._closed(mcb, dlc, now)
 
     def _closed(self, mcb: Mcb, dlc: Dlc, now: float) -> Effects:
+        by_us = bool(dlc.closers)
         effects: Effects = [Send(actor, RfcommCnf(token)) for actor, token in dlc.closers]
         dlc.closers.clear()
-        return effects + self.release(mcb, dlc, now)
+        return effects + self.release(mcb, dlc, now, closed_by_us=by_us)
 
-    def release(self, mcb: Mcb, dlc: Dlc, now: float) -> Effects:
-        """Forget a closed DLC; a multiplexer left without DLCs closes after a while."""
+    def release(self, mcb: Mcb, dlc: Dlc, now: float, *, closed_by_us: bool = False) -> Effects:
+        """Forget a closed DLC. A multiplexer left without DLCs closes: at once when we closed
+        the last one (CLOSE_REQ), after a while when the peer did (it may open another)."""
         if mcb.dlcs.get(dlc.dlci) is dlc:
             del mcb.dlcs[dlc.dlci]
         if dlc.security_token is not None:
             self._security_waits.pop(dlc.security_token, None)
         effects: Effects = [CancelTimer(dlc_timer(mcb, dlc.dlci))]
         if mcb.state is MuxState.CONNECTED and not self.active(mcb):
+            if closed_by_us:
+                return effects + self.close_multiplexer(mcb, now)
             effects.append(StartTimer(mcb.timer, now + IDLE_TIMEOUT))
         return effects
 
@@ -376,7 +408,7 @@ class DlcProcedures:
         before = dlc.state
         dlc.state = DlcState.CLOSED
         effects = self._fail(mcb, dlc, reason)
-        if before is DlcState.OPEN:
+        if before in (DlcState.OPEN, DlcState.WAIT_ACCEPT):
             indication = RfcommDisconnectInd(mcb.handle, dlc.dlci, reason, link_lost)
             effects.append(Send(dlc.owner, indication))
         effects += [Send(actor, RfcommCnf(token)) for actor, token in dlc.closers]
@@ -545,6 +577,10 @@ class DlcProcedures:
             case DlcState.WAIT_DISC_UA:
                 self.move(mcb, dlc, DlcEvent.TIMEOUT)
                 return self._closed(mcb, dlc, now)
+            case DlcState.WAIT_ACCEPT:
+                self.move(mcb, dlc, DlcEvent.TIMEOUT)
+                effects = [response(mcb, FrameType.DM, dlci)]
+                return effects + self._ended(mcb, dlc, "its owner did not take it", now)
         return []
 
 

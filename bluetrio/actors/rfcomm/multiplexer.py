@@ -73,7 +73,13 @@ from bluetrio.messages.rfcomm import (
     decode_frame,
     non_supported,
 )
-from bluetrio.messages.rfcomm_service import RfcommConnectCnf, RfcommConnectReq, RfcommDataCnf
+from bluetrio.messages.rfcomm_service import (
+    RfcommCnf,
+    RfcommConnectCnf,
+    RfcommConnectReq,
+    RfcommDataCnf,
+    RfcommMultiplexerCloseReq,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +101,7 @@ class Multiplexers:
         self._rng = rng
         self._abandoned: set[int] = set()  # our L2CAP requests given up in a collision
         self.discarded = 0  # SDUs that were no frame, or had a bad FCS (logged)
+        dlcs.close_multiplexer = self._close_down
 
     def new_token(self) -> int:
         return self.dlcs.new_token()
@@ -256,7 +263,31 @@ class Multiplexers:
             )
         if disconnect and mcb.cid:
             effects.append(Emit(L2caDisconnectReq(self.new_token(), mcb.handle, mcb.cid)))
+        effects += [Send(actor, RfcommCnf(token)) for actor, token in mcb.close_waiters]
+        mcb.close_waiters.clear()
         return effects
+
+    def _close_down(self, mcb: Mcb, now: float) -> Effects:
+        """CLOSE_REQ: DISC on DLCI 0, answered by UA (or given up after a while)."""
+        self.move(mcb, MuxEvent.CLOSE_REQ)
+        return [command(mcb, FrameType.DISC, 0), StartTimer(mcb.timer, now + MUX_DISC_WAIT)]
+
+    def close_request(self, sender: str, request: RfcommMultiplexerCloseReq, now: float) -> Effects:
+        """The application lets the multiplexer go (its link is about to be disconnected)."""
+        mcb = self.muxes.get(request.handle)
+        if mcb is None:
+            return [Send(sender, RfcommCnf(request.token))]
+        if self.dlcs.active(mcb):
+            error = "DLCs still use the multiplexer"
+            return [Send(sender, RfcommCnf(request.token, error))]
+        mcb.close_waiters.append((sender, request.token))
+        match mcb.state:
+            case MuxState.CONNECTED:
+                return self._close_down(mcb, now)
+            case MuxState.DISC_WAIT_UA:
+                return []
+        # Opening with no DLC to carry (the peer's L2CAP channel, or ours for DLCs that went).
+        return self.release(mcb, "closed: its link is let go")
 
     def _closed_by_us(self, mcb: Mcb, now: float) -> Effects:
         """Our DISC on DLCI 0 was answered (or T1 ran out): disconnect L2CAP, and open again

@@ -9,7 +9,8 @@ DISC_IND (the channel never existed). Events the table does not list are logged 
 (``MUX_UNEXPECTED`` names those Bluedroid says must not arrive in a state).
 
 A DLC (Bluedroid's port, ``tPORT``) goes through PN (RFCOMM 1.2 5.5.3), SABM/UA, and
-DISC/UA (TS 07.10 5.3); an incoming SABM waits for btm's security check (RFCOMM 1.2 6.3).
+DISC/UA (TS 07.10 5.3); an incoming SABM waits for btm's security check (RFCOMM 1.2 6.3),
+then for its owner's answer, so a DLC nobody takes is refused with DM before any UA.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ class DlcState(enum.Enum):
     WAIT_PN_RSP = "WAIT_PN_RSP"  # our PN is out (T2)
     WAIT_UA = "WAIT_UA"  # our SABM is out (T1)
     WAIT_SECURITY = "WAIT_SECURITY"  # the peer's SABM waits for btm's security check
+    WAIT_ACCEPT = "WAIT_ACCEPT"  # ... then for its owner to take it (a listener's backlog)
     OPEN = "OPEN"
     WAIT_DISC_UA = "WAIT_DISC_UA"  # our DISC is out (T1)
 
@@ -145,6 +147,8 @@ class DlcEvent(enum.Enum):
     SABM = "SABM"
     SECURITY_GRANTED = "link meets the channel's security"
     SECURITY_DENIED = "security not met"
+    ACCEPTED = "owner accepted"
+    REFUSED = "owner refused"
     UA = "UA"
     DM = "DM"
     DISC = "DISC"
@@ -175,10 +179,15 @@ DLC_TRANSITIONS: dict[tuple[DlcState, DlcEvent], DlcState] = {
     (D.WAIT_UA, V.TIMEOUT): D.CLOSED,
     (D.WAIT_UA, V.MUX_DOWN): D.CLOSED,
     (D.WAIT_UA, V.CLOSE_REQ): D.WAIT_DISC_UA,
-    (D.WAIT_SECURITY, V.SECURITY_GRANTED): D.OPEN,  # UA
+    (D.WAIT_SECURITY, V.SECURITY_GRANTED): D.WAIT_ACCEPT,  # the owner is asked
     (D.WAIT_SECURITY, V.SECURITY_DENIED): D.CLOSED,  # DM
     (D.WAIT_SECURITY, V.DISC): D.CLOSED,
     (D.WAIT_SECURITY, V.MUX_DOWN): D.CLOSED,
+    (D.WAIT_ACCEPT, V.ACCEPTED): D.OPEN,  # UA
+    (D.WAIT_ACCEPT, V.REFUSED): D.CLOSED,  # DM
+    (D.WAIT_ACCEPT, V.TIMEOUT): D.CLOSED,  # DM
+    (D.WAIT_ACCEPT, V.DISC): D.CLOSED,
+    (D.WAIT_ACCEPT, V.MUX_DOWN): D.CLOSED,
     (D.OPEN, V.PN_CMD): D.OPEN,  # answered with the parameters in force
     (D.OPEN, V.DISC): D.CLOSED,  # UA
     (D.OPEN, V.DM): D.CLOSED,
