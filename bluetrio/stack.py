@@ -111,6 +111,7 @@ from bluetrio.messages.btm import (
     LoadBondsReq,
     ReadRemoteFeaturesReq,
     RemoteFeaturesCnf,
+    RemoteNameCancelReq,
     RemoteNameCnf,
     RemoteNameReq,
     ScanReport,
@@ -999,7 +1000,14 @@ class Stack:
     async def remote_name(self, address: Address | str) -> str:
         address = arguments.address("address", address)
         await self.ready()
-        reply = await self._btm_request(RemoteNameReq(self.runtime.new_token(), address))
+        token = self.runtime.new_token()
+        try:
+            reply = await self._btm_request(RemoteNameReq(token, address))
+        except trio.Cancelled:
+            # Leaving early must not leave the controller paging for the name (7.1.20).
+            cancel = RemoteNameCancelReq(self.runtime.new_token(), token, address)
+            await self._clean_up(cancel, "remote name cancel")
+            raise
         assert isinstance(reply, RemoteNameCnf)
         if reply.timed_out:
             raise HciTimeout(f"remote name of {address}: {reply.error}")

@@ -586,8 +586,12 @@ class BrEdr(Feature):
         if timer is None:
             return
         timer.cancel()
-        # The host features were read while the name was fetched (Vol 4 Part E 7.7.50).
-        self.send(hci.RemoteHostSupportedFeaturesNotification(frame.sender, frame.host_features))
+        if link is None:
+            # The name request's own temporary connection read the host features too; over
+            # an existing link it does not (Vol 4 Part E 7.1.19, 7.7.50).
+            self.send(
+                hci.RemoteHostSupportedFeaturesNotification(frame.sender, frame.host_features)
+            )
         self._name_complete(Status.SUCCESS, frame.sender, frame.name)
 
     # -- remote features (Vol 4 Part E 7.1.21, 7.1.22) -----------------------------------

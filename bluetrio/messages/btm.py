@@ -414,6 +414,19 @@ class RemoteNameReq(Message):
 
 
 @attrs.frozen
+class RemoteNameCancelReq(Message):
+    """The application stopped waiting for the name asked with token ``request``; when no
+    other asker waits for ``address``'s name, btm cancels the request on the controller
+    (HCI_Remote_Name_Request_Cancel, Core 5.4 Vol 4 Part E 7.1.20), so the page it runs ends
+    now rather than at the page timeout. Answered with :class:`BtmCnf`; the request's own
+    :class:`RemoteNameCnf` then never comes."""
+
+    token: int
+    request: int
+    address: Address
+
+
+@attrs.frozen
 class RemoteNameCnf(Message):
     """``timed_out``: the controller never reported the request complete."""
 

@@ -18,11 +18,13 @@ from bluetrio.transports.base import FramingLimits, NowaitSend, Packet, Transpor
 
 
 class CommandCounter(Transport):
-    """A host transport that counts the HCI commands written through it, by opcode."""
+    """A host transport that counts the HCI commands written through it, by opcode, and
+    the events read through it, by event code."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.opcodes: list[int] = []
+        self.event_codes: list[int] = []
 
     def _count(self, packets: Sequence[Packet]) -> None:
         for packet_type, payload in packets:
@@ -43,11 +45,20 @@ class CommandCounter(Transport):
             self._count(packets)
         return sent
 
+    def _count_events(self, packets: Sequence[Packet]) -> None:
+        for packet_type, payload in packets:
+            if packet_type == PacketType.EVENT and payload:
+                self.event_codes.append(payload[0])
+
     async def receive(self) -> Packet:
-        return await self.inner.receive()
+        packet = await self.inner.receive()
+        self._count_events([packet])
+        return packet
 
     async def receive_batch(self) -> list[Packet]:
-        return await self.inner.receive_batch()
+        packets = await self.inner.receive_batch()
+        self._count_events(packets)
+        return packets
 
     def configure_framing(self, limits: FramingLimits) -> None:
         self.inner.configure_framing(limits)

@@ -10,11 +10,12 @@ import trio.testing
 
 from bluetrio.actors.faults import FaultPolicy, Packet
 from bluetrio.address import Address
-from bluetrio.errors import ConnectionTimeoutError, HciTimeout
+from bluetrio.errors import ConnectionTimeoutError, HciError, HciTimeout
 from bluetrio.messages import hci
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.packets import PacketType
 from bluetrio.stack import open_stack
+from bluetrio.testing.command_counter import counted_transport
 from bluetrio.testing.packets import command_complete_for, event_with_code, with_completion_status
 
 NOBODY = Address.parse("00:00:00:00:00:99")
@@ -87,3 +88,22 @@ async def test_a_missing_remote_name_request_complete_ends_the_request(
     async with open_stack("virtual", faults=faults, bring_up=True) as stack:
         with trio.fail_after(60), pytest.raises(HciTimeout, match="name"):
             await stack.remote_name(NOBODY)
+
+
+async def test_a_name_request_given_up_is_cancelled_on_the_controller(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Core 5.4 Vol 4 Part E 7.1.20: the page a name request runs goes on until the page
+    # timeout unless the host cancels it; a caller that stops waiting must not leave it.
+    async with counted_transport(None) as transport, open_stack(transport, bring_up=True) as s:
+        await s.ready()
+        with trio.move_on_after(1.0) as scope:
+            await s.remote_name(NOBODY)
+        assert scope.cancelled_caught
+        assert transport.opcodes.count(hci.RemoteNameRequestCancel.OPCODE) == 1
+        # Nothing of the first request is left: a new one runs on its own (and ends at the
+        # page timeout, as the virtual controller finds nobody).
+        requests = transport.opcodes.count(hci.RemoteNameRequest.OPCODE)
+        with trio.fail_after(60), pytest.raises(HciError):
+            await s.remote_name(NOBODY)
+        assert transport.opcodes.count(hci.RemoteNameRequest.OPCODE) == requests + 1

@@ -4,7 +4,7 @@ Notification when it was sent (Core 5.4 Vol 4 Part E 7.7.50), not from the contr
 from __future__ import annotations
 
 from bluetrio.actors.btm.commands import CommandIssuer
-from bluetrio.actors.btm.remote_features import RemoteFeatureReads
+from bluetrio.actors.btm.remote_features import HOST_PAGES_KEPT, RemoteFeatureReads
 from bluetrio.actors.effects import Effects, Emit, Send
 from bluetrio.address import Address
 from bluetrio.messages import hci
@@ -69,3 +69,25 @@ def test_a_read_under_way_when_the_link_goes_down_is_answered() -> None:
     features.read("app", 7, LINK)
     [answer] = answers(features.on_link_down(LINK))
     assert answer.status == 0x02 and answer.features == ()
+
+
+def test_a_notified_page_serves_one_read_and_only_the_newest_pages_are_kept() -> None:
+    features, _ = reads()
+    features.on_host_features(hci.RemoteHostSupportedFeaturesNotification(PEER, 0b1011))
+    for n in range(HOST_PAGES_KEPT):  # as many other peers' name requests: PEER's is dropped
+        other = Address(bytes([n + 1, 0, 0, 0, 0, 0xAA]))
+        features.on_host_features(hci.RemoteHostSupportedFeaturesNotification(other, 0b1))
+    features.read("app", 7, LINK)
+    page0 = hci.ReadRemoteSupportedFeaturesComplete(0, 1, EXTENDED)
+    assert commands(features.on_event(page0, LINK)) == [hci.ReadRemoteExtendedFeatures(1, 1)]
+
+
+def test_the_notified_page_is_taken_by_one_read_only() -> None:
+    features, _ = reads()
+    features.on_host_features(hci.RemoteHostSupportedFeaturesNotification(PEER, 0b1011))
+    page0 = hci.ReadRemoteSupportedFeaturesComplete(0, 1, EXTENDED | 1)
+    features.read("app", 7, LINK)
+    assert commands(features.on_event(page0, LINK)) == [hci.ReadRemoteExtendedFeatures(1, 2)]
+    answers(features.on_event(hci.ReadRemoteExtendedFeaturesComplete(0, 1, 2, 2, 0), LINK))
+    features.read("app", 8, LINK)
+    assert commands(features.on_event(page0, LINK)) == [hci.ReadRemoteExtendedFeatures(1, 1)]

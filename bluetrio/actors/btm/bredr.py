@@ -31,6 +31,7 @@ from bluetrio.messages.btm import (
     InquiryReq,
     InquiryResult,
     InquiryResultInd,
+    RemoteNameCancelReq,
     RemoteNameCnf,
     RemoteNameReq,
 )
@@ -244,6 +245,21 @@ class BrEdrManager:
         logger.warning("btm: remote name of %s: %s; cancelling it", address, error)
         cancel = self.commands.send(hci.RemoteNameRequestCancel(address))
         return cancel + self._answer_name(address, UNSPECIFIED_ERROR, None, error, timed_out=True)
+
+    def cancel_name_request(self, sender: str, request: RemoteNameCancelReq, now: float) -> Effects:
+        """An asker gave up: forget it; with no asker left, cancel the request (7.1.20)."""
+        waiters = self.name_requests.get(request.address, [])
+        if (sender, request.request) in waiters:
+            waiters.remove((sender, request.request))
+        if waiters or request.address not in self.name_requests:
+            return [Send(sender, BtmCnf(request.token))]
+        del self.name_requests[request.address]
+
+        def answered(outcome: CommandOutcome, at: float) -> Effects:
+            return [Send(sender, outcome.confirmation(request.token))]
+
+        cancel = self.commands.send(hci.RemoteNameRequestCancel(request.address), answered)
+        return [CancelTimer(_name_timer(request.address)), *cancel]
 
     def on_remote_name(self, event: Any) -> Effects:
         if event.status == 0:

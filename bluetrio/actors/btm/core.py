@@ -70,6 +70,7 @@ from bluetrio.messages.btm import (
     LocalIdentityInd,
     ReadRemoteFeaturesReq,
     RemoteFeaturesCnf,
+    RemoteNameCancelReq,
     RemoteNameReq,
     Role,
     ScanReq,
@@ -196,6 +197,7 @@ class BtmCore:
             ConnectionUpdateReq: self._update_connection,
             InquiryReq: self.bredr.start_inquiry,
             InquiryCancelReq: self.bredr.cancel_inquiry,
+            RemoteNameCancelReq: self.bredr.cancel_name_request,
             RemoteNameReq: self.bredr.request_name,
             SetConnectionPolicyReq: self._set_policy,
             SetDiscoverableReq: self._set_discoverable,
@@ -656,9 +658,7 @@ class BtmCore:
     def _on_host_features(
         self, event: hci.RemoteHostSupportedFeaturesNotification, now: float
     ) -> Effects:
-        # Kept only for a connected peer: the page lives as long as its link does.
-        if self.links.by_address(event.bd_addr, LinkTransport.BR_EDR) is not None:
-            self.remote_features.on_host_features(event)
+        self.remote_features.on_host_features(event)
         return []
 
     def _on_connection_update_complete(

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 LMP_EXTENDED_FEATURES_BIT = 63  # Vol 2 Part C 3.3
 HOST_FEATURES_PAGE = 1  # Vol 2 Part C 3.3: page 1 is the host's
+HOST_PAGES_KEPT = 16  # notifications kept for links not yet made
 HIGHEST_PAGE_READ = 2  # page 2 has the controller's Secure Connections bit (Vol 2 Part C 3.3)
 
 FeaturesEvent = (
@@ -51,7 +52,10 @@ class RemoteFeatureReads:
         self._commands = commands
         self._changed = changed
         self._reads: dict[int, _Read] = {}
-        # Page 1 of each connected peer that a notification delivered, by its address.
+        # Page 1 of peers that a Remote Host Supported Features Notification delivered, by
+        # address, oldest first. The notification comes only for a name request's temporary
+        # connection (Core 5.4 Vol 4 Part E 7.1.19, 7.7.50), so it arrives while no link to
+        # the peer exists; the next link's read takes it (once) instead of asking for page 1.
         self._host_pages: dict[Address, int] = {}
 
     def read(self, sender: str, token: int, link: AclLink) -> Effects:
@@ -69,7 +73,10 @@ class RemoteFeatureReads:
         return self._send(link.handle, command)
 
     def on_host_features(self, event: hci.RemoteHostSupportedFeaturesNotification) -> None:
+        self._host_pages.pop(event.bd_addr, None)
         self._host_pages[event.bd_addr] = event.host_supported_features
+        while len(self._host_pages) > HOST_PAGES_KEPT:
+            del self._host_pages[next(iter(self._host_pages))]
 
     def on_event(self, event: FeaturesEvent, link: AclLink) -> Effects:
         read = self._reads.get(link.handle)
@@ -85,7 +92,7 @@ class RemoteFeatureReads:
             read.pages = [event.lmp_features]
             if not event.lmp_features >> LMP_EXTENDED_FEATURES_BIT & 1:
                 return self._finish(link.handle)
-            host_page = self._host_pages.get(link.address)
+            host_page = self._host_pages.pop(link.address, None)
             if host_page is None:
                 return self._next_page(link.handle, HOST_FEATURES_PAGE)
             read.pages.append(host_page)
@@ -98,7 +105,6 @@ class RemoteFeatureReads:
         return self._finish(link.handle)
 
     def on_link_down(self, link: AclLink) -> Effects:
-        self._host_pages.pop(link.address, None)
         return self._finish(link.handle, 0x02, "the link went down")  # Unknown Connection ID
 
     def _next_page(self, handle: int, page: int) -> Effects:
