@@ -81,6 +81,14 @@ from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.l2cap import ChannelMode
 from bluetrio.messages.l2cap_credit_service import CreditMode
 from bluetrio.messages.l2cap_service import ChannelParameters, ModePolicy
+from bluetrio.messages.rfcomm import (
+    FlowControl,
+    LineStatus,
+    ModemStatus,
+    Parity,
+    PortParameter,
+    PortSettings,
+)
 from bluetrio.messages.sdp_records import ServiceRecord
 from bluetrio.pairing import PairingDelegate, PairingResult, TerminalPairingDelegate
 from bluetrio.rfcomm import RfcommListener, RfcommStream
@@ -115,6 +123,7 @@ __all__ = [
     "FixedChannel",
     "FixedChannelUnavailable",
     "Flags",
+    "FlowControl",
     "HciError",
     "HciTimeout",
     "IncomingLinks",
@@ -131,6 +140,7 @@ __all__ = [
     "L2capError",
     "L2capListener",
     "LeConnectionParameters",
+    "LineStatus",
     "Link",
     "LinkKeyType",
     "LinkTransport",
@@ -139,10 +149,14 @@ __all__ = [
     "ManufacturerData",
     "MemoryKeyStore",
     "ModePolicy",
+    "ModemStatus",
     "PairingDelegate",
     "PairingError",
     "PairingResult",
+    "Parity",
     "PeerOobData",
+    "PortParameter",
+    "PortSettings",
     "ProtocolError",
     "ReflectedPublicKeyError",
     "RfcommError",

@@ -36,10 +36,23 @@ import trio
 from bluetrio import arguments
 from bluetrio.actors.app_port import AppPort
 from bluetrio.actors.topology import Layer
-from bluetrio.errors import RfcommError, StackError
+from bluetrio.errors import InvalidArgumentError, RfcommError, StackError
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm_security import SecurityRequirement
-from bluetrio.messages.rfcomm import MAX_FRAME_SIZE, MAX_SERVER_CHANNEL, MIN_SERVER_CHANNEL
+from bluetrio.messages.rfcomm import (
+    BREAK_UNIT,
+    FLOW_PARAMETERS,
+    MAX_BREAK_LENGTH,
+    MAX_FRAME_SIZE,
+    MAX_SERVER_CHANNEL,
+    MIN_SERVER_CHANNEL,
+    FlowControl,
+    LineStatus,
+    ModemStatus,
+    Parity,
+    PortParameter,
+    PortSettings,
+)
 from bluetrio.messages.rfcomm_service import (
     READ_REPORT_BATCH,
     RfcommCnf,
@@ -54,8 +67,15 @@ from bluetrio.messages.rfcomm_service import (
     RfcommDeregisterReq,
     RfcommDisconnectInd,
     RfcommDisconnectReq,
+    RfcommLineStatusInd,
+    RfcommModemStatusInd,
+    RfcommModemStatusReq,
     RfcommMultiplexerCloseReq,
+    RfcommPortCnf,
+    RfcommPortInd,
+    RfcommPortReq,
     RfcommRegisterReq,
+    RfcommTestReq,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +89,8 @@ RECEIVE_JOIN_LIMIT = 65536  # octets one receive_some joins from frames waiting
 LISTEN_BACKLOG = 16  # DLCs opened by peers and not yet accepted
 CLEANUP_TIMEOUT = 25.0  # bound of the shielded close in aclose(): T1 and some
 CONNECT_TIMEOUT = 60.0  # the multiplexer may wait for pairing: T1 and T2 with room
+MAX_TEST_DATA = 125  # what one Test command carries (the RFCOMM layer's bound)
+KEPT_BREAKS = 16  # the peer's latest breaks a stream remembers
 
 
 class _Dlc:
@@ -85,10 +107,19 @@ class _Dlc:
         self.broken = False
         self.senders = trio.lowlevel.ParkingLot()
         self.receivers = trio.lowlevel.ParkingLot()
+        # The port's signals and settings (RFCOMM 1.2 5.5.2, TS 07.10 5.4.6.3.7-10).
+        self.local_status = ModemStatus()
+        self.peer_status: ModemStatus | None = None
+        self.peer_changes = 0  # MSC commands the peer sent
+        self.breaks: deque[float] = deque(maxlen=KEPT_BREAKS)
+        self.line_errors = LineStatus.NONE
+        self.port = PortSettings()
+        self.signals = trio.lowlevel.ParkingLot()  # waiting for the peer's next MSC
 
     def wake_all(self) -> None:
         self.senders.unpark_all()
         self.receivers.unpark_all()
+        self.signals.unpark_all()
 
     def end(self, reason: str, *, broken: bool) -> None:
         if self.ended is None:
@@ -250,6 +281,148 @@ class RfcommStream(trio.abc.HalfCloseableStream):
             dlc.unreported = 0
         return data
 
+    # -- the emulated serial port (RFCOMM 1.2 5.5, TS 07.10 5.4.6.3) ------------------------
+    @property
+    def modem_status(self) -> ModemStatus:
+        """Our V.24 signals, as last sent to the peer."""
+        return self._dlc.local_status
+
+    @property
+    def peer_modem_status(self) -> ModemStatus | None:
+        """The peer's V.24 signals from its last MSC (None before its first)."""
+        return self._dlc.peer_status
+
+    @property
+    def breaks(self) -> tuple[float, ...]:
+        """The durations in seconds of the latest breaks the peer signalled, oldest first."""
+        return tuple(self._dlc.breaks)
+
+    @property
+    def line_errors(self) -> LineStatus:
+        """The line errors the peer reported (RLS) since :meth:`take_line_errors`."""
+        return self._dlc.line_errors
+
+    def take_line_errors(self) -> LineStatus:
+        """The line errors reported so far, cleared."""
+        errors, self._dlc.line_errors = self._dlc.line_errors, LineStatus.NONE
+        return errors
+
+    @property
+    def port_settings(self) -> PortSettings:
+        """The port's settings, as the peer set them (RPN) or answered our configuration."""
+        return self._dlc.port
+
+    async def set_modem_status(self, status: ModemStatus) -> None:
+        """Send our V.24 signals (an MSC command) and wait for the peer's response (T2)."""
+        status = arguments.instance("status", status, ModemStatus)
+        await self._modem_request(status, None)
+
+    async def send_break(self, duration: float) -> None:
+        """Signal a break of ``duration`` seconds (MSC's break octet: 0 to 3 s, counted in
+        200 ms) and wait for the peer's response."""
+        duration = arguments.seconds("duration", duration, maximum=MAX_BREAK_LENGTH * BREAK_UNIT)
+        await self._modem_request(self._dlc.local_status, round(duration / BREAK_UNIT))
+
+    async def _modem_request(self, status: ModemStatus, break_length: int | None) -> None:
+        self._check_sendable()
+        token = self._registry.new_token()
+        request = RfcommModemStatusReq(token, self.handle, self.dlci, status, break_length)
+        reply = await self._registry.request(request)
+        assert isinstance(reply, RfcommCnf)
+        self._raise_for(reply.error)
+        self._dlc.local_status = status
+
+    async def wait_modem_status(self) -> ModemStatus:
+        """Wait for the peer's next MSC and return its signals (a break it signals is added
+        to :attr:`breaks`). Raises :class:`trio.BrokenResourceError` when the DLC ends."""
+        dlc = self._dlc
+        seen = dlc.peer_changes
+        while dlc.peer_changes == seen:
+            if self._closed:
+                raise trio.ClosedResourceError("this stream was closed")
+            if dlc.ended is not None:
+                raise trio.BrokenResourceError(dlc.ended)
+            await dlc.signals.park()
+        assert dlc.peer_status is not None
+        return dlc.peer_status
+
+    async def configure_port(
+        self,
+        *,
+        bit_rate: int | None = None,
+        data_bits: int | None = None,
+        stop_bits: float | None = None,
+        parity: Parity | None = None,
+        flow_control: FlowControl | None = None,
+        xon: int | None = None,
+        xoff: int | None = None,
+    ) -> tuple[PortSettings, PortParameter]:
+        """Remote port negotiation (RPN, TS 07.10 5.4.6.3.9): ask the peer to set the port
+        parameters given; with none, ask for its settings. Returns the settings the peer
+        answered and the parameters it accepted."""
+        parity = arguments.optional_instance("parity", parity, Parity)
+        flow_control = arguments.optional_instance("flow_control", flow_control, FlowControl)
+        given = {
+            PortParameter.BIT_RATE: bit_rate,
+            PortParameter.DATA_BITS: data_bits,
+            PortParameter.STOP_BITS: stop_bits,
+            PortParameter.PARITY | PortParameter.PARITY_TYPE: parity,
+            FLOW_PARAMETERS: flow_control,
+            PortParameter.XON: xon,
+            PortParameter.XOFF: xoff,
+        }
+        mask = PortParameter.NONE
+        for parameter, value in given.items():
+            if value is not None:
+                mask |= parameter
+        settings: PortSettings | None = None
+        if mask:
+            current = self._dlc.port
+            settings = PortSettings(
+                bit_rate=current.bit_rate if bit_rate is None else bit_rate,
+                data_bits=current.data_bits if data_bits is None else data_bits,
+                stop_bits=current.stop_bits if stop_bits is None else stop_bits,
+                parity=current.parity if parity is None else parity,
+                flow_control=current.flow_control if flow_control is None else flow_control,
+                xon=current.xon if xon is None else xon,
+                xoff=current.xoff if xoff is None else xoff,
+            )
+        self._check_sendable()
+        token = self._registry.new_token()
+        reply = await self._registry.request(
+            RfcommPortReq(token, self.handle, self.dlci, settings, mask)
+        )
+        assert isinstance(reply, RfcommPortCnf)
+        self._raise_for(reply.error)
+        assert reply.settings is not None
+        self._dlc.port = reply.settings
+        return reply.settings, reply.accepted
+
+    async def ping(self, data: bytes = b"bluetrio") -> None:
+        """Send a Test command with ``data`` (1 to 125 octets) on this DLC's multiplexer and
+        return once the peer echoed it (TS 07.10 5.4.6.3.4); :class:`RfcommError` when no
+        echo came within T2."""
+        data = bytes(arguments.instance("data", data, bytes))
+        if not 0 < len(data) <= MAX_TEST_DATA:
+            raise InvalidArgumentError(f"data: {len(data)} octets, not 1..{MAX_TEST_DATA}")
+        self._check_sendable()
+        reply = await self._registry.request(
+            RfcommTestReq(self._registry.new_token(), self.handle, data)
+        )
+        assert isinstance(reply, RfcommCnf)
+        self._raise_for(reply.error)
+
+    def _raise_for(self, error: str | None) -> None:
+        """A request's error: the DLC's ending breaks the stream, anything else is an
+        :class:`RfcommError`."""
+        if error is None:
+            return
+        if self._closed:
+            raise trio.ClosedResourceError("this stream was closed")
+        if self._dlc.ended is not None:
+            raise trio.BrokenResourceError(self._dlc.ended)
+        raise RfcommError(error)
+
     async def aclose(self) -> None:
         """Close the DLC (DISC, bounded by :data:`CLEANUP_TIMEOUT`, shielded), and the link
         if this stream opened it."""
@@ -316,7 +489,21 @@ class RfcommRegistry:
         app.observe(RfcommDataCnf, self._on_data_confirmed)
         app.observe(RfcommDisconnectInd, self._on_disconnected)
         app.observe(RfcommConnectInd, self._on_connected)
+        app.observe(RfcommModemStatusInd, self._on_modem_status)
+        app.observe(RfcommLineStatusInd, self._on_line_status)
+        app.observe(RfcommPortInd, self._on_port)
         app.when_closed(self.close)
+
+    def new_token(self) -> int:
+        return self._app.runtime.new_token()
+
+    async def request(self, message: Message) -> Message:
+        """Send ``message`` to the RFCOMM layer and wait for its answer (the layer bounds the
+        wait: T2 for the peer's response, the DLC's or the link's end)."""
+        try:
+            return await self._app.request(Layer.RFCOMM, message)
+        except StackError as error:
+            raise trio.BrokenResourceError(str(error)) from error
 
     def send_many(self, messages: list[Message]) -> None:
         """Hand ``messages`` to the RFCOMM layer in order, as one hop."""
@@ -355,6 +542,30 @@ class RfcommRegistry:
         # The peer closing ends the stream; anything else breaks it.
         dlc = self._dlc(indication.handle, indication.dlci)
         dlc.end(indication.reason, broken=not indication.orderly)
+
+    def _on_modem_status(self, indication: RfcommModemStatusInd) -> None:
+        dlc = self._dlcs.get((indication.handle, indication.dlci))
+        if dlc is None:
+            return
+        dlc.peer_status = indication.status
+        dlc.peer_changes += 1
+        if indication.break_length is not None:
+            dlc.breaks.append(indication.break_length * BREAK_UNIT)
+        dlc.signals.unpark_all()
+
+    def _on_line_status(self, indication: RfcommLineStatusInd) -> None:
+        dlc = self._dlcs.get((indication.handle, indication.dlci))
+        if dlc is not None:
+            dlc.line_errors |= indication.status
+            logger.info(
+                "rfcomm 0x%04X DLC %d: the peer reports %s",
+                indication.handle, indication.dlci, indication.status,
+            )  # fmt: skip
+
+    def _on_port(self, indication: RfcommPortInd) -> None:
+        dlc = self._dlcs.get((indication.handle, indication.dlci))
+        if dlc is not None:
+            dlc.port = indication.settings
 
     def _on_connected(self, indication: RfcommConnectInd) -> None:
         """A peer opens a DLC to one of our channels: taken while its listener has room in

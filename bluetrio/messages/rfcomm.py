@@ -14,12 +14,14 @@ value has the wrong length all raise :class:`~bluetrio.errors.DecodeError`.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar, Self, TypeVar
 
 import attrs
 
 from bluetrio.errors import DecodeError, InvalidArgumentError
 from bluetrio.messages.fields import UInt, WireStruct, decode_exactly, record
+
+_T = TypeVar("_T")
 
 PSM = 0x0003  # RFCOMM's L2CAP PSM (Assigned Numbers)
 MAX_DLCI = 61  # server channels 1-30 in either direction (RFCOMM 1.2 5.4)
@@ -330,11 +332,54 @@ MODEM_RTR = 0x08  # ready to receive
 MODEM_IC = 0x40  # incoming call
 MODEM_DV = 0x80  # data valid
 DEFAULT_MODEM_SIGNALS = MODEM_RTC | MODEM_RTR | MODEM_DV | 0x01
+BREAK_SIGNAL = 0x02  # B1 of MSC's break octet: a break is signalled
+BREAK_UNIT = 0.2  # the break octet's length L1-L4 counts 200 ms (TS 07.10 5.4.6.3.7)
+MAX_BREAK_LENGTH = 15
 
 
 @attrs.frozen
 class ModemStatus:
-    """MSC (TS 07.10 5.4.6.3.7): the DLC's V.24 signals and an optional break."""
+    """The V.24 signals of one end of a DLC, as MSC's control signal octet carries them
+    (TS 07.10 5.4.6.3.7): ready to communicate (RTC, DSR/DTR), ready to receive (RTR,
+    RTS/CTS), incoming call (IC, RI), data valid (DV, DCD), and ``flow`` (FC: this end cannot
+    take frames; meaningless with credit-based flow control, RFCOMM 1.2 6.5.3)."""
+
+    rtc: bool = True
+    rtr: bool = True
+    ic: bool = False
+    dv: bool = True
+    flow: bool = False
+
+    def to_octet(self) -> int:
+        return (
+            0x01
+            | (MODEM_FLOW if self.flow else 0)
+            | (MODEM_RTC if self.rtc else 0)
+            | (MODEM_RTR if self.rtr else 0)
+            | (MODEM_IC if self.ic else 0)
+            | (MODEM_DV if self.dv else 0)
+        )
+
+    @classmethod
+    def from_octet(cls, octet: int) -> ModemStatus:
+        """The signals of a control signal octet (its reserved bits 5 and 6 are ignored)."""
+        return cls(
+            rtc=bool(octet & MODEM_RTC),
+            rtr=bool(octet & MODEM_RTR),
+            ic=bool(octet & MODEM_IC),
+            dv=bool(octet & MODEM_DV),
+            flow=bool(octet & MODEM_FLOW),
+        )
+
+
+def break_octet(length: int) -> int:
+    """MSC's break signal octet for a break of ``length`` units of 200 ms (0-15)."""
+    return (length << 4) | BREAK_SIGNAL | 0x01
+
+
+@attrs.frozen
+class ModemStatusCommand:
+    """MSC's value (TS 07.10 5.4.6.3.7): a DLC's V.24 signals and an optional break octet."""
 
     dlci: int
     signals: int = DEFAULT_MODEM_SIGNALS
@@ -344,12 +389,23 @@ class ModemStatus:
     def flow_stopped(self) -> bool:
         return bool(self.signals & MODEM_FLOW)
 
+    @property
+    def status(self) -> ModemStatus:
+        return ModemStatus.from_octet(self.signals)
+
+    @property
+    def break_length(self) -> int | None:
+        """The signalled break's length in units of 200 ms (None: no break signalled)."""
+        if self.break_octet is None or not self.break_octet & BREAK_SIGNAL:
+            return None
+        return self.break_octet >> 4
+
     def encode(self) -> bytes:
         extra = b"" if self.break_octet is None else bytes((self.break_octet,))
         return bytes((_dlci_octet(self.dlci), self.signals | 0x01)) + extra
 
     @classmethod
-    def decode(cls, value: bytes) -> ModemStatus:
+    def decode(cls, value: bytes) -> ModemStatusCommand:
         if len(value) not in (2, 3):
             raise DecodeError(f"MSC: {len(value)} octets, not 2 or 3")
         return cls(value[0] >> 2, value[1], value[2] if len(value) == 3 else None)
@@ -378,9 +434,161 @@ class RemotePortNegotiation:
         return cls(value[0] >> 2, value[1:] if len(value) == 8 else None)
 
 
-# 9600 bit/s, 8 data bits, 1 stop bit, no parity, no flow control, XON 0x11, XOFF 0x13 (the
-# defaults of TS 07.10 5.4.6.3.9); the mask accepts every parameter as given.
-DEFAULT_PORT_SETTINGS = bytes((0x03, 0x03, 0x00, 0x11, 0x13, 0xFF, 0x3F))
+class PortParameter(enum.IntFlag):
+    """RPN's parameter mask (TS 07.10 5.4.6.3.9, its two octets little-endian): in a command
+    the parameters to set, in the response those accepted."""
+
+    NONE = 0
+    BIT_RATE = 0x0001
+    DATA_BITS = 0x0002
+    STOP_BITS = 0x0004
+    PARITY = 0x0008
+    PARITY_TYPE = 0x0010
+    XON = 0x0020
+    XOFF = 0x0040
+    XON_XOFF_INPUT = 0x0100
+    XON_XOFF_OUTPUT = 0x0200
+    RTR_INPUT = 0x0400
+    RTR_OUTPUT = 0x0800
+    RTC_INPUT = 0x1000
+    RTC_OUTPUT = 0x2000
+
+
+EVERY_PORT_PARAMETER = PortParameter(0x3F7F)
+FLOW_PARAMETERS = PortParameter(0x3F00)
+
+
+class FlowControl(enum.IntFlag):
+    """RPN's flow control octet (TS 07.10 5.4.6.3.9): XON/XOFF, RTR and RTC, each way."""
+
+    NONE = 0
+    XON_XOFF_INPUT = 0x01
+    XON_XOFF_OUTPUT = 0x02
+    RTR_INPUT = 0x04
+    RTR_OUTPUT = 0x08
+    RTC_INPUT = 0x10
+    RTC_OUTPUT = 0x20
+
+
+class Parity(enum.Enum):
+    """The parity bit P and parity type PT of RPN's data format octet."""
+
+    NONE = "none"
+    ODD = "odd"
+    EVEN = "even"
+    MARK = "mark"
+    SPACE = "space"
+
+
+_PARITY_TYPES = (Parity.ODD, Parity.EVEN, Parity.MARK, Parity.SPACE)  # PT 0-3
+BIT_RATES = (2400, 4800, 7200, 9600, 19200, 38400, 57600, 115200, 230400)  # codes 0-8
+
+
+@attrs.frozen
+class PortSettings:
+    """The settings of an emulated serial port (RPN, TS 07.10 5.4.6.3.9). The defaults are
+    the spec's: 9600 bit/s, 8 data bits, 1 stop bit, no parity, no flow control, XON DC1,
+    XOFF DC3."""
+
+    bit_rate: int = 9600
+    data_bits: int = 8
+    stop_bits: float = 1
+    parity: Parity = Parity.NONE
+    flow_control: FlowControl = FlowControl.NONE
+    xon: int = 0x11
+    xoff: int = 0x13
+
+    def __attrs_post_init__(self) -> None:
+        if self.bit_rate not in BIT_RATES:
+            raise InvalidArgumentError(f"bit rate {self.bit_rate} is none of {BIT_RATES}")
+        if not 5 <= self.data_bits <= 8:
+            raise InvalidArgumentError(f"{self.data_bits} data bits, not 5..8")
+        if self.stop_bits not in (1, 1.5):
+            raise InvalidArgumentError(f"{self.stop_bits} stop bits, not 1 or 1.5")
+        if not 0 <= self.xon <= 0xFF or not 0 <= self.xoff <= 0xFF:
+            raise InvalidArgumentError("XON and XOFF are characters of one octet")
+
+    def encode(self, mask: PortParameter = EVERY_PORT_PARAMETER) -> bytes:
+        """The 7 octets after RPN's DLCI: bit rate, data format, flow control, XON, XOFF,
+        and ``mask``."""
+        parity = 0
+        if self.parity is not Parity.NONE:
+            parity = 0x08 | (_PARITY_TYPES.index(self.parity) << 4)
+        data_format = (self.data_bits - 5) | (0x04 if self.stop_bits == 1.5 else 0) | parity
+        return bytes(
+            (
+                BIT_RATES.index(self.bit_rate),
+                data_format,
+                int(self.flow_control),
+                self.xon,
+                self.xoff,
+                int(mask) & 0xFF,
+                int(mask) >> 8,
+            )
+        )
+
+    @classmethod
+    def negotiate(
+        cls, current: PortSettings, settings: bytes
+    ) -> tuple[PortSettings, PortParameter]:
+        """Take from ``settings`` (RPN's 7 octets) each parameter its mask selects and whose
+        value is defined (a reserved bit rate code is not), over ``current``; return the
+        result and the mask of the parameters taken."""
+        rate_code, data_format, flow, xon, xoff = settings[:5]
+        asked = PortParameter(int.from_bytes(settings[5:7], "little") & EVERY_PORT_PARAMETER)
+        if rate_code >= len(BIT_RATES):  # reserved: not taken
+            asked &= ~PortParameter.BIT_RATE
+
+        def chosen(parameter: PortParameter, offered: _T, kept: _T) -> _T:
+            return offered if parameter in asked else kept
+
+        parity_on = chosen(
+            PortParameter.PARITY, bool(data_format & 0x08), current.parity is not Parity.NONE
+        )
+        kept_type = Parity.ODD if current.parity is Parity.NONE else current.parity
+        parity_type = chosen(
+            PortParameter.PARITY_TYPE, _PARITY_TYPES[(data_format >> 4) & 0x03], kept_type
+        )
+        flow_asked = int(asked & FLOW_PARAMETERS) >> 8
+        result = cls(
+            bit_rate=chosen(PortParameter.BIT_RATE, BIT_RATES[min(rate_code, 8)], current.bit_rate),
+            data_bits=chosen(PortParameter.DATA_BITS, (data_format & 0x03) + 5, current.data_bits),
+            stop_bits=chosen(
+                PortParameter.STOP_BITS, 1.5 if data_format & 0x04 else 1, current.stop_bits
+            ),
+            parity=parity_type if parity_on else Parity.NONE,
+            flow_control=FlowControl(
+                (int(current.flow_control) & ~flow_asked) | (flow & flow_asked)
+            ),
+            xon=chosen(PortParameter.XON, xon, current.xon),
+            xoff=chosen(PortParameter.XOFF, xoff, current.xoff),
+        )
+        return result, asked
+
+    @classmethod
+    def decode(cls, settings: bytes) -> PortSettings:
+        """The settings RPN's 7 octets give (a reserved bit rate code reads as 9600)."""
+        return cls.negotiate(cls(), settings[:5] + bytes((0x7F, 0x3F)))[0]
+
+
+# The defaults of TS 07.10 5.4.6.3.9 with every parameter in the mask.
+DEFAULT_PORT_SETTINGS = PortSettings().encode()
+
+
+class LineStatus(enum.IntFlag):
+    """The errors RLS reports (TS 07.10 5.4.6.3.10: L1 set, then L2-L4)."""
+
+    NONE = 0
+    OVERRUN = 0x02
+    PARITY = 0x04
+    FRAMING = 0x08
+
+    @classmethod
+    def from_octet(cls, octet: int) -> LineStatus:
+        return cls(octet & 0x0E) if octet & 0x01 else cls.NONE
+
+    def to_octet(self) -> int:
+        return (int(self) | 0x01) if self else 0
 
 
 @attrs.frozen
@@ -422,11 +630,17 @@ __all__ = [
     "MAX_FRAME_SIZE",
     "PSM",
     "CommandType",
+    "FlowControl",
     "Frame",
     "FrameType",
+    "LineStatus",
     "ModemStatus",
+    "ModemStatusCommand",
     "MultiplexerCommand",
     "ParameterNegotiation",
+    "Parity",
+    "PortParameter",
+    "PortSettings",
     "RemoteLineStatus",
     "RemotePortNegotiation",
     "decode_commands",

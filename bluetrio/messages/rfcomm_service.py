@@ -12,7 +12,13 @@ import attrs
 
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm_security import SecurityRequirement
-from bluetrio.messages.rfcomm import DEFAULT_FRAME_SIZE
+from bluetrio.messages.rfcomm import (
+    DEFAULT_FRAME_SIZE,
+    LineStatus,
+    ModemStatus,
+    PortParameter,
+    PortSettings,
+)
 
 
 @attrs.frozen
@@ -177,6 +183,84 @@ class RfcommMultiplexerCloseReq(Message):
     handle: int
 
 
+@attrs.frozen
+class RfcommModemStatusReq(Message):
+    """Send our V.24 signals ``status`` on DLC ``dlci`` (an MSC command, TS 07.10 5.4.6.3.7),
+    with a break of ``break_length`` units of 200 ms (0-15) when given. Answered by
+    :class:`RfcommCnf` once the peer's MSC response came; after T2 without one the DLC is
+    closed."""
+
+    token: int
+    handle: int
+    dlci: int
+    status: ModemStatus
+    break_length: int | None = None
+
+
+@attrs.frozen
+class RfcommModemStatusInd(Message):
+    """The peer's V.24 signals on DLC ``dlci`` (its MSC command), and the break it signals
+    (``break_length`` in units of 200 ms; None when it signals none)."""
+
+    handle: int
+    dlci: int
+    status: ModemStatus
+    break_length: int | None = None
+
+
+@attrs.frozen
+class RfcommLineStatusInd(Message):
+    """The peer reports line errors on DLC ``dlci`` (RLS, TS 07.10 5.4.6.3.10)."""
+
+    handle: int
+    dlci: int
+    status: LineStatus
+
+
+@attrs.frozen
+class RfcommPortReq(Message):
+    """Remote port negotiation on DLC ``dlci`` (RPN, TS 07.10 5.4.6.3.9): set the parameters
+    ``mask`` selects to their values in ``settings``, or with ``settings`` None ask for the
+    peer's. Answered by :class:`RfcommPortCnf` once the peer's RPN response came (T2)."""
+
+    token: int
+    handle: int
+    dlci: int
+    settings: PortSettings | None = None
+    mask: PortParameter = PortParameter.NONE
+
+
+@attrs.frozen
+class RfcommPortCnf(Message):
+    """The peer's answer to :class:`RfcommPortReq`: its port ``settings`` and the parameters
+    it ``accepted``; or ``error``."""
+
+    token: int
+    settings: PortSettings | None = None
+    accepted: PortParameter = PortParameter.NONE
+    error: str | None = None
+
+
+@attrs.frozen
+class RfcommPortInd(Message):
+    """The peer set the port of DLC ``dlci`` (its RPN command, as far as we took it)."""
+
+    handle: int
+    dlci: int
+    settings: PortSettings
+
+
+@attrs.frozen
+class RfcommTestReq(Message):
+    """A Test command carrying ``data`` on the multiplexer of link ``handle`` (TS 07.10
+    5.4.6.3.4). Answered by :class:`RfcommCnf` when the response with the same data came
+    (with ``error`` after T2, or when the multiplexer is not connected)."""
+
+    token: int
+    handle: int
+    data: bytes
+
+
 REQUESTS: tuple[type[Message], ...] = (
     RfcommRegisterReq,
     RfcommDeregisterReq,
@@ -186,4 +270,7 @@ REQUESTS: tuple[type[Message], ...] = (
     RfcommDisconnectReq,
     RfcommConnectRsp,
     RfcommMultiplexerCloseReq,
+    RfcommModemStatusReq,
+    RfcommPortReq,
+    RfcommTestReq,
 )

@@ -13,6 +13,7 @@ from bluetrio.actors.effects import (
     CancelTimer,
     Effects,
     Emit,
+    ReleaseTimers,
     Send,
     StartTimer,
     TimerExpired,
@@ -86,6 +87,9 @@ class Driver:
                     self.timers[key] = deadline
                 case CancelTimer(key=key):
                     self.timers.pop(key, None)
+                case ReleaseTimers(owner=owner):
+                    for key in [k for k in self.timers if k.owner == owner]:
+                        del self.timers[key]
         for answer in answers:
             self.deliver(answer)
 

@@ -12,7 +12,7 @@ import trio
 import trio.testing
 
 import bluetrio.rfcomm
-from bluetrio import RfcommError, RfcommStream, Stack
+from bluetrio import ModemStatus, Parity, PortParameter, RfcommError, RfcommStream, Stack
 from bluetrio.address import Address
 from bluetrio.controller import Air
 from bluetrio.errors import InvalidArgumentError, ServiceNotFound
@@ -270,3 +270,47 @@ async def test_a_full_backlog_refuses_the_dlc_with_dm(
         served = await listener.accept()
         await waiting.send_all(b"first")
         assert await served.receive_some() == b"first"
+
+
+async def test_the_serial_port_signals_settings_and_test_between_two_stacks(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_stack_pair() as (a, b), b.rfcomm_listen(channel=4) as listener:
+        stream = await a.rfcomm_connect(await address_of(b), channel=4)
+        served = await listener.accept()
+        # Modem status: ours reaches the peer, which can wait for the next change.
+        if served.peer_modem_status is None:  # the one each end sends as the DLC opens
+            assert await served.wait_modem_status() == ModemStatus()
+        async with trio.open_nursery() as nursery:
+            seen: list[ModemStatus] = []
+
+            async def watch() -> None:
+                seen.append(await served.wait_modem_status())
+
+            nursery.start_soon(watch)
+            await trio.testing.wait_all_tasks_blocked()
+            await stream.set_modem_status(ModemStatus(rtr=False, ic=True))
+        assert seen == [ModemStatus(rtr=False, ic=True)]
+        assert served.peer_modem_status == stream.modem_status == ModemStatus(rtr=False, ic=True)
+        # A break of 0.6 s, counted in 200 ms.
+        await stream.send_break(0.6)
+        await trio.testing.wait_all_tasks_blocked()
+        assert served.breaks == pytest.approx((0.6,))
+        with pytest.raises(InvalidArgumentError):
+            await stream.send_break(3.2)
+        # RPN: the peer (a virtual port) takes the settings and both ends know them.
+        settings, accepted = await stream.configure_port(bit_rate=115200, parity=Parity.ODD)
+        assert (settings.bit_rate, settings.parity) == (115200, Parity.ODD)
+        assert PortParameter.BIT_RATE in accepted and PortParameter.PARITY in accepted
+        assert served.port_settings == settings == stream.port_settings
+        assert (await served.configure_port())[0] == settings  # a query, the other way
+        with pytest.raises(InvalidArgumentError):
+            await stream.configure_port(data_bits=9)
+        # Test on the multiplexer, both ways.
+        await stream.ping(b"are you there")
+        await served.ping()
+        await stream.aclose()
+        with pytest.raises(trio.BrokenResourceError):
+            await served.wait_modem_status()
+        with pytest.raises(trio.ClosedResourceError):
+            await stream.ping()

@@ -9,15 +9,23 @@ from hypothesis import strategies as st
 
 from bluetrio.errors import DecodeError, InvalidArgumentError
 from bluetrio.messages.rfcomm import (
+    BIT_RATES,
     MAX_FRAME_SIZE,
     CommandType,
+    FlowControl,
     Frame,
     FrameType,
+    LineStatus,
     ModemStatus,
+    ModemStatusCommand,
     MultiplexerCommand,
     ParameterNegotiation,
+    Parity,
+    PortParameter,
+    PortSettings,
     RemoteLineStatus,
     RemotePortNegotiation,
+    break_octet,
     decode_commands,
     decode_frame,
     fcs,
@@ -123,13 +131,13 @@ def test_pn_problems() -> None:
 
 
 def test_msc_rpn_rls_lengths() -> None:
-    msc = ModemStatus(4, 0x8D)
+    msc = ModemStatusCommand(4, 0x8D)
     assert msc.encode() == bytes((0x13, 0x8D))
-    assert ModemStatus.decode(msc.encode()) == msc
-    assert ModemStatus.decode(bytes((0x13, 0x8F, 0x03))).flow_stopped
+    assert ModemStatusCommand.decode(msc.encode()) == msc
+    assert ModemStatusCommand.decode(bytes((0x13, 0x8F, 0x03))).flow_stopped
     for bad in (b"\x13", b"\x13\x01\x02\x03"):
         with pytest.raises(DecodeError):
-            ModemStatus.decode(bad)
+            ModemStatusCommand.decode(bad)
     assert RemotePortNegotiation.decode(b"\x13") == RemotePortNegotiation(4)
     settings = bytes(7)
     assert (
@@ -194,3 +202,63 @@ def test_frame_round_trip(
 def test_command_round_trip(type_code: int, command: bool, value: bytes) -> None:
     item = MultiplexerCommand(type_code, command, value)
     assert decode_commands(item.encode()) == [item]
+
+
+# -- the serial port's values (TS 07.10 5.4.6.3.7, 5.4.6.3.9, 5.4.6.3.10) ---------------------
+port_settings = st.builds(
+    PortSettings,
+    bit_rate=st.sampled_from(BIT_RATES),
+    data_bits=st.integers(5, 8),
+    stop_bits=st.sampled_from([1, 1.5]),
+    parity=st.sampled_from(list(Parity)),
+    flow_control=st.integers(0, 0x3F).map(FlowControl),
+    xon=st.integers(0, 255),
+    xoff=st.integers(0, 255),
+)
+
+
+@given(port_settings)
+def test_port_settings_round_trip(settings: PortSettings) -> None:
+    wire = settings.encode()
+    assert len(wire) == 7 and wire[5:] == bytes((0x7F, 0x3F))
+    assert PortSettings.decode(wire) == settings
+
+
+@given(port_settings, st.binary(min_size=7, max_size=7))
+def test_negotiation_takes_exactly_what_the_mask_selects(
+    current: PortSettings, request: bytes
+) -> None:
+    result, taken = PortSettings.negotiate(current, request)
+    asked = int.from_bytes(request[5:7], "little") & 0x3F7F
+    assert int(taken) & ~asked == 0  # never more than asked
+    if request[0] > 8:  # a reserved bit rate code is refused, the rate kept
+        assert PortParameter.BIT_RATE not in taken and result.bit_rate == current.bit_rate
+    if PortParameter.DATA_BITS not in taken:
+        assert result.data_bits == current.data_bits
+    if not asked & 0x3F00:
+        assert result.flow_control == current.flow_control
+    if not asked:
+        assert result == current
+
+
+def test_the_default_port_is_the_specs() -> None:
+    assert PortSettings().encode() == bytes((0x03, 0x03, 0x00, 0x11, 0x13, 0x7F, 0x3F))
+    # 7 data bits, 1.5 stop bits, even parity: D = 2, S, P and PT = 1.
+    odd_one = PortSettings(bit_rate=2400, data_bits=7, stop_bits=1.5, parity=Parity.EVEN)
+    assert odd_one.encode()[:2] == bytes((0x00, 0x02 | 0x04 | 0x08 | 0x10))
+    with pytest.raises(InvalidArgumentError):
+        PortSettings(bit_rate=300)
+
+
+@given(st.integers(0, 255))
+def test_modem_status_octets(octet: int) -> None:
+    status = ModemStatus.from_octet(octet)
+    assert status.to_octet() == (octet | 0x01) & ~0x30  # EA set, reserved bits dropped
+    assert ModemStatusCommand(4, octet | 0x01, break_octet(3)).break_length == 3
+    assert ModemStatusCommand(4, octet | 0x01, 0x31).break_length is None  # B1 clear
+
+
+def test_line_status_octets() -> None:
+    assert LineStatus.from_octet(0x0B) == LineStatus.OVERRUN | LineStatus.FRAMING
+    assert LineStatus.from_octet(0x0A) == LineStatus.NONE  # L1 clear: no error
+    assert LineStatus.PARITY.to_octet() == 0x05 and LineStatus.NONE.to_octet() == 0

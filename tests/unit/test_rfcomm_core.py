@@ -40,9 +40,14 @@ from bluetrio.messages.rfcomm import (
     CommandType,
     Frame,
     FrameType,
+    LineStatus,
     ModemStatus,
+    ModemStatusCommand,
     MultiplexerCommand,
     ParameterNegotiation,
+    Parity,
+    PortParameter,
+    PortSettings,
     RemoteLineStatus,
     RemotePortNegotiation,
     decode_commands,
@@ -60,8 +65,15 @@ from bluetrio.messages.rfcomm_service import (
     RfcommDataRsp,
     RfcommDisconnectInd,
     RfcommDisconnectReq,
+    RfcommLineStatusInd,
+    RfcommModemStatusInd,
+    RfcommModemStatusReq,
     RfcommMultiplexerCloseReq,
+    RfcommPortCnf,
+    RfcommPortInd,
+    RfcommPortReq,
     RfcommRegisterReq,
+    RfcommTestReq,
 )
 from bluetrio.testing.rfcomm_core import CID, HANDLE, Driver, raw_uih, uih
 
@@ -95,6 +107,9 @@ def open_outgoing(driver: Driver, *, credits: int = 2) -> None:
     (opened,) = driver.taken(RfcommConnectCnf)
     assert isinstance(opened, RfcommConnectCnf)
     assert (opened.error, opened.dlci, opened.frame_size) == (None, OUTGOING_DLCI, 800)
+    # The peer answers our MSC (it would close the DLC after T2 otherwise).
+    msc = ModemStatusCommand(OUTGOING_DLCI).encode()
+    driver.peer_command(CommandType.MSC, msc, command=False)
 
 
 def open_incoming(driver: Driver, security: SecurityRequirement | None = None) -> None:
@@ -109,7 +124,7 @@ def test_an_outgoing_dlc_negotiates_credits_and_modem_status() -> None:
     driver = Driver()
     open_outgoing(driver)
     msc, credits = driver.frames()
-    assert ModemStatus.decode(driver_commands_of(msc)[0].value).dlci == OUTGOING_DLCI
+    assert ModemStatusCommand.decode(driver_commands_of(msc)[0].value).dlci == OUTGOING_DLCI
     assert (credits.dlci, credits.credits, credits.information) == (
         OUTGOING_DLCI, RECEIVE_WINDOW - INITIAL_CREDITS, b"",
     )  # fmt: skip
@@ -328,7 +343,7 @@ def test_commands_are_answered() -> None:
     driver.peer_command(CommandType.RPN, RemotePortNegotiation(OUTGOING_DLCI).encode())
     driver.peer_command(CommandType.RLS, RemoteLineStatus(OUTGOING_DLCI, 0x03).encode())
     driver.peer_command(0x3D)  # no such command
-    driver.peer_command(CommandType.MSC, ModemStatus(OUTGOING_DLCI).encode())
+    driver.peer_command(CommandType.MSC, ModemStatusCommand(OUTGOING_DLCI).encode())
     answers = driver.commands()
     assert [(a.kind, a.command) for a in answers] == [
         (CommandType.TEST, False),
@@ -367,16 +382,16 @@ def test_without_credits_msc_flow_control_holds_the_peer() -> None:
     (flow,) = [
         c for f in driver.frames(credit_based=False) if f.dlci == 0 for c in driver_commands_of(f)
     ]
-    assert ModemStatus.decode(flow.value).signals & MODEM_FLOW
+    assert ModemStatusCommand.decode(flow.value).signals & MODEM_FLOW
     driver.deliver(RfcommDataRsp(HANDLE, INCOMING_DLCI, RECEIVE_WINDOW))
     (resume,) = [c for f in driver.frames(credit_based=False) for c in driver_commands_of(f)]
-    assert not ModemStatus.decode(resume.value).signals & MODEM_FLOW
+    assert not ModemStatusCommand.decode(resume.value).signals & MODEM_FLOW
     # The peer stopping us holds our data (no credits on this DLC).
-    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI, 0x8F).encode())
+    driver.peer_command(CommandType.MSC, ModemStatusCommand(INCOMING_DLCI, 0x8F).encode())
     driver.frames(credit_based=False)
     driver.deliver(RfcommDataReq(HANDLE, INCOMING_DLCI, b"held"))
     assert not driver.frames(credit_based=False)
-    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI).encode())
+    driver.peer_command(CommandType.MSC, ModemStatusCommand(INCOMING_DLCI).encode())
     assert b"held" in [f.information for f in driver.frames(credit_based=False)]
 
 
@@ -643,13 +658,13 @@ def test_a_disc_sent_when_the_peer_lifts_flow_control_waits_t1_from_then() -> No
     driver.open_as_responder()
     driver.peer_command(CommandType.PN, pn(INCOMING_DLCI, credit_flow=0))
     driver.peer_sends(Frame(FrameType.SABM, INCOMING_DLCI, True, True))
-    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI).encode(), command=False)
-    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI, 0x8F).encode())
+    driver.peer_command(CommandType.MSC, ModemStatusCommand(INCOMING_DLCI).encode(), command=False)
+    driver.peer_command(CommandType.MSC, ModemStatusCommand(INCOMING_DLCI, 0x8F).encode())
     driver.advance(100.0)
     driver.deliver(RfcommDataReq(HANDLE, INCOMING_DLCI, b"held"))
     driver.deliver(RfcommDisconnectReq(5, HANDLE, INCOMING_DLCI))
     driver.frames(credit_based=False)
-    driver.peer_command(CommandType.MSC, ModemStatus(INCOMING_DLCI).encode())
+    driver.peer_command(CommandType.MSC, ModemStatusCommand(INCOMING_DLCI).encode())
     assert FrameType.DISC in [f.type for f in driver.frames(credit_based=False)]
     driver.advance(1.0)
     assert not driver.taken(RfcommCnf)  # still waiting for the UA
@@ -752,3 +767,165 @@ def test_an_incoming_dlc_its_owner_never_answers_is_refused_after_the_wait() -> 
     assert (dm.type, dm.dlci) == (FrameType.DM, INCOMING_DLCI)
     (ended,) = driver.taken(RfcommDisconnectInd)
     assert ended.dlci == INCOMING_DLCI
+
+
+# -- the emulated serial port: MSC, break, RLS, RPN and Test --------------------------------------
+def opened(driver: Driver) -> None:
+    open_outgoing(driver)
+    driver.frames()
+
+
+def test_our_modem_status_goes_out_and_is_confirmed_by_the_response() -> None:
+    driver = Driver()
+    opened(driver)
+    status = ModemStatus(rtc=True, rtr=False, ic=True, dv=False)
+    driver.deliver(RfcommModemStatusReq(50, HANDLE, OUTGOING_DLCI, status))
+    (sent,) = driver.commands()
+    command = ModemStatusCommand.decode(sent.value)
+    assert (sent.kind, sent.command, command.dlci) == (CommandType.MSC, True, OUTGOING_DLCI)
+    assert (command.status, command.break_length) == (status, None)
+    assert not driver.taken(RfcommCnf)
+    driver.peer_command(CommandType.MSC, sent.value, command=False)
+    assert [(c.token, c.error) for c in driver.taken(RfcommCnf)] == [(50, None)]
+
+
+def test_a_break_rides_in_the_msc_break_octet() -> None:
+    driver = Driver()
+    opened(driver)
+    driver.deliver(RfcommModemStatusReq(51, HANDLE, OUTGOING_DLCI, ModemStatus(), 5))
+    (sent,) = driver.commands()
+    assert ModemStatusCommand.decode(sent.value).break_octet == (5 << 4) | 0x03
+    driver.deliver(RfcommModemStatusReq(52, HANDLE, OUTGOING_DLCI, ModemStatus(), 16))
+    (refused,) = driver.taken(RfcommCnf)
+    assert refused.token == 52 and "break" in (refused.error or "")
+
+
+def test_no_msc_response_within_t2_closes_the_dlc_and_fails_the_request() -> None:
+    driver = Driver()
+    opened(driver)
+    driver.deliver(RfcommModemStatusReq(53, HANDLE, OUTGOING_DLCI, ModemStatus(flow=True)))
+    driver.frames()
+    driver.advance(T2)
+    (dm,) = driver.frames()
+    assert (dm.type, dm.dlci) == (FrameType.DM, OUTGOING_DLCI)
+    (failed,) = driver.taken(RfcommCnf)
+    assert failed.token == 53 and failed.error is not None
+    (ended,) = driver.taken(RfcommDisconnectInd)
+    assert "MSC" in ended.reason
+
+
+def test_the_peers_modem_status_and_break_reach_the_owner() -> None:
+    driver = Driver()
+    opened(driver)
+    signals = ModemStatus(rtc=False, ic=True).to_octet()
+    driver.peer_command(CommandType.MSC, ModemStatusCommand(OUTGOING_DLCI, signals, 0x33).encode())
+    (answer,) = driver.commands()
+    assert (answer.kind, answer.command) == (CommandType.MSC, False)
+    (indication,) = driver.taken(RfcommModemStatusInd)
+    assert indication.status == ModemStatus(rtc=False, ic=True)
+    assert indication.break_length == 3
+
+
+def test_line_status_is_answered_and_reported_to_the_owner() -> None:
+    driver = Driver()
+    opened(driver)
+    errors = LineStatus.OVERRUN | LineStatus.FRAMING
+    driver.peer_command(
+        CommandType.RLS, RemoteLineStatus(OUTGOING_DLCI, errors.to_octet()).encode()
+    )
+    (answer,) = driver.commands()
+    assert (answer.kind, answer.command) == (CommandType.RLS, False)
+    (indication,) = driver.taken(RfcommLineStatusInd)
+    assert indication.status == errors
+
+
+def test_rpn_takes_what_the_spec_defines_and_answers_the_values_in_force() -> None:
+    driver = Driver()
+    opened(driver)
+    asked = PortSettings(bit_rate=115200, data_bits=7, parity=Parity.EVEN).encode(
+        PortParameter.BIT_RATE | PortParameter.DATA_BITS | PortParameter.PARITY
+        | PortParameter.PARITY_TYPE
+    )  # fmt: skip
+    driver.peer_command(CommandType.RPN, RemotePortNegotiation(OUTGOING_DLCI, asked).encode())
+    (answer,) = driver.commands()
+    settings = RemotePortNegotiation.decode(answer.value).settings
+    assert settings is not None and answer.command is False
+    assert PortSettings.decode(settings) == PortSettings(115200, 7, parity=Parity.EVEN)
+    accepted = int.from_bytes(settings[5:7], "little")
+    assert accepted == 0x1B  # bit rate, data bits, parity, parity type
+    (indication,) = driver.taken(RfcommPortInd)
+    assert indication.settings.bit_rate == 115200
+    # A reserved bit rate (code 9) is refused, the rest of the request taken.
+    reserved = bytes((0x09, 0x00, 0x00, 0x11, 0x13, 0x03, 0x00))  # 5 data bits, mask rate|data
+    driver.peer_command(CommandType.RPN, RemotePortNegotiation(OUTGOING_DLCI, reserved).encode())
+    (answer,) = driver.commands()
+    settings = RemotePortNegotiation.decode(answer.value).settings
+    assert settings is not None
+    assert int.from_bytes(settings[5:7], "little") == PortParameter.DATA_BITS
+    assert PortSettings.decode(settings).bit_rate == 115200  # kept
+    assert PortSettings.decode(settings).data_bits == 5
+    # A request without values is answered with the settings in force.
+    driver.peer_command(CommandType.RPN, RemotePortNegotiation(OUTGOING_DLCI).encode())
+    (answer,) = driver.commands()
+    settings = RemotePortNegotiation.decode(answer.value).settings
+    assert settings is not None
+    assert PortSettings.decode(settings) == PortSettings(115200, 5, parity=Parity.EVEN)
+
+
+def test_our_rpn_request_is_answered_with_the_peers_values_or_fails_after_t2() -> None:
+    driver = Driver()
+    opened(driver)
+    mask = PortParameter.BIT_RATE
+    driver.deliver(RfcommPortReq(60, HANDLE, OUTGOING_DLCI, PortSettings(bit_rate=57600), mask))
+    (sent,) = driver.commands()
+    asked = RemotePortNegotiation.decode(sent.value)
+    assert sent.command and asked.settings is not None
+    assert int.from_bytes(asked.settings[5:7], "little") == PortParameter.BIT_RATE
+    answer = RemotePortNegotiation(OUTGOING_DLCI, PortSettings(bit_rate=57600).encode(mask))
+    driver.peer_command(CommandType.RPN, answer.encode(), command=False)
+    (confirmed,) = driver.taken(RfcommPortCnf)
+    assert confirmed.token == 60 and confirmed.settings == PortSettings(bit_rate=57600)
+    assert confirmed.accepted == PortParameter.BIT_RATE
+    driver.deliver(RfcommPortReq(61, HANDLE, OUTGOING_DLCI))  # a query: the DLCI alone
+    (query,) = driver.commands()
+    assert query.value == RemotePortNegotiation(OUTGOING_DLCI).encode()
+    driver.advance(T2)
+    (failed,) = driver.taken(RfcommPortCnf)
+    assert failed.token == 61 and "T2" in (failed.error or "")
+    assert driver.mcb is not None and OUTGOING_DLCI in driver.mcb.dlcs  # the DLC stays
+
+
+def test_our_test_command_returns_with_the_matching_response() -> None:
+    driver = Driver()
+    opened(driver)
+    driver.deliver(RfcommTestReq(70, HANDLE, b"first"))
+    driver.deliver(RfcommTestReq(71, HANDLE, b"second"))
+    assert [(c.kind, c.command, c.value) for c in driver.commands()] == [
+        (CommandType.TEST, True, b"first"), (CommandType.TEST, True, b"second"),
+    ]  # fmt: skip
+    driver.peer_command(CommandType.TEST, b"other", command=False)
+    assert not driver.taken(RfcommCnf)  # matches nothing we sent
+    driver.peer_command(CommandType.TEST, b"second", command=False)
+    assert [(c.token, c.error) for c in driver.taken(RfcommCnf)] == [(71, None)]
+    driver.advance(T2)
+    (late,) = driver.taken(RfcommCnf)
+    assert late.token == 70 and "T2" in (late.error or "")
+
+
+def test_a_test_command_needs_a_connected_multiplexer() -> None:
+    driver = Driver()
+    driver.deliver(RfcommTestReq(72, HANDLE, b"x"))
+    (refused,) = driver.taken(RfcommCnf)
+    assert refused.error is not None
+
+
+def test_requests_waiting_for_the_peer_fail_when_the_link_goes() -> None:
+    driver = Driver()
+    opened(driver)
+    driver.deliver(RfcommTestReq(80, HANDLE, b"t"))
+    driver.deliver(RfcommPortReq(81, HANDLE, OUTGOING_DLCI))
+    driver.deliver(RfcommModemStatusReq(82, HANDLE, OUTGOING_DLCI, ModemStatus()))
+    driver.deliver(L2caDisconnectInd(HANDLE, CID, "link lost", link_lost=True), sender="l2cap")
+    answers = {m.token: m.error for m in driver.taken(RfcommCnf) + driver.taken(RfcommPortCnf)}
+    assert set(answers) == {80, 81, 82} and all(answers.values())
+    assert not driver.timers

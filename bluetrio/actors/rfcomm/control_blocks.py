@@ -10,7 +10,7 @@ import attrs
 from bluetrio.actors.effects import TimerKey
 from bluetrio.actors.rfcomm.states import DlcState, MuxState
 from bluetrio.messages.btm_security import SecurityRequirement
-from bluetrio.messages.rfcomm import DEFAULT_FRAME_SIZE, FRAME_OVERHEAD
+from bluetrio.messages.rfcomm import DEFAULT_FRAME_SIZE, FRAME_OVERHEAD, ModemStatus, PortSettings
 
 # The MTU we configure on RFCOMM's L2CAP channel, and the peer's MTU assumed until its
 # configuration says otherwise (672 less the frame header and the credit octet), as Bluedroid.
@@ -37,6 +37,12 @@ CREDIT_RETURN_BATCH = RECEIVE_WINDOW // 2
 L2CAP_WINDOW = 32  # SDUs handed to L2CAP and not yet confirmed, per multiplexer
 MAX_SEND_QUEUE = 64  # frames of one DLC waiting for credits or for the L2CAP window
 MAX_PARKED_DLCS = 60  # DLCs per multiplexer: every DLCI 2..61 once
+MAX_PENDING_COMMANDS = 8  # our MSC, RPN or Test commands awaiting responses, per DLC or mux
+
+
+MSC_TIMER = "MSC T2"
+RPN_TIMER = "RPN T2"
+TEST_TIMER = "Test T2"
 
 
 @attrs.frozen
@@ -77,7 +83,16 @@ class Dlc:
     send_queue: deque[bytes] = attrs.field(factory=deque)
     peer_flow_stopped: bool = False  # MSC FC from the peer (DLCs without credits)
     local_flow_stopped: bool = False  # our MSC FC sent
-    msc_pending: bool = False  # our MSC command awaits its response (T2)
+    # Our MSC commands awaiting responses, in order (T2): each its requester, or None for
+    # those the layer sends itself (at opening, for flow control).
+    msc_waiters: deque[tuple[str, int] | None] = attrs.field(factory=deque)
+    rpn_waiters: deque[tuple[str, int]] = attrs.field(factory=deque)  # our RPN commands (T2)
+    local_status: ModemStatus = attrs.field(
+        factory=ModemStatus
+    )  # the V.24 signals our MSC commands carry
+    port: PortSettings = attrs.field(
+        factory=PortSettings
+    )  # what the peer's RPN commands set (a virtual port)
     negotiated: bool = False  # a PN settled the parameters
     security: SecurityRequirement | None = None
     security_token: int | None = None
@@ -101,6 +116,7 @@ class Mcb:
     in_flight: deque[int] = attrs.field(factory=deque)  # per SDU at L2CAP: DLCI, -1 control
     flow_off: bool = False  # the peer sent FCoff
     restart: bool = False  # a DLC asked for the multiplexer while it was closing
+    tests: deque[tuple[str, int, bytes]] = attrs.field(factory=deque)  # our Test commands (T2)
     close_waiters: list[tuple[str, int]] = attrs.field(factory=list)  # (actor, token)
 
     @property
@@ -109,6 +125,16 @@ class Mcb:
 
     def dlc_timer(self, dlci: int) -> TimerKey:
         return TimerKey(DlcTimer(self.handle, dlci), "T1/T2")
+
+    def msc_timer(self, dlci: int) -> TimerKey:
+        return TimerKey(DlcTimer(self.handle, dlci), MSC_TIMER)
+
+    def rpn_timer(self, dlci: int) -> TimerKey:
+        return TimerKey(DlcTimer(self.handle, dlci), RPN_TIMER)
+
+    @property
+    def test_timer(self) -> TimerKey:
+        return TimerKey(MuxTimer(self.handle), TEST_TIMER)
 
     @property
     def max_frame_size(self) -> int:

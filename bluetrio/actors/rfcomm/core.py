@@ -46,8 +46,11 @@ from bluetrio.messages.rfcomm_service import (
     RfcommDataRsp,
     RfcommDeregisterReq,
     RfcommDisconnectReq,
+    RfcommModemStatusReq,
     RfcommMultiplexerCloseReq,
+    RfcommPortReq,
     RfcommRegisterReq,
+    RfcommTestReq,
 )
 
 logger = logging.getLogger(__name__)
@@ -96,6 +99,12 @@ class RfcommCore:
                 return dlcs.on_connect_response(sender, message, now)
             case RfcommMultiplexerCloseReq():
                 return mux.close_request(sender, message, now)
+            case RfcommModemStatusReq():
+                return dlcs.set_modem_status(sender, message, now)
+            case RfcommPortReq():
+                return dlcs.request_port(sender, message, now)
+            case RfcommTestReq():
+                return mux.ping(sender, message, now)
             case RfcommRegisterReq():
                 return self._register(sender, message)
             case RfcommDeregisterReq():

@@ -7,7 +7,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer, TimerKey
+from bluetrio.actors.effects import (
+    CancelTimer,
+    Effects,
+    Emit,
+    ReleaseTimers,
+    Send,
+    StartTimer,
+    TimerKey,
+)
 from bluetrio.actors.rfcomm.control_blocks import (
     ACCEPT_WAIT,
     CREDIT_RETURN_BATCH,
@@ -15,11 +23,15 @@ from bluetrio.actors.rfcomm.control_blocks import (
     INITIAL_CREDITS,
     L2CAP_WINDOW,
     MAX_PARKED_DLCS,
+    MAX_PENDING_COMMANDS,
     MAX_SEND_QUEUE,
+    MSC_TIMER,
     RECEIVE_WINDOW,
+    RPN_TIMER,
     T1,
     T2,
     Dlc,
+    DlcTimer,
     Mcb,
 )
 from bluetrio.actors.rfcomm.frames_out import command, multiplexer_message, response, transmit
@@ -28,13 +40,19 @@ from bluetrio.messages.btm_security import LinkSecurityCnf, LinkSecurityReq, Sec
 from bluetrio.messages.rfcomm import (
     CREDIT_ACCEPT,
     CREDIT_REQUEST,
-    DEFAULT_MODEM_SIGNALS,
+    MAX_BREAK_LENGTH,
     MODEM_FLOW,
     CommandType,
     Frame,
     FrameType,
-    ModemStatus,
+    LineStatus,
+    ModemStatusCommand,
     ParameterNegotiation,
+    PortParameter,
+    PortSettings,
+    RemoteLineStatus,
+    RemotePortNegotiation,
+    break_octet,
     encode_frame,
     server_channel_dlci,
 )
@@ -49,6 +67,12 @@ from bluetrio.messages.rfcomm_service import (
     RfcommDataRsp,
     RfcommDisconnectInd,
     RfcommDisconnectReq,
+    RfcommLineStatusInd,
+    RfcommModemStatusInd,
+    RfcommModemStatusReq,
+    RfcommPortCnf,
+    RfcommPortInd,
+    RfcommPortReq,
 )
 
 logger = logging.getLogger(__name__)
@@ -265,13 +289,7 @@ class DlcProcedures:
     def _opened(self, mcb: Mcb, dlc: Dlc, now: float) -> Effects:
         """Both ends send MSC once the DLC is open (RFCOMM 1.2 6.3) and we grant the rest of
         the receive window."""
-        dlc.msc_pending = True
-        effects: Effects = [
-            multiplexer_message(
-                mcb, CommandType.MSC, True, ModemStatus(dlc.dlci, DEFAULT_MODEM_SIGNALS).encode()
-            ),
-            StartTimer(dlc_timer(mcb, dlc.dlci), now + T2),
-        ]
+        effects = self._send_msc(mcb, dlc, now)
         if dlc.credit_based and dlc.owed:
             effects.append(self._credit_frame(mcb, dlc))
         return effects
@@ -356,7 +374,7 @@ class DlcProcedures:
             effects.append(Send(dlc.owner, RfcommDataInd(mcb.handle, dlc.dlci, information)))
             if not dlc.credit_based and dlc.unread >= RECEIVE_WINDOW and not dlc.local_flow_stopped:
                 dlc.local_flow_stopped = True
-                effects.append(self._modem_status(mcb, dlc))
+                effects += self._send_msc(mcb, dlc, now)
         if frame.credits:
             dlc.send_credits = min(MAX_SEND_CREDITS, dlc.send_credits + frame.credits)
             effects += self.pump(mcb, dlc, now)
@@ -392,7 +410,8 @@ class DlcProcedures:
             del mcb.dlcs[dlc.dlci]
         if dlc.security_token is not None:
             self._security_waits.pop(dlc.security_token, None)
-        effects: Effects = [CancelTimer(dlc_timer(mcb, dlc.dlci))]
+        effects: Effects = [ReleaseTimers(DlcTimer(mcb.handle, dlc.dlci))]
+        effects += self._drop_waiters(dlc, "the DLC closed")
         if mcb.state is MuxState.CONNECTED and not self.active(mcb):
             if closed_by_us:
                 return effects + self.close_multiplexer(mcb, now)
@@ -412,20 +431,34 @@ class DlcProcedures:
             indication = RfcommDisconnectInd(mcb.handle, dlc.dlci, reason, link_lost)
             effects.append(Send(dlc.owner, indication))
         effects += [Send(actor, RfcommCnf(token)) for actor, token in dlc.closers]
+        effects += self._drop_waiters(dlc, reason)
         if dlc.security_token is not None:
             self._security_waits.pop(dlc.security_token, None)
         if dlc.dlci:
-            effects.append(CancelTimer(dlc_timer(mcb, dlc.dlci)))
+            effects.append(ReleaseTimers(DlcTimer(mcb.handle, dlc.dlci)))
+        return effects
+
+    @staticmethod
+    def _drop_waiters(dlc: Dlc, reason: str) -> Effects:
+        """Answer the requests still waiting for the peer on a DLC that ended."""
+        effects: Effects = [
+            Send(waiter[0], RfcommCnf(waiter[1], reason)) for waiter in dlc.msc_waiters if waiter
+        ]
+        effects += [
+            Send(actor, RfcommPortCnf(token, error=reason)) for actor, token in dlc.rpn_waiters
+        ]
+        dlc.msc_waiters.clear()
+        dlc.rpn_waiters.clear()
         return effects
 
     # -- multiplexer commands about a DLC ------------------------------------------------------
-    def on_msc_command(self, mcb: Mcb, status: ModemStatus, now: float) -> Effects:
+    def on_msc_command(self, mcb: Mcb, status: ModemStatusCommand, now: float) -> Effects:
         effects: Effects = [multiplexer_message(mcb, CommandType.MSC, False, status.encode())]
         dlc = mcb.dlcs.get(status.dlci)
         if dlc is None or dlc.state is not DlcState.OPEN:
             return effects
-        if status.break_octet is not None and status.break_octet & 0x02:
-            logger.info("rfcomm 0x%04X DLC %d: the peer signals a break", mcb.handle, dlc.dlci)
+        indication = RfcommModemStatusInd(mcb.handle, dlc.dlci, status.status, status.break_length)
+        effects.append(Send(dlc.owner, indication))
         # With credit-based flow control the FC bit means nothing (RFCOMM 1.2 6.5.3).
         if not dlc.credit_based:
             dlc.peer_flow_stopped = status.flow_stopped
@@ -433,18 +466,111 @@ class DlcProcedures:
                 effects += self.pump(mcb, dlc, now)
         return effects
 
-    def on_msc_response(self, mcb: Mcb, status: ModemStatus) -> Effects:
+    def on_msc_response(self, mcb: Mcb, status: ModemStatusCommand, now: float) -> Effects:
         dlc = mcb.dlcs.get(status.dlci)
-        if dlc is None or not dlc.msc_pending:
+        if dlc is None or not dlc.msc_waiters:
+            logger.info("rfcomm 0x%04X: MSC response for DLC %d unasked", mcb.handle, status.dlci)
             return []
-        dlc.msc_pending = False
-        return [] if dlc.draining else [CancelTimer(dlc_timer(mcb, dlc.dlci))]
+        waiter = dlc.msc_waiters.popleft()
+        effects: Effects = [] if waiter is None else [Send(waiter[0], RfcommCnf(waiter[1]))]
+        timer = mcb.msc_timer(dlc.dlci)
+        effects.append(StartTimer(timer, now + T2) if dlc.msc_waiters else CancelTimer(timer))
+        return effects
 
-    def _modem_status(self, mcb: Mcb, dlc: Dlc) -> Emit:
-        signals = DEFAULT_MODEM_SIGNALS | (MODEM_FLOW if dlc.local_flow_stopped else 0)
-        return multiplexer_message(
-            mcb, CommandType.MSC, True, ModemStatus(dlc.dlci, signals).encode()
-        )
+    def _send_msc(
+        self,
+        mcb: Mcb,
+        dlc: Dlc,
+        now: float,
+        waiter: tuple[str, int] | None = None,
+        break_length: int | None = None,
+    ) -> Effects:
+        """An MSC command with our signals (FC set while we hold the peer back), awaiting
+        its response within T2."""
+        signals = dlc.local_status.to_octet() | (MODEM_FLOW if dlc.local_flow_stopped else 0)
+        octet = None if break_length is None else break_octet(break_length)
+        value = ModemStatusCommand(dlc.dlci, signals, octet).encode()
+        effects: Effects = [multiplexer_message(mcb, CommandType.MSC, True, value)]
+        if not dlc.msc_waiters:
+            effects.append(StartTimer(mcb.msc_timer(dlc.dlci), now + T2))
+        dlc.msc_waiters.append(waiter)
+        return effects
+
+    def set_modem_status(self, sender: str, request: RfcommModemStatusReq, now: float) -> Effects:
+        mcb = self._muxes.get(request.handle)
+        dlc = mcb.dlcs.get(request.dlci) if mcb is not None else None
+
+        def refuse(error: str) -> Effects:
+            return [Send(sender, RfcommCnf(request.token, error))]
+
+        if mcb is None or dlc is None or dlc.state is not DlcState.OPEN:
+            return refuse("the DLC is not open")
+        length = request.break_length
+        if length is not None and not 0 <= length <= MAX_BREAK_LENGTH:
+            return refuse(f"a break of {length} units of 200 ms, not 0..{MAX_BREAK_LENGTH}")
+        if len(dlc.msc_waiters) >= MAX_PENDING_COMMANDS:
+            return refuse(f"{MAX_PENDING_COMMANDS} MSC commands await their responses")
+        dlc.local_status = request.status
+        return self._send_msc(mcb, dlc, now, (sender, request.token), length)
+
+    def on_rls_command(self, mcb: Mcb, status: RemoteLineStatus) -> Effects:
+        """The peer reports line errors: answered (TS 07.10 5.4.6.3.10) and told to the
+        DLC's owner."""
+        effects: Effects = [multiplexer_message(mcb, CommandType.RLS, False, status.encode())]
+        dlc = mcb.dlcs.get(status.dlci)
+        if dlc is not None and dlc.state is DlcState.OPEN:
+            errors = LineStatus.from_octet(status.status)
+            effects.append(Send(dlc.owner, RfcommLineStatusInd(mcb.handle, dlc.dlci, errors)))
+        return effects
+
+    def on_rpn_command(self, mcb: Mcb, port: RemotePortNegotiation) -> Effects:
+        """A virtual port takes every setting the peer asks for that TS 07.10 5.4.6.3.9
+        defines, and answers with the values then in force and the mask of those taken; a
+        request without values is answered with the current ones."""
+        dlc = mcb.dlcs.get(port.dlci)
+        current = dlc.port if dlc is not None else PortSettings()
+        effects: Effects = []
+        if port.settings is None:
+            answer = RemotePortNegotiation(port.dlci, current.encode())
+        else:
+            settings, taken = PortSettings.negotiate(current, port.settings)
+            answer = RemotePortNegotiation(port.dlci, settings.encode(taken))
+            if dlc is not None:
+                dlc.port = settings
+                if dlc.state is DlcState.OPEN:
+                    indication = RfcommPortInd(mcb.handle, dlc.dlci, settings)
+                    effects.append(Send(dlc.owner, indication))
+        effects.insert(0, multiplexer_message(mcb, CommandType.RPN, False, answer.encode()))
+        return effects
+
+    def request_port(self, sender: str, request: RfcommPortReq, now: float) -> Effects:
+        mcb = self._muxes.get(request.handle)
+        dlc = mcb.dlcs.get(request.dlci) if mcb is not None else None
+        if mcb is None or dlc is None or dlc.state is not DlcState.OPEN:
+            return [Send(sender, RfcommPortCnf(request.token, error="the DLC is not open"))]
+        if len(dlc.rpn_waiters) >= MAX_PENDING_COMMANDS:
+            error = f"{MAX_PENDING_COMMANDS} RPN commands await their responses"
+            return [Send(sender, RfcommPortCnf(request.token, error=error))]
+        settings = None if request.settings is None else request.settings.encode(request.mask)
+        value = RemotePortNegotiation(dlc.dlci, settings).encode()
+        effects: Effects = [multiplexer_message(mcb, CommandType.RPN, True, value)]
+        if not dlc.rpn_waiters:
+            effects.append(StartTimer(mcb.rpn_timer(dlc.dlci), now + T2))
+        dlc.rpn_waiters.append((sender, request.token))
+        return effects
+
+    def on_rpn_response(self, mcb: Mcb, port: RemotePortNegotiation, now: float) -> Effects:
+        dlc = mcb.dlcs.get(port.dlci)
+        if dlc is None or not dlc.rpn_waiters or port.settings is None:
+            logger.info("rfcomm 0x%04X: RPN response for DLC %d unasked", mcb.handle, port.dlci)
+            return []
+        actor, token = dlc.rpn_waiters.popleft()
+        settings = dlc.port = PortSettings.decode(port.settings)  # what both ends now use
+        accepted = PortParameter(int.from_bytes(port.settings[5:7], "little") & 0x3F7F)
+        effects: Effects = [Send(actor, RfcommPortCnf(token, settings, accepted))]
+        timer = mcb.rpn_timer(dlc.dlci)
+        effects.append(StartTimer(timer, now + T2) if dlc.rpn_waiters else CancelTimer(timer))
+        return effects
 
     # -- the data path -------------------------------------------------------------------------
     def send_data(self, sender: str, request: RfcommDataReq, now: float) -> Effects:
@@ -512,7 +638,7 @@ class DlcProcedures:
             return []
         if dlc.local_flow_stopped and dlc.unread <= RECEIVE_WINDOW // 2:
             dlc.local_flow_stopped = False
-            return [self._modem_status(mcb, dlc)]
+            return self._send_msc(mcb, dlc, now)
         return []
 
     def _credit_frame(self, mcb: Mcb, dlc: Dlc) -> Emit:
@@ -554,10 +680,24 @@ class DlcProcedures:
             StartTimer(dlc_timer(mcb, dlc.dlci), now + T1),
         ]
 
-    def on_timer(self, mcb: Mcb, dlci: int, now: float) -> Effects:
+    def on_timer(self, mcb: Mcb, dlci: int, name: str, now: float) -> Effects:
         dlc = mcb.dlcs.get(dlci)
         if dlc is None:
             return []
+        if name == MSC_TIMER:
+            if dlc.state is DlcState.OPEN and dlc.msc_waiters:
+                return self._break(mcb, dlc, "no MSC response within T2", now)
+            return []
+        if name == RPN_TIMER:
+            if not dlc.rpn_waiters:
+                return []
+            actor, token = dlc.rpn_waiters.popleft()
+            effects: Effects = [
+                Send(actor, RfcommPortCnf(token, error="no RPN response within T2"))
+            ]
+            if dlc.rpn_waiters:
+                effects.append(StartTimer(mcb.rpn_timer(dlci), now + T2))
+            return effects
         match dlc.state:
             case DlcState.WAIT_PN_RSP | DlcState.WAIT_UA:
                 waited = (
@@ -570,10 +710,8 @@ class DlcProcedures:
                 dlc.send_queue.clear()
                 error = f"{lost} frame(s) not sent: the peer gave no credits within T1"
                 logger.warning("rfcomm 0x%04X DLC %d: %s", mcb.handle, dlci, error)
-                effects: Effects = [Send(dlc.owner, RfcommDataCnf(mcb.handle, dlci, lost, error))]
+                effects = [Send(dlc.owner, RfcommDataCnf(mcb.handle, dlci, lost, error))]
                 return effects + self._send_disc(mcb, dlc, now)
-            case DlcState.OPEN if dlc.msc_pending:
-                return self._break(mcb, dlc, "no MSC response within T2", now)
             case DlcState.WAIT_DISC_UA:
                 self.move(mcb, dlc, DlcEvent.TIMEOUT)
                 return self._closed(mcb, dlc, now)

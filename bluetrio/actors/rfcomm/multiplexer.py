@@ -13,15 +13,26 @@ from __future__ import annotations
 import logging
 import random
 
-from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer, TimerKey
+from bluetrio.actors.effects import (
+    CancelTimer,
+    Effects,
+    Emit,
+    ReleaseTimers,
+    Send,
+    StartTimer,
+    TimerKey,
+)
 from bluetrio.actors.rfcomm.control_blocks import (
     COLLISION_BACKOFF,
     IDLE_TIMEOUT,
     L2CAP_MTU,
     MAX_PARKED_DLCS,
+    MAX_PENDING_COMMANDS,
     MUX_DISC_WAIT,
     PEER_PAIRING_WAIT,
     T1,
+    T2,
+    TEST_TIMER,
     Dlc,
     DlcTimer,
     Mcb,
@@ -55,7 +66,6 @@ from bluetrio.messages.l2cap_service import (
     L2caDisconnectReq,
 )
 from bluetrio.messages.rfcomm import (
-    DEFAULT_PORT_SETTINGS,
     MAX_FRAME_SIZE,
     MAX_SERVER_CHANNEL,
     MIN_SERVER_CHANNEL,
@@ -63,7 +73,7 @@ from bluetrio.messages.rfcomm import (
     CommandType,
     Frame,
     FrameType,
-    ModemStatus,
+    ModemStatusCommand,
     MultiplexerCommand,
     ParameterNegotiation,
     RemoteLineStatus,
@@ -79,9 +89,14 @@ from bluetrio.messages.rfcomm_service import (
     RfcommConnectReq,
     RfcommDataCnf,
     RfcommMultiplexerCloseReq,
+    RfcommTestReq,
 )
 
 logger = logging.getLogger(__name__)
+
+# The most a Test command carries: its frame on DLCI 0 keeps to the default N1 of 127
+# (TS 07.10 5.7.2), less the command's type and length octets.
+MAX_TEST_DATA = 125
 
 _FRAME_EVENTS = {
     FrameType.SABM: MuxEvent.SABME,
@@ -264,7 +279,10 @@ class Multiplexers:
         if disconnect and mcb.cid:
             effects.append(Emit(L2caDisconnectReq(self.new_token(), mcb.handle, mcb.cid)))
         effects += [Send(actor, RfcommCnf(token)) for actor, token in mcb.close_waiters]
+        effects += [Send(actor, RfcommCnf(token, reason)) for actor, token, _ in mcb.tests]
+        effects.append(ReleaseTimers(MuxTimer(mcb.handle)))
         mcb.close_waiters.clear()
+        mcb.tests.clear()
         return effects
 
     def _close_down(self, mcb: Mcb, now: float) -> Effects:
@@ -305,12 +323,14 @@ class Multiplexers:
         owner = key.owner
         if isinstance(owner, DlcTimer):
             mcb = self.muxes.get(owner.handle)
-            return self.dlcs.on_timer(mcb, owner.dlci, now) if mcb is not None else []
+            return self.dlcs.on_timer(mcb, owner.dlci, key.name, now) if mcb is not None else []
         if not isinstance(owner, MuxTimer):
             return []
         mcb = self.muxes.get(owner.handle)
         if mcb is None:
             return []
+        if key.name == TEST_TIMER:
+            return self._test_expired(mcb, now)
         before = mcb.state
         if before is MuxState.CONNECTED and self.dlcs.active(mcb):
             return []  # a DLC came since the idle timer started
@@ -416,23 +436,21 @@ class Multiplexers:
             case CommandType.PN, False:
                 return dlcs.on_pn_response(mcb, ParameterNegotiation.decode(value), now)
             case CommandType.MSC, True:
-                return dlcs.on_msc_command(mcb, ModemStatus.decode(value), now)
+                return dlcs.on_msc_command(mcb, ModemStatusCommand.decode(value), now)
             case CommandType.MSC, False:
-                return dlcs.on_msc_response(mcb, ModemStatus.decode(value))
+                return dlcs.on_msc_response(mcb, ModemStatusCommand.decode(value), now)
             case CommandType.RPN, True:
-                # We accept any settings: the port is virtual (RFCOMM 1.2 5.5.1).
-                port = RemotePortNegotiation.decode(value)
-                answer = RemotePortNegotiation(port.dlci, port.settings or DEFAULT_PORT_SETTINGS)
-                return [multiplexer_message(mcb, CommandType.RPN, False, answer.encode())]
+                return dlcs.on_rpn_command(mcb, RemotePortNegotiation.decode(value))
+            case CommandType.RPN, False:
+                return dlcs.on_rpn_response(mcb, RemotePortNegotiation.decode(value), now)
             case CommandType.RLS, True:
-                status = RemoteLineStatus.decode(value)
-                return [multiplexer_message(mcb, CommandType.RLS, False, status.encode())]
+                return dlcs.on_rls_command(mcb, RemoteLineStatus.decode(value))
             case CommandType.TEST, True:
                 self.move(mcb, MuxEvent.TEST_CMD)
                 return [multiplexer_message(mcb, CommandType.TEST, False, value)]
             case CommandType.TEST, False:
                 self.move(mcb, MuxEvent.TEST_RSP)
-                return []
+                return self._test_answered(mcb, value, now)
             case CommandType.FCON, True:
                 check_empty(CommandType.FCON, value)
                 self.move(mcb, MuxEvent.FCON_CMD)
@@ -456,6 +474,46 @@ class Multiplexers:
                 self.move(mcb, MuxEvent.NSC)
                 return [raw_multiplexer_message(mcb, non_supported(item))]
         return []  # a response to nothing we asked
+
+    # -- Test (TS 07.10 5.4.6.3.4) ----------------------------------------------------------------
+    def ping(self, sender: str, request: RfcommTestReq, now: float) -> Effects:
+        mcb = self.muxes.get(request.handle)
+
+        def refuse(error: str) -> Effects:
+            return [Send(sender, RfcommCnf(request.token, error))]
+
+        if mcb is None or mcb.state is not MuxState.CONNECTED:
+            return refuse("the multiplexer is not connected")
+        if not 0 < len(request.data) <= MAX_TEST_DATA:
+            return refuse(f"{len(request.data)} octets of Test data, not 1..{MAX_TEST_DATA}")
+        if len(mcb.tests) >= MAX_PENDING_COMMANDS:
+            return refuse(f"{MAX_PENDING_COMMANDS} Test commands await their responses")
+        effects: Effects = [multiplexer_message(mcb, CommandType.TEST, True, request.data)]
+        if not mcb.tests:
+            effects.append(StartTimer(mcb.test_timer, now + T2))
+        mcb.tests.append((sender, request.token, request.data))
+        return effects
+
+    def _test_answered(self, mcb: Mcb, data: bytes, now: float) -> Effects:
+        """The response to our Test command carrying ``data`` (the oldest one, if several)."""
+        found = next((t for t in mcb.tests if t[2] == data), None)
+        if found is None:
+            logger.info("rfcomm 0x%04X: a Test response matches no command", mcb.handle)
+            return []
+        mcb.tests.remove(found)
+        effects: Effects = [Send(found[0], RfcommCnf(found[1]))]
+        timer = mcb.test_timer
+        effects.append(StartTimer(timer, now + T2) if mcb.tests else CancelTimer(timer))
+        return effects
+
+    def _test_expired(self, mcb: Mcb, now: float) -> Effects:
+        if not mcb.tests:
+            return []
+        actor, token, _ = mcb.tests.popleft()
+        effects: Effects = [Send(actor, RfcommCnf(token, "no Test response within T2"))]
+        if mcb.tests:
+            effects.append(StartTimer(mcb.test_timer, now + T2))
+        return effects
 
     # -- the data path -------------------------------------------------------------------------
     def on_sent(self, confirm: L2caDataCnf, now: float) -> Effects:
