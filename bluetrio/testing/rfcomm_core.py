@@ -22,7 +22,7 @@ from bluetrio.actors.effects import (
 from bluetrio.actors.rfcomm.control_blocks import Mcb
 from bluetrio.actors.rfcomm.core import RfcommCore
 from bluetrio.messages.base import Message
-from bluetrio.messages.btm_security import LinkSecurityReq
+from bluetrio.messages.btm_security import LinkSecurityCnf, LinkSecurityReq
 from bluetrio.messages.hci_service import LinkTransport
 from bluetrio.messages.l2cap_service import (
     ChannelParameters,
@@ -30,9 +30,12 @@ from bluetrio.messages.l2cap_service import (
     L2caConnectCnf,
     L2caConnectInd,
     L2caConnectReq,
+    L2caConnectRsp,
     L2caDataCnf,
     L2caDataInd,
     L2caDataReq,
+    L2caDisconnectInd,
+    L2caDisconnectReq,
 )
 from bluetrio.messages.rfcomm import (
     PSM,
@@ -192,4 +195,168 @@ def raw_uih(dlci: int, data: bytes) -> bytes:
     return encode_frame(FrameType.UIH, dlci, True, False, data)
 
 
-__all__ = ["APP", "CID", "HANDLE", "CommandType", "Driver", "raw_uih", "uih"]
+class ScriptedRandom(random.Random):
+    """A random source whose ``uniform`` returns the values given, in order (then the last
+    again), so a test chooses each collision back-off."""
+
+    def __init__(self, values: list[float]) -> None:
+        super().__init__(0)
+        self._values = list(values)
+
+    def uniform(self, a: float, b: float) -> float:
+        value = self._values.pop(0) if len(self._values) > 1 else self._values[0]
+        assert a <= value <= b, f"a scripted back-off of {value} is outside {a}..{b}"
+        return value
+
+
+@attrs.define
+class _Side:
+    name: str
+    core: RfcommCore
+    timers: dict[TimerKey, float] = attrs.Factory(dict)
+    to_app: list[Message] = attrs.Factory(list)
+    next_cid: int = 0x0040
+
+
+@attrs.define(order=True)
+class _Delivery:
+    at: float
+    sequence: int
+    side: str = attrs.field(order=False)
+    message: Message = attrs.field(order=False)
+    sender: str = attrs.field(order=False)
+
+
+class LinkedCores:
+    """Two RFCOMM cores on one link, each with its own clock-driven timers, joined by a
+    stand-in L2CAP that carries every request to the other side after ``latency`` seconds
+    (connection, configuration, SDUs, disconnection), so what is in flight when a timer fires
+    is exactly what a real link would have in flight. Each side takes every DLC offered to
+    its application; btm grants every security check."""
+
+    def __init__(
+        self,
+        backoffs: tuple[list[float], list[float]] = ([7.0], [7.0]),
+        latency: float = 0.01,
+    ) -> None:
+        self.sides = {
+            "a": _Side("a", RfcommCore(ScriptedRandom(backoffs[0]))),
+            "b": _Side("b", RfcommCore(ScriptedRandom(backoffs[1])), next_cid=0x0080),
+        }
+        self.latency = latency
+        self.now = 0.0
+        self._queue: list[_Delivery] = []
+        self._sequence = 0
+        self._channels: dict[tuple[str, int], tuple[str, int]] = {}  # (side, cid) -> peer's
+        self._connecting: dict[tuple[str, int], tuple[str, int, int]] = {}  # -> (side, token, cid)
+
+    def other(self, side: str) -> str:
+        return "b" if side == "a" else "a"
+
+    def deliver(self, side: str, message: Message, sender: str = APP) -> None:
+        self._apply(side, self.sides[side].core.handle(sender, message, self.now))
+
+    def _later(self, side: str, message: Message, sender: str = "l2cap") -> None:
+        self._sequence += 1
+        self._queue.append(
+            _Delivery(self.now + self.latency, self._sequence, side, message, sender)
+        )
+
+    def _apply(self, name: str, effects: Effects) -> None:
+        side = self.sides[name]
+        for effect in effects:
+            match effect:
+                case Emit(message=message) | Send(message=message) if message is not None:
+                    self._carry(name, message)
+                case StartTimer(key=key, deadline=deadline):
+                    side.timers[key] = deadline
+                case CancelTimer(key=key):
+                    side.timers.pop(key, None)
+                case ReleaseTimers(owner=owner):
+                    for key in [k for k in side.timers if k.owner == owner]:
+                        del side.timers[key]
+
+    def _carry(self, name: str, message: Message) -> None:
+        """What one side's core sends: to the stand-in L2CAP, btm, or its application."""
+        side, peer = self.sides[name], self.other(name)
+        match message:
+            case L2caConnectReq(token=token, handle=handle):
+                cid, side.next_cid = side.next_cid, side.next_cid + 1
+                peer_side = self.sides[peer]
+                remote_cid, peer_side.next_cid = peer_side.next_cid, peer_side.next_cid + 1
+                self._connecting[peer, remote_cid] = (name, token, cid)
+                self._later(peer, L2caConnectInd(handle, remote_cid, PSM, LinkTransport.BR_EDR))
+            case L2caConnectRsp(handle=handle, cid=cid, result=result):
+                opener, token, opener_cid = self._connecting.pop((name, cid))
+                if result:
+                    self._later(opener, L2caConnectCnf(token, handle, result=result))
+                    return
+                self._channels[name, cid] = (opener, opener_cid)
+                self._channels[opener, opener_cid] = (name, cid)
+                parameters = ChannelParameters(1691, 1691)
+                self._later(opener, L2caConnectCnf(token, handle, opener_cid, 0, parameters))
+                self._later(name, L2caConfigInd(handle, cid, PSM, parameters))
+            case L2caDataReq(handle=handle, cid=cid, sdu=sdu):
+                self._later(name, L2caDataCnf(handle, cid, 1))
+                if (name, cid) in self._channels:
+                    remote, remote_cid = self._channels[name, cid]
+                    self._later(remote, L2caDataInd(handle, remote_cid, sdu))
+            case L2caDisconnectReq(handle=handle, cid=cid):
+                if (name, cid) in self._channels:
+                    remote, remote_cid = self._channels.pop((name, cid))
+                    del self._channels[remote, remote_cid]
+                    self._later(remote, L2caDisconnectInd(handle, remote_cid, "closed by the peer"))
+            case LinkSecurityReq(token=token, handle=handle):
+                self._later(name, LinkSecurityCnf(token, handle, 0), sender="btm")
+            case RfcommConnectInd(handle=handle, dlci=dlci):
+                side.to_app.append(message)
+                self.deliver(name, RfcommConnectRsp(handle, dlci, True))
+            case _:
+                side.to_app.append(message)
+
+    def run(self, until: float) -> None:
+        """Deliver what is in flight and fire the timers that expire, in time order (a
+        timer before a delivery due at the same instant), up to ``until``."""
+        while True:
+            due: list[tuple[float, int, str, TimerKey | None]] = []
+            for name, side in self.sides.items():
+                for timer, deadline in side.timers.items():
+                    if deadline <= until:
+                        due.append((deadline, 0, name, timer))
+            if self._queue:
+                first = min(self._queue)
+                if first.at <= until:
+                    due.append((first.at, 1, first.side, None))
+            if not due:
+                break
+            at, _, name, key = min(due, key=lambda item: (item[0], item[1]))
+            self.now = max(self.now, at)
+            if key is not None:
+                del self.sides[name].timers[key]
+                self.deliver(name, TimerExpired(key), sender="rfcomm")
+            else:
+                delivery = min(self._queue)
+                self._queue.remove(delivery)
+                self.deliver(delivery.side, delivery.message, delivery.sender)
+        self.now = max(self.now, until)
+
+    def taken(self, side: str, kind: type[M]) -> list[M]:
+        found = [m for m in self.sides[side].to_app if isinstance(m, kind)]
+        self.sides[side].to_app = [m for m in self.sides[side].to_app if not isinstance(m, kind)]
+        return found
+
+    def mcb(self, side: str) -> Mcb | None:
+        return self.sides[side].core.muxes.get(HANDLE)
+
+
+__all__ = [
+    "APP",
+    "CID",
+    "HANDLE",
+    "CommandType",
+    "Driver",
+    "LinkedCores",
+    "ScriptedRandom",
+    "raw_uih",
+    "uih",
+]

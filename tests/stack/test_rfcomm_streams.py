@@ -12,7 +12,9 @@ import trio
 import trio.testing
 
 import bluetrio.rfcomm
+import bluetrio.stack
 from bluetrio import ModemStatus, Parity, PortParameter, RfcommError, RfcommStream, Stack
+from bluetrio.actors.rfcomm.core import RfcommCore
 from bluetrio.address import Address
 from bluetrio.controller import Air
 from bluetrio.errors import InvalidArgumentError, ServiceNotFound
@@ -21,6 +23,7 @@ from bluetrio.messages.btm_security import IoCapability, SecurityRequirement
 from bluetrio.pairing import PairingDelegate
 from bluetrio.testing import open_stack_pair
 from bluetrio.testing.pair import open_virtual_stack
+from bluetrio.testing.rfcomm_core import ScriptedRandom
 
 
 def pattern(size: int, seed: int = 0) -> bytes:
@@ -142,6 +145,44 @@ async def test_both_sides_open_the_multiplexer_at_once(
             assert await served_at_a.receive_some() == b"from b"
             assert streams["a"].handle == served_at_a.handle  # one multiplexer carries both
     assert caplog.text.count("both sides open RFCOMM") == 2
+
+
+async def test_collision_back_offs_that_run_out_together_still_converge(
+    autojump_clock: trio.testing.MockClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Regression: with equal back-offs both sides gave their channel up for the other's and
+    # both connects failed. Each stack's core draws the back-offs the test gives it.
+    caplog.set_level(logging.INFO, logger="bluetrio.actors.rfcomm")
+    backoffs = iter([[5.0, 2.0], [5.0, 6.0]])
+    monkeypatch.setattr(
+        bluetrio.stack, "RfcommCore", lambda: RfcommCore(ScriptedRandom(next(backoffs)))
+    )
+    async with (
+        open_stack_pair() as (a, b),
+        a.rfcomm_listen(channel=7) as at_a,
+        b.rfcomm_listen(channel=7) as at_b,
+    ):
+        address_a, address_b = await address_of(a), await address_of(b)
+        async with (
+            a.connect(address_b, transport=LinkTransport.BR_EDR),
+            b.accept(LinkTransport.BR_EDR),
+        ):
+            streams: dict[str, RfcommStream] = {}
+
+            async def open_from(name: str, stack: Stack, address: str) -> None:
+                streams[name] = await stack.rfcomm_connect(address, channel=7)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(open_from, "a", a, address_b)
+                nursery.start_soon(open_from, "b", b, address_a)
+            served_at_b, served_at_a = await at_b.accept(), await at_a.accept()
+            await streams["a"].send_all(b"from a")
+            assert await served_at_b.receive_some() == b"from a"
+            await streams["b"].send_all(b"from b")
+            assert await served_at_a.receive_some() == b"from b"
+    assert caplog.text.count("both sides gave way in the collision") == 2
 
 
 async def test_a_dlc_by_sdp_uuid(autojump_clock: trio.testing.MockClock) -> None:

@@ -508,6 +508,21 @@ def test_collision_peer_refuses_ours_so_we_take_its_channel() -> None:
     assert driver.mcb.state is MuxState.CONFIGURE and driver.mcb.waiting  # the DLC waits
 
 
+def test_collision_both_giving_way_retries_once_and_accepts_the_peers_retry() -> None:
+    driver = Driver()
+    wait_to_retry(driver)
+    mcb = driver.mcb
+    assert mcb is not None and mcb.retrying and mcb.waiting  # the DLC is kept
+    assert not driver.taken(RfcommConnectCnf)
+    driver.deliver(RfcommConnectReq(4, HANDLE, 4))  # waits for the retry too
+    assert not isinstance(driver.emitted[-1], L2caConnectReq)
+    # The peer's retry comes first: taken, and our DLCs start on its SABM.
+    driver.deliver(L2caConnectInd(HANDLE, 0x0043, PSM, LinkTransport.BR_EDR), sender="l2cap")
+    accepted = driver.last_emitted(L2caConnectRsp)
+    assert (accepted.cid, accepted.result) == (0x0043, 0)
+    assert mcb.state is MuxState.CONFIGURE and not mcb.retrying
+
+
 def test_collision_back_off_gives_ours_up() -> None:
     driver = Driver()
     ours = start_collision(driver)
@@ -639,10 +654,25 @@ def test_multiplexer_transition(state: MuxState, event: MuxEvent) -> None:
 
 
 def fire_from_idle(driver: Driver, event: MuxEvent) -> None:
-    if event is MuxEvent.START_REQ:
-        driver.deliver(RfcommConnectReq(1, HANDLE, SERVER))
-    else:
-        driver.deliver(L2caConnectInd(HANDLE, CID, PSM, LinkTransport.BR_EDR), sender="l2cap")
+    match event:
+        case MuxEvent.START_REQ:
+            driver.deliver(RfcommConnectReq(1, HANDLE, SERVER))
+        case MuxEvent.CONN_IND:
+            driver.deliver(L2caConnectInd(HANDLE, CID, PSM, LinkTransport.BR_EDR), sender="l2cap")
+        case MuxEvent.TIMEOUT:  # the retry of a collision both sides gave way in
+            wait_to_retry(driver)
+            mcb = driver.mcb
+            assert mcb is not None and mcb.state is MuxState.IDLE
+            driver.advance(driver.timers[mcb.timer] - driver.now)
+            assert isinstance(driver.emitted[-1], L2caConnectReq)
+
+
+def wait_to_retry(driver: Driver) -> None:
+    """A collision in which our back-off ran out and so did the peer's: the channel we took
+    is disconnected by the peer before any SABM."""
+    start_collision(driver)
+    driver.advance(12.0)  # ours ran out: the peer's channel 0x0041 is taken
+    driver.deliver(L2caDisconnectInd(HANDLE, 0x0041, "given up by the peer"), sender="l2cap")
 
 
 def test_every_table_entry_is_tested_or_explained() -> None:

@@ -110,6 +110,9 @@ class Mcb:
     cid: int = 0
     connect_token: int | None = None  # our L2caConnectReq
     pending_cid: int | None = None  # the peer's channel held during a collision (5.2.1)
+    yielded: bool = False  # our back-off ran out first: we took the peer's channel
+    may_retry: bool = True  # a collision whose sides both yielded may be retried once
+    retrying: bool = False  # waiting out the back-off before that retry
     peer_mtu: int = ASSUMED_PEER_MTU
     dlcs: dict[int, Dlc] = attrs.field(factory=dict)
     waiting: list[Dlc] = attrs.field(factory=list)  # opened by us before the multiplexer was up

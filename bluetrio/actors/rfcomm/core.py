@@ -116,7 +116,7 @@ class RfcommCore:
             case L2caConfigInd():
                 return mux.on_configured(message, now)
             case L2caDisconnectInd():
-                return mux.on_disconnected(message)
+                return mux.on_disconnected(message, now)
             case LinkSecurityCnf():
                 return dlcs.on_security(message, now)
             case TimerExpired():

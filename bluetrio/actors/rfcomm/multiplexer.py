@@ -5,7 +5,12 @@
 A collision (both devices open RFCOMM's L2CAP channel at once) is resolved as Bluedroid does
 it: the peer's request is held (``pending_cid``) while ours waits for an answer; if the peer
 refuses ours, we take its channel; if it accepts ours, we refuse its channel (no resources);
-if neither happens within a random 2-12 s, we give ours up and take its channel.
+if neither happens within a random 2-12 s, we give ours up and take its channel. When both
+back-offs run out within one round trip, both sides yield: each takes the other's channel and
+drops its own, so both channels close before a multiplexer opens. The side that yielded then
+retries once, after a new random back-off, as a plain connection (the DLCs waiting are kept),
+and while it waits it accepts the peer's own retry; the two back-offs differ, so one retry
+meets the other side waiting.
 """
 
 from __future__ import annotations
@@ -153,6 +158,8 @@ class Multiplexers:
         self.dlcs.move(mcb, dlc, DlcEvent.OPEN_REQ)
         mcb.waiting.append(dlc)
         match mcb.state:
+            case MuxState.IDLE if mcb.retrying:
+                return []  # the collision's retry takes this DLC along
             case MuxState.IDLE:
                 return self._start(mcb)
             case MuxState.CONNECTED:
@@ -165,6 +172,10 @@ class Multiplexers:
 
     def _start(self, mcb: Mcb) -> Effects:
         self.move(mcb, MuxEvent.START_REQ)
+        return self._request_channel(mcb)
+
+    def _request_channel(self, mcb: Mcb) -> Effects:
+        """Our L2CAP Connection Request to PSM 0x0003."""
         mcb.initiator = True
         mcb.connect_token = self.new_token()
         return [Emit(L2caConnectReq(mcb.connect_token, mcb.handle, PSM, L2CAP_MTU))]
@@ -181,6 +192,10 @@ class Multiplexers:
         mcb = self.muxes.get(handle)
         if mcb is None:
             mcb = self.muxes[handle] = Mcb(handle, initiator=False)
+            return self._accept(mcb, cid, now)
+        if mcb.state is MuxState.IDLE and mcb.retrying:
+            # The peer retried first: its channel is the one (our DLCs start on its SABM).
+            mcb.retrying = False
             return self._accept(mcb, cid, now)
         if mcb.state is MuxState.WAIT_CONN_CNF and mcb.pending_cid is None:
             # A collision: hold the peer's channel until ours is answered or we back off.
@@ -243,7 +258,7 @@ class Multiplexers:
         return []
 
     # -- closing -------------------------------------------------------------------------------
-    def on_disconnected(self, indication: L2caDisconnectInd) -> Effects:
+    def on_disconnected(self, indication: L2caDisconnectInd, now: float) -> Effects:
         mcb = self.muxes.get(indication.handle)
         if mcb is None:
             return []
@@ -252,9 +267,26 @@ class Multiplexers:
             return []
         if mcb.cid != indication.cid:
             return []
+        before = mcb.state
         self.move(mcb, MuxEvent.DISC_IND)
         mcb.cid = 0  # gone: nothing to disconnect
+        crossed = before in (MuxState.CONFIGURE, MuxState.WAIT_SABME) and mcb.yielded
+        if crossed and mcb.may_retry and mcb.waiting and not indication.link_lost:
+            return self._retry(mcb, now)
         return self.release(mcb, indication.reason, link_lost=indication.link_lost)
+
+    def _retry(self, mcb: Mcb, now: float) -> Effects:
+        """Both sides yielded in a collision, so the channel we took is gone: wait a new
+        random back-off, then connect again (accepting the peer's retry meanwhile)."""
+        backoff = self._rng.uniform(*COLLISION_BACKOFF)
+        logger.info(
+            "rfcomm 0x%04X: both sides gave way in the collision; retrying in %.1f s",
+            mcb.handle, backoff,
+        )  # fmt: skip
+        mcb.yielded = mcb.may_retry = False
+        mcb.retrying = True
+        mcb.initiator = True
+        return [StartTimer(mcb.timer, now + backoff)]
 
     def release(
         self, mcb: Mcb, reason: str, *, link_lost: bool = False, disconnect: bool = True
@@ -345,7 +377,11 @@ class Multiplexers:
                 if mcb.pending_cid is None:
                     return self.release(mcb, "no answer to RFCOMM's L2CAP channel")
                 cid, mcb.pending_cid = mcb.pending_cid, None
+                mcb.yielded = True
                 return self._accept(mcb, cid, now)
+            case MuxState.IDLE:  # the collision's retry
+                mcb.retrying = False
+                return self._request_channel(mcb)
             case MuxState.CONFIGURE | MuxState.WAIT_SABME:
                 return self.release(mcb, f"no SABM within {PEER_PAIRING_WAIT:g} s")
             case MuxState.SABME_WAIT_UA:

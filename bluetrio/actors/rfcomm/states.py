@@ -66,16 +66,17 @@ MUX_TRANSITIONS: dict[tuple[MuxState, MuxEvent], MuxState] = {
     (M.IDLE, E.CONN_IND): M.CONFIGURE,  # accepted; the 120 s wait starts
     (M.IDLE, E.DISC): M.IDLE,  # answered with DM
     (M.IDLE, E.UIH): M.IDLE,  # answered with DM
+    (M.IDLE, E.TIMEOUT): M.WAIT_CONN_CNF,  # a collision's retry: L2CAP Connection Request
     (M.WAIT_CONN_CNF, E.CONN_CNF): M.CONFIGURE,
     (M.WAIT_CONN_CNF, E.CONF_IND): M.WAIT_CONN_CNF,  # configuration before the response
     (M.WAIT_CONN_CNF, E.DISC_IND): M.IDLE,  # refused: every DLC waiting fails
     (M.WAIT_CONN_CNF, E.TIMEOUT): M.IDLE,  # the collision back-off ran out (5.2.1)
     (M.CONFIGURE, E.CONF_IND): M.WAIT_SABME,  # the peer opened it: wait 120 s for SABM
     (M.CONFIGURE, E.CONF_CNF): M.SABME_WAIT_UA,  # we opened it: SABM on DLCI 0, T1
-    (M.CONFIGURE, E.DISC_IND): M.IDLE,
+    (M.CONFIGURE, E.DISC_IND): M.IDLE,  # after we yielded in a collision: retried once
     (M.CONFIGURE, E.TIMEOUT): M.IDLE,
     (M.WAIT_SABME, E.SABME): M.CONNECTED,  # UA
-    (M.WAIT_SABME, E.DISC_IND): M.IDLE,
+    (M.WAIT_SABME, E.DISC_IND): M.IDLE,  # after we yielded in a collision: retried once
     (M.WAIT_SABME, E.TIMEOUT): M.IDLE,
     (M.WAIT_SABME, E.CONF_IND): M.IDLE,  # reconfiguration is not supported
     (M.WAIT_SABME, E.CONF_CNF): M.IDLE,
