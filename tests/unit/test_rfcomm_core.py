@@ -4,6 +4,8 @@ the answers to frames and commands that break the rules (RFCOMM 1.2, TS 07.10)."
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from bluetrio.actors.rfcomm.control_blocks import (
@@ -16,8 +18,9 @@ from bluetrio.actors.rfcomm.control_blocks import (
     RECEIVE_WINDOW,
     T1,
     T2,
+    Mcb,
 )
-from bluetrio.actors.rfcomm.states import MUX_TRANSITIONS, MuxEvent, MuxState
+from bluetrio.actors.rfcomm.states import MUX_TRANSITIONS, MUX_UNEXPECTED, MuxEvent, MuxState
 from bluetrio.messages.btm_security import LinkSecurityCnf, SecurityRequirement
 from bluetrio.messages.hci_service import LinkTransport
 from bluetrio.messages.l2cap_service import (
@@ -959,3 +962,42 @@ def test_requests_waiting_for_the_peer_fail_when_the_link_goes() -> None:
     answers = {m.token: m.error for m in driver.taken(RfcommCnf) + driver.taken(RfcommPortCnf)}
     assert set(answers) == {80, 81, 82} and all(answers.values())
     assert not driver.timers
+
+
+@pytest.mark.parametrize(
+    ("state", "event"), sorted(MUX_UNEXPECTED, key=str), ids=lambda value: str(value)
+)
+def test_events_that_must_not_arrive_are_logged_and_ignored(
+    state: MuxState, event: MuxEvent, caplog: pytest.LogCaptureFixture
+) -> None:
+    driver = Driver()
+    if state is MuxState.IDLE:  # a multiplexer not (or no longer) opened
+        mcb = Mcb(HANDLE, initiator=False)
+    else:
+        reach(driver, state)
+        assert driver.mcb is not None
+        mcb = driver.mcb
+    with caplog.at_level(logging.WARNING, logger="bluetrio.actors.rfcomm"):
+        assert not driver.core.multiplexers.move(mcb, event)
+    assert mcb.state is state
+    assert f"multiplexer {event} ignored in {state}" in caplog.text
+
+
+# Pairs outside the table that fire() produces in a state without ending the multiplexer.
+OUTSIDE_THE_TABLE = [
+    (state, event)
+    for state in MuxState
+    if state is not MuxState.IDLE
+    for event in (MuxEvent.SABME, MuxEvent.UA, MuxEvent.DM, MuxEvent.DISC, MuxEvent.CONN_IND)
+    if (state, event) not in MUX_TRANSITIONS
+]
+
+
+@pytest.mark.parametrize(("state", "event"), OUTSIDE_THE_TABLE, ids=lambda value: str(value))
+def test_frames_and_channels_outside_the_table_leave_the_multiplexer_as_it_was(
+    state: MuxState, event: MuxEvent
+) -> None:
+    driver = Driver()
+    reach(driver, state)
+    fire(driver, event)
+    assert driver.mcb is not None and driver.mcb.state is state

@@ -352,7 +352,8 @@ class DlcProcedures:
         if before in (DlcState.OPEN, DlcState.WAIT_ACCEPT):
             return effects + self._ended(mcb, dlc, "the peer closed the DLC", now, orderly=True)
         if before is DlcState.WAIT_UA:
-            return effects + self._fail(mcb, dlc, "the peer closed the DLC as it opened")
+            effects += self._fail(mcb, dlc, "the peer closed the DLC as it opened")
+            return effects + self.release(mcb, dlc, now)
         return effects + self._closed(mcb, dlc, now)
 
     def _on_data(self, mcb: Mcb, dlc: Dlc, frame: Frame, now: float) -> Effects:
@@ -653,7 +654,7 @@ class DlcProcedures:
     def disconnect(self, sender: str, request: RfcommDisconnectReq, now: float) -> Effects:
         mcb = self._muxes.get(request.handle)
         dlc = mcb.dlcs.get(request.dlci) if mcb is not None else None
-        if mcb is None or dlc is None:
+        if mcb is None or dlc is None or dlc.state is DlcState.CLOSED:
             return [Send(sender, RfcommCnf(request.token, "no such DLC"))]
         dlc.closers.append((sender, request.token))
         match dlc.state:
@@ -667,6 +668,10 @@ class DlcProcedures:
             case DlcState.WAIT_PN_RSP:
                 self.move(mcb, dlc, DlcEvent.CLOSE_REQ)
                 return self._fail(mcb, dlc, "closed before it opened") + self._closed(mcb, dlc, now)
+            case DlcState.WAIT_SECURITY | DlcState.WAIT_ACCEPT:
+                # The peer's SABM is refused (TS 07.10 5.4.1).
+                self.move(mcb, dlc, DlcEvent.CLOSE_REQ)
+                return [response(mcb, FrameType.DM, dlc.dlci), *self._closed(mcb, dlc, now)]
             case DlcState.WAIT_DISC_UA:
                 return []
         return self._closed(mcb, dlc, now)

@@ -166,9 +166,11 @@ DLC_TRANSITIONS: dict[tuple[DlcState, DlcEvent], DlcState] = {
     (D.CLOSED, V.OPEN_REQ): D.WAIT_MUX,
     (D.CLOSED, V.PN_CMD): D.CLOSED,  # parameters kept for the SABM
     (D.CLOSED, V.SABM): D.WAIT_SECURITY,
+    (D.CLOSED, V.DM): D.CLOSED,  # the peer gave its PN up: the parameters are dropped
+    (D.CLOSED, V.DISC): D.CLOSED,  # DM (not connected), the parameters dropped
+    (D.CLOSED, V.MUX_DOWN): D.CLOSED,
     (D.WAIT_MUX, V.MUX_UP): D.WAIT_PN_RSP,
     (D.WAIT_MUX, V.MUX_DOWN): D.CLOSED,
-    (D.WAIT_MUX, V.CLOSE_REQ): D.CLOSED,
     (D.WAIT_PN_RSP, V.PN_RSP): D.WAIT_UA,
     (D.WAIT_PN_RSP, V.DM): D.CLOSED,
     (D.WAIT_PN_RSP, V.TIMEOUT): D.CLOSED,
@@ -184,11 +186,13 @@ DLC_TRANSITIONS: dict[tuple[DlcState, DlcEvent], DlcState] = {
     (D.WAIT_SECURITY, V.SECURITY_DENIED): D.CLOSED,  # DM
     (D.WAIT_SECURITY, V.DISC): D.CLOSED,
     (D.WAIT_SECURITY, V.MUX_DOWN): D.CLOSED,
+    (D.WAIT_SECURITY, V.CLOSE_REQ): D.CLOSED,  # DM
     (D.WAIT_ACCEPT, V.ACCEPTED): D.OPEN,  # UA
     (D.WAIT_ACCEPT, V.REFUSED): D.CLOSED,  # DM
     (D.WAIT_ACCEPT, V.TIMEOUT): D.CLOSED,  # DM
     (D.WAIT_ACCEPT, V.DISC): D.CLOSED,
     (D.WAIT_ACCEPT, V.MUX_DOWN): D.CLOSED,
+    (D.WAIT_ACCEPT, V.CLOSE_REQ): D.CLOSED,  # DM
     (D.OPEN, V.PN_CMD): D.OPEN,  # answered with the parameters in force
     (D.OPEN, V.DISC): D.CLOSED,  # UA
     (D.OPEN, V.DM): D.CLOSED,
