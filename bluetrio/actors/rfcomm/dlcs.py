@@ -161,12 +161,15 @@ class DlcProcedures:
         if not self.move(mcb, dlc, DlcEvent.PN_CMD):
             return []
         initial = 0
+        effects: Effects = []
         if dlc.state is DlcState.CLOSED:  # an open DLC keeps what was agreed
             dlc.frame_size = min(pn.frame_size, mcb.max_frame_size)
             dlc.priority = pn.priority
             self._agree_credits(dlc, pn.convergence_layer == CREDIT_REQUEST, pn.window)
             dlc.negotiated = True
             initial = dlc.peer_credits
+            # The multiplexer is no longer idle; the parameters wait T1 for their SABM.
+            effects += [CancelTimer(mcb.timer), StartTimer(dlc_timer(mcb, pn.dlci), now + T1)]
         answer = ParameterNegotiation.build(
             pn.dlci,
             frame_size=dlc.frame_size,
@@ -174,7 +177,8 @@ class DlcProcedures:
             credit_flow=CREDIT_ACCEPT if dlc.credit_based else 0,
             credits=initial,
         )
-        return [multiplexer_message(mcb, CommandType.PN, False, answer.encode_fields())]
+        effects.insert(0, multiplexer_message(mcb, CommandType.PN, False, answer.encode_fields()))
+        return effects
 
     def on_pn_response(self, mcb: Mcb, pn: ParameterNegotiation, now: float) -> Effects:
         dlc = mcb.dlcs.get(pn.dlci)
@@ -224,7 +228,8 @@ class DlcProcedures:
             return [response(mcb, FrameType.UA, dlci)]
         if not self.move(mcb, dlc, DlcEvent.SABM):
             return []
-        effects: Effects = [CancelTimer(mcb.timer)]  # no longer idle
+        # No longer idle, and a PN's wait for this SABM is over.
+        effects: Effects = [CancelTimer(mcb.timer), CancelTimer(dlc_timer(mcb, dlci))]
         if dlc.security is None:
             return effects + self._grant(mcb, dlc, now)
         token = self.new_token()
@@ -421,7 +426,9 @@ class DlcProcedures:
 
     @staticmethod
     def active(mcb: Mcb) -> bool:
-        return bool(mcb.waiting) or any(d.state is not DlcState.CLOSED for d in mcb.dlcs.values())
+        """Whether a DLC uses the multiplexer: one opening or open, or the peer's PN waiting
+        for its SABM (a DLC that closed is released at once)."""
+        return bool(mcb.waiting or mcb.dlcs)
 
     def mux_down(self, mcb: Mcb, dlc: Dlc, reason: str, link_lost: bool) -> Effects:
         """The multiplexer closed under ``dlc``."""
@@ -720,6 +727,9 @@ class DlcProcedures:
             case DlcState.WAIT_DISC_UA:
                 self.move(mcb, dlc, DlcEvent.TIMEOUT)
                 return self._closed(mcb, dlc, now)
+            case DlcState.CLOSED:  # the peer's PN, no SABM within T1
+                self.move(mcb, dlc, DlcEvent.TIMEOUT)
+                return self.release(mcb, dlc, now)
             case DlcState.WAIT_ACCEPT:
                 self.move(mcb, dlc, DlcEvent.TIMEOUT)
                 effects = [response(mcb, FrameType.DM, dlci)]

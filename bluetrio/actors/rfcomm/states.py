@@ -169,6 +169,7 @@ DLC_TRANSITIONS: dict[tuple[DlcState, DlcEvent], DlcState] = {
     (D.CLOSED, V.DM): D.CLOSED,  # the peer gave its PN up: the parameters are dropped
     (D.CLOSED, V.DISC): D.CLOSED,  # DM (not connected), the parameters dropped
     (D.CLOSED, V.MUX_DOWN): D.CLOSED,
+    (D.CLOSED, V.TIMEOUT): D.CLOSED,  # no SABM within T1 of the PN: the parameters dropped
     (D.WAIT_MUX, V.MUX_UP): D.WAIT_PN_RSP,
     (D.WAIT_MUX, V.MUX_DOWN): D.CLOSED,
     (D.WAIT_PN_RSP, V.PN_RSP): D.WAIT_UA,
