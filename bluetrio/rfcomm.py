@@ -38,6 +38,7 @@ from bluetrio.actors.app_port import AppPort
 from bluetrio.actors.topology import Layer
 from bluetrio.errors import InvalidArgumentError, RfcommError, StackError
 from bluetrio.messages.base import Message
+from bluetrio.messages.btm import DisconnectReq
 from bluetrio.messages.btm_security import SecurityRequirement
 from bluetrio.messages.rfcomm import (
     BREAK_UNIT,
@@ -70,6 +71,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommLineStatusInd,
     RfcommModemStatusInd,
     RfcommModemStatusReq,
+    RfcommMultiplexerClosedInd,
     RfcommMultiplexerCloseReq,
     RfcommPortCnf,
     RfcommPortInd,
@@ -492,6 +494,7 @@ class RfcommRegistry:
         app.observe(RfcommModemStatusInd, self._on_modem_status)
         app.observe(RfcommLineStatusInd, self._on_line_status)
         app.observe(RfcommPortInd, self._on_port)
+        app.observe(RfcommMultiplexerClosedInd, self._on_multiplexer_closed)
         app.when_closed(self.close)
 
     def new_token(self) -> int:
@@ -566,6 +569,17 @@ class RfcommRegistry:
         dlc = self._dlcs.get((indication.handle, indication.dlci))
         if dlc is not None:
             dlc.port = indication.settings
+
+    def _on_multiplexer_closed(self, indication: RfcommMultiplexerClosedInd) -> None:
+        """The multiplexer of a link kept for a DLC the peer was opening closed without it:
+        nobody holds the link any more."""
+        handle = indication.handle
+        if self._link_users.get(handle) != 0:
+            return
+        del self._link_users[handle]
+        token = self._app.runtime.new_token()
+        self._app.router.abandon(token, lambda reply: None)
+        self._app.send(Layer.BTM, DisconnectReq(token, handle))
 
     def _on_connected(self, indication: RfcommConnectInd) -> None:
         """A peer opens a DLC to one of our channels: taken while its listener has room in
@@ -662,8 +676,10 @@ class RfcommRegistry:
                         Layer.RFCOMM, RfcommMultiplexerCloseReq(token, link.handle)
                     )
                     if isinstance(reply, RfcommCnf) and reply.error is not None:
+                        # A DLC the peer is opening: its stream will hold the link, or the
+                        # multiplexer's close (RfcommMultiplexerClosedInd) lets it go.
                         logger.info("rfcomm 0x%04X: link kept: %s", link.handle, reply.error)
-                        self._link_users[link.handle] = 0  # the coming stream holds it
+                        self._link_users[link.handle] = 0
                         return
             with contextlib.suppress(StackError, trio.BrokenResourceError):
                 await link.disconnect()

@@ -261,6 +261,14 @@ class RfcommTestReq(Message):
     data: bytes
 
 
+@attrs.frozen
+class RfcommMultiplexerClosedInd(Message):
+    """The multiplexer on link ``handle`` closed, told to whoever asked to let it go while
+    DLCs still used it (:class:`RfcommMultiplexerCloseReq` answered with an error)."""
+
+    handle: int
+
+
 REQUESTS: tuple[type[Message], ...] = (
     RfcommRegisterReq,
     RfcommDeregisterReq,

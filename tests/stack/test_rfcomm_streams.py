@@ -14,12 +14,17 @@ import trio.testing
 import bluetrio.rfcomm
 import bluetrio.stack
 from bluetrio import ModemStatus, Parity, PortParameter, RfcommError, RfcommStream, Stack
+from bluetrio.actors.faults import FaultPolicy
+from bluetrio.actors.rfcomm.control_blocks import T1
 from bluetrio.actors.rfcomm.core import RfcommCore
+from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
 from bluetrio.controller import Air
 from bluetrio.errors import InvalidArgumentError, ServiceNotFound
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.btm_security import IoCapability, SecurityRequirement
+from bluetrio.messages.l2cap_service import L2caDataReq
+from bluetrio.messages.rfcomm import FrameType
 from bluetrio.pairing import PairingDelegate
 from bluetrio.testing import open_stack_pair
 from bluetrio.testing.pair import open_virtual_stack
@@ -355,3 +360,40 @@ async def test_the_serial_port_signals_settings_and_test_between_two_stacks(
             await served.wait_modem_status()
         with pytest.raises(trio.ClosedResourceError):
             await stream.ping()
+
+
+async def test_a_link_kept_for_a_dlc_the_peer_was_opening_goes_when_that_dlc_fails(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The last stream closed while the peer's DLC was under way (its PN here, its SABM lost):
+    # the link stayed up for the DLC's stream, then for nobody once the DLC failed.
+    faults = FaultPolicy()
+    faults.drop(
+        lambda hop: (
+            hop.sender == Layer.RFCOMM
+            and isinstance(hop.message, L2caDataReq)
+            and hop.message.sdu[1] & 0xEF == FrameType.SABM
+            and hop.message.sdu[0] >> 2 != 0
+        )
+    )
+    async with (
+        open_stack_pair(None, {"faults": faults}) as (a, b),
+        a.rfcomm_listen(channel=3),
+        b.rfcomm_listen(channel=5) as at_b,
+    ):
+        ours = await a.rfcomm_connect(await address_of(b), channel=5)  # opens the link
+        await at_b.accept()
+        (link,) = a.links
+        address_a = await address_of(a)
+
+        async def open_back() -> None:
+            with pytest.raises(RfcommError):  # its SABM never reaches a
+                await b.rfcomm_connect(address_a, channel=3)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(open_back)
+            await trio.testing.wait_all_tasks_blocked()
+            await ours.aclose()
+            assert link.connected  # kept for the DLC b is opening
+            with trio.fail_after(T1 + 10):
+                await link.wait_disconnected()

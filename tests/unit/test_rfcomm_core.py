@@ -70,6 +70,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommLineStatusInd,
     RfcommModemStatusInd,
     RfcommModemStatusReq,
+    RfcommMultiplexerClosedInd,
     RfcommMultiplexerCloseReq,
     RfcommPortCnf,
     RfcommPortInd,
@@ -1015,3 +1016,19 @@ def test_frames_and_channels_outside_the_table_leave_the_multiplexer_as_it_was(
     reach(driver, state)
     fire(driver, event)
     assert driver.mcb is not None and driver.mcb.state is state
+
+
+def test_letting_go_a_multiplexer_a_dlc_is_opening_on_tells_when_it_closes_after_all() -> None:
+    driver = Driver()
+    driver.deliver(RfcommRegisterReq(9, SERVER))
+    driver.open_as_responder()
+    driver.peer_command(CommandType.PN, pn(INCOMING_DLCI))  # the peer's DLC under way
+    driver.taken(RfcommCnf)
+    driver.deliver(RfcommMultiplexerCloseReq(44, HANDLE))
+    (kept,) = driver.taken(RfcommCnf)
+    assert kept.token == 44 and kept.error is not None
+    driver.advance(T1)  # no SABM came for the PN: the parameters are dropped
+    driver.advance(IDLE_TIMEOUT)  # then the idle multiplexer closes
+    assert not driver.taken(RfcommMultiplexerClosedInd)
+    driver.peer_sends(Frame(FrameType.UA, 0, True, True))
+    assert driver.taken(RfcommMultiplexerClosedInd) == [RfcommMultiplexerClosedInd(HANDLE)]

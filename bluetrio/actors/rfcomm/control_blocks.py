@@ -121,6 +121,7 @@ class Mcb:
     restart: bool = False  # a DLC asked for the multiplexer while it was closing
     tests: deque[tuple[str, int, bytes]] = attrs.field(factory=deque)  # our Test commands (T2)
     close_waiters: list[tuple[str, int]] = attrs.field(factory=list)  # (actor, token)
+    close_watchers: set[str] = attrs.field(factory=set)  # told when it closes at last
 
     @property
     def timer(self) -> TimerKey:

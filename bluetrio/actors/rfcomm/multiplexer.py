@@ -93,6 +93,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommConnectCnf,
     RfcommConnectReq,
     RfcommDataCnf,
+    RfcommMultiplexerClosedInd,
     RfcommMultiplexerCloseReq,
     RfcommTestReq,
 )
@@ -311,6 +312,9 @@ class Multiplexers:
         if disconnect and mcb.cid:
             effects.append(Emit(L2caDisconnectReq(self.new_token(), mcb.handle, mcb.cid)))
         effects += [Send(actor, RfcommCnf(token)) for actor, token in mcb.close_waiters]
+        effects += [
+            Send(actor, RfcommMultiplexerClosedInd(mcb.handle)) for actor in mcb.close_watchers
+        ]
         effects += [Send(actor, RfcommCnf(token, reason)) for actor, token, _ in mcb.tests]
         effects.append(ReleaseTimers(MuxTimer(mcb.handle)))
         mcb.close_waiters.clear()
@@ -328,6 +332,7 @@ class Multiplexers:
         if mcb is None:
             return [Send(sender, RfcommCnf(request.token))]
         if self.dlcs.active(mcb):
+            mcb.close_watchers.add(sender)  # told when it closes after them
             error = "DLCs still use the multiplexer"
             return [Send(sender, RfcommCnf(request.token, error))]
         mcb.close_waiters.append((sender, request.token))
