@@ -262,11 +262,15 @@ class TerminalConsole(Console):
 
     def _redraw(self) -> None:
         # Only the end of a long line, so it never wraps (a wrapped line would leave its
-        # first rows on the screen at the next redraw).
-        # Counted in columns: a wide character takes two, a combining mark none.
-        columns = shutil.get_terminal_size().columns
-        room = max(columns - display_width(self.prompt) - 1, 1)
-        self._write(f"{CLEAR_LINE}{self.prompt}{tail_fitting(self._editor.text, room)}")
+        # first rows on the screen at the next redraw), counted in display columns (a wide
+        # character takes two, a combining mark none), the last column left for the cursor.
+        # A prompt (a question) as wide as the terminal shows its end in half of it.
+        width = max(shutil.get_terminal_size().columns - 1, 1)
+        prompt = self.prompt
+        if display_width(prompt) >= width:
+            prompt = tail_fitting(prompt, width // 2)
+        text = tail_fitting(self._editor.text, width - display_width(prompt))
+        self._write(f"{CLEAR_LINE}{prompt}{text}")
 
     def _write(self, text: str) -> None:
         self._output.write(text)

@@ -387,3 +387,30 @@ async def test_the_terminal_draws_a_line_of_wide_characters_within_its_columns(
         await keyboard.type("\r")
         assert await console.read_line() == "日本語" * 4 + "e\u0301"
         await keyboard.end()
+
+
+async def test_a_question_wider_than_the_terminal_shows_its_end_and_the_answer_typed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "24")
+    keyboard = Keyboard()
+    output = io.StringIO()
+    console = TerminalConsole(keyboard.source, output)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(console.run)
+        async with trio.open_nursery() as asking:
+            answers: list[str | None] = []
+
+            async def ask() -> None:
+                answers.append(await console.ask("Does 00:11:22:33:44:55 show 123456? [y/N]"))
+
+            asking.start_soon(ask)
+            await trio.testing.wait_all_tasks_blocked()
+            await keyboard.type("ye")
+            await trio.testing.wait_all_tasks_blocked()
+            drawn = output.getvalue().rsplit(CLEAR_LINE, 1)[1]
+            assert drawn == "456? [y/N] ye"  # the question's end in 11 columns, then the answer
+            assert display_width(drawn) <= 23
+            await keyboard.type("s\n")
+        assert answers == ["yes"]
+        await keyboard.end()
