@@ -33,9 +33,6 @@ from bumble.logging import setup_basic_logging
 from bumble.transport import open_transport
 from bumble_local_link import local_link_controllers
 
-# What a script does once its device is made: run it (and report) until the test ends it.
-DeviceMain = Callable[[Device, int | None], Awaitable[None]]
-
 
 def report(*words: object) -> None:
     print(*words, flush=True)
@@ -108,18 +105,35 @@ def controller_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def run_peer(name: str, address: Address, options: argparse.Namespace, main: DeviceMain) -> None:
-    """Make the device ``name`` (random address ``address``) on the controller the options
-    give and run ``main`` on it; Bumble logs warnings (``BUMBLE_LOGLEVEL`` overrides)."""
+def run_peer(
+    name: str,
+    address: Address,
+    options: argparse.Namespace,
+    set_up: Callable[[Device], None],
+    target: str | None,
+    act: Callable[[Device, str], Awaitable[None]],
+) -> None:
+    """Make the BR/EDR device ``name`` (random address ``address``) on the controller the
+    options give, ``set_up`` its services, :func:`announce` it, then ``act`` on the address
+    ``target`` (``--open``/``--find``, see :func:`address_to_open`) if there is one, and run
+    until the test ends the process. Bumble logs warnings (``BUMBLE_LOGLEVEL`` overrides)."""
+
+    async def run(device: Device, port: int | None) -> None:
+        classic_only(device)
+        set_up(device)
+        await announce(device, port)
+        opened = await address_to_open(target)
+        if opened is not None:
+            await act(device, opened)
+        await run_until_ended()
 
     async def on_controller() -> None:
         async with await open_transport(options.controller) as transport:
-            device = Device.with_hci(name, address, transport.source, transport.sink)
-            await main(device, None)
+            await run(Device.with_hci(name, address, transport.source, transport.sink), None)
 
     async def on_local_link() -> None:
         async with local_link_controllers(bredr=True) as (host, port):
-            await main(Device(name=name, address=address, host=host), port)
+            await run(Device(name=name, address=address, host=host), port)
 
     setup_basic_logging("WARNING")
     asyncio.run(on_controller() if options.controller else on_local_link())

@@ -21,16 +21,7 @@ from bumble.core import PhysicalTransport
 from bumble.device import Device
 from bumble.hci import Address
 from bumble.rfcomm import DLC, Client, Server
-from bumble_peer_common import (
-    EchoCheck,
-    address_to_open,
-    announce,
-    classic_only,
-    controller_parser,
-    report,
-    run_peer,
-    run_until_ended,
-)
+from bumble_peer_common import EchoCheck, controller_parser, report, run_peer
 
 RANDOM_ADDRESS = Address("C0:00:00:B0:B0:03")
 # Frames small enough that an L2CAP PDU fits one BR/EDR ACL packet from Bumble's controller.
@@ -66,16 +57,13 @@ def main() -> None:
     parser.add_argument("--bytes", type=int, default=1_000_000)
     options = parser.parse_args()
 
-    async def serve(device: Device, port: int | None) -> None:
-        classic_only(device)
+    def set_up(device: Device) -> None:
         Server(device).listen(echo_on, options.channel, max_frame_size=FRAME_SIZE)
-        await announce(device, port)
-        address = await address_to_open(options.open)
-        if address is not None:
-            await open_and_send(device, options, address)
-        await run_until_ended()
 
-    run_peer("bumble-rfcomm", RANDOM_ADDRESS, options, serve)
+    async def act(device: Device, address: str) -> None:
+        await open_and_send(device, options, address)
+
+    run_peer("bumble-rfcomm", RANDOM_ADDRESS, options, set_up, options.open, act)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,7 @@ from bumble import rfcomm, sdp
 from bumble.core import UUID, PhysicalTransport
 from bumble.device import Device
 from bumble.hci import Address
-from bumble_peer_common import (
-    address_to_open,
-    announce,
-    classic_only,
-    controller_parser,
-    report,
-    run_peer,
-    run_until_ended,
-)
+from bumble_peer_common import controller_parser, report, run_peer
 
 RANDOM_ADDRESS = Address("C0:00:00:B0:B0:03")
 CHAT = UUID("8ce255c0-200a-11e0-ac64-0800200c9a66")
@@ -82,17 +74,11 @@ def main() -> None:
     parser.add_argument("--find", metavar="ADDRESS", help="look up our Serial Port record")
     options = parser.parse_args()
 
-    async def serve(device: Device, port: int | None) -> None:
-        classic_only(device)
+    def set_up(device: Device) -> None:
         if options.find is None:
             device.sdp_service_records = records()
-        await announce(device, port)
-        address = await address_to_open(options.find)
-        if address is not None:
-            await find(device, address)
-        await run_until_ended()
 
-    run_peer("bumble-sdp", RANDOM_ADDRESS, options, serve)
+    run_peer("bumble-sdp", RANDOM_ADDRESS, options, set_up, options.find, find)
 
 
 if __name__ == "__main__":
