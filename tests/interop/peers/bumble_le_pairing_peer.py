@@ -1,6 +1,7 @@
 """A Bumble device that advertises and answers LE pairing; run by interop tests.
 
-    python bumble_le_pairing_peer.py [--legacy] [--transport tcp-client:127.0.0.1:PORT]
+    python bumble_le_pairing_peer.py [--legacy] [--public-identity]
+        [--transport tcp-client:127.0.0.1:PORT]
 
 A Bumble host (``Device``, Just Works, bonding, Secure Connections unless ``--legacy``) on
 the controller of ``--transport`` (bluetrio's served controller, Root Canal); without it, two
@@ -8,6 +9,9 @@ Bumble controllers share one Bumble ``LocalLink``, the host on the first, the se
 one HCI host over TCP (PORT). It reports on stdout, one line per fact, flushed at once:
 
     ADDRESS <bd_addr>          the address the device advertises with
+    IDENTITY <bd_addr>         the identity address it distributes: the static random
+                               address it advertises with, or with --public-identity the
+                               controller's public address
     PORT <port>                where the second controller listens (127.0.0.1)
     READY                      advertising, and the port accepts a host
     PAIRED <ltk hex>           a pairing completed, with the LTK Bumble keeps
@@ -72,17 +76,21 @@ def answer_ltk_requests_by_ediv_and_rand(device: Device) -> None:
     device.host.long_term_key_provider = long_term_key
 
 
-def configure(device: Device, secure_connections: bool) -> None:
+def configure(device: Device, secure_connections: bool, public_identity: bool = False) -> None:
     device.keystore = MemoryKeyStore()
     answer_ltk_requests_by_ediv_and_rand(device)
     # Its identity is the static random address it connects with (Vol 3 Part H 3.6.5), not
-    # the controller's public address, so a central finds the bond again by that address.
+    # the controller's public address, so a central finds the bond again by that address;
+    # with ``public_identity`` the public one, which a central must tie to the static address.
+    identity = (
+        PairingConfig.AddressType.PUBLIC if public_identity else PairingConfig.AddressType.RANDOM
+    )
     device.pairing_config_factory = lambda connection: PairingConfig(
         sc=secure_connections,
         mitm=False,
         bonding=True,
         delegate=PairingDelegate(),
-        identity_address_type=PairingConfig.AddressType.RANDOM,
+        identity_address_type=identity,
     )
 
     def on_connection(connection: Connection) -> None:
@@ -106,15 +114,16 @@ def configure(device: Device, secure_connections: bool) -> None:
     )
 
 
-async def serve_on(transport_spec: str, secure_connections: bool) -> None:
+async def serve_on(transport_spec: str, secure_connections: bool, public_identity: bool) -> None:
     async with await open_transport(transport_spec) as transport:
         device = Device.with_hci(
             "bumble-pair", Address(PEER_ADDRESS), transport.source, transport.sink
         )
-        configure(device, secure_connections)
+        configure(device, secure_connections, public_identity)
         await device.power_on()
         await device.start_advertising(auto_restart=True)
         report("ADDRESS", device.random_address)
+        report("IDENTITY", device.public_address if public_identity else device.random_address)
         report("READY")
         await asyncio.Event().wait()
 
@@ -143,10 +152,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--legacy", action="store_true", help="LE legacy pairing only")
     parser.add_argument("--transport", help="a Bumble transport to an outside controller")
+    parser.add_argument(
+        "--public-identity",
+        action="store_true",
+        help="distribute the public address as identity (with --transport)",
+    )
     args = parser.parse_args()
     setup_basic_logging("WARNING")  # BUMBLE_LOGLEVEL overrides it
     if args.transport:
-        asyncio.run(serve_on(args.transport, not args.legacy))
+        asyncio.run(serve_on(args.transport, not args.legacy, args.public_identity))
     else:
         asyncio.run(serve(not args.legacy))
 
