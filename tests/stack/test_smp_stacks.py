@@ -9,15 +9,20 @@ import pytest
 import trio
 from trio.testing import MockClock
 
+from bluetrio import L2capConnectionRefused
+from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.actors.runtime import Actor
 from bluetrio.actors.smp.config import SmpConfig
 from bluetrio.actors.smp.core import SmpCore
+from bluetrio.actors.smp.pairing import SMP_TIMEOUT
+from bluetrio.actors.smp.states import Phase
 from bluetrio.address import Address
 from bluetrio.bonds import Transport
 from bluetrio.errors import PairingError
 from bluetrio.keystore import MemoryKeyStore
 from bluetrio.messages.btm import LinkTransport, SecurityLevel
-from bluetrio.messages.btm_security import AssociationModel, IoCapability
+from bluetrio.messages.btm_security import AssociationModel, IoCapability, SecurityRequirement
+from bluetrio.messages.l2cap import LeCreditConnectionResult
 from bluetrio.pairing import PairingDelegate
 from bluetrio.testing import open_stack_pair
 
@@ -167,3 +172,27 @@ async def test_a_peripheral_not_pairable_refuses(autojump_clock: MockClock) -> N
             with trio.fail_after(30), pytest.raises(PairingError):
                 await link.pair()
             assert not link.encrypted
+
+
+async def test_a_security_request_answered_with_a_short_stored_key_fails_at_once(
+    autojump_clock: MockClock,
+) -> None:
+    """The peripheral's SPSM needs a 16-octet key; the central answers the Security Request
+    by encrypting with its 7-octet bond (Vol 3 Part H 2.4.6: a key size is nothing the
+    request can say). The peripheral refuses the channel with "key size too short" at once,
+    not after the 30 s SMP timeout, which would have ended SMP on the link (3.4)."""
+    short_keys = StackConfig(security=SecurityConfig(pairable=True, min_encryption_key_size=7))
+    smp_b = SmpCore(SmpConfig(min_key_size=7, max_key_size=7))
+    first = {"config": short_keys, "extra_layers": [Actor(SmpCore(SmpConfig(min_key_size=7)))]}
+    second = {"config": short_keys, "extra_layers": [Actor(smp_b)]}
+    async with open_stack_pair(first, second) as (a, b):
+        address = (await b.ready()).address
+        async with b.advertise(), a.connect(address) as link, b.accept(LinkTransport.LE) as peer:
+            assert (await link.pair()).key_size == 7
+            async with b.l2cap_listen(spsm=0x0081, security=SecurityRequirement(min_key_size=16)):
+                asked = trio.current_time()
+                with pytest.raises(L2capConnectionRefused) as refused:
+                    await link.l2cap_connect(spsm=0x0081)
+                assert trio.current_time() - asked < SMP_TIMEOUT
+            assert refused.value.result == LeCreditConnectionResult.ENCRYPTION_KEY_SIZE_TOO_SHORT
+            assert smp_b.links[peer.handle].phase is Phase.IDLE and link.encrypted

@@ -39,6 +39,7 @@ from bluetrio.messages.btm_security import (
     LeEncryptReq,
     LeResponderKeyReq,
 )
+from bluetrio.messages.hci.status import HciStatus
 from bluetrio.messages.l2cap import FixedCid
 from bluetrio.messages.l2cap_service import L2caFixedDataReq
 from bluetrio.messages.smp import (
@@ -930,7 +931,17 @@ class PairingContext:
                         )
                     ),
                 ]
-            return []
+            # The central answered with a stored key short of what is asked (a key size
+            # the Security Request cannot say), and only it can start a pairing: say so now,
+            # rather than wait out the SMP timeout, which would end SMP on the link (3.4).
+            # A Pairing Request it still sends is a pairing it started.
+            return self.fail(
+                Reason.UNSPECIFIED_REASON,
+                "the central encrypted with a stored key short of the requirement",
+                now,
+                send=False,
+                hci_status=HciStatus.INSUFFICIENT_SECURITY,
+            )
         if self.phase is not Phase.ENCRYPTION:
             return []
         if not self.encrypted:
