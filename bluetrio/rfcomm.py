@@ -78,6 +78,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommPortReq,
     RfcommRegisterReq,
     RfcommTestReq,
+    frame_count,
 )
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ class RfcommStream(trio.abc.HalfCloseableStream):
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Send ``data`` in frames of at most :attr:`frame_size` octets, as many at once as
-        the send window takes."""
+        the send window takes, in one request to the layer."""
         view = memoryview(data).cast("B")
         if self._sending:
             raise trio.BusyResourceError("another task is sending on this stream")
@@ -188,13 +189,10 @@ class RfcommStream(trio.abc.HalfCloseableStream):
                     if dlc.unconfirmed < SEND_WINDOW:
                         break
                     await dlc.senders.park()
-                burst: list[Message] = []
-                while offset < len(view) and dlc.unconfirmed < SEND_WINDOW:
-                    chunk = bytes(view[offset : offset + size])
-                    burst.append(RfcommDataReq(self.handle, self.dlci, chunk))
-                    dlc.unconfirmed += 1
-                    offset += len(chunk)
-                self._registry.send_many(burst)
+                chunk = bytes(view[offset : offset + (SEND_WINDOW - dlc.unconfirmed) * size])
+                dlc.unconfirmed += frame_count(len(chunk), size)
+                offset += len(chunk)
+                self._registry.send_many([RfcommDataReq(self.handle, self.dlci, chunk)])
             self._check_sendable()
             await trio.lowlevel.cancel_shielded_checkpoint()
         finally:

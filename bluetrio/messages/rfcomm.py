@@ -135,7 +135,7 @@ def encode_frame(
     dlci: int,
     command: bool,
     poll_final: bool = False,
-    information: bytes = b"",
+    information: bytes | memoryview = b"",
     credits: int | None = None,
 ) -> bytes:
     """The wire octets of a frame (the data path calls this without building a :class:`Frame`;
@@ -143,20 +143,47 @@ def encode_frame(
     address = (dlci << 2) | (0x02 if command else 0) | 0x01
     control = frame_type | (POLL_FINAL if poll_final else 0)
     size = len(information)
-    length = bytes(((size << 1) | 1,)) if size < 128 else bytes(((size << 1) & 0xFE, size >> 7))
-    header = bytes((address, control)) + length
-    checked = header[:2] if frame_type is FrameType.UIH else header
-    credit = b"" if credits is None else bytes((credits,))
-    return header + credit + information + bytes((fcs(checked),))
+    table = _CRC_TABLE
+    # The FCS by table over address and control, and the length too but in UIH (TS 07.10
+    # 5.2.1.6): two or four lookups, whatever the information.
+    crc = table[table[0xFF ^ address] ^ control]
+    if size < 128:
+        length = (size << 1) | 1
+        header = [address, control, length]
+        if frame_type is not FrameType.UIH:
+            crc = table[crc ^ length]
+    else:
+        low, high = (size << 1) & 0xFE, size >> 7
+        header = [address, control, low, high]
+        if frame_type is not FrameType.UIH:
+            crc = table[table[crc ^ low] ^ high]
+    if credits is not None:
+        header.append(credits)
+    if not size:
+        header.append(0xFF - crc)
+        return bytes(header)
+    return b"".join((bytes(header), information, bytes((0xFF - crc,))))
 
 
 def decode_frame(data: bytes, *, credit_based: bool = True) -> Frame:
     """Decode one frame (a whole L2CAP SDU). ``credit_based``: whether a UIH frame with P/F
     set on a DLC other than 0 carries a credit octet (RFCOMM 1.2 6.5.2); the caller knows this
     from the DLC's PN negotiation."""
-    if len(data) < 4:
+    frame_type, dlci, command, poll_final, information, credits = decode_frame_fields(
+        data, credit_based=credit_based
+    )
+    return Frame(frame_type, dlci, command, poll_final, information, credits)
+
+
+def decode_frame_fields(
+    data: bytes, *, credit_based: bool = True
+) -> tuple[FrameType, int, bool, bool, bytes, int | None]:
+    """What :func:`decode_frame` checks and decodes, as (type, DLCI, C/R, P/F, information,
+    credits): the data path takes them without building a :class:`Frame`."""
+    end = len(data) - 1
+    if end < 3:
         raise DecodeError(f"an RFCOMM frame has at least 4 octets, got {len(data)}")
-    address, control = data[0], data[1]
+    address, control, first_length = data[0], data[1], data[2]
     if not address & 0x01:
         raise DecodeError("the address field has one octet (EA set) in RFCOMM")
     frame_type = _FRAME_TYPES.get(control & ~POLL_FINAL)
@@ -164,29 +191,34 @@ def decode_frame(data: bytes, *, credit_based: bool = True) -> Frame:
         raise DecodeError(f"control field 0x{control:02X} is no frame type RFCOMM uses")
     dlci = address >> 2
     poll_final = bool(control & POLL_FINAL)
-    if data[2] & 0x01:
-        size, offset = data[2] >> 1, 3
+    table = _CRC_TABLE
+    crc = table[table[0xFF ^ address] ^ control]
+    if first_length & 0x01:
+        size, offset = first_length >> 1, 3
+        if frame_type is not FrameType.UIH:
+            crc = table[crc ^ first_length]
     else:
-        if len(data) < 5:
+        if end < 4:
             raise DecodeError("a two-octet length field needs a frame of at least 5 octets")
-        size, offset = (data[2] >> 1) | (data[3] << 7), 4
-    checked = data[:2] if frame_type is FrameType.UIH else data[:offset]
-    if not fcs_valid(checked, data[-1]):
+        size, offset = (first_length >> 1) | (data[3] << 7), 4
+        if frame_type is not FrameType.UIH:
+            crc = table[table[crc ^ first_length] ^ data[3]]
+    # The receiver's check (TS 07.10 Annex B): the CRC run on over the FCS received.
+    if table[crc ^ data[end]] != 0xCF:
         raise DecodeError("bad FCS")
     credits: int | None = None
     if frame_type is FrameType.UIH and poll_final and dlci != 0 and credit_based:
-        if offset >= len(data) - 1:
+        if offset >= end:
             raise DecodeError("a UIH frame with P/F set lacks its credit octet")
         credits = data[offset]
         offset += 1
-    if offset + size + 1 != len(data):
+    if offset + size != end:
         raise DecodeError(
-            f"the length field says {size} octets of information, the frame holds "
-            f"{len(data) - offset - 1}"
+            f"the length field says {size} octets of information, the frame holds {end - offset}"
         )
     if size and frame_type is not FrameType.UIH:
         raise DecodeError(f"a {frame_type.name} frame carries no information")
-    return Frame(frame_type, dlci, bool(address & 0x02), poll_final, data[offset:-1], credits)
+    return frame_type, dlci, bool(address & 0x02), poll_final, data[offset:end], credits
 
 
 # -- multiplexer commands (TS 07.10 5.4.6.3, RFCOMM 1.2 5.5) ---------------------------------

@@ -86,6 +86,11 @@ class RfcommConnectInd(Message):
     frame_size: int
 
 
+def frame_count(size: int, frame_size: int) -> int:
+    """The UIH frames ``size`` octets take on a DLC whose frame size is ``frame_size``."""
+    return -(-size // frame_size)
+
+
 @attrs.frozen
 class RfcommConnectRsp(Message):
     """Accept the DLC of an :class:`RfcommConnectInd` (UA: it is open) or refuse it (DM, for
@@ -99,8 +104,10 @@ class RfcommConnectRsp(Message):
 
 @attrs.frozen
 class RfcommDataReq(Message):
-    """Send ``data`` (at most the DLC's frame size) in one UIH frame. Confirmed by
-    :class:`RfcommDataCnf` once the frame left the controller."""
+    """Send ``data`` in UIH frames of the DLC's frame size (N1), the last one shorter: one
+    request carries as many frames as the sender's window takes (:func:`frame_count` says
+    how many). Each frame is confirmed by :class:`RfcommDataCnf` once it left the
+    controller."""
 
     handle: int
     dlci: int

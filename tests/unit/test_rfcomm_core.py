@@ -12,6 +12,7 @@ from bluetrio.actors.rfcomm.control_blocks import (
     CREDIT_RETURN_BATCH,
     IDLE_TIMEOUT,
     INITIAL_CREDITS,
+    MAX_SEND_QUEUE,
     MUX_DISC_WAIT,
     PEER_PAIRING_WAIT,
     RECEIVE_WINDOW,
@@ -288,14 +289,31 @@ def test_a_bad_fcs_is_discarded() -> None:
     assert driver.core.multiplexers.discarded == 1
 
 
-def test_data_request_beyond_n1_or_on_a_closed_dlc_is_refused_to_its_sender() -> None:
+def test_a_data_request_goes_in_frames_of_n1_as_credits_allow() -> None:
     driver = Driver()
-    open_outgoing(driver)
+    open_outgoing(driver, credits=2)  # N1 = 800
     driver.frames()
-    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, bytes(801)))
+    data = bytes(range(256)) * 10  # 2,560 octets: four frames, the last of 160
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, data))
+    assert [f.information for f in driver.frames()] == [data[:800], data[800:1600]]
+    driver.peer_sends(uih(OUTGOING_DLCI, credits=5, command=False))
+    assert [f.information for f in driver.frames()] == [data[1600:2400], data[2400:]]
+    driver.l2cap_confirms()
+    assert sum(m.count for m in driver.taken(RfcommDataCnf)) == 4
+
+
+def test_data_requests_beyond_the_send_queue_empty_or_on_a_closed_dlc_are_refused() -> None:
+    driver = Driver()
+    open_outgoing(driver, credits=0)
+    driver.frames()
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, bytes(800 * (MAX_SEND_QUEUE - 1))))
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, bytes(801)))  # two frames: no room
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, b""))
     driver.deliver(RfcommDataReq(HANDLE, 20, b"x"))
     refusals = driver.taken(RfcommDataCnf)
-    assert [r.error is not None for r in refusals] == [True, True]
+    assert [(r.count, r.error is not None) for r in refusals] == [(2, True), (1, True), (1, True)]
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, b"last"))  # the last place
+    assert not driver.taken(RfcommDataCnf)
 
 
 def test_closing_waits_for_what_was_sent_then_disc_ua() -> None:

@@ -4,15 +4,20 @@ the caller of rfcomm_connect resumes with its confirmation and makes the stream 
 
 from __future__ import annotations
 
+import trio
+import trio.testing
+
 from bluetrio.actors.app_port import AppPort
 from bluetrio.messages.base import Message
 from bluetrio.messages.rfcomm_service import (
     READ_REPORT_BATCH,
+    RfcommDataCnf,
     RfcommDataInd,
+    RfcommDataReq,
     RfcommDataRsp,
     RfcommDisconnectInd,
 )
-from bluetrio.rfcomm import RfcommRegistry, RfcommStream
+from bluetrio.rfcomm import SEND_WINDOW, RfcommRegistry, RfcommStream
 
 
 def stream_made_after(registry: RfcommRegistry) -> RfcommStream:
@@ -64,3 +69,19 @@ async def test_a_read_takes_every_frame_waiting_that_fits() -> None:
     assert await stream.receive_some() == b"x" * READ_REPORT_BATCH
     # Three frames, then eight in one read: eleven reported at once.
     assert sent == [RfcommDataRsp(1, 6, READ_REPORT_BATCH + 3)]
+
+
+async def test_send_all_hands_what_the_window_takes_to_the_layer_in_one_request() -> None:
+    registry = RfcommRegistry(AppPort())
+    sent = recording(registry)
+    stream = stream_made_after(registry)  # frame size 100
+    await stream.send_all(bytes(250))
+    assert sent == [RfcommDataReq(1, 6, bytes(250))]
+    assert stream._dlc.unconfirmed == 3  # frames
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(stream.send_all, bytes(100 * SEND_WINDOW))
+        await trio.testing.wait_all_tasks_blocked()
+        assert [len(request.data) for request in sent[1:]] == [100 * (SEND_WINDOW - 3)]
+        assert stream._dlc.unconfirmed == SEND_WINDOW
+        registry._on_data_confirmed(RfcommDataCnf(1, 6, 3))
+    assert [len(request.data) for request in sent[1:]] == [100 * (SEND_WINDOW - 3), 300]

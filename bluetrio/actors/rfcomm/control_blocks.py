@@ -80,7 +80,7 @@ class Dlc:
     peer_credits: int = 0
     owed: int = 0
     unread: int = 0
-    send_queue: deque[bytes] = attrs.field(factory=deque)
+    send_queue: deque[bytes | memoryview] = attrs.field(factory=deque)  # one frame each
     peer_flow_stopped: bool = False  # MSC FC from the peer (DLCs without credits)
     local_flow_stopped: bool = False  # our MSC FC sent
     # Our MSC commands awaiting responses, in order (T2): each its requester, or None for

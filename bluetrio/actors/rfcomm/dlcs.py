@@ -40,6 +40,7 @@ from bluetrio.messages.btm_security import LinkSecurityCnf, LinkSecurityReq, Sec
 from bluetrio.messages.rfcomm import (
     CREDIT_ACCEPT,
     CREDIT_REQUEST,
+    DEFAULT_FRAME_SIZE,
     MAX_BREAK_LENGTH,
     MODEM_FLOW,
     CommandType,
@@ -73,6 +74,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommPortCnf,
     RfcommPortInd,
     RfcommPortReq,
+    frame_count,
 )
 
 logger = logging.getLogger(__name__)
@@ -313,7 +315,7 @@ class DlcProcedures:
                 return self._on_disc(mcb, dlc, frame.dlci, now)
             case FrameType.UIH:
                 if dlc is not None and dlc.state is DlcState.OPEN:
-                    return self._on_data(mcb, dlc, frame, now)
+                    return self.on_data(mcb, dlc, frame.information, frame.credits, now)
                 if dlc is not None and dlc.state is DlcState.WAIT_DISC_UA:
                     return []  # sent before our DISC reached the peer
                 # Data on a DLC that is not open (TS 07.10 5.3.3: DM).
@@ -361,9 +363,11 @@ class DlcProcedures:
             return effects + self.release(mcb, dlc, now)
         return effects + self._closed(mcb, dlc, now)
 
-    def _on_data(self, mcb: Mcb, dlc: Dlc, frame: Frame, now: float) -> Effects:
+    def on_data(
+        self, mcb: Mcb, dlc: Dlc, information: bytes, credits: int | None, now: float
+    ) -> Effects:
+        """A UIH frame on open DLC ``dlc``: its information and the credits it carries."""
         effects: Effects = []
-        information = frame.information
         if information:
             if len(information) > dlc.frame_size:
                 return self._break(
@@ -381,8 +385,8 @@ class DlcProcedures:
             if not dlc.credit_based and dlc.unread >= RECEIVE_WINDOW and not dlc.local_flow_stopped:
                 dlc.local_flow_stopped = True
                 effects += self._send_msc(mcb, dlc, now)
-        if frame.credits:
-            dlc.send_credits = min(MAX_SEND_CREDITS, dlc.send_credits + frame.credits)
+        if credits:
+            dlc.send_credits = min(MAX_SEND_CREDITS, dlc.send_credits + credits)
             effects += self.pump(mcb, dlc, now)
         return effects
 
@@ -585,17 +589,28 @@ class DlcProcedures:
         mcb = self._muxes.get(request.handle)
         dlc = mcb.dlcs.get(request.dlci) if mcb is not None else None
 
+        data = request.data
+        frame_size = dlc.frame_size if dlc is not None else DEFAULT_FRAME_SIZE
+        frames = frame_count(len(data), frame_size)
+
         def refuse(error: str) -> Effects:
             logger.warning("rfcomm: %s: %s", request.summary(), error)
-            return [Send(sender, RfcommDataCnf(request.handle, request.dlci, 1, error))]
+            refused = RfcommDataCnf(request.handle, request.dlci, max(1, frames), error)
+            return [Send(sender, refused)]
 
         if mcb is None or dlc is None or dlc.state is not DlcState.OPEN or dlc.draining:
             return refuse("the DLC is not open")
-        if not 0 < len(request.data) <= dlc.frame_size:
-            return refuse(f"{len(request.data)} octets, not 1..{dlc.frame_size} (N1)")
-        if len(dlc.send_queue) >= MAX_SEND_QUEUE:
-            return refuse(f"{MAX_SEND_QUEUE} frames wait already")
-        dlc.send_queue.append(request.data)
+        if not data:
+            return refuse("no data")
+        queue = dlc.send_queue
+        if len(queue) + frames > MAX_SEND_QUEUE:
+            return refuse(f"{frames} frames do not fit: {len(queue)} of {MAX_SEND_QUEUE} wait")
+        if frames == 1:
+            queue.append(data)
+        else:  # cut without copying: each frame is copied once, as it is encoded
+            view = memoryview(data)
+            starts = range(0, len(data), frame_size)
+            queue.extend(view[start : start + frame_size] for start in starts)
         return self.pump(mcb, dlc, now)
 
     def pump(self, mcb: Mcb, dlc: Dlc, now: float) -> Effects:

@@ -54,6 +54,7 @@ from bluetrio.actors.rfcomm.states import (
     MUX_TRANSITIONS,
     MUX_UNEXPECTED,
     DlcEvent,
+    DlcState,
     MuxEvent,
     MuxState,
 )
@@ -85,7 +86,7 @@ from bluetrio.messages.rfcomm import (
     RemotePortNegotiation,
     check_empty,
     decode_commands,
-    decode_frame,
+    decode_frame_fields,
     non_supported,
 )
 from bluetrio.messages.rfcomm_service import (
@@ -403,13 +404,25 @@ class Multiplexers:
             return []
         dlc = mcb.dlcs.get(sdu[0] >> 2)
         try:
-            frame = decode_frame(sdu, credit_based=dlc.credit_based if dlc is not None else True)
+            fields = decode_frame_fields(
+                sdu, credit_based=dlc.credit_based if dlc is not None else True
+            )
         except DecodeError as error:
             # TS 07.10 5.2.1.6: a frame with a bad FCS (or no frame at all) is discarded.
             self.discarded += 1
             log = logger.warning if self.discarded <= 16 else logger.debug
             log("rfcomm 0x%04X: discarded %d octets: %s", mcb.handle, len(sdu), error)
             return []
+        frame_type, dlci, _, _, information, credits = fields
+        if (
+            frame_type is FrameType.UIH
+            and dlci
+            and dlc is not None
+            and dlc.state is DlcState.OPEN
+            and mcb.state is MuxState.CONNECTED
+        ):  # the data path: no Frame built
+            return self.dlcs.on_data(mcb, dlc, information, credits, now)
+        frame = Frame(*fields)
         if frame.dlci == 0:
             return self._on_control_frame(mcb, frame, now)
         if mcb.state is MuxState.CONNECTED:
