@@ -78,12 +78,7 @@ class FixedChannel(MessageChannel[_FixedEndpoint]):
         self._registry = registry
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else (self._endpoint.ended or "open")
-        return f"<FixedChannel 0x{self.handle:04X}/0x{self.cid:04X} {state}>"
-
-    @property
-    def handle(self) -> int:
-        return self._endpoint.handle
+        return f"<FixedChannel 0x{self.handle:04X}/0x{self.cid:04X} {self._state()}>"
 
     @property
     def cid(self) -> int:

@@ -57,7 +57,13 @@ from bluetrio import arguments
 from bluetrio.actors.app_port import AppPort
 from bluetrio.actors.topology import Layer
 from bluetrio.errors import InvalidArgumentError, L2capConnectionRefused, StackError
-from bluetrio.message_streams import ChannelRequests, Endpoint, MessageListener, MessageStream
+from bluetrio.message_streams import (
+    ChannelRequests,
+    Endpoint,
+    Endpoints,
+    MessageListener,
+    MessageStream,
+)
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm_security import SecurityRequirement
 from bluetrio.messages.hci_service import LinkTransport
@@ -161,12 +167,8 @@ class L2capChannel(MessageStream[_Endpoint]):
         self.parameters = parameters
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else (self._endpoint.ended or "open")
-        return f"<L2capChannel 0x{self.handle:04X}/0x{self.cid:04X} psm 0x{self.psm:04X} {state}>"
-
-    @property
-    def handle(self) -> int:
-        return self._endpoint.handle
+        where = f"0x{self.handle:04X}/0x{self.cid:04X} psm 0x{self.psm:04X}"
+        return f"<L2capChannel {where} {self._state()}>"
 
     @property
     def cid(self) -> int:
@@ -378,7 +380,7 @@ class ChannelRegistry:
         self._stack = stack
         self._app = app
         self._requests = ChannelRequests(app, Layer.L2CAP)
-        self._endpoints: dict[tuple[int, int], _Endpoint] = {}
+        self._endpoints = Endpoints(_Endpoint)
         self._listeners: dict[tuple[LinkTransport, int], L2capListener] = {}
         self._opening: dict[tuple[int, int], L2capListener] = {}
         app.observe(L2caDataInd, self._on_data)
@@ -400,10 +402,7 @@ class ChannelRegistry:
         self._requests.send_many(messages)
 
     def _endpoint(self, handle: int, cid: int) -> _Endpoint:
-        endpoint = self._endpoints.get((handle, cid))
-        if endpoint is None:
-            endpoint = self._endpoints[handle, cid] = _Endpoint(handle, cid)
-        return endpoint
+        return self._endpoints.made(handle, cid)
 
     # -- observers -------------------------------------------------------------------------------
     def _on_data(self, indication: L2caDataInd) -> None:

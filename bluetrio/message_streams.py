@@ -64,6 +64,22 @@ class Endpoint:
 E = TypeVar("E", bound=Endpoint)
 
 
+class Endpoints(dict[tuple[int, int], E]):
+    """The endpoints of a registry by (link handle, channel), made on first use by
+    ``make(handle, channel)``."""
+
+    def __init__(self, make: Callable[[int, int], E]) -> None:
+        super().__init__()
+        self._make = make
+
+    def made(self, handle: int, channel: int) -> E:
+        """The endpoint of ``channel`` on link ``handle``, made now if it has no state yet."""
+        endpoint = self.get((handle, channel))
+        if endpoint is None:
+            endpoint = self[handle, channel] = self._make(handle, channel)
+        return endpoint
+
+
 class MessageChannel(Generic[E]):
     """The application's handle on one :class:`Endpoint`: closed by the application, or
     ended by the stack. Subclasses say what they are called in errors (:attr:`noun`)."""
@@ -73,6 +89,15 @@ class MessageChannel(Generic[E]):
     def __init__(self, endpoint: E) -> None:
         self._endpoint = endpoint
         self._closed = False
+
+    @property
+    def handle(self) -> int:
+        """The ACL link the channel runs on."""
+        return self._endpoint.handle
+
+    def _state(self) -> str:
+        """How the channel stands, for ``repr``."""
+        return "closed" if self._closed else (self._endpoint.ended or "open")
 
     def _check_sendable(self) -> None:
         if self._closed:
@@ -252,6 +277,7 @@ class ChannelRequests:
 __all__ = [
     "ChannelRequests",
     "Endpoint",
+    "Endpoints",
     "MessageChannel",
     "MessageListener",
     "MessageStream",

@@ -37,6 +37,13 @@ from bluetrio import arguments
 from bluetrio.actors.app_port import AppPort
 from bluetrio.actors.topology import Layer
 from bluetrio.errors import InvalidArgumentError, RfcommError, StackError
+from bluetrio.message_streams import (
+    ChannelRequests,
+    Endpoint,
+    Endpoints,
+    MessageListener,
+    MessageStream,
+)
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import DisconnectReq
 from bluetrio.messages.btm_security import SecurityRequirement
@@ -96,20 +103,14 @@ MAX_TEST_DATA = 125  # what one Test command carries (the RFCOMM layer's bound)
 KEPT_BREAKS = 16  # the peer's latest breaks a stream remembers
 
 
-class _Dlc:
+class _Dlc(Endpoint):
     """The application's state of one DLC, kept current by :class:`RfcommRegistry` in order
-    with every message."""
+    with every message; ``unconfirmed`` counts frames."""
 
     def __init__(self, handle: int, dlci: int) -> None:
-        self.handle = handle
+        super().__init__(handle)
         self.dlci = dlci
-        self.received: deque[bytes] = deque()
-        self.unconfirmed = 0
         self.unreported = 0  # frames read and not yet reported to the layer (RfcommDataRsp)
-        self.ended: str | None = None
-        self.broken = False
-        self.senders = trio.lowlevel.ParkingLot()
-        self.receivers = trio.lowlevel.ParkingLot()
         # The port's signals and settings (RFCOMM 1.2 5.5.2, TS 07.10 5.4.6.3.7-10).
         self.local_status = ModemStatus()
         self.peer_status: ModemStatus | None = None
@@ -120,29 +121,19 @@ class _Dlc:
         self.signals = trio.lowlevel.ParkingLot()  # waiting for the peer's next MSC
 
     def wake_all(self) -> None:
-        self.senders.unpark_all()
-        self.receivers.unpark_all()
+        super().wake_all()
         self.signals.unpark_all()
 
-    def end(self, reason: str, *, broken: bool) -> None:
-        if self.ended is None:
-            self.ended = reason
-            self.broken = broken
-        self.wake_all()
 
-
-class RfcommStream(trio.abc.HalfCloseableStream):
+class RfcommStream(MessageStream[_Dlc]):
     """One open DLC (see the module docstring)."""
 
     def __init__(self, registry: RfcommRegistry, dlc: _Dlc, channel: int, frame_size: int) -> None:
+        super().__init__(dlc)
         self._registry = registry
         self._dlc = dlc
         self.channel = channel
         self.frame_size = frame_size  # N1: the most one frame carries
-        self._partial = b""
-        self._closed = False
-        self._sending = False
-        self._receiving = False
         self._peer_link = registry.link_of(dlc.handle)
         self.link: Link | None = None  # a link opened for streams: this one holds it
 
@@ -154,58 +145,37 @@ class RfcommStream(trio.abc.HalfCloseableStream):
         return self._peer_link.peer
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else (self._dlc.ended or "open")
-        return f"<RfcommStream 0x{self.handle:04X} DLCI {self.dlci} channel {self.channel} {state}>"
-
-    @property
-    def handle(self) -> int:
-        return self._dlc.handle
+        where = f"0x{self.handle:04X} DLCI {self.dlci} channel {self.channel}"
+        return f"<RfcommStream {where} {self._state()}>"
 
     @property
     def dlci(self) -> int:
         return self._dlc.dlci
 
-    def _check_sendable(self) -> None:
-        if self._closed:
-            raise trio.ClosedResourceError("this stream was closed")
-        if self._dlc.ended is not None:
-            raise trio.BrokenResourceError(self._dlc.ended)
-
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Send ``data`` in frames of at most :attr:`frame_size` octets, as many at once as
         the send window takes, in one request to the layer."""
         view = memoryview(data).cast("B")
-        if self._sending:
-            raise trio.BusyResourceError("another task is sending on this stream")
-        self._sending = True
-        try:
+        with self._one_sender:
             await trio.lowlevel.checkpoint_if_cancelled()
             dlc = self._dlc
             size = self.frame_size
             offset = 0
             while offset < len(view):
-                while True:
-                    self._check_sendable()
-                    if dlc.unconfirmed < SEND_WINDOW:
-                        break
-                    await dlc.senders.park()
+                await self._wait_for_room(self._window_open)
                 chunk = bytes(view[offset : offset + (SEND_WINDOW - dlc.unconfirmed) * size])
                 dlc.unconfirmed += frame_count(len(chunk), size)
                 offset += len(chunk)
                 self._registry.send_many([RfcommDataReq(self.handle, self.dlci, chunk)])
             self._check_sendable()
             await trio.lowlevel.cancel_shielded_checkpoint()
-        finally:
-            self._sending = False
+
+    def _window_open(self) -> bool:
+        return self._dlc.unconfirmed < SEND_WINDOW
 
     async def wait_send_all_might_not_block(self) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
-        dlc = self._dlc
-        while True:
-            self._check_sendable()
-            if dlc.unconfirmed < SEND_WINDOW:
-                break
-            await dlc.senders.park()
+        await self._wait_for_room(self._window_open)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def wait_sent(self) -> None:
@@ -226,10 +196,7 @@ class RfcommStream(trio.abc.HalfCloseableStream):
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         if max_bytes is not None:
             max_bytes = arguments.integer("max_bytes", max_bytes, 1, 1 << 31)
-        if self._receiving:
-            raise trio.BusyResourceError("another task is receiving on this stream")
-        self._receiving = True
-        try:
+        with self._one_receiver:
             await trio.lowlevel.checkpoint_if_cancelled()
             dlc = self._dlc
             waited = False
@@ -246,15 +213,10 @@ class RfcommStream(trio.abc.HalfCloseableStream):
                         await trio.lowlevel.cancel_shielded_checkpoint()
                     return b""
                 self._partial = self._take_received(max_bytes)
-            if max_bytes is None or max_bytes >= len(self._partial):
-                data, self._partial = self._partial, b""
-            else:
-                data, self._partial = self._partial[:max_bytes], self._partial[max_bytes:]
+            data = self._take_partial(max_bytes)
             if not waited:
                 await trio.lowlevel.cancel_shielded_checkpoint()
             return data
-        finally:
-            self._receiving = False
 
     def _take_received(self, max_bytes: int | None) -> bytes:
         """The first frame received and as many after it as fit in ``max_bytes`` (or
@@ -423,54 +385,24 @@ class RfcommStream(trio.abc.HalfCloseableStream):
             raise trio.BrokenResourceError(self._dlc.ended)
         raise RfcommError(error)
 
-    async def aclose(self) -> None:
-        """Close the DLC (DISC, bounded by :data:`CLEANUP_TIMEOUT`, shielded), and the link
-        if this stream opened it."""
-        if self._closed:
-            await trio.lowlevel.checkpoint()
-            return
-        self._closed = True
-        self._dlc.wake_all()
+    async def _close_channel(self) -> None:
+        """Close the DLC (DISC, bounded by :data:`CLEANUP_TIMEOUT`, shielded), and let go of
+        the link if this stream holds it."""
         await self._registry.disconnect(self._dlc)
         if self.link is not None:
             await self._registry.release_link(self.link)
 
 
-class RfcommListener(trio.abc.Listener[RfcommStream]):
+class RfcommListener(MessageListener[RfcommStream]):
     """The DLCs that peers open to one server channel."""
 
     def __init__(self, registry: RfcommRegistry, channel: int) -> None:
+        super().__init__()
         self._registry = registry
         self.channel = channel
-        self.backlog: deque[RfcommStream] = deque()
-        self._lot = trio.lowlevel.ParkingLot()
-        self._closed = False
 
-    def _arrived(self, stream: RfcommStream) -> None:
-        self.backlog.append(stream)
-        self._lot.unpark()
-
-    async def accept(self) -> RfcommStream:
-        await trio.lowlevel.checkpoint_if_cancelled()
-        while True:
-            if self._closed:
-                raise trio.ClosedResourceError("this listener was closed")
-            if self.backlog:
-                stream = self.backlog.popleft()
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                return stream
-            await self._lot.park()
-
-    async def aclose(self) -> None:
-        """Stop listening; DLCs opened and not accepted are closed."""
-        if self._closed:
-            await trio.lowlevel.checkpoint()
-            return
-        self._closed = True
-        self._lot.unpark_all()
+    async def _stop_listening(self) -> None:
         await self._registry.stop_listening(self)
-        while self.backlog:
-            await self.backlog.popleft().aclose()
 
 
 class RfcommRegistry:
@@ -479,8 +411,9 @@ class RfcommRegistry:
 
     def __init__(self, app: AppPort, links: Callable[[int], Link | None] = lambda handle: None):
         self._app = app
+        self._requests = ChannelRequests(app, Layer.RFCOMM)
         self.link_of = links  # the live Link of a handle
-        self._dlcs: dict[tuple[int, int], _Dlc] = {}
+        self._dlcs = Endpoints(_Dlc)
         self._listeners: dict[int, RfcommListener] = {}
         # Links opened for streams, each held by its streams in either direction (and by the
         # rfcomm_connect calls still opening one): the last to let go closes the link.
@@ -496,7 +429,7 @@ class RfcommRegistry:
         app.when_closed(self.close)
 
     def new_token(self) -> int:
-        return self._app.runtime.new_token()
+        return self._requests.new_token()
 
     async def request(self, message: Message) -> Message:
         """Send ``message`` to the RFCOMM layer and wait for its answer (the layer bounds the
@@ -508,16 +441,10 @@ class RfcommRegistry:
 
     def send_many(self, messages: list[Message]) -> None:
         """Hand ``messages`` to the RFCOMM layer in order, as one hop."""
-        runtime = self._app.runtime
-        if runtime.closed:
-            raise trio.BrokenResourceError("the stack is closed")
-        runtime.send_now(self._app.name, Layer.RFCOMM, messages)
+        self._requests.send_many(messages)
 
     def _dlc(self, handle: int, dlci: int) -> _Dlc:
-        dlc = self._dlcs.get((handle, dlci))
-        if dlc is None:
-            dlc = self._dlcs[handle, dlci] = _Dlc(handle, dlci)
-        return dlc
+        return self._dlcs.made(handle, dlci)
 
     # -- observers -----------------------------------------------------------------------------
     def _on_data(self, indication: RfcommDataInd) -> None:
@@ -603,8 +530,7 @@ class RfcommRegistry:
         for dlc in self._dlcs.values():
             dlc.end("the stack closed", broken=True)
         for listener in self._listeners.values():
-            listener._closed = True
-            listener._lot.unpark_all()
+            listener._shut()
 
     # -- requests ------------------------------------------------------------------------------
     async def connect(
@@ -630,24 +556,20 @@ class RfcommRegistry:
 
     async def disconnect(self, dlc: _Dlc) -> None:
         self._forget(dlc)
-        if dlc.ended is not None or self._app.runtime.closed:
-            await trio.lowlevel.checkpoint()
-            return
-        dlc.end("this stream was closed", broken=False)
-        with trio.CancelScope(shield=True) as scope:
-            scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
-            request = RfcommDisconnectReq(self._app.runtime.new_token(), dlc.handle, dlc.dlci)
-            with contextlib.suppress(StackError):
-                await self._app.request(Layer.RFCOMM, request)
-        if scope.cancelled_caught:
-            logger.warning("rfcomm 0x%04X DLC %d: no disconnection in time", dlc.handle, dlc.dlci)
+        handle, dlci = dlc.handle, dlc.dlci
+        await self._requests.close_channel(
+            dlc,
+            lambda token: RfcommDisconnectReq(token, handle, dlci),
+            timeout=CLEANUP_TIMEOUT,
+            what="stream",
+            label=f"rfcomm 0x{handle:04X} DLC {dlci}",
+        )
 
     def _disconnect_later(self, dlc: _Dlc) -> None:
         """Close a DLC from an observer (no task to wait in)."""
         self._forget(dlc)
-        token = self._app.runtime.new_token()
-        self._app.router.abandon(token, lambda reply: None)
-        self.send_many([RfcommDisconnectReq(token, dlc.handle, dlc.dlci)])
+        handle, dlci = dlc.handle, dlc.dlci
+        self._requests.close_later(lambda token: RfcommDisconnectReq(token, handle, dlci))
 
     def use_link(self, link: Link) -> None:
         self._link_users[link.handle] = self._link_users.get(link.handle, 0) + 1
