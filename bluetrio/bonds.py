@@ -222,11 +222,20 @@ class Bond:
     # Made with the P-256 debug key (Vol 3 Part H 2.3.5.6.1), whose private key everyone
     # knows: anyone who recorded the pairing can decrypt the link.
     debug_key: bool = False
+    # The transport whose pairing produced the key this bond was derived from (Vol 3 Part H
+    # 2.4.2.4: a link key from an LE LTK; 2.4.2.5: an LTK from a BR/EDR link key), or None
+    # when a pairing on this bond's own transport made it.
+    derived_from: Transport | None = attrs.field(default=None)
     created_at: float = attrs.field(factory=time.time)
     updated_at: float = attrs.field(factory=time.time)
     peer_link_address: Address | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.derived_from is not None and self.derived_from is self.transport:
+            raise InvalidArgumentError(
+                f"a {self.transport.value} bond is derived from the other transport, "
+                f"not from {self.derived_from.value}"
+            )
         if self.link_key is not None:
             if self.transport is not Transport.BR_EDR:
                 raise InvalidArgumentError("an LE bond cannot hold a BR/EDR link key")

@@ -260,6 +260,28 @@ def h8(k: bytes, s: bytes, key_id: bytes) -> bytes:
     return aes_cmac(aes_cmac(s, k), key_id)
 
 
+# Cross-transport key derivation (Vol 3 Part H 2.4.2.4, 2.4.2.5): the salts of h7 are the
+# key IDs of h6 zero-padded to 128 bits, used when both devices set CT2 in AuthReq.
+_SALT_TMP1 = bytes(12) + b"tmp1"
+_SALT_TMP2 = bytes(12) + b"tmp2"
+
+
+def link_key_from_ltk(ltk: bytes, *, ct2: bool) -> bytes:
+    """The BR/EDR link key derived from an LE Secure Connections LTK (2.4.2.4):
+    ILK = h7(SALT, LTK) with CT2, else h6(LTK, "tmp1"); link key = h6(ILK, "lebr")."""
+    (ltk,) = _checked(("ltk", ltk, 16))
+    intermediate = h7(_SALT_TMP1, ltk) if ct2 else h6(ltk, b"tmp1")
+    return h6(intermediate, b"lebr")
+
+
+def ltk_from_link_key(link_key: bytes, *, ct2: bool) -> bytes:
+    """The LE LTK derived from a BR/EDR Secure Connections link key (2.4.2.5):
+    ILK = h7(SALT, LK) with CT2, else h6(LK, "tmp2"); LTK = h6(ILK, "brle")."""
+    (link_key,) = _checked(("link_key", link_key, 16))
+    intermediate = h7(_SALT_TMP2, link_key) if ct2 else h6(link_key, b"tmp2")
+    return h6(intermediate, b"brle")
+
+
 # --------------------------------------------------------------------------------------------
 # Resolvable private addresses (Vol 6 Part B 1.3.2.2, Vol 3 Part H 2.2.2)
 # --------------------------------------------------------------------------------------------

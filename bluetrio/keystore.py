@@ -197,6 +197,7 @@ def _bond_to_json(bond: Bond) -> dict[str, Any]:
         "secure_connections": bond.secure_connections,
         "key_size": bond.key_size,
         "debug_key": bond.debug_key,
+        "derived_from": None if bond.derived_from is None else bond.derived_from.value,
         "created_at": bond.created_at,
         "updated_at": bond.updated_at,
         "peer_link_address": (
@@ -332,7 +333,7 @@ _BOND_FIELDS = tuple(_bond_to_json(Bond(Address(bytes(6)), Address(bytes(6)), Tr
 def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
     # Fields written only by later versions of this format: their values before.
     if isinstance(value, dict):
-        value = {"debug_key": False, "peer_link_address": None, **value}
+        value = {"debug_key": False, "derived_from": None, "peer_link_address": None, **value}
     data = _object(value, where, _BOND_FIELDS)
     try:
         return Bond(
@@ -346,6 +347,9 @@ def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
             secure_connections=_boolean(data["secure_connections"], f"{where}.secure_connections"),
             key_size=_integer(data["key_size"], f"{where}.key_size", 7, 16),
             debug_key=_boolean(data["debug_key"], f"{where}.debug_key"),
+            derived_from=_optional(
+                data["derived_from"], f"{where}.derived_from", _transport_from_json
+            ),
             created_at=_timestamp(data["created_at"], f"{where}.created_at"),
             updated_at=_timestamp(data["updated_at"], f"{where}.updated_at"),
             peer_link_address=_optional(

@@ -1103,6 +1103,8 @@ def smp_config(config: StackConfig, delegate: PairingDelegate | None) -> SmpConf
         min_key_size=security.min_encryption_key_size,
         secure_connections_only=security.secure_connections_only,
         oob_available=delegate is not None and delegate.provides_oob_data,
+        derive_link_key=security.cross_transport_key_derivation,
+        derive_le_keys=security.cross_transport_key_derivation,
     )
 
 

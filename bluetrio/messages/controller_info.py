@@ -14,6 +14,8 @@ LMP_BIT_LE_SUPPORTED = 38
 LMP_BIT_BR_EDR_NOT_SUPPORTED = 37
 LMP_BIT_SSP = 51
 LMP_BIT_EXTENDED_FEATURES = 63
+# Page 2: Secure Connections (Controller Support), Vol 2 Part C 3.3.
+LMP_PAGE_2_BIT_SECURE_CONNECTIONS = 8
 
 # Version numbers of HCI and LMP (Assigned Numbers 2.1).
 CORE_VERSIONS = {
@@ -56,6 +58,12 @@ class ControllerInfo:
     @property
     def bredr_supported(self) -> bool:
         return not self.lmp_features[0] >> LMP_BIT_BR_EDR_NOT_SUPPORTED & 1
+
+    @property
+    def bredr_secure_connections(self) -> bool:
+        """The controller runs BR/EDR Secure Connections (P-256 keys, AES-CCM)."""
+        pages = self.lmp_features
+        return len(pages) > 2 and bool(pages[2] >> LMP_PAGE_2_BIT_SECURE_CONNECTIONS & 1)
 
     def supports(self, opcode: int) -> bool:
         return hci.bitmap_supports(self.supported_commands, opcode)

@@ -5,7 +5,8 @@ protocol on the fixed channels 0x0006 (LE) and 0x0007 (BR/EDR). Directions:
 
 * btm → SMP: :class:`SmpPairReq` (make an LE link meet a requirement, with the bond BTM
   holds for the peer), :class:`SmpPromptRsp` (the user's answer to a prompt),
-  :class:`SmpBondRsp` (what BTM did with a bond);
+  :class:`SmpBondRsp` (what BTM did with a bond), :class:`SmpBrEdrSecurityInd` (how a
+  BR/EDR link is encrypted, for SMP over BR/EDR);
 * SMP → btm (subclasses of :class:`~bluetrio.messages.btm_security.SecurityMessage`, which
   the BTM core hands to its security core): :class:`SmpPairCnf`, :class:`SmpPairingInd`
   (the peer started pairing), :class:`SmpBondInd` (a pairing produced keys to keep),
@@ -21,7 +22,7 @@ import enum
 import attrs
 
 from bluetrio.address import Address
-from bluetrio.bonds import Bond
+from bluetrio.bonds import Bond, LinkKey
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import Role, SecurityLevel
@@ -161,6 +162,24 @@ class SmpBondRsp(Message):
     peer: Address
     accepted: bool
     reason: str | None = None
+
+
+@attrs.frozen
+class SmpBrEdrSecurityInd(Message):
+    """btm → SMP: BR/EDR link ``handle`` to ``peer`` was secured to btm's policy (after each
+    authentication and encryption btm accepted), or its encryption went off (``link_key``
+    None). ``link_key`` is the key the link is encrypted under when that is a Secure
+    Connections key (P-256, key types 0x07/0x08) with AES-CCM, the only key SMP over BR/EDR
+    may derive LE keys from (Vol 3 Part H 3.5.1, 2.4.2.5), else None; ``key_size`` the
+    encryption key size; ``bonded`` the key is kept as a bond (keys derived from it are kept
+    too); ``paired`` a pairing made the key just now (not a stored key)."""
+
+    handle: int
+    peer: Address
+    link_key: LinkKey | None
+    key_size: int | None = None
+    bonded: bool = False
+    paired: bool = False
 
 
 # -- SMP → btm ---------------------------------------------------------------------------------

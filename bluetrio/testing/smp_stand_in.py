@@ -27,6 +27,7 @@ from bluetrio.messages.smp_service import (
     PAIRING_FAILED_STATUS,
     SmpBondInd,
     SmpBondRsp,
+    SmpBrEdrSecurityInd,
     SmpPairCnf,
     SmpPairReq,
     SmpPromptRsp,
@@ -43,7 +44,8 @@ class StandInSmp:
 
     spec = LayerSpec(
         Layer.SMP,
-        handles=(SmpPairReq, SmpPromptRsp, SmpBondRsp, LeEncryptCnf),
+        # SmpBrEdrSecurityInd (how BR/EDR links are encrypted) is taken and ignored.
+        handles=(SmpPairReq, SmpPromptRsp, SmpBondRsp, LeEncryptCnf, SmpBrEdrSecurityInd),
         subscribes=(LinkUpInd, LeEncryptionChangedInd),
         emits=(LeEncryptReq, LeResponderKeyReq, SmpBondInd),
     )

@@ -160,34 +160,32 @@ def test_h8() -> None:
     assert crypto.h8(k, s, h("cc030148")) == h("e5e5beba ae7228e7 22a38904 ed350f6d")
 
 
-# Cross-transport key derivation (Vol 3 Part H 2.4.2.4-2.4.2.5, sample data D.8-D.11): the
-# compositions that SMP performs with h6/h7.
-SALT_TMP1 = bytes(12) + b"tmp1"
-SALT_TMP2 = bytes(12) + b"tmp2"
+# Cross-transport key derivation (Vol 3 Part H 2.4.2.4-2.4.2.5, sample data D.8-D.11),
+# as SMP derives a link key from an LTK and an LTK from a link key.
+LTK_D8 = h("368df9bc e3264b58 bd066c33 334fbf64")
+LINK_KEY_D10 = h("05040302 01000908 07060504 03020100")
 
 
-def test_ltk_to_link_key_without_ct2() -> None:
-    ltk = h("368df9bc e3264b58 bd066c33 334fbf64")
-    intermediate = crypto.h6(ltk, b"tmp1")
-    assert crypto.h6(intermediate, b"lebr") == h("bc1ca4ef 633fc1bd 0d8230af ee388fb0")
+@pytest.mark.parametrize(
+    ("ct2", "expected"),
+    [
+        (False, "bc1ca4ef 633fc1bd 0d8230af ee388fb0"),  # D.8: h6(h6(LTK, "tmp1"), "lebr")
+        (True, "287ad379 dca40253 0a39f1f4 3047b835"),  # D.9: h6(h7(SALT, LTK), "lebr")
+    ],
+)
+def test_link_key_from_ltk(ct2: bool, expected: str) -> None:
+    assert crypto.link_key_from_ltk(LTK_D8, ct2=ct2) == h(expected)
 
 
-def test_ltk_to_link_key_with_ct2() -> None:
-    ltk = h("368df9bc e3264b58 bd066c33 334fbf64")
-    intermediate = crypto.h7(SALT_TMP1, ltk)
-    assert crypto.h6(intermediate, b"lebr") == h("287ad379 dca40253 0a39f1f4 3047b835")
-
-
-def test_link_key_to_ltk_without_ct2() -> None:
-    link_key = h("05040302 01000908 07060504 03020100")
-    intermediate = crypto.h6(link_key, b"tmp2")
-    assert crypto.h6(intermediate, b"brle") == h("a813fb72 f1a3dfa1 8a2c9a43 f10d0a30")
-
-
-def test_link_key_to_ltk_with_ct2() -> None:
-    link_key = h("05040302 01000908 07060504 03020100")
-    intermediate = crypto.h7(SALT_TMP2, link_key)
-    assert crypto.h6(intermediate, b"brle") == h("e85e09eb 5eccb3e2 69418a13 3211bc79")
+@pytest.mark.parametrize(
+    ("ct2", "expected"),
+    [
+        (False, "a813fb72 f1a3dfa1 8a2c9a43 f10d0a30"),  # D.10: h6(h6(LK, "tmp2"), "brle")
+        (True, "e85e09eb 5eccb3e2 69418a13 3211bc79"),  # D.11: h6(h7(SALT, LK), "brle")
+    ],
+)
+def test_ltk_from_link_key(ct2: bool, expected: str) -> None:
+    assert crypto.ltk_from_link_key(LINK_KEY_D10, ct2=ct2) == h(expected)
 
 
 @pytest.mark.parametrize(
@@ -203,6 +201,8 @@ def test_link_key_to_ltk_with_ct2() -> None:
         (lambda: crypto.g2(bytes(32), bytes(32), bytes(16), bytes(15)), "y"),
         (lambda: crypto.h6(bytes(16), b"btlinkkey"), "key_id"),
         (lambda: crypto.h7(bytes(16), bytes(32)), "w"),
+        (lambda: crypto.link_key_from_ltk(bytes(15), ct2=True), "ltk"),
+        (lambda: crypto.ltk_from_link_key(bytes(17), ct2=False), "link_key"),
         (lambda: crypto.h8(bytes(16), bytes(16), b"lebr0"), "key_id"),
         (lambda: crypto.ssp_f1(bytes(32), bytes(24), bytes(16), b"\x00"), "u and v"),
         (lambda: crypto.ssp_g(bytes(20), bytes(20), bytes(16), bytes(16)), "u"),

@@ -62,9 +62,6 @@ EVENT_MASK_PAGE_2_BITS = {23: "Authenticated Payload Timeout Expired"}
 INQUIRY_MODE_EXTENDED = 0x02  # results with RSSI or with EIR (Vol 4 Part E 7.3.50)
 SCAN_INQUIRY = 0x01  # Vol 4 Part E 7.3.18
 SCAN_PAGE = 0x02
-SECURE_CONNECTIONS_HOST_FEATURE_PAGE_2_BIT = (
-    8  # Vol 2 Part C 3.3: "Secure Connections (Controller)"
-)
 
 
 # What the host announces with Host_Buffer_Size (Vol 4 Part E 7.3.39). The controller sizes
@@ -121,7 +118,7 @@ def _bredr_steps(info: ControllerInfo, config: StackConfig) -> list[Any]:
     steps: list[Any] = []
     if config.simple_pairing:
         steps.append(hci.WriteSimplePairingMode(1))
-        if config.secure_connections and page2_has_secure_connections(info):
+        if config.secure_connections and info.bredr_secure_connections:
             steps.append(hci.WriteSecureConnectionsHostSupport(1))
     steps.append(hci.WriteClassOfDevice(config.class_of_device))
     if config.local_name is not None:
@@ -131,12 +128,6 @@ def _bredr_steps(info: ControllerInfo, config: StackConfig) -> list[Any]:
     steps.append(hci.WriteInquiryMode(INQUIRY_MODE_EXTENDED))
     steps.append(hci.WriteScanEnable(scan_enable_value(config.discoverable, config.connectable)))
     return steps
-
-
-def page2_has_secure_connections(info: ControllerInfo) -> bool:
-    if len(info.lmp_features) < 3:
-        return False
-    return bool(info.lmp_features[2] >> SECURE_CONNECTIONS_HOST_FEATURE_PAGE_2_BIT & 1)
 
 
 def bringup_sequence(config: StackConfig) -> Generator[Query, Any, ControllerInfo]:

@@ -77,11 +77,15 @@ class SecurityConfig:
 
     Pairing is refused unless ``pairable`` is set (the application opts in). The key store
     and the pairing delegate are the application's, given to ``open_stack``.
+    ``cross_transport_key_derivation``: a Secure Connections pairing on one transport also
+    bonds the other (Vol 3 Part H 2.4.2.4, 2.4.2.5): LE pairing derives the BR/EDR link key
+    (LinkKey), and after BR/EDR pairing SMP over BR/EDR derives the LE LTK.
     """
 
     pairable: bool = attrs.field(default=False, validator=_flag)
     min_encryption_key_size: int = attrs.field(default=16, validator=_key_size)
     secure_connections_only: bool = attrs.field(default=False, validator=_flag)
+    cross_transport_key_derivation: bool = attrs.field(default=False, validator=_flag)
 
 
 def _optional_public_address(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -445,10 +445,15 @@ class LeSecurity:
         )
 
     # -- bonds -----------------------------------------------------------------------------
-    def on_bond(self, message: SmpBondInd, now: float) -> Effects:
+    def on_bond(
+        self, message: SmpBondInd, now: float, bredr_peer: Address | None = None
+    ) -> Effects:
+        """An LE bond from SMP, made on LE link ``message.handle`` or, when ``bredr_peer`` is
+        given, derived over the BR/EDR link to that peer (Vol 3 Part H 2.4.2.5)."""
         bond = message.bond
         record = self.records.get(message.handle)
-        refusal = self._bond_refusal(bond, record)
+        link_peer = bredr_peer if bredr_peer is not None else record.peer if record else None
+        refusal = self._bond_refusal(bond, link_peer)
         peer = bond.peer_address
         if refusal is not None:
             logger.warning("security: LE bond with %s refused: %s", peer, refusal)
@@ -460,17 +465,17 @@ class LeSecurity:
         self.remember_identity(identity_key(peer), bond.peer_keys.irk, bond.peer_link_address)
         return [Emit(StoreBondReq(bond)), Emit(SmpBondRsp(message.handle, peer, True))]
 
-    def _bond_refusal(self, bond: Bond, record: LeLinkRecord | None) -> str | None:
+    def _bond_refusal(self, bond: Bond, link_peer: Address | None) -> str | None:
         if bond.transport is not Transport.LE:
             return "not an LE bond"
-        if record is None:
+        if link_peer is None:
             return "the link it was made on is gone"
         key = identity_key(bond.peer_address)
         existing = self.keys.le_bond(key)
         # Identity information naming a device bonded already, on a link that is not that
         # device's (its address did not resolve to it): another device claims its identity
         # (CVE-2021-3436, BLURtooth CVE-2020-15802). Its bond is kept as it is.
-        if existing is not None and key != record.peer:
+        if existing is not None and key != identity_key(link_peer):
             return f"the identity address {key} belongs to another bonded device"
         irk = bond.peer_keys.irk
         if irk is not None:

@@ -72,6 +72,8 @@ class LinkSecurityProcedure:
         keys: KeyDatabase,
         prompts: Prompts,
         timeout: float = DEFAULT_PROCEDURE_TIMEOUT,
+        on_secured: Callable[[LinkRecord], Effects] = lambda record: [],
+        on_encryption_off: Callable[[LinkRecord], Effects] = lambda record: [],
     ) -> None:
         self.commands = commands
         self.config = config
@@ -79,6 +81,10 @@ class LinkSecurityProcedure:
         self.keys = keys
         self.prompts = prompts
         self.timeout = timeout
+        # Who else hears of a secured link, and of its encryption going off (SMP over BR/EDR
+        # derives LE keys from the link key, :mod:`.cross_transport`).
+        self.on_secured = on_secured
+        self.on_encryption_off = on_encryption_off
 
     # -- requesters ----------------------------------------------------------------------------
     def on_pair_request(self, sender: str, message: PairReq, now: float) -> Effects:
@@ -158,7 +164,7 @@ class LinkSecurityProcedure:
             return self.commands.send(hci.LinkKeyRequestNegativeReply(bd_addr=event.bd_addr))
         record = self.links.by_peer(event.bd_addr)
         if record is not None:
-            record.key_type = key.type
+            record.key_type, record.link_key = key.type, key
             record.used_stored_key = True
         return self.commands.send(
             hci.LinkKeyRequestReply(bd_addr=event.bd_addr, link_key=reverse(key.value))
@@ -214,7 +220,7 @@ class LinkSecurityProcedure:
         if mode is EncryptionMode.OFF:
             record.key_size = None
             running = record.state in LINK_PROCEDURE_STATES
-            effects = self._move(record, Event.ENCRYPTION_OFF, now)
+            effects = self._move(record, Event.ENCRYPTION_OFF, now) + self.on_encryption_off(record)
             if running:
                 return effects + self._answer_waiting(
                     record, AUTHENTICATION_FAILURE, "encryption was turned off"
@@ -290,6 +296,7 @@ class LinkSecurityProcedure:
                 ),
             )
         )
+        effects += self.on_secured(record)
         return effects + self._answer_waiting(record, SUCCESS, None)
 
     def _fail(
@@ -317,6 +324,7 @@ class LinkSecurityProcedure:
         effects += self._answer_waiting(record, AUTHENTICATION_FAILURE, why)
         effects += self.pairing_failed(record, AUTHENTICATION_FAILURE, why)
         effects += self.abandon_pairing(record, why)
+        effects += self.on_encryption_off(record)  # what encrypts the link is not trusted
         return effects + self.commands.send(
             hci.Disconnect(connection_handle=record.handle, reason=AUTHENTICATION_FAILURE)
         )

@@ -24,6 +24,7 @@ from typing import Any
 
 from bluetrio.actors.btm.commands import CommandIssuer
 from bluetrio.actors.btm.config import SecurityConfig
+from bluetrio.actors.btm.cross_transport import CrossTransportKeys
 from bluetrio.actors.btm.key_database import KeyDatabase
 from bluetrio.actors.btm.le_security import SMP_BOUND, LeSecurity, RememberIdentity
 from bluetrio.actors.btm.link_security import (
@@ -43,7 +44,7 @@ from bluetrio.actors.btm.timer_owners import (
 )
 from bluetrio.actors.effects import Effects, Emit, ReleaseTimers, TimerExpired
 from bluetrio.address import Address
-from bluetrio.bonds import LinkKey
+from bluetrio.bonds import LinkKey, Transport
 from bluetrio.messages import hci
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import AclLink, LinkTransport
@@ -62,6 +63,7 @@ from bluetrio.messages.btm_security import (
 from bluetrio.messages.smp_service import (
     APP_INDICATIONS,
     SmpBondInd,
+    SmpBrEdrSecurityInd,
     SmpKeypressInd,
     SmpPairCnf,
     SmpPairingInd,
@@ -91,9 +93,15 @@ class SecurityCore:
         self.keys = KeyDatabase()
         self.links = SecurityLinks()
         self.prompts = Prompts(timeout=prompt_timeout)
+        # SMP over BR/EDR derives LE keys from a BR/EDR link key, and LE pairing a link key.
+        self.cross_transport = CrossTransportKeys(
+            config=config, keys=self.keys, links=self.links, smp=smp
+        )
         self.procedure = LinkSecurityProcedure(
             commands=commands, config=config, links=self.links, keys=self.keys,
             prompts=self.prompts, timeout=procedure_timeout,
+            on_secured=self.cross_transport.link_secured,
+            on_encryption_off=self.cross_transport.encryption_off,
         )  # fmt: skip
         self.ssp = SecureSimplePairing(self.procedure)
         # SMP is a layer of its own (Vol 3 Part H); BTM serves it when the stack runs one.
@@ -114,7 +122,7 @@ class SecurityCore:
             StoreBondRsp: _from_anyone(self._on_store_bond_response),
             SmpPairCnf: _from_anyone(le.on_pair_confirm),
             SmpPairingInd: _from_anyone(le.on_pairing_indication),
-            SmpBondInd: _from_anyone(le.on_bond),
+            SmpBondInd: _from_anyone(self._on_bond),
             SmpPromptReq: _from_anyone(le.on_prompt_request),
             SmpKeypressInd: _from_anyone(le.on_keypress),
             LeEncryptReq: le.on_encrypt_request,
@@ -126,6 +134,7 @@ class SecurityCore:
             *INDICATIONS,
             *APP_INDICATIONS,
             *(SMP_BOUND if smp else ()),
+            *((SmpBrEdrSecurityInd,) if smp else ()),
         )
 
     @property
@@ -217,6 +226,14 @@ class SecurityCore:
             return bredr(message, now)
 
         return answer
+
+    def _on_bond(self, message: SmpBondInd, now: float) -> Effects:
+        """A bond from SMP: a derived BR/EDR link key, or an LE bond made over LE or derived
+        over a BR/EDR link (whose peer made it)."""
+        if message.bond.transport is Transport.BR_EDR:
+            return self.cross_transport.on_derived_link_key(message)
+        bredr = self.links.get(message.handle)
+        return self.le.on_bond(message, now, bredr.peer if bredr is not None else None)
 
     def _on_encryption_change(self, event: Any, now: float) -> Effects:
         if self.le.owns(event.connection_handle):

@@ -29,7 +29,7 @@ from bluetrio.actors.btm.states import (
 from bluetrio.actors.effects import Send
 from bluetrio.actors.state_machine import allowed, transition
 from bluetrio.address import Address
-from bluetrio.bonds import LinkKeyType
+from bluetrio.bonds import LinkKey, LinkKeyType
 from bluetrio.messages.btm_security import (
     AssociationModel,
     LinkSecurityCnf,
@@ -115,6 +115,7 @@ class LinkRecord:
     state: LinkSecurityState = LinkSecurityState.UNSECURED
     pairing: Pairing = attrs.Factory(Pairing)
     key_type: LinkKeyType | None = None  # the key the controller holds for this link
+    link_key: LinkKey | None = None  # that key (SMP over BR/EDR derives LE keys from it)
     used_stored_key: bool = False
     peer_verified: bool = False  # the peer proved the key to us (SSP, or our challenge)
     model: AssociationModel | None = None  # of the pairing on this link, if any

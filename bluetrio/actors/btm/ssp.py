@@ -343,7 +343,7 @@ class SecureSimplePairing:
             return self.procedure.reject(record, why)
         assert key_type is not None
         key = LinkKey(reverse(event.link_key), key_type)
-        record.key_type = key_type
+        record.key_type, record.link_key = key_type, key
         record.used_stored_key = False
         record.peer_verified = True  # both sides proved the DHKey (Vol 2 Part H 7.2.5)
         record.model = pairing.model

@@ -36,7 +36,12 @@ class SmpConfig:
     2.3.5.6.1; both only for sniffing in a lab); a bond made with it is marked
     ``debug_key``. ``confirm_just_works``: ask the user before a Just Works pairing
     completes. ``oob_available``: the device has the peer's OOB data (the user gives it when
-    asked). ``identity_resolving_key``: the IRK distributed with our identity address."""
+    asked). ``identity_resolving_key``: the IRK distributed with our identity address.
+    Cross-transport key derivation (Vol 3 Part H 2.4.2.4, 2.4.2.5): ``derive_link_key``
+    sets LinkKey in LE Secure Connections pairing (a BR/EDR link key is derived from the
+    LTK); ``derive_le_keys`` runs SMP over BR/EDR on 0x0007 (registered only then): as
+    central after a new BR/EDR Secure Connections pairing, as peripheral when asked, the LE
+    LTK derived from the link key and the identity and signing keys distributed."""
 
     io_capability: IoCapability = IoCapability.NO_INPUT_NO_OUTPUT
     pairable: bool = True
@@ -54,6 +59,7 @@ class SmpConfig:
     distribute_identity: bool = True
     distribute_signing_key: bool = False
     derive_link_key: bool = False
+    derive_le_keys: bool = False
     identity_resolving_key: bytes = attrs.field(
         factory=lambda: crypto.random_bytes(16), validator=_irk, repr=False
     )

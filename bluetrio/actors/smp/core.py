@@ -1,9 +1,11 @@
 """The Security Manager core (Core 5.4 Vol 3 Part H): sans-IO, driven by the generic shell.
 
-It registers the LE SMP fixed channel with L2CAP (0x0006; Vol 3 Part A 2.1), keeps one
-:class:`~bluetrio.actors.smp.pairing.PairingContext` per LE link from the moment btm reports
-it up until it goes down, and checks every received PDU in this order before a handler sees
-it:
+It registers the LE SMP fixed channel with L2CAP (0x0006; Vol 3 Part A 2.1), and the BR/EDR
+one (0x0007) when it derives keys across transports, keeps one
+:class:`~bluetrio.actors.smp.pairing.PairingContext` per LE link (and one
+:class:`~bluetrio.actors.smp.bredr.BrEdrPairingContext` per BR/EDR link, which checks its
+own PDUs) from the moment btm reports it up until it goes down, and checks every received
+LE PDU in this order before a handler sees it:
 
 1. the link's SMP timed out: nothing more is processed until it reconnects (3.4);
 2. the code is one SMP defines, else Command Not Supported (3.3, 3.5.5);
@@ -22,6 +24,7 @@ import logging
 from bluetrio import crypto
 from bluetrio.actors.effects import Effects, Emit, ReleaseTimers, Send, TimerExpired
 from bluetrio.actors.smp.attempts import RepeatedAttempts
+from bluetrio.actors.smp.bredr import BrEdrPairingContext
 from bluetrio.actors.smp.config import SmpConfig
 from bluetrio.actors.smp.pairing import LocalIdentity, PairingContext, timeout_key
 from bluetrio.actors.smp.states import Phase
@@ -30,7 +33,13 @@ from bluetrio.address import Address
 from bluetrio.crypto import EcdhKeyPair
 from bluetrio.errors import SmpDecodeError
 from bluetrio.messages.base import Message
-from bluetrio.messages.btm import ControllerReadyInd, LinkDownInd, LinkUpInd, LocalIdentityInd
+from bluetrio.messages.btm import (
+    ControllerReadyInd,
+    LinkChangedInd,
+    LinkDownInd,
+    LinkUpInd,
+    LocalIdentityInd,
+)
 from bluetrio.messages.btm_security import (
     LeEncryptCnf,
     LeEncryptionChangedInd,
@@ -38,13 +47,15 @@ from bluetrio.messages.btm_security import (
     LeResponderKeyReq,
 )
 from bluetrio.messages.hci_service import LinkTransport
-from bluetrio.messages.l2cap import FixedCid
+from bluetrio.messages.l2cap import FixedCid, InformationType
 from bluetrio.messages.l2cap_service import (
     L2caCnf,
     L2caFixedChannelInd,
     L2caFixedDataCnf,
     L2caFixedDataInd,
     L2caFixedDataReq,
+    L2caInfoCnf,
+    L2caInfoReq,
     L2caRegisterFixedChannelReq,
 )
 from bluetrio.messages.smp import (
@@ -58,6 +69,7 @@ from bluetrio.messages.smp import (
 from bluetrio.messages.smp_service import (
     SmpBondInd,
     SmpBondRsp,
+    SmpBrEdrSecurityInd,
     SmpKeypressInd,
     SmpPairCnf,
     SmpPairingInd,
@@ -68,8 +80,11 @@ from bluetrio.messages.smp_service import (
 
 logger = logging.getLogger(__name__)
 
+LE = LinkTransport.LE
+
 # Tokens of the core's own requests to L2CAP.
 _REGISTER_LE = 1
+_REGISTER_BREDR = 2
 
 
 class SmpCore:
@@ -84,17 +99,21 @@ class SmpCore:
             L2caFixedChannelInd,
             L2caFixedDataInd,
             L2caFixedDataCnf,
+            L2caInfoCnf,
+            SmpBrEdrSecurityInd,
         ),
         subscribes=(
             ControllerReadyInd,
             LocalIdentityInd,
             LinkUpInd,
+            LinkChangedInd,
             LinkDownInd,
             LeEncryptionChangedInd,
         ),
         emits=(
             L2caRegisterFixedChannelReq,
             L2caFixedDataReq,
+            L2caInfoReq,
             LeEncryptReq,
             LeResponderKeyReq,
             SmpPairingInd,
@@ -108,6 +127,8 @@ class SmpCore:
     def __init__(self, config: SmpConfig | None = None) -> None:
         self.config = config or SmpConfig()
         self.links: dict[int, PairingContext] = {}
+        self.bredr_links: dict[int, BrEdrPairingContext] = {}
+        self.registered_bredr = False
         self.attempts = RepeatedAttempts()
         self.local_address = Address(bytes(6))  # the controller's public address
         # Our identity address and IRK as btm tells them (LocalIdentityInd); until then the
@@ -152,6 +173,25 @@ class SmpCore:
         match message:
             case L2caFixedDataInd(cid=FixedCid.SMP):
                 return self._on_pdu(message.handle, message.payload, now)
+            case L2caFixedDataInd(cid=FixedCid.SMP_BR_EDR):
+                bredr = self.bredr_links.get(message.handle)
+                if bredr is None:
+                    self.dropped_pdus += 1
+                    return []
+                return bredr.on_pdu(message.payload, now)
+            case SmpBrEdrSecurityInd():
+                bredr = self.bredr_links.get(message.handle)
+                if bredr is None:
+                    return []
+                return self._bredr_step(bredr, bredr.on_security(message, now))
+            case L2caInfoCnf():
+                bredr = self.bredr_links.get(message.handle)
+                if bredr is None:
+                    return []
+                mask = None
+                if message.result == 0 and message.error is None and len(message.data) >= 8:
+                    mask = int.from_bytes(message.data[:8], "little")
+                return bredr.on_peer_channels(mask, now)
             case SmpPairReq():
                 return self._on_pair_request(sender, message, now)
             case SmpPromptRsp():
@@ -178,21 +218,19 @@ class SmpCore:
                 return []
             case TimerExpired(key=key) if key.name == "timeout":
                 handle = key.owner[1] if isinstance(key.owner, tuple) else None
-                context = self.links.get(handle) if isinstance(handle, int) else None
+                if not isinstance(handle, int):
+                    return []
+                if handle in self.bredr_links:
+                    return self.bredr_links[handle].timed_out(now)
+                context = self.links.get(handle)
                 return [] if context is None else context.timed_out(now)
             case LocalIdentityInd(address=address, irk=irk):
                 self.identity_address, self.irk = address, irk
                 return []
             case ControllerReadyInd():
                 self.local_address = message.info.address
-                if self.registered:
-                    return []
-                self.registered = True
-                # Only the LE channel: SMP over BR/EDR (0x0007, 3.2) is not run here, and the
-                # Information Response lists what is registered (Vol 3 Part A 4.12), so a
-                # peer is not invited to it.
-                return [Emit(L2caRegisterFixedChannelReq(_REGISTER_LE, FixedCid.SMP))]
-            case LinkUpInd(link=link) if link.transport is LinkTransport.LE:
+                return self._register(message)
+            case LinkUpInd(link=link) if link.transport is LE:
                 self.links[link.handle] = PairingContext(
                     link.handle,
                     link.role,
@@ -205,6 +243,14 @@ class SmpCore:
                     self.identity,
                 )
                 return []
+            case LinkUpInd(link=link) if self.registered_bredr and link.transport is not LE:
+                self.bredr_links[link.handle] = BrEdrPairingContext(
+                    link.handle, link.role, link.address, self.local_address, self.config
+                )
+                return []
+            case LinkChangedInd(link=link) if link.handle in self.bredr_links:
+                self.bredr_links[link.handle].role = link.role  # a role switch (Vol 2 Part C)
+                return []
             case LinkDownInd():
                 return self.drop_connection(message.handle, "link down", now)
             case L2caCnf() if message.result != 0:
@@ -213,7 +259,35 @@ class SmpCore:
             case _:
                 return []
 
+    def _register(self, ready: ControllerReadyInd) -> Effects:
+        """The LE channel always; the BR/EDR one only when this stack derives keys over it
+        and the controller runs BR/EDR Secure Connections: the Information Response lists
+        what is registered (Vol 3 Part A 4.12), so a peer is invited only to what we run."""
+        effects: Effects = []
+        if not self.registered:
+            self.registered = True
+            effects.append(Emit(L2caRegisterFixedChannelReq(_REGISTER_LE, FixedCid.SMP)))
+        info = ready.info
+        if (
+            self.config.derive_le_keys
+            and not self.registered_bredr
+            and info.bredr_supported
+            and info.bredr_secure_connections
+        ):
+            self.registered_bredr = True
+            effects.append(Emit(L2caRegisterFixedChannelReq(_REGISTER_BREDR, FixedCid.SMP_BR_EDR)))
+        return effects
+
+    def _bredr_step(self, context: BrEdrPairingContext, effects: Effects) -> Effects:
+        """A central about to start asks the peer's fixed channels first (4.12)."""
+        if context.wants_peer_channels():
+            request = L2caInfoReq(context.handle, context.handle, InformationType.FIXED_CHANNELS)
+            effects = [*effects, Emit(request)]
+        return effects
+
     def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        if self.bredr_links.pop(handle, None) is not None:
+            return [ReleaseTimers(timeout_key(handle).owner)]
         context = self.links.pop(handle, None)
         if context is None:
             return []

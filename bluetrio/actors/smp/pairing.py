@@ -27,10 +27,17 @@ from bluetrio.actors.effects import CancelTimer, Effects, Emit, Send, StartTimer
 from bluetrio.actors.smp.association import Association, PasskeyInput, association
 from bluetrio.actors.smp.attempts import AUTHENTICATION_FAILURES, RepeatedAttempts
 from bluetrio.actors.smp.config import SmpConfig
+from bluetrio.actors.smp.cross_transport import link_key_bond
+from bluetrio.actors.smp.distribution import (
+    expected_codes,
+    identity_and_signing_keys,
+    is_identity_address,
+    received_keys,
+)
 from bluetrio.actors.smp.states import ALLOWED, TRANSITIONS, Phase, PhaseEvent
 from bluetrio.actors.state_machine import transition
-from bluetrio.address import Address, AddressType
-from bluetrio.bonds import Bond, KeyDistribution, LinkKey, LinkKeyType, LongTermKey, Transport
+from bluetrio.address import Address
+from bluetrio.bonds import Bond, KeyDistribution, LongTermKey, Transport
 from bluetrio.crypto import EcdhKeyPair, InvalidPublicKeyError, ReflectedPublicKeyError, reverse
 from bluetrio.messages.btm import Role
 from bluetrio.messages.btm_security import (
@@ -49,7 +56,6 @@ from bluetrio.messages.smp import (
     DhKeyCheck,
     EncryptionInformation,
     IdentityAddressInformation,
-    IdentityInformation,
     KeyDistributionFlags,
     KeypressNotification,
     OobDataFlag,
@@ -61,7 +67,6 @@ from bluetrio.messages.smp import (
     PairingRequest,
     PairingResponse,
     SecurityRequest,
-    SigningInformation,
     SmpCode,
     SmpPdu,
 )
@@ -84,7 +89,6 @@ logger = logging.getLogger(__name__)
 SMP_TIMEOUT = 30.0
 PASSKEY_ROUNDS = 20  # Vol 3 Part H 2.3.5.6.3
 _MAX_PASSKEY = 999_999
-_SALT_TMP1 = bytes(12) + b"tmp1"  # Vol 3 Part H 2.4.2.4
 
 
 def timeout_key(handle: int) -> TimerKey:
@@ -108,11 +112,6 @@ def _masked(key: bytes, size: int) -> bytes:
 def _address_octets(address: Address) -> bytes:
     """Address type || address, MSB first, as f5 and f6 take A1 and A2 (2.2.7)."""
     return bytes((1 if address.is_random else 0,)) + reverse(address.value)
-
-
-def _is_static_random(address: Address) -> bool:
-    # A static random address has its two most significant bits set (Vol 6 Part B 1.3.2.1).
-    return address.value[5] >> 6 == 0b11
 
 
 @attrs.frozen
@@ -962,7 +961,7 @@ class PairingContext:
             )
         self.encrypted = True
         self._move(PhaseEvent.ENCRYPTED)
-        self.keys_expected = self._codes_for(self.distribution_theirs)
+        self.keys_expected = expected_codes(self.distribution_theirs)
         effects: Effects = []
         if not self.initiator:
             effects += self._send_keys(now)  # the responder distributes first (3.6.1)
@@ -973,17 +972,6 @@ class PairingContext:
         return effects + self._maybe_finish(now)
 
     # -- phase 3: key distribution (3.6.1) -----------------------------------------------------
-    @staticmethod
-    def _codes_for(flags: KeyDistributionFlags) -> list[SmpCode]:
-        codes = []
-        if flags.enc_key:
-            codes += [SmpCode.ENCRYPTION_INFORMATION, SmpCode.CENTRAL_IDENTIFICATION]
-        if flags.id_key:
-            codes += [SmpCode.IDENTITY_INFORMATION, SmpCode.IDENTITY_ADDRESS_INFORMATION]
-        if flags.sign_key:
-            codes += [SmpCode.SIGNING_INFORMATION]
-        return codes
-
     def _expect_next_key(self) -> None:
         if self.keys_expected:
             self._expect(self.keys_expected[0])
@@ -1003,7 +991,7 @@ class PairingContext:
             )
         if isinstance(pdu, IdentityAddressInformation):
             address = pdu.address
-            if address.is_random and not _is_static_random(address):
+            if not is_identity_address(address):
                 raise _PairingAborted(
                     Reason.INVALID_PARAMETERS, "an identity address must be public or static random"
                 )
@@ -1017,9 +1005,6 @@ class PairingContext:
         flags = self.distribution_ours
         effects: Effects = []
         ltk: LongTermKey | None = None
-        irk: bytes | None = None
-        identity: Address | None = None
-        csrk: bytes | None = None
         if flags.enc_key:
             ltk = LongTermKey(
                 _masked(crypto.random_bytes(16), self.key_size),
@@ -1029,18 +1014,11 @@ class PairingContext:
             )
             effects += self._send(EncryptionInformation(reverse(ltk.value)), now)
             effects += self._send(CentralIdentification(ltk.ediv, reverse(ltk.rand)), now)
-        if flags.id_key:
-            ours = self.identity()
-            irk = ours.irk
-            identity = ours.address.with_type(
-                AddressType.RANDOM if ours.address.is_random else AddressType.PUBLIC
-            )
-            effects += self._send(IdentityInformation(reverse(irk)), now)
-            effects += self._send(IdentityAddressInformation(identity), now)
-        if flags.sign_key:
-            csrk = crypto.random_bytes(16)
-            effects += self._send(SigningInformation(reverse(csrk)), now)
-        self.local_keys = KeyDistribution(ltk, irk, identity, csrk)
+        ours = self.identity()
+        pdus, others = identity_and_signing_keys(flags, irk=ours.irk, local=ours.address)
+        for pdu in pdus:
+            effects += self._send(pdu, now)
+        self.local_keys = attrs.evolve(others, ltk=ltk)
         return effects
 
     def _maybe_finish(self, now: float) -> Effects:
@@ -1102,24 +1080,10 @@ class PairingContext:
         return effects + self._answer(cnf, pending)
 
     def _peer_keys(self) -> KeyDistribution:
-        ltk = irk = identity = csrk = None
-        for pdu in self.received:
-            match pdu:
-                case EncryptionInformation():
-                    ltk = LongTermKey(reverse(pdu.long_term_key), 0, bytes(8), self.key_size)
-                case CentralIdentification() if ltk is not None:
-                    ltk = attrs.evolve(ltk, ediv=pdu.ediv, rand=reverse(pdu.rand))
-                case IdentityInformation():
-                    irk = reverse(pdu.identity_resolving_key)
-                case IdentityAddressInformation():
-                    identity = pdu.address
-                case SigningInformation():
-                    csrk = reverse(pdu.signature_key)
-        return KeyDistribution(ltk, irk, identity, csrk)
+        return received_keys(self.received, self.key_size)
 
     def _cross_transport_bond(self, bond: Bond) -> Bond | None:
-        """The BR/EDR link key derived from the LE LTK (2.4.2.4), when both set LinkKey and
-        the peer's identity is a public address (a BR/EDR device address)."""
+        """The BR/EDR link key derived from the LE LTK (2.4.2.4), when both set LinkKey."""
         assert self.request is not None and self.response is not None and self.ltk is not None
         if not (
             self.secure
@@ -1127,26 +1091,8 @@ class PairingContext:
             and self.response.initiator_key_distribution.link_key
         ):
             return None
-        ours = self.identity()
-        if bond.peer_address.is_random or ours.address.is_random or self.key_size != 16:
-            return None
         ct2 = self.request.auth_req.ct2 and self.response.auth_req.ct2
-        intermediate = crypto.h7(_SALT_TMP1, self.ltk) if ct2 else crypto.h6(self.ltk, b"tmp1")
-        key_type = (
-            LinkKeyType.AUTHENTICATED_P256
-            if bond.authenticated
-            else LinkKeyType.UNAUTHENTICATED_P256
-        )
-        return Bond(
-            local_address=ours.device,
-            peer_address=bond.peer_address,
-            transport=Transport.BR_EDR,
-            link_key=LinkKey(crypto.h6(intermediate, b"lebr"), key_type),
-            authenticated=bond.authenticated,
-            secure_connections=True,
-            key_size=16,
-            debug_key=bond.debug_key,
-        )
+        return link_key_bond(bond, self.ltk, ct2=ct2, local_identity=self.identity().address)
 
     # -- failure -------------------------------------------------------------------------------
     def _peer_failed(self, reason: Reason, now: float) -> Effects:

@@ -128,3 +128,68 @@ ALLOWED: dict[tuple[Role, Phase], frozenset[SmpCode]] = {
     **{(role, _P.KEY_DISTRIBUTION): _KEYS | _FAILED for role in Role},
     **{(role, _P.TIMED_OUT): frozenset() for role in Role},
 }
+
+
+# -- SMP over BR/EDR (3.2, 2.4.2.5) ----------------------------------------------------------
+# On the BR/EDR fixed channel 0x0007, after the link was encrypted with AES-CCM under a
+# Secure Connections link key, the central sends a Pairing Request and the peripheral
+# answers; there is no phase 2 (the link key authenticated both sides) and no encryption
+# step, so key distribution follows the Pairing Response at once: the LE LTK is derived from
+# the link key (EncKey), the identity and signing keys are distributed (3.6.1).
+
+
+class BrEdrPhase(enum.Enum):
+    IDLE = "idle"
+    CHECKING_PEER = "asking the peer's fixed channels"  # L2CAP Information Request (4.12)
+    FEATURE_EXCHANGE = "pairing feature exchange"  # the central sent a Pairing Request
+    KEY_DISTRIBUTION = "key distribution"
+    TIMED_OUT = "timed out"  # no SMP until the link is closed (3.4)
+
+
+class BrEdrPhaseEvent(enum.Enum):
+    ASK_PEER = "ask whether the peer has the BR/EDR SMP channel"
+    SEND_PAIRING_REQUEST = "send a Pairing Request"
+    FEATURES_EXCHANGED = "Pairing Request and Response exchanged"
+    KEYS_DISTRIBUTED = "keys distributed"
+    ENDED = "ended (completed, failed or not run)"
+    TIMEOUT = "SMP timeout"
+
+
+_B = BrEdrPhase
+_BE = BrEdrPhaseEvent
+
+BREDR_TRANSITIONS: dict[tuple[BrEdrPhase, BrEdrPhaseEvent], BrEdrPhase] = {
+    (_B.IDLE, _BE.ASK_PEER): _B.CHECKING_PEER,
+    (_B.CHECKING_PEER, _BE.SEND_PAIRING_REQUEST): _B.FEATURE_EXCHANGE,
+    (_B.IDLE, _BE.FEATURES_EXCHANGED): _B.KEY_DISTRIBUTION,  # the peripheral answered
+    (_B.FEATURE_EXCHANGE, _BE.FEATURES_EXCHANGED): _B.KEY_DISTRIBUTION,
+    (_B.KEY_DISTRIBUTION, _BE.KEYS_DISTRIBUTED): _B.IDLE,
+    **{(phase, _BE.ENDED): _B.IDLE for phase in BrEdrPhase if phase is not _B.TIMED_OUT},
+    **{(phase, _BE.TIMEOUT): _B.TIMED_OUT for phase in BrEdrPhase if phase is not _B.TIMED_OUT},
+}
+
+# The codes SMP uses over BR/EDR (3.3, table 3.3: the ACL-U column); any other code received
+# on 0x0007 is Command Not Supported.
+BREDR_CODES = frozenset(
+    {
+        _C.PAIRING_REQUEST,
+        _C.PAIRING_RESPONSE,
+        _C.PAIRING_FAILED,
+        _C.IDENTITY_INFORMATION,
+        _C.IDENTITY_ADDRESS_INFORMATION,
+        _C.SIGNING_INFORMATION,
+    }
+)
+_BREDR_KEYS = frozenset(
+    {_C.IDENTITY_INFORMATION, _C.IDENTITY_ADDRESS_INFORMATION, _C.SIGNING_INFORMATION}
+)
+
+BREDR_ALLOWED: dict[tuple[Role, BrEdrPhase], frozenset[SmpCode]] = {
+    (Role.CENTRAL, _B.IDLE): frozenset(),
+    (Role.PERIPHERAL, _B.IDLE): frozenset({_C.PAIRING_REQUEST}),
+    **{(role, _B.CHECKING_PEER): frozenset() for role in Role},
+    (Role.CENTRAL, _B.FEATURE_EXCHANGE): frozenset({_C.PAIRING_RESPONSE, _C.PAIRING_FAILED}),
+    (Role.PERIPHERAL, _B.FEATURE_EXCHANGE): frozenset(),
+    **{(role, _B.KEY_DISTRIBUTION): _BREDR_KEYS | _FAILED for role in Role},
+    **{(role, _B.TIMED_OUT): frozenset() for role in Role},
+}

@@ -1,0 +1,74 @@
+"""Phase 3, Transport Specific Key Distribution (Core 5.4 Vol 3 Part H 3.6.1), as LE and
+BR/EDR pairing share it: which codes the peer's keys come as, in their order, what its
+keys are once received, and the identity and signing keys we send."""
+
+from __future__ import annotations
+
+import attrs
+
+from bluetrio import crypto
+from bluetrio.address import Address, AddressType
+from bluetrio.bonds import KeyDistribution, LongTermKey
+from bluetrio.crypto import reverse
+from bluetrio.messages.smp import (
+    CentralIdentification,
+    EncryptionInformation,
+    IdentityAddressInformation,
+    IdentityInformation,
+    KeyDistributionFlags,
+    SigningInformation,
+    SmpCode,
+    SmpPdu,
+)
+
+
+def expected_codes(flags: KeyDistributionFlags) -> list[SmpCode]:
+    """The codes the keys of ``flags`` come as, in the order 3.6.1 fixes."""
+    codes = []
+    if flags.enc_key:
+        codes += [SmpCode.ENCRYPTION_INFORMATION, SmpCode.CENTRAL_IDENTIFICATION]
+    if flags.id_key:
+        codes += [SmpCode.IDENTITY_INFORMATION, SmpCode.IDENTITY_ADDRESS_INFORMATION]
+    if flags.sign_key:
+        codes += [SmpCode.SIGNING_INFORMATION]
+    return codes
+
+
+def is_identity_address(address: Address) -> bool:
+    """Public, or static random: its two most significant bits set (Vol 6 Part B 1.3.2.1)."""
+    return not address.is_random or address.value[5] >> 6 == 0b11
+
+
+def received_keys(pdus: list[SmpPdu], key_size: int) -> KeyDistribution:
+    """The keys the peer distributed, from its PDUs (wire order reversed to MSB first)."""
+    ltk = irk = identity = csrk = None
+    for pdu in pdus:
+        match pdu:
+            case EncryptionInformation():
+                ltk = LongTermKey(reverse(pdu.long_term_key), 0, bytes(8), key_size)
+            case CentralIdentification() if ltk is not None:
+                ltk = attrs.evolve(ltk, ediv=pdu.ediv, rand=reverse(pdu.rand))
+            case IdentityInformation():
+                irk = reverse(pdu.identity_resolving_key)
+            case IdentityAddressInformation():
+                identity = pdu.address
+            case SigningInformation():
+                csrk = reverse(pdu.signature_key)
+    return KeyDistribution(ltk, irk, identity, csrk)
+
+
+def identity_and_signing_keys(
+    flags: KeyDistributionFlags, *, irk: bytes, local: Address
+) -> tuple[list[SmpPdu], KeyDistribution]:
+    """The PDUs of our identity (IRK and identity address) and signing key (a new CSRK), as
+    ``flags`` ask, and the keys they give."""
+    pdus: list[SmpPdu] = []
+    identity: Address | None = None
+    csrk: bytes | None = None
+    if flags.id_key:
+        identity = local.with_type(AddressType.RANDOM if local.is_random else AddressType.PUBLIC)
+        pdus += [IdentityInformation(reverse(irk)), IdentityAddressInformation(identity)]
+    if flags.sign_key:
+        csrk = crypto.random_bytes(16)
+        pdus.append(SigningInformation(reverse(csrk)))
+    return pdus, KeyDistribution(None, irk if flags.id_key else None, identity, csrk)
