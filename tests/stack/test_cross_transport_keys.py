@@ -7,37 +7,18 @@ from __future__ import annotations
 
 import attrs
 import trio
+from key_stores import Stores
 from trio.testing import MockClock
 
 from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.address import Address
-from bluetrio.bonds import Bond, LinkKeyType, Transport
-from bluetrio.keystore import MemoryKeyStore
+from bluetrio.bonds import LinkKeyType, Transport
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.btm_security import AssociationModel
 from bluetrio.stack import Stack
 from bluetrio.testing import open_stack_pair
 
 DERIVING = StackConfig(security=SecurityConfig(cross_transport_key_derivation=True))
-
-
-class Stores:
-    """The key store each stack made for itself, kept for the test to read."""
-
-    def __init__(self) -> None:
-        self.made: list[MemoryKeyStore] = []
-
-    def __call__(self, address: Address) -> MemoryKeyStore:
-        store = MemoryKeyStore(address)
-        self.made.append(store)
-        return store
-
-    async def bond(self, peer: Address, transport: Transport) -> Bond:
-        """The bond with ``peer`` once it is stored (SMP derives it after pairing ends)."""
-        with trio.fail_after(30):
-            while (bond := await self.made[0].get(peer, transport)) is None:
-                await trio.sleep(0.1)
-        return bond
 
 
 def options(stores: Stores, config: StackConfig = DERIVING, **more: object) -> dict[str, object]:

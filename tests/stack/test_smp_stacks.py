@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+from key_stores import Stores
 from trio.testing import MockClock
 
 from bluetrio import L2capConnectionRefused
@@ -19,24 +20,11 @@ from bluetrio.actors.smp.states import Phase
 from bluetrio.address import Address
 from bluetrio.bonds import Transport
 from bluetrio.errors import PairingError
-from bluetrio.keystore import MemoryKeyStore
 from bluetrio.messages.btm import LinkTransport, SecurityLevel
 from bluetrio.messages.btm_security import AssociationModel, IoCapability, SecurityRequirement
 from bluetrio.messages.l2cap import LeCreditConnectionResult
 from bluetrio.pairing import PairingDelegate
 from bluetrio.testing import open_stack_pair
-
-
-class Stores:
-    """The key store each stack made for itself, kept for the test to read."""
-
-    def __init__(self) -> None:
-        self.made: list[MemoryKeyStore] = []
-
-    def __call__(self, address: Address) -> MemoryKeyStore:
-        store = MemoryKeyStore(address)
-        self.made.append(store)
-        return store
 
 
 async def test_sc_just_works_bonds_both_sides_then_reconnection_reuses_the_ltk(

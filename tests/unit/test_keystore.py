@@ -117,6 +117,10 @@ def test_link_key_types_from_link_key_notification() -> None:
             lambda: Bond(LOCAL, PEER, Transport.BR_EDR, link_key=LinkKey(SECRET, 8)),
             "contradicts",
         ),
+        (
+            lambda: Bond(LOCAL, PEER, Transport.LE, derived_from=Transport.LE),
+            "derived from the other transport",
+        ),
     ],
 )
 def test_bad_records_raise_invalid_argument(build: object, message: str) -> None:
@@ -256,12 +260,15 @@ def reopen(store: KeyStore) -> JsonKeyStore:
 
 async def test_json_store_survives_reopening_with_every_field(tmp_path: Path) -> None:
     path = tmp_path / "bonds.json"
+    derived = attrs.evolve(le_bond(OTHER_PEER), derived_from=Transport.BR_EDR)
     saved = [
         await JsonKeyStore(path, LOCAL).save(le_bond()),
         await JsonKeyStore(path, LOCAL).save(bredr_bond(LinkKeyType.UNAUTHENTICATED_P192)),
+        await JsonKeyStore(path, LOCAL).save(derived),
     ]
     loaded = await JsonKeyStore(path, LOCAL).list()
     assert sorted(loaded, key=repr) == sorted(saved, key=repr)
+    assert {bond.derived_from for bond in loaded} == {None, Transport.BR_EDR}
     document = json.loads(path.read_bytes())
     assert document["format"] == "bluetrio-keystore" and document["version"] == 1
     # Secret keys on disk: readable by the owner only.
@@ -400,3 +407,17 @@ async def test_stale_temporary_file_from_a_crash_is_harmless(tmp_path: Path) -> 
     await store.save(le_bond(OTHER_PEER))
     assert len(await JsonKeyStore(path, LOCAL).list()) == 2
     assert not (tmp_path / ".bonds.json.tmp").exists()
+
+
+async def test_a_bond_written_before_debug_key_and_derived_from_loads_without_them(
+    tmp_path: Path,
+) -> None:
+    document = await valid_document(tmp_path)
+    bonds = document["bonds"]
+    assert isinstance(bonds, list)
+    for bond in bonds:
+        del bond["debug_key"], bond["derived_from"]
+    path = tmp_path / "older.json"
+    path.write_bytes(json.dumps(document).encode())
+    (loaded,) = await JsonKeyStore(path, LOCAL).list()
+    assert not loaded.debug_key and loaded.derived_from is None

@@ -265,6 +265,7 @@ def test_cross_transport_link_key_from_the_ltk_with_ct2() -> None:
     assert ltk is not None
     # Vol 3 Part H 2.4.2.4 with CT2: ILK = h7(SALT "tmp1", LTK), link key = h6(ILK, "lebr").
     assert bredr_a.link_key.value == h6(h7(bytes(12) + b"tmp1", ltk.value), b"lebr")
+    assert bredr_a.derived_from is bredr_b.derived_from is Transport.LE
 
 
 def test_shorter_keys_only_when_configured() -> None:

@@ -22,7 +22,7 @@ import logging
 from bluetrio.actors.btm.config import SecurityConfig
 from bluetrio.actors.btm.key_database import KeyDatabase
 from bluetrio.actors.btm.security_policy import EncryptionMode, new_key_refusal
-from bluetrio.actors.btm.security_records import LinkRecord, SecurityLinks
+from bluetrio.actors.btm.security_records import LinkRecord
 from bluetrio.actors.effects import Effects, Emit
 from bluetrio.bonds import Transport
 from bluetrio.messages.btm_security import BondRefusedInd, StoreBondReq
@@ -32,12 +32,9 @@ logger = logging.getLogger(__name__)
 
 
 class CrossTransportKeys:
-    def __init__(
-        self, *, config: SecurityConfig, keys: KeyDatabase, links: SecurityLinks, smp: bool
-    ) -> None:
+    def __init__(self, *, config: SecurityConfig, keys: KeyDatabase, smp: bool) -> None:
         self.config = config
         self.keys = keys
-        self.links = links
         self.smp = smp
 
     # -- BR/EDR link security, for SMP over BR/EDR ---------------------------------------------

@@ -94,9 +94,7 @@ class SecurityCore:
         self.links = SecurityLinks()
         self.prompts = Prompts(timeout=prompt_timeout)
         # SMP over BR/EDR derives LE keys from a BR/EDR link key, and LE pairing a link key.
-        self.cross_transport = CrossTransportKeys(
-            config=config, keys=self.keys, links=self.links, smp=smp
-        )
+        self.cross_transport = CrossTransportKeys(config=config, keys=self.keys, smp=smp)
         self.procedure = LinkSecurityProcedure(
             commands=commands, config=config, links=self.links, keys=self.keys,
             prompts=self.prompts, timeout=procedure_timeout,

@@ -28,8 +28,9 @@ from bluetrio.actors.smp.cross_transport import le_bond_from_link_key
 from bluetrio.actors.smp.distribution import (
     expected_codes,
     identity_and_signing_keys,
-    is_identity_address,
+    key_refusal,
     received_keys,
+    response_refusal,
 )
 from bluetrio.actors.smp.pairing import SMP_TIMEOUT, timeout_key
 from bluetrio.actors.smp.states import (
@@ -49,7 +50,6 @@ from bluetrio.messages.l2cap import FixedCid
 from bluetrio.messages.l2cap_service import L2caFixedDataReq
 from bluetrio.messages.smp import (
     AuthReq,
-    IdentityAddressInformation,
     KeyDistributionFlags,
     OobDataFlag,
     PairingFailed,
@@ -68,9 +68,6 @@ from bluetrio.messages.smp_service import SmpBondInd, SmpBrEdrSecurityInd
 logger = logging.getLogger(__name__)
 
 _CT2 = 0x20  # the AuthReq bit SMP over BR/EDR keeps (3.5.1)
-# What SMP over BR/EDR distributes: EncKey asks that the LTK be derived (3.6.1); LinkKey is
-# reserved over BR/EDR.
-_OFFERED = KeyDistributionFlags(enc_key=True, id_key=True, sign_key=True)
 
 
 class _Refused(Exception):
@@ -171,16 +168,25 @@ class BrEdrPairingContext:
             return []
         return self._send_pairing_request(now)
 
+    def _key_flags(self) -> KeyDistributionFlags:
+        """EncKey asks that the LTK be derived (3.6.1); LinkKey is reserved over BR/EDR."""
+        return KeyDistributionFlags(
+            enc_key=True,
+            id_key=self.config.distribute_identity,
+            sign_key=self.config.distribute_signing_key,
+        )
+
     def _send_pairing_request(self, now: float) -> Effects:
         assert self.security is not None and self.security.key_size is not None
         # Over BR/EDR only CT2 of AuthReq is set; IO capability and OOB flag are zero (3.5.1).
+        flags = self._key_flags()
         request = PairingRequest(
             IoCapability.DISPLAY_ONLY,
             OobDataFlag.NOT_PRESENT,
             AuthReq(ct2=True),
             self.security.key_size,
-            _OFFERED,
-            _OFFERED,
+            flags,
+            flags,
         )
         self.request = request
         self._move(BrEdrPhaseEvent.SEND_PAIRING_REQUEST)
@@ -261,10 +267,7 @@ class BrEdrPairingContext:
         if not self.config.pairable:
             raise _Refused(Reason.PAIRING_NOT_SUPPORTED, "not pairable")
         self._check_key_size(pdu)
-        ours = KeyDistributionFlags(
-            enc_key=True, id_key=self.config.distribute_identity,
-            sign_key=self.config.distribute_signing_key,
-        )  # fmt: skip
+        ours = self._key_flags()
         self.request = pdu
         response = PairingResponse(
             IoCapability.DISPLAY_ONLY,
@@ -285,16 +288,9 @@ class BrEdrPairingContext:
 
     def _on_pairing_response(self, pdu: PairingResponse, now: float) -> Effects:
         assert self.request is not None
-        asked = self.request
-        for mine, theirs in (
-            (asked.initiator_key_distribution, pdu.initiator_key_distribution),
-            (asked.responder_key_distribution, pdu.responder_key_distribution),
-        ):
-            if (mine & theirs) != theirs:
-                raise _Refused(
-                    Reason.INVALID_PARAMETERS,
-                    "the response distributes keys the request did not offer",
-                )
+        refusal = response_refusal(self.request, pdu)
+        if refusal is not None:
+            raise _Refused(Reason.INVALID_PARAMETERS, refusal)
         self._check_key_size(pdu)
         self.response = pdu
         self._move(BrEdrPhaseEvent.FEATURES_EXCHANGED)
@@ -340,14 +336,9 @@ class BrEdrPairingContext:
         return effects
 
     def _on_key(self, pdu: SmpPdu, now: float) -> Effects:
-        if not self.keys_expected or pdu.CODE is not self.keys_expected[0]:
-            raise _Refused(
-                Reason.UNSPECIFIED_REASON, f"{type(pdu).__name__} out of the order of 3.6.1"
-            )
-        if isinstance(pdu, IdentityAddressInformation) and not is_identity_address(pdu.address):
-            raise _Refused(
-                Reason.INVALID_PARAMETERS, "an identity address must be public or static random"
-            )
+        refusal = key_refusal(self.keys_expected, pdu)
+        if refusal is not None:
+            raise _Refused(*refusal)
         self.keys_expected.pop(0)
         self.received.append(pdu)
         self._expect_next_key()

@@ -16,6 +16,8 @@ from bluetrio.messages.smp import (
     IdentityAddressInformation,
     IdentityInformation,
     KeyDistributionFlags,
+    PairingFailedReason,
+    PairingFeatures,
     SigningInformation,
     SmpCode,
     SmpPdu,
@@ -37,6 +39,34 @@ def expected_codes(flags: KeyDistributionFlags) -> list[SmpCode]:
 def is_identity_address(address: Address) -> bool:
     """Public, or static random: its two most significant bits set (Vol 6 Part B 1.3.2.1)."""
     return not address.is_random or address.value[5] >> 6 == 0b11
+
+
+def response_refusal(request: PairingFeatures, response: PairingFeatures) -> str | None:
+    """Why a Pairing Response cannot be taken: it distributes keys the request did not
+    offer (3.5.2: the response's flags are a subset of the request's)."""
+    for asked, answered in (
+        (request.initiator_key_distribution, response.initiator_key_distribution),
+        (request.responder_key_distribution, response.responder_key_distribution),
+    ):
+        if (asked & answered) != answered:
+            return "the response distributes keys the request did not offer"
+    return None
+
+
+def key_refusal(expected: list[SmpCode], pdu: SmpPdu) -> tuple[PairingFailedReason, str] | None:
+    """Why a received key cannot be taken: not the one 3.6.1's order puts next, or an
+    identity address that is neither public nor static random."""
+    if not expected or pdu.CODE is not expected[0]:
+        return (
+            PairingFailedReason.UNSPECIFIED_REASON,
+            f"{type(pdu).__name__} out of the order of 3.6.1",
+        )
+    if isinstance(pdu, IdentityAddressInformation) and not is_identity_address(pdu.address):
+        return (
+            PairingFailedReason.INVALID_PARAMETERS,
+            "an identity address must be public or static random",
+        )
+    return None
 
 
 def received_keys(pdus: list[SmpPdu], key_size: int) -> KeyDistribution:

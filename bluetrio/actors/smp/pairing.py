@@ -31,8 +31,9 @@ from bluetrio.actors.smp.cross_transport import link_key_bond
 from bluetrio.actors.smp.distribution import (
     expected_codes,
     identity_and_signing_keys,
-    is_identity_address,
+    key_refusal,
     received_keys,
+    response_refusal,
 )
 from bluetrio.actors.smp.states import ALLOWED, TRANSITIONS, Phase, PhaseEvent
 from bluetrio.actors.state_machine import transition
@@ -55,7 +56,6 @@ from bluetrio.messages.smp import (
     CentralIdentification,
     DhKeyCheck,
     EncryptionInformation,
-    IdentityAddressInformation,
     KeyDistributionFlags,
     KeypressNotification,
     OobDataFlag,
@@ -407,16 +407,9 @@ class PairingContext:
 
     def _on_pairing_response(self, pdu: PairingResponse, now: float) -> Effects:
         assert self.request is not None
-        asked = self.request
-        for mine, theirs in (
-            (asked.initiator_key_distribution, pdu.initiator_key_distribution),
-            (asked.responder_key_distribution, pdu.responder_key_distribution),
-        ):
-            if (mine & theirs) != theirs:
-                raise _PairingAborted(
-                    Reason.INVALID_PARAMETERS,
-                    "the response distributes keys the request did not offer",
-                )
+        refusal = response_refusal(self.request, pdu)
+        if refusal is not None:
+            raise _PairingAborted(Reason.INVALID_PARAMETERS, refusal)
         self.response = pdu
         self._negotiate()
         return self._begin_phase_2(now)
@@ -985,16 +978,9 @@ class PairingContext:
                 raise _PairingAborted(Reason.UNSPECIFIED_REASON, "keys before encryption")
             self.early_keys.append(pdu)
             return []
-        if not self.keys_expected or pdu.CODE is not self.keys_expected[0]:
-            raise _PairingAborted(
-                Reason.UNSPECIFIED_REASON, f"{type(pdu).__name__} out of the order of 3.6.1"
-            )
-        if isinstance(pdu, IdentityAddressInformation):
-            address = pdu.address
-            if not is_identity_address(address):
-                raise _PairingAborted(
-                    Reason.INVALID_PARAMETERS, "an identity address must be public or static random"
-                )
+        refusal = key_refusal(self.keys_expected, pdu)
+        if refusal is not None:
+            raise _PairingAborted(*refusal)
         self.keys_expected.pop(0)
         self.received.append(pdu)
         self._expect_next_key()
