@@ -477,16 +477,22 @@ def test_a_pdu_for_a_link_that_is_not_there_is_dropped() -> None:
     st.sampled_from(["a", "b"]),
     st.booleans(),
 )
-def test_arbitrary_pdus_never_raise_and_leave_no_key(
+def test_arbitrary_pdus_never_raise_and_give_no_other_key(
     payloads: list[bytes], side: str, secured_first: bool
 ) -> None:
+    """Whatever arrives, the core does not fail, keeps nothing after the link, and the only
+    LTK it can ever give is the one derived from the link key."""
     pair = BrEdrPair()
     pair.tamper["a"] = pair.tamper["b"] = lambda p: None
     if secured_first:
         pair.secure()
     for payload in payloads:
         feed(pair, side, payload)
-    assert pair.bonds(side) == []
+    derivable = {crypto.ltk_from_link_key(LINK_KEY.value, ct2=ct2) for ct2 in (True, False)}
+    for bond in pair.bonds(side):
+        assert bond.peer_keys.ltk is not None and bond.peer_keys.ltk.value in derivable
+    if not secured_first:
+        assert pair.bonds(side) == []  # no key without an SC-encrypted link
     pair.deliver(side, LinkDownInd(HANDLE, 0x13))
     assert HANDLE not in pair.core(side).bredr_links
 
