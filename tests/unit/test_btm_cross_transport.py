@@ -16,7 +16,7 @@ from bluetrio.actors.btm.security_policy import EncryptionMode
 from bluetrio.actors.btm.security_records import LinkRecord
 from bluetrio.actors.effects import Effects, Emit
 from bluetrio.actors.smp.cross_transport import le_bond_from_link_key, link_key_bond
-from bluetrio.address import Address
+from bluetrio.address import Address, AddressType
 from bluetrio.bonds import Bond, KeyDistribution, LinkKey, LinkKeyType, LongTermKey, Transport
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import AclLink, LinkTransport, Role
@@ -64,7 +64,8 @@ def le_bond(*, authenticated: bool = False) -> Bond:
 
 
 def derived(*, authenticated: bool = False) -> Bond:
-    bond = link_key_bond(le_bond(authenticated=authenticated), bytes(range(16)), ct2=True)
+    le = le_bond(authenticated=authenticated)
+    bond = link_key_bond(le, bytes(range(16)), ct2=True, local_identity=LOCAL)
     assert bond is not None
     return bond
 
@@ -178,3 +179,15 @@ def test_a_derived_link_key_reaches_the_key_database_through_the_core() -> None:
     bond = derived()
     core.on_message("smp", SmpBondInd(0x0040, bond), 0.0)
     assert core.keys.link_key(PEER) == bond.link_key
+
+
+def test_no_link_key_for_a_random_identity_on_either_side() -> None:
+    static = Address.parse("C0:00:00:00:00:07", AddressType.RANDOM)
+    ltk = bytes(range(16))
+    assert link_key_bond(le_bond(), ltk, ct2=True, local_identity=static) is None
+    random_peer = attrs.evolve(le_bond(), peer_address=static)
+    assert link_key_bond(random_peer, ltk, ct2=True, local_identity=LOCAL) is None
+    assert (
+        link_key_bond(attrs.evolve(le_bond(), key_size=15), ltk, ct2=True, local_identity=LOCAL)
+        is None
+    )

@@ -19,6 +19,7 @@ Not Supported), the phase's allowed set (else Unspecified Reason), the length an
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import attrs
 
@@ -32,7 +33,7 @@ from bluetrio.actors.smp.distribution import (
     received_keys,
     response_refusal,
 )
-from bluetrio.actors.smp.pairing import SMP_TIMEOUT, timeout_key
+from bluetrio.actors.smp.pairing import SMP_TIMEOUT, LocalIdentity, timeout_key
 from bluetrio.actors.smp.states import (
     BREDR_ALLOWED,
     BREDR_CODES,
@@ -90,7 +91,7 @@ class BrEdrPairingContext:
     handle: int
     role: Role
     peer: Address  # the BR/EDR address, a public device address
-    local: Address
+    identity: Callable[[], LocalIdentity]  # what we distribute, and whose store keeps bonds
     config: SmpConfig
     phase: BrEdrPhase = BrEdrPhase.IDLE
     expected: frozenset[SmpCode] = frozenset()
@@ -326,9 +327,10 @@ class BrEdrPairingContext:
 
     def _send_keys(self, now: float) -> Effects:
         self.sent_keys = True
-        identity = self.local.with_type(AddressType.PUBLIC)
+        ours = self.identity()
+        # Our LE identity (the peer resolves our LE addresses with the IRK, 3.6.4).
         pdus, self.local_keys = identity_and_signing_keys(
-            self._distribution()[0], irk=self.config.identity_resolving_key, local=identity
+            self._distribution()[0], irk=ours.irk, local=ours.address
         )
         effects: Effects = []
         for pdu in pdus:
@@ -368,7 +370,7 @@ class BrEdrPairingContext:
             return effects
         assert security.key_size is not None and security.link_key is not None
         bond = le_bond_from_link_key(
-            local=self.local.with_type(AddressType.PUBLIC),
+            local=self.identity().device,
             peer=peer_keys.identity_address or self.peer.with_type(AddressType.PUBLIC),
             link_key=security.link_key,
             key_size=security.key_size,

@@ -245,7 +245,7 @@ class SmpCore:
                 return []
             case LinkUpInd(link=link) if self.registered_bredr and link.transport is not LE:
                 self.bredr_links[link.handle] = BrEdrPairingContext(
-                    link.handle, link.role, link.address, self.local_address, self.config
+                    link.handle, link.role, link.address, self.identity, self.config
                 )
                 return []
             case LinkChangedInd(link=link) if link.handle in self.bredr_links:

@@ -20,9 +20,7 @@ from bluetrio.bonds import (
 )
 
 
-def link_key_bond(
-    le_bond: Bond, ltk: bytes, *, ct2: bool, local_identity: Address
-) -> Bond | None:
+def link_key_bond(le_bond: Bond, ltk: bytes, *, ct2: bool, local_identity: Address) -> Bond | None:
     """The BR/EDR bond whose link key is derived from ``ltk``, the LE Secure Connections LTK
     of ``le_bond``, or None when there is no BR/EDR device to give it to: a BR/EDR link key
     belongs to two BD_ADDRs, which are public (the peer's identity and ours,
