@@ -20,7 +20,12 @@ from bluetrio.actors.effects import (
     StartTimer,
     TimerExpired,
 )
-from bluetrio.actors.smp.bredr import BrEdrPairingContext, bredr_view
+from bluetrio.actors.smp.bredr import (
+    SECURITY_WAIT,
+    BrEdrPairingContext,
+    bredr_view,
+    security_wait_key,
+)
 from bluetrio.actors.smp.config import SmpConfig
 from bluetrio.actors.smp.core import SmpCore
 from bluetrio.actors.smp.pairing import timeout_key
@@ -336,8 +341,26 @@ def test_a_request_on_a_link_not_sc_encrypted_is_cross_transport_not_allowed(
         # btm reports P-192 keys as nothing to derive from (SmpBrEdrSecurityInd.link_key).
         pair.deliver("b", SmpBrEdrSecurityInd(HANDLE, CENTRAL, None, 16, True, True))
     feed(pair, "b", request_pdu())
+    if link_key is None:
+        # btm never said the link is secured: the request waits for that, then is refused.
+        assert pair.failures("b") == [] and security_wait_key(HANDLE) in pair.timers["b"]
+        expired = TimerExpired(security_wait_key(HANDLE))
+        pair.apply("b", pair.b.handle("b", expired, SECURITY_WAIT))
     assert pair.failures("b") == [Reason.CROSS_TRANSPORT_KEY_NOT_ALLOWED]
     assert pair.bonds("b") == []
+
+
+def test_a_request_that_overtakes_btms_word_is_answered_once_it_comes() -> None:
+    """The peer may send its Pairing Request before btm finished checking the encryption
+    (the key size read): the request waits, and the procedure runs when btm's word comes."""
+    pair = BrEdrPair()
+    pair.tamper["b"] = lambda p: None  # the test plays the central
+    feed(pair, "b", request_pdu())
+    assert pair.wire["b"] == []
+    pair.deliver("b", attrs.evolve(secured(), peer=CENTRAL))
+    assert pair.wire["b"][0][0] == SmpCode.PAIRING_RESPONSE
+    assert security_wait_key(HANDLE) not in pair.timers["b"]
+    assert pair.context("b").phase is BrEdrPhase.KEY_DISTRIBUTION
 
 
 def test_encryption_going_off_ends_derivation_and_refuses_the_next_request() -> None:

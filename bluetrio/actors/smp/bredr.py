@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import attrs
 
-from bluetrio.actors.effects import CancelTimer, Effects, Emit, StartTimer
+from bluetrio.actors.effects import CancelTimer, Effects, Emit, StartTimer, TimerKey
 from bluetrio.actors.smp.config import SmpConfig
 from bluetrio.actors.smp.cross_transport import le_bond_from_link_key
 from bluetrio.actors.smp.distribution import (
@@ -69,6 +69,14 @@ from bluetrio.messages.smp_service import SmpBondInd, SmpBrEdrSecurityInd
 logger = logging.getLogger(__name__)
 
 _CT2 = 0x20  # the AuthReq bit SMP over BR/EDR keeps (3.5.1)
+# A Pairing Request may overtake btm's word that the link is secured (btm still checks the
+# encryption key size when the peer's request arrives): it waits this long for that word
+# before it is refused with 0x0E.
+SECURITY_WAIT = 5.0
+
+
+def security_wait_key(handle: int) -> TimerKey:
+    return TimerKey(("smp", handle), "bredr security")
 
 
 class _Refused(Exception):
@@ -96,6 +104,9 @@ class BrEdrPairingContext:
     phase: BrEdrPhase = BrEdrPhase.IDLE
     expected: frozenset[SmpCode] = frozenset()
     security: SmpBrEdrSecurityInd | None = None
+    # btm said the link is secured with no key to derive from (P-192, E0) or unencrypted
+    told_not_derivable: bool = False
+    waiting_request: bytes | None = None  # a Pairing Request waiting for btm's word
     peer_has_channel: bool | None = None  # from the peer's fixed channels mask, once asked
     # -- the running procedure (cleared when it ends) ------------------------------------------
     request: PairingFeatures | None = None
@@ -138,6 +149,10 @@ class BrEdrPairingContext:
     def on_security(self, indication: SmpBrEdrSecurityInd, now: float) -> Effects:
         """How the link is encrypted now; a central starts once a pairing made an SC key."""
         self.security = indication if indication.link_key is not None else None
+        self.told_not_derivable = self.security is None
+        if self.waiting_request is not None:
+            waiting, self.waiting_request = self.waiting_request, None
+            return [CancelTimer(security_wait_key(self.handle)), *self.on_pdu(waiting, now)]
         if self.security is None and self.running:
             return self.fail(Reason.UNSPECIFIED_REASON, "the link is not encrypted any more", now)
         if (
@@ -259,7 +274,20 @@ class BrEdrPairingContext:
                 f"the link's {size}-octet key is below the {self.config.min_key_size} required",
             )
 
+    def security_wait_over(self, now: float) -> Effects:
+        """btm never said the link is secured: the waiting request is refused (0x0E)."""
+        waiting, self.waiting_request = self.waiting_request, None
+        if waiting is None:
+            return []
+        self.told_not_derivable = True
+        return self.on_pdu(waiting, now)
+
     def _on_pairing_request(self, pdu: PairingRequest, now: float) -> Effects:
+        if self.security is None and not self.told_not_derivable:
+            if self.waiting_request is None:
+                self.waiting_request = pdu.to_bytes()
+                return [StartTimer(security_wait_key(self.handle), now + SECURITY_WAIT)]
+            raise _Refused(Reason.UNSPECIFIED_REASON, "a second Pairing Request")
         if self.security is None:
             raise _Refused(
                 Reason.CROSS_TRANSPORT_KEY_NOT_ALLOWED,

@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 
 from bluetrio import crypto
-from bluetrio.actors.effects import Effects, Emit, ReleaseTimers, Send, TimerExpired
+from bluetrio.actors.effects import Effects, Emit, ReleaseTimers, Send, TimerExpired, TimerKey
 from bluetrio.actors.smp.attempts import RepeatedAttempts
-from bluetrio.actors.smp.bredr import BrEdrPairingContext
+from bluetrio.actors.smp.bredr import BrEdrPairingContext, security_wait_key
 from bluetrio.actors.smp.config import SmpConfig
 from bluetrio.actors.smp.pairing import LocalIdentity, PairingContext, timeout_key
 from bluetrio.actors.smp.states import Phase
@@ -81,6 +81,13 @@ from bluetrio.messages.smp_service import (
 logger = logging.getLogger(__name__)
 
 LE = LinkTransport.LE
+
+
+def _handle_of(key: TimerKey) -> int:
+    """The link of one of our timers (owner ("smp", handle)), -1 for another owner."""
+    owner = key.owner
+    return owner[1] if isinstance(owner, tuple) and isinstance(owner[1], int) else -1
+
 
 # Tokens of the core's own requests to L2CAP.
 _REGISTER_LE = 1
@@ -216,6 +223,9 @@ class SmpCore:
                         message.reason,
                     )
                 return []
+            case TimerExpired(key=key) if key == security_wait_key(_handle_of(key)):
+                bredr = self.bredr_links.get(_handle_of(key))
+                return [] if bredr is None else bredr.security_wait_over(now)
             case TimerExpired(key=key) if key.name == "timeout":
                 handle = key.owner[1] if isinstance(key.owner, tuple) else None
                 if not isinstance(handle, int):
