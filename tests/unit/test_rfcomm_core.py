@@ -331,6 +331,22 @@ def test_closing_waits_for_what_was_sent_then_disc_ua() -> None:
     assert closed.error is None
 
 
+def test_a_request_cut_at_the_credits_is_sent_whole_before_disc() -> None:
+    driver = Driver()
+    open_outgoing(driver, credits=2)  # N1 = 800
+    driver.frames()
+    data = bytes(range(250)) * 16  # five frames
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, data))
+    driver.deliver(RfcommDisconnectReq(5, HANDLE, OUTGOING_DLCI))
+    assert [len(f.information) for f in driver.frames()] == [800, 800]  # then no credit
+    driver.peer_sends(uih(OUTGOING_DLCI, credits=3, command=False))
+    *rest, disc = driver.frames()
+    assert b"".join(f.information for f in rest) == data[1600:]
+    assert disc.type is FrameType.DISC
+    driver.l2cap_confirms()
+    assert sum(m.count for m in driver.taken(RfcommDataCnf)) == 5
+
+
 def test_a_close_waiting_for_credits_gives_up_after_t1_and_says_so() -> None:
     driver = Driver()
     open_outgoing(driver, credits=0)
