@@ -306,3 +306,30 @@ def test_an_le_link_carries_our_address_on_it() -> None:
     )
     local = _le_link_up(core, enhanced).local_address
     assert local == controller_rpa.with_type(AddressType.RANDOM)
+
+
+def test_extended_advertising_with_a_random_address_gives_the_set_that_address() -> None:
+    """Vol 4 Part E 7.8.52, 7.8.56: a set whose Own_Address_Type is random needs its own
+    random address, else enabling it fails (our virtual controller lends the common one)."""
+    from bluetrio.messages.btm import AdvertisingParameters
+
+    static = Address.parse("C3:00:00:00:00:01", AddressType.RANDOM)
+    for own, expected in ((static, [static]), (Address.parse("00:00:00:00:00:01"), [])):
+        le = LeManager(
+            CommandIssuer(), DeviceRecords(), lambda o=own: o, extended_supported=lambda: True
+        )
+        commands = [query.command for query in le._extended_advertising(AdvertisingParameters())]
+        given = [
+            c.random_address
+            for c in commands
+            if isinstance(c, hci.LeSetAdvertisingSetRandomAddress)
+        ]
+        assert given == expected
+        enable = next(
+            i for i, c in enumerate(commands) if isinstance(c, hci.LeSetExtendedAdvertisingEnable)
+        )
+        assert all(
+            i < enable
+            for i, c in enumerate(commands)
+            if isinstance(c, hci.LeSetAdvertisingSetRandomAddress)
+        )

@@ -197,6 +197,11 @@ class LeManager:
         yield Query(hci.LeSetExtendedAdvertisingParameters(
             ADVERTISING_HANDLE, properties, p.interval_min, p.interval_max, ALL_CHANNELS,
             self._own_address_type(), Address(bytes(6)), 0, 0x7F, 0x01, 0, 0x01, 0, 0))  # fmt: skip
+        own = self.own_address()
+        if own.is_random:
+            # A set advertising with a random address has its own (7.8.52); enabling it
+            # without one is refused with Invalid HCI Command Parameters (7.8.56).
+            yield Query(hci.LeSetAdvertisingSetRandomAddress(ADVERTISING_HANDLE, own))
         # One command carries 251 octets (7.8.54); longer data needs fragmenting, which the
         # validation below refuses rather than send half of it.
         data = p.data.encode(EXT_DATA_PER_COMMAND)

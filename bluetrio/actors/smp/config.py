@@ -36,7 +36,9 @@ class SmpConfig:
     2.3.5.6.1; both only for sniffing in a lab); a bond made with it is marked
     ``debug_key``. ``confirm_just_works``: ask the user before a Just Works pairing
     completes. ``oob_available``: the device has the peer's OOB data (the user gives it when
-    asked). ``identity_resolving_key``: the IRK distributed with our identity address.
+    asked). ``identity_resolving_key``: the IRK distributed with our identity address until
+    btm tells its own (``LocalIdentityInd``, the IRK our RPAs are made from), as it does in
+    every stack; a core run without btm distributes this one.
     Cross-transport key derivation (Vol 3 Part H 2.4.2.4, 2.4.2.5): ``derive_link_key``
     sets LinkKey in LE Secure Connections pairing (a BR/EDR link key is derived from the
     LTK); ``derive_le_keys`` runs SMP over BR/EDR on 0x0007 (registered only then): as
