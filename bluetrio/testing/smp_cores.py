@@ -7,12 +7,12 @@ controller), with a stand-in for btm's side of the interface.
     assert pair.result("a").status == 0
 
 Each core's ``L2caFixedDataReq`` on 0x0006 becomes the other's ``L2caFixedDataInd`` (unless
-``drop`` or ``tamper`` say otherwise). The stand-in btm encrypts as a controller would: the
-central's ``LeEncryptReq`` succeeds only when the peripheral gave the same key with
-``LeResponderKeyReq`` (otherwise "PIN or Key Missing", 0x06), and both sides hear
-``LeEncryptionChangedInd``. Prompts are answered by ``answer[side]`` (None leaves them open);
-a Security Request's ``SmpPairingInd`` is answered with an ``SmpPairReq`` holding
-``bonds[side]``. Timers are kept per side and fired on demand.
+``drop`` or ``tamper`` say otherwise), and L2CAP's ``L2caFixedDataCnf`` to the sender. The
+stand-in btm encrypts as a controller would: the central's ``LeEncryptReq`` succeeds only
+when the peripheral gave the same key with ``LeResponderKeyReq`` (otherwise "PIN or Key
+Missing", 0x06), and both sides hear ``LeEncryptionChangedInd``. Prompts are answered by
+``answer[side]`` (None leaves them open); a Security Request's ``SmpPairingInd`` is answered
+with an ``SmpPairReq`` holding ``bonds[side]``. Timers are kept per side and fired on demand.
 """
 
 from __future__ import annotations
@@ -47,7 +47,11 @@ from bluetrio.messages.btm_security import (
 from bluetrio.messages.controller_info import ControllerInfo
 from bluetrio.messages.hci_service import LinkTransport
 from bluetrio.messages.l2cap import FixedCid
-from bluetrio.messages.l2cap_service import L2caFixedDataInd, L2caFixedDataReq
+from bluetrio.messages.l2cap_service import (
+    L2caFixedDataCnf,
+    L2caFixedDataInd,
+    L2caFixedDataReq,
+)
 from bluetrio.messages.smp_service import (
     LeSecurityRequirement,
     SmpPairCnf,
@@ -184,6 +188,8 @@ class SmpCorePair:
                                 L2caFixedDataInd(HANDLE, FixedCid.SMP, self.tamper(side, payload)),
                             )
                         )
+                    # The controller took it (Number Of Completed Packets): L2CAP confirms.
+                    self._queue.append((side, "l2cap", L2caFixedDataCnf(HANDLE, FixedCid.SMP, 1)))
                 case Emit(message=LeEncryptReq() as request):
                     self.emitted[side].append(request)
                     self._encrypt(side, request)

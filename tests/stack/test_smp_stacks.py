@@ -184,3 +184,21 @@ async def test_a_security_request_answered_with_a_short_stored_key_fails_at_once
                 assert trio.current_time() - asked < SMP_TIMEOUT
             assert refused.value.result == LeCreditConnectionResult.ENCRYPTION_KEY_SIZE_TOO_SHORT
             assert smp_b.links[peer.handle].phase is Phase.IDLE and link.encrypted
+
+
+async def test_the_peripheral_bonds_when_the_central_leaves_as_soon_as_pair_returns(
+    autojump_clock: MockClock,
+) -> None:
+    """pair() returns once the controller took the central's last keys (Bluedroid waits for
+    the same), so leaving the connection at once does not lose them: the peripheral
+    completes and keeps its bond with the central's identity."""
+    central_store, peripheral_store = Stores(), Stores()
+    first = {"keystore": central_store}
+    second = {"keystore": peripheral_store, "pairable": True}
+    async with open_stack_pair(first, second) as (a, b):
+        central, address = (await a.ready()).address, (await b.ready()).address
+        async with b.advertise(), a.connect(address) as link, b.accept(LinkTransport.LE):
+            with trio.fail_after(30):
+                await link.pair()
+        bond = await peripheral_store.bond(central, Transport.LE)
+        assert bond.peer_keys.irk is not None and bond.peer_keys.identity_address == central

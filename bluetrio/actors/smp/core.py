@@ -180,6 +180,9 @@ class SmpCore:
         match message:
             case L2caFixedDataInd(cid=FixedCid.SMP):
                 return self._on_pdu(message.handle, message.payload, now)
+            case L2caFixedDataCnf(cid=FixedCid.SMP):
+                context = self.links.get(message.handle)
+                return [] if context is None else context.on_sent(message.count)
             case L2caFixedDataInd(cid=FixedCid.SMP_BR_EDR):
                 bredr = self.bredr_links.get(message.handle)
                 if bredr is None:
@@ -302,6 +305,9 @@ class SmpCore:
         if context is None:
             return []
         effects: Effects = [ReleaseTimers(timeout_key(handle).owner)]
+        # A pairing that completed here, its last keys not yet confirmed sent, is answered:
+        # our keys are kept; whether the peer got its last ones, the link cannot tell now.
+        effects += context.held_answer
         pending = context.pending
         if pending is not None and pending.sender is not None:
             effects.append(

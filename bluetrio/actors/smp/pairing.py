@@ -150,6 +150,11 @@ class PairingContext:
     expected: frozenset[SmpCode] = frozenset()
     pending: Pending | None = None
     encrypted: bool = False
+    # PDUs handed to L2CAP that the controller has not taken yet (L2caFixedDataCnf), and the
+    # answer of a completed pairing held until they have: the keys we distribute last must
+    # leave before whoever asked may disconnect, or the peer never completes (kept by _reset).
+    unsent: int = 0
+    held_answer: Effects = attrs.Factory(list)
     # -- the running pairing (cleared by _reset) ---------------------------------------------
     request: PairingFeatures | None = None
     response: PairingFeatures | None = None
@@ -208,6 +213,7 @@ class PairingContext:
         self.expected = frozenset(wanted) & ALLOWED[self.role, self.phase]
 
     def _send(self, pdu: SmpPdu, now: float) -> Effects:
+        self.unsent += 1
         effects: Effects = [Emit(L2caFixedDataReq(self.handle, FixedCid.SMP, pdu.to_bytes()))]
         if self.running:
             # Every SMP command queued restarts the timer (3.4).
@@ -1063,7 +1069,19 @@ class PairingContext:
             bond=bond,
             key_size=key_size,
         )
-        return effects + self._answer(cnf, pending)
+        answer = self._answer(cnf, pending)
+        if self.unsent > 0:
+            self.held_answer = answer  # until our last keys left (on_sent)
+            return effects
+        return effects + answer
+
+    def on_sent(self, count: int) -> Effects:
+        """The controller took ``count`` of our PDUs (L2caFixedDataCnf)."""
+        self.unsent = max(0, self.unsent - count)
+        if self.unsent or not self.held_answer:
+            return []
+        answer, self.held_answer = self.held_answer, []
+        return answer
 
     def _peer_keys(self) -> KeyDistribution:
         return received_keys(self.received, self.key_size)
@@ -1163,7 +1181,10 @@ class PairingContext:
             self.phase,
             self.encrypted,
         )
-        fresh = PairingContext(*keep[:9], phase=keep[9], encrypted=keep[10])
+        fresh = PairingContext(
+            *keep[:9], phase=keep[9], encrypted=keep[10], unsent=self.unsent,
+            held_answer=self.held_answer,
+        )  # fmt: skip
         for field in attrs.fields(PairingContext):
             setattr(self, field.name, getattr(fresh, field.name))
         self._expect(ALLOWED[self.role, self.phase])
