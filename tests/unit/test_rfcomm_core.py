@@ -360,6 +360,24 @@ def test_a_close_waiting_for_credits_gives_up_after_t1_and_says_so() -> None:
     assert disc.type is FrameType.DISC
 
 
+@pytest.mark.parametrize("closing", [FrameType.DISC, FrameType.DM])
+def test_frames_waiting_for_credits_when_the_peer_closes_are_reported_not_sent(
+    closing: FrameType,
+) -> None:
+    # Nothing the application wrote is silently lost: the peer's close, orderly as it is,
+    # comes after an error naming what could not be sent.
+    driver = Driver()
+    open_outgoing(driver, credits=0)
+    driver.frames()
+    driver.deliver(RfcommDataReq(HANDLE, OUTGOING_DLCI, b"never sent"))
+    driver.peer_sends(Frame(closing, OUTGOING_DLCI, closing is FrameType.DM, True))
+    (lost,) = driver.taken(RfcommDataCnf)
+    assert lost.count == 1 and lost.error is not None and "1 frame(s) not sent" in lost.error
+    (ended,) = driver.taken(RfcommDisconnectInd)
+    assert ended.orderly
+    assert all(f.type is not FrameType.UIH for f in driver.frames())
+
+
 def test_the_peer_closing_a_dlc_is_orderly() -> None:
     driver = Driver()
     open_outgoing(driver)

@@ -401,10 +401,21 @@ class DlcProcedures:
     def _ended(
         self, mcb: Mcb, dlc: Dlc, reason: str, now: float, *, orderly: bool = False
     ) -> Effects:
-        """An open DLC ended: its owner hears why, whoever was closing it is answered."""
+        """An open DLC ended: its owner hears why, whoever was closing it is answered.
+
+        Frames still waiting for credits can no longer be sent: the owner is told how many
+        (an error on the data, before the indication), so that an orderly close by the peer
+        never passes for the delivery of what the application wrote."""
         dlc.state = DlcState.CLOSED
+        effects: Effects = []
+        lost = len(dlc.send_queue)
+        if lost:
+            dlc.send_queue.clear()
+            error = f"{lost} frame(s) not sent: {reason}"
+            logger.warning("rfcomm 0x%04X DLC %d: %s", mcb.handle, dlc.dlci, error)
+            effects.append(Send(dlc.owner, RfcommDataCnf(mcb.handle, dlc.dlci, lost, error)))
         indication = RfcommDisconnectInd(mcb.handle, dlc.dlci, reason, orderly=orderly)
-        effects: Effects = [Send(dlc.owner, indication)]
+        effects.append(Send(dlc.owner, indication))
         return effects + self._closed(mcb, dlc, now)
 
     def _closed(self, mcb: Mcb, dlc: Dlc, now: float) -> Effects:
