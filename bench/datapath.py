@@ -40,13 +40,13 @@ from support import (
     TrioStepCounter,
     bluetrio_pair,
     bumble_pair,
+    compared,
     controller_process,
     fastest_runs,
     fmt,
     l2cap_pdu,
     print_table,
     process_cpu_seconds,
-    ratio,
     summary_json,
 )
 
@@ -227,10 +227,8 @@ def main_run(args: argparse.Namespace) -> None:
         rows.append(
             [
                 controller,
-                f"{fmt(ours.get('mb_per_s'))} / {fmt(theirs.get('mb_per_s'))}",
-                ratio(ours.get("mb_per_s"), theirs.get("mb_per_s")),
-                f"{fmt(ours.get('cpu_per_mb'))} / {fmt(theirs.get('cpu_per_mb'))}",
-                ratio(ours.get("cpu_per_mb"), theirs.get("cpu_per_mb")),
+                *compared(ours, theirs, "mb_per_s"),
+                *compared(ours, theirs, "cpu_per_mb"),
                 f"{fmt(ours.get('controller_cpu_per_mb'))} / "
                 f"{fmt(theirs.get('controller_cpu_per_mb'))}",
                 f"{fmt(ours.get('rtt_ms'), 3)} / {fmt(theirs.get('rtt_ms'), 3)}",

@@ -33,10 +33,10 @@ import trio
 from support import (
     CONTROLLERS,
     bumble_devices,
+    compared,
     fastest_runs,
     fmt,
     print_table,
-    ratio,
     run_throughput_bench,
 )
 
@@ -201,11 +201,9 @@ def main_run(args: argparse.Namespace) -> None:
         rows.append(
             [
                 controller,
-                f"{fmt(ours.get('mb_per_s'))} / {fmt(theirs.get('mb_per_s'))}",
-                ratio(ours.get("mb_per_s"), theirs.get("mb_per_s")),
+                *compared(ours, theirs, "mb_per_s"),
                 f"{fmt(ours.get('cpu_per_mb'))} / {fmt(theirs.get('cpu_per_mb'))}",
-                f"{fmt(ours.get('rtt_ms'), 3)} / {fmt(theirs.get('rtt_ms'), 3)}",
-                ratio(ours.get("rtt_ms"), theirs.get("rtt_ms")),
+                *compared(ours, theirs, "rtt_ms", 3),
             ]
         )
     print(

@@ -383,17 +383,20 @@ def print_throughput_table(
         rows.append(
             [
                 controller,
-                f"{fmt(ours.get('mb_per_s'))} / {fmt(theirs.get('mb_per_s'))}",
-                ratio(ours.get("mb_per_s"), theirs.get("mb_per_s")),
-                f"{fmt(ours.get('cpu_per_mb'), 3)} / {fmt(theirs.get('cpu_per_mb'), 3)}",
-                ratio(ours.get("cpu_per_mb"), theirs.get("cpu_per_mb")),
-                f"{fmt(ours.get('rtt_ms'), 3)} / {fmt(theirs.get('rtt_ms'), 3)}",
-                ratio(ours.get("rtt_ms"), theirs.get("rtt_ms")),
+                *compared(ours, theirs, "mb_per_s"),
+                *compared(ours, theirs, "cpu_per_mb", 3),
+                *compared(ours, theirs, "rtt_ms", 3),
             ]
         )
     print(f"{title}, best of {args.repeat}; cells are bluetrio / Bumble")
     headers = ["controller", "MB/s", "ratio", "host CPU-s/MB", "ratio", "round trip ms", "ratio"]
     print_table(headers, rows)
+
+
+def compared(ours: dict[str, Any], theirs: dict[str, Any], key: str, digits: int = 2) -> list[str]:
+    """Two table cells: ``key`` of both runs ("bluetrio / Bumble") and their ratio."""
+    cell = f"{fmt(ours.get(key), digits)} / {fmt(theirs.get(key), digits)}"
+    return [cell, ratio(ours.get(key), theirs.get(key))]
 
 
 def summary_json(result: dict[str, Any]) -> None:

@@ -175,7 +175,7 @@ class FixedChannelRegistry:
             endpoint.end(reason, broken=True)
             return
         endpoint.received.append(indication.payload)
-        endpoint.receivers.unpark_all()
+        endpoint.wake_receivers()
 
     def _on_confirmed(self, confirm: L2caFixedDataCnf) -> None:
         endpoint = self._endpoints.get((confirm.handle, confirm.cid))
@@ -187,7 +187,7 @@ class FixedChannelRegistry:
             )
             endpoint.end(f"a PDU was not sent: {confirm.error}", broken=True)
         endpoint.unconfirmed = max(0, endpoint.unconfirmed - confirm.count)
-        endpoint.senders.unpark_all()
+        endpoint.wake_senders()
 
     def _on_channel(self, indication: L2caFixedChannelInd) -> None:
         endpoint = self._endpoints.get((indication.handle, indication.cid))

@@ -426,7 +426,7 @@ class ChannelRegistry:
             endpoint.end(reason, broken=True)
             self._disconnect_later(endpoint)
         else:
-            endpoint.receivers.unpark_all()
+            endpoint.wake_receivers()
 
     def _on_data_confirmed(self, confirm: L2caDataCnf) -> None:
         endpoint = self._endpoints.get((confirm.handle, confirm.cid))
@@ -434,7 +434,7 @@ class ChannelRegistry:
             endpoint.unconfirmed = max(0, endpoint.unconfirmed - confirm.count)
             for _ in range(min(confirm.count, len(endpoint.unconfirmed_sizes))):
                 endpoint.unconfirmed_octets -= endpoint.unconfirmed_sizes.popleft()
-            endpoint.senders.unpark_all()
+            endpoint.wake_senders()
 
     def _on_congestion(self, indication: L2caCongestionInd) -> None:
         endpoint = self._endpoints.get((indication.handle, indication.cid))

@@ -49,6 +49,18 @@ class Endpoint:
         self.senders = trio.lowlevel.ParkingLot()
         self.receivers = trio.lowlevel.ParkingLot()
 
+    def wake_senders(self) -> None:
+        """The send window moved: the sender waiting, if one is, looks again. (A lot with
+        nobody in it is not touched: unparking costs microseconds, and the data path calls
+        this per message.)"""
+        if self.senders:
+            self.senders.unpark_all()
+
+    def wake_receivers(self) -> None:
+        """Data arrived: the reader waiting, if one is, takes it."""
+        if self.receivers:
+            self.receivers.unpark_all()
+
     def wake_all(self) -> None:
         self.senders.unpark_all()
         self.receivers.unpark_all()

@@ -455,7 +455,7 @@ class RfcommRegistry:
             return
         # Bounded by the credits the layer grants (or its flow control): never past them.
         dlc.received.append(indication.data)
-        dlc.receivers.unpark_all()
+        dlc.wake_receivers()
 
     def _on_data_confirmed(self, confirm: RfcommDataCnf) -> None:
         dlc = self._dlcs.get((confirm.handle, confirm.dlci))
@@ -464,7 +464,7 @@ class RfcommRegistry:
         dlc.unconfirmed = max(0, dlc.unconfirmed - confirm.count)
         if confirm.error is not None:
             dlc.end(f"data was not sent: {confirm.error}", broken=True)
-        dlc.senders.unpark_all()
+        dlc.wake_senders()
 
     def _on_disconnected(self, indication: RfcommDisconnectInd) -> None:
         # The peer closing ends the stream; anything else breaks it.
