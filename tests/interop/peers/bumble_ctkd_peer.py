@@ -1,16 +1,21 @@
 """A dual-mode Bumble host for cross-transport key derivation over BR/EDR (Core 5.4 Vol 3
 Part H 2.4.2.5); run by interop tests as a subprocess.
 
-    python bumble_ctkd_peer.py tcp-client:127.0.0.1:PORT                  # waits to be paired
+    python bumble_ctkd_peer.py tcp-client:127.0.0.1:PORT [--advertise]    # waits to be paired
     python bumble_ctkd_peer.py tcp-client:127.0.0.1:PORT --connect BD_ADDR|-
 
 Without ``--connect`` it is connectable over BR/EDR and accepts every pairing (Secure Simple
-Pairing, then SMP over BR/EDR on 0x0007 when the central starts it). With ``--connect`` it
-connects to BD_ADDR (``-``: the line it reads from stdin) over BR/EDR, authenticates and
-encrypts (pairing Just Works), then pairs over SMP on 0x0007 as initiator. It bonds in
-Bumble's in-memory key store and reports on stdout, one line per fact, flushed at once:
+Pairing, then SMP over BR/EDR on 0x0007 when the central starts it); with ``--advertise`` it
+advertises over LE too, and its LE pairing derives the BR/EDR link key (2.4.2.4). With
+``--connect`` it connects to BD_ADDR (``-``: the line it reads from stdin) over BR/EDR,
+authenticates and encrypts (pairing Just Works), then pairs over SMP on 0x0007 as
+initiator. It bonds in Bumble's in-memory key store and reports on stdout, one line per
+fact, flushed at once:
 
     ADDRESS <bd_addr>          its public address, before READY
+    LE_ADDRESS <address>       (--advertise) the static random address it advertises with
+    LE_PAIRED <link key>       LE pairing ended; the BR/EDR link key derived (2.4.2.4), MSB
+                               first, or "none"
     READY                      connectable (or about to connect)
     CONNECTED <peer>
     ENCRYPTION <mode>          encryption changed (0 off, 1 E0, 2 AES-CCM)
@@ -31,6 +36,7 @@ from typing import Any
 from bumble.core import PhysicalTransport
 from bumble.device import Connection, Device
 from bumble.hci import Address
+from bumble.keys import MemoryKeyStore
 from bumble.logging import setup_basic_logging
 from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
@@ -55,6 +61,12 @@ class AcceptingDelegate(PairingDelegate):
 
 def watch(connection: Connection) -> None:
     if connection.transport != PhysicalTransport.BR_EDR:
+
+        def le_paired(keys: Any) -> None:
+            link_key = keys.link_key
+            report("LE_PAIRED", link_key.value[::-1].hex() if link_key is not None else "none")
+
+        connection.on(connection.EVENT_PAIRING, le_paired)
         return
     report("CONNECTED", connection.peer_address)
     connection.on(
@@ -72,13 +84,27 @@ def watch(connection: Connection) -> None:
     connection.on(connection.EVENT_DISCONNECTION, lambda reason: report("DISCONNECTED", reason))
 
 
-async def run_device(device: Device, connect: str | None) -> None:
+async def run_device(device: Device, connect: str | None, advertise: bool) -> None:
     device.classic_enabled = True
     device.le_enabled = True
-    delegate = AcceptingDelegate(io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT)
+    device.keystore = MemoryKeyStore()
+    # LE pairing derives the link key too (LinkKey, Vol 3 Part H 2.4.2.4).
+    keys = (
+        PairingDelegate.KeyDistribution.DISTRIBUTE_ENCRYPTION_KEY
+        | PairingDelegate.KeyDistribution.DISTRIBUTE_IDENTITY_KEY
+        | PairingDelegate.KeyDistribution.DISTRIBUTE_LINK_KEY
+    )
+    delegate = AcceptingDelegate(
+        io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT,
+        local_initiator_key_distribution=keys,
+        local_responder_key_distribution=keys,
+    )
 
     def pairing_config(_connection: Connection) -> PairingConfig:
-        return PairingConfig(sc=True, mitm=False, bonding=True, delegate=delegate)
+        return PairingConfig(
+            sc=True, mitm=False, bonding=True, delegate=delegate,
+            identity_address_type=PairingConfig.AddressType.PUBLIC,
+        )  # fmt: skip
 
     device.pairing_config_factory = pairing_config
     device.on(device.EVENT_CONNECTION, watch)
@@ -87,6 +113,9 @@ async def run_device(device: Device, connect: str | None) -> None:
     if connect is None:
         await device.set_discoverable(True)
         await device.set_connectable(True)
+        if advertise:
+            await device.start_advertising(auto_restart=True)
+            report("LE_ADDRESS", device.random_address)
         report("READY")
         await asyncio.Event().wait()  # until the test terminates us
         return
@@ -101,12 +130,12 @@ async def run_device(device: Device, connect: str | None) -> None:
     await asyncio.Event().wait()
 
 
-async def serve(controller: str, connect: str | None) -> None:
+async def serve(controller: str, connect: str | None, advertise: bool) -> None:
     async with await open_transport(controller) as transport:
         device = Device.with_hci(
             "bumble-ctkd-peer", Address(LE_RANDOM_ADDRESS), transport.source, transport.sink
         )
-        await run_device(device, connect)
+        await run_device(device, connect, advertise)
 
 
 def main() -> None:
@@ -115,9 +144,12 @@ def main() -> None:
     parser.add_argument(
         "--connect", metavar="BD_ADDR", help="connect and pair as initiator ('-': read it)"
     )
+    parser.add_argument(
+        "--advertise", action="store_true", help="also advertise over LE for LE pairing"
+    )
     args = parser.parse_args()
     setup_basic_logging("WARNING")  # BUMBLE_LOGLEVEL overrides it
-    asyncio.run(serve(args.controller, args.connect))
+    asyncio.run(serve(args.controller, args.connect, args.advertise))
 
 
 if __name__ == "__main__":
