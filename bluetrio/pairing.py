@@ -52,11 +52,12 @@ from bluetrio.messages.btm_security import (
 )
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
 from bluetrio.messages.smp import KeypressType
-from bluetrio.messages.smp_service import KeypressInd
+from bluetrio.messages.smp_service import KeypressInd, KeypressReq
 
 __all__ = [
     "AssociationModel",
     "IoCapability",
+    "KeypressReporter",
     "KeypressType",
     "PairingDelegate",
     "PairingError",
@@ -126,7 +127,10 @@ def derive_io_capability(delegate_class: type[PairingDelegate]) -> IoCapability:
     confirming a number needs a display and yes/no input, typing a passkey a keyboard,
     showing one a display; nothing overridden means no input and no output."""
     confirms = delegate_class.confirm_numeric is not PairingDelegate.confirm_numeric
-    types = delegate_class.enter_passkey is not PairingDelegate.enter_passkey
+    types = (
+        delegate_class.enter_passkey is not PairingDelegate.enter_passkey
+        or delegate_class.type_passkey is not PairingDelegate.type_passkey
+    )
     shows = delegate_class.display_passkey is not PairingDelegate.display_passkey
     if types and (shows or confirms):
         return IoCapability.KEYBOARD_DISPLAY
@@ -137,6 +141,42 @@ def derive_io_capability(delegate_class: type[PairingDelegate]) -> IoCapability:
     if shows:
         return IoCapability.DISPLAY_ONLY
     return IoCapability.NO_INPUT_NO_OUTPUT
+
+
+class KeypressReporter:
+    """Tells the peer what the user does while typing a passkey (LE Keypress Notification,
+    Core 5.4 Vol 3 Part H 3.5.8), so the peer's UI can show progress. A delegate gets one in
+    :meth:`PairingDelegate.type_passkey` when the peer takes them, and calls its methods as
+    the user types, before it returns the passkey::
+
+        async def type_passkey(self, peer, keypresses):
+            keypresses.entry_started()
+            for key in await read_keys():      # the application's input
+                keypresses.digit_entered()     # or digit_erased(), cleared()
+            keypresses.entry_completed()
+            return passkey
+
+    The methods never block; each goes to the peer in order. Calls once the passkey was
+    returned (or the pairing ended) are not sent: the peer takes them only during entry.
+    """
+
+    def __init__(self, send: Callable[[KeypressType], None]) -> None:
+        self._send = send
+
+    def entry_started(self) -> None:
+        self._send(KeypressType.ENTRY_STARTED)
+
+    def digit_entered(self) -> None:
+        self._send(KeypressType.DIGIT_ENTERED)
+
+    def digit_erased(self) -> None:
+        self._send(KeypressType.DIGIT_ERASED)
+
+    def cleared(self) -> None:
+        self._send(KeypressType.CLEARED)
+
+    def entry_completed(self) -> None:
+        self._send(KeypressType.ENTRY_COMPLETED)
 
 
 class PairingDelegate:
@@ -184,6 +224,14 @@ class PairingDelegate:
         """Passkey Entry: the six digits ``peer`` displays, or None to give up."""
         return None
 
+    async def type_passkey(self, peer: Address, keypresses: KeypressReporter | None) -> int | None:
+        """Passkey Entry, reporting the keys the user presses: override this instead of
+        :meth:`enter_passkey` to call ``keypresses`` while the user types (see
+        :class:`KeypressReporter`). ``keypresses`` is None when the peer does not take
+        them (it did not set the Keypress flag, Vol 3 Part H 3.5.1, or the link is BR/EDR).
+        By default, :meth:`enter_passkey`."""
+        return await self.enter_passkey(peer)
+
     async def display_passkey(self, peer: Address, passkey: int) -> None:
         """Passkey Entry: show ``passkey``; the user types it on ``peer``."""
 
@@ -209,6 +257,17 @@ class PairingDelegate:
     def provides_oob_data(self) -> bool:
         """Whether :meth:`oob_data` is overridden, so asking it is worth a round trip."""
         return type(self).oob_data is not PairingDelegate.oob_data
+
+    @property
+    def uses_keypresses(self) -> bool:
+        """Whether the delegate reports keypresses (:meth:`type_passkey` overridden) or shows
+        the peer's (:meth:`keypress` overridden): SMP then sets the Keypress flag of its
+        AuthReq (Vol 3 Part H 3.5.1), without which neither side sends them."""
+        cls = type(self)
+        return (
+            cls.type_passkey is not PairingDelegate.type_passkey
+            or cls.keypress is not PairingDelegate.keypress
+        )
 
 
 async def _read_line(prompt: str) -> str:
@@ -364,9 +423,15 @@ class _PairingService:
             self.app.send(self.btm, UserConfirmRsp(message.prompt_id, accepted is True))
 
     async def _answer_passkey(self, message: PasskeyEntryInd) -> None:
+        keypresses = None
+        if message.keypresses:
+            prompt_id = message.prompt_id
+            keypresses = KeypressReporter(
+                lambda kind: self.app.send(self.btm, KeypressReq(prompt_id, kind))
+            )
         wanted, passkey = await self._ask(
             message.prompt_id,
-            lambda: self.delegate.enter_passkey(message.peer),
+            lambda: self.delegate.type_passkey(message.peer, keypresses),
             None,
             (message.peer, message.model),
         )

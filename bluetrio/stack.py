@@ -1105,6 +1105,7 @@ def smp_config(config: StackConfig, delegate: PairingDelegate | None) -> SmpConf
         oob_available=delegate is not None and delegate.provides_oob_data,
         derive_link_key=security.cross_transport_key_derivation,
         derive_le_keys=security.cross_transport_key_derivation,
+        keypress=delegate is not None and delegate.uses_keypresses,
     )
 
 

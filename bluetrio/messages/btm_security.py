@@ -280,11 +280,14 @@ class UserConfirmInd(SecurityMessage):
 
 @attrs.frozen
 class PasskeyEntryInd(SecurityMessage):
-    """Ask the user for the passkey the peer shows."""
+    """Ask the user for the passkey the peer shows. ``keypresses``: the peer takes
+    notifications of the keys the user presses meanwhile (LE, both devices set the Keypress
+    flag, Vol 3 Part H 3.5.1): answer them with ``smp_service.KeypressReq``."""
 
     prompt_id: int
     peer: Address
     model: AssociationModel | None = None
+    keypresses: bool = False
 
 
 @attrs.frozen

@@ -5,6 +5,7 @@ protocol on the fixed channels 0x0006 (LE) and 0x0007 (BR/EDR). Directions:
 
 * btm → SMP: :class:`SmpPairReq` (make an LE link meet a requirement, with the bond BTM
   holds for the peer), :class:`SmpPromptRsp` (the user's answer to a prompt),
+  :class:`SmpKeypressReq` (a key the user pressed while typing a passkey),
   :class:`SmpBondRsp` (what BTM did with a bond), :class:`SmpBrEdrSecurityInd` (how a
   BR/EDR link is encrypted, for SMP over BR/EDR);
 * SMP → btm (subclasses of :class:`~bluetrio.messages.btm_security.SecurityMessage`, which
@@ -153,6 +154,16 @@ class SmpPromptRsp(Message):
 
 
 @attrs.frozen
+class SmpKeypressReq(Message):
+    """Our user pressed a key while typing the passkey that link ``handle``'s open Passkey
+    Entry prompt asks for: SMP sends it to the peer as a Keypress Notification (Vol 3 Part H
+    3.5.8) when both devices set the Keypress flag (3.5.1), and drops it otherwise."""
+
+    handle: int
+    kind: KeypressType
+
+
+@attrs.frozen
 class SmpBondRsp(Message):
     """What BTM did with the bond of :class:`SmpBondInd` on link ``handle``: ``accepted``
     (kept and sent to the key store) or refused, ``reason`` saying why (a stronger bond
@@ -248,13 +259,16 @@ class SmpPromptReq(SecurityMessage):
     """Ask the user about pairing on link ``handle``; answered by :class:`SmpPromptRsp`
     (except ``DISPLAY_PASSKEY``). ``number`` is the value to compare (CONFIRM_NUMBER) or to
     show (DISPLAY_PASSKEY). ``model`` is the association model, handed to the delegate so
-    it knows what it does (method confusion)."""
+    it knows what it does (method confusion). ``keypresses`` (ENTER_PASSKEY): both devices
+    set the Keypress flag (Vol 3 Part H 3.5.1), so the keys the user presses meanwhile go
+    to the peer (:class:`SmpKeypressReq`)."""
 
     handle: int
     peer: Address
     kind: SmpPromptKind
     model: AssociationModel
     number: int | None = None
+    keypresses: bool = False
 
 
 @attrs.frozen
@@ -273,6 +287,16 @@ class KeypressInd(SecurityMessage):
     Notification, Vol 3 Part H 3.5.8; BR/EDR HCI_Keypress_Notification, Vol 4 Part E 7.7.49)."""
 
     peer: Address
+    kind: KeypressType
+
+
+@attrs.frozen
+class KeypressReq(SecurityMessage):
+    """app → btm: the user pressed a key while typing the passkey that prompt ``prompt_id``
+    asks for (a :class:`~bluetrio.messages.btm_security.PasskeyEntryInd` with
+    ``keypresses``); btm hands it to SMP for the prompt's link (:class:`SmpKeypressReq`)."""
+
+    prompt_id: int
     kind: KeypressType
 
 

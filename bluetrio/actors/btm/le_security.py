@@ -92,10 +92,12 @@ from bluetrio.messages.btm_security import (
 from bluetrio.messages.smp_service import (
     PEER_STARTED_TOKEN,
     KeypressInd,
+    KeypressReq,
     LeSecurityRequirement,
     SmpBondInd,
     SmpBondRsp,
     SmpKeypressInd,
+    SmpKeypressReq,
     SmpPairCnf,
     SmpPairingInd,
     SmpPairReq,
@@ -119,6 +121,7 @@ COMMAND_DISALLOWED = 0x0C
 SMP_BOUND: tuple[type[Message], ...] = (
     SmpPairReq,
     SmpPromptRsp,
+    SmpKeypressReq,
     SmpBondRsp,
     LeEncryptionChangedInd,
 )
@@ -505,7 +508,7 @@ class LeSecurity:
                 shown = number if message.kind is SmpPromptKind.CONFIRM_NUMBER else None
                 return UserConfirmInd(prompt_id, peer, shown, model)
             if kind is PromptKind.PASSKEY:
-                return PasskeyEntryInd(prompt_id, peer, model)
+                return PasskeyEntryInd(prompt_id, peer, model, keypresses=message.keypresses)
             return OobDataInd(prompt_id, peer, model)
 
         return self.prompts.ask(Prompt(handle, record.peer, kind), build, now)
@@ -515,6 +518,14 @@ class LeSecurity:
         if record is None:
             return []
         return [Emit(KeypressInd(record.peer, message.kind))]
+
+    def on_keypress_request(self, message: KeypressReq, now: float) -> Effects:
+        """The user typing the passkey of an open prompt pressed a key: SMP tells the peer."""
+        handle = self._prompt_links.get(message.prompt_id)
+        if handle is None:
+            logger.info("security: keypress for prompt %d, which is not open", message.prompt_id)
+            return []
+        return [Emit(SmpKeypressReq(handle, message.kind))]
 
     def on_user_confirm(self, message: UserConfirmRsp, now: float) -> Effects:
         return self._prompt_answered(

@@ -62,6 +62,7 @@ from bluetrio.messages.btm_security import (
 )
 from bluetrio.messages.smp_service import (
     APP_INDICATIONS,
+    KeypressReq,
     SmpBondInd,
     SmpBrEdrSecurityInd,
     SmpKeypressInd,
@@ -117,6 +118,8 @@ class SecurityCore:
             ),
             PasskeyEntryRsp: _from_anyone(self._by_prompt(le.on_passkey, ssp.on_passkey_response)),
             OobDataRsp: _from_anyone(self._by_prompt(le.on_oob, ssp.on_oob_response)),
+            # Keypresses are sent for LE prompts only (BR/EDR's passkey prompt offers none).
+            KeypressReq: _from_anyone(le.on_keypress_request),
             StoreBondRsp: _from_anyone(self._on_store_bond_response),
             SmpPairCnf: _from_anyone(le.on_pair_confirm),
             SmpPairingInd: _from_anyone(le.on_pairing_indication),

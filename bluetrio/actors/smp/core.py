@@ -71,6 +71,7 @@ from bluetrio.messages.smp_service import (
     SmpBondRsp,
     SmpBrEdrSecurityInd,
     SmpKeypressInd,
+    SmpKeypressReq,
     SmpPairCnf,
     SmpPairingInd,
     SmpPairReq,
@@ -100,6 +101,7 @@ class SmpCore:
         handles=(
             SmpPairReq,
             SmpPromptRsp,
+            SmpKeypressReq,
             SmpBondRsp,
             LeEncryptCnf,
             L2caCnf,
@@ -207,6 +209,9 @@ class SmpCore:
             case SmpPromptRsp():
                 context = self.links.get(message.handle)
                 return [] if context is None else context.on_prompt(message, now)
+            case SmpKeypressReq():
+                context = self.links.get(message.handle)
+                return [] if context is None else context.on_keypress(message.kind, now)
             case LeEncryptCnf():
                 context = self.links.get(message.handle)
                 return [] if context is None else context.on_encrypt_cnf(message, now)

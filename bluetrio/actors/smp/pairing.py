@@ -58,6 +58,7 @@ from bluetrio.messages.smp import (
     EncryptionInformation,
     KeyDistributionFlags,
     KeypressNotification,
+    KeypressType,
     OobDataFlag,
     PairingConfirm,
     PairingFailed,
@@ -210,6 +211,10 @@ class PairingContext:
             wanted |= code if isinstance(code, frozenset) else {code}
         if self.running:
             wanted.add(SmpCode.PAIRING_FAILED)
+        if self.method is not None and self.method.model is AssociationModel.PASSKEY_ENTRY:
+            # The typing side may notify its keypresses until its confirm value (3.5.8,
+            # 2.3.5.6.3); both sides type when both have only a keyboard.
+            wanted.add(SmpCode.PAIRING_KEYPRESS_NOTIFICATION)
         self.expected = frozenset(wanted) & ALLOWED[self.role, self.phase]
 
     def _send(self, pdu: SmpPdu, now: float) -> Effects:
@@ -504,7 +509,37 @@ class PairingContext:
         assert self.method is not None
         if kind is not SmpPromptKind.DISPLAY_PASSKEY:
             self.prompt_open = True
-        return [Emit(SmpPromptReq(self.handle, self.peer, kind, self.method.model, number))]
+        keypresses = kind is SmpPromptKind.ENTER_PASSKEY and self._keypresses_agreed()
+        prompt = SmpPromptReq(self.handle, self.peer, kind, self.method.model, number, keypresses)
+        return [Emit(prompt)]
+
+    def _keypresses_agreed(self) -> bool:
+        """Both devices set the Keypress flag of AuthReq (3.5.1): the one typing a passkey
+        notifies its keys (3.5.8)."""
+        return (
+            self.request is not None
+            and self.response is not None
+            and self.request.auth_req.keypress
+            and self.response.auth_req.keypress
+        )
+
+    def on_keypress(self, kind: KeypressType, now: float) -> Effects:
+        """Our user pressed a key while typing the passkey: a Keypress Notification to the
+        peer (3.5.8), only while our Passkey Entry prompt is open and both set the flag."""
+        typing = (
+            self.prompt_open
+            and self.method is not None
+            and self.method.model is AssociationModel.PASSKEY_ENTRY
+        )
+        if not typing or not self._keypresses_agreed():
+            logger.info(
+                "link 0x%04X: keypress %s not sent: no passkey being typed, or the peer does "
+                "not take keypresses",
+                self.handle,
+                kind.name,
+            )
+            return []
+        return self._send(KeypressNotification(kind), now)
 
     def on_prompt(self, answer: SmpPromptRsp, now: float) -> Effects:
         if not self.prompt_open or not self.running:
