@@ -46,7 +46,7 @@ from bluetrio.messages.btm_security import (
     LeEncryptReq,
     LeResponderKeyReq,
 )
-from bluetrio.messages.hci_service import LinkTransport
+from bluetrio.messages.hci_service import AclLinkClosedInd, AclLinkOpenedInd, LinkTransport
 from bluetrio.messages.l2cap import FixedCid, InformationType
 from bluetrio.messages.l2cap_service import (
     L2caCnf,
@@ -93,6 +93,11 @@ def _handle_of(key: TimerKey) -> int:
 # Tokens of the core's own requests to L2CAP.
 _REGISTER_LE = 1
 _REGISTER_BREDR = 2
+# PDUs kept for a link hci opened whose LinkUpInd has not reached us yet: the peer's first
+# PDU (a Security Request or Pairing Request sent as soon as it connects) travels hci →
+# L2CAP → SMP while the connection event travels hci → btm → SMP. At most this many per
+# link; more are dropped and counted.
+EARLY_PDUS_PER_LINK = 4
 
 
 class SmpCore:
@@ -118,6 +123,8 @@ class SmpCore:
             LinkChangedInd,
             LinkDownInd,
             LeEncryptionChangedInd,
+            AclLinkOpenedInd,
+            AclLinkClosedInd,
         ),
         emits=(
             L2caRegisterFixedChannelReq,
@@ -148,6 +155,10 @@ class SmpCore:
         self._key_pair: EcdhKeyPair | None = None
         self._oob_random: bytes | None = None
         self.dropped_pdus = 0
+        # Links hci opened (AclLinkOpenedInd) and btm has not reported up yet, with the PDUs
+        # that came for them meanwhile; hci's AclLinkClosedInd ends them, so a late PDU of a
+        # closed link is never kept for a new link on the same handle.
+        self.opening: dict[int, list[bytes]] = {}
 
     # -- keys --------------------------------------------------------------------------------
     def key_pair(self) -> EcdhKeyPair:
@@ -259,7 +270,17 @@ class SmpCore:
                     self.local_oob_random,
                     self.attempts,
                     self.identity,
+                    link_peer=link.peer,
                 )
+                effects: Effects = []
+                for payload in self.opening.pop(link.handle, []):
+                    effects += self._on_pdu(link.handle, payload, now)
+                return effects
+            case AclLinkOpenedInd(transport=LinkTransport.LE) if message.handle not in self.links:
+                self.opening[message.handle] = []
+                return []
+            case AclLinkClosedInd():
+                self.dropped_pdus += len(self.opening.pop(message.handle, []))
                 return []
             case LinkUpInd(link=link) if self.registered_bredr and link.transport is not LE:
                 self.bredr_links[link.handle] = BrEdrPairingContext(
@@ -304,6 +325,7 @@ class SmpCore:
         return effects
 
     def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        self.dropped_pdus += len(self.opening.pop(handle, []))
         if self.bredr_links.pop(handle, None) is not None:
             return [ReleaseTimers(timeout_key(handle).owner)]
         context = self.links.pop(handle, None)
@@ -339,7 +361,11 @@ class SmpCore:
     def _on_pdu(self, handle: int, payload: bytes, now: float) -> Effects:
         context = self.links.get(handle)
         if context is None:
-            self.dropped_pdus += 1
+            kept = self.opening.get(handle)
+            if kept is not None and len(kept) < EARLY_PDUS_PER_LINK:
+                kept.append(payload)  # handled when btm's LinkUpInd comes
+            else:
+                self.dropped_pdus += 1
             return []
         # 1. After an SMP timeout nothing runs on the link until it reconnects (3.4).
         if context.phase is Phase.TIMED_OUT:
