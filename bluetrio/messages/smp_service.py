@@ -238,10 +238,14 @@ class SmpPairingInd(SecurityMessage):
 class SmpBondInd(SecurityMessage):
     """A completed pairing with bonding on link ``handle`` produced ``bond``; BTM checks it
     (never a weaker bond over a stronger one, no identity colliding with another bond),
-    keeps it, sends it to the key store and answers :class:`SmpBondRsp`."""
+    keeps it, sends it to the key store and answers :class:`SmpBondRsp`. ``link_peer`` is
+    who the LE link's peer was to BTM when it came up (``AclLink.peer``): the checks need it
+    when the peer disconnected right after the last key, before this reached BTM (None: the
+    link's own record names it, as for a bond derived over BR/EDR)."""
 
     handle: int
     bond: Bond
+    link_peer: Address | None = None
 
 
 class SmpPromptKind(enum.Enum):

@@ -88,7 +88,7 @@ class StandInSmp:
                 provided = self._provided.pop(message.handle, None)
                 if provided is not None and message.encrypted and self.local is not None:
                     bond = bond_between(self.local, self._peers[message.handle], provided)
-                    return [Emit(SmpBondInd(message.handle, bond))]
+                    return [Emit(SmpBondInd(message.handle, bond, self._peers[message.handle]))]
             case SmpBondRsp():
                 self.bond_answers.append(message)
         return []
@@ -107,7 +107,7 @@ class StandInSmp:
         bond = bond_between(self.local, request.peer, ltk)
         model = AssociationModel.JUST_WORKS
         answer = SmpPairCnf(request.token, request.handle, 0, model, bond, False, 16)
-        return [Emit(SmpBondInd(request.handle, bond)), Send(sender, answer)]
+        return [Emit(SmpBondInd(request.handle, bond, request.peer)), Send(sender, answer)]
 
     def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
         return []

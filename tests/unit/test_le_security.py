@@ -505,7 +505,7 @@ def test_a_peer_encryption_change_goes_to_smp() -> None:
 def test_a_bond_is_kept_stored_and_its_irk_resolves_the_peer() -> None:
     h = Harness()
     bond = le_bond()
-    h.message(SmpBondInd(HANDLE, bond), sender="smp")
+    h.message(SmpBondInd(HANDLE, bond, PEER), sender="smp")
     assert h.of(StoreBondReq) == [StoreBondReq(bond)]
     assert h.of(SmpBondRsp) == [SmpBondRsp(HANDLE, PEER, True)]
     assert h.identities == [(PEER, IRK)]
@@ -515,7 +515,7 @@ def test_a_bond_is_kept_stored_and_its_irk_resolves_the_peer() -> None:
 def test_a_weaker_bond_never_replaces_a_stronger_one() -> None:
     stored = le_bond(authenticated=True)
     h = Harness(bonds=(stored,))
-    h.message(SmpBondInd(HANDLE, le_bond(authenticated=False)), sender="smp")
+    h.message(SmpBondInd(HANDLE, le_bond(authenticated=False), PEER), sender="smp")
     (refused,) = h.of(SmpBondRsp)
     assert not refused.accepted and "weaker" in (refused.reason or "")
     assert h.of(BondRefusedInd) and h.of(StoreBondReq) == []
@@ -526,7 +526,7 @@ def test_an_identity_address_of_another_bonded_device_is_refused() -> None:
     """CVE-2021-3436: a device on link address OTHER claims the identity of bonded PEER."""
     stored = le_bond(PEER)
     h = Harness(bonds=(stored,), peer=OTHER)
-    h.message(SmpBondInd(HANDLE, le_bond(PEER, authenticated=True, irk=None)), sender="smp")
+    h.message(SmpBondInd(HANDLE, le_bond(PEER, authenticated=True, irk=None), OTHER), sender="smp")
     (refused,) = h.of(SmpBondRsp)
     assert not refused.accepted and "another bonded device" in (refused.reason or "")
     assert h.core.keys.le_bond(PEER) == stored and h.of(StoreBondReq) == []
@@ -536,7 +536,7 @@ def test_an_identity_address_of_another_bonded_device_is_refused() -> None:
 def test_an_irk_of_another_bonded_device_is_refused() -> None:
     """BLURtooth (CVE-2020-15802): a new identity with a bonded device's IRK."""
     h = Harness(bonds=(le_bond(PEER),), peer=OTHER)
-    h.message(SmpBondInd(HANDLE, le_bond(OTHER)), sender="smp")
+    h.message(SmpBondInd(HANDLE, le_bond(OTHER), OTHER), sender="smp")
     (refused,) = h.of(SmpBondRsp)
     assert not refused.accepted and "IRK" in (refused.reason or "")
     assert h.core.keys.le_bond(OTHER) is None
@@ -545,23 +545,42 @@ def test_an_irk_of_another_bonded_device_is_refused() -> None:
 def test_the_same_device_may_renew_its_bond() -> None:
     h = Harness(bonds=(le_bond(PEER),))
     renewed = le_bond(PEER, authenticated=True)
-    h.message(SmpBondInd(HANDLE, renewed), sender="smp")
+    h.message(SmpBondInd(HANDLE, renewed, PEER), sender="smp")
     assert h.of(SmpBondRsp)[0].accepted and h.core.keys.le_bond(PEER) == renewed
 
 
 def test_a_bond_the_store_refuses_as_weaker_is_undone() -> None:
     stored = le_bond(PEER)
     h = Harness(bonds=(stored,))
-    h.message(SmpBondInd(HANDLE, le_bond(PEER, authenticated=True)), sender="smp")
+    h.message(SmpBondInd(HANDLE, le_bond(PEER, authenticated=True), PEER), sender="smp")
     h.message(StoreBondRsp(PEER, False, "weaker", weaker=True, transport=Transport.LE))
     assert h.core.keys.le_bond(PEER) == stored
     assert h.of(BondRefusedInd)
 
 
-def test_a_bond_for_a_link_that_is_gone_is_refused() -> None:
+def test_a_bond_whose_link_went_down_after_the_last_key_is_kept() -> None:
+    """The peer disconnected as soon as it sent its last key: btm saw the link go down
+    before SMP's bond reached it. The pairing completed and the peer keeps its keys, so
+    ours are kept too (they were refused as "the link it was made on is gone", and the
+    peer's next encryption then failed for want of our LTK)."""
     h = Harness()
-    h.message(SmpBondInd(0x0999, le_bond()), sender="smp")
-    assert not h.of(SmpBondRsp)[0].accepted and h.core.keys.le_bond(PEER) is None
+    h.apply(h.core.on_link_down(HANDLE, 0x13, h.now))
+    bond = le_bond(PEER)
+    h.message(SmpBondInd(HANDLE, bond, PEER), sender="smp")
+    assert h.of(SmpBondRsp) == [SmpBondRsp(HANDLE, PEER, True)]
+    assert h.of(StoreBondReq) == [StoreBondReq(bond)]
+    assert h.core.keys.le_bond(PEER) == bond
+
+
+def test_a_bond_after_its_link_went_down_is_still_checked_against_other_bonds() -> None:
+    stored = le_bond(PEER)
+    h = Harness(bonds=(stored,), peer=OTHER)
+    h.apply(h.core.on_link_down(HANDLE, 0x13, h.now))
+    claim = le_bond(PEER, authenticated=True, irk=None)
+    h.message(SmpBondInd(HANDLE, claim, OTHER), sender="smp")
+    (refused,) = h.of(SmpBondRsp)
+    assert not refused.accepted and "another bonded device" in (refused.reason or "")
+    assert h.core.keys.le_bond(PEER) == stored
 
 
 # -- prompts ---------------------------------------------------------------------------------

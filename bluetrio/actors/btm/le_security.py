@@ -454,8 +454,15 @@ class LeSecurity:
         """An LE bond from SMP, made on LE link ``message.handle`` or, when ``bredr_peer`` is
         given, derived over the BR/EDR link to that peer (Vol 3 Part H 2.4.2.5)."""
         bond = message.bond
+        # Who the peer was on the link the bond was made on: SMP names it for an LE link,
+        # which may be gone already (the peer disconnected right after its last key).
         record = self.records.get(message.handle)
-        link_peer = bredr_peer if bredr_peer is not None else record.peer if record else None
+        if bredr_peer is not None:
+            link_peer: Address | None = bredr_peer
+        elif message.link_peer is not None:
+            link_peer = message.link_peer
+        else:
+            link_peer = record.peer if record else None
         refusal = self._bond_refusal(bond, link_peer)
         peer = bond.peer_address
         if refusal is not None:
@@ -469,6 +476,9 @@ class LeSecurity:
         return [Emit(StoreBondReq(bond)), Emit(SmpBondRsp(message.handle, peer, True))]
 
     def _bond_refusal(self, bond: Bond, link_peer: Address | None) -> str | None:
+        """Why ``bond``, made on a link to ``link_peer``, is not kept (None: it is). The link
+        may be gone already: a peer may disconnect as soon as it sent its last key, and the
+        pairing completed (both keep the keys, Vol 3 Part H 3.6.1)."""
         if bond.transport is not Transport.LE:
             return "not an LE bond"
         if link_peer is None:

@@ -147,6 +147,9 @@ class PairingContext:
     local_oob_random: Callable[[], bytes]
     attempts: RepeatedAttempts
     identity: Callable[[], LocalIdentity]
+    # Who the peer was to btm when the link came up (AclLink.peer: its identity when its
+    # address resolved), carried with the bond so btm checks it even if the link is gone.
+    link_peer: Address = attrs.field(kw_only=True)
     phase: Phase = Phase.IDLE
     expected: frozenset[SmpCode] = frozenset()
     pending: Pending | None = None
@@ -1088,10 +1091,10 @@ class PairingContext:
             and self.response.auth_req.bonding is BondingFlag.BONDING
         )
         if bonding:
-            effects.append(Emit(SmpBondInd(self.handle, bond)))
+            effects.append(Emit(SmpBondInd(self.handle, bond, self.link_peer)))
             link_bond = self._cross_transport_bond(bond)
             if link_bond is not None:
-                effects.append(Emit(SmpBondInd(self.handle, link_bond)))
+                effects.append(Emit(SmpBondInd(self.handle, link_bond, self.link_peer)))
         pending = self.pending
         self.attempts.succeeded(self.peer)
         model, key_size = self.method.model, self.key_size
@@ -1217,8 +1220,8 @@ class PairingContext:
             self.encrypted,
         )
         fresh = PairingContext(
-            *keep[:9], phase=keep[9], encrypted=keep[10], unsent=self.unsent,
-            held_answer=self.held_answer,
+            *keep[:9], link_peer=self.link_peer, phase=keep[9], encrypted=keep[10],
+            unsent=self.unsent, held_answer=self.held_answer,
         )  # fmt: skip
         for field in attrs.fields(PairingContext):
             setattr(self, field.name, getattr(fresh, field.name))
