@@ -27,7 +27,7 @@ import contextlib
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +211,12 @@ def bumble_worker(args: argparse.Namespace) -> dict[str, Any]:
     return tally.result()
 
 
-def main_run(args: argparse.Namespace) -> None:
+def compare_stacks(
+    script: Path, args: argparse.Namespace, procedures: Sequence[str]
+) -> list[list[str]]:
+    """Run ``script``'s workers, each stack on each of ``args.controllers`` in a fresh
+    interpreter with a fresh controller server; one table row per controller and procedure:
+    controller, procedure, ms (bluetrio / Bumble), time ratio, HCI commands."""
     rows = []
     for controller in args.controllers:
         results: dict[str, dict[str, Any]] = {}
@@ -221,11 +226,11 @@ def main_run(args: argparse.Namespace) -> None:
                              str(args.rounds)]  # fmt: skip
                 if spec:
                     arguments += ["--spec", spec]
-                results[stack] = run_worker(Path(__file__), arguments)
+                results[stack] = run_worker(script, arguments)
             if "error" in results[stack]:
                 print(f"{controller}/{stack}: {results[stack]['error']}", file=sys.stderr)
         ours, theirs = results["bluetrio"], results["bumble"]
-        for procedure in PROCEDURES:
+        for procedure in procedures:
             mine: dict[str, Any] = ours.get(procedure, {})
             other: dict[str, Any] = theirs.get(procedure, {})
             if not mine and not other:
@@ -239,6 +244,11 @@ def main_run(args: argparse.Namespace) -> None:
                     f"{fmt(mine.get('commands'), 0)} / {fmt(other.get('commands'), 0)}",
                 ]
             )
+    return rows
+
+
+def main_run(args: argparse.Namespace) -> None:
+    rows = compare_stacks(Path(__file__), args, PROCEDURES)
     print(
         f"median of {args.rounds} rounds; cells are bluetrio / Bumble (time ratio: lower is faster)"
     )

@@ -29,6 +29,7 @@ PEER = Path(__file__).parent / "peers" / "bumble_le_pairing_peer.py"
 STATIC = Address.parse("C3:11:22:33:44:55", AddressType.RANDOM)
 ROTATION = 2.0  # seconds between our RPAs, short so that the test sees a new one
 CONTROLLER_FIXTURES = {"served": "served_controller_port", "rootcanal": "rootcanal_hci_port"}
+PERIPHERAL = ["--role", "peripheral", "--no-mitm"]  # Just Works, advertising
 
 
 @pytest.mark.parametrize("server", list(CONTROLLER_FIXTURES))
@@ -38,7 +39,7 @@ async def test_bumble_pairs_with_our_link_address_and_resolves_our_next_rpa(
     tmp_path: Path, server: str, secure: bool, own: str, request: pytest.FixtureRequest
 ) -> None:
     port = request.getfixturevalue(CONTROLLER_FIXTURES[server])
-    command = [sys.executable, str(PEER), "--transport", f"tcp-client:127.0.0.1:{port}"]
+    command = [sys.executable, str(PEER), f"tcp-client:127.0.0.1:{port}", *PERIPHERAL]
     if not secure:
         command.append("--legacy")
     private = own == "rpa"
@@ -81,7 +82,7 @@ async def test_bumble_on_a_static_address_with_a_public_identity_is_found_by_its
     as identity: connecting to the static address again, we find the bond by it and
     re-encrypt, instead of pairing again and refusing the identity as another device's."""
     port = request.getfixturevalue(CONTROLLER_FIXTURES[server])
-    command = [sys.executable, str(PEER), "--transport", f"tcp-client:127.0.0.1:{port}"]
+    command = [sys.executable, str(PEER), f"tcp-client:127.0.0.1:{port}", *PERIPHERAL]
     command.append("--public-identity")
     stores: list[MemoryKeyStore] = []
 

@@ -1,48 +1,120 @@
-"""A Bumble device that advertises and answers LE pairing; run by interop tests.
+"""A Bumble host that pairs over LE, as peripheral or central; run by interop tests.
 
-    python bumble_le_pairing_peer.py [--legacy] [--public-identity]
-        [--transport tcp-client:127.0.0.1:PORT]
+    python bumble_le_pairing_peer.py CONTROLLER --role peripheral [--security-request] ...
+    python bumble_le_pairing_peer.py CONTROLLER --role central --connect ADDRESS[/P|/R] ...
+    python bumble_le_pairing_peer.py local --role central --connect - ...   # ADDRESS on stdin
 
-A Bumble host (``Device``, Just Works, bonding, Secure Connections unless ``--legacy``) on
-the controller of ``--transport`` (bluetrio's served controller, Root Canal); without it, two
-Bumble controllers share one Bumble ``LocalLink``, the host on the first, the second served to
-one HCI host over TCP (PORT). It reports on stdout, one line per fact, flushed at once:
+CONTROLLER is a Bumble transport (``tcp-client:127.0.0.1:PORT``: Root Canal or bluetrio's
+served virtual controller), or ``local`` for a Bumble controller on Bumble's LocalLink, with a
+second controller served to one HCI host over TCP (``bumble_local_link.py``; PORT reported).
 
-    ADDRESS <bd_addr>          the address the device advertises with
-    IDENTITY <bd_addr>         the identity address it distributes: the static random
-                               address it advertises with, or with --public-identity the
-                               controller's public address
-    PORT <port>                where the second controller listens (127.0.0.1)
-    READY                      advertising, and the port accepts a host
-    PAIRED <ltk hex>           a pairing completed, with the LTK Bumble keeps
-    FAILED <reason>            a pairing failed
-    ENCRYPTED                  the link was encrypted (again)
+As peripheral it advertises (connectable, name ``bumble-pairing``) and waits to be paired;
+with ``--security-request`` it sends a Security Request (Core 5.4 Vol 3 Part H 2.4.6) on
+every connection, so the central pairs, or encrypts with the bond when it has one. As central
+it connects to ADDRESS and pairs, and with ``--reconnect`` disconnects, connects again and
+encrypts with the bond (no pairing). It bonds in Bumble's in-memory key store, so a second
+connection in the same process finds the keys. Pairing: Secure Connections unless
+``--legacy``, MITM asked for unless ``--no-mitm``, bonding; its identity is the static random
+address it uses. Prompts: numbers to compare are confirmed; a passkey to type is read from
+stdin (one line); a passkey to show is reported. It reports on stdout, one line per fact,
+flushed at once:
+
+    ADDRESS <address>          its address (static random)
+    IDENTITY <address>         the identity it distributes: ADDRESS, or with
+                               ``--public-identity`` the controller's public address
+    PORT <port>                (``local``) where the second controller listens (127.0.0.1)
+    READY                      advertising (peripheral) or about to connect (central)
+    CONNECTED <peer>
+    COMPARE <six digits>       numeric comparison (confirmed)
+    DISPLAY <six digits>       a passkey to type on the other side
+    ENTER                      a passkey is wanted on stdin
+    PAIRED <sc 0|1> <authenticated 0|1> <ltk hex|-> <irk 0|1>   pairing done, with its keys
+    PAIRING_FAILED <reason>
+    ENCRYPTION <0|1>           encryption changed
+    DISCONNECTED <reason>
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
+import sys
+from typing import Any
 
-from bumble.controller import Controller
-from bumble.core import AdvertisingData
+from bumble.core import AdvertisingData, PhysicalTransport
 from bumble.device import Connection, Device
 from bumble.hci import Address
-from bumble.host import Host
 from bumble.keys import MemoryKeyStore
-from bumble.link import LocalLink
 from bumble.logging import setup_basic_logging
 from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
-from bumble.transport.common import AsyncPipeSink
-from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
-PEER_ADDRESS = "F0:F1:F2:F3:F4:F6"  # static random (two top bits set)
+IO_CAPABILITIES = {
+    "no-io": PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT,
+    "display-only": PairingDelegate.IoCapability.DISPLAY_OUTPUT_ONLY,
+    "display-yes-no": PairingDelegate.IoCapability.DISPLAY_OUTPUT_AND_YES_NO_INPUT,
+    "keyboard-only": PairingDelegate.IoCapability.KEYBOARD_INPUT_ONLY,
+    "keyboard-display": PairingDelegate.IoCapability.DISPLAY_OUTPUT_AND_KEYBOARD_INPUT,
+}
+# Static random addresses (two top bits set), one per role so two peers can meet.
+ADDRESSES = {"peripheral": "F0:F1:F2:F3:F4:F7", "central": "F0:F1:F2:F3:F4:F8"}
+NAME = "bumble-pairing"
 
 
 def report(*words: object) -> None:
     print(*words, flush=True)
+
+
+async def read_line() -> str:
+    return await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+
+class ReportingDelegate(PairingDelegate):
+    """Confirms, reports what it shows, reads what it must type from stdin."""
+
+    async def accept(self) -> bool:
+        return True
+
+    async def confirm(self, auto: bool = False) -> bool:
+        return True
+
+    async def compare_numbers(self, number: int, digits: int) -> bool:
+        report("COMPARE", f"{number:0{digits}d}")
+        return True
+
+    async def display_number(self, number: int, digits: int) -> None:
+        report("DISPLAY", f"{number:0{digits}d}")
+
+    async def get_number(self) -> int | None:
+        report("ENTER")
+        text = (await read_line()).strip()
+        return int(text) if text.isdigit() else None
+
+
+def watch(connection: Connection, security_request: bool) -> None:
+    if connection.transport != PhysicalTransport.LE:
+        return
+    report("CONNECTED", connection.peer_address)
+
+    def on_pairing(keys: Any) -> None:
+        ltk = keys.ltk or keys.ltk_central or keys.ltk_peripheral
+        report(
+            "PAIRED",
+            int(connection.sc),
+            int(ltk is not None and ltk.authenticated),
+            ltk.value.hex() if ltk is not None else "-",
+            int(keys.irk is not None),
+        )
+
+    connection.on(connection.EVENT_PAIRING, on_pairing)
+    connection.on(connection.EVENT_PAIRING_FAILURE, lambda reason: report("PAIRING_FAILED", reason))
+    connection.on(
+        connection.EVENT_CONNECTION_ENCRYPTION_CHANGE,
+        lambda: report("ENCRYPTION", int(connection.is_encrypted)),
+    )
+    connection.on(connection.EVENT_DISCONNECTION, lambda reason: report("DISCONNECTED", reason))
+    if security_request:
+        connection.request_pairing()
 
 
 def answer_ltk_requests_by_ediv_and_rand(device: Device) -> None:
@@ -76,93 +148,103 @@ def answer_ltk_requests_by_ediv_and_rand(device: Device) -> None:
     device.host.long_term_key_provider = long_term_key
 
 
-def configure(device: Device, secure_connections: bool, public_identity: bool = False) -> None:
+def configure(device: Device, args: argparse.Namespace) -> None:
+    delegate = ReportingDelegate(io_capability=IO_CAPABILITIES[args.io_capability])
     device.keystore = MemoryKeyStore()
     answer_ltk_requests_by_ediv_and_rand(device)
-    # Its identity is the static random address it connects with (Vol 3 Part H 3.6.5), not
-    # the controller's public address, so a central finds the bond again by that address;
-    # with ``public_identity`` the public one, which a central must tie to the static address.
+    # The identity distributed is the static random address it connects with, so the bond
+    # is found again by the address it reconnects from; with --public-identity the
+    # controller's public address, which a central must tie to the static one.
     identity = (
-        PairingConfig.AddressType.PUBLIC if public_identity else PairingConfig.AddressType.RANDOM
+        PairingConfig.AddressType.PUBLIC
+        if args.public_identity
+        else PairingConfig.AddressType.RANDOM
     )
-    device.pairing_config_factory = lambda connection: PairingConfig(
-        sc=secure_connections,
-        mitm=False,
-        bonding=True,
-        delegate=PairingDelegate(),
+    device.pairing_config_factory = lambda _connection: PairingConfig(
+        sc=not args.legacy, mitm=not args.no_mitm, bonding=True, delegate=delegate,
         identity_address_type=identity,
-    )
+    )  # fmt: skip
+    device.on(device.EVENT_CONNECTION, lambda connection: watch(connection, args.security_request))
 
-    def on_connection(connection: Connection) -> None:
-        def on_pairing(keys: object) -> None:
-            ltk = getattr(keys, "ltk", None) or getattr(keys, "ltk_peripheral", None)
-            value = ltk.value.hex() if ltk is not None else "-"
-            report("PAIRED", value)
 
-        connection.on("pairing", on_pairing)
-        connection.on("pairing_failure", lambda reason: report("FAILED", reason))
-        connection.on("connection_encryption_change", lambda: report("ENCRYPTED"))
-
-    device.on("connection", on_connection)
+async def peripheral(device: Device) -> None:
     device.advertising_data = bytes(
         AdvertisingData(
             [
                 (AdvertisingData.FLAGS, bytes([0x06])),
-                (AdvertisingData.COMPLETE_LOCAL_NAME, b"bumble-pair"),
+                (AdvertisingData.COMPLETE_LOCAL_NAME, NAME.encode()),
             ]
         )
     )
-
-
-async def serve_on(transport_spec: str, secure_connections: bool, public_identity: bool) -> None:
-    async with await open_transport(transport_spec) as transport:
-        device = Device.with_hci(
-            "bumble-pair", Address(PEER_ADDRESS), transport.source, transport.sink
-        )
-        configure(device, secure_connections, public_identity)
-        await device.power_on()
-        await device.start_advertising(auto_restart=True)
-        report("ADDRESS", device.random_address)
-        report("IDENTITY", device.public_address if public_identity else device.random_address)
-        report("READY")
-        await asyncio.Event().wait()
-
-
-async def serve(secure_connections: bool) -> None:
-    link = LocalLink()  # type: ignore[no-untyped-call]  # Bumble leaves it untyped
-    own_controller = Controller("pairing-peer", link=link)
-    host = Host(controller_source=own_controller, controller_sink=AsyncPipeSink(own_controller))
-    device = Device(name="bumble-pair", address=Address(PEER_ADDRESS), host=host)
-    configure(device, secure_connections)
-    await device.power_on()
     await device.start_advertising(auto_restart=True)
+    report("READY")
+    await asyncio.Event().wait()  # until the test terminates us
 
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    async with await open_tcp_server_transport_with_socket(listening) as transport:
-        Controller("for-the-test", transport.source, transport.sink, link=link)
-        report("ADDRESS", device.random_address)
-        report("PORT", port)
-        report("READY")
-        await asyncio.Event().wait()  # until the test terminates us
+
+async def central(device: Device, target: str, reconnect: bool) -> None:
+    report("READY")
+    if target == "-":  # the address comes on stdin (its host needs our PORT first)
+        target = (await read_line()).strip()
+    address = Address(target.split("/")[0], Address.PUBLIC_DEVICE_ADDRESS
+                      if target.endswith("/P") else Address.RANDOM_DEVICE_ADDRESS)  # fmt: skip
+    connection = await device.connect(address, transport=PhysicalTransport.LE)
+    await connection.pair()
+    if reconnect:
+        await connection.disconnect()
+        connection = await device.connect(address, transport=PhysicalTransport.LE)
+        await connection.encrypt()  # with the bond: no pairing
+    await asyncio.Event().wait()
+
+
+async def run(device: Device, args: argparse.Namespace) -> None:
+    configure(device, args)
+    await device.power_on()
+    report("ADDRESS", device.random_address)
+    report("IDENTITY", device.public_address if args.public_identity else device.random_address)
+    if args.role == "peripheral":
+        await peripheral(device)
+    else:
+        await central(device, args.connect, args.reconnect)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    if args.controller == "local":
+        from bumble_local_link import local_link_controllers
+
+        async with local_link_controllers(bredr=False) as (host, port):
+            device = Device(name=NAME, address=Address(ADDRESSES[args.role]), host=host)
+            report("PORT", port)
+            await run(device, args)
+        return
+    async with await open_transport(args.controller) as transport:
+        device = Device.with_hci(
+            NAME, Address(ADDRESSES[args.role]), transport.source, transport.sink
+        )
+        device.le_enabled = True
+        device.classic_enabled = False
+        await run(device, args)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--legacy", action="store_true", help="LE legacy pairing only")
-    parser.add_argument("--transport", help="a Bumble transport to an outside controller")
+    parser.add_argument("controller", help="a Bumble transport spec, or 'local'")
+    parser.add_argument("--role", choices=("peripheral", "central"), required=True)
+    parser.add_argument("--connect", metavar="ADDRESS", help="(central) whom to pair with")
+    parser.add_argument("--reconnect", action="store_true", help="(central) then reconnect")
     parser.add_argument(
-        "--public-identity",
-        action="store_true",
-        help="distribute the public address as identity (with --transport)",
+        "--security-request", action="store_true", help="(peripheral) ask the central to pair"
+    )
+    parser.add_argument("--legacy", action="store_true", help="LE legacy pairing, not SC")
+    parser.add_argument("--no-mitm", action="store_true", help="do not ask for MITM protection")
+    parser.add_argument("--io-capability", choices=tuple(IO_CAPABILITIES), default="no-io")
+    parser.add_argument(
+        "--public-identity", action="store_true", help="distribute the public address"
     )
     args = parser.parse_args()
+    if args.role == "central" and not args.connect:
+        parser.error("--role central needs --connect ADDRESS")
     setup_basic_logging("WARNING")  # BUMBLE_LOGLEVEL overrides it
-    if args.transport:
-        asyncio.run(serve_on(args.transport, not args.legacy, args.public_identity))
-    else:
-        asyncio.run(serve(not args.legacy))
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
