@@ -4,8 +4,9 @@ It registers the LE SMP fixed channel with L2CAP (0x0006; Vol 3 Part A 2.1), and
 one (0x0007) when it derives keys across transports, keeps one
 :class:`~bluetrio.actors.smp.pairing.PairingContext` per LE link (and one
 :class:`~bluetrio.actors.smp.bredr.BrEdrPairingContext` per BR/EDR link, which checks its
-own PDUs) from the moment btm reports it up until it goes down, and checks every received
-LE PDU in this order before a handler sees it:
+own PDUs) from the moment btm reports it up until it goes down (an LE PDU of a link hci
+opened that comes before btm's report waits for it), and checks every received LE PDU in
+this order before a handler sees it:
 
 1. the link's SMP timed out: nothing more is processed until it reconnects (3.4);
 2. the code is one SMP defines, else Command Not Supported (3.3, 3.5.5);
