@@ -28,6 +28,7 @@ from bluetrio.messages.smp_service import (
     SmpBondInd,
     SmpBondRsp,
     SmpBrEdrSecurityInd,
+    SmpKeypressReq,
     SmpPairCnf,
     SmpPairReq,
     SmpPromptRsp,
@@ -44,8 +45,16 @@ class StandInSmp:
 
     spec = LayerSpec(
         Layer.SMP,
-        # SmpBrEdrSecurityInd (how BR/EDR links are encrypted) is taken and ignored.
-        handles=(SmpPairReq, SmpPromptRsp, SmpBondRsp, LeEncryptCnf, SmpBrEdrSecurityInd),
+        # SmpBrEdrSecurityInd (how BR/EDR links are encrypted) and SmpKeypressReq (our
+        # user's keys while typing a passkey) are taken and ignored.
+        handles=(
+            SmpPairReq,
+            SmpPromptRsp,
+            SmpKeypressReq,
+            SmpBondRsp,
+            LeEncryptCnf,
+            SmpBrEdrSecurityInd,
+        ),
         subscribes=(LinkUpInd, LeEncryptionChangedInd),
         emits=(LeEncryptReq, LeResponderKeyReq, SmpBondInd),
     )

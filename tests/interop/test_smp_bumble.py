@@ -306,3 +306,37 @@ async def test_bumbles_security_request_makes_us_pair_then_encrypt_with_the_bond
                     again = await link.pair()  # met by the encryption the request caused
                 assert again.used_stored_key and link.encrypted
             assert len(await stores[0].list()) == 1
+
+
+async def test_our_security_request_makes_bumble_pair_then_encrypt_with_the_bond(
+    tmp_path: Path, controllers: Controllers
+) -> None:
+    """Our peripheral's link.pair() sends a Security Request (2.4.6): Bumble's central pairs
+    the first time and encrypts with the bond the second time; link.pair() returns when the
+    link meets the requirement, either way."""
+    case = CASES[0]
+    arguments = ["--role", "central", "--connect", "-", "--reconnect", "--when-asked",
+                 *case.bumble_arguments()]  # fmt: skip
+    with trio.fail_after(TEST_LIMIT), bumble(tmp_path, controllers.bumble, *arguments) as peer:
+        delegate = PeerDelegate(case.our_io, peer)
+        async with our_stack(controllers, peer, delegate) as (stack, stores):
+            async with stack.advertise():
+                peer.tell(await controllers.our_address(stack))
+                async with stack.accept(LinkTransport.LE, timeout=STEP_LIMIT) as link:
+                    with trio.fail_after(STEP_LIMIT):
+                        result = await link.pair()
+                    assert result.model is AssociationModel.JUST_WORKS
+                    assert result.secure_connections and not result.used_stored_key
+                    assert link.encrypted
+                    paired = await trio.to_thread.run_sync(peer.wait_for, "PAIRED", STEP_LIMIT)
+                    check_bumble_paired(paired, case)
+                    with trio.fail_after(STEP_LIMIT):
+                        await link.wait_disconnected()  # Bumble disconnects to reconnect
+            async with (
+                stack.advertise(),
+                stack.accept(LinkTransport.LE, timeout=STEP_LIMIT) as link,
+            ):
+                with trio.fail_after(STEP_LIMIT):
+                    again = await link.pair()
+                assert again.used_stored_key and again.model is None and link.encrypted
+            assert len(await stores[0].list()) == 1

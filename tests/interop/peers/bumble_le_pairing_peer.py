@@ -12,7 +12,8 @@ As peripheral it advertises (connectable, name ``bumble-pairing``) and waits to 
 with ``--security-request`` it sends a Security Request (Core 5.4 Vol 3 Part H 2.4.6) on
 every connection, so the central pairs, or encrypts with the bond when it has one. As central
 it connects to ADDRESS and pairs, and with ``--reconnect`` disconnects, connects again and
-encrypts with the bond (no pairing). It bonds in Bumble's in-memory key store, so a second
+encrypts with the bond (no pairing); with ``--when-asked`` it does each only once the
+peripheral sent a Security Request. It bonds in Bumble's in-memory key store, so a second
 connection in the same process finds the keys. Pairing: Secure Connections unless
 ``--legacy``, MITM asked for unless ``--no-mitm``, bonding; its identity is the static random
 address it uses. Prompts: numbers to compare are confirmed; a passkey to type is read from
@@ -30,6 +31,7 @@ flushed at once:
     ENTER                      a passkey is wanted on stdin
     PAIRED <sc 0|1> <authenticated 0|1> <ltk hex|-> <irk 0|1>   pairing done, with its keys
     PAIRING_FAILED <reason>
+    SECURITY_REQUEST           (central) the peripheral sent a Security Request
     ENCRYPTION <0|1>           encryption changed
     DISCONNECTED <reason>
 """
@@ -91,10 +93,21 @@ class ReportingDelegate(PairingDelegate):
         return int(text) if text.isdigit() else None
 
 
+# Per connection handle: set when the peripheral's Security Request came (central role).
+SECURITY_REQUESTED: dict[int, asyncio.Event] = {}
+
+
 def watch(connection: Connection, security_request: bool) -> None:
     if connection.transport != PhysicalTransport.LE:
         return
     report("CONNECTED", connection.peer_address)
+    asked = SECURITY_REQUESTED[connection.handle] = asyncio.Event()
+
+    def on_security_request(auth_req: object) -> None:
+        report("SECURITY_REQUEST")
+        asked.set()
+
+    connection.on(connection.EVENT_SECURITY_REQUEST, on_security_request)
 
     def on_pairing(keys: Any) -> None:
         ltk = keys.ltk or keys.ltk_central or keys.ltk_peripheral
@@ -181,17 +194,22 @@ async def peripheral(device: Device) -> None:
     await asyncio.Event().wait()  # until the test terminates us
 
 
-async def central(device: Device, target: str, reconnect: bool) -> None:
+async def central(device: Device, args: argparse.Namespace) -> None:
     report("READY")
+    target = args.connect
     if target == "-":  # the address comes on stdin (its host needs our PORT first)
         target = (await read_line()).strip()
     address = Address(target.split("/")[0], Address.PUBLIC_DEVICE_ADDRESS
                       if target.endswith("/P") else Address.RANDOM_DEVICE_ADDRESS)  # fmt: skip
     connection = await device.connect(address, transport=PhysicalTransport.LE)
+    if args.when_asked:
+        await SECURITY_REQUESTED[connection.handle].wait()
     await connection.pair()
-    if reconnect:
+    if args.reconnect:
         await connection.disconnect()
         connection = await device.connect(address, transport=PhysicalTransport.LE)
+        if args.when_asked:
+            await SECURITY_REQUESTED[connection.handle].wait()
         await connection.encrypt()  # with the bond: no pairing
     await asyncio.Event().wait()
 
@@ -204,7 +222,7 @@ async def run(device: Device, args: argparse.Namespace) -> None:
     if args.role == "peripheral":
         await peripheral(device)
     else:
-        await central(device, args.connect, args.reconnect)
+        await central(device, args)
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -231,6 +249,9 @@ def main() -> None:
     parser.add_argument("--role", choices=("peripheral", "central"), required=True)
     parser.add_argument("--connect", metavar="ADDRESS", help="(central) whom to pair with")
     parser.add_argument("--reconnect", action="store_true", help="(central) then reconnect")
+    parser.add_argument(
+        "--when-asked", action="store_true", help="(central) only on a Security Request"
+    )
     parser.add_argument(
         "--security-request", action="store_true", help="(peripheral) ask the central to pair"
     )
