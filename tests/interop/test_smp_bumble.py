@@ -6,8 +6,9 @@ Both directions: we initiate (our central pairs with Bumble's peripheral) and Bu
 initiates (Bumble's central pairs with our peripheral); Secure Connections Just Works with
 bonding, Secure Connections Passkey Entry with the passkey shown on one side and typed on the
 other (both ways), legacy Just Works; then re-encryption with the bond on reconnection,
-without pairing (2.4.4). And the peripheral's Security Request (2.4.6): Bumble's peripheral
-asks, our central pairs, and on reconnection encrypts with the bond when asked again.
+without pairing (2.4.4). And the peripheral's Security Request (2.4.6) both ways: Bumble's
+peripheral asks and our central pairs, then encrypts with the bond when asked again; ours
+asks (link.pair() as peripheral) and Bumble's central, told to wait for it, does the same.
 
 Over Bumble's LocalLink the controller announces the initiator of a connection as a random
 device whatever its own address type, so a host that connects with its public address feeds
