@@ -13,7 +13,8 @@ with ``--security-request`` it sends a Security Request (Core 5.4 Vol 3 Part H 2
 every connection, so the central pairs, or encrypts with the bond when it has one. As central
 it connects to ADDRESS and pairs, and with ``--reconnect`` disconnects, connects again and
 encrypts with the bond (no pairing); with ``--when-asked`` it does each only once the
-peripheral sent a Security Request. It bonds in Bumble's in-memory key store, so a second
+peripheral sent a Security Request, and with ``--reconnect-when-told`` it disconnects only
+once a line comes on stdin. It bonds in Bumble's in-memory key store, so a second
 connection in the same process finds the keys. Pairing: Secure Connections unless
 ``--legacy``, MITM asked for unless ``--no-mitm``, bonding; its identity is the static random
 address it uses. Prompts: numbers to compare are confirmed; a passkey to type is read from
@@ -206,6 +207,8 @@ async def central(device: Device, args: argparse.Namespace) -> None:
         await SECURITY_REQUESTED[connection.handle].wait()
     await connection.pair()
     if args.reconnect:
+        if args.reconnect_when_told:
+            await read_line()
         await connection.disconnect()
         connection = await device.connect(address, transport=PhysicalTransport.LE)
         if args.when_asked:
@@ -251,6 +254,9 @@ def main() -> None:
     parser.add_argument("--reconnect", action="store_true", help="(central) then reconnect")
     parser.add_argument(
         "--when-asked", action="store_true", help="(central) only on a Security Request"
+    )
+    parser.add_argument(
+        "--reconnect-when-told", action="store_true", help="(central) a stdin line first"
     )
     parser.add_argument(
         "--security-request", action="store_true", help="(peripheral) ask the central to pair"
