@@ -76,6 +76,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommDisconnectInd,
     RfcommDisconnectReq,
     RfcommLineStatusInd,
+    RfcommLineStatusReq,
     RfcommModemStatusInd,
     RfcommModemStatusReq,
     RfcommMultiplexerClosedInd,
@@ -268,6 +269,18 @@ class RfcommStream(MessageStream[_Dlc]):
         """The line errors reported so far, cleared."""
         errors, self._dlc.line_errors = self._dlc.line_errors, LineStatus.NONE
         return errors
+
+    async def report_line_errors(self, errors: LineStatus) -> None:
+        """Tell the peer about line errors on our side of the port (an RLS command: overrun,
+        parity, framing) and wait for its response (T2)."""
+        errors = arguments.instance("errors", errors, LineStatus)
+        self._check_sendable()
+        token = self._registry.new_token()
+        reply = await self._registry.request(
+            RfcommLineStatusReq(token, self.handle, self.dlci, errors)
+        )
+        assert isinstance(reply, RfcommCnf)
+        self._raise_for(reply.error)
 
     @property
     def port_settings(self) -> PortSettings:

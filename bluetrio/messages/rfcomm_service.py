@@ -225,6 +225,17 @@ class RfcommLineStatusInd(Message):
 
 
 @attrs.frozen
+class RfcommLineStatusReq(Message):
+    """Report line errors ``status`` on DLC ``dlci`` to the peer (an RLS command, TS 07.10
+    5.4.6.3.10). Answered by :class:`RfcommCnf` once the peer's RLS response came (T2)."""
+
+    token: int
+    handle: int
+    dlci: int
+    status: LineStatus
+
+
+@attrs.frozen
 class RfcommPortReq(Message):
     """Remote port negotiation on DLC ``dlci`` (RPN, TS 07.10 5.4.6.3.9): set the parameters
     ``mask`` selects to their values in ``settings``, or with ``settings`` None ask for the
@@ -286,6 +297,7 @@ REQUESTS: tuple[type[Message], ...] = (
     RfcommConnectRsp,
     RfcommMultiplexerCloseReq,
     RfcommModemStatusReq,
+    RfcommLineStatusReq,
     RfcommPortReq,
     RfcommTestReq,
 )

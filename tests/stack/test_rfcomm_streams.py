@@ -13,7 +13,15 @@ import trio.testing
 
 import bluetrio.rfcomm
 import bluetrio.stack
-from bluetrio import ModemStatus, Parity, PortParameter, RfcommError, RfcommStream, Stack
+from bluetrio import (
+    LineStatus,
+    ModemStatus,
+    Parity,
+    PortParameter,
+    RfcommError,
+    RfcommStream,
+    Stack,
+)
 from bluetrio.actors.faults import FaultPolicy
 from bluetrio.actors.rfcomm.control_blocks import T1
 from bluetrio.actors.rfcomm.core import RfcommCore
@@ -352,6 +360,12 @@ async def test_the_serial_port_signals_settings_and_test_between_two_stacks(
         assert (await served.configure_port())[0] == settings  # a query, the other way
         with pytest.raises(InvalidArgumentError):
             await stream.configure_port(data_bits=9)
+        # Line errors: reported, flagged at the other end until taken.
+        await served.report_line_errors(LineStatus.OVERRUN | LineStatus.FRAMING)
+        await trio.testing.wait_all_tasks_blocked()
+        assert stream.line_errors == LineStatus.OVERRUN | LineStatus.FRAMING
+        assert stream.take_line_errors() == LineStatus.OVERRUN | LineStatus.FRAMING
+        assert stream.line_errors == LineStatus.NONE
         # Test on the multiplexer, both ways.
         await stream.ping(b"are you there")
         await served.ping()

@@ -1,8 +1,8 @@
 """RFCOMM's timers in running stacks, under MockClock: the peer's stack drops what it should
 answer (a fault policy on its RFCOMM layer) and ours gives up after the spec's time: T1 for
-SABM on DLCI 0 and on a DLC, T2 for PN, MSC, RPN and Test, the wait for a DISC on DLCI 0, the
-idle multiplexer, the 120 s wait for a SABM, the wait for the application to take a DLC
-(RFCOMM 1.2, TS 07.10 5.7)."""
+SABM on DLCI 0 and on a DLC, T2 for PN, MSC, RPN, RLS and Test, the wait for a DISC on
+DLCI 0, the idle multiplexer, the 120 s wait for a SABM, the wait for the application to take
+a DLC (RFCOMM 1.2, TS 07.10 5.7)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import trio
 import trio.testing
 
-from bluetrio import RfcommError, RfcommStream, Stack
+from bluetrio import LineStatus, RfcommError, RfcommStream, Stack
 from bluetrio.actors.faults import FaultPolicy, Hop
 from bluetrio.actors.rfcomm.control_blocks import (
     ACCEPT_WAIT,
@@ -137,8 +137,10 @@ async def test_no_msc_response_breaks_the_dlc_after_t2(
         assert T2 <= trio.current_time() - started < T2 + 2
 
 
-@pytest.mark.parametrize("kind", [CommandType.RPN, CommandType.TEST], ids=lambda k: k.name)
-async def test_no_rpn_or_test_response_fails_the_request_after_t2(
+@pytest.mark.parametrize(
+    "kind", [CommandType.RPN, CommandType.RLS, CommandType.TEST], ids=lambda k: k.name
+)
+async def test_no_rpn_rls_or_test_response_fails_the_request_after_t2(
     autojump_clock: trio.testing.MockClock, kind: CommandType
 ) -> None:
     silent = FaultPolicy()
@@ -149,6 +151,8 @@ async def test_no_rpn_or_test_response_fails_the_request_after_t2(
         with pytest.raises(RfcommError, match="T2"):
             if kind is CommandType.RPN:
                 await stream.configure_port(bit_rate=19200)
+            elif kind is CommandType.RLS:
+                await stream.report_line_errors(LineStatus.OVERRUN)
             else:
                 await stream.ping(b"anyone?")
         assert T2 <= trio.current_time() - started < T2 + 1

@@ -69,6 +69,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommDisconnectInd,
     RfcommDisconnectReq,
     RfcommLineStatusInd,
+    RfcommLineStatusReq,
     RfcommModemStatusInd,
     RfcommModemStatusReq,
     RfcommMultiplexerClosedInd,
@@ -1084,3 +1085,19 @@ def test_letting_go_a_multiplexer_a_dlc_is_opening_on_tells_when_it_closes_after
     assert not driver.taken(RfcommMultiplexerClosedInd)
     driver.peer_sends(Frame(FrameType.UA, 0, True, True))
     assert driver.taken(RfcommMultiplexerClosedInd) == [RfcommMultiplexerClosedInd(HANDLE)]
+
+
+def test_our_line_status_goes_out_and_waits_for_its_response() -> None:
+    driver = Driver()
+    opened(driver)
+    errors = LineStatus.PARITY
+    driver.deliver(RfcommLineStatusReq(90, HANDLE, OUTGOING_DLCI, errors))
+    (sent,) = driver.commands()
+    assert (sent.kind, sent.command) == (CommandType.RLS, True)
+    assert sent.value == RemoteLineStatus(OUTGOING_DLCI, 0x05).encode()
+    driver.peer_command(CommandType.RLS, sent.value, command=False)
+    assert [(c.token, c.error) for c in driver.taken(RfcommCnf)] == [(90, None)]
+    driver.deliver(RfcommLineStatusReq(91, HANDLE, OUTGOING_DLCI, errors))
+    driver.advance(T2)
+    (late,) = driver.taken(RfcommCnf)
+    assert late.token == 91 and "T2" in (late.error or "")

@@ -42,6 +42,7 @@ MAX_PENDING_COMMANDS = 8  # our MSC, RPN or Test commands awaiting responses, pe
 
 MSC_TIMER = "MSC T2"
 RPN_TIMER = "RPN T2"
+RLS_TIMER = "RLS T2"
 TEST_TIMER = "Test T2"
 
 
@@ -87,6 +88,7 @@ class Dlc:
     # those the layer sends itself (at opening, for flow control).
     msc_waiters: deque[tuple[str, int] | None] = attrs.field(factory=deque)
     rpn_waiters: deque[tuple[str, int]] = attrs.field(factory=deque)  # our RPN commands (T2)
+    rls_waiters: deque[tuple[str, int]] = attrs.field(factory=deque)  # our RLS commands (T2)
     local_status: ModemStatus = attrs.field(
         factory=ModemStatus
     )  # the V.24 signals our MSC commands carry
@@ -135,6 +137,9 @@ class Mcb:
 
     def rpn_timer(self, dlci: int) -> TimerKey:
         return TimerKey(DlcTimer(self.handle, dlci), RPN_TIMER)
+
+    def rls_timer(self, dlci: int) -> TimerKey:
+        return TimerKey(DlcTimer(self.handle, dlci), RLS_TIMER)
 
     @property
     def test_timer(self) -> TimerKey:

@@ -46,6 +46,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommDataRsp,
     RfcommDeregisterReq,
     RfcommDisconnectReq,
+    RfcommLineStatusReq,
     RfcommModemStatusReq,
     RfcommMultiplexerCloseReq,
     RfcommPortReq,
@@ -103,6 +104,8 @@ class RfcommCore:
                 return dlcs.set_modem_status(sender, message, now)
             case RfcommPortReq():
                 return dlcs.request_port(sender, message, now)
+            case RfcommLineStatusReq():
+                return dlcs.report_line_status(sender, message, now)
             case RfcommTestReq():
                 return mux.ping(sender, message, now)
             case RfcommRegisterReq():

@@ -5,6 +5,7 @@ credits, MSC's FC bit (6.4), and btm's security check before an incoming DLC ope
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from bluetrio.actors.effects import (
@@ -27,6 +28,7 @@ from bluetrio.actors.rfcomm.control_blocks import (
     MAX_SEND_QUEUE,
     MSC_TIMER,
     RECEIVE_WINDOW,
+    RLS_TIMER,
     RPN_TIMER,
     T1,
     T2,
@@ -69,6 +71,7 @@ from bluetrio.messages.rfcomm_service import (
     RfcommDisconnectInd,
     RfcommDisconnectReq,
     RfcommLineStatusInd,
+    RfcommLineStatusReq,
     RfcommModemStatusInd,
     RfcommModemStatusReq,
     RfcommPortCnf,
@@ -470,9 +473,27 @@ class DlcProcedures:
         effects += [
             Send(actor, RfcommPortCnf(token, error=reason)) for actor, token in dlc.rpn_waiters
         ]
+        effects += [Send(actor, RfcommCnf(token, reason)) for actor, token in dlc.rls_waiters]
         dlc.msc_waiters.clear()
         dlc.rpn_waiters.clear()
+        dlc.rls_waiters.clear()
         return effects
+
+    @staticmethod
+    def _await_response(
+        waiters: deque[tuple[str, int]], waiter: tuple[str, int], timer: TimerKey, now: float
+    ) -> Effects:
+        """``waiter`` waits for the response to a command just sent: T2 runs for the oldest."""
+        waiters.append(waiter)
+        return [StartTimer(timer, now + T2)] if len(waiters) == 1 else []
+
+    @staticmethod
+    def _responded(
+        waiters: deque[tuple[str, int]], timer: TimerKey, now: float
+    ) -> tuple[tuple[str, int], Effects]:
+        """The oldest waiter's response came (or its T2 ran out): T2 runs for the next."""
+        waiter = waiters.popleft()
+        return waiter, [StartTimer(timer, now + T2) if waiters else CancelTimer(timer)]
 
     # -- multiplexer commands about a DLC ------------------------------------------------------
     def on_msc_command(self, mcb: Mcb, status: ModemStatusCommand, now: float) -> Effects:
@@ -536,6 +557,27 @@ class DlcProcedures:
         dlc.local_status = request.status
         return self._send_msc(mcb, dlc, now, (sender, request.token), length)
 
+    def report_line_status(self, sender: str, request: RfcommLineStatusReq, now: float) -> Effects:
+        mcb = self._muxes.get(request.handle)
+        dlc = mcb.dlcs.get(request.dlci) if mcb is not None else None
+        if mcb is None or dlc is None or dlc.state is not DlcState.OPEN:
+            return [Send(sender, RfcommCnf(request.token, "the DLC is not open"))]
+        if len(dlc.rls_waiters) >= MAX_PENDING_COMMANDS:
+            error = f"{MAX_PENDING_COMMANDS} RLS commands await their responses"
+            return [Send(sender, RfcommCnf(request.token, error))]
+        value = RemoteLineStatus(dlc.dlci, request.status.to_octet()).encode()
+        effects: Effects = [multiplexer_message(mcb, CommandType.RLS, True, value)]
+        waiter = (sender, request.token)
+        return effects + self._await_response(dlc.rls_waiters, waiter, mcb.rls_timer(dlc.dlci), now)
+
+    def on_rls_response(self, mcb: Mcb, status: RemoteLineStatus, now: float) -> Effects:
+        dlc = mcb.dlcs.get(status.dlci)
+        if dlc is None or not dlc.rls_waiters:
+            logger.info("rfcomm 0x%04X: RLS response for DLC %d unasked", mcb.handle, status.dlci)
+            return []
+        (actor, token), effects = self._responded(dlc.rls_waiters, mcb.rls_timer(dlc.dlci), now)
+        return [Send(actor, RfcommCnf(token)), *effects]
+
     def on_rls_command(self, mcb: Mcb, status: RemoteLineStatus) -> Effects:
         """The peer reports line errors: answered (TS 07.10 5.4.6.3.10) and told to the
         DLC's owner."""
@@ -577,23 +619,18 @@ class DlcProcedures:
         settings = None if request.settings is None else request.settings.encode(request.mask)
         value = RemotePortNegotiation(dlc.dlci, settings).encode()
         effects: Effects = [multiplexer_message(mcb, CommandType.RPN, True, value)]
-        if not dlc.rpn_waiters:
-            effects.append(StartTimer(mcb.rpn_timer(dlc.dlci), now + T2))
-        dlc.rpn_waiters.append((sender, request.token))
-        return effects
+        waiter = (sender, request.token)
+        return effects + self._await_response(dlc.rpn_waiters, waiter, mcb.rpn_timer(dlc.dlci), now)
 
     def on_rpn_response(self, mcb: Mcb, port: RemotePortNegotiation, now: float) -> Effects:
         dlc = mcb.dlcs.get(port.dlci)
         if dlc is None or not dlc.rpn_waiters or port.settings is None:
             logger.info("rfcomm 0x%04X: RPN response for DLC %d unasked", mcb.handle, port.dlci)
             return []
-        actor, token = dlc.rpn_waiters.popleft()
+        (actor, token), effects = self._responded(dlc.rpn_waiters, mcb.rpn_timer(dlc.dlci), now)
         settings = dlc.port = PortSettings.decode(port.settings)  # what both ends now use
         accepted = PortParameter(int.from_bytes(port.settings[5:7], "little") & 0x3F7F)
-        effects: Effects = [Send(actor, RfcommPortCnf(token, settings, accepted))]
-        timer = mcb.rpn_timer(dlc.dlci)
-        effects.append(StartTimer(timer, now + T2) if dlc.rpn_waiters else CancelTimer(timer))
-        return effects
+        return [Send(actor, RfcommPortCnf(token, settings, accepted)), *effects]
 
     # -- the data path -------------------------------------------------------------------------
     def send_data(self, sender: str, request: RfcommDataReq, now: float) -> Effects:
@@ -726,16 +763,14 @@ class DlcProcedures:
             if dlc.state is DlcState.OPEN and dlc.msc_waiters:
                 return self._break(mcb, dlc, "no MSC response within T2", now)
             return []
-        if name == RPN_TIMER:
-            if not dlc.rpn_waiters:
-                return []
-            actor, token = dlc.rpn_waiters.popleft()
-            effects: Effects = [
-                Send(actor, RfcommPortCnf(token, error="no RPN response within T2"))
-            ]
-            if dlc.rpn_waiters:
-                effects.append(StartTimer(mcb.rpn_timer(dlci), now + T2))
-            return effects
+        if name == RPN_TIMER and dlc.rpn_waiters:
+            (actor, token), effects = self._responded(dlc.rpn_waiters, mcb.rpn_timer(dlci), now)
+            return [Send(actor, RfcommPortCnf(token, error="no RPN response within T2")), *effects]
+        if name == RLS_TIMER and dlc.rls_waiters:
+            (actor, token), effects = self._responded(dlc.rls_waiters, mcb.rls_timer(dlci), now)
+            return [Send(actor, RfcommCnf(token, "no RLS response within T2")), *effects]
+        if name in (RPN_TIMER, RLS_TIMER):
+            return []
         match dlc.state:
             case DlcState.WAIT_PN_RSP | DlcState.WAIT_UA:
                 waited = (

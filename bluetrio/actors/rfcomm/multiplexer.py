@@ -499,6 +499,8 @@ class Multiplexers:
                 return dlcs.on_rpn_response(mcb, RemotePortNegotiation.decode(value), now)
             case CommandType.RLS, True:
                 return dlcs.on_rls_command(mcb, RemoteLineStatus.decode(value))
+            case CommandType.RLS, False:
+                return dlcs.on_rls_response(mcb, RemoteLineStatus.decode(value), now)
             case CommandType.TEST, True:
                 self.move(mcb, MuxEvent.TEST_CMD)
                 return [multiplexer_message(mcb, CommandType.TEST, False, value)]
