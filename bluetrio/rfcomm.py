@@ -120,6 +120,7 @@ class _Dlc(Endpoint):
         self.line_errors = LineStatus.NONE
         self.port = PortSettings()
         self.signals = trio.lowlevel.ParkingLot()  # waiting for the peer's next MSC
+        self.claimed = False  # a stream stands on it
 
     def wake_all(self) -> None:
         super().wake_all()
@@ -136,6 +137,7 @@ class RfcommStream(MessageStream[_Dlc]):
         self.channel = channel
         self.frame_size = frame_size  # N1: the most one frame carries
         self._peer_link = registry.link_of(dlc.handle)
+        dlc.claimed = True
         self.link: Link | None = None  # a link opened for streams: this one holds it
 
     @property
@@ -457,6 +459,11 @@ class RfcommRegistry:
         self._requests.send_many(messages)
 
     def _dlc(self, handle: int, dlci: int) -> _Dlc:
+        """The state of DLC ``dlci`` on link ``handle``: a DLC that ended under a stream not
+        yet closed is an earlier one, so a new DLC on the same DLCI starts afresh."""
+        earlier = self._dlcs.get((handle, dlci))
+        if earlier is not None and earlier.claimed and earlier.ended is not None:
+            del self._dlcs[handle, dlci]  # its stream keeps its own state
         return self._dlcs.made(handle, dlci)
 
     # -- observers -----------------------------------------------------------------------------

@@ -85,3 +85,15 @@ async def test_send_all_hands_what_the_window_takes_to_the_layer_in_one_request(
         assert stream._dlc.unconfirmed == SEND_WINDOW
         registry._on_data_confirmed(RfcommDataCnf(1, 6, 3))
     assert [len(request.data) for request in sent[1:]] == [100 * (SEND_WINDOW - 3), 300]
+
+
+async def test_a_new_dlc_on_the_dlci_of_one_ended_under_an_open_stream_starts_afresh() -> None:
+    # Regression: the stream of a DLC the peer had closed, not yet closed by the application,
+    # left its ended state under the DLCI, so the next DLC there was born ended.
+    registry = RfcommRegistry(AppPort())
+    earlier = stream_made_after(registry)
+    registry._on_disconnected(RfcommDisconnectInd(1, 6, "the peer closed the DLC", orderly=True))
+    registry._on_data(RfcommDataInd(1, 6, b"the next DLC's"))
+    later = stream_made_after(registry)
+    assert await later.receive_some() == b"the next DLC's"
+    assert await earlier.receive_some() == b""
