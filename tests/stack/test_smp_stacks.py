@@ -5,6 +5,8 @@ the bonds in both key stores, and re-encryption with the stored LTK on reconnect
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import trio
 from key_stores import Stores
@@ -12,6 +14,7 @@ from trio.testing import MockClock
 
 from bluetrio import L2capConnectionRefused
 from bluetrio.actors.btm.config import SecurityConfig, StackConfig
+from bluetrio.actors.faults import FaultPolicy
 from bluetrio.actors.runtime import Actor
 from bluetrio.actors.smp.config import SmpConfig
 from bluetrio.actors.smp.core import SmpCore
@@ -23,6 +26,9 @@ from bluetrio.errors import PairingError
 from bluetrio.messages.btm import LinkTransport, SecurityLevel
 from bluetrio.messages.btm_security import AssociationModel, IoCapability, SecurityRequirement
 from bluetrio.messages.l2cap import LeCreditConnectionResult
+from bluetrio.messages.l2cap_service import L2caFixedDataReq
+from bluetrio.messages.smp import SmpCode
+from bluetrio.messages.smp_service import SmpBondInd
 from bluetrio.pairing import PairingDelegate
 from bluetrio.testing import open_stack_pair
 
@@ -34,7 +40,7 @@ async def test_sc_just_works_bonds_both_sides_then_reconnection_reuses_the_ltk(
     first = {"keystore": central_store}
     second = {"keystore": peripheral_store, "pairable": True}
     async with open_stack_pair(first, second) as (a, b):
-        address = (await b.ready()).address
+        central, address = (await a.ready()).address, (await b.ready()).address
         async with b.advertise(), a.connect(address) as link, b.accept(LinkTransport.LE) as peer:
             with trio.fail_after(30):
                 result = await link.pair()
@@ -42,10 +48,10 @@ async def test_sc_just_works_bonds_both_sides_then_reconnection_reuses_the_ltk(
             assert result.secure_connections and not result.authenticated
             assert result.key_size == 16 and not result.used_stored_key
             assert link.encrypted and link.security_level is SecurityLevel.ENCRYPTED
-            await trio.sleep(1)
             assert peer.encrypted
             (central_bond,) = await central_store.made[0].list()
-            (peripheral_bond,) = await peripheral_store.made[0].list()
+            # The peripheral's pairing completes when the central's last keys arrive.
+            peripheral_bond = await peripheral_store.bond(central, Transport.LE)
             assert central_bond.peer_keys.ltk == peripheral_bond.local_keys.ltk
             assert central_bond.peer_keys.ltk is not None
             assert central_bond.peer_keys.irk is not None and peripheral_bond.peer_keys.irk
@@ -80,7 +86,6 @@ async def test_legacy_bond_re_encrypts_with_the_key_its_ediv_and_rand_name(
             with trio.fail_after(30):
                 result = await link.pair()
             assert not result.secure_connections and not result.used_stored_key
-            await trio.sleep(1)
             await link.disconnect()
         (central_bond,) = await central_store.made[0].list()
         (peripheral_bond,) = await peripheral_store.made[0].list()
@@ -99,7 +104,6 @@ async def test_legacy_bond_re_encrypts_with_the_key_its_ediv_and_rand_name(
             with trio.fail_after(30):
                 again = await link.pair()
             assert again.used_stored_key and link.encrypted
-            await trio.sleep(1)
             assert peer.encrypted and link.connected
 
 
@@ -186,19 +190,68 @@ async def test_a_security_request_answered_with_a_short_stored_key_fails_at_once
             assert smp_b.links[peer.handle].phase is Phase.IDLE and link.encrypted
 
 
-async def test_the_peripheral_bonds_when_the_central_leaves_as_soon_as_pair_returns(
+def _central_signing_key_late(faults: FaultPolicy) -> None:
+    """The central's last key (Signing Information, 3.6.6) waits in its own stack a second
+    before L2CAP takes it, as behind a busy ACL queue."""
+    faults.delay(
+        lambda hop: (
+            hop.sender == "smp"
+            and isinstance(hop.message, L2caFixedDataReq)
+            and hop.message.payload[:1] == bytes([SmpCode.SIGNING_INFORMATION])
+        ),
+        seconds=1,
+    )
+
+
+def _peripheral_bond_late(faults: FaultPolicy) -> None:
+    """The peripheral's SMP completes, but its bond reaches btm a second later, after btm
+    heard of the disconnection."""
+    faults.delay(lambda hop: hop.to == "btm" and isinstance(hop.message, SmpBondInd), seconds=1)
+
+
+@pytest.mark.parametrize("secure", [True, False], ids=["sc", "legacy"])
+@pytest.mark.parametrize(
+    ("central_faults", "peripheral_faults"),
+    [(None, None), (_central_signing_key_late, None), (None, _peripheral_bond_late)],
+    ids=["no-delay", "central-keys-queued", "peripheral-btm-hears-loss-first"],
+)
+async def test_both_sides_bond_when_the_central_leaves_as_soon_as_pair_returns(
     autojump_clock: MockClock,
+    secure: bool,
+    central_faults: Callable[[FaultPolicy], None] | None,
+    peripheral_faults: Callable[[FaultPolicy], None] | None,
 ) -> None:
-    """pair() returns once the controller took the central's last keys (Bluedroid waits for
-    the same), so leaving the connection at once does not lose them: the peripheral
-    completes and keeps its bond with the central's identity."""
+    """The central disconnects the moment link.pair() returns, with no pause. pair() returns
+    once the controller took the central's last keys (as Bluedroid waits for them), and the
+    peripheral keeps the bond its SMP completed even when btm hears of the disconnection
+    first: both sides hold the bond, with every key each side distributed (3.6.1)."""
     central_store, peripheral_store = Stores(), Stores()
-    first = {"keystore": central_store}
-    second = {"keystore": peripheral_store, "pairable": True}
+    smp = SmpConfig(secure_connections=secure, distribute_signing_key=True)
+    first: dict[str, object] = {"keystore": central_store, "extra_layers": [Actor(SmpCore(smp))]}
+    second: dict[str, object] = {
+        "keystore": peripheral_store,
+        "pairable": True,
+        "extra_layers": [Actor(SmpCore(smp))],
+    }
+    for options, add_faults in ((first, central_faults), (second, peripheral_faults)):
+        if add_faults is not None:
+            faults = FaultPolicy()
+            add_faults(faults)
+            options["faults"] = faults
     async with open_stack_pair(first, second) as (a, b):
-        central, address = (await a.ready()).address, (await b.ready()).address
-        async with b.advertise(), a.connect(address) as link, b.accept(LinkTransport.LE):
+        central, peripheral = (await a.ready()).address, (await b.ready()).address
+        async with b.advertise(), a.connect(peripheral) as link, b.accept(LinkTransport.LE):
             with trio.fail_after(30):
-                await link.pair()
-        bond = await peripheral_store.bond(central, Transport.LE)
-        assert bond.peer_keys.irk is not None and bond.peer_keys.identity_address == central
+                result = await link.pair()
+            assert result.secure_connections is secure
+            await link.disconnect()
+        at_peripheral = await peripheral_store.bond(central, Transport.LE)
+        at_central = await central_store.bond(peripheral, Transport.LE)
+        for bond, identity in ((at_peripheral, central), (at_central, peripheral)):
+            assert bond.peer_keys.irk is not None and bond.peer_keys.identity_address == identity
+            assert bond.peer_keys.csrk is not None and bond.local_keys.csrk is not None
+            assert bond.peer_keys.ltk is not None
+        assert at_central.peer_keys.ltk == at_peripheral.local_keys.ltk
+        assert at_central.local_keys.ltk == at_peripheral.peer_keys.ltk
+        assert at_central.peer_keys.csrk == at_peripheral.local_keys.csrk
+        assert at_central.local_keys.csrk == at_peripheral.peer_keys.csrk
