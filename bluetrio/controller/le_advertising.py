@@ -113,11 +113,13 @@ class LeAdvertising(Feature):
 
     def _transmit_address(self, advertising_set: AdvertisingSet) -> Address:
         # With own address type 0x02/0x03 the Peer_Address names the entry whose local IRK
-        # makes our RPA (Vol 4 Part E 7.8.5, 7.8.53).
-        return self.common.own_address(
+        # makes our RPA (Vol 4 Part E 7.8.5, 7.8.53). A random address is the set's own: an
+        # extended set's from LE_Set_Advertising_Set_Random_Address (7.8.52), else enabling
+        # it is 0x12 (7.8.56); the legacy set's is LE_Set_Random_Address's (7.8.4).
+        return self.common.transmit_address(
             advertising_set.own_address_type,
-            peer=advertising_set.peer_address,
-            random=advertising_set.random_address,
+            advertising_set.peer_address,
+            advertising_set.random_address,
         )
 
     def on_rpa_timeout(self) -> None:

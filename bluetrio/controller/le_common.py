@@ -59,14 +59,20 @@ class LeCommon(Feature):
     def privacy(self) -> LePrivacy:
         return self.controller.feature(LePrivacy)
 
-    def own_address(
-        self, own_address_type: int, peer: Address | None = None, random: Address | None = None
+    def own_address(self, own_address_type: int, peer: Address | None = None) -> Address:
+        """The address to scan or initiate with (Vol 4 Part E 7.8.5 Own_Address_Type), the
+        random one being LE_Set_Random_Address's (7.8.4)."""
+        return self.transmit_address(own_address_type, peer, self.random_address)
+
+    def transmit_address(
+        self, own_address_type: int, peer: Address | None, random: Address | None
     ) -> Address:
-        """The address to transmit with (Vol 4 Part E 7.8.5 Own_Address_Type).
+        """The address to transmit with for ``own_address_type`` (7.8.5, 7.8.53).
 
         0x02/0x03 take our RPA toward ``peer`` (its identity) when the resolving list has a
-        local IRK for it, else fall back to 0x00/0x01; 0x01/0x03 use ``random`` (an
-        advertising set's) or the random address, which must have been set (else 0x12).
+        local IRK for it, else fall back to 0x00/0x01; 0x01/0x03 use ``random``, which must
+        have been set (else 0x12): an extended advertising set's own random address is
+        never lent by another (7.8.56).
         """
         if own_address_type not in _OWN_ADDRESS_TYPES:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
@@ -76,7 +82,6 @@ class LeCommon(Feature):
                 return rpa
         if not _OWN_ADDRESS_TYPES[own_address_type]:
             return self.controller.public_address
-        random = random if random is not None else self.random_address
         if random is None:
             raise CommandError(Status.INVALID_HCI_COMMAND_PARAMETERS)
         return random

@@ -147,7 +147,9 @@ async def test_connection_update_data_length_and_phy(
         assert await central.command(0x2013, bad) == b"\x12"
 
 
-async def extended_advertise(host: RawHost, properties: int, data: bytes) -> None:
+async def extended_advertise(
+    host: RawHost, properties: int, data: bytes, *, own_address_type: int = 0, enable: bool = True
+) -> None:
     parameters = struct.pack(
         "<BH3s3sBBB6sBbBBBBB",
         1,
@@ -155,7 +157,7 @@ async def extended_advertise(host: RawHost, properties: int, data: bytes) -> Non
         (0xA0).to_bytes(3, "little"),
         (0xA0).to_bytes(3, "little"),
         7,
-        0,
+        own_address_type,
         0,
         bytes(6),
         0,
@@ -174,7 +176,11 @@ async def extended_advertise(host: RawHost, properties: int, data: bytes) -> Non
             operation = 2
         command = struct.pack("<BBBB", 1, operation, 1, len(chunk)) + chunk
         assert await host.command(0x2037, command) == b"\x00"
-    assert await host.command(0x2039, struct.pack("<BBBHB", 1, 1, 1, 0, 0)) == b"\x00"
+    if enable:
+        assert await host.command(0x2039, EXTENDED_ENABLE) == b"\x00"
+
+
+EXTENDED_ENABLE = struct.pack("<BBBHB", 1, 1, 1, 0, 0)  # set 1, no duration, no event limit
 
 
 async def test_extended_advertising_reaches_an_extended_scanner_in_fragments(
@@ -234,6 +240,30 @@ async def test_random_address_is_used_and_locked_while_advertising(
         await scanner.command(0x200C, b"\x01\x01")
         report = await scanner.expect(hci.LeAdvertisingReport)
         assert report[2] == AddressType.RANDOM and report[3:9] == random.to_wire()
+
+
+async def test_an_extended_set_advertises_with_its_own_random_address_only(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """An extended set with a random own address needs the set's random address
+    (LE_Set_Advertising_Set_Random_Address, Vol 4 Part E 7.8.52): enabling it without one is
+    Invalid HCI Command Parameters (7.8.56), even when LE_Set_Random_Address gave the
+    controller a random address; with one, the set transmits with it."""
+    async with two_hosts(le_mask=0xFFFFF) as (scanner, advertiser, _):
+        common = Address(bytes((1, 2, 3, 4, 5, 0xC6)), AddressType.RANDOM)
+        own = Address(bytes((6, 7, 8, 9, 10, 0xC7)), AddressType.RANDOM)
+        assert await advertiser.command(0x2005, common.to_wire()) == b"\x00"
+        await extended_advertise(
+            advertiser, 0x0000, b"\x02\x01\x06", own_address_type=1, enable=False
+        )
+        assert await advertiser.command(0x2039, EXTENDED_ENABLE) == b"\x12"
+        assert await advertiser.command(0x2035, b"\x01" + own.to_wire()) == b"\x00"
+        assert await advertiser.command(0x2039, EXTENDED_ENABLE) == b"\x00"
+        scan = struct.pack("<BBBBHH", 0, 0, 1, 0, 16, 16)
+        assert await scanner.command(0x2041, scan) == b"\x00"
+        assert await scanner.command(0x2042, struct.pack("<BBHH", 1, 1, 0, 0)) == b"\x00"
+        report = await scanner.expect(hci.LeExtendedAdvertisingReport)
+        assert report[3] == AddressType.RANDOM and report[4:10] == own.to_wire()
 
 
 async def test_high_duty_directed_advertising_times_out(
