@@ -191,3 +191,14 @@ def test_no_link_key_for_a_random_identity_on_either_side() -> None:
         link_key_bond(attrs.evolve(le_bond(), key_size=15), ltk, ct2=True, local_identity=LOCAL)
         is None
     )
+
+
+def test_an_le_bond_derived_over_bredr_is_kept_when_the_link_went_down_first() -> None:
+    core = security_core()
+    core.on_link_down(HANDLE, 0x13, 0.0)
+    bond = le_bond_from_link_key(
+        local=LOCAL, peer=PEER, link_key=AUTHENTICATED, key_size=16, ct2=True,
+        peer_keys=KeyDistribution(), local_keys=KeyDistribution(),
+    )  # fmt: skip
+    out = emitted(core.on_message("smp", SmpBondInd(HANDLE, bond, PEER), 0.0))
+    assert SmpBondRsp(HANDLE, PEER, True) in out and core.keys.le_bond(PEER) == bond

@@ -258,6 +258,8 @@ def test_both_roles_derive_the_same_ltk_and_exchange_identities(ct2: bool) -> No
     assert b_bond.peer_keys.ltk == a_bond.peer_keys.ltk == a_bond.local_keys.ltk
     assert a_bond.authenticated and a_bond.secure_connections and a_bond.key_size == 16
     assert a_bond.peer_address == PERIPHERAL and b_bond.peer_address == CENTRAL
+    (a_indication,) = [m for m in pair.emitted["a"] if isinstance(m, SmpBondInd)]
+    assert a_indication.link_peer == PERIPHERAL  # btm checks the identity against it
     assert a_bond.peer_keys.irk == DERIVING.identity_resolving_key
     assert pair.context("a").phase is pair.context("b").phase is BrEdrPhase.IDLE
     assert not pair.timers["a"] and not pair.timers["b"]

@@ -409,7 +409,10 @@ class BrEdrPairingContext:
         if not security.bonded:
             logger.info("link 0x%04X: the link key is no bond: no LE bond kept", self.handle)
             return effects
-        return [*effects, Emit(SmpBondInd(self.handle, bond))]
+        # The BR/EDR peer made it: btm checks the identity against it, even when the link is
+        # gone by the time this reaches btm.
+        link_peer = self.peer.with_type(AddressType.PUBLIC)
+        return [*effects, Emit(SmpBondInd(self.handle, bond, link_peer))]
 
     # -- the end -------------------------------------------------------------------------------
     def fail(self, reason: Reason, detail: str, now: float, *, send: bool = True) -> Effects:
