@@ -103,6 +103,7 @@ class SmpCorePair:
     tamper: Callable[[str, bytes], bytes] = lambda side, pdu: pdu
     responder_key: LongTermKey | None = None
     refuse_encryption: bool = False  # the controller fails every encryption (Key Missing)
+    confirm_sent: bool = True  # False: the controller never reports a PDU sent
     _queue: deque[tuple[str, str, Message]] = attrs.Factory(deque)
     _token: int = 100
 
@@ -189,7 +190,9 @@ class SmpCorePair:
                             )
                         )
                     # The controller took it (Number Of Completed Packets): L2CAP confirms.
-                    self._queue.append((side, "l2cap", L2caFixedDataCnf(HANDLE, FixedCid.SMP, 1)))
+                    if self.confirm_sent:
+                        confirmed = L2caFixedDataCnf(HANDLE, FixedCid.SMP, 1)
+                        self._queue.append((side, "l2cap", confirmed))
                 case Emit(message=LeEncryptReq() as request):
                     self.emitted[side].append(request)
                     self._encrypt(side, request)

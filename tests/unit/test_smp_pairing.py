@@ -11,6 +11,7 @@ import pytest
 
 from bluetrio.actors.smp.association import IO_CAPABILITY_TABLE
 from bluetrio.actors.smp.config import SmpConfig
+from bluetrio.actors.smp.pairing import SENT_WAIT
 from bluetrio.actors.smp.states import Phase
 from bluetrio.address import Address
 from bluetrio.bonds import Transport
@@ -275,3 +276,28 @@ def test_shorter_keys_only_when_configured() -> None:
     (encrypt,) = [m for m in pair.emitted["a"] if isinstance(m, LeEncryptReq)]
     assert encrypt.ltk.key_size == 10
     assert encrypt.ltk.value[:6] == bytes(6)  # masked to 10 octets (2.3.4)
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["legacy", "sc"])
+def test_a_completed_pairing_whose_last_pdus_are_never_reported_sent_is_answered_in_time(
+    secure: bool,
+) -> None:
+    # The answer waits for the controller to take our last keys, but not forever: a
+    # controller that never reports them completed gets SMP's own 30 s (Vol 3 Part H 3.4).
+    pair = SmpCorePair(SmpConfig(secure_connections=secure), SmpConfig(secure_connections=secure))
+    pair.confirm_sent = False
+    pair.answer = {"a": _auto, "b": _auto}
+    pair.open_link()
+    pair.pair("a", LeSecurityRequirement())
+    assert not pair.results("a")  # held: nothing was reported sent
+    held = [key for key in pair.timers["a"] if key.name == "sent"]
+    assert len(held) == 1 and pair.timers["a"][held[0]] == pair.now + SENT_WAIT
+    pair.fire("a", "sent")
+    result = pair.result("a")
+    assert result.status == 0 and result.bond is not None
+
+
+def test_the_deadline_on_our_last_pdus_goes_once_they_are_reported_sent() -> None:
+    pair = run_pairing(SmpConfig(), SmpConfig())
+    assert pair.result("a").status == 0
+    assert not any(key.name == "sent" for side in "ab" for key in pair.timers[side])

@@ -27,7 +27,12 @@ from bluetrio.actors.effects import Effects, Emit, ReleaseTimers, Send, TimerExp
 from bluetrio.actors.smp.attempts import RepeatedAttempts
 from bluetrio.actors.smp.bredr import BrEdrPairingContext, security_wait_key
 from bluetrio.actors.smp.config import SmpConfig
-from bluetrio.actors.smp.pairing import LocalIdentity, PairingContext, timeout_key
+from bluetrio.actors.smp.pairing import (
+    LocalIdentity,
+    PairingContext,
+    sent_wait_key,
+    timeout_key,
+)
 from bluetrio.actors.smp.states import Phase
 from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address
@@ -246,6 +251,9 @@ class SmpCore:
             case TimerExpired(key=key) if key == security_wait_key(_handle_of(key)):
                 bredr = self.bredr_links.get(_handle_of(key))
                 return [] if bredr is None else bredr.security_wait_over(now)
+            case TimerExpired(key=key) if key == sent_wait_key(_handle_of(key)):
+                context = self.links.get(_handle_of(key))
+                return [] if context is None else context.sent_wait_over(now)
             case TimerExpired(key=key) if key.name == "timeout":
                 handle = key.owner[1] if isinstance(key.owner, tuple) else None
                 if not isinstance(handle, int):

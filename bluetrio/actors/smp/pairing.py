@@ -96,6 +96,15 @@ def timeout_key(handle: int) -> TimerKey:
     return TimerKey(("smp", handle), "timeout")
 
 
+# How long a completed pairing's answer waits for the controller to report our last PDUs
+# sent: the SMP timeout's 30 s (Vol 3 Part H 3.4), which bounds every other wait of SMP.
+SENT_WAIT = SMP_TIMEOUT
+
+
+def sent_wait_key(handle: int) -> TimerKey:
+    return TimerKey(("smp", handle), "sent")
+
+
 class _PairingAborted(Exception):
     """Raised inside a step to fail the pairing with ``reason`` (3.5.5)."""
 
@@ -1109,8 +1118,10 @@ class PairingContext:
         )
         answer = self._answer(cnf, pending)
         if self.unsent > 0:
-            self.held_answer = answer  # until our last keys left (on_sent)
-            return effects
+            # Until our last keys left (on_sent), within a deadline of its own: a controller
+            # that never reports them completed must not hold the answer forever.
+            self.held_answer = answer
+            return [*effects, StartTimer(sent_wait_key(self.handle), now + SENT_WAIT)]
         return effects + answer
 
     def on_sent(self, count: int) -> Effects:
@@ -1118,6 +1129,21 @@ class PairingContext:
         self.unsent = max(0, self.unsent - count)
         if self.unsent or not self.held_answer:
             return []
+        answer, self.held_answer = self.held_answer, []
+        return [CancelTimer(sent_wait_key(self.handle)), *answer]
+
+    def sent_wait_over(self, now: float) -> Effects:
+        """The controller did not report our last PDUs sent within :data:`SENT_WAIT`: the
+        pairing did complete, so it is answered now (with the doubt logged)."""
+        if not self.held_answer:
+            return []
+        logger.warning(
+            "link 0x%04X: the controller did not report our last %d SMP PDU(s) sent within "
+            "%g s; answering the completed pairing anyway",
+            self.handle,
+            self.unsent,
+            SENT_WAIT,
+        )
         answer, self.held_answer = self.held_answer, []
         return answer
 
