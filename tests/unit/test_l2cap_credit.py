@@ -191,18 +191,69 @@ def test_credits_come_back_as_the_application_consumes_not_on_receipt() -> None:
         effects = channel.receive_frame(first_frame(1, b"x"))
         assert not any(isinstance(effect, GrantCredits) for effect in effects)
     assert channel.peer_credits == 0 and channel.held_credits == 8
-    # The peer holds fewer than a quarter of the window: the first freed credit goes at once.
-    assert channel.sdu_consumed() == [GrantCredits(1)]
-    assert channel.held_credits == 7
+    # The application still holds SDUs: the peer gets nothing before half the window is free.
+    assert [channel.sdu_consumed() for _ in range(3)] == [[], [], []]
+    assert channel.sdu_consumed() == [GrantCredits(4)]
+    assert channel.held_credits == 4 and channel.peer_credits == 4
 
 
-def test_freed_credits_are_batched_by_a_quarter_window_while_the_peer_has_credits() -> None:
+def test_freed_credits_go_back_half_a_window_at_a_time() -> None:
     channel = engine(mtu=30, mps=23, credits=40)
-    for _ in range(20):
+    assert channel.batch == 20
+    for _ in range(30):
         channel.receive_frame(first_frame(1, b"x"))
-    grants = [effect for _ in range(20) for effect in channel.sdu_consumed()]
-    assert grants == [GrantCredits(10), GrantCredits(10)]
-    assert channel.peer_credits == 40
+    grants = [effect for _ in range(30) for effect in channel.sdu_consumed()]
+    # The last 10 stay: the peer still holds 10 credits.
+    assert grants == [GrantCredits(20)]
+    assert channel.peer_credits == 30 and channel.freed_credits == 10
+
+
+def test_a_sender_faster_than_the_reader_gets_credits_in_batches_not_one_per_sdu() -> None:
+    """The peer sends a one-frame SDU whenever it holds a credit and the reader takes one SDU
+    at a time. Returning every credit at once while the peer ran low (the old rule: fewer than
+    a quarter of the window) settled into one indication per SDU read."""
+    channel = engine(mtu=30, mps=23, credits=40)
+    grants: list[int] = []
+    for _ in range(400):
+        while channel.peer_credits:
+            channel.receive_frame(first_frame(1, b"x"))
+        grants += [
+            effect.credits for effect in channel.sdu_consumed() if isinstance(effect, GrantCredits)
+        ]
+    assert grants and all(credits == channel.batch for credits in grants)
+    assert len(grants) == 400 // channel.batch
+
+
+def test_a_peer_without_credits_gets_the_freed_ones_once_the_reader_holds_nothing() -> None:
+    """Fewer than a batch freed, the peer out of credits in the middle of an SDU and the reader
+    done: the freed credits go back, or the SDU would never complete."""
+    channel = engine(mtu=100, mps=23, credits=6)  # an SDU of 100 octets is 5 K-frames
+    assert channel.batch == 3
+    sdus = [effect for _ in range(2) for effect in channel.receive_frame(first_frame(1, b"x"))]
+    assert sdus == [SduReceived(b"x"), SduReceived(b"x")]
+    sdu = bytes(range(100))
+    frames = [first_frame(100, sdu[:21]), sdu[21:44], sdu[44:67], sdu[67:90], sdu[90:]]
+    for frame in frames[:4]:
+        assert channel.receive_frame(frame) == []
+    assert channel.peer_credits == 0
+    assert channel.sdu_consumed() == []  # the reader still holds an SDU
+    assert channel.sdu_consumed() == [GrantCredits(2)]  # it holds none: 2 < batch go back
+    assert channel.receive_frame(frames[4]) == [SduReceived(sdu)]
+
+
+def test_the_peer_never_holds_more_than_65535_credits() -> None:
+    channel = engine(mtu=0xFFFF, mps=23, credits=MAX_CREDITS)
+    granted = 0
+    for _ in range(MAX_CREDITS):
+        channel.receive_frame(first_frame(0, b""))
+    for _ in range(MAX_CREDITS):
+        for effect in channel.sdu_consumed():
+            assert isinstance(effect, GrantCredits) and effect.credits <= MAX_CREDITS
+            granted += effect.credits
+        assert channel.peer_credits <= MAX_CREDITS
+    # Two batches of 32767; the last credit waits, as the peer holds plenty.
+    assert granted == channel.peer_credits == 2 * channel.batch == MAX_CREDITS - 1
+    assert channel.freed_credits == 1
 
 
 def test_a_peer_cutting_finer_than_our_mps_gets_the_extra_credits_back_at_once() -> None:
@@ -222,6 +273,91 @@ def test_the_window_always_holds_one_sdu_of_our_mtu() -> None:
     assert receive_window(0xFFFF, 23, requested=MAX_CREDITS + 10) == MAX_CREDITS
     with pytest.raises(InvalidArgumentError):
         engine(mtu=100, mps=23, credits=5)
+
+
+@attrs.define
+class LawfulPeer:
+    """A peer sending SDUs cut into K-frames of the sizes it chose (at most our MPS), each only
+    with a credit it holds; credit indications reach it later, in order."""
+
+    frames: deque[bytes]
+    credits: int
+    grants_on_the_way: deque[int] = attrs.Factory(deque)
+
+
+def cut(sdu: bytes, sizes: list[int], mps: int) -> list[bytes]:
+    """``sdu`` with its length field, cut into frames of ``sizes`` (cycled, capped at ``mps``)."""
+    whole = first_frame(len(sdu), sdu)
+    frames, offset, index = [], 0, 0
+    while offset < len(whole):
+        size = min(mps, max(1, sizes[index % len(sizes)]), len(whole) - offset)
+        if offset == 0:
+            size = max(size, 2)  # the first K-frame carries the whole SDU length field
+        frames.append(whole[offset : offset + size])
+        offset += size
+        index += 1
+    return frames
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    mode=st.sampled_from(CreditMode),
+    data=st.data(),
+    requested=st.one_of(st.just(0), st.integers(0, 80), st.just(MAX_CREDITS)),
+)
+def test_credits_go_back_in_batches_and_a_peer_out_of_credits_is_never_left_waiting(
+    mode: CreditMode, data: st.DataObject, requested: int
+) -> None:
+    """Any interleaving of the peer's K-frames (SDUs of any length cut at any sizes up to our
+    MPS), credit indications reaching it late, and the reader's reads. After every step: a peer
+    that has spent every credit it was given (counting indications on their way) is never left
+    so while the reader holds nothing, i.e. once the reader has consumed, credits are on their
+    way; every indication carries at least half the window, except that rescue; the peer never
+    holds more than the window nor more than 65535."""
+    mtu = data.draw(st.integers(mode.min_mtu, 600))
+    mps = data.draw(st.one_of(st.just(mode.min_mps), st.integers(mode.min_mps, 300)))
+    window = receive_window(mtu, mps, requested)
+    channel = CreditChannel(mode, Limits(mtu, mps, window), Limits(mtu, mps, 10))
+    lengths = data.draw(st.lists(st.integers(0, mtu), max_size=20))  # long SDUs as often
+    sdus = [bytes([index % 256]) * length for index, length in enumerate(lengths)]
+    sizes = data.draw(st.lists(st.integers(1, mps), min_size=1, max_size=5))
+    peer = LawfulPeer(deque(f for sdu in sdus for f in cut(sdu, sizes, mps)), window)
+    held: deque[bytes] = deque()  # delivered to the reader, not consumed yet
+    read: list[bytes] = []
+
+    def apply(effects: list[CreditEffect]) -> None:
+        for effect in effects:
+            if isinstance(effect, SduReceived):
+                held.append(effect.sdu)
+            elif isinstance(effect, GrantCredits):
+                rescue = channel.peer_credits == effect.credits and not held
+                assert effect.credits >= channel.batch or rescue, (effect, channel.peer_credits)
+                peer.grants_on_the_way.append(effect.credits)
+            else:
+                raise AssertionError(f"a lawful peer made the channel fail: {effect.reason}")
+        assert channel.peer_credits == peer.credits + sum(peer.grants_on_the_way)
+        assert channel.peer_credits <= min(channel.window, MAX_CREDITS)
+        assert channel.held_credits <= channel.window
+        assert channel.peer_credits > 0 or held, "the peer waits on credits nobody will free"
+
+    def act(action: int) -> bool:
+        if action == 0 and peer.frames and peer.credits:
+            peer.credits -= 1
+            apply(channel.receive_frame(peer.frames.popleft()))
+        elif action == 1 and peer.grants_on_the_way:
+            peer.credits += peer.grants_on_the_way.popleft()
+        elif action == 2 and held:
+            read.append(held.popleft())
+            apply(channel.sdu_consumed())
+        else:
+            return False
+        return True
+
+    for action in data.draw(st.lists(st.integers(0, 2), max_size=400)):
+        act(action)
+    while any([act(0), act(1), act(2)]):
+        pass
+    assert read == sdus
 
 
 def test_limits_outside_the_mode_are_refused() -> None:

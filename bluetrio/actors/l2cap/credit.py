@@ -40,14 +40,23 @@ Credits returned as the application consumes, never on receipt
     packed into K-frames of our MPS, plus one credit, so an SDU under reassembly (which the
     application cannot take yet) never holds every credit. And an SDU under reassembly is
     *charged* the credits its octets would need at our MPS, ``ceil((2 + octets) / MPS)``: a
-    peer that cuts SDUs into frames smaller than our MPS gets the credits of the extra frames
-    back at once, because they buffer nothing beyond that charge.
+    peer that cuts SDUs into frames smaller than our MPS has the credits of the extra frames
+    freed at once (they buffer nothing beyond that charge); they go back by the policy below.
 
 Batching policy (how credits go back)
-    Credits freed by the application are returned in one :class:`GrantCredits` (one Flow
-    Control Credit Indication) when a quarter of the window has been freed, or at once when the
-    peer holds fewer than a quarter of the window: the peer is never left waiting on credits we
-    hold back, and a fast reader costs one indication per quarter window, not one per SDU.
+    Credits freed by the application go back in one :class:`GrantCredits` (one Flow Control
+    Credit Indication, 4.24) once half the window has been freed (:attr:`~CreditChannel.batch`),
+    never sooner while the peer still holds a credit or the application still holds an SDU of
+    ours. Returning them any sooner, e.g. whenever the peer ran low, settles into one indication
+    per SDU read and one K-frame sent per indication.
+
+    It never leaves the peer waiting: when the peer has no credit left and the application
+    holds no SDU, the credits freed go back whatever their number. There always are some then:
+    ``peer_credits + held + freed == window``, nothing is held but an SDU under reassembly, and
+    the window holds one SDU of our MTU plus one credit. The state is checked after every
+    K-frame received and every SDU consumed, the only steps that reach it. A grant is at most
+    what was freed, so the peer never holds more than the window (which bounds what we buffer)
+    nor more than 65535 (4.24).
 """
 
 from __future__ import annotations
@@ -227,6 +236,11 @@ class CreditChannel:
         return self._freed
 
     @property
+    def batch(self) -> int:
+        """Freed credits that go back in one indication: half the window."""
+        return max(1, self.window // 2)
+
+    @property
     def buffered_octets(self) -> int:
         """Octets of the SDU under reassembly."""
         return self._reassembled
@@ -333,7 +347,7 @@ class CreditChannel:
             self._fragments.append(data)
             self._reassembled += len(data)
         # Charge the SDU what its octets need at our MPS; a frame that adds nothing to that
-        # charge (the peer cut finer than our MPS) gives its credit back at once.
+        # charge (the peer cut finer than our MPS) frees its credit at once.
         charge = frames_for(self._reassembled, self.local_mps)
         if charge > self._reassembly_charge:
             self._reassembly_charge += 1
@@ -395,8 +409,11 @@ class CreditChannel:
 
     # -- internals -----------------------------------------------------------------------------
     def _grant(self, effects: list[CreditEffect], *, force: bool = False) -> None:
-        quarter = max(1, self.window // 4)
-        if self._freed and (force or self._freed >= quarter or self.peer_credits < quarter):
+        """Return the freed credits if the batching policy (module docstring) says so."""
+        if not self._freed:
+            return
+        peer_would_wait = self.peer_credits == 0 and not self._delivered
+        if force or peer_would_wait or self._freed >= self.batch:
             effects.append(GrantCredits(self._freed))
             self.peer_credits += self._freed
             self._freed = 0
