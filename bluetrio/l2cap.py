@@ -34,7 +34,9 @@ are opened with ``spsm=`` (``link.l2cap_connect(spsm=...)``, ``stack.l2cap_liste
 and are the same streams. Sending waits while the SDUs handed to the stack and not yet
 confirmed would pass the channel's transmit limit (in octets); each SDU the application reads
 gives its credits back to the peer (the stack returns them in batches), so what the peer may
-send is bounded by the credits granted, never by a queue here.
+send is bounded by the credits granted, never by a queue here. SDUs read are reported to the
+stack in batches of :data:`~bluetrio.messages.l2cap_credit_service.READ_REPORT_BATCH`, and at
+once whenever the application has read everything waiting.
 
 Endings: after :meth:`L2capChannel.aclose` every call raises :class:`trio.ClosedResourceError`.
 When the peer closes the channel, what was received is still read, then ``receive_some``
@@ -75,6 +77,7 @@ from bluetrio.messages.l2cap import (
     is_valid_psm,
 )
 from bluetrio.messages.l2cap_credit_service import (
+    READ_REPORT_BATCH,
     CreditChannelParameters,
     CreditMode,
     L2caCreditAcceptReq,
@@ -140,6 +143,7 @@ class _Endpoint(Endpoint):
         # the peer sends, so only Streaming mode (like basic) breaks at the receive limit.
         self.reports_reads = False
         self.flow_controlled = False
+        self.unreported = 0  # SDUs read and not yet reported (L2caDataRsp)
 
 
 class L2capChannel(MessageStream[_Endpoint]):
@@ -312,10 +316,14 @@ class L2capChannel(MessageStream[_Endpoint]):
         if endpoint.received:
             sdu = endpoint.received.popleft()
             endpoint.buffered -= len(sdu)
-            if (endpoint.credit is not None or endpoint.reports_reads) and endpoint.ended is None:
+            if endpoint.credit is not None or endpoint.reports_reads:
                 # Taken: its credits may go back to the peer, or the ERTM engine may leave
-                # its local busy condition.
-                self._registry.send(L2caDataRsp(self.handle, self.cid))
+                # its local busy condition. Reported in batches while more SDUs wait, at
+                # once when this was the last: a reader that holds nothing has told the
+                # engine so, and the engine's rescue of a peer out of credits fires.
+                endpoint.unreported += 1
+                if endpoint.unreported >= READ_REPORT_BATCH or not endpoint.received:
+                    self._report_reads()
             return sdu
         if endpoint.broken:
             raise trio.BrokenResourceError(endpoint.ended)
@@ -333,9 +341,19 @@ class L2capChannel(MessageStream[_Endpoint]):
             await trio.lowlevel.checkpoint()
         return self._take_partial(max_bytes)
 
+    def _report_reads(self) -> None:
+        """Tell the layer of the SDUs read and not yet reported (none once the channel
+        ended: the engine is gone)."""
+        endpoint = self._endpoint
+        if endpoint.unreported and endpoint.ended is None:
+            self._registry.send(L2caDataRsp(self.handle, self.cid, endpoint.unreported))
+        endpoint.unreported = 0
+
     # -- closing -------------------------------------------------------------------------------
     async def _close_channel(self) -> None:
-        """Disconnect the channel (bounded by :data:`CLEANUP_TIMEOUT`, shielded)."""
+        """Report what was read, then disconnect the channel (bounded by
+        :data:`CLEANUP_TIMEOUT`, shielded)."""
+        self._report_reads()
         await self._registry.disconnect(self._endpoint)
 
 

@@ -166,9 +166,18 @@ class L2caReconfigureInd(Message):
     peer_mps: int
 
 
+# The owner may gather up to this many SDUs read before it reports them (one L2caDataRsp for
+# several). It reports at once when it has taken every SDU it was given, so the credit
+# engine's return to a peer out of credits, and ERTM's leaving of its local busy condition,
+# never wait on a batch (actors/l2cap/credit.py, ertm.py).
+READ_REPORT_BATCH = 8
+
+
 @attrs.frozen
 class L2caDataRsp(Message):
-    """The owner of credit-based channel ``cid`` took ``count`` more of its SDUs."""
+    """The owner of credit-based (or ERTM) channel ``cid`` took ``count`` more of its SDUs.
+    Reads may be reported in batches of at most :data:`READ_REPORT_BATCH`, and are reported
+    at once whenever the owner has taken every SDU it was given."""
 
     handle: int
     cid: int
