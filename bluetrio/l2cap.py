@@ -24,10 +24,10 @@ memory. Credit-based channels bound what the peer may send by the credits they g
 Channels in Enhanced Retransmission mode (``mode=ChannelMode.ERTM``, Core 5.4 Vol 3 Part A
 8.6) and Streaming mode (8.7) are the same streams. An SDU is confirmed, and leaves the send
 window, when the peer acknowledged all of it (ERTM) or when the controller took its last frame
-(streaming); so ``send_eof`` and ``aclose`` after it lose nothing. Each SDU the application
-reads is reported to the engine, which holds the peer back (RNR, "receiver not ready") while
-SDUs wait unread, so an ERTM channel never breaks at ``receive_limit``; a streaming channel,
-like a basic one, does.
+(streaming); so ``send_eof`` and ``aclose`` after it lose nothing. The SDUs the application
+reads are reported to the engine (in batches, at once when it has read everything waiting),
+which holds the peer back (RNR, "receiver not ready") while SDUs wait unread, so an ERTM
+channel never breaks at ``receive_limit``; a streaming channel, like a basic one, does.
 
 Credit-based channels (LE credit-based, enhanced credit-based: Core 5.4 Vol 3 Part A 10.1)
 are opened with ``spsm=`` (``link.l2cap_connect(spsm=...)``, ``stack.l2cap_listen(spsm=...)``)
