@@ -64,6 +64,11 @@ class ControllerError(BluetrioError):
     """The controller reported a hardware error or was reset underneath the stack."""
 
 
+class UnsupportedFeatureError(BluetrioError):
+    """The controller lacks what the call needs (e.g. extended advertising on a controller
+    that takes only the legacy LE commands, Core 5.4 Vol 4 Part E 3.1.1)."""
+
+
 class StackError(BluetrioError):
     """The stack stopped because of an error that belongs to no single connection.
 

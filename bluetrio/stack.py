@@ -64,6 +64,7 @@ from bluetrio.errors import (
     HciError,
     HciTimeout,
     InvalidArgumentError,
+    UnsupportedFeatureError,
 )
 from bluetrio.fixed_channels import FixedChannelRegistry
 from bluetrio.keystore import KeyStore, MemoryKeyStore
@@ -470,6 +471,13 @@ class Stack:
                 except InvalidArgumentError as error:
                     kind = "extended" if extended else "legacy"
                     raise InvalidArgumentError(f"{name} ({kind} advertising): {error}") from None
+        if extended and not (await self.ready()).le_extended_commands:
+            # Its legacy commands once used, the controller refuses the extended ones until
+            # HCI_Reset (Vol 4 Part E 3.1.1), so btm chose the legacy family at bring-up.
+            raise UnsupportedFeatureError(
+                "advertise(extended=True): the controller does not take the extended LE "
+                "commands (Vol 4 Part E 7.8.53, 7.8.64, 7.8.66)"
+            )
         parameters = AdvertisingParameters(
             data, scan_response, connectable, scannable, extended=extended
         )

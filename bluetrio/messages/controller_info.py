@@ -16,6 +16,8 @@ LMP_BIT_SSP = 51
 LMP_BIT_EXTENDED_FEATURES = 63
 # Page 2: Secure Connections (Controller Support), Vol 2 Part C 3.3.
 LMP_PAGE_2_BIT_SECURE_CONNECTIONS = 8
+# LE feature bit: LE Extended Advertising (Vol 6 Part B 4.6).
+LE_BIT_EXTENDED_ADVERTISING = 12
 
 # Version numbers of HCI and LMP (Assigned Numbers 2.1).
 CORE_VERSIONS = {
@@ -67,6 +69,21 @@ class ControllerInfo:
 
     def supports(self, opcode: int) -> bool:
         return hci.bitmap_supports(self.supported_commands, opcode)
+
+    @property
+    def le_extended_commands(self) -> bool:
+        """The controller takes the extended LE command family: extended advertising
+        (7.8.53), scanning (7.8.64) and connecting (7.8.66). A host uses that family or the
+        legacy one, never both, until HCI_Reset (Vol 4 Part E 3.1.1)."""
+        features = self.le_features or 0
+        return bool(features >> LE_BIT_EXTENDED_ADVERTISING & 1) and all(
+            self.supports(command.OPCODE)
+            for command in (
+                hci.LeSetExtendedAdvertisingParameters,
+                hci.LeSetExtendedScanParameters,
+                hci.LeExtendedCreateConnection,
+            )
+        )
 
     def feature_names(self) -> list[str]:
         names: list[str] = []

@@ -206,9 +206,7 @@ def test_advertising_report_from_a_bonded_rpa_names_the_identity() -> None:
     records = DeviceRecords()
     identity = Address.parse("C0:00:00:00:00:01", AddressType.RANDOM)
     records.remember_bond(identity, SPEC_IRK)
-    le = LeManager(
-        CommandIssuer(), records, lambda: Address(bytes(6)), extended_supported=lambda: False
-    )
+    le = LeManager(CommandIssuer(), records, lambda: Address(bytes(6)))
     assert le.peer_identity(SPEC_RPA) == (identity, True)
     assert records.find(SPEC_RPA) is records.find(identity)
 
@@ -315,9 +313,7 @@ def test_extended_advertising_with_a_random_address_gives_the_set_that_address()
 
     static = Address.parse("C3:00:00:00:00:01", AddressType.RANDOM)
     for own, expected in ((static, [static]), (Address.parse("00:00:00:00:00:01"), [])):
-        le = LeManager(
-            CommandIssuer(), DeviceRecords(), lambda o=own: o, extended_supported=lambda: True
-        )
+        le = LeManager(CommandIssuer(), DeviceRecords(), lambda o=own: o)
         commands = [query.command for query in le._extended_advertising(AdvertisingParameters())]
         given = [
             c.random_address

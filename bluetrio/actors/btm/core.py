@@ -139,10 +139,7 @@ class BtmCore:
         # Our IRK (Vol 3 Part H 2.4.2.1): made at bring-up on LE, for our RPAs and for SMP
         # to distribute; the stored bonds bring back the one distributed before.
         self.local_irk: bytes | None = None
-        self.le = LeManager(
-            self.commands, self.devices, self.own_address,
-            extended_supported=self._extended_advertising_supported,
-        )  # fmt: skip
+        self.le = LeManager(self.commands, self.devices, self.own_address)
         self.bredr = BrEdrManager(self.commands, self.devices)
         self.bredr.policy = self.config.connection_policy
         self.remote_features = RemoteFeatureReads(
@@ -296,6 +293,7 @@ class BtmCore:
         effects: Effects = []
         self.privacy = None
         if info.le_supported:
+            self.le.choose_family(info.le_extended_commands)
             if self.local_irk is None:  # kept over a new bring-up (a controller error)
                 self.local_irk = self.config.local_irk or crypto.random_bytes(16)
             static = self.config.static_address
@@ -352,11 +350,6 @@ class BtmCore:
         Part C 10.8.2.3), and the address it bonded over names it too, so it is known when
         it reconnects with a new RPA or the same static address."""
         self.devices.remember_bond(identity, irk, link_address)
-
-    def _extended_advertising_supported(self) -> bool:
-        return self.info is not None and self.info.supports(
-            hci.LeSetExtendedAdvertisingParameters.OPCODE
-        )
 
     def own_address(self) -> Address:
         """The address we transmit with on LE now: our RPA, our static random address, or

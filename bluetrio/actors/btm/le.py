@@ -1,6 +1,12 @@
 """LE link management: advertising (legacy and extended), scanning with typed reports, and
 connecting as central with a timeout and cancellation (Core 5.4 Vol 4 Part E 7.8, Vol 3 Part
 C 9.3). Connection completes are handled by the core, which tells this module about them.
+
+A host uses either the legacy LE commands or the extended ones, never both, until HCI_Reset
+(Vol 4 Part E 3.1.1): a controller that enforces it answers the other family with Command
+Disallowed. The family is chosen once at bring-up (:meth:`LeManager.choose_family`): the
+extended one wherever the controller takes it, where a legacy advertisement is an extended
+set with legacy-PDU properties.
 """
 
 from __future__ import annotations
@@ -63,7 +69,17 @@ SCAN_RESPONSE_REPORT = 0x04
 # Extended report Event_Type bits (Vol 4 Part E 7.7.65.13).
 EXT_CONNECTABLE, EXT_SCANNABLE, EXT_SCAN_RESPONSE = 0x01, 0x02, 0x08
 # Advertising_Event_Properties bits (Vol 4 Part E 7.8.53).
-EXT_PROP_CONNECTABLE, EXT_PROP_SCANNABLE = 0x01, 0x02
+EXT_PROP_CONNECTABLE, EXT_PROP_SCANNABLE, EXT_PROP_LEGACY_PDU = 0x01, 0x02, 0x10
+# Legacy PDUs sent by an extended advertising set (Vol 4 Part E 7.8.53, Table 7.2) by
+# (connectable, scannable).
+LEGACY_PDU_PROPERTIES = {
+    (True, True): 0x13,  # ADV_IND
+    (False, True): 0x12,  # ADV_SCAN_IND
+    (False, False): 0x10,  # ADV_NONCONN_IND
+}
+LE_1M_PHY = 0x01  # Scanning_PHYs, Initiating_PHYs bit 0 (7.8.64, 7.8.66)
+# Scan interval and window of an attempt to connect (7.8.12, 7.8.66), in 0.625 ms units.
+INITIATOR_SCAN_INTERVAL, INITIATOR_SCAN_WINDOW = 0x0060, 0x0030
 EXT_DATA_COMPLETE, EXT_NO_FRAGMENTING = 0x03, 0x01
 EXT_DATA_PER_COMMAND = 251  # Vol 4 Part E 7.8.54
 ADVERTISING_HANDLE = 0x00
@@ -96,15 +112,13 @@ class LeManager:
         commands: CommandIssuer,
         devices: DeviceRecords,
         own_address: OwnAddress,
-        *,
-        extended_supported: Callable[[], bool],
     ) -> None:
         self.commands = commands
         self.devices = devices
         self.own_address = own_address
-        self.extended_supported = extended_supported
+        # The LE command family of this controller (Vol 4 Part E 3.1.1), set at bring-up.
+        self.extended = False
         self.advertising: AdvertisingParameters | None = None
-        self.advertising_extended = False
         # The address the advertising (or the last that ran) was started with: a link made
         # by a central answering it carries that address as ours.
         self.advertising_address: Address | None = None
@@ -119,6 +133,11 @@ class LeManager:
     def radio_idle(self) -> bool:
         """No advertising, scanning or initiating: LE_Set_Random_Address is allowed."""
         return self.advertising is None and not self.scanning and self.connecting is None
+
+    def choose_family(self, extended: bool) -> None:
+        """Use the extended LE commands (``extended``) or the legacy ones from now until the
+        next bring-up; every command this manager sends belongs to that family."""
+        self.extended = extended
 
     def reset(self) -> Effects:
         """The controller was reset: everything stopped; a pending connect fails."""
@@ -158,20 +177,18 @@ class LeManager:
         parameters = request.parameters
         if self.advertising is not None:
             return [Send(sender, BtmCnf(request.token, COMMAND_DISALLOWED, "already advertising"))]
-        extended = parameters.extended
-        if extended and not self.extended_supported():
+        if parameters.extended and not self.extended:
             return [
                 Send(sender, BtmCnf(request.token, 0x11, "controller lacks extended advertising"))
             ]
         sequence = (
             self._extended_advertising(parameters)
-            if extended
+            if self.extended
             else self._legacy_advertising(parameters)
         )
 
         def started() -> None:
             self.advertising = parameters
-            self.advertising_extended = extended
 
         self.advertising_address = self.own_address()
         return self._run(sender, request.token, sequence, now, started)
@@ -191,9 +208,16 @@ class LeManager:
         yield Query(hci.LeSetAdvertisingEnable(1))
 
     def _extended_advertising(self, p: AdvertisingParameters) -> CommandSequence[None]:
-        properties = (EXT_PROP_CONNECTABLE if p.connectable else 0) | (
-            EXT_PROP_SCANNABLE if p.scannable else 0
-        )
+        """An advertising set: extended PDUs, or legacy ones for a legacy advertisement
+        (whose data then holds at most 31 octets, 7.8.54)."""
+        if p.extended:
+            properties = (EXT_PROP_CONNECTABLE if p.connectable else 0) | (
+                EXT_PROP_SCANNABLE if p.scannable else 0
+            )
+            limit = EXT_DATA_PER_COMMAND
+        else:
+            properties = LEGACY_PDU_PROPERTIES.get((p.connectable, p.scannable), 0x13)
+            limit = LEGACY_DATA_LIMIT
         yield Query(hci.LeSetExtendedAdvertisingParameters(
             ADVERTISING_HANDLE, properties, p.interval_min, p.interval_max, ALL_CHANNELS,
             self._own_address_type(), Address(bytes(6)), 0, 0x7F, 0x01, 0, 0x01, 0, 0))  # fmt: skip
@@ -204,11 +228,11 @@ class LeManager:
             yield Query(hci.LeSetAdvertisingSetRandomAddress(ADVERTISING_HANDLE, own))
         # One command carries 251 octets (7.8.54); longer data needs fragmenting, which the
         # validation below refuses rather than send half of it.
-        data = p.data.encode(EXT_DATA_PER_COMMAND)
+        data = p.data.encode(limit)
         yield Query(hci.LeSetExtendedAdvertisingData(
             ADVERTISING_HANDLE, EXT_DATA_COMPLETE, EXT_NO_FRAGMENTING, data))  # fmt: skip
         if p.scan_response is not None:
-            response = p.scan_response.encode(EXT_DATA_PER_COMMAND)
+            response = p.scan_response.encode(limit)
             yield Query(hci.LeSetExtendedScanResponseData(
                 ADVERTISING_HANDLE, EXT_DATA_COMPLETE, EXT_NO_FRAGMENTING, response))  # fmt: skip
         yield Query(hci.LeSetExtendedAdvertisingEnable(
@@ -222,7 +246,7 @@ class LeManager:
             hci.LeSetExtendedAdvertisingEnable(
                 0, (hci.AdvertisingSetEnable(ADVERTISING_HANDLE, 0, 0),)
             )
-            if self.advertising_extended
+            if self.extended
             else hci.LeSetAdvertisingEnable(0)
         )
         return self._run(sender, request.token, _single(command), now)
@@ -245,19 +269,27 @@ class LeManager:
         return self._run(sender, request.token, self._scan_sequence(request), now, started)
 
     def _scan_sequence(self, request: ScanReq) -> CommandSequence[None]:
-        yield Query(
-            hci.LeSetScanParameters(
-                int(request.active), request.interval, request.window, self._own_address_type(), 0
-            )
-        )
-        yield Query(hci.LeSetScanEnable(1, int(request.filter_duplicates)))
+        active, duplicates = int(request.active), int(request.filter_duplicates)
+        if self.extended:
+            # On the 1M PHY only, as legacy scanning does (7.8.64); no duration (7.8.65).
+            phy = hci.ExtendedScanPhyParameters(active, request.interval, request.window)
+            yield Query(hci.LeSetExtendedScanParameters(
+                self._own_address_type(), 0, LE_1M_PHY, (phy,)))  # fmt: skip
+            yield Query(hci.LeSetExtendedScanEnable(1, duplicates, 0, 0))
+            return
+        yield Query(hci.LeSetScanParameters(
+            active, request.interval, request.window, self._own_address_type(), 0))  # fmt: skip
+        yield Query(hci.LeSetScanEnable(1, duplicates))
 
     def stop_scan(self, sender: str, request: ScanStopReq, now: float) -> Effects:
         if not self.scanning:
             return [Send(sender, BtmCnf(request.token))]
         self.scanning = False
         self.scan_subscriber = None
-        return self._run(sender, request.token, _single(hci.LeSetScanEnable(0, 0)), now)
+        command: Any = (
+            hci.LeSetExtendedScanEnable(0, 0, 0, 0) if self.extended else hci.LeSetScanEnable(0, 0)
+        )
+        return self._run(sender, request.token, _single(command), now)
 
     def on_advertising_report(self, event: Any) -> Effects:
         if not self.scanning or self.scan_subscriber is None:
@@ -337,14 +369,25 @@ class LeManager:
         own = self.own_address()
         self.connecting = _PendingConnect(sender, request, own)
         self.abandoned = None
-        p = request.parameters
-        command = hci.LeCreateConnection(
-            0x0060, 0x0030, 0, request.address, int(own.type), p.interval_min,
-            p.interval_max, p.latency, p.supervision_timeout, 0, 0)  # fmt: skip
         return [
-            *self.commands.send(command, self._on_create_status),
+            *self.commands.send(self._create_connection(request, own), self._on_create_status),
             StartTimer(CONNECT_TIMER, now + request.timeout),
         ]
+
+    def _create_connection(self, request: ConnectReq, own: Address) -> Any:
+        """LE_Extended_Create_Connection on the 1M PHY (7.8.66) or LE_Create_Connection
+        (7.8.12), by the family in use."""
+        p = request.parameters
+        if self.extended:
+            phy = hci.ExtendedCreateConnectionPhyParameters(
+                INITIATOR_SCAN_INTERVAL, INITIATOR_SCAN_WINDOW, p.interval_min, p.interval_max,
+                p.latency, p.supervision_timeout, 0, 0)  # fmt: skip
+            return hci.LeExtendedCreateConnection(
+                0, int(own.type), request.address, LE_1M_PHY, (phy,)
+            )
+        return hci.LeCreateConnection(
+            INITIATOR_SCAN_INTERVAL, INITIATOR_SCAN_WINDOW, 0, request.address, int(own.type),
+            p.interval_min, p.interval_max, p.latency, p.supervision_timeout, 0, 0)  # fmt: skip
 
     def _on_create_status(self, outcome: CommandOutcome, now: float) -> Effects:
         if outcome.ok or self.connecting is None:
