@@ -45,6 +45,7 @@ from bluetrio.errors import (
     TraceFileError,
     TransportError,
     TransportSpecError,
+    UnsupportedFeatureError,
     WeakerKeyError,
 )
 from bluetrio.fixed_channels import FixedChannel
@@ -187,6 +188,7 @@ __all__ = [
     "TransportError",
     "TransportSpecError",
     "TxPowerLevel",
+    "UnsupportedFeatureError",
     "WeakerKeyError",
     "__version__",
     "open_stack",
