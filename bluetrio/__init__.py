@@ -13,6 +13,7 @@ from bluetrio.actors.faults import FaultPolicy
 from bluetrio.address import Address, AddressType
 from bluetrio.bonds import Bond, LinkKeyType
 from bluetrio.errors import (
+    AttDecodeError,
     BluetrioError,
     ConnectionClosedError,
     ConnectionFailedError,
@@ -105,6 +106,7 @@ __all__ = [
     "AdvertisingData",
     "Appearance",
     "AssociationModel",
+    "AttDecodeError",
     "BluetrioError",
     "Bond",
     "ChannelMode",

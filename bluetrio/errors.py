@@ -41,6 +41,24 @@ class SmpDecodeError(DecodeError):
         self.reason = reason
 
 
+class AttDecodeError(DecodeError):
+    """A received ATT PDU is malformed or unknown (Core 5.4 Vol 3 Part F 3.4).
+
+    ``error_code`` is the ATT error a server answers it with (Invalid PDU, or Request Not
+    Supported for an opcode ATT does not define, 3.4.9); ``opcode`` is the PDU's opcode when
+    it had one (a server ignores an unknown command, 3.3.1, and names the opcode in its Error
+    Response); ``handle`` is the request's first handle when it could be read, else 0.
+    """
+
+    def __init__(
+        self, message: str, error_code: int, opcode: int | None = None, handle: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.opcode = opcode
+        self.handle = handle
+
+
 class HciError(BluetrioError):
     """The controller answered a command with a non-zero status (Core 5.4 Vol 1 Part F).
 

@@ -39,13 +39,13 @@ from bluetrio.cli.lines import LineDecoder, encode_line
 from bluetrio.errors import BluetrioError, InvalidArgumentError
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.btm_security import SecurityRequirement
-from bluetrio.messages.sdp import short_form
 from bluetrio.messages.sdp_records import (
     SERIAL_PORT,
     as_uuid,
     rfcomm_service_record,
     serial_port_record,
 )
+from bluetrio.messages.uuids import short_form
 from bluetrio.pairing import AssociationModel, IoCapability, PairingDelegate
 from bluetrio.rfcomm import RfcommListener, RfcommStream
 from bluetrio.stack import Stack, StackConfig, open_stack

@@ -33,27 +33,7 @@ from bluetrio.messages.fields import (
     compute_layout,
     decode_exactly,
 )
-
-# -- UUIDs (Vol 3 Part B 2.5.1) ---------------------------------------------------------------
-
-# A 16 or 32-bit UUID is the 128-bit value xxxxxxxx-0000-1000-8000-00805F9B34FB.
-BASE_UUID = uuid_module.UUID("00000000-0000-1000-8000-00805F9B34FB")
-_BASE_LOW = BASE_UUID.int & ((1 << 96) - 1)
-
-
-def uuid16(value: int) -> uuid_module.UUID:
-    """The 128-bit UUID of a 16-bit (or 32-bit) assigned number, through the Base UUID."""
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise InvalidArgumentError(f"0x{value:X} is not a 16 or 32-bit UUID")
-    return uuid_module.UUID(int=(value << 96) | _BASE_LOW)
-
-
-def short_form(value: uuid_module.UUID) -> int | None:
-    """The 32-bit value of a UUID made from the Base UUID, or None for any other UUID."""
-    if value.int & ((1 << 96) - 1) != _BASE_LOW:
-        return None
-    return value.int >> 96
-
+from bluetrio.messages.uuids import short_form, uuid16
 
 # -- data elements (Vol 3 Part B 3) -------------------------------------------------------------
 

@@ -25,8 +25,8 @@ from bluetrio.messages.sdp import (
     UnsignedInt,
     Uuid,
     decode_element_exactly,
-    uuid16,
 )
+from bluetrio.messages.uuids import uuid16
 
 
 class AttributeId(enum.IntEnum):

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 import bluetrio.messages.sdp as sdp
+from bluetrio.messages.uuids import uuid16
 
 
 def _sized_integers(signed: bool) -> st.SearchStrategy[sdp.DataElement]:
@@ -23,10 +24,10 @@ def _sized_integers(signed: bool) -> st.SearchStrategy[sdp.DataElement]:
 
 
 uuids = st.one_of(
-    st.integers(0, 0xFFFF).map(lambda value: sdp.Uuid(sdp.uuid16(value), 2)),
-    st.integers(0, 0xFFFFFFFF).map(lambda value: sdp.Uuid(sdp.uuid16(value), 4)),
+    st.integers(0, 0xFFFF).map(lambda value: sdp.Uuid(uuid16(value), 2)),
+    st.integers(0, 0xFFFFFFFF).map(lambda value: sdp.Uuid(uuid16(value), 4)),
     st.uuids().map(lambda value: sdp.Uuid(value, 16)),
-    st.integers(0, 0xFFFF).map(lambda value: sdp.Uuid(sdp.uuid16(value), 16)),
+    st.integers(0, 0xFFFF).map(lambda value: sdp.Uuid(uuid16(value), 16)),
 )
 
 leaves: st.SearchStrategy[sdp.DataElement] = st.one_of(

@@ -49,10 +49,11 @@ from bluetrio.messages.sdp_service import (
     ServiceSearch,
     ServiceSearchAttributes,
 )
+from bluetrio.messages.uuids import uuid16
 
 HANDLE = 0x0041
 CID = 0x0040
-SPP = sdp.uuid16(0x1101)
+SPP = uuid16(0x1101)
 CHAT = uuid.UUID("8ce255c0-200a-11e0-ac64-0800200c9a66")
 
 
@@ -123,7 +124,7 @@ def real_server(mtu: int = 672, count: int = 3) -> Callable[[bytes], bytes]:
 @pytest.mark.parametrize("mtu", [48, 672])
 def test_every_query_kind_against_a_server_splitting_at_the_mtu(mtu: int) -> None:
     h = Harness(peer=real_server(mtu, count=6), peer_mtu=mtu)
-    h.query(ServiceSearch((sdp.uuid16(0x0003),)), token=1)
+    h.query(ServiceSearch((uuid16(0x0003),)), token=1)
     h.query(ServiceSearchAttributes((CHAT,)), token=2)
     h.query(ServiceAttributes(0x00010000), token=3)
     search, search_attributes, attributes = h.results

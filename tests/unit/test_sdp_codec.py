@@ -12,6 +12,7 @@ from sdp_strategies import elements, pdus
 
 import bluetrio.messages.sdp as sdp
 from bluetrio.errors import DecodeError, InvalidArgumentError
+from bluetrio.messages.uuids import short_form, uuid16
 
 
 @given(element=elements)
@@ -160,7 +161,7 @@ def test_element_size_is_bounded_on_construction() -> None:
         lambda: sdp.SignedInt(False, 1),
         lambda: sdp.Alternative((1,)),  # type: ignore[arg-type]
         lambda: sdp.Uuid(uuid.UUID(int=5), 2),
-        lambda: sdp.Uuid(sdp.uuid16(0x10000), 2),
+        lambda: sdp.Uuid(uuid16(0x10000), 2),
         lambda: sdp.Uuid.of("not a uuid"),
         lambda: sdp.Boolean(1),  # type: ignore[arg-type]
         lambda: sdp.Sequence((1,)),  # type: ignore[arg-type]
@@ -190,10 +191,10 @@ def test_each_integer_kind_takes_its_own_range_and_stays_its_own_type(size: int)
 
 def test_uuids_of_the_base_uuid_are_one_service_in_every_size() -> None:
     full = uuid.UUID("00001101-0000-1000-8000-00805f9b34fb")
-    assert sdp.uuid16(0x1101) == full
-    assert sdp.short_form(full) == 0x1101
+    assert uuid16(0x1101) == full
+    assert short_form(full) == 0x1101
     assert sdp.Uuid(full, 2).full == sdp.Uuid(full, 4).full == sdp.Uuid(full, 16).full
-    assert sdp.short_form(uuid.UUID("12345678-9abc-def0-1234-56789abcdef0")) is None
+    assert short_form(uuid.UUID("12345678-9abc-def0-1234-56789abcdef0")) is None
     assert sdp.decode_element_exactly(bytes.fromhex("1a00001101")) == sdp.Uuid(full, 4)
 
 
