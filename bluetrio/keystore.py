@@ -2,7 +2,11 @@
 
 A store belongs to one local identity address. Inside it, a bond (:mod:`bluetrio.bonds`) is
 keyed by the peer's identity address and the transport (LE or BR/EDR), because the same peer
-may be bonded on both with different keys.
+may be bonded on both with different keys. With an LE bond the store keeps what the GATT server
+remembers of that client (:class:`~bluetrio.messages.gatt_state.GattBondState`: its CCCDs,
+features, change-awareness, sign counter; Core 5.4 Vol 3 Part G 2.5.2.1, 3.3.3.3), replaced
+when the bond is replaced by a new pairing's only if the GATT server says so, and removed
+with the bond.
 
 Stores refuse to replace a bond by a weaker one (BLURtooth, CVE-2020-15802): an attacker who
 pairs without authentication, with legacy pairing or with a shorter key must not be able to
@@ -42,15 +46,26 @@ from bluetrio.bonds import (
     identity_key,
 )
 from bluetrio.errors import InvalidArgumentError, KeyStoreError, WeakerKeyError
+from bluetrio.messages.gatt_state import GattBondState
 
 __all__ = [
     "JsonKeyStore",
     "KeyStore",
     "KeyStoreError",
     "MemoryKeyStore",
+    "StoredBonds",
     "WeakerKeyError",
     "bond_file",
 ]
+
+
+@attrs.frozen
+class StoredBonds:
+    """What a store holds: the bonds, and the GATT state kept with some of them (a key of
+    ``gatt`` is always one of ``bonds``)."""
+
+    bonds: dict[BondKey, Bond] = attrs.field(factory=dict)
+    gatt: dict[BondKey, GattBondState] = attrs.field(factory=dict)
 
 
 class KeyStore(abc.ABC):
@@ -62,36 +77,62 @@ class KeyStore(abc.ABC):
 
     def __init__(self, local_address: Address) -> None:
         self.local_address = local_address
-        self._bonds: dict[BondKey, Bond] | None = None
+        self._contents: StoredBonds | None = None
+        # GATT state that came before its bond (both are sent as the pairing ends): kept
+        # until the bond is saved, then saved with it.
+        self._early_gatt: dict[BondKey, GattBondState] = {}
         self._lock = trio.Lock()
 
     @abc.abstractmethod
-    async def _load(self) -> dict[BondKey, Bond]:
+    async def _load(self) -> StoredBonds:
         """Read every bond from the backing storage."""
 
     @abc.abstractmethod
-    async def _store(self, bonds: dict[BondKey, Bond]) -> None:
-        """Persist exactly ``bonds``; when this raises, the storage keeps its previous state."""
+    async def _store(self, contents: StoredBonds) -> None:
+        """Persist exactly ``contents``; when this raises, the storage keeps its previous
+        state."""
 
-    async def _loaded(self) -> dict[BondKey, Bond]:
-        if self._bonds is None:
-            self._bonds = await self._load()
-        return self._bonds
+    async def _loaded(self) -> StoredBonds:
+        if self._contents is None:
+            self._contents = await self._load()
+        return self._contents
 
-    async def _commit(self, bonds: dict[BondKey, Bond]) -> None:
+    async def _commit(self, contents: StoredBonds) -> None:
         # Shielded: a cancellation arriving while the file is being replaced must not leave the
         # cache describing a different state than the storage.
         with trio.CancelScope(shield=True):
-            await self._store(bonds)
-            self._bonds = bonds
+            await self._store(contents)
+            self._contents = contents
 
     async def get(self, peer: Address, transport: Transport) -> Bond | None:
         async with self._lock:
-            return (await self._loaded()).get((identity_key(peer), transport))
+            return (await self._loaded()).bonds.get((identity_key(peer), transport))
 
     async def list(self) -> list[Bond]:
         async with self._lock:
-            return list((await self._loaded()).values())
+            return list((await self._loaded()).bonds.values())
+
+    async def gatt_state(self, peer: Address) -> GattBondState | None:
+        """The GATT state kept with the LE bond of ``peer``, if any."""
+        async with self._lock:
+            return (await self._loaded()).gatt.get((identity_key(peer), Transport.LE))
+
+    async def gatt_states(self) -> dict[BondKey, GattBondState]:
+        """The GATT state kept with every LE bond that has one."""
+        async with self._lock:
+            return dict((await self._loaded()).gatt)
+
+    async def save_gatt_state(self, peer: Address, state: GattBondState) -> bool:
+        """Keep ``state`` with the LE bond of ``peer``. Without that bond (yet) it is kept in
+        memory and saved with the bond when it comes; returns whether it was saved now."""
+        key = (identity_key(peer), Transport.LE)
+        async with self._lock:
+            contents = await self._loaded()
+            if key not in contents.bonds:
+                self._early_gatt[key] = state
+                return False
+            await self._commit(attrs.evolve(contents, gatt={**contents.gatt, key: state}))
+            return True
 
     async def save(self, bond: Bond, *, allow_downgrade: bool = False) -> Bond:
         """Store ``bond``, replacing any bond with the same peer and transport.
@@ -106,8 +147,8 @@ class KeyStore(abc.ABC):
                 f"{self.local_address}"
             )
         async with self._lock:
-            bonds = await self._loaded()
-            previous = bonds.get(bond.key)
+            contents = await self._loaded()
+            previous = contents.bonds.get(bond.key)
             created_at = bond.created_at
             if previous is not None:
                 shortfalls = bond.strength().shortfalls(previous.strength())
@@ -118,27 +159,36 @@ class KeyStore(abc.ABC):
                     )
                 created_at = previous.created_at
             stored = attrs.evolve(bond, created_at=created_at, updated_at=time.time())
-            await self._commit({**bonds, bond.key: stored})
+            # The GATT state of the bond it replaces stays until the GATT server replaces it.
+            gatt = dict(contents.gatt)
+            early = self._early_gatt.get(bond.key)
+            if early is not None:
+                gatt[bond.key] = early
+            await self._commit(StoredBonds({**contents.bonds, bond.key: stored}, gatt))
+            self._early_gatt.pop(bond.key, None)
             return stored
 
     async def remove(self, peer: Address, transport: Transport) -> bool:
-        """Forget the bond; returns whether there was one."""
+        """Forget the bond and the GATT state kept with it; returns whether there was one."""
         async with self._lock:
-            bonds = await self._loaded()
+            contents = await self._loaded()
             key = (identity_key(peer), transport)
-            if key not in bonds:
+            self._early_gatt.pop(key, None)
+            if key not in contents.bonds:
                 return False
-            await self._commit({k: v for k, v in bonds.items() if k != key})
+            bonds = {k: v for k, v in contents.bonds.items() if k != key}
+            gatt = {k: v for k, v in contents.gatt.items() if k != key}
+            await self._commit(StoredBonds(bonds, gatt))
             return True
 
 
 class MemoryKeyStore(KeyStore):
     """A store that forgets everything when the process ends; for tests and examples."""
 
-    async def _load(self) -> dict[BondKey, Bond]:
-        return {}
+    async def _load(self) -> StoredBonds:
+        return StoredBonds()
 
-    async def _store(self, bonds: dict[BondKey, Bond]) -> None:
+    async def _store(self, contents: StoredBonds) -> None:
         return None
 
 
@@ -181,7 +231,21 @@ def _distribution_to_json(keys: KeyDistribution) -> dict[str, Any]:
     }
 
 
-def _bond_to_json(bond: Bond) -> dict[str, Any]:
+def _gatt_to_json(state: GattBondState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    changed = state.service_changed
+    return {
+        "cccds": [[handle, value] for handle, value in state.cccds],
+        "client_features": state.client_features,
+        "change_aware": state.change_aware,
+        "service_changed": None if changed is None else list(changed),
+        "database_hash": _bytes_to_json(state.database_hash),
+        "sign_counter": state.sign_counter,
+    }
+
+
+def _bond_to_json(bond: Bond, gatt: GattBondState | None = None) -> dict[str, Any]:
     link_key = bond.link_key
     return {
         "peer_address": _address_to_json(bond.peer_address),
@@ -203,6 +267,7 @@ def _bond_to_json(bond: Bond) -> dict[str, Any]:
         "peer_link_address": (
             None if bond.peer_link_address is None else _address_to_json(bond.peer_link_address)
         ),
+        "gatt": _gatt_to_json(gatt),
     }
 
 
@@ -330,13 +395,52 @@ def _transport_from_json(value: object, where: str) -> Transport:
 _BOND_FIELDS = tuple(_bond_to_json(Bond(Address(bytes(6)), Address(bytes(6)), Transport.LE)))
 
 
-def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
+def _handle_pair(value: object, where: str) -> tuple[int, int]:
+    if not isinstance(value, list) or len(value) != 2:
+        _damaged(where, f"expected two integers, found {_kind(value)}")
+    return _integer(value[0], f"{where}[0]", 1, 0xFFFF), _integer(
+        value[1], f"{where}[1]", 1, 0xFFFF
+    )
+
+
+def _gatt_from_json(value: object, where: str) -> GattBondState:
+    fields = tuple(_gatt_to_json(GattBondState()) or ())
+    data = _object(value, where, fields)
+    cccds = data["cccds"]
+    if not isinstance(cccds, list):
+        _damaged(f"{where}.cccds", f"expected an array, found {_kind(cccds)}")
+    try:
+        return GattBondState(
+            cccds=tuple(
+                _handle_pair(entry, f"{where}.cccds[{index}]") for index, entry in enumerate(cccds)
+            ),
+            client_features=_integer(data["client_features"], f"{where}.client_features", 0, 7),
+            change_aware=_boolean(data["change_aware"], f"{where}.change_aware"),
+            service_changed=_optional(
+                data["service_changed"], f"{where}.service_changed", _handle_pair
+            ),
+            database_hash=_optional(data["database_hash"], f"{where}.database_hash", _key_16),
+            sign_counter=_optional(
+                data["sign_counter"],
+                f"{where}.sign_counter",
+                lambda counter, at: _integer(counter, at, 0, 0xFFFFFFFF),
+            ),
+        )
+    except InvalidArgumentError as error:  # CCCDs out of order, a range backwards
+        _damaged(where, str(error))
+
+
+def _bond_from_json(
+    value: object, where: str, local_address: Address
+) -> tuple[Bond, GattBondState | None]:
     # Fields written only by later versions of this format: their values before.
     if isinstance(value, dict):
-        value = {"debug_key": False, "derived_from": None, "peer_link_address": None, **value}
+        earlier = {"debug_key": False, "derived_from": None, "peer_link_address": None}
+        value = {**earlier, "gatt": None, **value}
     data = _object(value, where, _BOND_FIELDS)
+    gatt = _optional(data["gatt"], f"{where}.gatt", _gatt_from_json)
     try:
-        return Bond(
+        bond = Bond(
             local_address=local_address,
             peer_address=_address_from_json(data["peer_address"], f"{where}.peer_address"),
             transport=_transport_from_json(data["transport"], f"{where}.transport"),
@@ -358,6 +462,9 @@ def _bond_from_json(value: object, where: str, local_address: Address) -> Bond:
         )
     except InvalidArgumentError as error:  # fields that disagree with each other
         _damaged(where, str(error))
+    if gatt is not None and bond.transport is not Transport.LE:
+        _damaged(f"{where}.gatt", "GATT state is kept with LE bonds only")
+    return bond, gatt
 
 
 def _parse_json(text: bytes, path: Path) -> object:
@@ -367,7 +474,7 @@ def _parse_json(text: bytes, path: Path) -> object:
         raise KeyStoreError(f"bond store {path} is not valid JSON: {error}") from None
 
 
-def _decode_document(text: bytes, path: Path) -> tuple[Address, list[Bond]]:
+def _decode_document(text: bytes, path: Path) -> tuple[Address, StoredBonds]:
     document = _parse_json(text, path)
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise KeyStoreError(f"{path} is not a bluetrio bond store")
@@ -383,19 +490,21 @@ def _decode_document(text: bytes, path: Path) -> tuple[Address, list[Bond]]:
         items = fields["bonds"]
         if not isinstance(items, list):
             _damaged("bonds", f"expected an array, found {_kind(items)}")
-        bonds: dict[BondKey, Bond] = {}
+        contents = StoredBonds()
         for index, item in enumerate(items):
             where = f"bonds[{index}]"
-            bond = _bond_from_json(item, where, local_address)
-            if bond.key in bonds:
+            bond, gatt = _bond_from_json(item, where, local_address)
+            if bond.key in contents.bonds:
                 _damaged(
                     where,
                     f"a second bond with {bond.peer_address} ({bond.transport.value})",
                 )
-            bonds[bond.key] = bond
+            contents.bonds[bond.key] = bond
+            if gatt is not None:
+                contents.gatt[bond.key] = gatt
     except _DamagedField as error:
         raise KeyStoreError(f"bond store {path} is damaged: {error}") from None
-    return local_address, list(bonds.values())
+    return local_address, contents
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -457,26 +566,28 @@ class JsonKeyStore(KeyStore):
         """The store of ``local_address`` in a directory holding one file per local identity."""
         return cls(bond_file(directory, local_address), local_address)
 
-    async def _load(self) -> dict[BondKey, Bond]:
+    async def _load(self) -> StoredBonds:
         try:
             text = await trio.to_thread.run_sync(_read_if_present, self.path)
         except OSError as error:
             raise KeyStoreError(f"cannot read bond store {self.path}: {error}") from error
         if text is None:
-            return {}
-        stored_address, bonds = _decode_document(text, self.path)
+            return StoredBonds()
+        stored_address, contents = _decode_document(text, self.path)
         if identity_key(stored_address) != identity_key(self.local_address):
             raise KeyStoreError(
                 f"bond store {self.path} belongs to {stored_address}, not {self.local_address}"
             )
-        return {bond.key: bond for bond in bonds}
+        return contents
 
-    async def _store(self, bonds: dict[BondKey, Bond]) -> None:
+    async def _store(self, contents: StoredBonds) -> None:
         document = {
             "format": _FORMAT,
             "version": _VERSION,
             "local_address": _address_to_json(self.local_address),
-            "bonds": [_bond_to_json(bond) for bond in bonds.values()],
+            "bonds": [
+                _bond_to_json(bond, contents.gatt.get(key)) for key, bond in contents.bonds.items()
+            ],
         }
         data = json.dumps(document, indent=1).encode()
         try:
