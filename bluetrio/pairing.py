@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TextIO, TypeVar
 
 import attrs
@@ -26,7 +26,7 @@ import trio
 from bluetrio.actors.app_port import AppPort, Mailbox
 from bluetrio.actors.topology import Layer
 from bluetrio.address import Address
-from bluetrio.bonds import Bond, KeyDistribution, LinkKeyType, Transport
+from bluetrio.bonds import Bond, BondKey, KeyDistribution, LinkKeyType, Transport
 from bluetrio.errors import InvalidArgumentError, PairingError
 from bluetrio.keystore import KeyStore, KeyStoreError, MemoryKeyStore, WeakerKeyError
 from bluetrio.messages import hci
@@ -50,6 +50,12 @@ from bluetrio.messages.btm_security import (
     UserConfirmInd,
     UserConfirmRsp,
 )
+from bluetrio.messages.gatt_state import (
+    GattBondedPeer,
+    GattBondsLoadReq,
+    GattBondState,
+    GattBondStateStoreReq,
+)
 from bluetrio.messages.hci_service import HciCommandCnf, HciCommandReq
 from bluetrio.messages.smp import KeypressType
 from bluetrio.messages.smp_service import KeypressInd, KeypressReq
@@ -72,6 +78,12 @@ logger = logging.getLogger(__name__)
 
 BTM = Layer.BTM
 T = TypeVar("T")
+# The gatt layer takes the bonded peers at once; only a lost message delays its answer, and
+# the stack then starts without them rather than wait forever.
+GATT_BONDS_ANSWER_TIMEOUT = 5.0  # seconds
+# GATT states waiting for the key store: one per change of a bonded client's state, saved
+# in order; at the bound the oldest goes (a later state of the same client replaces it).
+GATT_STATE_BACKLOG = 1024
 
 
 @attrs.frozen
@@ -461,6 +473,42 @@ class _PairingService:
         else:
             self.app.send(self.btm, StoreBondRsp(peer, True, transport=transport))
 
+    async def keep_gatt_states(self, channel: Mailbox[GattBondStateStoreReq]) -> None:
+        """Save each bonded client's GATT state with its bond, one after the other in the
+        order the gatt layer sent them, so an older state never replaces a newer one."""
+        async for message in channel:
+            try:
+                await self.keystore.save_gatt_state(message.peer, message.state)
+            except KeyStoreError:
+                logger.exception("cannot keep the GATT state of %s", message.peer)
+
+
+def gatt_bonded_peers(
+    bonds: Iterable[Bond], states: Mapping[BondKey, GattBondState]
+) -> tuple[GattBondedPeer, ...]:
+    """The LE bonds as the gatt layer needs them: CSRK, the address bonded over, the GATT
+    state kept with each."""
+    return tuple(
+        GattBondedPeer(
+            bond.peer_address, bond.peer_keys.csrk, states.get(bond.key), bond.peer_link_address
+        )
+        for bond in bonds
+        if bond.transport is Transport.LE
+    )
+
+
+async def _load_gatt_bonds(app: AppPort, keystore: KeyStore, bonds: Iterable[Bond]) -> None:
+    """Hand the bonded LE peers to the gatt layer, when the stack has one, before the stack
+    is the application's (a bonded client may connect at once)."""
+    gatt = app.runtime.topology.handler_of(GattBondsLoadReq)
+    if gatt is None:
+        return
+    peers = gatt_bonded_peers(bonds, await keystore.gatt_states())
+    with trio.move_on_after(GATT_BONDS_ANSWER_TIMEOUT):
+        await app.request(gatt, GattBondsLoadReq(app.runtime.new_token(), peers))
+        return
+    logger.error("the gatt layer did not take %d bonded peer(s) in time", len(peers))
+
 
 async def serve_pairing_delegate(
     app: AppPort,
@@ -483,8 +531,9 @@ async def serve_pairing_delegate(
     # Prompts are few (one per pairing in progress) and each has a time limit in the core:
     # at the bound, the oldest is discarded and the core's time limit answers it with "no".
     channel = app.open_mailbox(SecurityMessage)
+    gatt_states = app.open_mailbox(GattBondStateStoreReq, capacity=GATT_STATE_BACKLOG)
     service = _PairingService(app, delegate, keystore, btm)
-    with channel:
+    with channel, gatt_states:
         async with trio.open_nursery() as nursery:
             app.send(
                 btm,
@@ -495,7 +544,9 @@ async def serve_pairing_delegate(
                     delegate.provides_oob_data,
                 ),
             )
+            await _load_gatt_bonds(app, keystore, bonds)
             task_status.started()
+            nursery.start_soon(service.keep_gatt_states, gatt_states)
             await service.serve(channel, nursery)
 
 

@@ -37,7 +37,7 @@ from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.errors import InvalidArgumentError, StackError
 from bluetrio.messages import btm as btm_service
 from bluetrio.messages import btm_security as security_service
-from bluetrio.messages import gatt_service, smp_service
+from bluetrio.messages import gatt_service, gatt_state, smp_service
 from bluetrio.messages.base import Message, channel_id_of, connection_handle_of
 from bluetrio.messages.hci_service import (
     AclDataInd,
@@ -210,6 +210,7 @@ class AppRouter:
             *security_service.INDICATIONS,
             *smp_service.APP_INDICATIONS,
             *gatt_service.APP_INDICATIONS,
+            *gatt_state.APP_INDICATIONS,
         ),
         fallback=(AclLinkOpenedInd, AclDataInd, AclLinkClosedInd),
         observes=(HciEventInd,),
