@@ -17,7 +17,7 @@ PACKAGE = Path(bluetrio.__file__).parent
 # Exceptions that never leave the module raising them: the virtual controller turns a
 # CommandError into the status of its answer; the key store turns _DamagedField into a
 # KeyStoreError naming the file.
-INTERNAL_EXCEPTIONS = {"CommandError", "_DamagedField", "_PairingAborted"}
+INTERNAL_EXCEPTIONS = {"CommandError", "FeatureWriteRefused", "_DamagedField", "_PairingAborted"}
 
 
 def all_modules() -> list[str]:
