@@ -490,7 +490,11 @@ def gatt_bonded_peers(
     state kept with each."""
     return tuple(
         GattBondedPeer(
-            bond.peer_address, bond.peer_keys.csrk, states.get(bond.key), bond.peer_link_address
+            bond.peer_address,
+            bond.peer_keys.csrk,
+            states.get(bond.key),
+            bond.peer_link_address,
+            bond.authenticated,
         )
         for bond in bonds
         if bond.transport is Transport.LE

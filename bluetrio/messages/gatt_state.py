@@ -121,14 +121,16 @@ class GattBondState:
 class GattBondedPeer:
     """A bonded LE peer as the gatt layer needs it: its identity address, the CSRK it
     distributed (Vol 3 Part H 3.6.6, MSB first; None when it gave none), the state kept with
-    the bond (None: nothing kept yet) and the address it bonded over (the bond's
+    the bond (None: nothing kept yet), the address it bonded over (the bond's
     ``peer_link_address``, which names a peer on a static address that gave another
-    identity)."""
+    identity) and whether the pairing was authenticated (so is a signature with its CSRK,
+    LE security mode 2 level 2, Vol 3 Part C 10.2.2)."""
 
     peer: Address
     csrk: bytes | None = attrs.field(default=None, repr=False)
     state: GattBondState | None = None
     link_address: Address | None = None
+    authenticated: bool = False  # the bond's pairing was MITM-protected
 
 
 @attrs.frozen

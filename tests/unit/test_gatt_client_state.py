@@ -16,11 +16,21 @@ from bluetrio.actors.gatt.client_state import (
     FeatureWriteRefused,
     IndicateServiceChanged,
     Verdict,
+    caching_event,
 )
 from bluetrio.address import Address, AddressType
 from bluetrio.bonds import Bond, KeyDistribution, Transport
 from bluetrio.errors import InvalidArgumentError
+from bluetrio.messages.att import (
+    ExchangeMtuRequest,
+    HandleValueConfirmation,
+    ReadByTypeRequest,
+    ReadRequest,
+    SignedWriteCommand,
+    WriteCommand,
+)
 from bluetrio.messages.gatt_state import GattBondedPeer, GattBondState, GattBondStateStoreReq
+from bluetrio.messages.sdp import uuid16
 
 A, U = Awareness.CHANGE_AWARE, Awareness.CHANGE_UNAWARE
 TOLD, READ = Awareness.UNAWARE_TOLD_OUT_OF_SYNC, Awareness.UNAWARE_READ_HASH
@@ -374,3 +384,22 @@ def test_a_br_edr_bond_is_no_gatt_client() -> None:
 def test_a_bond_state_refuses_what_no_server_would_keep(fields: dict[str, object]) -> None:
     with pytest.raises(InvalidArgumentError):
         GattBondState(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("pdu", "bearers", "event"),
+    [
+        (ReadRequest(0x0003), 1, E.REQUEST),
+        (ReadRequest(0x0003), 2, E.REQUEST_OF_SEVERAL_BEARERS),
+        (ReadByTypeRequest(0x0001, 0xFFFF, uuid16(0x2B2A)), 1, E.HASH_READ_BY_TYPE),
+        (ReadByTypeRequest(0x0001, 0xFFFF, uuid16(0x2A00)), 1, E.REQUEST),
+        (WriteCommand(0x0003, b""), 1, E.COMMAND),
+        (SignedWriteCommand(0x0003, b"", 1, bytes(8)), 1, E.COMMAND),
+        (ExchangeMtuRequest(247), 1, None),
+        (HandleValueConfirmation(), 1, None),
+    ],
+)
+def test_what_each_pdu_is_to_robust_caching(
+    pdu: object, bearers: int, event: CachingEvent | None
+) -> None:
+    assert caching_event(pdu, bearers) is event  # type: ignore[arg-type]

@@ -32,9 +32,11 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from bluetrio.actors.effects import Emit
+from bluetrio.actors.gatt.database_hash import DATABASE_HASH_UUID
 from bluetrio.actors.state_machine import transition
 from bluetrio.address import Address
 from bluetrio.bonds import Bond, Transport, identity_key
+from bluetrio.messages.att import AttPdu, ExchangeMtuRequest, PduKind, ReadByTypeRequest, kind_of
 from bluetrio.messages.gatt_state import (
     CLIENT_FEATURE_BITS,
     FULL_RANGE,
@@ -53,6 +55,7 @@ __all__ = [
     "FeatureWriteRefused",
     "IndicateServiceChanged",
     "Verdict",
+    "caching_event",
 ]
 
 CCCD_NOTIFY = 0x0001  # Vol 3 Part G 3.3.3.3, table 3.11
@@ -140,6 +143,19 @@ VERDICTS: Mapping[tuple[Awareness, CachingEvent], Verdict] = {
 }
 
 
+def caching_event(pdu: AttPdu, bearers: int) -> CachingEvent | None:
+    """What ``pdu`` from a client using ``bearers`` ATT bearers is to robust caching; None
+    for what does not touch the database (an MTU exchange, a confirmation)."""
+    kind = kind_of(pdu.opcode)
+    if kind is PduKind.COMMAND:
+        return _E.COMMAND
+    if kind is not PduKind.REQUEST or isinstance(pdu, ExchangeMtuRequest):
+        return None
+    if isinstance(pdu, ReadByTypeRequest) and pdu.attribute_type == DATABASE_HASH_UUID:
+        return _E.HASH_READ_BY_TYPE
+    return _E.REQUEST if bearers <= 1 else _E.REQUEST_OF_SEVERAL_BEARERS
+
+
 @attrs.frozen
 class IndicateServiceChanged:
     """Indicate Service Changed with ``start``..``end`` (7.1) to the client of link
@@ -199,6 +215,7 @@ class _BondedClient:
     tracked: bool
     since: tuple[int, int] | None = None
     sign_counter: int | None = None
+    authenticated: bool = False
 
     def current(self, database_hash: bytes | None) -> _ClientState:
         """Its state against the database as it is now (2.5.2.1: a bonded client's
@@ -209,8 +226,7 @@ class _BondedClient:
         if self.tracked and self.since is not None:
             state.changed(*self.since)
         elif not self.tracked:
-            state.cccds.clear()  # the old handles mean nothing in another database
-            state.changed(*FULL_RANGE)
+            state.changed(*FULL_RANGE)  # its CCCDs with it: their handles mean nothing now
         return state
 
 
@@ -241,7 +257,8 @@ class ClientStates:
 
     # -- bonds -----------------------------------------------------------------------------
     def load(self, peers: Iterable[GattBondedPeer]) -> None:
-        """Take the bonded peers of the key store (at start)."""
+        """Take the bonded peers of the key store (at start, once :attr:`database_hash` is
+        that of the database as it is then)."""
         for bonded in peers:
             stored = bonded.state if bonded.state is not None else GattBondState()
             key = identity_key(bonded.peer)
@@ -256,7 +273,7 @@ class ClientStates:
             )
             self.bonds[key] = _BondedClient(
                 key, bonded.csrk, bonded.link_address, state, stored.database_hash, tracked,
-                sign_counter=stored.sign_counter,
+                sign_counter=stored.sign_counter, authenticated=bonded.authenticated,
             )  # fmt: skip
 
     def on_bond(self, bond: Bond) -> list[Output]:
@@ -268,7 +285,7 @@ class ClientStates:
         key = identity_key(bond.peer_address)
         record = _BondedClient(
             key, bond.peer_keys.csrk, bond.peer_link_address, _ClientState(),
-            self.database_hash, tracked=True,
+            self.database_hash, tracked=True, authenticated=bond.authenticated,
         )  # fmt: skip
         self.bonds[key] = record
         for link in self.links.values():

@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from bluetrio.crypto import aes_cmac, reverse
-from bluetrio.messages.sdp import short_form
+from bluetrio.messages.sdp import short_form, uuid16
 
 __all__ = [
+    "DATABASE_HASH_UUID",
     "HASHED_WITHOUT_VALUE",
     "HASHED_WITH_VALUE",
     "HASH_LENGTH",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 HASH_LENGTH = 16  # octets, a 128-bit value (Vol 3 Part G 7.3)
+DATABASE_HASH_UUID = uuid16(0x2B2A)  # the characteristic holding it (7.3)
 
 # The attribute types of Vol 3 Part G 7.3.1 whose value is part of the hash.
 HASHED_WITH_VALUE: frozenset[int] = frozenset({0x2800, 0x2801, 0x2802, 0x2803, 0x2900})
