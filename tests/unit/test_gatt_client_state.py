@@ -30,7 +30,7 @@ from bluetrio.messages.att import (
     WriteCommand,
 )
 from bluetrio.messages.gatt_state import GattBondedPeer, GattBondState, GattBondStateStoreReq
-from bluetrio.messages.sdp import uuid16
+from bluetrio.messages.uuids import uuid16
 
 A, U = Awareness.CHANGE_AWARE, Awareness.CHANGE_UNAWARE
 TOLD, READ = Awareness.UNAWARE_TOLD_OUT_OF_SYNC, Awareness.UNAWARE_READ_HASH

@@ -19,7 +19,7 @@ from bluetrio.actors.gatt.database_hash import (
     database_hash,
     hash_message,
 )
-from bluetrio.messages.sdp import uuid16
+from bluetrio.messages.uuids import uuid16
 
 
 @attrs.frozen

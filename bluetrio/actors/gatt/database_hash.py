@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from bluetrio.crypto import aes_cmac, reverse
-from bluetrio.messages.sdp import short_form, uuid16
+from bluetrio.messages.uuids import short_form, uuid16
 
 __all__ = [
     "DATABASE_HASH_UUID",
