@@ -3,7 +3,11 @@ the robust caching table as a table, and the state of connected and bonded clien
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bluetrio.actors.effects import Emit
 from bluetrio.actors.gatt.client_state import (
@@ -383,7 +387,7 @@ def test_a_br_edr_bond_is_no_gatt_client() -> None:
 )
 def test_a_bond_state_refuses_what_no_server_would_keep(fields: dict[str, object]) -> None:
     with pytest.raises(InvalidArgumentError):
-        GattBondState(**fields)  # type: ignore[arg-type]
+        GattBondState(**fields)
 
 
 @pytest.mark.parametrize(
@@ -402,4 +406,73 @@ def test_a_bond_state_refuses_what_no_server_would_keep(fields: dict[str, object
 def test_what_each_pdu_is_to_robust_caching(
     pdu: object, bearers: int, event: CachingEvent | None
 ) -> None:
-    assert caching_event(pdu, bearers) is event  # type: ignore[arg-type]
+    assert caching_event(pdu, bearers) is event
+
+
+# -- any sequence of what clients and the database do -----------------------------------------
+
+_LINKS = (0x0040, 0x0041)
+_operations = st.one_of(
+    st.tuples(st.just("up"), st.sampled_from(_LINKS), st.booleans()),
+    st.tuples(st.just("down"), st.sampled_from(_LINKS)),
+    st.tuples(st.just("encrypted"), st.sampled_from(_LINKS), st.booleans()),
+    st.tuples(st.just("bond"), st.sampled_from(_LINKS)),
+    st.tuples(
+        st.just("cccd"),
+        st.sampled_from(_LINKS),
+        st.sampled_from((SC_CCCD, CCCD, 0x0031)),
+        st.integers(0, 0xFFFF),
+    ),
+    st.tuples(st.just("features"), st.sampled_from(_LINKS), st.binary(max_size=3)),
+    st.tuples(st.just("pdu"), st.sampled_from(_LINKS), st.sampled_from(list(CachingEvent))),
+    st.tuples(st.just("changed"), st.integers(1, 0x40), st.integers(0, 0x40)),
+    st.tuples(st.just("confirmed"), st.sampled_from(_LINKS)),
+    st.tuples(st.just("failed"), st.sampled_from(_LINKS)),
+)
+
+
+@given(st.lists(_operations, max_size=40))
+def test_any_sequence_keeps_the_state_consistent(operations: list[tuple[object, ...]]) -> None:
+    clients = states()
+    peers = {0x0040: PEER, 0x0041: OTHER}
+    outputs: list[object] = []
+    for operation in operations:
+        name, *args = operation
+        handle = args[0]
+        if name == "up":
+            clients.on_link_down(handle)
+            clients.on_link_up(handle, peers[handle], peers[handle])
+        elif name == "down":
+            outputs += clients.on_link_down(handle)
+        elif name == "encrypted":
+            outputs += clients.on_link_encrypted(handle, peers[handle], args[1])
+        elif name == "bond":
+            outputs += clients.on_bond(bond(peers[handle]))
+        elif name == "cccd":
+            outputs += clients.write_cccd(handle, args[1], args[2])
+        elif name == "features":
+            with contextlib.suppress(FeatureWriteRefused):
+                outputs += clients.write_client_features(handle, args[1])
+        elif name == "pdu":
+            _verdict, stored_now = clients.on_pdu(handle, args[1])
+            outputs += stored_now
+        elif name == "changed":
+            start = args[0]
+            end = start + args[1]
+            outputs += clients.on_database_changed(start, end, bytes([end % 256]) * 16)
+        elif name == "confirmed":
+            outputs += clients.on_service_changed_confirmed(handle)
+        else:
+            clients.on_service_changed_failed(handle)
+    # Every indication names a link that is up or was; every state stored is one a server
+    # may keep (GattBondState checks itself); subscribers are links that are up.
+    for output in outputs:
+        assert isinstance(output, Emit | IndicateServiceChanged)
+        if isinstance(output, IndicateServiceChanged):
+            assert output.start <= output.end
+    for descriptor in (SC_CCCD, CCCD, 0x0031):
+        for indicate in (False, True):
+            assert set(clients.subscribers(descriptor, indicate)) <= set(clients.links)
+    for link in clients.links.values():
+        assert all(value for value in link.state.cccds.values())
+        assert link.state.features & ~0x07 == 0
