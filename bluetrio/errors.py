@@ -246,3 +246,18 @@ class SdpTimeout(SdpError):
 class ServiceNotFound(SdpError):
     """The peer's SDP server has no record of the service asked for (or none that says how
     to reach it, such as an RFCOMM channel)."""
+
+
+class GattApplicationError(BluetrioError):
+    """Raised by a GATT server's callback (``on_read``, ``on_write``) to answer the peer with
+    the ATT error ``code``: an Application Error 0x80-0x9F, a common profile error 0xE0-0xFF
+    (Core Specification Supplement Part B 1.2) or an ATT error of Core 5.4 Vol 3 Part F
+    table 3.4 (e.g. 0x0D Invalid Attribute Value Length). Any other exception from a callback
+    is answered with Unlikely Error (0x0E)."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        if isinstance(code, bool) or not isinstance(code, int) or not 0x01 <= code <= 0xFF:
+            raise InvalidArgumentError(f"an ATT error code is 0x01..0xFF, got {code!r}")
+        super().__init__(f"{reason} (ATT error 0x{code:02X})" if reason else f"ATT error 0x{code:02X}")
+        self.code = code
+        self.reason = reason
