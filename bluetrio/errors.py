@@ -258,6 +258,8 @@ class GattApplicationError(BluetrioError):
     def __init__(self, code: int, reason: str = "") -> None:
         if isinstance(code, bool) or not isinstance(code, int) or not 0x01 <= code <= 0xFF:
             raise InvalidArgumentError(f"an ATT error code is 0x01..0xFF, got {code!r}")
-        super().__init__(f"{reason} (ATT error 0x{code:02X})" if reason else f"ATT error 0x{code:02X}")
+        super().__init__(
+            f"{reason} (ATT error 0x{code:02X})" if reason else f"ATT error 0x{code:02X}"
+        )
         self.code = code
         self.reason = reason

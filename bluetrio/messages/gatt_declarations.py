@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeAlias
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeAlias
 
 import attrs
 
@@ -94,6 +94,9 @@ class ExtendedProperties(enum.IntFlag):
     WRITABLE_AUXILIARIES = 0x0002
 
 
+NO_EXTENDED_PROPERTIES = ExtendedProperties(0)
+
+
 def as_uuid(value: uuid.UUID | int | str) -> uuid.UUID:
     """A UUID from a 16 or 32-bit assigned number, a UUID string or a :class:`uuid.UUID`."""
     if isinstance(value, uuid.UUID):
@@ -129,7 +132,7 @@ def _check_bool(_instance: object, attribute: attrs.Attribute[bool], value: obje
         raise InvalidArgumentError(f"{attribute.name} must be True or False, got {value!r}")
 
 
-def _check_callable(_instance: object, attribute: attrs.Attribute[object], value: object) -> None:
+def _check_callable(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not callable(value):
         raise InvalidArgumentError(f"{attribute.name} must be a coroutine function or None")
 
@@ -257,7 +260,9 @@ class PresentationFormat:
         )
         for name, field, low, high in checks:
             if isinstance(field, bool) or not isinstance(field, int) or not low <= field <= high:
-                raise InvalidArgumentError(f"presentation format {name} {field!r} not in {low}..{high}")
+                raise InvalidArgumentError(
+                    f"presentation format {name} {field!r} not in {low}..{high}"
+                )
 
     def encode(self) -> bytes:
         return (
@@ -298,6 +303,18 @@ class Descriptor:
         )
 
 
+def _descriptors(value: Iterable[Descriptor]) -> tuple[Descriptor, ...]:
+    return tuple(value)
+
+
+def _characteristics(value: Iterable[Characteristic]) -> tuple[Characteristic, ...]:
+    return tuple(value)
+
+
+def _services(value: Iterable[Service]) -> tuple[Service, ...]:
+    return tuple(value)
+
+
 def _permissions_from(properties: Properties) -> Permissions:
     return Permissions(
         readable=bool(properties & Properties.READ),
@@ -317,13 +334,13 @@ class Characteristic:
     properties: Properties = Properties.READ
     value: bytes = attrs.field(default=b"", converter=as_value)
     permissions: Permissions | None = None
-    descriptors: tuple[Descriptor, ...] = attrs.field(default=(), converter=tuple)
+    descriptors: tuple[Descriptor, ...] = attrs.field(default=(), converter=_descriptors)
     on_read: ReadCallback | None = attrs.field(default=None, validator=_check_callable)
     on_write: WriteCallback | None = attrs.field(default=None, validator=_check_callable)
     authorize: AuthorizeCallback | None = attrs.field(default=None, validator=_check_callable)
     user_description: str | None = None
     presentation_format: PresentationFormat | None = None
-    extended_properties: ExtendedProperties = ExtendedProperties(0)
+    extended_properties: ExtendedProperties = NO_EXTENDED_PROPERTIES
 
     def __attrs_post_init__(self) -> None:
         what = f"characteristic {self.uuid}"
@@ -370,9 +387,7 @@ class Characteristic:
                 raise InvalidArgumentError(
                     f"{what}: writable={permissions.writable} contradicts the write properties"
                 )
-        _check_callbacks(
-            what, self.access, self.value, self.on_read, self.on_write, self.authorize
-        )
+        _check_callbacks(what, self.access, self.value, self.on_read, self.on_write, self.authorize)
 
     @property
     def access(self) -> Permissions:
@@ -395,9 +410,11 @@ class Service:
     (3.2; each already in the server's database when this one is added)."""
 
     uuid: uuid.UUID = attrs.field(converter=as_uuid)
-    characteristics: tuple[Characteristic, ...] = attrs.field(default=(), converter=tuple)
+    characteristics: tuple[Characteristic, ...] = attrs.field(
+        default=(), converter=_characteristics
+    )
     primary: bool = attrs.field(default=True, validator=_check_bool)
-    included: tuple[Service, ...] = attrs.field(default=(), converter=tuple)
+    included: tuple[Service, ...] = attrs.field(default=(), converter=_services)
 
     def __attrs_post_init__(self) -> None:
         if self.uuid in SERVER_MADE_TYPES:
@@ -412,3 +429,31 @@ class Service:
                 raise InvalidArgumentError(f"service {self.uuid}: included must be Service objects")
             if service is self:
                 raise InvalidArgumentError(f"service {self.uuid} cannot include itself")
+
+
+@attrs.frozen
+class CharacteristicHandles:
+    """Where the server placed one characteristic: its declaration, its value, the last
+    handle of its group (``end``), each descriptor the server made (None when absent) and the
+    application's own ``descriptors`` in the order declared."""
+
+    declaration: int
+    value: int
+    end: int
+    extended_properties: int | None = None
+    user_description: int | None = None
+    cccd: int | None = None
+    presentation_format: int | None = None
+    descriptors: tuple[int, ...] = ()
+
+
+@attrs.frozen
+class ServiceHandles:
+    """Where the server placed one service: its declaration (``service``), the last handle of
+    its group (``end``), its include declarations and its characteristics, in the order
+    declared."""
+
+    service: int
+    end: int
+    includes: tuple[int, ...] = ()
+    characteristics: tuple[CharacteristicHandles, ...] = ()
