@@ -31,7 +31,7 @@ import attrs
 
 from bluetrio.address import Address
 from bluetrio.errors import InvalidArgumentError
-from bluetrio.messages.sdp import uuid16
+from bluetrio.messages.uuids import uuid16
 
 # Vol 3 Part F 3.2.9: an attribute value is at most 512 octets.
 MAX_ATTRIBUTE_VALUE_LENGTH = 512

@@ -20,7 +20,7 @@ from bluetrio.messages.gatt_declarations import (
     Service,
     WriteContext,
 )
-from bluetrio.messages.sdp import uuid16
+from bluetrio.messages.uuids import uuid16
 
 
 async def read_callback(context: ReadContext) -> bytes:
