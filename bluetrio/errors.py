@@ -59,6 +59,19 @@ class AttDecodeError(DecodeError):
         self.handle = handle
 
 
+class AttError(BluetrioError):
+    """An ATT operation on a link ended without its response (Core 5.4 Vol 3 Part F 3.3)."""
+
+
+class AttTransactionTimeout(AttError):
+    """The ATT transaction timed out (30 s, Vol 3 Part F 3.3.3), now or earlier on this
+    bearer, which then carries nothing more until the link goes."""
+
+
+class LinkLost(AttError):
+    """The link went before the ATT operation ended."""
+
+
 class HciError(BluetrioError):
     """The controller answered a command with a non-zero status (Core 5.4 Vol 1 Part F).
 

@@ -68,6 +68,7 @@ from bluetrio.messages.l2cap_service import (
 )
 
 if TYPE_CHECKING:
+    from bluetrio.gatt.port import LinkAttBearer
     from bluetrio.pairing import PairingResult
     from bluetrio.stack import Stack
 
@@ -390,6 +391,14 @@ class Link:
         fixed = self._stack.fixed_channels
         async with fixed.open(self.handle, self.transport, cid, receive_limit) as channel:
             yield channel
+
+    @property
+    def att(self) -> LinkAttBearer:
+        """The raw ATT bearer of this LE link (:mod:`bluetrio.gatt.port`): requests,
+        commands and received values, what a GATT client stands on."""
+        if self.transport is not LinkTransport.LE:
+            raise InvalidArgumentError("ATT runs on LE links (BR/EDR ATT is not supported)")
+        return self._stack.att.bearer(self.handle)
 
     async def request_connection_parameters(
         self,

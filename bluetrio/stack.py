@@ -40,6 +40,7 @@ from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.actors.btm.core import BtmCore
 from bluetrio.actors.btm.le import EXT_DATA_PER_COMMAND
 from bluetrio.actors.faults import Direction, FaultPolicy
+from bluetrio.actors.gatt.core import GattCore
 from bluetrio.actors.hci.core import DEFAULT_COMMAND_TIMEOUT, HciCore
 from bluetrio.actors.hci.shell import HciActor
 from bluetrio.actors.l2cap.core import L2capCore
@@ -67,6 +68,7 @@ from bluetrio.errors import (
     UnsupportedFeatureError,
 )
 from bluetrio.fixed_channels import FixedChannelRegistry
+from bluetrio.gatt.port import AttBearerRegistry
 from bluetrio.keystore import KeyStore, MemoryKeyStore
 from bluetrio.l2cap import (
     DEFAULT_CREDIT_MPS,
@@ -249,6 +251,7 @@ class Stack:
         self.channels = ChannelRegistry(self, app)
         self.fixed_channels = FixedChannelRegistry(app)
         self.rfcomm = RfcommRegistry(app, self._registry.get)
+        self.att = AttBearerRegistry(app)
         app.when_closed(self._registry.close)
         self._pairing_served = False
         self._info: ControllerInfo | None = None
@@ -1224,12 +1227,17 @@ async def open_stack(
         l2cap_core = None if replaced else L2capCore()
         # SDP and RFCOMM run over our L2CAP; an extra layer called "sdp" takes SDP's place.
         without_sdp = replaced or any(layer.name == Layer.SDP for layer in extra_layers)
+        # ATT and GATT run on LE links over our L2CAP; an extra layer called "gatt" takes
+        # the gatt actor's place.
+        gatt_replaced = any(layer.name == Layer.GATT for layer in extra_layers)
+        with_gatt = not (replaced or gatt_replaced) and config.le and config.gatt
         layers = (
             HciActor(hci_core, tapped(opened, tap)),
             Actor(btm_core),
             *(() if l2cap_core is None else (Actor(l2cap_core), Actor(RfcommCore()))),
             *(() if smp_core is None else (Actor(smp_core),)),
             *(() if without_sdp else (Actor(SdpCore()),)),
+            *((Actor(GattCore()),) if with_gatt else ()),
             *extra_layers,
             app,
         )

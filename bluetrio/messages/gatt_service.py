@@ -3,15 +3,18 @@ Parts F and G).
 
 Directions:
 
-* client side, gatt → app: :class:`AttValueInd` (every notification and indication received;
+* client side, app → gatt: :class:`AttExchangeReq` (one ATT request on a link's bearer,
+  answered by :class:`AttExchangeCnf` with the response or the server's Error Response),
+  :class:`AttCommandReq` (a command, answered by :class:`AttCommandCnf` once the controller
+  took it); gatt → app: :class:`AttValueInd` (every notification and indication received;
   the stack confirms indications itself, 3.4.7.2) and :class:`AttMtuInd` (a bearer's MTU
   changed);
-* server side, app → gatt: :class:`GattRemoveServiceReq`, :class:`GattNotifyReq` (notify or
-  indicate a value to the subscribed clients); gatt → app: :class:`GattServerReadInd` /
-  :class:`GattServerWriteInd` (a client reads or writes an attribute the application
-  serves; answered by :class:`GattServerReadRsp` / :class:`GattServerWriteRsp` within the
-  actor's deadline) and :class:`GattSubscriptionInd` (a client changed its Client
-  Characteristic Configuration).
+* server side, app → gatt: :class:`GattRemoveServiceReq`,
+  :class:`GattNotifyReq` (notify or indicate a value to the subscribed clients); gatt → app:
+  :class:`GattServerReadInd` / :class:`GattServerWriteInd` (a client reads or writes an
+  attribute the application serves; answered by :class:`GattServerReadRsp` /
+  :class:`GattServerWriteRsp` within the actor's deadline) and :class:`GattSubscriptionInd`
+  (a client changed its Client Characteristic Configuration).
 
 Every message about a connection carries its HCI ``handle``. An ``error`` is a sentence for
 the application (the transaction timed out, the bearer is unusable, the link is gone); an
@@ -21,13 +24,72 @@ errors 0x80-0x9F; Core Specification Supplement Part B 1.2), 0 for success.
 
 from __future__ import annotations
 
+import enum
+from typing import TYPE_CHECKING
+
 import attrs
 
 from bluetrio.address import Address
 from bluetrio.messages.base import Message
 
+if TYPE_CHECKING:
+    from bluetrio.messages.att import AttPdu
+
 
 # -- client side -------------------------------------------------------------------------------
+class AttFailure(enum.Enum):
+    """Why a request or command of the application got no response."""
+
+    TIMED_OUT = "timed out"  # now or earlier on this bearer (3.3.3)
+    LINK_LOST = "link lost"
+    REFUSED = "refused"  # not sent: not a request, too long, queue full, MTU exchanged
+    MALFORMED_RESPONSE = "malformed response"  # the server's answer does not decode
+
+
+@attrs.frozen
+class AttExchangeReq(Message):
+    """Send ``request`` (an ATT request PDU) on link ``handle``'s bearer and wait for its
+    response. The bearer sends one request at a time (Vol 3 Part F 3.3.2) and queues the
+    others, each under the 30 s transaction timeout (3.3.3) from the moment it is sent."""
+
+    token: int
+    handle: int
+    request: AttPdu
+
+
+@attrs.frozen
+class AttExchangeCnf(Message):
+    """``response``: the response to the request or the server's Error Response; None with
+    ``error`` when there is none (the transaction timed out, the bearer is unusable since a
+    timeout, the link is gone, the request was refused before it was sent)."""
+
+    token: int
+    handle: int
+    response: AttPdu | None = None
+    error: str | None = None
+    failure: AttFailure | None = None
+
+
+@attrs.frozen
+class AttCommandReq(Message):
+    """Send ``pdu`` (a command: Write Command, Signed Write Command) on link ``handle``;
+    commands need no response and are never held behind a request (3.3.1)."""
+
+    token: int
+    handle: int
+    pdu: AttPdu
+
+
+@attrs.frozen
+class AttCommandCnf(Message):
+    """The controller took the command (``error`` None), or why it was not sent."""
+
+    token: int
+    handle: int
+    error: str | None = None
+    failure: AttFailure | None = None
+
+
 @attrs.frozen
 class AttValueInd(Message):
     """A Handle Value Notification or Indication received on link ``handle`` for

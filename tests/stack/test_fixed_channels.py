@@ -1,6 +1,6 @@
 """Fixed L2CAP channels as the application uses them (``link.fixed_channel(cid)``) between two
-bluetrio stacks on the virtual controller: raw PDUs on ATT and SMP (Core 5.4 Vol 3 Part A 2.1)
-before the layers that will own them exist."""
+bluetrio stacks on the virtual controller: raw PDUs on ATT (in stacks without the gatt actor,
+``StackConfig(gatt=False)``) and SMP (Core 5.4 Vol 3 Part A 2.1)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import trio
 import trio.testing
 
-from bluetrio import FixedChannelUnavailable, Link, Stack
+from bluetrio import FixedChannelUnavailable, Link, Stack, StackConfig
 from bluetrio.actors.topology import Layer
 from bluetrio.errors import ConnectionClosedError, InvalidArgumentError
 from bluetrio.fixed_channels import FIXED_SEND_WINDOW
@@ -23,6 +23,8 @@ from bluetrio.testing import open_stack_pair
 
 ATT = FixedCid.ATT
 SMP = FixedCid.SMP
+# The gatt actor holds ATT's channel; these stacks leave it to the application.
+RAW_ATT = {"config": StackConfig(gatt=False)}
 
 
 @contextlib.asynccontextmanager
@@ -45,7 +47,7 @@ async def bredr_link(a: Stack, b: Stack) -> AsyncIterator[tuple[Link, Link]]:
 
 async def test_raw_att_pdus_both_ways(autojump_clock: trio.testing.MockClock) -> None:
     async with (
-        open_stack_pair() as (a, b),
+        open_stack_pair(RAW_ATT, RAW_ATT) as (a, b),
         le_link(a, b) as (link, peer_link),
         link.fixed_channel(ATT) as client,
         peer_link.fixed_channel(ATT) as server,
@@ -71,7 +73,7 @@ async def test_att_while_the_security_manager_pairs_on_smp(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with (
-        open_stack_pair({}, {"pairable": True}) as (a, b),
+        open_stack_pair(RAW_ATT, {**RAW_ATT, "pairable": True}) as (a, b),
         le_link(a, b) as (link, peer_link),
         link.fixed_channel(ATT) as att,
         peer_link.fixed_channel(ATT) as peer_att,
@@ -87,7 +89,7 @@ async def test_att_while_the_security_manager_pairs_on_smp(
 async def test_a_lost_link_breaks_the_channel_after_what_was_received(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with open_stack_pair() as (a, b), le_link(a, b) as (link, peer_link):
+    async with open_stack_pair(RAW_ATT, RAW_ATT) as (a, b), le_link(a, b) as (link, peer_link):
         async with link.fixed_channel(ATT) as client, peer_link.fixed_channel(ATT) as server:
             await client.send(b"\x12last")
             await client.wait_sent()
@@ -106,7 +108,7 @@ async def test_a_lost_link_breaks_the_channel_after_what_was_received(
 
 
 async def test_cids_that_cannot_be_had(autojump_clock: trio.testing.MockClock) -> None:
-    async with open_stack_pair() as (a, b), le_link(a, b) as (link, _):
+    async with open_stack_pair(RAW_ATT, RAW_ATT) as (a, b), le_link(a, b) as (link, _):
         for cid in (FixedCid.SIGNALING, FixedCid.LE_SIGNALING, FixedCid.SMP_BR_EDR, 0x0003):
             with pytest.raises(FixedChannelUnavailable):
                 async with link.fixed_channel(cid):
@@ -131,7 +133,7 @@ async def test_a_peer_flooding_an_unread_channel_breaks_it(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     async with (
-        open_stack_pair() as (a, b),
+        open_stack_pair(RAW_ATT, RAW_ATT) as (a, b),
         le_link(a, b) as (link, peer_link),
         link.fixed_channel(ATT) as client,
         peer_link.fixed_channel(ATT, receive_limit=4) as server,
@@ -167,3 +169,11 @@ async def test_the_information_response_lists_a_bredr_fixed_channel_only_while_o
                 await ours.send(bytes([0x01, 0x03, 0x00, 0x01, 0x10, 0x00, 0x00]))
                 assert await smp.receive() == bytes([0x01, 0x03, 0x00, 0x01, 0x10, 0x00, 0x00])
         assert await peer_mask() == 1 << FixedCid.SIGNALING
+
+
+async def test_the_gatt_actor_holds_the_att_channel(autojump_clock: trio.testing.MockClock) -> None:
+    async with open_stack_pair() as (a, b), le_link(a, b) as (link, _):
+        with pytest.raises(FixedChannelUnavailable, match="another layer") as taken:
+            async with link.fixed_channel(ATT):
+                pass
+        assert taken.value.cid == ATT

@@ -158,3 +158,6 @@ class StackConfig:
     security: SecurityConfig = attrs.field(
         default=SecurityConfig(), validator=_instance_of(SecurityConfig)
     )
+    # Run the gatt actor (ATT and GATT, Vol 3 Parts F and G) on LE links: it holds the ATT
+    # fixed channel 0x0004, so link.fixed_channel(0x0004) needs this off.
+    gatt: bool = attrs.field(default=True, validator=_flag)

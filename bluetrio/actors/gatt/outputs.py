@@ -2,7 +2,7 @@
 
 The server (``server.py``) answers requests with ATT PDUs but does not know how a bearer
 carries them: :class:`SendPdu` names the link and the bearer, and the actor's bearer core
-checks and sends it (its MTU, its transaction state, Vol 3 Part F 3.3.2).
+(``bearer.py``) checks and sends it (its MTU, its transaction state, Vol 3 Part F 3.3.2).
 """
 
 from __future__ import annotations

@@ -1,0 +1,465 @@
+"""The gatt actor's core (Core 5.4 Vol 3 Parts F and G): sans-IO, driven by the generic shell.
+
+It registers the LE ATT fixed channel with L2CAP (0x0004, Vol 3 Part A 2.1) when the
+controller is ready, keeps one :class:`GattLink` per LE link from the moment L2CAP opens the
+channel until the link goes, with its bearers (:class:`~bluetrio.actors.gatt.bearer.AttBearer`:
+the unenhanced one, numbered 0), and joins three parties:
+
+* the application's client requests (:class:`AttExchangeReq`, :class:`AttCommandReq`), put
+  on a bearer, and every value received (:class:`AttValueInd`, emitted);
+* the server (``server.py``: the database and every request's answer), which gets the
+  peer's requests and commands and answers with :class:`SendPdu`, and asks the application
+  for the values it serves (:class:`GattServerReadInd` / :class:`GattServerWriteInd`): the
+  core gives the application :attr:`GattConfig.application_deadline` to answer, after which
+  the request gets Unlikely Error, so a hung callback never costs the client its bearer;
+* the application's notifications and indications (:class:`GattNotifyReq`) to the server's
+  subscribers, answered once each went (:class:`GattNotifyCnf`).
+
+PDUs of a link that come before btm's :class:`LinkUpInd` (which names the peer the server
+answers) wait for it, at most :data:`EARLY_PDUS_PER_LINK`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import attrs
+
+from bluetrio.actors.effects import (
+    CancelTimer,
+    Effects,
+    Emit,
+    Send,
+    StartTimer,
+    TimerExpired,
+    TimerKey,
+)
+from bluetrio.actors.gatt.bearer import (
+    AttBearer,
+    BearerOutputs,
+    BearerTimedOut,
+    Delivered,
+    ServerDecodeError,
+    ServerRequest,
+)
+from bluetrio.actors.gatt.config import GattConfig
+from bluetrio.actors.gatt.outputs import UNENHANCED_BEARER, Output, SendPdu
+from bluetrio.actors.topology import Layer, LayerSpec
+from bluetrio.address import Address
+from bluetrio.errors import AttDecodeError
+from bluetrio.messages.att import (
+    ATT_CID,
+    AttErrorCode,
+    AttPdu,
+    ErrorResponse,
+    HandleValueIndication,
+    PduKind,
+    kind_of,
+)
+from bluetrio.messages.base import Message
+from bluetrio.messages.btm import (
+    ControllerReadyInd,
+    DisconnectReq,
+    LinkDownInd,
+    LinkUpInd,
+)
+from bluetrio.messages.gatt_service import (
+    AttCommandCnf,
+    AttCommandReq,
+    AttExchangeCnf,
+    AttExchangeReq,
+    AttFailure,
+    AttMtuInd,
+    AttValueInd,
+    GattNotifyCnf,
+    GattNotifyReq,
+    GattServerReadInd,
+    GattServerReadRsp,
+    GattServerWriteInd,
+    GattServerWriteRsp,
+)
+from bluetrio.messages.hci_service import LinkTransport
+from bluetrio.messages.l2cap_service import (
+    L2caCnf,
+    L2caDataReq,
+    L2caFixedChannelInd,
+    L2caFixedDataCnf,
+    L2caFixedDataInd,
+    L2caFixedDataReq,
+    L2caRegisterFixedChannelReq,
+)
+
+logger = logging.getLogger(__name__)
+
+# PDUs kept for a link whose channel L2CAP opened before btm's LinkUpInd reached us (the
+# peer's first request travels hci → L2CAP → gatt, the connection event hci → btm → gatt).
+EARLY_PDUS_PER_LINK = 8
+_REGISTER_TOKEN = 1
+_APPLICATION_ANSWER = "application answer"
+LINK_LOST = AttFailure.LINK_LOST
+
+
+class ServerCore(Protocol):
+    """What the core asks of the server (``server.py``)."""
+
+    def on_request(
+        self, handle: int, bearer: int, pdu: AttPdu, mtu: int, now: float
+    ) -> Sequence[Output]: ...
+
+    def on_decode_error(
+        self, handle: int, bearer: int, error: AttDecodeError
+    ) -> Sequence[Output]: ...
+
+    def on_application_answer(
+        self, answer: GattServerReadRsp | GattServerWriteRsp
+    ) -> Sequence[Output]: ...
+
+    def subscribers(
+        self, value_handle: int, indicate: bool, link: int | None
+    ) -> tuple[int, ...]: ...
+
+
+class NoDatabase:
+    """The server of a stack whose database is not there yet: every request is answered
+    Request Not Supported (Vol 3 Part F 3.4.1.1), every command ignored (3.3.1), and a
+    value goes only to the link it names."""
+
+    def on_request(
+        self, handle: int, bearer: int, pdu: AttPdu, mtu: int, now: float
+    ) -> Sequence[Output]:
+        if kind_of(pdu.opcode) is not PduKind.REQUEST:
+            return []
+        error = ErrorResponse(pdu.opcode, 0, AttErrorCode.REQUEST_NOT_SUPPORTED)
+        return [SendPdu(handle, bearer, error)]
+
+    def on_decode_error(self, handle: int, bearer: int, error: AttDecodeError) -> Sequence[Output]:
+        response = ErrorResponse(error.opcode or 0, error.handle, error.error_code)
+        return [SendPdu(handle, bearer, response)]
+
+    def on_application_answer(
+        self, answer: GattServerReadRsp | GattServerWriteRsp
+    ) -> Sequence[Output]:
+        return []
+
+    def subscribers(self, value_handle: int, indicate: bool, link: int | None) -> tuple[int, ...]:
+        return () if link is None else (link,)
+
+
+@attrs.define
+class GattLink:
+    """What the gatt actor holds for one LE link, released with it."""
+
+    handle: int
+    peer: Address | None = None  # from btm's LinkUpInd
+    bearers: dict[int, AttBearer] = attrs.Factory(dict)
+    early: list[bytes] = attrs.Factory(list)  # PDUs before LinkUpInd
+
+    @property
+    def unenhanced(self) -> AttBearer | None:
+        return self.bearers.get(UNENHANCED_BEARER)
+
+
+@attrs.define
+class _Delivery:
+    """A GattNotifyReq being answered: the links it still waits for."""
+
+    sender: str
+    token: int
+    waiting: int
+    delivered: list[int] = attrs.Factory(list)
+    errors: list[tuple[int, str]] = attrs.Factory(list)
+
+
+@attrs.frozen
+class _AppRequest:
+    """A read or write the server asked the application for."""
+
+    handle: int
+    write: bool
+
+
+def _answer_key(request_id: int) -> TimerKey:
+    return TimerKey(("gatt-app", request_id), _APPLICATION_ANSWER)
+
+
+class GattCore:
+    spec = LayerSpec(
+        Layer.GATT,
+        handles=(
+            AttExchangeReq,
+            AttCommandReq,
+            GattNotifyReq,
+            GattServerReadRsp,
+            GattServerWriteRsp,
+        ),
+        subscribes=(ControllerReadyInd, LinkUpInd, LinkDownInd),
+        emits=(
+            L2caRegisterFixedChannelReq,
+            L2caFixedDataReq,
+            L2caDataReq,
+            DisconnectReq,
+            AttValueInd,
+            AttMtuInd,
+            GattServerReadInd,
+            GattServerWriteInd,
+        ),
+    )
+
+    def __init__(self, config: GattConfig | None = None, server: ServerCore | None = None) -> None:
+        self.config = config or GattConfig()
+        self.server: ServerCore = server if server is not None else NoDatabase()
+        self.links: dict[int, GattLink] = {}
+        self.registered = False
+        self.dropped_pdus = 0
+        self._tickets = itertools.count(1)
+        self._deliveries: dict[int, _Delivery] = {}  # by ticket (one per link of a request)
+        self._ticket_links: dict[int, int] = {}  # ticket -> link handle
+        self._app_requests: dict[int, _AppRequest] = {}  # request_id -> its link
+        self._tokens = itertools.count(1 + _REGISTER_TOKEN)
+
+    # -- entry points ----------------------------------------------------------------------
+    def handle(self, sender: str, message: Message, now: float) -> Effects:
+        match message:
+            case L2caFixedDataInd(cid=cid) if cid == ATT_CID:
+                return self._on_pdu(message.handle, message.payload, now)
+            case L2caFixedDataCnf(cid=cid) if cid == ATT_CID:
+                link = self.links.get(message.handle)
+                bearer = link.unenhanced if link is not None else None
+                if link is None or bearer is None:
+                    return []
+                return self._run(link, bearer, bearer.sent(message.count, message.error), now)
+            case L2caFixedChannelInd(cid=cid) if cid == ATT_CID:
+                if message.transport is not LinkTransport.LE:
+                    return []
+                if not message.open:
+                    return self.drop_connection(message.handle, "ATT channel closed", now)
+                link = self.links.setdefault(message.handle, GattLink(message.handle))
+                if UNENHANCED_BEARER not in link.bearers:
+                    link.bearers[UNENHANCED_BEARER] = AttBearer(message.handle, self.config)
+                return []
+            case AttExchangeReq():
+                return self._on_exchange(sender, message, now)
+            case AttCommandReq():
+                return self._on_command(sender, message, now)
+            case GattNotifyReq():
+                return self._on_notify(sender, message, now)
+            case GattServerReadRsp() | GattServerWriteRsp():
+                return self._on_application_answer(message, now)
+            case TimerExpired(key=key):
+                return self._on_timer(key, now)
+            case ControllerReadyInd():
+                if self.registered or not message.info.le_supported:
+                    return []
+                self.registered = True
+                return [Emit(L2caRegisterFixedChannelReq(_REGISTER_TOKEN, ATT_CID))]
+            case LinkUpInd(link=acl) if acl.transport is LinkTransport.LE:
+                link = self.links.setdefault(acl.handle, GattLink(acl.handle))
+                link.peer = acl.peer
+                effects: Effects = []
+                early, link.early = link.early, []
+                for payload in early:
+                    effects += self._on_pdu(acl.handle, payload, now)
+                return effects
+            case LinkDownInd():
+                return self.drop_connection(message.handle, "link down", now)
+            case L2caCnf(token=token) if token == _REGISTER_TOKEN and message.result != 0:
+                logger.error("ATT fixed channel registration refused: %s", message.error)
+                return []
+        return []
+
+    def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
+        link = self.links.pop(handle, None)
+        if link is None:
+            return []
+        self.dropped_pdus += len(link.early)
+        effects: Effects = []
+        for bearer in link.bearers.values():
+            effects += self._run(link, bearer, bearer.close(f"the link went down: {reason}"), now)
+        for request_id, request in list(self._app_requests.items()):
+            if request.handle == handle:
+                del self._app_requests[request_id]
+                effects.append(CancelTimer(_answer_key(request_id)))
+        return effects
+
+    # -- the client's requests ---------------------------------------------------------------
+    def _bearer_for_request(self, link: GattLink) -> AttBearer | None:
+        """The bearer a request goes on: an idle one if there is one (EATT spreads requests
+        over its bearers), else the one with the shortest queue."""
+        usable = [bearer for bearer in link.bearers.values() if not bearer.timed_out]
+        if not usable:
+            return link.unenhanced
+        return min(usable, key=lambda bearer: (bearer.busy, len(bearer.queue)))
+
+    def _on_exchange(self, sender: str, request: AttExchangeReq, now: float) -> Effects:
+        link = self.links.get(request.handle)
+        bearer = self._bearer_for_request(link) if link is not None else None
+        if link is None or bearer is None:
+            error = f"no LE link 0x{request.handle:04X} with ATT"
+            cnf = AttExchangeCnf(request.token, request.handle, error=error, failure=LINK_LOST)
+            return [Send(sender, cnf)]
+        return self._run(
+            link, bearer, bearer.request(sender, request.token, request.request, now), now
+        )
+
+    def _on_command(self, sender: str, request: AttCommandReq, now: float) -> Effects:
+        link = self.links.get(request.handle)
+        bearer = link.unenhanced if link is not None else None
+        if link is None or bearer is None:
+            error = f"no LE link 0x{request.handle:04X} with ATT"
+            return [Send(sender, AttCommandCnf(request.token, request.handle, error, LINK_LOST))]
+        return self._run(link, bearer, bearer.command(sender, request.token, request.pdu), now)
+
+    # -- received PDUs -----------------------------------------------------------------------
+    def _on_pdu(self, handle: int, payload: bytes, now: float) -> Effects:
+        link = self.links.get(handle)
+        bearer = link.unenhanced if link is not None else None
+        if link is None or bearer is None:
+            self.dropped_pdus += 1
+            return []
+        if link.peer is None:
+            if len(link.early) < EARLY_PDUS_PER_LINK:
+                link.early.append(payload)
+            else:
+                self.dropped_pdus += 1
+            return []
+        return self._run(link, bearer, bearer.receive(payload, now), now)
+
+    def _run(
+        self, link: GattLink, bearer: AttBearer, outputs: BearerOutputs, now: float
+    ) -> Effects:
+        """Carry out a bearer's outputs: effects as they are, the rest where they belong."""
+        effects: Effects = []
+        for output in outputs:
+            match output:
+                case ServerRequest(pdu=pdu):
+                    answer = self.server.on_request(
+                        link.handle, bearer.bearer, pdu, bearer.mtu, now
+                    )
+                    effects += self._serve(answer, now)
+                case ServerDecodeError(error=error):
+                    effects += self._serve(
+                        self.server.on_decode_error(link.handle, bearer.bearer, error), now
+                    )
+                case Delivered(ticket=ticket, error=error):
+                    effects += self._delivered(ticket, error)
+                case BearerTimedOut():
+                    if self.config.disconnect_on_timeout and not bearer.enhanced:
+                        effects.append(Emit(DisconnectReq(next(self._tokens), link.handle)))
+                case _:
+                    effects.append(output)
+        return effects
+
+    def _serve(self, outputs: Sequence[Output], now: float) -> Effects:
+        """Carry out the server's outputs: PDUs through their bearer, the application's
+        reads and writes under the deadline."""
+        effects: Effects = []
+        for output in outputs:
+            match output:
+                case SendPdu(handle=handle, bearer=number, pdu=pdu):
+                    link = self.links.get(handle)
+                    bearer = link.bearers.get(number) if link is not None else None
+                    if link is None or bearer is None:
+                        continue  # the link went while the application answered
+                    if isinstance(pdu, HandleValueIndication):
+                        sent = bearer.indicate(None, pdu.handle, pdu.value, now)
+                    else:
+                        sent = bearer.respond(pdu)
+                    effects += self._run(link, bearer, sent, now)
+                case Emit(message=GattServerReadInd() | GattServerWriteInd() as asked):
+                    self._app_requests[asked.request_id] = _AppRequest(
+                        asked.handle, isinstance(asked, GattServerWriteInd)
+                    )
+                    deadline = now + self.config.application_deadline
+                    effects += [output, StartTimer(_answer_key(asked.request_id), deadline)]
+                case _:
+                    effects.append(output)
+        return effects
+
+    def _on_application_answer(
+        self, answer: GattServerReadRsp | GattServerWriteRsp, now: float
+    ) -> Effects:
+        if self._app_requests.pop(answer.request_id, None) is None:
+            return []  # answered after its deadline, or its link went: already settled
+        effects: Effects = [CancelTimer(_answer_key(answer.request_id))]
+        return effects + self._serve(self.server.on_application_answer(answer), now)
+
+    def _on_timer(self, key: TimerKey, now: float) -> Effects:
+        owner = key.owner
+        if not isinstance(owner, tuple) or len(owner) < 2 or not isinstance(owner[1], int):
+            return []
+        if owner[0] == "gatt-app":
+            request = self._app_requests.pop(owner[1], None)
+            if request is None:
+                return []
+            logger.warning(
+                "gatt 0x%04X: the application did not answer request %d within %.1f s",
+                request.handle,
+                owner[1],
+                self.config.application_deadline,
+            )
+            late: GattServerReadRsp | GattServerWriteRsp
+            if request.write:
+                late = GattServerWriteRsp(owner[1], AttErrorCode.UNLIKELY_ERROR)
+            else:
+                late = GattServerReadRsp(owner[1], None, AttErrorCode.UNLIKELY_ERROR)
+            return self._serve(self.server.on_application_answer(late), now)
+        if owner[0] == "gatt" and len(owner) == 3:
+            link = self.links.get(owner[1])
+            bearer = link.bearers.get(owner[2]) if link is not None else None
+            if link is None or bearer is None:
+                return []
+            return self._run(link, bearer, bearer.timer_expired(key.name, now), now)
+        return []
+
+    # -- notifications and indications -------------------------------------------------------
+    def _on_notify(self, sender: str, request: GattNotifyReq, now: float) -> Effects:
+        targets = self.server.subscribers(request.value_handle, request.indicate, request.link)
+        if not targets:
+            return [Send(sender, GattNotifyCnf(request.token))]
+        delivery = _Delivery(sender, request.token, len(targets))
+        effects: Effects = []
+        for handle in targets:
+            ticket = next(self._tickets)
+            self._deliveries[ticket] = delivery
+            self._ticket_links[ticket] = handle
+            link = self.links.get(handle)
+            bearer = self._bearer_for_value(link, request.indicate) if link is not None else None
+            if link is None or bearer is None:
+                effects += self._delivered(ticket, f"no LE link 0x{handle:04X} with ATT")
+                continue
+            if request.indicate:
+                sent = bearer.indicate(ticket, request.value_handle, request.value, now)
+            else:
+                sent = bearer.notify(ticket, request.value_handle, request.value)
+            effects += self._run(link, bearer, sent, now)
+        return effects
+
+    def _bearer_for_value(self, link: GattLink, indicate: bool) -> AttBearer | None:
+        """Notifications and indications may go on any bearer (Vol 3 Part G 4.10, 4.11):
+        an indication where none awaits its confirmation, when there is such a bearer."""
+        usable = [bearer for bearer in link.bearers.values() if not bearer.timed_out]
+        if not usable:
+            return link.unenhanced
+        if indicate:
+            return min(
+                usable, key=lambda bearer: len(bearer.indications) + (bearer.indication is not None)
+            )
+        return usable[0]
+
+    def _delivered(self, ticket: int, error: str | None) -> Effects:
+        delivery = self._deliveries.pop(ticket, None)
+        handle = self._ticket_links.pop(ticket, 0)
+        if delivery is None:
+            return []
+        if error is None:
+            delivery.delivered.append(handle)
+        else:
+            delivery.errors.append((handle, error))
+        delivery.waiting -= 1
+        if delivery.waiting:
+            return []
+        cnf = GattNotifyCnf(delivery.token, tuple(delivery.delivered), tuple(delivery.errors))
+        return [Send(delivery.sender, cnf)]
