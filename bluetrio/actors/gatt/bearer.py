@@ -172,6 +172,7 @@ class AttBearer:
         self.we_exchanged_mtu = False  # our Exchange MTU Request went (3.4.2.1: once)
         self.peer_exchanged_mtu = False
         self.dropped = 0  # PDUs received and not processed (counted, logged)
+        self.requests_sent = 0
         self.owner = timer_owner(handle, bearer)
 
     # -- state -----------------------------------------------------------------------------
@@ -247,6 +248,7 @@ class AttBearer:
                 continue
             self._move(Flow.OUR_REQUEST, TransactionEvent.START)
             self.outstanding = request
+            self.requests_sent += 1
             outputs.append(self._transmit(request.data))
             outputs.append(StartTimer(self._timer(TRANSACTION_TIMER), now + TRANSACTION_TIMEOUT))
         return outputs

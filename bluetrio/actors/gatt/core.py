@@ -46,25 +46,34 @@ from bluetrio.actors.gatt.bearer import (
     ServerRequest,
 )
 from bluetrio.actors.gatt.config import GattConfig
+from bluetrio.actors.gatt.eatt import REGISTER_TOKEN as EATT_REGISTER_TOKEN
+from bluetrio.actors.gatt.eatt import Eatt, EattLink
 from bluetrio.actors.gatt.outputs import UNENHANCED_BEARER, Output, SendPdu
 from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address
 from bluetrio.errors import AttDecodeError
 from bluetrio.messages.att import (
     ATT_CID,
+    EATT_PSM,
     AttErrorCode,
     AttPdu,
     ErrorResponse,
+    ExchangeMtuRequest,
+    ExecuteWriteRequest,
     HandleValueIndication,
     PduKind,
+    PrepareWriteRequest,
     kind_of,
 )
 from bluetrio.messages.base import Message
 from bluetrio.messages.btm import (
+    AclLink,
     ControllerReadyInd,
     DisconnectReq,
+    LinkChangedInd,
     LinkDownInd,
     LinkUpInd,
+    Role,
 )
 from bluetrio.messages.gatt_service import (
     AttCommandCnf,
@@ -82,9 +91,22 @@ from bluetrio.messages.gatt_service import (
     GattServerWriteRsp,
 )
 from bluetrio.messages.hci_service import LinkTransport
+from bluetrio.messages.l2cap_credit_service import (
+    CreditChannelParameters,
+    L2caCreditConnectCnf,
+    L2caCreditConnectInd,
+    L2caCreditConnectReq,
+    L2caCreditRegisterReq,
+    L2caDataRsp,
+    L2caReconfigureInd,
+)
 from bluetrio.messages.l2cap_service import (
     L2caCnf,
+    L2caDataCnf,
+    L2caDataInd,
     L2caDataReq,
+    L2caDisconnectInd,
+    L2caDisconnectReq,
     L2caFixedChannelInd,
     L2caFixedDataCnf,
     L2caFixedDataInd,
@@ -154,8 +176,10 @@ class GattLink:
 
     handle: int
     peer: Address | None = None  # from btm's LinkUpInd
-    bearers: dict[int, AttBearer] = attrs.Factory(dict)
+    role: Role | None = None
+    bearers: dict[int, AttBearer] = attrs.Factory(dict)  # 0: unenhanced; else EATT by CID
     early: list[bytes] = attrs.Factory(list)  # PDUs before LinkUpInd
+    eatt: EattLink = attrs.Factory(lambda self: EattLink(self.handle), takes_self=True)
 
     @property
     def unenhanced(self) -> AttBearer | None:
@@ -195,11 +219,15 @@ class GattCore:
             GattServerReadRsp,
             GattServerWriteRsp,
         ),
-        subscribes=(ControllerReadyInd, LinkUpInd, LinkDownInd),
+        subscribes=(ControllerReadyInd, LinkUpInd, LinkChangedInd, LinkDownInd),
         emits=(
             L2caRegisterFixedChannelReq,
             L2caFixedDataReq,
+            L2caCreditRegisterReq,
+            L2caCreditConnectReq,
             L2caDataReq,
+            L2caDataRsp,
+            L2caDisconnectReq,
             DisconnectReq,
             AttValueInd,
             AttMtuInd,
@@ -219,6 +247,7 @@ class GattCore:
         self._ticket_links: dict[int, int] = {}  # ticket -> link handle
         self._app_requests: dict[int, _AppRequest] = {}  # request_id -> its link
         self._tokens = itertools.count(1 + _REGISTER_TOKEN)
+        self.eatt = Eatt(self.config)
 
     # -- entry points ----------------------------------------------------------------------
     def handle(self, sender: str, message: Message, now: float) -> Effects:
@@ -250,23 +279,62 @@ class GattCore:
                 return self._on_application_answer(message, now)
             case TimerExpired(key=key):
                 return self._on_timer(key, now)
+            case L2caDataInd():
+                return self._on_enhanced_pdu(message, now)
+            case L2caDataCnf():
+                link, bearer = self._enhanced(message.handle, message.cid)
+                if link is None or bearer is None:
+                    return []
+                return self._run(link, bearer, bearer.sent(message.count), now)
+            case L2caDisconnectInd():
+                link, bearer = self._enhanced(message.handle, message.cid)
+                if link is None or bearer is None:
+                    return []
+                del link.bearers[bearer.bearer]
+                return self._run(link, bearer, bearer.close(message.reason), now)
+            case L2caReconfigureInd():
+                link, bearer = self._enhanced(message.handle, message.cid)
+                if link is None or bearer is None:
+                    return []
+                return self.eatt.reconfigured(bearer, message)
+            case L2caCreditConnectCnf() if message.token in self.eatt.pending:
+                self.eatt.pending.pop(message.token)
+                if message.parameters is None or not message.cids:
+                    logger.info(
+                        "gatt 0x%04X: no enhanced bearers (0x%04X, %s)",
+                        message.handle,
+                        message.result,
+                        message.error,
+                    )
+                    return []
+                return self._add_bearers(message.handle, message.cids, message.parameters)
+            case L2caCreditConnectInd(spsm=spsm) if spsm == EATT_PSM:
+                return self._add_bearers(message.handle, message.cids, message.parameters)
             case ControllerReadyInd():
                 if self.registered or not message.info.le_supported:
                     return []
                 self.registered = True
-                return [Emit(L2caRegisterFixedChannelReq(_REGISTER_TOKEN, ATT_CID))]
+                register = L2caRegisterFixedChannelReq(_REGISTER_TOKEN, ATT_CID)
+                return [Emit(register), *self.eatt.register()]
             case LinkUpInd(link=acl) if acl.transport is LinkTransport.LE:
                 link = self.links.setdefault(acl.handle, GattLink(acl.handle))
-                link.peer = acl.peer
+                link.peer, link.role = acl.peer, acl.role
                 effects: Effects = []
                 early, link.early = link.early, []
                 for payload in early:
                     effects += self._on_pdu(acl.handle, payload, now)
-                return effects
+                return effects + self._secured(link, acl)
+            case LinkChangedInd(link=acl) if acl.handle in self.links:
+                link = self.links[acl.handle]
+                link.role = acl.role
+                return self._secured(link, acl)
             case LinkDownInd():
                 return self.drop_connection(message.handle, "link down", now)
             case L2caCnf(token=token) if token == _REGISTER_TOKEN and message.result != 0:
                 logger.error("ATT fixed channel registration refused: %s", message.error)
+                return []
+            case L2caCnf(token=token) if token == EATT_REGISTER_TOKEN and message.result != 0:
+                logger.error("EATT SPSM registration refused: %s", message.error)
                 return []
         return []
 
@@ -284,18 +352,60 @@ class GattCore:
                 effects.append(CancelTimer(_answer_key(request_id)))
         return effects
 
+    # -- enhanced bearers ----------------------------------------------------------------------
+    def _enhanced(self, handle: int, cid: int) -> tuple[GattLink | None, AttBearer | None]:
+        link = self.links.get(handle)
+        bearer = link.bearers.get(cid) if link is not None and cid != UNENHANCED_BEARER else None
+        return link, bearer
+
+    def _secured(self, link: GattLink, acl: AclLink) -> Effects:
+        """EATT needs an encrypted link (Vol 3 Part G 5.3.2); the central opens it."""
+        if acl.encrypted and acl.role is Role.CENTRAL and link.unenhanced is not None:
+            return self.eatt.open(link.eatt)
+        return []
+
+    def _add_bearers(
+        self, handle: int, cids: tuple[int, ...], parameters: CreditChannelParameters
+    ) -> Effects:
+        link = self.links.get(handle)
+        if link is None:  # the link went meanwhile: L2CAP closes its channels with it
+            return []
+        effects: Effects = []
+        for bearer in self.eatt.bearers(handle, cids, parameters):
+            link.bearers[bearer.bearer] = bearer
+            effects.append(Emit(AttMtuInd(handle, bearer.mtu, bearer.bearer)))
+        return effects
+
+    def _on_enhanced_pdu(self, indication: L2caDataInd, now: float) -> Effects:
+        link, bearer = self._enhanced(indication.handle, indication.cid)
+        if link is None or bearer is None:
+            self.dropped_pdus += 1
+            return []
+        # The SDU is taken: its credits go back to the peer (Vol 3 Part A 10.1).
+        consumed = Emit(L2caDataRsp(indication.handle, indication.cid, 1))
+        return [consumed, *self._run(link, bearer, bearer.receive(indication.sdu, now), now)]
+
     # -- the client's requests ---------------------------------------------------------------
-    def _bearer_for_request(self, link: GattLink) -> AttBearer | None:
-        """The bearer a request goes on: an idle one if there is one (EATT spreads requests
-        over its bearers), else the one with the shortest queue."""
-        usable = [bearer for bearer in link.bearers.values() if not bearer.timed_out]
+    def _bearer_for_request(self, link: GattLink, request: AttPdu) -> AttBearer | None:
+        """The bearer a request goes on: with EATT, an idle one it fits (requests spread
+        over the bearers), else the one with the shortest queue. Exchange MTU exists only on
+        the unenhanced bearer (3.4.2.1); prepared writes and their execution stay there
+        too, so one prepare queue holds them all (3.4.6)."""
+        if isinstance(request, ExchangeMtuRequest | PrepareWriteRequest | ExecuteWriteRequest):
+            return link.unenhanced
+        length = len(request.encode())
+        usable = [
+            bearer
+            for bearer in link.bearers.values()
+            if not bearer.timed_out and bearer.mtu >= length
+        ]
         if not usable:
             return link.unenhanced
         return min(usable, key=lambda bearer: (bearer.busy, len(bearer.queue)))
 
     def _on_exchange(self, sender: str, request: AttExchangeReq, now: float) -> Effects:
         link = self.links.get(request.handle)
-        bearer = self._bearer_for_request(link) if link is not None else None
+        bearer = self._bearer_for_request(link, request.request) if link is not None else None
         if link is None or bearer is None:
             error = f"no LE link 0x{request.handle:04X} with ATT"
             cnf = AttExchangeCnf(request.token, request.handle, error=error, failure=LINK_LOST)
@@ -346,7 +456,11 @@ class GattCore:
                 case Delivered(ticket=ticket, error=error):
                     effects += self._delivered(ticket, error)
                 case BearerTimedOut():
-                    if self.config.disconnect_on_timeout and not bearer.enhanced:
+                    if bearer.enhanced:  # its channel goes; the link keeps its others
+                        link.bearers.pop(bearer.bearer, None)
+                        closed = bearer.close("the enhanced bearer timed out (3.3.3)")
+                        effects += self._run(link, bearer, closed, now) + self.eatt.close(bearer)
+                    elif self.config.disconnect_on_timeout:
                         effects.append(Emit(DisconnectReq(next(self._tokens), link.handle)))
                 case _:
                     effects.append(output)
@@ -439,15 +553,16 @@ class GattCore:
 
     def _bearer_for_value(self, link: GattLink, indicate: bool) -> AttBearer | None:
         """Notifications and indications may go on any bearer (Vol 3 Part G 4.10, 4.11):
-        an indication where none awaits its confirmation, when there is such a bearer."""
+        the one with the largest MTU, so the value is cut least (3.4.7.1); an indication
+        where none awaits its confirmation, when there is such a bearer."""
         usable = [bearer for bearer in link.bearers.values() if not bearer.timed_out]
         if not usable:
             return link.unenhanced
-        if indicate:
-            return min(
-                usable, key=lambda bearer: len(bearer.indications) + (bearer.indication is not None)
-            )
-        return usable[0]
+
+        def waiting(bearer: AttBearer) -> int:
+            return len(bearer.indications) + (bearer.indication is not None) if indicate else 0
+
+        return min(usable, key=lambda bearer: (waiting(bearer), -bearer.mtu))
 
     def _delivered(self, ticket: int, error: str | None) -> Effects:
         delivery = self._deliveries.pop(ticket, None)
