@@ -5,10 +5,12 @@ btm's LinkUpInd, notifications gathered over links, and what goes with a link.""
 from __future__ import annotations
 
 from bluetrio.actors.effects import CancelTimer, Emit, Send, StartTimer
+from bluetrio.actors.gatt.config import GattConfig
 from bluetrio.actors.gatt.core import EARLY_PDUS_PER_LINK, GattCore
 from bluetrio.address import Address
 from bluetrio.messages.att import (
     ATT_CID,
+    EATT_PSM,
     AttErrorCode,
     AttOpcode,
     ErrorResponse,
@@ -26,6 +28,7 @@ from bluetrio.messages.gatt_service import (
     GattNotifyReq,
 )
 from bluetrio.messages.hci_service import LinkTransport
+from bluetrio.messages.l2cap_credit_service import L2caCreditRegisterReq
 from bluetrio.messages.l2cap_service import (
     L2caFixedChannelInd,
     L2caFixedDataCnf,
@@ -66,9 +69,15 @@ def att_sent(effects: list[object]) -> list[object]:
 def test_the_att_channel_is_registered_once_when_the_controller_has_le() -> None:
     core = GattCore()
     assert core.handle("btm", ready(le=False), 0.0) == []
-    (register,) = core.handle("btm", ready(), 0.0)
+    register, eatt = core.handle("btm", ready(), 0.0)
     assert isinstance(register, Emit)
     assert register.message == L2caRegisterFixedChannelReq(1, ATT_CID)
+    # And the EATT SPSM (Vol 3 Part G 5.3.2), with encryption required.
+    assert isinstance(eatt, Emit) and isinstance(eatt.message, L2caCreditRegisterReq)
+    assert eatt.message.spsm == EATT_PSM and eatt.message.security is not None
+    assert eatt.message.security.encryption
+    no_eatt = GattCore(GattConfig(eatt_bearers=0))
+    assert len(no_eatt.handle("btm", ready(), 0.0)) == 1
     assert core.handle("btm", ready(), 1.0) == []  # after a reset: still registered
 
 
