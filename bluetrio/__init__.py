@@ -14,6 +14,8 @@ from bluetrio.address import Address, AddressType
 from bluetrio.bonds import Bond, LinkKeyType
 from bluetrio.errors import (
     AttDecodeError,
+    AttError,
+    AttTransactionTimeout,
     BluetrioError,
     ConnectionClosedError,
     ConnectionFailedError,
@@ -32,6 +34,7 @@ from bluetrio.errors import (
     KeyStoreError,
     L2capConnectionRefused,
     L2capError,
+    LinkLost,
     PairingError,
     ProtocolError,
     ReflectedPublicKeyError,
@@ -108,6 +111,8 @@ __all__ = [
     "Appearance",
     "AssociationModel",
     "AttDecodeError",
+    "AttError",
+    "AttTransactionTimeout",
     "BluetrioError",
     "Bond",
     "ChannelMode",
@@ -148,6 +153,7 @@ __all__ = [
     "LineStatus",
     "Link",
     "LinkKeyType",
+    "LinkLost",
     "LinkTransport",
     "LocalName",
     "Mailbox",
