@@ -40,12 +40,14 @@ from bluetrio.messages.att import (
     HandleValueIndication,
     HandleValueNotification,
     MultipleHandleValueNotification,
+    PduKind,
     ReadRequest,
     ReadResponse,
     WriteCommand,
     WriteRequest,
     WriteResponse,
     decode_pdu,
+    kind_of,
 )
 from bluetrio.messages.gatt_service import (
     AttCommandCnf,
@@ -55,6 +57,7 @@ from bluetrio.messages.gatt_service import (
     AttValueInd,
 )
 from bluetrio.messages.l2cap_service import L2caDataReq, L2caFixedDataReq
+from bluetrio.testing import att_strategies
 
 LINK = 0x0040
 
@@ -83,6 +86,10 @@ def emitted(outputs: BearerOutputs, kind: type) -> list[object]:
 
 def bearer(**config: object) -> AttBearer:
     return AttBearer(LINK, GattConfig(**config))  # type: ignore[arg-type]
+
+
+def is_request(pdu: AttPdu) -> bool:
+    return kind_of(pdu.opcode) is PduKind.REQUEST
 
 
 def read(handle: int = 3) -> bytes:
@@ -500,3 +507,34 @@ def test_any_sequence_keeps_the_transaction_rule(steps: list[tuple[str, object]]
     take(b.close("link lost"))
     assert sorted(answered) == sorted(asked)
     assert sorted(delivered) == sorted(indicated)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.binary(max_size=40), att_strategies.pdus.map(lambda pdu: pdu.encode())),
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_whatever_the_peer_sends_the_bearer_answers_or_drops(
+    received: list[bytes], enhanced: bool
+) -> None:
+    """Arbitrary octets and PDUs of every kind, with our request and indication waiting:
+    never an exception, at most one answer of ours per request of the peer's, and our own
+    request still answered exactly once."""
+    b = AttBearer(LINK, GattConfig(), bearer=0x40 if enhanced else 0, mtu=64 if enhanced else 23)
+    outputs = b.request("app", 1, ReadRequest(3), 0.0) + b.indicate(2, 0x10, b"v", 0.0)
+    for n, data in enumerate(received):
+        step = b.receive(data, float(n))
+        outputs += step
+        to_answer = [o for o in step if isinstance(o, ServerRequest | ServerDecodeError)]
+        pending = b.states[Flow.PEER_REQUEST] is Transaction.PENDING
+        # Only a request (never a command) leaves one answer owed, and at most one.
+        owed = [o for o in to_answer if not isinstance(o, ServerRequest) or is_request(o.pdu)]
+        assert len(owed) == pending
+        if pending:
+            outputs += b.respond(ErrorResponse(0x0A, 0, AttErrorCode.UNLIKELY_ERROR))
+    outputs += b.close("link lost")
+    assert [c.token for c in answers(outputs)] == [1]
+    assert [o.ticket for o in outputs if isinstance(o, Delivered)] == [2]
