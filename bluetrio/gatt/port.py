@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Protocol
@@ -146,14 +147,19 @@ class LinkAttBearer:
     async def exchange(self, request: AttPdu, *, timeout: float = TRANSACTION_TIMEOUT) -> AttPdu:
         """Send ``request``; its response or the server's Error Response.
 
-        Raises :class:`AttTransactionTimeout` when the server did not answer within 30 s (or
-        the bearer timed out before: it then carries nothing more), or when ``timeout``
-        passed first; :class:`LinkLost` when the link went; :class:`AttError` when the
-        actor refused it (its queue is full, the MTU was already exchanged)."""
+        Raises :class:`AttTransactionTimeout` when the server did not answer within 30 s of
+        the request going out (or the bearer timed out before: it then carries nothing
+        more), or when a ``timeout`` shorter than that passed first; :class:`LinkLost` when
+        the link went; :class:`AttError` when the actor refused it (its queue is full, the
+        MTU was already exchanged)."""
         self._check(request, PduKind.REQUEST)
         timeout = arguments.seconds("timeout", timeout)
         token = self.runtime.new_token()
-        with trio.move_on_after(timeout) as scope:
+        # The actor answers every request: its response, or the failure when the 30 s from
+        # the moment it was sent ran out (a request queued behind others is sent later) or
+        # the link went. A shorter ``timeout`` is the caller's own.
+        limit = timeout if timeout < TRANSACTION_TIMEOUT else math.inf
+        with trio.move_on_after(limit) as scope:
             reply = await self._app.request(
                 Layer.GATT,
                 AttExchangeReq(token, self.handle, request),

@@ -195,3 +195,25 @@ async def test_requests_fail_when_the_link_goes(autojump_clock: MockClock) -> No
         nursery.start_soon(drop_link)
         with pytest.raises(LinkLost):
             await link.att.exchange(ReadRequest(3))
+
+
+async def test_a_queued_request_has_its_30_s_from_when_it_goes(autojump_clock: MockClock) -> None:
+    async with with_raw_peer() as (_a, link, peer):
+        started = trio.current_time()
+        answered_at: dict[int, float] = {}
+
+        async def ask(handle: int) -> None:
+            await link.att.exchange(ReadRequest(handle))
+            answered_at[handle] = trio.current_time() - started
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ask, 3)
+            assert decode_pdu(await peer.receive()) == ReadRequest(3)
+            nursery.start_soon(ask, 4)  # queued behind the first
+            await trio.sleep(20)
+            await peer.send(ReadResponse(b"first").encode())
+            assert decode_pdu(await peer.receive()) == ReadRequest(4)  # sent at 20 s
+            await trio.sleep(25)  # 45 s after its call, 25 s after it went: still waiting
+            assert 4 not in answered_at
+            await peer.send(ReadResponse(b"second").encode())
+        assert answered_at == {3: pytest.approx(20, abs=0.5), 4: pytest.approx(45, abs=0.5)}
