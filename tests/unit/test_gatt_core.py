@@ -4,18 +4,25 @@ btm's LinkUpInd, notifications gathered over links, and what goes with a link.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bluetrio.actors.effects import CancelTimer, Emit, Send, StartTimer
 from bluetrio.actors.gatt.config import GattConfig
-from bluetrio.actors.gatt.core import EARLY_PDUS_PER_LINK, GattCore
+from bluetrio.actors.gatt.core import EARLY_PDUS_PER_LINK, GattCore, NoDatabase
+from bluetrio.actors.gatt.outputs import Output, SendPdu
 from bluetrio.address import Address
 from bluetrio.messages.att import (
     ATT_CID,
     EATT_PSM,
     AttErrorCode,
     AttOpcode,
+    AttPdu,
     ErrorResponse,
+    HandleValueIndication,
     HandleValueNotification,
     ReadRequest,
+    WriteRequest,
+    WriteResponse,
     decode_pdu,
 )
 from bluetrio.messages.btm import AclLink, ControllerReadyInd, LinkDownInd, LinkUpInd, Role
@@ -136,3 +143,40 @@ def test_the_link_going_answers_what_waited_and_forgets_it() -> None:
         core.handle("l2cap", L2caFixedChannelInd(0x40, ATT_CID, LinkTransport.LE, False), 1.0) == []
     )
     assert not [e for e in effects if isinstance(e, StartTimer | CancelTimer)]
+
+
+class IndicatingServer(NoDatabase):
+    """Answers a Write Request and indicates value 0x0010 at once (as Service Changed goes)."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[int, int, str | None]] = []
+
+    def on_request(
+        self, handle: int, bearer: int, pdu: AttPdu, mtu: int, now: float
+    ) -> Sequence[Output]:
+        return [
+            SendPdu(handle, bearer, WriteResponse()),
+            SendPdu(handle, bearer, HandleValueIndication(0x0010, b"changed")),
+        ]
+
+    def on_indication_outcome(
+        self, handle: int, value_handle: int, error: str | None
+    ) -> Sequence[Output]:
+        self.outcomes.append((handle, value_handle, error))
+        return []
+
+
+def test_the_servers_own_indication_reports_its_outcome_to_it() -> None:
+    server = IndicatingServer()
+    core = GattCore(server=server)
+    opened(core, 0x40)
+    link_up(core, 0x40)
+    write = WriteRequest(3, b"x").encode()
+    sent = att_sent(core.handle("l2cap", L2caFixedDataInd(0x40, ATT_CID, write), 0.0))
+    assert sent == [WriteResponse(), HandleValueIndication(0x0010, b"changed")]
+    confirmation = bytes([AttOpcode.HANDLE_VALUE_CONFIRMATION])
+    core.handle("l2cap", L2caFixedDataInd(0x40, ATT_CID, confirmation), 1.0)
+    assert server.outcomes == [(0x40, 0x0010, None)]
+    core.handle("l2cap", L2caFixedDataInd(0x40, ATT_CID, write), 2.0)
+    core.handle("btm", LinkDownInd(0x40, 0x08), 3.0)
+    assert server.outcomes[1][:2] == (0x40, 0x0010) and server.outcomes[1][2]

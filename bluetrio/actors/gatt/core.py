@@ -143,6 +143,14 @@ class ServerCore(Protocol):
         self, value_handle: int, indicate: bool, link: int | None
     ) -> tuple[int, ...]: ...
 
+    def on_indication_outcome(
+        self, handle: int, value_handle: int, error: str | None
+    ) -> Sequence[Output]:
+        """An indication the server sent itself (a SendPdu of a Handle Value Indication,
+        e.g. Service Changed) was confirmed (``error`` None) or failed (timed out, the link
+        went)."""
+        ...
+
 
 class NoDatabase:
     """The server of a stack whose database is not there yet: every request is answered
@@ -168,6 +176,11 @@ class NoDatabase:
 
     def subscribers(self, value_handle: int, indicate: bool, link: int | None) -> tuple[int, ...]:
         return () if link is None else (link,)
+
+    def on_indication_outcome(
+        self, handle: int, value_handle: int, error: str | None
+    ) -> Sequence[Output]:
+        return []
 
 
 @attrs.define
@@ -245,6 +258,8 @@ class GattCore:
         self._tickets = itertools.count(1)
         self._deliveries: dict[int, _Delivery] = {}  # by ticket (one per link of a request)
         self._ticket_links: dict[int, int] = {}  # ticket -> link handle
+        # Tickets of the server's own indications: (link, value handle).
+        self._server_indications: dict[int, tuple[int, int]] = {}
         self._app_requests: dict[int, _AppRequest] = {}  # request_id -> its link
         self._tokens = itertools.count(1 + _REGISTER_TOKEN)
         self.eatt = Eatt(self.config)
@@ -454,7 +469,7 @@ class GattCore:
                         self.server.on_decode_error(link.handle, bearer.bearer, error), now
                     )
                 case Delivered(ticket=ticket, error=error):
-                    effects += self._delivered(ticket, error)
+                    effects += self._delivered(ticket, error, now)
                 case BearerTimedOut():
                     if bearer.enhanced:  # its channel goes; the link keeps its others
                         link.bearers.pop(bearer.bearer, None)
@@ -478,7 +493,11 @@ class GattCore:
                     if link is None or bearer is None:
                         continue  # the link went while the application answered
                     if isinstance(pdu, HandleValueIndication):
-                        sent = bearer.indicate(None, pdu.handle, pdu.value, now)
+                        # The server's own indication (Service Changed): its outcome goes
+                        # back to the server (on_indication_outcome).
+                        ticket = next(self._tickets)
+                        self._server_indications[ticket] = (handle, pdu.handle)
+                        sent = bearer.indicate(ticket, pdu.handle, pdu.value, now)
                     else:
                         sent = bearer.respond(pdu)
                     effects += self._run(link, bearer, sent, now)
@@ -542,7 +561,7 @@ class GattCore:
             link = self.links.get(handle)
             bearer = self._bearer_for_value(link, request.indicate) if link is not None else None
             if link is None or bearer is None:
-                effects += self._delivered(ticket, f"no LE link 0x{handle:04X} with ATT")
+                effects += self._delivered(ticket, f"no LE link 0x{handle:04X} with ATT", now)
                 continue
             if request.indicate:
                 sent = bearer.indicate(ticket, request.value_handle, request.value, now)
@@ -564,7 +583,12 @@ class GattCore:
 
         return min(usable, key=lambda bearer: (waiting(bearer), -bearer.mtu))
 
-    def _delivered(self, ticket: int, error: str | None) -> Effects:
+    def _delivered(self, ticket: int, error: str | None, now: float) -> Effects:
+        server_indication = self._server_indications.pop(ticket, None)
+        if server_indication is not None:
+            handle, value_handle = server_indication
+            outcome = self.server.on_indication_outcome(handle, value_handle, error)
+            return self._serve(outcome, now)
         delivery = self._deliveries.pop(ticket, None)
         handle = self._ticket_links.pop(ticket, 0)
         if delivery is None:
