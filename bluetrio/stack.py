@@ -69,6 +69,7 @@ from bluetrio.errors import (
 )
 from bluetrio.fixed_channels import FixedChannelRegistry
 from bluetrio.gatt.port import AttBearerRegistry
+from bluetrio.gatt.server_api import GattServerApi
 from bluetrio.keystore import KeyStore, MemoryKeyStore
 from bluetrio.l2cap import (
     DEFAULT_CREDIT_MPS,
@@ -252,6 +253,7 @@ class Stack:
         self.fixed_channels = FixedChannelRegistry(app)
         self.rfcomm = RfcommRegistry(app, self._registry.get)
         self.att = AttBearerRegistry(app)
+        self.gatt_server = GattServerApi(app)
         app.when_closed(self._registry.close)
         self._pairing_served = False
         self._info: ControllerInfo | None = None
@@ -1248,6 +1250,7 @@ async def open_stack(
             async with trio.open_nursery() as nursery:
                 await nursery.start(runtime.run)
                 await nursery.start(stack._watch_controller)
+                await nursery.start(stack.gatt_server.serve)
                 if bring_up:
                     await stack.ready()
                 try:

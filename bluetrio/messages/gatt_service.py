@@ -9,7 +9,7 @@ Directions:
   took it); gatt → app: :class:`AttValueInd` (every notification and indication received;
   the stack confirms indications itself, 3.4.7.2) and :class:`AttMtuInd` (a bearer's MTU
   changed);
-* server side, app → gatt: :class:`GattRemoveServiceReq`,
+* server side, app → gatt: :class:`GattAddServiceReq`, :class:`GattRemoveServiceReq`,
   :class:`GattNotifyReq` (notify or indicate a value to the subscribed clients); gatt → app:
   :class:`GattServerReadInd` / :class:`GattServerWriteInd` (a client reads or writes an
   attribute the application serves; answered by :class:`GattServerReadRsp` /
@@ -34,6 +34,7 @@ from bluetrio.messages.base import Message
 
 if TYPE_CHECKING:
     from bluetrio.messages.att import AttPdu
+    from bluetrio.messages.gatt_declarations import Service, ServiceHandles
 
 
 # -- client side -------------------------------------------------------------------------------
@@ -123,6 +124,23 @@ class GattCnf(Message):
     """The answer to a server request without a value: ``error`` None on success."""
 
     token: int
+    error: str | None = None
+
+
+@attrs.frozen
+class GattAddServiceReq(Message):
+    """Add ``service`` to the database; answered by :class:`GattAddServiceCnf`."""
+
+    token: int
+    service: Service
+
+
+@attrs.frozen
+class GattAddServiceCnf(Message):
+    """The handles given to the service's attributes, or why it was not added."""
+
+    token: int
+    handles: ServiceHandles | None = None
     error: str | None = None
 
 

@@ -180,3 +180,13 @@ def test_the_servers_own_indication_reports_its_outcome_to_it() -> None:
     core.handle("l2cap", L2caFixedDataInd(0x40, ATT_CID, write), 2.0)
     core.handle("btm", LinkDownInd(0x40, 0x08), 3.0)
     assert server.outcomes[1][:2] == (0x40, 0x0010) and server.outcomes[1][2]
+
+
+def test_without_a_database_services_are_refused_in_the_answer() -> None:
+    from bluetrio.messages.gatt_declarations import Service
+    from bluetrio.messages.gatt_service import GattAddServiceCnf, GattAddServiceReq
+
+    core = GattCore()
+    (cnf,) = core.handle("app", GattAddServiceReq(3, Service(0x180F)), 0.0)
+    assert isinstance(cnf, Send) and isinstance(cnf.message, GattAddServiceCnf)
+    assert cnf.message.handles is None and "no attribute database" in (cnf.message.error or "")

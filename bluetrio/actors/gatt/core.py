@@ -51,7 +51,7 @@ from bluetrio.actors.gatt.eatt import Eatt, EattLink
 from bluetrio.actors.gatt.outputs import UNENHANCED_BEARER, Output, SendPdu
 from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address
-from bluetrio.errors import AttDecodeError
+from bluetrio.errors import AttDecodeError, InvalidArgumentError
 from bluetrio.messages.att import (
     ATT_CID,
     EATT_PSM,
@@ -75,6 +75,7 @@ from bluetrio.messages.btm import (
     LinkUpInd,
     Role,
 )
+from bluetrio.messages.gatt_declarations import Service, ServiceHandles
 from bluetrio.messages.gatt_service import (
     AttCommandCnf,
     AttCommandReq,
@@ -83,8 +84,12 @@ from bluetrio.messages.gatt_service import (
     AttFailure,
     AttMtuInd,
     AttValueInd,
+    GattAddServiceCnf,
+    GattAddServiceReq,
+    GattCnf,
     GattNotifyCnf,
     GattNotifyReq,
+    GattRemoveServiceReq,
     GattServerReadInd,
     GattServerReadRsp,
     GattServerWriteInd,
@@ -151,6 +156,10 @@ class ServerCore(Protocol):
         went)."""
         ...
 
+    def add_service(self, service: Service) -> ServiceHandles: ...
+
+    def remove_service(self, service_handle: int) -> None: ...
+
 
 class NoDatabase:
     """The server of a stack whose database is not there yet: every request is answered
@@ -181,6 +190,12 @@ class NoDatabase:
         self, handle: int, value_handle: int, error: str | None
     ) -> Sequence[Output]:
         return []
+
+    def add_service(self, service: Service) -> ServiceHandles:
+        raise InvalidArgumentError("this stack's gatt actor has no attribute database")
+
+    def remove_service(self, service_handle: int) -> None:
+        raise InvalidArgumentError("this stack's gatt actor has no attribute database")
 
 
 @attrs.define
@@ -231,6 +246,8 @@ class GattCore:
             GattNotifyReq,
             GattServerReadRsp,
             GattServerWriteRsp,
+            GattAddServiceReq,
+            GattRemoveServiceReq,
         ),
         subscribes=(ControllerReadyInd, LinkUpInd, LinkChangedInd, LinkDownInd),
         emits=(
@@ -292,6 +309,18 @@ class GattCore:
                 return self._on_notify(sender, message, now)
             case GattServerReadRsp() | GattServerWriteRsp():
                 return self._on_application_answer(message, now)
+            case GattAddServiceReq():
+                try:
+                    handles = self.server.add_service(message.service)
+                except InvalidArgumentError as error:
+                    return [Send(sender, GattAddServiceCnf(message.token, error=str(error)))]
+                return [Send(sender, GattAddServiceCnf(message.token, handles))]
+            case GattRemoveServiceReq():
+                try:
+                    self.server.remove_service(message.service_handle)
+                except InvalidArgumentError as error:
+                    return [Send(sender, GattCnf(message.token, str(error)))]
+                return [Send(sender, GattCnf(message.token))]
             case TimerExpired(key=key):
                 return self._on_timer(key, now)
             case L2caDataInd():
