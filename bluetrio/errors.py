@@ -276,3 +276,34 @@ class GattApplicationError(BluetrioError):
         )
         self.code = code
         self.reason = reason
+
+
+class GattError(BluetrioError):
+    """A GATT client operation failed (Core 5.4 Vol 3 Part G 4)."""
+
+
+class GattAttributeError(GattError):
+    """The server answered the operation with an Error Response (Vol 3 Part F 3.4.1.1):
+    ``error_code`` (table 3.4, an application error 0x80-0x9F, or a common profile error
+    0xFC-0xFF) and ``handle``, the attribute handle in error."""
+
+    def __init__(self, error_code: int, handle: int, operation: str = "") -> None:
+        # Imported here: the codec package imports this module.
+        from bluetrio.messages.att import AttErrorCode
+
+        try:
+            name = AttErrorCode(error_code).name.replace("_", " ").title()
+        except ValueError:
+            name = "Application Error" if 0x80 <= error_code <= 0x9F else "Error"
+        text = f"{name} (0x{error_code:02X}) on handle 0x{handle:04X}"
+        super().__init__(f"{operation}: {text}" if operation else text)
+        self.error_code = error_code
+        self.handle = handle
+        self.operation = operation
+
+
+class GattProtocolError(GattError, ProtocolError):
+    """The server's answer broke the rules of the operation (Vol 3 Part G 4): another PDU
+    than the request's response, handles outside the range asked for or going backwards,
+    entries of sizes the procedure does not define, a value longer than allowed. The
+    operation ends with this error; nothing else of the answer is used."""
