@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import uuid as uuid_module
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
 import attrs
 import trio
@@ -69,7 +70,7 @@ from bluetrio.messages.gatt_declarations import (
 )
 from bluetrio.messages.uuids import att_uuid_bytes, uuid16
 
-__all__ = ["FakeAttServer", "FakeAttribute", "FakeBearer", "FakeValue"]
+__all__ = ["AnsweringServer", "FakeAttServer", "FakeAttribute", "FakeBearer", "FakeValue"]
 
 # Prepared writes one client may queue (the server's choice, Vol 3 Part F 3.4.6.1).
 PREPARE_QUEUE_LIMIT = 64
@@ -398,9 +399,21 @@ class FakeValue:
     indication: bool = False
 
 
+class AnsweringServer(Protocol):
+    """What :class:`FakeBearer` needs of a server: :class:`FakeAttServer`, or an adapter
+    around another server (the stack's own server core, in its tests)."""
+
+    mtu: int
+
+    def answer(self, request: AttPdu) -> AttPdu: ...
+
+    def take_command(self, command: AttPdu) -> None: ...
+
+
 class FakeBearer:
     """An ATT client bearer (``bluetrio.gatt.port.AttClientBearer``'s methods) whose
-    requests :class:`FakeAttServer` answers, one at a time as on a real bearer.
+    requests a server in memory (:class:`FakeAttServer`) answers, one at a time as on a
+    real bearer.
 
     ``tamper(request, answer)`` may replace an answer (a broken or hostile server);
     ``after_answer(request, answer)`` runs once the answer is made, before the requester
@@ -410,7 +423,7 @@ class FakeBearer:
 
     def __init__(
         self,
-        server: FakeAttServer,
+        server: AnsweringServer,
         *,
         tamper: Callable[[AttPdu, AttPdu], AttPdu] | None = None,
     ) -> None:
