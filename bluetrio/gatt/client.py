@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -47,6 +46,7 @@ from bluetrio.errors import (
 )
 from bluetrio.gatt import procedures
 from bluetrio.gatt.cache import CachedDatabase
+from bluetrio.gatt.port import AttClientBearer, ValueStream
 from bluetrio.gatt.procedures import (
     FIRST_HANDLE,
     LAST_HANDLE,
@@ -65,7 +65,6 @@ from bluetrio.messages.att import (
     DEFAULT_MTU,
     MAX_MTU,
     MAX_VALUE_LENGTH,
-    TRANSACTION_TIMEOUT,
     AttErrorCode,
     AttPdu,
     WriteCommand,
@@ -92,35 +91,6 @@ CLEANUP_TIMEOUT = 5.0
 # Values a subscription holds for a reader that falls behind (the bearer drops the oldest
 # past it and counts them).
 SUBSCRIPTION_CAPACITY = 256
-
-
-class ReceivedValue(Protocol):
-    """A notified or indicated value as the bearer hands it (``AttValue``)."""
-
-    @property
-    def value(self) -> bytes: ...
-
-    @property
-    def indication(self) -> bool: ...
-
-
-class ClientBearer(Protocol):
-    """What the client needs of the link's ATT bearer (``bluetrio.gatt.port``)."""
-
-    @property
-    def mtu(self) -> int: ...
-
-    async def exchange(self, request: AttPdu, *, timeout: float = TRANSACTION_TIMEOUT) -> AttPdu:
-        """The response to ``request``, or the server's Error Response."""
-        ...
-
-    async def send_command(self, pdu: AttPdu) -> None: ...
-
-    def listen(
-        self, value_handle: int, capacity: int = ...
-    ) -> AbstractAsyncContextManager[AsyncIterable[ReceivedValue]]:
-        """The values notified or indicated on ``value_handle`` from now on."""
-        ...
 
 
 class CacheSlot(Protocol):
@@ -165,7 +135,7 @@ class GattClient:
 
     def __init__(
         self,
-        bearer: ClientBearer,
+        bearer: AttClientBearer,
         *,
         secure: Secure | None = None,
         auto_secure: bool = True,
@@ -554,7 +524,7 @@ class GattClient:
                 raise
 
 
-async def _values(received: AsyncIterable[ReceivedValue]) -> AsyncIterator[bytes]:
+async def _values(received: ValueStream) -> AsyncIterator[bytes]:
     async for item in received:
         yield item.value
 

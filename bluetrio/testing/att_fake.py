@@ -26,6 +26,8 @@ from typing import Protocol
 import attrs
 import trio
 
+from bluetrio.actors.app_port import Mailbox, MailboxKey
+from bluetrio.gatt.port import DEFAULT_LISTEN_CAPACITY, ValueStream
 from bluetrio.messages.att import (
     DEFAULT_MTU,
     MAX_VALUE_LENGTH,
@@ -68,9 +70,13 @@ from bluetrio.messages.gatt_declarations import (
     SECONDARY_SERVICE_UUID,
     Properties,
 )
+from bluetrio.messages.gatt_service import AttValueInd
 from bluetrio.messages.uuids import att_uuid_bytes, uuid16
 
-__all__ = ["AnsweringServer", "FakeAttServer", "FakeAttribute", "FakeBearer", "FakeValue"]
+__all__ = ["AnsweringServer", "FakeAttServer", "FakeAttribute", "FakeBearer"]
+
+# The connection handle of the link a FakeBearer stands for.
+LINK_HANDLE = 0x0040
 
 # Prepared writes one client may queue (the server's choice, Vol 3 Part F 3.4.6.1).
 PREPARE_QUEUE_LIMIT = 64
@@ -391,14 +397,6 @@ def _u16(value: int) -> bytes:
 # -- an ATT client bearer over the fake server ----------------------------------------------
 
 
-@attrs.frozen
-class FakeValue:
-    """A notified or indicated value as a bearer's listener yields it."""
-
-    value: bytes
-    indication: bool = False
-
-
 class AnsweringServer(Protocol):
     """What :class:`FakeBearer` needs of a server: :class:`FakeAttServer`, or an adapter
     around another server (the stack's own server core, in its tests)."""
@@ -431,8 +429,7 @@ class FakeBearer:
         self.tamper = tamper
         self.after_answer: Callable[[AttPdu, AttPdu], None] | None = None
         self.exchanges = 0
-        self.dropped = 0
-        self._listeners: dict[int, list[trio.MemorySendChannel[FakeValue]]] = {}
+        self._listeners: dict[int, list[Mailbox[AttValueInd]]] = {}
         self._outstanding = trio.Lock()  # one request at a time (Vol 3 Part F 3.3.2)
 
     @property
@@ -462,24 +459,22 @@ class FakeBearer:
 
     @contextlib.asynccontextmanager
     async def listen(
-        self, value_handle: int, capacity: int = 256
-    ) -> AsyncIterator[trio.MemoryReceiveChannel[FakeValue]]:
-        send, receive = trio.open_memory_channel[FakeValue](capacity)
-        self._listeners.setdefault(value_handle, []).append(send)
+        self, value_handle: int, capacity: int = DEFAULT_LISTEN_CAPACITY
+    ) -> AsyncIterator[ValueStream]:
+        key = MailboxKey(AttValueInd, LINK_HANDLE, value_handle)
+        mailbox: Mailbox[AttValueInd] = Mailbox((key,), capacity)
+        self._listeners.setdefault(value_handle, []).append(mailbox)
         try:
-            with receive:
-                yield receive
+            with mailbox:
+                yield ValueStream(mailbox)
         finally:
-            self._listeners[value_handle].remove(send)
-            send.close()
+            self._listeners[value_handle].remove(mailbox)
 
     def listening(self, value_handle: int) -> int:
         """How many listeners ``value_handle`` has."""
         return len(self._listeners.get(value_handle, ()))
 
     def push(self, value_handle: int, value: bytes, *, indication: bool = False) -> None:
-        for send in self._listeners.get(value_handle, ()):
-            try:
-                send.send_nowait(FakeValue(value, indication))
-            except trio.WouldBlock:
-                self.dropped += 1
+        """A notification (or indication) of ``value_handle`` arrives."""
+        for mailbox in self._listeners.get(value_handle, ()):
+            mailbox.put(AttValueInd(LINK_HANDLE, value_handle, value, indication))
