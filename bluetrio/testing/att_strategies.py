@@ -88,3 +88,24 @@ requests = st.one_of(
         if att.kind_of(opcode) in (att.PduKind.REQUEST, att.PduKind.COMMAND)
     )
 )
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> bytes:
+    """A well-formed PDU's octets cut short, extended, or with one octet changed: what a
+    broken or hostile peer sends (lengths the opcode does not allow, reserved values)."""
+    wire = bytearray(draw(pdus).encode())
+    how = draw(st.sampled_from(("cut", "extend", "flip")))
+    if how == "cut":
+        return bytes(wire[: draw(st.integers(0, max(len(wire) - 1, 0)))])
+    if how == "extend":
+        return bytes(wire + draw(st.binary(min_size=1, max_size=4)))
+    index = draw(st.integers(0, len(wire) - 1))
+    wire[index] = draw(st.integers(0, 255))
+    return bytes(wire)
+
+
+# Octets as they come off a bearer: well-formed PDUs, damaged ones, and noise.
+wire_pdus: st.SearchStrategy[bytes] = st.one_of(
+    pdus.map(lambda pdu: pdu.encode()), _mutated(), st.binary(max_size=40)
+)

@@ -14,7 +14,7 @@ from bluetrio.errors import AttDecodeError, DecodeError, InvalidArgumentError
 from bluetrio.messages import att
 from bluetrio.messages.att import AttErrorCode, AttOpcode, PduKind
 from bluetrio.messages.uuids import uuid16
-from bluetrio.testing.att_strategies import pdus
+from bluetrio.testing.att_strategies import pdus, wire_pdus
 
 CUSTOM = uuid.UUID("12345678-9abc-def0-1234-56789abcdef0")
 # The 16 octets of CUSTOM, least significant first (3.2.1).
@@ -315,7 +315,7 @@ def test_every_pdu_survives_a_round_trip(pdu: att.AttPdu) -> None:
     assert att.decode_pdu(wire) == pdu
 
 
-@given(st.binary(max_size=600))
+@given(st.binary(max_size=600) | wire_pdus)
 def test_arbitrary_octets_raise_nothing_but_att_decode_error(data: bytes) -> None:
     try:
         decoded = att.decode_pdu(data)
