@@ -41,7 +41,9 @@ from bluetrio.messages.fields import (
 from bluetrio.messages.uuids import att_uuid_bytes, uuid16, uuid_from_att_bytes
 
 __all__ = [
+    "APPLICATION_ERRORS",
     "ATT_CID",
+    "COMMON_PROFILE_ERRORS",
     "DEFAULT_MTU",
     "EATT_PSM",
     "MAX_MTU",
@@ -87,6 +89,7 @@ __all__ = [
     "WriteResponse",
     "decode_pdu",
     "is_command",
+    "is_defined_error",
     "is_signed",
     "kind_of",
 ]
@@ -175,6 +178,21 @@ class AttErrorCode(enum.IntEnum):
     CCCD_IMPROPERLY_CONFIGURED = 0xFD
     PROCEDURE_ALREADY_IN_PROGRESS = 0xFE
     OUT_OF_RANGE = 0xFF
+
+
+_ATT_ERRORS = frozenset(int(code) for code in AttErrorCode if code < 0x80)
+
+
+# The codes an Error Response may carry besides ATT's own (table 3.4): the application's and
+# the common profile and service error codes (Core Specification Supplement Part B 1.2);
+# 0x00, 0x14-0x7F and 0xA0-0xDF are reserved.
+APPLICATION_ERRORS = range(0x80, 0xA0)
+COMMON_PROFILE_ERRORS = range(0xE0, 0x100)
+
+
+def is_defined_error(code: int) -> bool:
+    """Whether ``code`` is an error code an Error Response may carry (table 3.4)."""
+    return code in _ATT_ERRORS or code in APPLICATION_ERRORS or code in COMMON_PROFILE_ERRORS
 
 
 class PduKind(enum.Enum):

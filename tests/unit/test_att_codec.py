@@ -116,6 +116,13 @@ def test_the_constants_of_the_spec() -> None:
     assert AttErrorCode.OUT_OF_RANGE == 0xFF
 
 
+def test_the_error_codes_an_error_response_may_carry() -> None:
+    # Table 3.4: ATT's 0x01-0x13, application errors 0x80-0x9F, common profile and service
+    # errors 0xE0-0xFF; the rest is reserved.
+    defined = {code for code in range(0x100) if att.is_defined_error(code)}
+    assert defined == {*range(0x01, 0x14), *range(0x80, 0xA0), *range(0xE0, 0x100)}
+
+
 def test_the_signed_part_is_everything_but_the_mac() -> None:
     command = att.SignedWriteCommand(0x0009, b"\x2a\x2b", 0x01020304, bytes(8))
     assert command.signed_part() == _hex("d2 0900 2a2b 04030201")
