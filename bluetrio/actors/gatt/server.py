@@ -84,6 +84,7 @@ from bluetrio.messages.att import (
     WriteRequest,
     WriteResponse,
     is_command,
+    is_defined_error,
 )
 from bluetrio.messages.gatt_declarations import (
     MAX_ATTRIBUTE_VALUE_LENGTH,
@@ -306,7 +307,8 @@ class GattServer:
             return []
         step = transaction.current
         if answer.error_code:
-            code = answer.error_code if 0x01 <= answer.error_code <= 0xFF else None
+            # A code the specification reserves never goes on the air (table 3.4).
+            code = answer.error_code if is_defined_error(answer.error_code) else None
             return self._fail(transaction, step.attribute, code or AttErrorCode.UNLIKELY_ERROR)
         match answer, step:
             case GattServerReadRsp(value=value), _Read(attribute=attribute):
