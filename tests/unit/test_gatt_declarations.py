@@ -170,3 +170,11 @@ def test_gatt_application_error() -> None:
     for bad in (0, 0x100, True):
         with pytest.raises(InvalidArgumentError):
             GattApplicationError(bad)
+
+
+def test_the_public_gatt_package_exports_the_declarations() -> None:
+    import bluetrio.gatt as gatt
+
+    assert gatt.Characteristic is Characteristic and gatt.Service is Service
+    assert gatt.GattApplicationError is GattApplicationError
+    assert all(hasattr(gatt, name) for name in gatt.__all__)
