@@ -56,7 +56,6 @@ from bluetrio.messages.gatt_declarations import (
     Properties,
     ReadContext,
     Service,
-    ServiceHandles,
     WriteContext,
 )
 from bluetrio.messages.gatt_service import (
@@ -817,8 +816,8 @@ def test_removing_a_service_forgets_its_subscriptions() -> None:
     harness = small()
     harness.answer(WriteRequest(9, b"\x01\x00"))
     harness.answer(PrepareWriteRequest(0x0C, 0, b"queued"))
-    removed = harness.server.remove_service(6)
-    assert isinstance(removed, ServiceHandles) and (removed.service, removed.end) == (6, 9)
+    harness.server.remove_service(6)
+    assert [s.service for s in harness.server.database.services] == [1, 0x0A]
     assert harness.server.subscribers(8, indicate=False, link=None) == ()
     assert harness.answer(ReadRequest(8)) == error(
         AttOpcode.READ_REQUEST, 8, AttErrorCode.INVALID_HANDLE
@@ -826,3 +825,8 @@ def test_removing_a_service_forgets_its_subscriptions() -> None:
     # The queued write to the service that stays is still there.
     assert harness.answer(ExecuteWriteRequest(True)) == ExecuteWriteResponse()
     assert harness.answer(ReadRequest(0x0C)) == ReadResponse(b"queued")
+
+
+def test_the_server_takes_no_outcome_of_indications_it_never_sent() -> None:
+    # Notifications and indications of the application's values are the actor's.
+    assert small().server.on_indication_outcome(LINK, 8, None) == []

@@ -27,8 +27,9 @@ Hooks for the GATT service and the per-client state (``client_state.py``, ``sign
   place to hand them to ``ClientStates`` instead of ``ClientConnection.cccds``;
 - ``database`` is the table in handle order (``iter(server.database)``: handle, type, value;
   a CCCD's and an application-served value are None) for the Database Hash;
-  ``add_service`` and ``remove_service`` return the handles placed or removed, the range for
-  Service Changed;
+  ``add_service`` returns the handles placed and ``remove_service`` takes out one service's
+  range (``database.services`` says which): the ranges for Service Changed, whose outcome
+  ``on_indication_outcome`` hears;
 - ``signature_check(handle, pdu)`` decides a Signed Write Command (``decide_signed_write``)
   and returns the security the signature stands for (None: ignore the command); without one,
   signed writes are ignored.
@@ -191,9 +192,10 @@ class GattServer:
                 self._cccd_of[characteristic.value] = characteristic.cccd
         return handles
 
-    def remove_service(self, service_handle: int) -> ServiceHandles:
+    def remove_service(self, service_handle: int) -> None:
         """Take out the service at ``service_handle`` (not GAP); the clients' CCCD values and
-        prepared writes for its handles go with it. Returns where it was."""
+        prepared writes for its handles go with it; raises InvalidArgumentError when no
+        service starts there or another includes it."""
         if service_handle == self.gap_handles.service:
             raise InvalidArgumentError("the GAP service cannot be removed")
         handles = self.database.remove(service_handle)
@@ -204,7 +206,6 @@ class GattServer:
                 del connection.cccds[handle]
             queue = connection.prepare_queue
             queue.parts = [p for p in queue.parts if not handles.service <= p.handle <= handles.end]
-        return handles
 
     # -- connections -------------------------------------------------------------------------
     def on_link_up(
@@ -227,6 +228,15 @@ class GattServer:
             self._asked.pop(transaction.request_id, None)
         for request_id in [rid for rid, t in self._asked.items() if t.connection is connection]:
             del self._asked[request_id]
+
+    def on_indication_outcome(
+        self, handle: int, value_handle: int, error: str | None
+    ) -> list[Output]:
+        """An indication the server sent itself was confirmed (``error`` None) or failed.
+        The database and the requests send none (notifications and indications of the
+        application's values are the actor's, from ``subscribers``); the GATT service's
+        Service Changed, when it sends one, hears its outcome here."""
+        return []
 
     def connection(self, handle: int) -> ClientConnection | None:
         return self._connections.get(handle)
