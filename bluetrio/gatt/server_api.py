@@ -3,7 +3,9 @@
 It adds and removes the application's services (the gatt actor's database places them and
 answers every request it can alone), sends notifications and indications to subscribed
 clients, and runs the declarations' callbacks when a client reads or writes a value the
-application serves (``on_read`` / ``on_write``): each in the stack's nursery, under
+application serves (``on_read`` / ``on_write``) or must authorize (``authorize``, for an
+access whose security asks authorization: False answers Insufficient Authorization): each
+in the stack's nursery, under
 :data:`CALLBACK_DEADLINE`. A callback that raises :class:`~bluetrio.errors.GattApplicationError`
 answers the client with its code; any other exception, a value that is not bytes, or a
 callback that overruns its deadline answers Unlikely Error (Vol 3 Part F 3.4.1.1, 0x0E), so
@@ -26,7 +28,11 @@ from bluetrio.errors import AttError, GattApplicationError, InvalidArgumentError
 from bluetrio.messages.att import MAX_VALUE_LENGTH, AttErrorCode
 from bluetrio.messages.base import Message
 from bluetrio.messages.gatt_declarations import (
+    AccessSecurity,
+    AuthorizeCallback,
     Characteristic,
+    Descriptor,
+    Permissions,
     ReadCallback,
     ReadContext,
     Service,
@@ -71,6 +77,30 @@ class _Served:
     handles: ServiceHandles
 
 
+@attrs.frozen
+class _Attribute:
+    """What the application does for one attribute: its callbacks, and whether reads and
+    writes of it need its authorization (Vol 3 Part F 3.2.7)."""
+
+    on_read: ReadCallback | None
+    on_write: WriteCallback | None
+    authorize: AuthorizeCallback | None
+    permissions: Permissions
+
+    @classmethod
+    def of(cls, declaration: Characteristic | Descriptor) -> _Attribute:
+        permissions = (
+            declaration.access
+            if isinstance(declaration, Characteristic)
+            else declaration.permissions
+        )
+        return cls(declaration.on_read, declaration.on_write, declaration.authorize, permissions)
+
+    @property
+    def asks(self) -> bool:
+        return not (self.on_read is None and self.on_write is None and self.authorize is None)
+
+
 def _handle_of(link: object) -> int | None:
     if link is None:
         return None
@@ -84,8 +114,7 @@ class GattServerApi:
     def __init__(self, app: AppPort) -> None:
         self._app = app
         self._served: dict[int, _Served] = {}  # by service declaration handle
-        self._readers: dict[int, ReadCallback] = {}  # attribute handle -> on_read
-        self._writers: dict[int, WriteCallback] = {}
+        self._attributes: dict[int, _Attribute] = {}  # attribute handle -> its callbacks
         self._value_handles: dict[int, int] = {}  # id(characteristic) -> its value handle
         self._nursery: trio.Nursery | None = None
         self.failed_callbacks = 0
@@ -146,17 +175,15 @@ class GattServerApi:
             service.characteristics, handles.characteristics, strict=True
         ):
             self._value_handles[id(characteristic)] = placed.value
-            if characteristic.on_read is not None:
-                self._readers[placed.value] = characteristic.on_read
-            if characteristic.on_write is not None:
-                self._writers[placed.value] = characteristic.on_write
+            self._keep(placed.value, _Attribute.of(characteristic))
             for descriptor, handle in zip(
                 characteristic.descriptors, placed.descriptors, strict=True
             ):
-                if descriptor.on_read is not None:
-                    self._readers[handle] = descriptor.on_read
-                if descriptor.on_write is not None:
-                    self._writers[handle] = descriptor.on_write
+                self._keep(handle, _Attribute.of(descriptor))
+
+    def _keep(self, handle: int, attribute: _Attribute) -> None:
+        if attribute.asks:
+            self._attributes[handle] = attribute
 
     def _forget(self, service: Service, handles: ServiceHandles) -> None:
         for characteristic, placed in zip(
@@ -164,8 +191,7 @@ class GattServerApi:
         ):
             self._value_handles.pop(id(characteristic), None)
             for handle in (placed.value, *placed.descriptors):
-                self._readers.pop(handle, None)
-                self._writers.pop(handle, None)
+                self._attributes.pop(handle, None)
 
     # -- notifications and indications ----------------------------------------------------------
     async def notify(
@@ -215,47 +241,40 @@ class GattServerApi:
         self._nursery.start_soon(run)
 
     def _on_read(self, indication: GattServerReadInd) -> None:
-        callback = self._readers.get(indication.attribute_handle)
-
-        def answer(value: bytes | None, code: int = 0) -> None:
-            self._answer(GattServerReadRsp(indication.request_id, value, code))
-
-        if callback is None:
-            logger.error("gatt: no on_read for attribute 0x%04X", indication.attribute_handle)
-            answer(None, AttErrorCode.UNLIKELY_ERROR)
-            return
+        attribute = self._attributes.get(indication.attribute_handle)
         context = ReadContext(
             indication.handle, indication.peer, indication.attribute_handle, indication.offset
         )
 
+        def answer(value: bytes | None, code: int = 0) -> None:
+            self._answer(GattServerReadRsp(indication.request_id, value, code))
+
+        async def read() -> None:
+            assert attribute is not None
+            if not await self._authorized(attribute, attribute.permissions.read_security, context):
+                answer(None, AttErrorCode.INSUFFICIENT_AUTHORIZATION)
+                return
+            if attribute.on_read is None:
+                answer(None)  # authorized: the server reads the value it keeps
+                return
+            value = await attribute.on_read(context)
+            if not isinstance(value, bytes | bytearray | memoryview):
+                raise TypeError(f"on_read returned {type(value).__name__}, not bytes")
+            answer(bytes(value))
+
         async def run() -> None:
-            code = await self._guarded(lambda: self._read(callback, context, answer))
+            code = await self._guarded(read)
             if code:
                 answer(None, code)
 
+        if attribute is None:
+            logger.error("gatt: nothing serves attribute 0x%04X", indication.attribute_handle)
+            answer(None, AttErrorCode.UNLIKELY_ERROR)
+            return
         self._start(run, lambda: answer(None, AttErrorCode.UNLIKELY_ERROR))
 
-    async def _read(
-        self,
-        callback: ReadCallback,
-        context: ReadContext,
-        answer: Callable[[bytes | None, int], None],
-    ) -> None:
-        value = await callback(context)
-        if not isinstance(value, bytes | bytearray | memoryview):
-            raise TypeError(f"on_read returned {type(value).__name__}, not bytes")
-        answer(bytes(value), 0)
-
     def _on_write(self, indication: GattServerWriteInd) -> None:
-        callback = self._writers.get(indication.attribute_handle)
-
-        def answer(code: int) -> None:
-            self._answer(GattServerWriteRsp(indication.request_id, code))
-
-        if callback is None:
-            logger.error("gatt: no on_write for attribute 0x%04X", indication.attribute_handle)
-            answer(AttErrorCode.UNLIKELY_ERROR)
-            return
+        attribute = self._attributes.get(indication.attribute_handle)
         context = WriteContext(
             indication.handle,
             indication.peer,
@@ -263,16 +282,38 @@ class GattServerApi:
             indication.with_response,
         )
 
-        async def run() -> None:
-            async def write() -> None:
-                await callback(context, indication.value)
-                answer(0)
+        def answer(code: int) -> None:
+            self._answer(GattServerWriteRsp(indication.request_id, code))
 
+        async def write() -> None:
+            assert attribute is not None
+            security = attribute.permissions.write_security
+            if not await self._authorized(attribute, security, context):
+                answer(AttErrorCode.INSUFFICIENT_AUTHORIZATION)
+                return
+            if attribute.on_write is not None:
+                await attribute.on_write(context, indication.value)
+            answer(0)  # without on_write: authorized, the server stores the value
+
+        async def run() -> None:
             code = await self._guarded(write)
             if code:
                 answer(code)
 
+        if attribute is None:
+            logger.error("gatt: nothing serves attribute 0x%04X", indication.attribute_handle)
+            answer(AttErrorCode.UNLIKELY_ERROR)
+            return
         self._start(run, lambda: answer(AttErrorCode.UNLIKELY_ERROR))
+
+    @staticmethod
+    async def _authorized(
+        attribute: _Attribute, security: AccessSecurity, context: ReadContext | WriteContext
+    ) -> bool:
+        """The application's authorization of this access, when its security asks it."""
+        if not security.authorization or attribute.authorize is None:
+            return True
+        return bool(await attribute.authorize(context))
 
     async def _guarded(self, call: Callable[[], Awaitable[None]]) -> int:
         """Run a callback under its deadline: 0 when it answered, else the ATT error."""

@@ -35,8 +35,10 @@ from bluetrio.messages.att import (
 )
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.gatt_declarations import (
+    AccessSecurity,
     Characteristic,
     CharacteristicHandles,
+    Permissions,
     Properties,
     ReadContext,
     Service,
@@ -98,8 +100,8 @@ class StandInDatabase(NoDatabase):
         if answer.error_code:
             return [SendPdu(link, 0, ErrorResponse(opcode, attribute, answer.error_code))]
         if isinstance(answer, GattServerReadRsp):
-            assert answer.value is not None
-            return [SendPdu(link, 0, ReadResponse(answer.value))]
+            value = b"stored" if answer.value is None else answer.value  # None: the kept one
+            return [SendPdu(link, 0, ReadResponse(value))]
         return [SendPdu(link, 0, WriteResponse())]
 
     def subscribers(self, value_handle: int, indicate: bool, link: int | None) -> tuple[int, ...]:
@@ -211,3 +213,35 @@ async def test_remove_service(autojump_clock: MockClock) -> None:
             b.gatt_server.value_handle(level)
         with pytest.raises(InvalidArgumentError, match="no service"):
             await b.gatt_server.remove_service(handles)
+
+
+async def test_authorization_is_asked_of_the_application(autojump_clock: MockClock) -> None:
+    asked: list[ReadContext | WriteContext] = []
+
+    async def only_writes(context: ReadContext | WriteContext) -> bool:
+        asked.append(context)
+        return isinstance(context, WriteContext)
+
+    guarded = Permissions(
+        readable=True,
+        writable=True,
+        read_security=AccessSecurity(authorization=True),
+        write_security=AccessSecurity(authorization=True),
+    )
+    secret = Characteristic(
+        0x2A19,
+        Properties.READ | Properties.WRITE,
+        value=b"kept",
+        permissions=guarded,
+        authorize=only_writes,
+    )
+    async with served() as (b, link, _peer):
+        await b.gatt_server.add_service(Service(0x180F, (secret,)))
+        handle = b.gatt_server.value_handle(secret)
+        refused = await link.att.exchange(ReadRequest(handle))
+        assert refused == ErrorResponse(
+            AttOpcode.READ_REQUEST, handle, AttErrorCode.INSUFFICIENT_AUTHORIZATION
+        )
+        # Authorized, with no on_write: the server keeps the value itself.
+        assert await link.att.exchange(WriteRequest(handle, b"new")) == WriteResponse()
+        assert [type(context) for context in asked] == [ReadContext, WriteContext]
