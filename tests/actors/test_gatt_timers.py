@@ -108,7 +108,7 @@ async def test_a_transaction_timeout_disconnects_the_link_by_default(
 
 
 async def test_an_unconfirmed_indication_fails_after_30_s(autojump_clock: MockClock) -> None:
-    async with with_raw_peer() as (a, link, peer):
+    async with with_raw_peer(GattCore(server=NoDatabase())) as (a, link, peer):
         started = trio.current_time()
         token = a.runtime.new_token()
         request = GattNotifyReq(token, 0x0010, b"v", link=link.handle, indicate=True)
@@ -121,7 +121,7 @@ async def test_an_unconfirmed_indication_fails_after_30_s(autojump_clock: MockCl
 
 
 async def test_a_confirmed_indication_is_delivered(autojump_clock: MockClock) -> None:
-    async with with_raw_peer() as (a, link, peer):
+    async with with_raw_peer(GattCore(server=NoDatabase())) as (a, link, peer):
         token = a.runtime.new_token()
         request = GattNotifyReq(token, 0x0010, b"v", link=link.handle, indicate=True)
         async with trio.open_nursery() as nursery:
@@ -141,12 +141,13 @@ class ServedValue(NoDatabase):
     def __init__(self) -> None:
         self.asked: dict[int, int] = {}  # request_id -> link
         self.answers: list[GattServerReadRsp | GattServerWriteRsp] = []
+        self.timed_out: list[int] = []
 
     def on_request(
         self, handle: int, bearer: int, pdu: AttPdu, mtu: int, now: float
     ) -> Sequence[Output]:
         assert isinstance(pdu, ReadRequest)
-        request_id = len(self.answers) + len(self.asked) + 1
+        request_id = len(self.answers) + len(self.timed_out) + len(self.asked) + 1
         self.asked[request_id] = handle
         ind = GattServerReadInd(request_id, handle, Address(bytes(6)), pdu.handle, 0)
         return [Emit(ind)]
@@ -159,6 +160,12 @@ class ServedValue(NoDatabase):
         if isinstance(answer, GattServerReadRsp) and answer.value is not None:
             return [SendPdu(handle, 0, ReadResponse(answer.value))]
         return [SendPdu(handle, 0, ErrorResponse(AttOpcode.READ_REQUEST, 3, answer.error_code))]
+
+    def on_application_timeout(self, request_id: int) -> Sequence[Output]:
+        handle = self.asked.pop(request_id)
+        error = ErrorResponse(AttOpcode.READ_REQUEST, 3, AttErrorCode.UNLIKELY_ERROR)
+        self.timed_out.append(request_id)
+        return [SendPdu(handle, 0, error)]
 
 
 async def test_the_application_answers_within_its_deadline_or_the_client_gets_unlikely_error(
@@ -185,7 +192,8 @@ async def test_the_application_answers_within_its_deadline_or_the_client_gets_un
             # The answer that comes after the deadline reaches nobody.
             a.app.send(Layer.GATT, GattServerReadRsp(late.request_id, b"too late"))
             await trio.sleep(1)
-            assert [r.request_id for r in server.answers] == [1, 2]
+            assert [r.request_id for r in server.answers] == [1]
+            assert server.timed_out == [2]
 
 
 async def test_requests_fail_when_the_link_goes(autojump_clock: MockClock) -> None:

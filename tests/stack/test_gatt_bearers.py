@@ -6,33 +6,38 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import trio
 from trio.testing import MockClock
 
 from bluetrio import Link, Stack
+from bluetrio.actors.gatt.core import GattCore, NoDatabase
+from bluetrio.actors.runtime import Actor
 from bluetrio.actors.topology import Layer
 from bluetrio.errors import AttError, InvalidArgumentError
 from bluetrio.gatt.port import AttValue
 from bluetrio.messages.att import (
-    AttErrorCode,
-    AttOpcode,
-    ErrorResponse,
     ExchangeMtuRequest,
     ExchangeMtuResponse,
     ReadRequest,
+    ReadResponse,
     WriteCommand,
     WriteRequest,
+    WriteResponse,
 )
 from bluetrio.messages.btm import LinkTransport
+from bluetrio.messages.gatt_declarations import Characteristic, Properties, Service
 from bluetrio.messages.gatt_service import GattNotifyCnf, GattNotifyReq
 from bluetrio.testing import open_stack_pair
 
 
 @contextlib.asynccontextmanager
-async def le_link() -> AsyncIterator[tuple[Stack, Link, Stack, Link]]:
-    async with open_stack_pair() as (a, b):
+async def le_link(
+    second: dict[str, Any] | None = None,
+) -> AsyncIterator[tuple[Stack, Link, Stack, Link]]:
+    async with open_stack_pair({}, second) as (a, b):
         address = (await b.ready()).address
         async with b.advertise(), a.connect(address) as link, b.accept(LinkTransport.LE) as peer:
             yield a, link, b, peer
@@ -66,21 +71,19 @@ async def test_mtu_exchange_in_both_roles(autojump_clock: MockClock) -> None:
 
 async def test_a_raw_request_gets_the_servers_answer(autojump_clock: MockClock) -> None:
     async with le_link() as (_a, link, _b, _peer):
-        response = await link.att.exchange(ReadRequest(3))
-        assert response == ErrorResponse(
-            AttOpcode.READ_REQUEST, 0, AttErrorCode.REQUEST_NOT_SUPPORTED
-        )
+        gap = ReadResponse(bytes([0x00, 0x18]))  # handle 1: the GAP service (0x1800)
+        assert await link.att.exchange(ReadRequest(1)) == gap
         # Many at once: the bearer sends them one at a time, each gets its answer.
         answers: list[object] = []
         async with trio.open_nursery() as nursery:
-            for handle in range(1, 9):
+            for _ in range(8):
 
-                async def ask(handle: int = handle) -> None:
-                    answers.append(await link.att.exchange(ReadRequest(handle)))
+                async def ask() -> None:
+                    answers.append(await link.att.exchange(ReadRequest(1)))
 
                 nursery.start_soon(ask)
-        assert len(answers) == 8 and all(isinstance(a, ErrorResponse) for a in answers)
-        await link.att.send_command(WriteCommand(3, b"ignored"))
+        assert answers == [gap] * 8
+        await link.att.send_command(WriteCommand(3, b"ignored"))  # not writable: no answer
 
 
 async def test_what_the_port_refuses_in_the_callers_task(autojump_clock: MockClock) -> None:
@@ -93,28 +96,32 @@ async def test_what_the_port_refuses_in_the_callers_task(autojump_clock: MockClo
             await link.att.send_command(ReadRequest(3))
 
 
-async def test_notifications_and_indications_reach_their_listener(
+async def test_notifications_and_indications_through_the_server(
     autojump_clock: MockClock,
 ) -> None:
-    async with (
-        le_link() as (_a, link, b, peer),
-        link.att.listen(0x0010) as values,
-        link.att.listen(0x0020) as others,
-    ):
-        reply = await send_value(b, peer, 0x0010, b"note", indicate=False)
-        assert reply.delivered_to == (peer.handle,)
-        reply = await send_value(b, peer, 0x0010, b"important", indicate=True)
-        assert reply.delivered_to == (peer.handle,)  # our stack confirmed it
-        assert await values.receive() == AttValue(b"note", indication=False)
-        assert await values.receive() == AttValue(b"important", indication=True)
-        assert len(others._mailbox) == 0
-        # A value longer than ATT_MTU - 3 is cut to it (3.4.7.1).
-        await send_value(b, peer, 0x0020, bytes(range(30)), indicate=False)
-        assert (await others.receive()).value == bytes(range(20))
+    level = Characteristic(0x2A19, Properties.READ | Properties.NOTIFY | Properties.INDICATE)
+    async with le_link() as (_a, link, b, peer):
+        handles = (await b.gatt_server.add_service(Service(0x180F, (level,)))).characteristics[0]
+        assert handles.cccd is not None
+        async with link.att.listen(handles.value) as values:
+            # Not subscribed: nothing goes (Vol 3 Part G 3.3.3.3).
+            assert (await b.gatt_server.notify(level, b"early")).delivered_to == ()
+            both = WriteRequest(handles.cccd, bytes([0x03, 0x00]))  # notify and indicate
+            assert await link.att.exchange(both) == WriteResponse()
+            assert (await b.gatt_server.notify(level, b"note")).delivered_to == (peer.handle,)
+            delivery = await b.gatt_server.indicate(level, b"important")
+            assert delivery.delivered_to == (peer.handle,)  # our stack confirmed it
+            assert await values.receive() == AttValue(b"note", indication=False)
+            assert await values.receive() == AttValue(b"important", indication=True)
+            # A value longer than ATT_MTU - 3 is cut to it (3.4.7.1).
+            await b.gatt_server.notify(level, bytes(range(30)))
+            assert (await values.receive()).value == bytes(range(20))
 
 
 async def test_a_value_to_a_link_that_went_reports_it(autojump_clock: MockClock) -> None:
-    async with le_link() as (_a, link, b, peer):
+    # The server's subscribers named the link; it went before the value did.
+    stand_in = {"extra_layers": [Actor(GattCore(server=NoDatabase()))]}
+    async with le_link(stand_in) as (_a, link, b, peer):
         handle = peer.handle
         await link.disconnect()
         with trio.fail_after(5):

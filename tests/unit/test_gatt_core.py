@@ -74,7 +74,7 @@ def att_sent(effects: list[object]) -> list[object]:
 
 
 def test_the_att_channel_is_registered_once_when_the_controller_has_le() -> None:
-    core = GattCore()
+    core = GattCore(server=NoDatabase())
     assert core.handle("btm", ready(le=False), 0.0) == []
     register, eatt = core.handle("btm", ready(), 0.0)
     assert isinstance(register, Emit)
@@ -89,7 +89,7 @@ def test_the_att_channel_is_registered_once_when_the_controller_has_le() -> None
 
 
 def test_requests_before_link_up_wait_for_it_bounded() -> None:
-    core = GattCore()
+    core = GattCore(server=NoDatabase())
     opened(core, 0x40)
     for n in range(EARLY_PDUS_PER_LINK + 2):
         payload = ReadRequest(n + 1).encode()
@@ -103,7 +103,7 @@ def test_requests_before_link_up_wait_for_it_bounded() -> None:
 
 
 def test_a_pdu_for_a_link_without_the_channel_is_dropped() -> None:
-    core = GattCore()
+    core = GattCore(server=NoDatabase())
     assert core.handle("l2cap", L2caFixedDataInd(0x41, ATT_CID, b"\x0a\x01\x00"), 0.0) == []
     assert core.dropped_pdus == 1
     (cnf,) = core.handle("app", AttExchangeReq(5, 0x41, ReadRequest(1)), 0.0)
@@ -112,7 +112,7 @@ def test_a_pdu_for_a_link_without_the_channel_is_dropped() -> None:
 
 
 def test_notifications_are_gathered_over_the_links() -> None:
-    core = GattCore()
+    core = GattCore(server=NoDatabase())
     for handle in (0x40, 0x41):
         opened(core, handle)
         link_up(core, handle)
@@ -128,7 +128,7 @@ def test_notifications_are_gathered_over_the_links() -> None:
 
 
 def test_the_link_going_answers_what_waited_and_forgets_it() -> None:
-    core = GattCore()
+    core = GattCore(server=NoDatabase())
     opened(core, 0x40)
     link_up(core, 0x40)
     core.handle("app", AttExchangeReq(5, 0x40, ReadRequest(1)), 0.0)
@@ -186,7 +186,7 @@ def test_without_a_database_services_are_refused_in_the_answer() -> None:
     from bluetrio.messages.gatt_declarations import Service
     from bluetrio.messages.gatt_service import GattAddServiceCnf, GattAddServiceReq
 
-    core = GattCore()
+    core = GattCore(server=NoDatabase())
     (cnf,) = core.handle("app", GattAddServiceReq(3, Service(0x180F)), 0.0)
     assert isinstance(cnf, Send) and isinstance(cnf.message, GattAddServiceCnf)
     assert cnf.message.handles is None and "no attribute database" in (cnf.message.error or "")

@@ -49,6 +49,8 @@ from bluetrio.actors.gatt.config import GattConfig
 from bluetrio.actors.gatt.eatt import REGISTER_TOKEN as EATT_REGISTER_TOKEN
 from bluetrio.actors.gatt.eatt import Eatt, EattLink
 from bluetrio.actors.gatt.outputs import UNENHANCED_BEARER, Output, SendPdu
+from bluetrio.actors.gatt.permissions import UNSECURED, LinkSecurity
+from bluetrio.actors.gatt.server import GattServer
 from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address
 from bluetrio.errors import AttDecodeError, InvalidArgumentError
@@ -75,6 +77,7 @@ from bluetrio.messages.btm import (
     LinkUpInd,
     Role,
 )
+from bluetrio.messages.btm_security import LinkSecuredInd
 from bluetrio.messages.gatt_declarations import Service, ServiceHandles
 from bluetrio.messages.gatt_service import (
     AttCommandCnf,
@@ -94,6 +97,7 @@ from bluetrio.messages.gatt_service import (
     GattServerReadRsp,
     GattServerWriteInd,
     GattServerWriteRsp,
+    GattSubscriptionInd,
 )
 from bluetrio.messages.hci_service import LinkTransport
 from bluetrio.messages.l2cap_credit_service import (
@@ -158,13 +162,23 @@ class ServerCore(Protocol):
 
     def add_service(self, service: Service) -> ServiceHandles: ...
 
-    def remove_service(self, service_handle: int) -> None: ...
+    def remove_service(self, service_handle: int) -> object: ...
+
+    def on_link_up(
+        self, handle: int, peer: Address, security: LinkSecurity, bonded: bool
+    ) -> Sequence[Output]: ...
+
+    def on_security_changed(self, handle: int, security: LinkSecurity) -> Sequence[Output]: ...
+
+    def on_link_down(self, handle: int) -> None: ...
+
+    def on_application_timeout(self, request_id: int) -> Sequence[Output]: ...
 
 
 class NoDatabase:
-    """The server of a stack whose database is not there yet: every request is answered
-    Request Not Supported (Vol 3 Part F 3.4.1.1), every command ignored (3.3.1), and a
-    value goes only to the link it names."""
+    """A server without an attribute database (a stand-in for tests): every request is
+    answered Request Not Supported (Vol 3 Part F 3.4.1.1), every command ignored (3.3.1),
+    and a value goes only to the link it names."""
 
     def on_request(
         self, handle: int, bearer: int, pdu: AttPdu, mtu: int, now: float
@@ -197,6 +211,20 @@ class NoDatabase:
     def remove_service(self, service_handle: int) -> None:
         raise InvalidArgumentError("this stack's gatt actor has no attribute database")
 
+    def on_link_up(
+        self, handle: int, peer: Address, security: LinkSecurity, bonded: bool
+    ) -> Sequence[Output]:
+        return []
+
+    def on_security_changed(self, handle: int, security: LinkSecurity) -> Sequence[Output]:
+        return []
+
+    def on_link_down(self, handle: int) -> None:
+        return None
+
+    def on_application_timeout(self, request_id: int) -> Sequence[Output]:
+        return []
+
 
 @attrs.define
 class GattLink:
@@ -208,6 +236,7 @@ class GattLink:
     bearers: dict[int, AttBearer] = attrs.Factory(dict)  # 0: unenhanced; else EATT by CID
     early: list[bytes] = attrs.Factory(list)  # PDUs before LinkUpInd
     eatt: EattLink = attrs.Factory(lambda self: EattLink(self.handle), takes_self=True)
+    security: LinkSecurity = UNSECURED
 
     @property
     def unenhanced(self) -> AttBearer | None:
@@ -249,7 +278,7 @@ class GattCore:
             GattAddServiceReq,
             GattRemoveServiceReq,
         ),
-        subscribes=(ControllerReadyInd, LinkUpInd, LinkChangedInd, LinkDownInd),
+        subscribes=(ControllerReadyInd, LinkUpInd, LinkChangedInd, LinkSecuredInd, LinkDownInd),
         emits=(
             L2caRegisterFixedChannelReq,
             L2caFixedDataReq,
@@ -263,12 +292,13 @@ class GattCore:
             AttMtuInd,
             GattServerReadInd,
             GattServerWriteInd,
+            GattSubscriptionInd,
         ),
     )
 
     def __init__(self, config: GattConfig | None = None, server: ServerCore | None = None) -> None:
         self.config = config or GattConfig()
-        self.server: ServerCore = server if server is not None else NoDatabase()
+        self.server: ServerCore = server if server is not None else GattServer()
         self.links: dict[int, GattLink] = {}
         self.registered = False
         self.dropped_pdus = 0
@@ -363,7 +393,10 @@ class GattCore:
             case LinkUpInd(link=acl) if acl.transport is LinkTransport.LE:
                 link = self.links.setdefault(acl.handle, GattLink(acl.handle))
                 link.peer, link.role = acl.peer, acl.role
-                effects: Effects = []
+                link.security = LinkSecurity(acl.encrypted, False, acl.key_size)
+                # The server learns of the link before its first request (the early ones).
+                up = self.server.on_link_up(acl.handle, acl.peer, link.security, False)
+                effects: Effects = self._serve(up, now)
                 early, link.early = link.early, []
                 for payload in early:
                     effects += self._on_pdu(acl.handle, payload, now)
@@ -371,7 +404,16 @@ class GattCore:
             case LinkChangedInd(link=acl) if acl.handle in self.links:
                 link = self.links[acl.handle]
                 link.role = acl.role
-                return self._secured(link, acl)
+                # Encryption on or off; whether its key was authenticated comes with
+                # LinkSecuredInd (Vol 3 Part C 10.2).
+                authenticated = acl.encrypted and link.security.authenticated
+                security = LinkSecurity(acl.encrypted, authenticated, acl.key_size)
+                return self._security(link, security, now) + self._secured(link, acl)
+            case LinkSecuredInd() if message.handle in self.links:
+                link = self.links[message.handle]
+                authenticated = message.strength is not None and message.strength.authenticated
+                security = LinkSecurity(True, authenticated, message.key_size)
+                return self._security(link, security, now)
             case LinkDownInd():
                 return self.drop_connection(message.handle, "link down", now)
             case L2caCnf(token=token) if token == _REGISTER_TOKEN and message.result != 0:
@@ -382,11 +424,21 @@ class GattCore:
                 return []
         return []
 
+    def _security(self, link: GattLink, security: LinkSecurity, now: float) -> Effects:
+        """The server answers from the link's security (permissions, Vol 3 Part F 3.2.5)."""
+        if security == link.security:
+            return []
+        link.security = security
+        if link.peer is None:
+            return []  # told at LinkUpInd
+        return self._serve(self.server.on_security_changed(link.handle, security), now)
+
     def drop_connection(self, handle: int, reason: str, now: float) -> Effects:
         link = self.links.pop(handle, None)
         if link is None:
             return []
         self.dropped_pdus += len(link.early)
+        self.server.on_link_down(handle)
         effects: Effects = []
         for bearer in link.bearers.values():
             effects += self._run(link, bearer, bearer.close(f"the link went down: {reason}"), now)
@@ -562,12 +614,7 @@ class GattCore:
                 owner[1],
                 self.config.application_deadline,
             )
-            late: GattServerReadRsp | GattServerWriteRsp
-            if request.write:
-                late = GattServerWriteRsp(owner[1], AttErrorCode.UNLIKELY_ERROR)
-            else:
-                late = GattServerReadRsp(owner[1], None, AttErrorCode.UNLIKELY_ERROR)
-            return self._serve(self.server.on_application_answer(late), now)
+            return self._serve(self.server.on_application_timeout(owner[1]), now)
         if owner[0] == "gatt" and len(owner) == 3:
             link = self.links.get(owner[1])
             bearer = link.bearers.get(owner[2]) if link is not None else None
