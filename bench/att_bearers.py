@@ -8,11 +8,12 @@ For each controller -- ``local`` (bluetrio's in-process controller / Bumble's Lo
 ``served`` (``bluetrio controller --listen``), ``rootcanal`` -- and each stack, in a fresh
 interpreter with a fresh controller server, two devices of that stack linked over LE:
 
-* ``read round trip``: 50 Read Requests for handle 0x0001 one after the other on the
-  unenhanced bearer (ms per request and its response; what answers is each stack's own
-  server: bluetrio's gatt actor, Bumble's GATT server);
+* ``read round trip``: 50 Read Requests for handle 0x0001 (the GAP service declaration) one
+  after the other on the unenhanced bearer (ms per request and its response, from each
+  stack's own server);
 * ``100 notifications``: from the first Handle Value Notification sent until the client has
-  the 100th (values of 20 octets);
+  the 100th (values of 20 octets; bluetrio's client subscribed through the CCCD, Bumble's
+  server told to send regardless);
 * ``12 reads on 3 EATT bearers``: once the link is encrypted and three enhanced bearers are
   open, 12 Read Requests at once (bluetrio spreads them over its bearers itself; Bumble's
   are given four each), until the last response.
@@ -43,15 +44,15 @@ READS = 50
 NOTIFIED = 100
 PARALLEL = 12
 BEARERS = 3
-VALUE_HANDLE = 0x0003
 
 
 def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
     from bluetrio.actors.gatt.core import GattCore
     from bluetrio.actors.runtime import Actor
     from bluetrio.actors.topology import Layer
-    from bluetrio.messages.att import ReadRequest
+    from bluetrio.messages.att import ReadRequest, WriteRequest
     from bluetrio.messages.btm import LinkTransport
+    from bluetrio.messages.gatt_declarations import Characteristic, Properties, Service
     from bluetrio.messages.gatt_service import GattNotifyReq
     from bluetrio.stack import open_stack
 
@@ -76,14 +77,19 @@ def bluetrio_worker(args: argparse.Namespace) -> dict[str, Any]:
                         await link.att.exchange(ReadRequest(1))
                     tally.add(ROUND_TRIP, (time.perf_counter() - start) / READS, 0)
 
-                    async with link.att.listen(VALUE_HANDLE, capacity=NOTIFIED) as values:
+                    level = Characteristic(0x2A19, Properties.NOTIFY)
+                    placed = await b.gatt_server.add_service(Service(0x180F, (level,)))
+                    handles = placed.characteristics[0]
+                    assert handles.cccd is not None
+                    await link.att.exchange(WriteRequest(handles.cccd, b"\x01\x00"))
+                    async with link.att.listen(handles.value, capacity=NOTIFIED) as values:
                         start = time.perf_counter()
                         for n in range(NOTIFIED):
                             value = n.to_bytes(20, "little")
                             request = GattNotifyReq(
-                                b.runtime.new_token(), VALUE_HANDLE, value, peer.handle
+                                b.runtime.new_token(), handles.value, value, peer.handle
                             )
-                            b.app.send(Layer.GATT, request)
+                            b.app.send(Layer.GATT, request)  # a burst: not awaited one by one
                         for _ in range(NOTIFIED):
                             await values.receive()
                         tally.add(NOTIFICATIONS, time.perf_counter() - start, 0)

@@ -3,7 +3,7 @@
 It registers the LE ATT fixed channel with L2CAP (0x0004, Vol 3 Part A 2.1) when the
 controller is ready, keeps one :class:`GattLink` per LE link from the moment L2CAP opens the
 channel until the link goes, with its bearers (:class:`~bluetrio.actors.gatt.bearer.AttBearer`:
-the unenhanced one, numbered 0), and joins three parties:
+the unenhanced one, numbered 0, and the enhanced ones of `eatt.py`), and joins three parties:
 
 * the application's client requests (:class:`AttExchangeReq`, :class:`AttCommandReq`), put
   on a bearer, and every value received (:class:`AttValueInd`, emitted);
