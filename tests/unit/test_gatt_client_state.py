@@ -15,20 +15,26 @@ from bluetrio.actors.gatt.client_state import (
     VERDICTS,
     Awareness,
     CachingEvent,
+    CachingGate,
     ClientFeature,
     ClientStates,
     FeatureWriteRefused,
     IndicateServiceChanged,
     Verdict,
     caching_event,
+    robust_caching,
 )
 from bluetrio.address import Address, AddressType
 from bluetrio.bonds import Bond, KeyDistribution, Transport
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.att import (
+    AttPdu,
+    ErrorResponse,
     ExchangeMtuRequest,
+    ExecuteWriteRequest,
     HandleValueConfirmation,
     ReadByTypeRequest,
+    ReadMultipleRequest,
     ReadRequest,
     SignedWriteCommand,
     WriteCommand,
@@ -476,3 +482,38 @@ def test_any_sequence_keeps_the_state_consistent(operations: list[tuple[object, 
     for link in clients.links.values():
         assert all(value for value in link.state.cccds.values())
         assert link.state.features & ~0x07 == 0
+
+
+def unaware_client() -> ClientStates:
+    clients = states()
+    connected(clients)
+    clients.write_client_features(LINK, b"\x01")
+    clients.on_database_changed(0x0020, 0x0030, HASH_2)
+    return clients
+
+
+@pytest.mark.parametrize(
+    ("pdu", "handle_in_error"),
+    [
+        (ReadRequest(0x0003), 0x0003),
+        (ReadByTypeRequest(0x0010, 0xFFFF, uuid16(0x2A00)), 0x0010),
+        (ReadMultipleRequest((0x0005, 0x0007)), 0x0005),
+        (ExecuteWriteRequest(True), 0x0000),
+    ],
+)
+def test_a_change_unaware_request_is_answered_out_of_sync(
+    pdu: AttPdu, handle_in_error: int
+) -> None:
+    gate = robust_caching(unaware_client(), LINK, pdu, bearers=1)
+    assert not gate.process
+    assert gate.answer == ErrorResponse(pdu.opcode, handle_in_error, 0x12)
+
+
+def test_the_gate_lets_the_hash_read_through_and_ignores_commands() -> None:
+    clients = unaware_client()
+    hash_read = ReadByTypeRequest(0x0001, 0xFFFF, uuid16(0x2B2A))
+    assert robust_caching(clients, LINK, hash_read, 1) == CachingGate(True)
+    assert robust_caching(clients, LINK, WriteCommand(3, b""), 1) == CachingGate(False)
+    assert robust_caching(clients, LINK, ExchangeMtuRequest(100), 1) == CachingGate(True)
+    assert robust_caching(clients, LINK, ReadRequest(3), 1).process
+    assert clients.awareness(LINK) is A

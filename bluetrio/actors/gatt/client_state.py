@@ -36,7 +36,15 @@ from bluetrio.actors.gatt.database_hash import DATABASE_HASH_UUID
 from bluetrio.actors.state_machine import transition
 from bluetrio.address import Address
 from bluetrio.bonds import Bond, Transport, identity_key
-from bluetrio.messages.att import AttPdu, ExchangeMtuRequest, PduKind, ReadByTypeRequest, kind_of
+from bluetrio.messages.att import (
+    AttErrorCode,
+    AttPdu,
+    ErrorResponse,
+    ExchangeMtuRequest,
+    PduKind,
+    ReadByTypeRequest,
+    kind_of,
+)
 from bluetrio.messages.gatt_state import (
     CLIENT_FEATURE_BITS,
     FULL_RANGE,
@@ -50,12 +58,14 @@ __all__ = [
     "VERDICTS",
     "Awareness",
     "CachingEvent",
+    "CachingGate",
     "ClientFeature",
     "ClientStates",
     "FeatureWriteRefused",
     "IndicateServiceChanged",
     "Verdict",
     "caching_event",
+    "robust_caching",
 ]
 
 CCCD_NOTIFY = 0x0001  # Vol 3 Part G 3.3.3.3, table 3.11
@@ -154,6 +164,40 @@ def caching_event(pdu: AttPdu, bearers: int) -> CachingEvent | None:
     if isinstance(pdu, ReadByTypeRequest) and pdu.attribute_type == DATABASE_HASH_UUID:
         return _E.HASH_READ_BY_TYPE
     return _E.REQUEST if bearers <= 1 else _E.REQUEST_OF_SEVERAL_BEARERS
+
+
+def _handle_in_error(pdu: AttPdu) -> int:
+    """The request's first attribute handle, 0 when it names none (Vol 3 Part F 3.4.1.1)."""
+    for name in ("handle", "start"):
+        value = getattr(pdu, name, None)
+        if isinstance(value, int):
+            return value
+    handles = getattr(pdu, "handles", ())
+    return handles[0] if handles else 0
+
+
+@attrs.frozen
+class CachingGate:
+    """Whether the server goes on with a PDU (``process``), or answers it with ``answer``
+    (Database Out Of Sync, on the bearer it came on) or ignores it; ``outputs``: the client's
+    state for the key store when it became change-aware."""
+
+    process: bool
+    answer: ErrorResponse | None = None
+    outputs: tuple[Output, ...] = ()
+
+
+def robust_caching(clients: ClientStates, handle: int, pdu: AttPdu, bearers: int) -> CachingGate:
+    """The robust caching check (2.5.2.1) of ``pdu`` from the client of link ``handle``,
+    which uses ``bearers`` ATT bearers, before the server looks at it."""
+    event = caching_event(pdu, bearers)
+    if event is None:
+        return CachingGate(True)
+    verdict, outputs = clients.on_pdu(handle, event)
+    if verdict is Verdict.OUT_OF_SYNC:
+        error = ErrorResponse(pdu.opcode, _handle_in_error(pdu), AttErrorCode.DATABASE_OUT_OF_SYNC)
+        return CachingGate(False, error, tuple(outputs))
+    return CachingGate(verdict is Verdict.PROCESS, None, tuple(outputs))
 
 
 @attrs.frozen
