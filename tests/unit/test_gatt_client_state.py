@@ -517,3 +517,12 @@ def test_the_gate_lets_the_hash_read_through_and_ignores_commands() -> None:
     assert robust_caching(clients, LINK, ExchangeMtuRequest(100), 1) == CachingGate(True)
     assert robust_caching(clients, LINK, ReadRequest(3), 1).process
     assert clients.awareness(LINK) is A
+
+
+def test_a_refused_features_write_is_told_before_it_is_made() -> None:
+    clients = states()
+    connected(clients)
+    clients.write_client_features(LINK, b"\x03")
+    assert clients.features_refused(LINK, b"\x01")
+    assert not clients.features_refused(LINK, b"\x07")
+    assert not clients.features_refused(0x0099, b"\x00")  # no such link

@@ -63,6 +63,7 @@ __all__ = [
     "ClientStates",
     "FeatureWriteRefused",
     "IndicateServiceChanged",
+    "StateOutput",
     "Verdict",
     "caching_event",
     "robust_caching",
@@ -184,7 +185,7 @@ class CachingGate:
 
     process: bool
     answer: ErrorResponse | None = None
-    outputs: tuple[Output, ...] = ()
+    outputs: tuple[StateOutput, ...] = ()
 
 
 def robust_caching(clients: ClientStates, handle: int, pdu: AttPdu, bearers: int) -> CachingGate:
@@ -210,7 +211,8 @@ class IndicateServiceChanged:
     end: int
 
 
-Output = Emit | IndicateServiceChanged
+# What the clients' state hands the server: the key store's messages and indications.
+StateOutput = Emit | IndicateServiceChanged
 
 
 class FeatureWriteRefused(Exception):
@@ -320,7 +322,7 @@ class ClientStates:
                 sign_counter=stored.sign_counter, authenticated=bonded.authenticated,
             )  # fmt: skip
 
-    def on_bond(self, bond: Bond) -> list[Output]:
+    def on_bond(self, bond: Bond) -> list[StateOutput]:
         """A bond was made (btm's StoreBondReq). For an LE bond the client's state on its
         link, if up, becomes the bond's state: a new bond starts from what the client did on
         the link that made it, not from what an earlier bond with the peer kept."""
@@ -343,7 +345,7 @@ class ClientStates:
         """An LE link is up; ``peer`` its identity address when btm knows it."""
         self.links[handle] = _Link(handle, address, identity_key(peer))
 
-    def on_link_down(self, handle: int) -> list[Output]:
+    def on_link_down(self, handle: int) -> list[StateOutput]:
         """The link is gone; a bonded client's state stays with its bond, a Service Changed
         indication it did not confirm included."""
         link = self.links.pop(handle, None)
@@ -356,7 +358,7 @@ class ClientStates:
             link.state.awareness = _U
         return [self._store(link.bond, link.state)]
 
-    def on_link_encrypted(self, handle: int, peer: Address, with_bond: bool) -> list[Output]:
+    def on_link_encrypted(self, handle: int, peer: Address, with_bond: bool) -> list[StateOutput]:
         """The link is encrypted (btm's LinkSecuredInd); ``with_bond``: with the stored bond's
         key. The bond's state then applies to the link, and a change the client missed is
         indicated."""
@@ -394,7 +396,7 @@ class ClientStates:
         link = self.links.get(handle)
         return 0 if link is None else link.state.cccds.get(descriptor, 0)
 
-    def write_cccd(self, handle: int, descriptor: int, value: int) -> list[Output]:
+    def write_cccd(self, handle: int, descriptor: int, value: int) -> list[StateOutput]:
         """The client wrote ``value`` to CCCD ``descriptor`` (the server checked it). A client
         enabling Service Changed indications with a change pending hears of it at once."""
         link = self.links.get(handle)
@@ -420,14 +422,20 @@ class ClientStates:
         link = self.links.get(handle)
         return 0 if link is None else link.state.features
 
-    def write_client_features(self, handle: int, value: bytes) -> list[Output]:
+    def features_refused(self, handle: int, value: bytes) -> bool:
+        """Whether writing ``value`` to Client Supported Features would clear a bit the
+        client set before (7.2: answered Value Not Allowed)."""
+        link = self.links.get(handle)
+        return link is not None and bool(link.state.features & ~int.from_bytes(value, "little"))
+
+    def write_client_features(self, handle: int, value: bytes) -> list[StateOutput]:
         """The client wrote Client Supported Features. Bits it set stay set: a write that
         clears one raises :class:`FeatureWriteRefused`; reserved bits are not kept."""
         link = self.links.get(handle)
         if link is None:
             return []
         written = int.from_bytes(value, "little")
-        if link.state.features & ~written:
+        if self.features_refused(handle, value):
             raise FeatureWriteRefused(
                 f"Client Supported Features 0x{link.state.features:02X} would lose bits"
             )
@@ -442,7 +450,7 @@ class ClientStates:
         link = self.links.get(handle)
         return Awareness.CHANGE_AWARE if link is None else link.state.awareness
 
-    def on_pdu(self, handle: int, event: CachingEvent) -> tuple[Verdict, list[Output]]:
+    def on_pdu(self, handle: int, event: CachingEvent) -> tuple[Verdict, list[StateOutput]]:
         """A request or command came from the client of link ``handle``: what to do with it.
 
         Robust caching applies to clients that enabled it (7.2); the PDUs of the others are
@@ -456,13 +464,16 @@ class ClientStates:
         return VERDICTS[before, event], self._store_link(link) if became_aware else []
 
     # -- Service Changed (7.1) -------------------------------------------------------------
-    def on_database_changed(self, start: int, end: int, new_hash: bytes) -> list[Output]:
+    def on_database_changed(
+        self, start: int, end: int, new_hash: bytes | None
+    ) -> list[StateOutput]:
         """Handles ``start``..``end`` changed and the hash is ``new_hash``: every client
         becomes change-unaware and loses its CCCD values in the range (those descriptors are
         gone or new); a connected one that enabled Service Changed indications hears of it
-        now, a bonded one that is away when it is back (:meth:`on_link_encrypted`)."""
+        now, a bonded one that is away when it is back (:meth:`on_link_encrypted`). ``new_hash``
+        is None for a server without the GATT service."""
         self.database_hash = new_hash
-        outputs: list[Output] = []
+        outputs: list[StateOutput] = []
         for link in self.links.values():
             link.state.changed(start, end)
             outputs.extend(self._indicate_pending(link))
@@ -473,7 +484,7 @@ class ClientStates:
                 record.since = _merge(record.since, (start, end))
         return outputs
 
-    def on_service_changed_confirmed(self, handle: int) -> list[Output]:
+    def on_service_changed_confirmed(self, handle: int) -> list[StateOutput]:
         """The client confirmed the Service Changed indication: it is change-aware, unless
         another change came meanwhile, which is indicated now."""
         link = self.links.get(handle)
@@ -493,7 +504,7 @@ class ClientStates:
             link.state.service_changed = _merge(link.state.service_changed, link.in_flight)
             link.in_flight = None
 
-    def _indicate_pending(self, link: _Link) -> list[Output]:
+    def _indicate_pending(self, link: _Link) -> list[StateOutput]:
         changed = link.state.service_changed
         descriptor = self.service_changed_cccd
         if changed is None or link.in_flight is not None or descriptor is None:
@@ -504,7 +515,7 @@ class ClientStates:
         return [IndicateServiceChanged(link.handle, *changed)]
 
     # -- signed writes ---------------------------------------------------------------------
-    def accept_sign_counter(self, handle: int, counter: int) -> list[Output]:
+    def accept_sign_counter(self, handle: int, counter: int) -> list[StateOutput]:
         """A signed write with ``counter`` was accepted from the link's bonded peer."""
         record = self.bonded_peer(handle)
         if record is None:
@@ -514,7 +525,7 @@ class ClientStates:
         return [self._store(record, link.state if link.bond is record else None)]
 
     # -- persistence -----------------------------------------------------------------------
-    def _store_link(self, link: _Link) -> list[Output]:
+    def _store_link(self, link: _Link) -> list[StateOutput]:
         return [] if link.bond is None else [self._store(link.bond, link.state)]
 
     def _store(self, record: _BondedClient, live: _ClientState | None = None) -> Emit:

@@ -56,7 +56,7 @@ class HashedAttribute(Protocol):
     def type(self) -> uuid.UUID: ...
 
     @property
-    def value(self) -> bytes: ...
+    def value(self) -> bytes | None: ...
 
 
 def _contribution(attribute: HashedAttribute) -> bytes:
@@ -64,7 +64,8 @@ def _contribution(attribute: HashedAttribute) -> bytes:
     if kind is None or (kind not in HASHED_WITH_VALUE and kind not in HASHED_WITHOUT_VALUE):
         return b""
     head = attribute.handle.to_bytes(2, "little") + kind.to_bytes(2, "little")
-    return head + bytes(attribute.value) if kind in HASHED_WITH_VALUE else head
+    # A value the server does not store (a CCCD's, one served per client) is never hashed.
+    return head + bytes(attribute.value or b"") if kind in HASHED_WITH_VALUE else head
 
 
 def hash_message(attributes: Iterable[HashedAttribute]) -> bytes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from bluetrio.actors.gatt.client_state import ClientStates, IndicateServiceChanged, Output
+from bluetrio.actors.gatt.client_state import ClientStates, IndicateServiceChanged, StateOutput
 from bluetrio.actors.gatt.database_hash import (
     DATABASE_HASH_UUID,
     HashedAttribute,
@@ -126,7 +126,7 @@ class GattService:
             return bytes([self.clients.client_features(handle)])
         raise InvalidArgumentError(f"0x{attribute_handle:04X} is not served by the GATT service")
 
-    def write(self, handle: int, attribute_handle: int, value: bytes) -> list[Output]:
+    def write(self, handle: int, attribute_handle: int, value: bytes) -> list[StateOutput]:
         """The client of link ``handle`` wrote a served attribute (the server checked the
         write's permissions): Client Supported Features; raises
         :class:`~bluetrio.actors.gatt.client_state.FeatureWriteRefused` for a write that would
@@ -137,7 +137,7 @@ class GattService:
 
     def database_changed(
         self, start: int, end: int, attributes: Iterable[HashedAttribute]
-    ) -> list[Output]:
+    ) -> list[StateOutput]:
         """Handles ``start``..``end`` changed; ``attributes`` is the database now."""
         self.hash = database_hash(attributes)
         return self.clients.on_database_changed(start, end, self.hash)

@@ -18,7 +18,7 @@ import enum
 
 import attrs
 
-from bluetrio.actors.gatt.client_state import ClientStates, Output
+from bluetrio.actors.gatt.client_state import ClientStates, StateOutput
 from bluetrio.crypto import aes_cmac, reverse
 from bluetrio.errors import InvalidArgumentError
 from bluetrio.messages.att import SignedWriteCommand, WriteCommand
@@ -119,7 +119,7 @@ class SignedWriteDecision:
 
     outcome: SignedWriteOutcome
     authenticated: bool = False
-    outputs: tuple[Output, ...] = ()
+    outputs: tuple[StateOutput, ...] = ()
 
     @property
     def write(self) -> bool:
