@@ -39,14 +39,21 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
 from bluetrio.actors.effects import Emit
+from bluetrio.actors.gatt.client_state import (
+    ClientStates,
+    IndicateServiceChanged,
+    StateOutput,
+    robust_caching,
+)
 from bluetrio.actors.gatt.database import Attribute, AttributeDatabase, AttributeKind
 from bluetrio.actors.gatt.gap_service import GapServiceConfig, gap_service
-from bluetrio.actors.gatt.outputs import Output, SendPdu
+from bluetrio.actors.gatt.gatt_service import GattService
+from bluetrio.actors.gatt.outputs import UNENHANCED_BEARER, Output, SendPdu
 from bluetrio.actors.gatt.permissions import (
     Access,
     LinkSecurity,
@@ -54,7 +61,9 @@ from bluetrio.actors.gatt.permissions import (
     needs_authorization,
 )
 from bluetrio.actors.gatt.prepare_queue import PreparedWrite, PrepareQueue, QueueError
+from bluetrio.actors.gatt.signing import decide_signed_write
 from bluetrio.address import Address
+from bluetrio.bonds import Bond
 from bluetrio.errors import AttDecodeError, InvalidArgumentError
 from bluetrio.messages.att import (
     AttErrorCode,
@@ -102,6 +111,7 @@ from bluetrio.messages.gatt_service import (
     GattServerWriteRsp,
     GattSubscriptionInd,
 )
+from bluetrio.messages.gatt_state import GattBondedPeer
 from bluetrio.messages.uuids import att_uuid_bytes, uuid16
 
 log = logging.getLogger(__name__)
@@ -126,9 +136,10 @@ class ClientConnection:
     peer: Address
     security: LinkSecurity
     bonded: bool
-    # CCCD handle -> its value for this client (Vol 3 Part G 3.3.3.3); absent is 0.
-    cccds: dict[int, int] = attrs.Factory(dict)
     prepare_queue: PrepareQueue = attrs.Factory(PrepareQueue)
+    # The bearers the client sent requests on (0, the unenhanced one, is always there): with
+    # more than one, robust caching's "Database Out Of Sync, then a request" does not apply.
+    bearers: set[int] = attrs.Factory(lambda: {0})
     # Bearer -> the request waiting there for the application (3.3.2: one per bearer).
     waiting: dict[int, _Transaction] = attrs.Factory(dict)
 
@@ -175,6 +186,11 @@ class GattServer:
     ) -> None:
         self.database = AttributeDatabase()
         self.signature_check = signature_check
+        # Each client's CCCDs, features and robust caching state, kept with bonds
+        # (client_state.py); the GATT service once add_gatt_service placed it.
+        self.clients = ClientStates()
+        self.gatt_service: GattService | None = None
+        self._changes: list[Output] = []
         self._connections: dict[int, ClientConnection] = {}
         self._asked: dict[int, _Transaction] = {}
         self._next_request_id = 1
@@ -190,7 +206,40 @@ class GattServer:
         for characteristic in handles.characteristics:
             if characteristic.cccd is not None:
                 self._cccd_of[characteristic.value] = characteristic.cccd
+        self._changed(handles)
         return handles
+
+    def add_gatt_service(self, eatt: bool = False) -> ServiceHandles:
+        """Place the GATT service (gatt_service.py), right after GAP and before any other
+        service, so its handles never move (Vol 3 Part G 7.1)."""
+        if self.gatt_service is not None:
+            raise InvalidArgumentError("the GATT service is in the database already")
+        service = GattService(self.clients, eatt=eatt)
+        handles = self.database.add(service.declaration)
+        for characteristic in handles.characteristics:
+            if characteristic.cccd is not None:
+                self._cccd_of[characteristic.value] = characteristic.cccd
+        service.placed(handles, self.database)
+        self.gatt_service = service
+        return handles
+
+    def _changed(self, handles: ServiceHandles) -> None:
+        """The database changed at ``handles``: the clients' state follows (robust caching,
+        Service Changed, CCCDs of the range dropped); what that sends waits in
+        :meth:`take_changes`."""
+        if self.gatt_service is not None:
+            changes = self.gatt_service.database_changed(
+                handles.service, handles.end, self.database
+            )
+        else:
+            changes = self.clients.on_database_changed(handles.service, handles.end, None)
+        self._changes.extend(self._served(changes))
+
+    def take_changes(self) -> list[Output]:
+        """What the last changes of the database send: Service Changed indications and the
+        bonded clients' states for the key store."""
+        changes, self._changes = self._changes, []
+        return changes
 
     def remove_service(self, service_handle: int) -> None:
         """Take out the service at ``service_handle`` (not GAP); the clients' CCCD values and
@@ -198,12 +247,14 @@ class GattServer:
         service starts there or another includes it."""
         if service_handle == self.gap_handles.service:
             raise InvalidArgumentError("the GAP service cannot be removed")
+        gatt = self.gatt_service
+        if gatt is not None and gatt.handles is not None and service_handle == gatt.handles.service:
+            raise InvalidArgumentError("the GATT service cannot be removed")
         handles = self.database.remove(service_handle)
         for characteristic in handles.characteristics:
             self._cccd_of.pop(characteristic.value, None)
+        self._changed(handles)
         for connection in self._connections.values():
-            for handle in [h for h in connection.cccds if handles.service <= h <= handles.end]:
-                del connection.cccds[handle]
             queue = connection.prepare_queue
             queue.parts = [p for p in queue.parts if not handles.service <= p.handle <= handles.end]
 
@@ -212,6 +263,7 @@ class GattServer:
         self, handle: int, peer: Address, security: LinkSecurity, bonded: bool
     ) -> list[Output]:
         self._connections[handle] = ClientConnection(handle, peer, security, bonded)
+        self.clients.on_link_up(handle, peer, peer)
         return []
 
     def on_security_changed(self, handle: int, security: LinkSecurity) -> list[Output]:
@@ -220,23 +272,56 @@ class GattServer:
             connection.security = security
         return []
 
-    def on_link_down(self, handle: int) -> None:
+    def on_link_down(self, handle: int) -> list[Output]:
+        """The link is gone; a bonded client's state goes to the key store."""
         connection = self._connections.pop(handle, None)
         if connection is None:
-            return
+            return []
         for transaction in connection.waiting.values():
             self._asked.pop(transaction.request_id, None)
         for request_id in [rid for rid, t in self._asked.items() if t.connection is connection]:
             del self._asked[request_id]
+        return self._served(self.clients.on_link_down(handle))
+
+    # -- bonded clients (client_state.py) ----------------------------------------------------
+    def load_bonds(self, peers: tuple[GattBondedPeer, ...]) -> None:
+        """The key store's bonded peers, with their CSRKs and GATT state (at start)."""
+        self.clients.load(peers)
+
+    def on_bond(self, bond: Bond) -> list[Output]:
+        """A bond was made (btm's StoreBondReq)."""
+        return self._served(self.clients.on_bond(bond))
+
+    def on_link_encrypted(self, handle: int, peer: Address, with_bond: bool) -> list[Output]:
+        """Link ``handle`` is encrypted (btm's LinkSecuredInd; ``with_bond``: with the stored
+        bond's key): a bonded client's state applies, and it hears of what changed."""
+        return self._served(self.clients.on_link_encrypted(handle, peer, with_bond))
 
     def on_indication_outcome(
         self, handle: int, value_handle: int, error: str | None
     ) -> list[Output]:
-        """An indication the server sent itself was confirmed (``error`` None) or failed.
-        The database and the requests send none (notifications and indications of the
-        application's values are the actor's, from ``subscribers``); the GATT service's
-        Service Changed, when it sends one, hears its outcome here."""
-        return []
+        """An indication the server sent itself was confirmed (``error`` None) or not: for
+        Service Changed, the client is change-aware, or hears of the range again."""
+        gatt = self.gatt_service
+        if gatt is None or gatt.handles is None or value_handle != gatt.service_changed_value:
+            return []
+        if error is not None:
+            self.clients.on_service_changed_failed(handle)
+            return []
+        return self._served(self.clients.on_service_changed_confirmed(handle))
+
+    def _served(self, outputs: Iterable[StateOutput]) -> list[Output]:
+        """The clients' outputs as the actor takes them: a Service Changed indication goes
+        on the unenhanced bearer, which every client has (Vol 3 Part G 7.1)."""
+        served: list[Output] = []
+        for output in outputs:
+            if isinstance(output, IndicateServiceChanged):
+                assert self.gatt_service is not None  # only it names a Service Changed CCCD
+                indication = self.gatt_service.indication(output)
+                served.append(SendPdu(output.handle, UNENHANCED_BEARER, indication))
+            else:
+                served.append(output)
+        return served
 
     def connection(self, handle: int) -> ClientConnection | None:
         return self._connections.get(handle)
@@ -268,6 +353,18 @@ class GattServer:
             # core refuses such a request before it gets here.
             log.warning("link 0x%04X: a request while one waits for the application", handle)
             return []
+        connection.bearers.add(bearer)
+        gate = robust_caching(self.clients, handle, pdu, len(connection.bearers))
+        outputs: list[Output] = self._served(gate.outputs)
+        if not gate.process:
+            if gate.answer is not None:
+                outputs.append(SendPdu(handle, bearer, gate.answer))
+            return outputs
+        return outputs + self._dispatch(connection, bearer, pdu, mtu)
+
+    def _dispatch(
+        self, connection: ClientConnection, bearer: int, pdu: AttPdu, mtu: int
+    ) -> list[Output]:
         match pdu:
             case FindInformationRequest():
                 return self._answer(connection, bearer, pdu, self._find_information(pdu, mtu))
@@ -513,9 +610,11 @@ class GattServer:
         if attribute is None:
             error = _error(pdu, pdu.handle, AttErrorCode.INVALID_HANDLE)
             return self._answer(connection, bearer, pdu, error) if with_response else []
-        code = access_error(
-            attribute.permissions, Access.WRITE, security or connection.security
-        ) or _value_error(attribute, pdu.value)
+        code = (
+            access_error(attribute.permissions, Access.WRITE, security or connection.security)
+            or _value_error(attribute, pdu.value)
+            or self._state_error(connection, attribute, pdu.value)
+        )
         if code is not None:
             if not with_response:
                 log.info("write command to 0x%04X refused: %s", pdu.handle, code.name)
@@ -527,21 +626,42 @@ class GattServer:
     def _signed_write(
         self, connection: ClientConnection, bearer: int, pdu: SignedWriteCommand
     ) -> list[Output]:
+        command = WriteCommand(pdu.handle, pdu.value)
+        if connection.security.encrypted:
+            # Vol 3 Part F 3.4.5.4: on an encrypted link it is a Write Command.
+            return self._write(connection, bearer, command, with_response=False)
         attribute = self.database.get(pdu.handle)
         if attribute is None or not attribute.properties & Properties.AUTHENTICATED_SIGNED_WRITES:
             log.info("signed write to 0x%04X, which takes none: ignored", pdu.handle)
             return []
         if attribute.kind is not AttributeKind.VALUE:
             return []
-        if self.signature_check is None:
-            log.info("signed write to 0x%04X with no way to verify it: ignored", pdu.handle)
-            return []
-        security = self.signature_check(connection.handle, pdu)
+        outputs: list[Output] = []
+        if self.signature_check is not None:
+            security = self.signature_check(connection.handle, pdu)
+        else:
+            security, outputs = self._bond_signature(connection, pdu)
         if security is None:
             log.info("signed write to 0x%04X with a bad signature: ignored", pdu.handle)
-            return []
-        command = WriteCommand(pdu.handle, pdu.value)
-        return self._write(connection, bearer, command, with_response=False, security=security)
+            return outputs
+        return outputs + self._write(
+            connection, bearer, command, with_response=False, security=security
+        )
+
+    def _bond_signature(
+        self, connection: ClientConnection, pdu: SignedWriteCommand
+    ) -> tuple[LinkSecurity | None, list[Output]]:
+        """The security a signature with the bond's CSRK stands for (LE security mode 2, Vol 3
+        Part C 10.2.2: a data-signed write is as good as one on a link encrypted with a key
+        of the bond's strength), and the bond's new sign counter for the key store."""
+        decision = decide_signed_write(
+            self.clients, connection.handle, pdu, encrypted=False, signable=True
+        )
+        if not decision.write:
+            log.info("signed write to 0x%04X: %s", pdu.handle, decision.outcome.value)
+            return None, self._served(decision.outputs)
+        signed = LinkSecurity(encrypted=True, authenticated=decision.authenticated, key_size=16)
+        return signed, self._served(decision.outputs)
 
     def _prepare_write(self, connection: ClientConnection, pdu: PrepareWriteRequest) -> AttPdu:
         attribute = self.database.get(pdu.handle)
@@ -583,7 +703,9 @@ class GattServer:
         steps: list[_Read | _Write] = []
         for item in assembled:
             attribute = attributes[item.handle]
-            code = _value_error(attribute, item.value)
+            code = _value_error(attribute, item.value) or self._state_error(
+                connection, attribute, item.value
+            )
             if code is not None:
                 return self._answer(connection, bearer, pdu, _error(pdu, item.handle, code))
             steps.append(_Write(attribute, item.value))
@@ -603,22 +725,33 @@ class GattServer:
     def _stored(self, connection: ClientConnection, attribute: Attribute) -> bytes:
         if attribute.kind is AttributeKind.CCCD:
             return self._cccd_value(connection, attribute.handle).to_bytes(CCCD_LENGTH, "little")
+        gatt = self.gatt_service
+        if gatt is not None and gatt.serves(attribute.handle):
+            return gatt.read(connection.handle, attribute.handle)
         return attribute.value or b""
 
-    # The client's CCCD values: the three places that read or write them.
+    def _state_error(
+        self, connection: ClientConnection, attribute: Attribute, value: bytes
+    ) -> AttErrorCode | None:
+        """A write the GATT service refuses: Client Supported Features losing a bit (7.2)."""
+        gatt = self.gatt_service
+        if gatt is None or not gatt.serves(attribute.handle):
+            return None
+        if self.clients.features_refused(connection.handle, value):
+            return AttErrorCode.VALUE_NOT_ALLOWED
+        return None
+
+    # The client's CCCD values (client_state.py): the three places that read or write them.
     def _cccd_value(self, connection: ClientConnection, cccd: int) -> int:
-        return connection.cccds.get(cccd, 0)
+        return self.clients.cccd(connection.handle, cccd)
 
     def _write_cccd(
         self, connection: ClientConnection, attribute: Attribute, bits: int
     ) -> list[Output]:
-        before = connection.cccds.get(attribute.handle, 0)
-        if bits:
-            connection.cccds[attribute.handle] = bits
-        else:
-            connection.cccds.pop(attribute.handle, None)
+        before = self.clients.cccd(connection.handle, attribute.handle)
+        outputs = self._served(self.clients.write_cccd(connection.handle, attribute.handle, bits))
         if bits == before:
-            return []
+            return outputs
         subscription = GattSubscriptionInd(
             handle=connection.handle,
             peer=connection.peer,
@@ -626,7 +759,7 @@ class GattServer:
             notify=bool(bits & CCCD_NOTIFY),
             indicate=bool(bits & CCCD_INDICATE),
         )
-        return [Emit(subscription)]
+        return [*outputs, Emit(subscription)]
 
     def _start(
         self,
@@ -712,10 +845,13 @@ class GattServer:
     def _store(
         self, connection: ClientConnection, attribute: Attribute, value: bytes
     ) -> list[Output]:
-        if attribute.kind is not AttributeKind.CCCD:
-            self.database.set_value(attribute.handle, value)
-            return []
-        return self._write_cccd(connection, attribute, int.from_bytes(value, "little"))
+        if attribute.kind is AttributeKind.CCCD:
+            return self._write_cccd(connection, attribute, int.from_bytes(value, "little"))
+        gatt = self.gatt_service
+        if gatt is not None and gatt.serves(attribute.handle):
+            return self._served(gatt.write(connection.handle, attribute.handle, value))
+        self.database.set_value(attribute.handle, value)
+        return []
 
     def _answer(
         self, connection: ClientConnection, bearer: int, request: AttPdu, response: AttPdu
