@@ -236,8 +236,8 @@ class GattServer:
         self._changes.extend(self._served(changes))
 
     def take_changes(self) -> list[Output]:
-        """What the last changes of the database send: Service Changed indications and the
-        bonded clients' states for the key store."""
+        """What the last changes of the database (and links that went down) send: Service
+        Changed indications and the bonded clients' states for the key store."""
         changes, self._changes = self._changes, []
         return changes
 
@@ -272,16 +272,17 @@ class GattServer:
             connection.security = security
         return []
 
-    def on_link_down(self, handle: int) -> list[Output]:
-        """The link is gone; a bonded client's state goes to the key store."""
+    def on_link_down(self, handle: int) -> None:
+        """The link is gone; a bonded client's state for the key store waits in
+        :meth:`take_changes`."""
         connection = self._connections.pop(handle, None)
         if connection is None:
-            return []
+            return
         for transaction in connection.waiting.values():
             self._asked.pop(transaction.request_id, None)
         for request_id in [rid for rid, t in self._asked.items() if t.connection is connection]:
             del self._asked[request_id]
-        return self._served(self.clients.on_link_down(handle))
+        self._changes.extend(self._served(self.clients.on_link_down(handle)))
 
     # -- bonded clients (client_state.py) ----------------------------------------------------
     def load_bonds(self, peers: tuple[GattBondedPeer, ...]) -> None:
