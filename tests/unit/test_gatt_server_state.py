@@ -29,8 +29,11 @@ from bluetrio.messages.gatt_declarations import (
     Characteristic,
     Permissions,
     Properties,
+    ReadContext,
     Service,
+    WriteContext,
 )
+from bluetrio.messages.gatt_service import GattServerReadInd, GattServerReadRsp, GattServerWriteInd
 from bluetrio.messages.gatt_state import GattBondState, GattBondStateStoreReq
 
 LINK = 0x0040
@@ -238,3 +241,30 @@ def test_a_signed_write_on_an_encrypted_link_is_a_write_command() -> None:
     pdu = sign_write(bytes(16), 1, WriteCommand(SIGNED_VALUE, b"plain"))
     assert ask(gatt, pdu) == []
     assert answer(gatt, ReadRequest(SIGNED_VALUE)) == ReadResponse(b"plain")
+
+
+async def _serve(context: ReadContext) -> bytes:
+    return b""
+
+
+async def _take(context: WriteContext, value: bytes) -> None:
+    return None
+
+
+def test_a_command_ending_meanwhile_leaves_the_waiting_request_its_bearer() -> None:
+    """A command may come while a request waits for the application (Vol 3 Part F 3.3.2);
+    when the command's own ask ends, the request still holds its bearer (the old server
+    freed it: the server fuzz test found it)."""
+    served = Characteristic(0xCCCC, Properties.READ | Properties.WRITE, on_read=_serve,
+                            on_write=_take)  # fmt: skip
+    gatt = server(Service(0xAAAA, (served,)))
+    up(gatt)
+    [read] = ask(gatt, ReadRequest(SIGNED_VALUE))
+    [write] = ask(gatt, WriteCommand(SIGNED_VALUE, b"x"))
+    assert isinstance(read, Emit) and isinstance(write, Emit)
+    assert isinstance(write.message, GattServerWriteInd)
+    assert gatt.on_application_timeout(write.message.request_id) == []
+    assert ask(gatt, ReadRequest(0x0003)) == []  # the bearer still waits for the read
+    assert isinstance(read.message, GattServerReadInd)
+    [response] = gatt.on_application_answer(GattServerReadRsp(read.message.request_id, b"v"))
+    assert isinstance(response, SendPdu) and response.pdu == ReadResponse(b"v")

@@ -787,12 +787,20 @@ class GattServer:
                     return self._ask(transaction, self._write_ind(transaction, step))
                 transaction.outputs.extend(self._store(connection, attribute, step.value))
             transaction.position += 1
-        connection.waiting.pop(transaction.bearer, None)
+        self._done(transaction)
         outputs = transaction.outputs
         if transaction.finish is not None:
             response = transaction.finish(transaction.values)
             outputs.append(SendPdu(connection.handle, transaction.bearer, response))
         return outputs
+
+    @staticmethod
+    def _done(transaction: _Transaction) -> None:
+        """The transaction ended: its bearer is free for the next request, unless it is a
+        command, which never held the bearer (a request may wait there meanwhile, 3.3.2)."""
+        waiting = transaction.connection.waiting
+        if waiting.get(transaction.bearer) is transaction:
+            del waiting[transaction.bearer]
 
     def _read_ind(self, transaction: _Transaction, step: _Read) -> GattServerReadInd:
         connection = transaction.connection
@@ -834,7 +842,7 @@ class GattServer:
 
     def _fail(self, transaction: _Transaction, attribute: Attribute, code: int) -> list[Output]:
         connection = transaction.connection
-        connection.waiting.pop(transaction.bearer, None)
+        self._done(transaction)
         outputs = transaction.outputs
         if transaction.finish is None:
             log.info("command to 0x%04X refused by the application: 0x%02X", attribute.handle, code)
