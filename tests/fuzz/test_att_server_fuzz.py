@@ -181,8 +181,11 @@ class ServerUnderFuzz(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.server = GattServer()
-        for service in _database():
-            self.server.add_service(service)
+        placed = [self.server.add_service(service) for service in _database()]
+        # Value handles that take writes: stored, the application's, a CCCD.
+        self.writable = {
+            characteristic.value for handles in placed for characteristic in handles.characteristics
+        } | {c.cccd for handles in placed for c in handles.characteristics if c.cccd}
         self.up = False
         self.mtu = {bearer: att.DEFAULT_MTU for bearer in BEARERS}
         # Bearer -> the request it waits to answer (3.3.2: one per bearer).
@@ -295,6 +298,14 @@ class ServerUnderFuzz(RuleBasedStateMachine):
             assert sent[0].pdu.request_opcode == (opcode or 0)
             return
         self._receive(bearer, pdu)
+
+    @precondition(lambda self: self.up and self.waiting)
+    @rule(data=st.data(), value=st.sampled_from((b"x", b"\x01\x00", bytes(600))))
+    def command_while_a_request_waits(self, data: st.DataObject, value: bytes) -> None:
+        # 3.3.2: commands go on while a request waits on its bearer, and end on their own.
+        bearer = data.draw(st.sampled_from(sorted(self.waiting)))
+        handle = data.draw(st.sampled_from(sorted(self.writable)))
+        self._receive(bearer, att.WriteCommand(handle, value[: self.mtu[bearer] - 3]))
 
     @precondition(lambda self: self.up)
     @rule(bearer=st.sampled_from(BEARERS), mtu=st.sampled_from(MTUS))
