@@ -7,6 +7,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from bluetrio.actors.btm.config import StackConfig
 from bluetrio.actors.effects import Effects, Emit, Send
 from bluetrio.actors.runtime import Actor
 from bluetrio.actors.topology import LayerSpec
@@ -59,7 +60,11 @@ async def test_the_bonds_go_to_the_gatt_layer_and_its_states_to_the_store(
     await store.save_gatt_state(PEER, STORED)
     gatt = GattStandIn()
     async with open_stack(
-        "virtual", address=LOCAL, keystore=store, extra_layers=[Actor(gatt)]
+        "virtual",
+        address=LOCAL,
+        keystore=store,
+        config=StackConfig(gatt=False),  # the stand-in takes the gatt actor's place
+        extra_layers=[Actor(gatt)],
     ) as stack:
         with trio.fail_after(60):
             await stack.ready()

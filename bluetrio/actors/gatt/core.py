@@ -53,6 +53,7 @@ from bluetrio.actors.gatt.permissions import UNSECURED, LinkSecurity
 from bluetrio.actors.gatt.server import GattServer
 from bluetrio.actors.topology import Layer, LayerSpec
 from bluetrio.address import Address
+from bluetrio.bonds import Bond
 from bluetrio.errors import AttDecodeError, InvalidArgumentError
 from bluetrio.messages.att import (
     ATT_CID,
@@ -77,7 +78,7 @@ from bluetrio.messages.btm import (
     LinkUpInd,
     Role,
 )
-from bluetrio.messages.btm_security import LinkSecuredInd
+from bluetrio.messages.btm_security import LinkSecuredInd, StoreBondReq
 from bluetrio.messages.gatt_declarations import Service, ServiceHandles
 from bluetrio.messages.gatt_service import (
     AttCommandCnf,
@@ -98,6 +99,12 @@ from bluetrio.messages.gatt_service import (
     GattServerWriteInd,
     GattServerWriteRsp,
     GattSubscriptionInd,
+)
+from bluetrio.messages.gatt_state import (
+    GattBondedPeer,
+    GattBondsLoadCnf,
+    GattBondsLoadReq,
+    GattBondStateStoreReq,
 )
 from bluetrio.messages.hci_service import LinkTransport
 from bluetrio.messages.l2cap_credit_service import (
@@ -174,6 +181,19 @@ class ServerCore(Protocol):
 
     def on_application_timeout(self, request_id: int) -> Sequence[Output]: ...
 
+    def take_changes(self) -> Sequence[Output]:
+        """What the last database changes and links gone send (Service Changed, the bonded
+        clients' states for the key store)."""
+        ...
+
+    def load_bonds(self, peers: tuple[GattBondedPeer, ...]) -> None: ...
+
+    def on_bond(self, bond: Bond) -> Sequence[Output]: ...
+
+    def on_link_encrypted(
+        self, handle: int, peer: Address, with_bond: bool
+    ) -> Sequence[Output]: ...
+
 
 class NoDatabase:
     """A server without an attribute database (a stand-in for tests): every request is
@@ -223,6 +243,18 @@ class NoDatabase:
         return None
 
     def on_application_timeout(self, request_id: int) -> Sequence[Output]:
+        return []
+
+    def take_changes(self) -> Sequence[Output]:
+        return []
+
+    def load_bonds(self, peers: tuple[GattBondedPeer, ...]) -> None:
+        return None
+
+    def on_bond(self, bond: Bond) -> Sequence[Output]:
+        return []
+
+    def on_link_encrypted(self, handle: int, peer: Address, with_bond: bool) -> Sequence[Output]:
         return []
 
 
@@ -277,8 +309,16 @@ class GattCore:
             GattServerWriteRsp,
             GattAddServiceReq,
             GattRemoveServiceReq,
+            GattBondsLoadReq,
         ),
-        subscribes=(ControllerReadyInd, LinkUpInd, LinkChangedInd, LinkSecuredInd, LinkDownInd),
+        subscribes=(
+            ControllerReadyInd,
+            LinkUpInd,
+            LinkChangedInd,
+            LinkSecuredInd,
+            LinkDownInd,
+            StoreBondReq,
+        ),
         emits=(
             L2caRegisterFixedChannelReq,
             L2caFixedDataReq,
@@ -293,12 +333,18 @@ class GattCore:
             GattServerReadInd,
             GattServerWriteInd,
             GattSubscriptionInd,
+            GattBondStateStoreReq,
         ),
     )
 
     def __init__(self, config: GattConfig | None = None, server: ServerCore | None = None) -> None:
         self.config = config or GattConfig()
-        self.server: ServerCore = server if server is not None else GattServer()
+        if server is None:
+            server = GattServer()
+            # The GATT service right after GAP (Vol 3 Part G 7), announcing EATT when this
+            # stack opens enhanced bearers (7.4, Server Supported Features).
+            server.add_gatt_service(eatt=self.config.eatt_bearers > 0)
+        self.server: ServerCore = server
         self.links: dict[int, GattLink] = {}
         self.registered = False
         self.dropped_pdus = 0
@@ -344,13 +390,20 @@ class GattCore:
                     handles = self.server.add_service(message.service)
                 except InvalidArgumentError as error:
                     return [Send(sender, GattAddServiceCnf(message.token, error=str(error)))]
-                return [Send(sender, GattAddServiceCnf(message.token, handles))]
+                changed = self._serve(self.server.take_changes(), now)  # Service Changed
+                return [*changed, Send(sender, GattAddServiceCnf(message.token, handles))]
             case GattRemoveServiceReq():
                 try:
                     self.server.remove_service(message.service_handle)
                 except InvalidArgumentError as error:
                     return [Send(sender, GattCnf(message.token, str(error)))]
-                return [Send(sender, GattCnf(message.token))]
+                changed = self._serve(self.server.take_changes(), now)
+                return [*changed, Send(sender, GattCnf(message.token))]
+            case GattBondsLoadReq():
+                self.server.load_bonds(message.peers)
+                return [Send(sender, GattBondsLoadCnf(message.token))]
+            case StoreBondReq():
+                return self._serve(self.server.on_bond(message.bond), now)
             case TimerExpired(key=key):
                 return self._on_timer(key, now)
             case L2caDataInd():
@@ -413,7 +466,12 @@ class GattCore:
                 link = self.links[message.handle]
                 authenticated = message.strength is not None and message.strength.authenticated
                 security = LinkSecurity(True, authenticated, message.key_size)
-                return self._security(link, security, now)
+                effects = self._security(link, security, now)
+                # A bonded client's state applies once its link is encrypted with the bond.
+                encrypted = self.server.on_link_encrypted(
+                    message.handle, message.peer, message.used_stored_key
+                )
+                return effects + self._serve(encrypted, now)
             case LinkDownInd():
                 return self.drop_connection(message.handle, "link down", now)
             case L2caCnf(token=token) if token == _REGISTER_TOKEN and message.result != 0:
@@ -439,7 +497,7 @@ class GattCore:
             return []
         self.dropped_pdus += len(link.early)
         self.server.on_link_down(handle)
-        effects: Effects = []
+        effects: Effects = self._serve(self.server.take_changes(), now)  # the bond's state
         for bearer in link.bearers.values():
             effects += self._run(link, bearer, bearer.close(f"the link went down: {reason}"), now)
         for request_id, request in list(self._app_requests.items()):
