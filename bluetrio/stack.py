@@ -41,6 +41,7 @@ from bluetrio.actors.btm.core import BtmCore
 from bluetrio.actors.btm.le import EXT_DATA_PER_COMMAND
 from bluetrio.actors.faults import Direction, FaultPolicy
 from bluetrio.actors.gatt.core import GattCore
+from bluetrio.actors.gatt.gap_service import GapServiceConfig
 from bluetrio.actors.hci.core import DEFAULT_COMMAND_TIMEOUT, HciCore
 from bluetrio.actors.hci.shell import HciActor
 from bluetrio.actors.l2cap.core import L2capCore
@@ -1122,6 +1123,12 @@ def smp_config(config: StackConfig, delegate: PairingDelegate | None) -> SmpConf
     )
 
 
+def gap_config(config: StackConfig) -> GapServiceConfig:
+    """The GAP service's values (Core 5.4 Vol 3 Part C 12) from the stack's configuration:
+    its Device Name is the local name."""
+    return GapServiceConfig(device_name=config.local_name or "")
+
+
 @contextlib.asynccontextmanager
 async def open_stack(
     transport: str | TransportSpec | Transport,
@@ -1239,7 +1246,7 @@ async def open_stack(
             *(() if l2cap_core is None else (Actor(l2cap_core), Actor(RfcommCore()))),
             *(() if smp_core is None else (Actor(smp_core),)),
             *(() if without_sdp else (Actor(SdpCore()),)),
-            *((Actor(GattCore()),) if with_gatt else ()),
+            *((Actor(GattCore(gap=gap_config(config))),) if with_gatt else ()),
             *extra_layers,
             app,
         )

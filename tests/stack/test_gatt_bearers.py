@@ -12,7 +12,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from bluetrio import Link, Stack
+from bluetrio import Link, Stack, StackConfig
 from bluetrio.actors.gatt.core import GattCore, NoDatabase
 from bluetrio.actors.runtime import Actor
 from bluetrio.actors.topology import Layer
@@ -21,6 +21,8 @@ from bluetrio.gatt.port import AttValue
 from bluetrio.messages.att import (
     ExchangeMtuRequest,
     ExchangeMtuResponse,
+    ReadByTypeRequest,
+    ReadByTypeResponse,
     ReadRequest,
     ReadResponse,
     WriteCommand,
@@ -30,6 +32,7 @@ from bluetrio.messages.att import (
 from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.gatt_declarations import Characteristic, Properties, Service
 from bluetrio.messages.gatt_service import GattNotifyCnf, GattNotifyReq
+from bluetrio.messages.uuids import uuid16
 from bluetrio.testing import open_stack_pair
 
 
@@ -129,3 +132,12 @@ async def test_a_value_to_a_link_that_went_reports_it(autojump_clock: MockClock)
                 await trio.sleep(0.1)
         reply = await send_value(b, peer, 0x0010, b"v", indicate=True)
         assert reply.delivered_to == () and reply.errors[0][0] == handle
+
+
+async def test_the_gap_device_name_is_the_stacks_local_name(autojump_clock: MockClock) -> None:
+    named = {"config": StackConfig(local_name="bluetrio-peer")}
+    async with le_link(named) as (_a, link, _b, _peer):
+        device_name = ReadByTypeRequest(0x0001, 0xFFFF, uuid16(0x2A00))  # Vol 3 Part C 12.1
+        response = await link.att.exchange(device_name)
+        assert isinstance(response, ReadByTypeResponse)
+        assert response.entries[0][1] == b"bluetrio-peer"

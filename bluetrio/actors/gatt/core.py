@@ -48,6 +48,7 @@ from bluetrio.actors.gatt.bearer import (
 from bluetrio.actors.gatt.config import GattConfig
 from bluetrio.actors.gatt.eatt import REGISTER_TOKEN as EATT_REGISTER_TOKEN
 from bluetrio.actors.gatt.eatt import Eatt, EattLink
+from bluetrio.actors.gatt.gap_service import GapServiceConfig
 from bluetrio.actors.gatt.outputs import UNENHANCED_BEARER, Output, SendPdu
 from bluetrio.actors.gatt.permissions import UNSECURED, LinkSecurity
 from bluetrio.actors.gatt.server import GattServer
@@ -337,10 +338,17 @@ class GattCore:
         ),
     )
 
-    def __init__(self, config: GattConfig | None = None, server: ServerCore | None = None) -> None:
+    def __init__(
+        self,
+        config: GattConfig | None = None,
+        server: ServerCore | None = None,
+        gap: GapServiceConfig | None = None,
+    ) -> None:
+        """``server``: a server core of one's own (a test's stand-in); else a GattServer with
+        ``gap`` for its GAP service (Device Name, Appearance) and the GATT service."""
         self.config = config or GattConfig()
         if server is None:
-            server = GattServer()
+            server = GattServer(gap)
             # The GATT service right after GAP (Vol 3 Part G 7), announcing EATT when this
             # stack opens enhanced bearers (7.4, Server Supported Features).
             server.add_gatt_service(eatt=self.config.eatt_bearers > 0)
