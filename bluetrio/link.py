@@ -398,6 +398,8 @@ class Link:
         commands and received values, what a GATT client stands on."""
         if self.transport is not LinkTransport.LE:
             raise InvalidArgumentError("ATT runs on LE links (BR/EDR ATT is not supported)")
+        if not self.connected:
+            return self._stack.att.gone(self.handle, self._reason or 0)
         return self._stack.att.bearer(self.handle)
 
     async def request_connection_parameters(

@@ -115,6 +115,7 @@ class LinkAttBearer:
         self.handle = handle
         self._mtu = DEFAULT_MTU
         self._lost: str | None = None  # why the link went
+        self._listening: set[Mailbox[AttValueInd]] = set()
 
     @property
     def runtime(self) -> Runtime:
@@ -129,6 +130,9 @@ class LinkAttBearer:
 
     def _link_down(self, reason: int) -> None:
         self._lost = f"the link went down (reason 0x{reason:02X})"
+        # No value comes any more: the listeners' iterations end after what is queued.
+        for mailbox in self._listening:
+            mailbox.end()
 
     def _check(self, pdu: object, kind: PduKind) -> AttPdu:
         if not isinstance(pdu, AttPdu):
@@ -195,7 +199,13 @@ class LinkAttBearer:
         with self._app.open_mailbox(
             AttValueInd, handle=self.handle, cid=value_handle, capacity=capacity
         ) as mailbox:
-            yield ValueStream(mailbox)
+            if self._lost is not None:
+                mailbox.end()
+            self._listening.add(mailbox)
+            try:
+                yield ValueStream(mailbox)
+            finally:
+                self._listening.discard(mailbox)
 
 
 def _failure(error: str, failure: AttFailure | None) -> AttError:
@@ -224,6 +234,14 @@ class AttBearerRegistry:
         bearer = self._bearers.get(handle)
         if bearer is None:
             bearer = self._bearers[handle] = LinkAttBearer(self._app, handle)
+        return bearer
+
+    def gone(self, handle: int, reason: int) -> LinkAttBearer:
+        """A bearer of link ``handle``, which went down: everything sent fails with
+        :class:`LinkLost` and every listener ends at once. Not kept, so a new link that
+        reuses the handle gets a bearer of its own."""
+        bearer = LinkAttBearer(self._app, handle)
+        bearer._link_down(reason)
         return bearer
 
     def _on_mtu(self, indication: AttMtuInd) -> None:

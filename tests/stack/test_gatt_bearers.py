@@ -16,7 +16,7 @@ from bluetrio import Link, Stack, StackConfig
 from bluetrio.actors.gatt.core import GattCore, NoDatabase
 from bluetrio.actors.runtime import Actor
 from bluetrio.actors.topology import Layer
-from bluetrio.errors import AttError, InvalidArgumentError
+from bluetrio.errors import AttError, InvalidArgumentError, LinkLost
 from bluetrio.gatt.port import AttValue
 from bluetrio.messages.att import (
     ExchangeMtuRequest,
@@ -141,3 +141,16 @@ async def test_the_gap_device_name_is_the_stacks_local_name(autojump_clock: Mock
         response = await link.att.exchange(device_name)
         assert isinstance(response, ReadByTypeResponse)
         assert response.entries[0][1] == b"bluetrio-peer"
+
+
+async def test_a_listener_ends_when_its_link_goes(autojump_clock: MockClock) -> None:
+    async with le_link() as (_, link, _, _):
+        async with link.att.listen(0x0003) as values:
+            await link.disconnect()
+            with trio.fail_after(1):
+                assert [value async for value in values] == []
+        async with link.att.listen(0x0003) as late:  # opened after the link went
+            with trio.fail_after(1):
+                assert [value async for value in late] == []
+        with pytest.raises(LinkLost):
+            await link.att.exchange(ReadRequest(0x0003))
