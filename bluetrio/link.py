@@ -68,6 +68,7 @@ from bluetrio.messages.l2cap_service import (
 )
 
 if TYPE_CHECKING:
+    from bluetrio.gatt.client import GattClient
     from bluetrio.gatt.port import LinkAttBearer
     from bluetrio.pairing import PairingResult
     from bluetrio.stack import Stack
@@ -401,6 +402,14 @@ class Link:
         if not self.connected:
             return self._stack.att.gone(self.handle, self._reason or 0)
         return self._stack.att.bearer(self.handle)
+
+    @property
+    def gatt(self) -> GattClient:
+        """The GATT client of this LE link (:mod:`bluetrio.gatt.client`), made on first
+        use: discovery, reads, writes and subscriptions on the peer's GATT server."""
+        if self.transport is not LinkTransport.LE:
+            raise InvalidArgumentError("GATT runs on LE links (BR/EDR ATT is not supported)")
+        return self._stack.gatt_clients.client(self)
 
     async def request_connection_parameters(
         self,

@@ -69,6 +69,7 @@ from bluetrio.errors import (
     UnsupportedFeatureError,
 )
 from bluetrio.fixed_channels import FixedChannelRegistry
+from bluetrio.gatt.links import GattClients
 from bluetrio.gatt.port import AttBearerRegistry
 from bluetrio.gatt.server_api import GattServerApi
 from bluetrio.keystore import KeyStore, MemoryKeyStore
@@ -255,6 +256,7 @@ class Stack:
         self.rfcomm = RfcommRegistry(app, self._registry.get)
         self.att = AttBearerRegistry(app)
         self.gatt_server = GattServerApi(app)
+        self.gatt_clients = GattClients(self, app)
         app.when_closed(self._registry.close)
         self._pairing_served = False
         self._info: ControllerInfo | None = None

@@ -276,8 +276,10 @@ class GattClient:
 
         For a bonded peer the tree is cached with the peer's Database Hash, read first:
         when the hash read now is the cached one, the cached tree is used without
-        discovering. When the peer has Service Changed, the client subscribes to it (the
-        server keeps that CCCD for a bonded client) and forgets the tree when it comes.
+        discovering. When the peer has Service Changed, the client subscribes to it (again
+        on every connection: a server should keep that CCCD for a bonded client, Vol 3
+        Part G 7.1, but one that does not would leave us deaf) and forgets the tree when
+        an indication comes.
         """
         database_hash = await self._database_hash()
         cached = await self._cache.load() if self._cache is not None else None
@@ -287,7 +289,7 @@ class GattClient:
             and cached.database_hash == database_hash
         ):
             self._services = cached.services
-            self._find_service_changed()
+            await self._subscribe_service_changed()
             return self._services
         filled: dict[tuple[int, int], RemoteService | None] = {}
         tree: list[RemoteService] = []
@@ -330,7 +332,8 @@ class GattClient:
         if self._cache is None:
             return None
         try:
-            found = await self._run(lambda: procedures.read_by_uuid(DATABASE_HASH_UUID))
+            # Not worth pairing for: without it the client discovers.
+            found = await self._attempt(procedures.read_by_uuid(DATABASE_HASH_UUID))
         except GattError as error:
             logger.info("GATT: no Database Hash read (%s): discovering", error)
             return None

@@ -4,6 +4,7 @@ security retry and the discovery cache (Core 5.4 Vol 3 Part G 4, 2.5.2)."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import attrs
 import pytest
@@ -11,7 +12,9 @@ import trio
 import trio.testing
 from gatt_database import CUSTOM, CUSTOM_VALUE, LEVEL, LONG_VALUE, Database, database
 
+from bluetrio.actors.gatt.signing import SignatureCheck, check_signature
 from bluetrio.address import Address
+from bluetrio.bonds import Bond, KeyDistribution, Transport
 from bluetrio.errors import (
     GattAttributeError,
     GattError,
@@ -27,6 +30,7 @@ from bluetrio.gatt.cache import (
     cache_for_keystore,
 )
 from bluetrio.gatt.client import GattClient
+from bluetrio.gatt.links import GattClients, _LinkServices, requirement_for
 from bluetrio.gatt.remote import DATABASE_HASH_UUID, SERVICE_CHANGED_UUID, RemoteCharacteristic
 from bluetrio.keystore import JsonKeyStore, MemoryKeyStore
 from bluetrio.messages.att import (
@@ -42,6 +46,7 @@ from bluetrio.messages.att import (
     WriteCommand,
     WriteRequest,
 )
+from bluetrio.messages.btm_security import SecurityRequirement
 from bluetrio.messages.gatt_declarations import Properties
 from bluetrio.messages.uuids import uuid16
 from bluetrio.testing.att_fake import FakeAttServer, FakeBearer
@@ -559,3 +564,67 @@ async def test_sign_counters_never_repeat_across_restarts(tmp_path: Path) -> Non
     other = Address.parse("C0:00:00:00:00:09")
     assert await cache.next_sign_counter(other) == 0
     assert await JsonDiscoveryCache(path).next_sign_counter(PEER) == 3
+
+
+def test_the_security_asked_for_each_error() -> None:
+    # Vol 3 Part C 10.3.1: encryption (pairing or the bond) for Insufficient Encryption and
+    # for Insufficient Authentication on a link not encrypted; an authenticated key for
+    # Insufficient Authentication on an encrypted link; the longest key for Key Size.
+    assert requirement_for(AttErrorCode.INSUFFICIENT_ENCRYPTION, encrypted=False) == (
+        SecurityRequirement()
+    )
+    assert requirement_for(AttErrorCode.INSUFFICIENT_AUTHENTICATION, encrypted=False) == (
+        SecurityRequirement()
+    )
+    assert requirement_for(AttErrorCode.INSUFFICIENT_AUTHENTICATION, encrypted=True) == (
+        SecurityRequirement(mitm=True)
+    )
+    assert requirement_for(AttErrorCode.ENCRYPTION_KEY_SIZE_TOO_SHORT, encrypted=True) == (
+        SecurityRequirement(min_key_size=16)
+    )
+
+
+async def test_the_link_signer_signs_with_our_csrk_and_a_growing_counter() -> None:
+    local = Address.parse("00:11:22:33:44:55")
+    csrk = bytes(range(16))
+    store = MemoryKeyStore(local)
+    await store.save(Bond(local, PEER, Transport.LE, local_keys=KeyDistribution(csrk=csrk)))
+
+    class App:
+        def observe(self, kind: object, observer: object) -> None:
+            pass
+
+    stack = SimpleNamespace(keystore=store)
+    clients = GattClients(stack, App())  # type: ignore[arg-type]
+    link = SimpleNamespace(encrypted=False, peer=PEER, handle=1, connected=True)
+    services = _LinkServices(clients, link)  # type: ignore[arg-type]
+    first = await services.sign(0x0010, b"signed")
+    second = await services.sign(0x0010, b"signed")
+    assert isinstance(first, SignedWriteCommand) and isinstance(second, SignedWriteCommand)
+    assert (first.sign_counter, second.sign_counter) == (0, 1)
+    # The server's check (actors/gatt/signing.py) accepts it, and refuses it replayed.
+    assert check_signature(csrk, None, first.signed_part(), 0, first.mac) is SignatureCheck.VALID
+    assert check_signature(csrk, 1, second.signed_part(), 1, second.mac) is (
+        SignatureCheck.REPLAYED
+    )
+    link.encrypted = True  # Vol 3 Part G 4.9.2: a Write Command instead
+    assert await services.sign(0x0010, b"plain") == WriteCommand(0x0010, b"plain")
+    link.encrypted, link.peer = False, Address.parse("C0:00:00:00:00:77")  # no bond
+    with pytest.raises(GattError):
+        await services.sign(0x0010, b"x")
+
+
+async def test_a_database_hash_needing_security_is_not_worth_pairing_for() -> None:
+    cache = MemoryDiscoveryCache()
+    db = database()
+    _, hashed = with_gatt_service(db)
+    db.server.attributes[hashed].error = AttErrorCode.INSUFFICIENT_ENCRYPTION
+    asked: list[int] = []
+
+    async def secure(error_code: int) -> None:
+        asked.append(error_code)
+
+    gatt, _ = client(db, cache=Slot(cache), secure=secure)
+    assert len(await gatt.discover_all()) == 4  # discovered; nothing cached, nobody paired
+    assert asked == []
+    assert await cache.get(PEER) is None
