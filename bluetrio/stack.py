@@ -40,6 +40,7 @@ from bluetrio.actors.btm.config import SecurityConfig, StackConfig
 from bluetrio.actors.btm.core import BtmCore
 from bluetrio.actors.btm.le import EXT_DATA_PER_COMMAND
 from bluetrio.actors.faults import Direction, FaultPolicy
+from bluetrio.actors.gatt.config import GattConfig
 from bluetrio.actors.gatt.core import GattCore
 from bluetrio.actors.gatt.gap_service import GapServiceConfig
 from bluetrio.actors.hci.core import DEFAULT_COMMAND_TIMEOUT, HciCore
@@ -1147,6 +1148,7 @@ async def open_stack(
     address: Address | str | None = None,
     bring_up: bool = False,
     extra_layers: Sequence[Actor] = (),
+    gatt: GattConfig | None = None,
 ) -> AsyncIterator[Stack]:
     """Open a transport (a spec such as ``"virtual"``, ``"usb:0"``, ``"tcp:127.0.0.1:6402"``,
     or an open :class:`Transport`) and run a stack on it.
@@ -1167,6 +1169,8 @@ async def open_stack(
     Write_BD_ADDR command (opcode 0xFC06, as in Zephyr), and bring-up fails with
     :class:`~bluetrio.errors.ControllerNotReadyError` on a controller that refuses it.
     ``bring_up``: run bring-up before yielding.
+    ``gatt``: the gatt actor's settings (:class:`~bluetrio.actors.gatt.config.GattConfig`:
+    the receive MTU, the enhanced bearers to open, the application's deadline).
     ``extra_layers``: actors stacked between btm and the application (a layer under
     development, a test's or a bench's stand-in); their declarations are checked with the
     others' when the stack starts.
@@ -1200,6 +1204,7 @@ async def open_stack(
         pairable = arguments.flag("pairable", pairable)
     bring_up = arguments.flag("bring_up", bring_up)
     extra_layers = tuple(arguments.instance("extra layer", a, Actor) for a in extra_layers)
+    gatt = arguments.optional_instance("gatt", gatt, GattConfig)
     config = config or StackConfig()
     if address is not None:
         public = arguments.address("address", address)
@@ -1248,7 +1253,7 @@ async def open_stack(
             *(() if l2cap_core is None else (Actor(l2cap_core), Actor(RfcommCore()))),
             *(() if smp_core is None else (Actor(smp_core),)),
             *(() if without_sdp else (Actor(SdpCore()),)),
-            *((Actor(GattCore(gap=gap_config(config))),) if with_gatt else ()),
+            *((Actor(GattCore(gatt, gap=gap_config(config))),) if with_gatt else ()),
             *extra_layers,
             app,
         )

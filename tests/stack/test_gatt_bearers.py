@@ -13,6 +13,7 @@ import trio
 from trio.testing import MockClock
 
 from bluetrio import Link, Stack, StackConfig
+from bluetrio.actors.gatt.config import GattConfig
 from bluetrio.actors.gatt.core import GattCore, NoDatabase
 from bluetrio.actors.runtime import Actor
 from bluetrio.actors.topology import Layer
@@ -33,6 +34,7 @@ from bluetrio.messages.btm import LinkTransport
 from bluetrio.messages.gatt_declarations import Characteristic, Properties, Service
 from bluetrio.messages.gatt_service import GattNotifyCnf, GattNotifyReq
 from bluetrio.messages.uuids import uuid16
+from bluetrio.stack import open_stack
 from bluetrio.testing import open_stack_pair
 
 
@@ -154,3 +156,16 @@ async def test_a_listener_ends_when_its_link_goes(autojump_clock: MockClock) -> 
                 assert [value async for value in late] == []
         with pytest.raises(LinkLost):
             await link.att.exchange(ReadRequest(0x0003))
+
+
+async def test_open_stack_takes_the_gatt_actors_settings(autojump_clock: MockClock) -> None:
+    small = {"gatt": GattConfig(receive_mtu=100, eatt_bearers=0)}
+    async with le_link(small) as (_a, link, _b, _peer):
+        assert await link.att.exchange(ExchangeMtuRequest(517)) == ExchangeMtuResponse(100)
+        assert link.att.mtu == 100
+
+
+async def test_open_stack_refuses_a_gatt_setting_that_is_not_one() -> None:
+    with pytest.raises(InvalidArgumentError, match="gatt"):
+        async with open_stack("virtual", gatt=517):  # type: ignore[arg-type]
+            pass
