@@ -355,11 +355,18 @@ def test_read_multiple_variable() -> None:
     assert harness.answer(ReadMultipleVariableRequest((8, 0x0F))) == error(
         AttOpcode.READ_MULTIPLE_VARIABLE_REQUEST, 0x0F, AttErrorCode.READ_NOT_PERMITTED
     )
-    # Cut at ATT_MTU - 1 = 22 octets: 2+1, 2+8, then 2+7 of the last value.
+    # Within ATT_MTU - 1 = 22 octets: 2+1 and 2+8; the third (2+8) would be cut, so it is
+    # left out whole and the client asks for it again.
     cut = harness.answer(ReadMultipleVariableRequest((8, 3, 3)))
-    assert isinstance(cut, ReadMultipleVariableResponse)
-    assert cut.values[:2] == (b"\x64", b"bluetrio")
-    assert len(cut.encode()) == 23
+    assert cut == ReadMultipleVariableResponse((b"\x64", b"bluetrio"))
+    assert harness.answer(ReadMultipleVariableRequest((3, 3)), mtu=20) == (
+        ReadMultipleVariableResponse((b"bluetrio",))
+    )
+    # A first value longer than the whole response is cut: nothing else can be answered.
+    long = Harness(custom_service(bytes(range(40))))
+    assert long.answer(ReadMultipleVariableRequest((8, 3))) == ReadMultipleVariableResponse(
+        (bytes(range(20)),)
+    )
 
 
 # -- writes -------------------------------------------------------------------------------------
@@ -830,3 +837,28 @@ def test_removing_a_service_forgets_its_subscriptions() -> None:
 def test_the_server_takes_no_outcome_of_indications_it_never_sent() -> None:
     # Notifications and indications of the application's values are the actor's.
     assert small().server.on_indication_outcome(LINK, 8, None) == []
+
+
+def test_a_commands_answer_does_not_free_the_bearer_under_a_waiting_request() -> None:
+    harness = Harness(served())
+    command = indication(harness.ask(WriteCommand(8, b"cmd")))
+    request = indication(harness.ask(ReadRequest(8)))
+    # The command's write times out (or is answered) while the read still waits.
+    assert harness.server.on_application_timeout(command.request_id) == []
+    assert harness.server.on_application_answer(GattServerWriteRsp(command.request_id)) == []
+    # The bearer still holds the read: another request there is not taken.
+    assert harness.ask(ReadRequest(3)) == []
+    outputs = harness.server.on_application_answer(GattServerReadRsp(request.request_id, b"v"))
+    assert Harness.only_response(outputs) == ReadResponse(b"v")
+    assert harness.answer(ReadRequest(3)) == ReadResponse(b"bluetrio")
+
+
+def test_a_command_answered_frees_no_bearer() -> None:
+    harness = Harness(served())
+    command = indication(harness.ask(WriteCommand(8, b"cmd")))
+    request = indication(harness.ask(ReadRequest(8)))
+    assert harness.server.on_application_answer(GattServerWriteRsp(command.request_id)) == []
+    assert harness.ask(ReadRequest(3)) == []
+    assert harness.server.connection(LINK) is not None
+    assert set(harness.server.connection(LINK).waiting) == {0}  # type: ignore[union-attr]
+    assert harness.server.on_application_timeout(request.request_id) != []

@@ -914,13 +914,21 @@ def _value_error(attribute: Attribute, value: bytes) -> AttErrorCode | None:
 
 
 def _length_values_within(values: list[bytes], room: int) -> tuple[bytes, ...]:
-    """The values of a Read Multiple Variable Response within ``room`` octets, each after its
-    2-octet length: the response is cut at ATT_MTU - 1 octets (3.4.4.12), so the last value
-    kept may be only its first octets."""
+    """The values of a Read Multiple Variable Response within ``room`` (ATT_MTU - 1) octets,
+    each after its 2-octet length (3.4.4.12).
+
+    The specification cuts the list at ``room`` octets, the last tuple's Length still giving
+    the whole value's length, so the client knows to read the rest. The codec's tuples carry
+    no length of their own (``LengthValueList`` writes each value's own), so a value cut
+    short would look whole: the list stops before a value that does not fit, and the client
+    asks again for the handles left out. Only a first value longer than ``room`` - 2 is cut,
+    as nothing else can be answered."""
     kept: list[bytes] = []
     for value in values:
-        if room < 2:
+        if 2 + len(value) > room:
+            if not kept:
+                kept.append(value[: room - 2])
             break
-        kept.append(value[: room - 2])
-        room -= 2 + len(kept[-1])
+        kept.append(value)
+        room -= 2 + len(value)
     return tuple(kept)
