@@ -13,6 +13,7 @@ import trio
 from key_stores import Stores
 from trio.testing import MockClock
 
+from bluetrio.actors.gatt.database_hash import DATABASE_HASH_UUID
 from bluetrio.actors.gatt.signing import sign_write
 from bluetrio.actors.runtime import Actor
 from bluetrio.actors.smp.config import SmpConfig
@@ -195,3 +196,49 @@ async def test_signed_writes_on_a_link_that_is_not_encrypted(autojump_clock: Moc
                 state.sign_counter != 2
             ):
                 await trio.sleep(0.1)
+
+
+CLIENT_SUPPORTED_FEATURES = 0x000B
+
+
+async def test_a_connected_client_hears_of_a_change_and_is_out_of_sync_once(
+    autojump_clock: MockClock,
+) -> None:
+    """A client that enabled robust caching (Vol 3 Part G 2.5.2.1): with Service Changed
+    indications on, a change is indicated with its range (and confirmed by our stack, which
+    makes the client change-aware); with them off, the hash read by type is answered, and a
+    request after a change gets Database Out Of Sync once."""
+    async with open_stack_pair({}, {}) as (a, b):
+        address = (await b.ready()).address
+        await a.ready()
+        handles = await b.gatt_server.add_service(Service(0x180F, (BATTERY,)))
+        level = handles.characteristics[0].value
+        async with (
+            b.advertise(),
+            a.connect(address) as link,
+            b.accept(LinkTransport.LE),
+            link.att.listen(SERVICE_CHANGED) as changes,
+        ):
+
+            async def write(handle: int, value: bytes) -> None:
+                assert await link.att.exchange(WriteRequest(handle, value)) == WriteResponse()
+
+            await write(CLIENT_SUPPORTED_FEATURES, b"\x01")
+            await write(SERVICE_CHANGED_CCCD, b"\x02\x00")
+            added = await b.gatt_server.add_service(Service(0x181A))
+            with trio.fail_after(30):
+                change = await changes.receive()
+            assert change.value == added.service.to_bytes(2, "little") + added.end.to_bytes(
+                2, "little"
+            )
+            assert await link.att.exchange(ReadRequest(level)) == ReadResponse(b"\x64")
+            # Indications off: nothing tells the client of the next changes.
+            await write(SERVICE_CHANGED_CCCD, b"\x00\x00")
+            await b.gatt_server.add_service(Service(0x181B))
+            hash_read = ReadByTypeRequest(0x0001, 0xFFFF, DATABASE_HASH_UUID)
+            assert isinstance(await link.att.exchange(hash_read), ReadByTypeResponse)
+            assert await link.att.exchange(ReadRequest(level)) == ReadResponse(b"\x64")
+            await b.gatt_server.add_service(Service(0x181C))
+            out_of_sync = ErrorResponse(0x0A, level, 0x12)
+            assert await link.att.exchange(ReadRequest(level)) == out_of_sync
+            assert await link.att.exchange(ReadRequest(level)) == ReadResponse(b"\x64")
