@@ -188,12 +188,17 @@ class CachingGate:
     outputs: tuple[StateOutput, ...] = ()
 
 
+_GO_ON = CachingGate(True)
+
+
 def robust_caching(clients: ClientStates, handle: int, pdu: AttPdu, bearers: int) -> CachingGate:
     """The robust caching check (2.5.2.1) of ``pdu`` from the client of link ``handle``,
     which uses ``bearers`` ATT bearers, before the server looks at it."""
+    if not clients.out_of_date(handle):
+        return _GO_ON  # every PDU of a change-aware client goes on, its state unchanged
     event = caching_event(pdu, bearers)
     if event is None:
-        return CachingGate(True)
+        return _GO_ON
     verdict, outputs = clients.on_pdu(handle, event)
     if verdict is Verdict.OUT_OF_SYNC:
         error = ErrorResponse(pdu.opcode, _handle_in_error(pdu), AttErrorCode.DATABASE_OUT_OF_SYNC)
@@ -449,6 +454,16 @@ class ClientStates:
     def awareness(self, handle: int) -> Awareness:
         link = self.links.get(handle)
         return Awareness.CHANGE_AWARE if link is None else link.state.awareness
+
+    def out_of_date(self, handle: int) -> bool:
+        """Whether robust caching has anything to say about the client's PDUs: it enabled it
+        and is not change-aware."""
+        link = self.links.get(handle)
+        return (
+            link is not None
+            and link.state.awareness is not _A
+            and bool(link.state.features & ClientFeature.ROBUST_CACHING)
+        )
 
     def on_pdu(self, handle: int, event: CachingEvent) -> tuple[Verdict, list[StateOutput]]:
         """A request or command came from the client of link ``handle``: what to do with it.
