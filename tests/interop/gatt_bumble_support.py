@@ -136,3 +136,21 @@ def discovered_characteristics(discovered: Any) -> dict[str, Any]:
         for service in discovered["services"]
         for characteristic in service["characteristics"]
     }
+
+
+def dumped_value(lines: list[str], label: str) -> bytes:
+    """The value ``bluetrio gatt-dump`` printed for the characteristic whose line has
+    ``label`` (its UUID as printed), read back from the hex columns."""
+    start = next(i for i, line in enumerate(lines) if "characteristic" in line and label in line)
+    first = lines[start + 1].strip()
+    assert first.startswith("value: "), first
+    shown = first.removeprefix("value: ")
+    if not shown.startswith("("):  # one line: hex, then the text between bars
+        return bytes.fromhex(shown.split("  |")[0])
+    octets = int(shown.strip("()").split()[0])
+    value = b"".join(
+        bytes.fromhex(line.strip()[6:].split("  |")[0])
+        for line in lines[start + 2 :][: (octets + 15) // 16]
+    )
+    assert len(value) == octets
+    return value
