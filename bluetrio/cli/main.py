@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from bluetrio.actors.runtime import raise_single_error
-from bluetrio.cli import chat, controller, info, pair, scan, serve, trace
+from bluetrio.cli import chat, controller, gatt_dump, info, pair, scan, serve, trace
 from bluetrio.errors import BluetrioError
 
 EXIT_FAILURE = 1
@@ -23,9 +23,9 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell expects of a program ended 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader went away (``bluetrio scan ... | head``)
 
 # In the order a new user needs them: the chat (the main job), look at the controller, find
-# devices, connect and pair, be the other device; then the tools (a controller to run
-# against, traces to read).
-_SUBCOMMANDS = (chat, info, scan, pair, serve, controller, trace)
+# devices, connect and pair, read a device's GATT database, be the other device; then the
+# tools (a controller to run against, traces to read).
+_SUBCOMMANDS = (chat, info, scan, pair, gatt_dump, serve, controller, trace)
 
 
 def version() -> str:
