@@ -28,11 +28,14 @@ def _default_sigint() -> None:
 
 
 class BluetrioProcess:
-    """``bluetrio ARGS`` in a subprocess; standard input a pipe when ``stdin`` says so."""
+    """``bluetrio ARGS`` (or another ``program``, such as an example script) in a
+    subprocess; standard input a pipe when ``stdin`` says so."""
 
-    def __init__(self, arguments: Sequence[str], *, stdin: bool = False) -> None:
+    def __init__(
+        self, arguments: Sequence[str], *, stdin: bool = False, program: Sequence[str] = BLUETRIO
+    ) -> None:
         self.process = subprocess.Popen(
-            [*BLUETRIO, *arguments],
+            [*program, *arguments],
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
