@@ -269,8 +269,14 @@ class GattApplicationError(BluetrioError):
     is answered with Unlikely Error (0x0E)."""
 
     def __init__(self, code: int, reason: str = "") -> None:
-        if isinstance(code, bool) or not isinstance(code, int) or not 0x01 <= code <= 0xFF:
-            raise InvalidArgumentError(f"an ATT error code is 0x01..0xFF, got {code!r}")
+        # Imported here: the codec imports this module.
+        from bluetrio.messages.att import is_defined_error
+
+        if isinstance(code, bool) or not isinstance(code, int) or not is_defined_error(code):
+            raise InvalidArgumentError(
+                "an ATT error code is 0x01-0x13, 0x80-0x9F or 0xE0-0xFF (Core 5.4 Vol 3 "
+                f"Part F table 3.4; the others are reserved), got {code!r}"
+            )
         super().__init__(
             f"{reason} (ATT error 0x{code:02X})" if reason else f"ATT error 0x{code:02X}"
         )

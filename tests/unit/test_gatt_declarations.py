@@ -167,7 +167,10 @@ def test_services() -> None:
 def test_gatt_application_error() -> None:
     assert GattApplicationError(0x80).code == 0x80
     assert "0x81" in str(GattApplicationError(0x81, "busy"))
-    for bad in (0, 0x100, True):
+    assert GattApplicationError(0x0D).code == 0x0D
+    assert GattApplicationError(0xFC).code == 0xFC
+    # 0x14-0x7F and 0xA0-0xDF are reserved (table 3.4): refused where they are raised.
+    for bad in (0, 0x100, True, 0x14, 0x7F, 0xA0, 0xDF):
         with pytest.raises(InvalidArgumentError):
             GattApplicationError(bad)
 
