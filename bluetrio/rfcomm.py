@@ -121,6 +121,10 @@ class _Dlc(Endpoint):
         self.port = PortSettings()
         self.signals = trio.lowlevel.ParkingLot()  # waiting for the peer's next MSC
         self.claimed = False  # a stream stands on it
+        # Frames the layer could not send when the DLC ended: senders are told (the DLC
+        # ends broken), but when the peer's close that follows is orderly the receiver still
+        # reads to the end of what arrived, as after any orderly close.
+        self.lost_frames_at_end = False
 
     def wake_all(self) -> None:
         super().wake_all()
@@ -483,11 +487,23 @@ class RfcommRegistry:
             return
         dlc.unconfirmed = max(0, dlc.unconfirmed - confirm.count)
         if confirm.error is not None:
+            if dlc.ended is None:
+                dlc.lost_frames_at_end = True
             dlc.end(f"data was not sent: {confirm.error}", broken=True)
         dlc.wake_senders()
 
     def _on_disconnected(self, indication: RfcommDisconnectInd) -> None:
-        # The peer closing ends the stream; anything else breaks it.
+        # The peer closing ends the stream; anything else breaks it. The layer reports the
+        # frames it could not send just before the indication (an error on the data): the
+        # senders keep that error, and an orderly close still reads as the end of the data.
+        earlier = self._dlcs.get((indication.handle, indication.dlci))
+        if earlier is not None and earlier.lost_frames_at_end:
+            # The indication of the DLC the error ended, not of a new one on its DLCI.
+            earlier.lost_frames_at_end = False
+            if indication.orderly:
+                earlier.broken = False
+            earlier.wake_all()
+            return
         dlc = self._dlc(indication.handle, indication.dlci)
         dlc.end(indication.reason, broken=not indication.orderly)
 

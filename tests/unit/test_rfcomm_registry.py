@@ -4,6 +4,7 @@ the caller of rfcomm_connect resumes with its confirmation and makes the stream 
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
@@ -97,3 +98,40 @@ async def test_a_new_dlc_on_the_dlci_of_one_ended_under_an_open_stream_starts_af
     later = stream_made_after(registry)
     assert await later.receive_some() == b"the next DLC's"
     assert await earlier.receive_some() == b""
+
+
+async def test_frames_lost_as_the_peer_closes_fail_the_sender_and_end_the_reader() -> None:
+    # Regression: the layer reports the frames it could not send just before an orderly
+    # DISC from the peer; the DLC ended broken with that error, so the reader saw the
+    # connection lost instead of the end of the data (the chat then said "lost").
+    registry = RfcommRegistry(AppPort())
+    stream = stream_made_after(registry)
+    registry._on_data(RfcommDataInd(1, 6, b"last words"))
+    error = "3 frame(s) not sent: the peer closed the DLC"
+    registry._on_data_confirmed(RfcommDataCnf(1, 6, 0, error))
+    registry._on_disconnected(RfcommDisconnectInd(1, 6, "the peer closed the DLC", orderly=True))
+    assert await stream.receive_some() == b"last words"
+    assert await stream.receive_some() == b""
+    with pytest.raises(trio.BrokenResourceError, match="data was not sent: 3 frame"):
+        await stream.send_all(b"more")
+
+
+async def test_frames_lost_then_a_broken_end_break_the_reader_too() -> None:
+    registry = RfcommRegistry(AppPort())
+    stream = stream_made_after(registry)
+    registry._on_data_confirmed(RfcommDataCnf(1, 6, 0, "2 frame(s) not sent: link lost"))
+    assert stream._dlc.broken
+    registry._on_disconnected(RfcommDisconnectInd(1, 6, "link lost", orderly=False))
+    with pytest.raises(trio.BrokenResourceError, match="data was not sent"):
+        await stream.receive_some()
+
+
+async def test_the_close_after_lost_frames_leaves_no_ended_state_for_the_next_dlc() -> None:
+    # Regression: the indication after the error made a fresh, ended state for the DLCI,
+    # which a new DLC on it would have started from.
+    registry = RfcommRegistry(AppPort())
+    stream_made_after(registry)
+    registry._on_data_confirmed(RfcommDataCnf(1, 6, 0, "1 frame(s) not sent: closed"))
+    registry._on_disconnected(RfcommDisconnectInd(1, 6, "the peer closed the DLC", orderly=True))
+    following = stream_made_after(registry)
+    assert following._dlc.ended is None
